@@ -1,0 +1,175 @@
+"""The machine side's data: datasets, samples and what models said about them."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from annotator.taxonomy import MIKELS_8
+
+
+class Taxonomy(models.Model):
+    """A closed set of emotion labels, in display order."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    labels = models.JSONField(default=list)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name_plural = "taxonomies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def default_taxonomy_id() -> int:
+    return Taxonomy.objects.get(name=MIKELS_8).pk
+
+
+class Dataset(models.Model):
+    name = models.SlugField(max_length=100, unique=True)
+    taxonomy = models.ForeignKey(Taxonomy, on_delete=models.PROTECT, related_name="datasets")
+    # {"gpt-4o": 1.0, "gemini-2.5": 1.2, ...}; models not listed weigh 1.0.
+    model_weights = models.JSONField(default=dict, blank=True)
+    images_root = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Sample(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        AGREED = "agreed"
+        DISPUTED = "disputed"
+        ADJUDICATED = "adjudicated"
+        DROPPED = "dropped"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="samples")
+    external_id = models.CharField(max_length=200)
+    image_path = models.CharField(max_length=1000)
+    source = models.CharField(max_length=64, blank=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    content_hash = models.CharField(max_length=64)
+    # 1024 little-endian float32 values (4 KiB) or NULL.
+    des = models.BinaryField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    suggested_emotion = models.CharField(max_length=64, blank=True)
+    vote_margin = models.FloatField(null=True, blank=True)
+    dispute_reasons = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "external_id"], name="sample_unique_id"),
+        ]
+        indexes = [
+            # The queue: WHERE dataset AND status [AND source | suggested] ORDER BY id.
+            models.Index(fields=["dataset", "status", "id"], name="sample_queue"),
+            models.Index(fields=["dataset", "status", "source", "id"], name="sample_queue_source"),
+            models.Index(
+                fields=["dataset", "status", "suggested_emotion", "id"], name="sample_queue_emotion"
+            ),
+            models.Index(fields=["content_hash"], name="sample_hash"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id}:{self.external_id}"
+
+
+class Proposal(models.Model):
+    """One model's annotation of one sample (a VLM, or an EmoViT-like classifier)."""
+
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="proposals")
+    model_name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    emotion = models.CharField(max_length=64, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    background = models.CharField(max_length=300, blank=True)
+    attribute = models.CharField(max_length=300, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    # Label distribution from a classifier: {"awe": 0.7, ...}; empty for VLMs.
+    distribution = models.JSONField(default=dict, blank=True)
+    prompt_version = models.CharField(max_length=64, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sample", "model_name"], name="proposal_unique_model"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_name}: {self.emotion}"
+
+
+class Region(models.Model):
+    """A B-A-S element grounded in pixels: a box, optionally a mask (COCO RLE)."""
+
+    class Role(models.TextChoices):
+        BACKGROUND = "background"
+        ATTRIBUTE = "attribute"
+        SUBJECT = "subject"
+
+    class Origin(models.TextChoices):
+        IMPORT = "import"
+        MODEL = "model"
+        PERSON = "person"
+
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="regions")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    phrase = models.CharField(max_length=300, blank=True)
+    x1 = models.FloatField(null=True, blank=True)
+    y1 = models.FloatField(null=True, blank=True)
+    x2 = models.FloatField(null=True, blank=True)
+    y2 = models.FloatField(null=True, blank=True)
+    # {"size": [h, w], "counts": "<compressed RLE string>"}
+    mask = models.JSONField(null=True, blank=True)
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.IMPORT)
+    model_name = models.CharField(max_length=100, blank=True)
+    segmenter = models.CharField(max_length=64, blank=True)
+    score = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["sample", "role"], name="region_sample_role")]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.phrase}"
+
+    @property
+    def box(self) -> list[float] | None:
+        if self.x1 is None or self.y1 is None or self.x2 is None or self.y2 is None:
+            return None
+        return [self.x1, self.y1, self.x2, self.y2]
+
+
+class CriticVerdict(models.Model):
+    """The Critic Agent's judgement of a sample: preserve, revise or drop, with its reasoning."""
+
+    class Verdict(models.TextChoices):
+        PRESERVE = "preserve"
+        REVISE = "revise"
+        DROP = "drop"
+
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="verdicts")
+    model_name = models.CharField(max_length=100, default="critic")
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    emotion = models.CharField(max_length=64, blank=True)
+    reasoning = models.TextField(blank=True)
+    instructions = models.TextField(blank=True)
+    checks = models.JSONField(default=dict, blank=True)
+    prompt_version = models.CharField(max_length=64, blank=True)
+    round = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["sample", "-created_at"], name="verdict_latest")]
+        get_latest_by = "created_at"
+
+    def __str__(self) -> str:
+        return f"{self.model_name}: {self.verdict}"

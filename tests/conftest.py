@@ -1,0 +1,54 @@
+"""Shared fixtures, and skipping of tests whose real service is not configured."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.factories import AdminFactory, DatasetFactory, UserFactory
+
+
+def _uses_postgres() -> bool:
+    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reasons = {
+        "postgres": None if _uses_postgres() else "DATABASE_URL is not PostgreSQL",
+        "redis": None if os.environ.get("CELERY_BROKER_URL") else "CELERY_BROKER_URL is unset",
+        "browser": None if shutil.which("chromium") else "Debian's chromium is not installed",
+    }
+    for item in items:
+        for marker, reason in reasons.items():
+            if reason and marker in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def admin_user(db):
+    return AdminFactory()
+
+
+@pytest.fixture
+def dataset(db):
+    return DatasetFactory()
+
+
+@pytest.fixture
+def images_root(tmp_path: Path, settings) -> Path:
+    """A directory of small real images, allowed as an import root."""
+    root = tmp_path / "images"
+    root.mkdir()
+    for name, colour in [("a.jpg", "red"), ("b.jpg", "green"), ("c.png", "blue")]:
+        Image.new("RGB", (64, 48), colour).save(root / name)
+    settings.IMPORT_ROOTS = [*settings.IMPORT_ROOTS, root.resolve()]
+    return root

@@ -1,0 +1,104 @@
+"""factory_boy factories for the data model."""
+
+from __future__ import annotations
+
+import factory
+from django.contrib.auth import get_user_model
+
+from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample, Taxonomy
+from annotator.taxonomy import MIKELS_8
+from review.models import Adjudication
+
+DEFAULT_PASSWORD = "correct-horse-battery"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"annotator{n}")
+    password = factory.PostGenerationMethodCall("set_password", DEFAULT_PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):  # noqa: N805
+        if create:
+            obj.save()
+
+
+class AdminFactory(UserFactory):
+    username = factory.Sequence(lambda n: f"admin{n}")
+    is_staff = True
+    is_superuser = True
+
+
+class DatasetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Dataset
+
+    name = factory.Sequence(lambda n: f"dataset-{n}")
+    taxonomy = factory.LazyFunction(lambda: Taxonomy.objects.get(name=MIKELS_8))
+    model_weights = factory.LazyFunction(dict)
+
+
+class SampleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Sample
+
+    dataset = factory.SubFactory(DatasetFactory)
+    external_id = factory.Sequence(lambda n: f"img-{n:05d}")
+    image_path = factory.LazyAttribute(lambda o: f"{o.external_id}.jpg")
+    source = "EmoSet"
+    width = 64
+    height = 48
+    content_hash = factory.Sequence(lambda n: f"{n:064x}")
+    status = Sample.Status.DISPUTED
+    suggested_emotion = "awe"
+
+
+class ProposalFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Proposal
+
+    sample = factory.SubFactory(SampleFactory)
+    model_name = factory.Sequence(lambda n: f"model-{n}")
+    description = "A person stands on a snow-covered plain."
+    emotion = "awe"
+    confidence = 7.0
+    background = "snow-covered plain"
+    attribute = "excited"
+    subject = "person"
+
+
+class RegionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Region
+
+    sample = factory.SubFactory(SampleFactory)
+    role = Region.Role.SUBJECT
+    phrase = "person"
+    x1, y1, x2, y2 = 4.0, 4.0, 40.0, 40.0
+
+
+class CriticVerdictFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CriticVerdict
+
+    sample = factory.SubFactory(SampleFactory)
+    verdict = CriticVerdict.Verdict.PRESERVE
+    emotion = "awe"
+    reasoning = "Both the wide plain and the upward gaze suggest awe."
+
+
+class AdjudicationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Adjudication
+
+    sample = factory.SubFactory(SampleFactory)
+    annotator = factory.SubFactory(UserFactory)
+    emotion = "awe"
+    confidence = 8.0
+    background = "snow-covered plain"
+    attribute = "excited"
+    subject = "person"
