@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from annotator.taxonomy import MIKELS_8
@@ -173,3 +174,87 @@ class CriticVerdict(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_name}: {self.verdict}"
+
+
+class PipelineRun(models.Model):
+    """One run of the annotation pipeline over a dataset; progress lives in StageResult rows."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        CANCELLED = "cancelled"
+        FAILED = "failed"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="runs")
+    config = models.JSONField(default=dict)  # the parsed TOML, keys never included
+    config_path = models.CharField(max_length=1000, blank=True)
+    stages = models.JSONField(default=list)
+    limit = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    cancel_requested = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"run {self.pk} on {self.dataset_id}: {self.status}"
+
+
+class StageResult(models.Model):
+    """A unit of pipeline work: one stage for one sample (and model, prompt version, round).
+
+    Unique per (sample, stage, model, prompt version, round): running again skips what is done.
+    Claimed by a worker with a conditional UPDATE (pending -> running), so redelivery is harmless.
+    """
+
+    class Stage(models.TextChoices):
+        ANNOTATE = "annotate"
+        CALIBRATE = "calibrate"
+        GROUND = "ground"
+        VERIFY = "verify"
+        CRITIC = "critic"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    run = models.ForeignKey(
+        PipelineRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="results"
+    )
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="stage_results")
+    stage = models.CharField(max_length=16, choices=Stage.choices)
+    model_name = models.CharField(max_length=100, blank=True)
+    prompt_version = models.CharField(max_length=64, blank=True)
+    round = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    output = models.JSONField(default=dict, blank=True)
+    input_tokens = models.PositiveIntegerField(null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sample", "stage", "model_name", "prompt_version", "round"],
+                name="stageresult_unique_work",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["run", "stage", "status"], name="stageresult_progress"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sample_id}/{self.stage}/{self.model_name}: {self.status}"
