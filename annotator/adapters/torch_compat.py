@@ -12,7 +12,6 @@ ops load (a CUDA machine, a CPU build of torchvision) this does nothing.
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import threading
 from pathlib import Path
@@ -64,7 +63,7 @@ def _nms(dets: Any, scores: Any, iou_threshold: float) -> Any:
 def _register_fallback_ops() -> Any:
     import torch
 
-    library = torch.library.Library("torchvision", "DEF")  # noqa: TOR901 - kept alive in _state
+    library = torch.library.Library("torchvision", "DEF")
     for name in ("nms", "qnms"):
         library.define(f"{name}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
         library.impl(name, _nms, "CompositeExplicitAutograd")
