@@ -1,0 +1,26 @@
+"""Celery tasks of the machine side. Each task only parses its JSON arguments and calls a service.
+
+Kept light on purpose: the web process imports this module (autodiscovery), so services are
+imported inside the task bodies, and nothing here touches the model stack.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+
+@shared_task(
+    name="annotator.reverify_samples",
+    # Queue "default" (task_default_queue); gpu/llm tasks get theirs from task_routes.
+    # A locked SQLite file or a dropped PostgreSQL connection is worth another try; a bug is not.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=5,
+)
+def reverify_samples(sample_ids: list[int]) -> int:
+    """Recompute cross-verification for these samples; safe to run twice."""
+    from annotator.services.reverify import reverify_samples as reverify
+
+    return reverify(sample_ids=[int(pk) for pk in sample_ids])

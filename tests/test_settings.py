@@ -1,0 +1,124 @@
+"""Settings come from the environment; each case runs in a fresh interpreter."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Prints the settings these tests look at, as JSON.
+PROBE = """
+import json
+from django.conf import settings
+from annotator.celery import app
+db = settings.DATABASES["default"]
+print(json.dumps({
+    "DEBUG": settings.DEBUG,
+    "ENGINE": db["ENGINE"], "NAME": str(db["NAME"]), "HOST": db.get("HOST"),
+    "PORT": db.get("PORT"), "USER": db.get("USER"), "PASSWORD": db.get("PASSWORD"),
+    "CONN_MAX_AGE": db.get("CONN_MAX_AGE"), "OPTIONS": db.get("OPTIONS", {}),
+    "EAGER": settings.CELERY_TASK_ALWAYS_EAGER,
+    "APP_EAGER": app.conf.task_always_eager, "BROKER": app.conf.broker_url,
+    "SESSION_COOKIE_SECURE": settings.SESSION_COOKIE_SECURE,
+}))
+"""
+
+MANAGED = [
+    "SECRET_KEY",
+    "DEBUG",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "EMOREVIEW_ENV",
+    "SECURE_COOKIES",
+]
+
+
+def _run(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in MANAGED}
+    clean.update(DJANGO_SETTINGS_MODULE="annotator.settings", EMOREVIEW_DATA_DIR=str(tmp_path))
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _settings(tmp_path: Path, **env: str) -> dict:
+    out = _run(PROBE, tmp_path, **env)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_production_refuses_to_start_without_secret_key(tmp_path):
+    out = _run("import django; django.setup()", tmp_path, EMOREVIEW_ENV="production")
+
+    assert out.returncode != 0
+    assert "SECRET_KEY must be set when EMOREVIEW_ENV=production" in out.stderr
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_production_starts_with_a_secret_key_and_secure_cookies(tmp_path):
+    got = _settings(tmp_path, EMOREVIEW_ENV="production", SECRET_KEY="x" * 50)
+
+    assert got["DEBUG"] is False
+    assert got["SESSION_COOKIE_SECURE"] is True
+
+
+def test_development_defaults_debug_off_sqlite_in_data_dir_and_eager_tasks(tmp_path):
+    got = _settings(tmp_path)
+
+    assert got["DEBUG"] is False
+    assert got["ENGINE"] == "django.db.backends.sqlite3"
+    assert got["NAME"] == str(tmp_path / "emoreview.sqlite3")
+    assert "journal_mode=WAL" in got["OPTIONS"]["init_command"]
+    assert got["EAGER"] is True
+    assert got["APP_EAGER"] is True
+    # A development key is generated once and kept, so sessions survive restarts.
+    assert len((tmp_path / "secret_key").read_text()) >= 50
+
+
+def test_database_url_selects_postgresql(tmp_path):
+    url = "postgres://emo:s%40cret@db.internal:5433/emoreview"
+    got = _settings(tmp_path, DATABASE_URL=url)
+
+    assert got["ENGINE"] == "django.db.backends.postgresql"
+    assert (got["NAME"], got["HOST"], got["PORT"]) == ("emoreview", "db.internal", 5433)
+    assert (got["USER"], got["PASSWORD"]) == ("emo", "s@cret")
+    assert got["CONN_MAX_AGE"] == 60
+
+
+def test_broker_url_turns_off_eager_tasks(tmp_path):
+    got = _settings(tmp_path, CELERY_BROKER_URL="redis://127.0.0.1:6379/15")
+
+    assert got["EAGER"] is False
+    assert got["APP_EAGER"] is False
+    assert got["BROKER"] == "redis://127.0.0.1:6379/15"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
+        ({"EMOREVIEW_ENV": "staging"}, "EMOREVIEW_ENV='staging'"),
+    ],
+)
+def test_bad_values_stop_start_up_with_a_clear_message(tmp_path, env, message):
+    out = _run("import django; django.setup()", tmp_path, **env)
+
+    assert out.returncode != 0
+    assert message in out.stderr
+
+
+def test_debug_can_be_turned_on(tmp_path):
+    assert _settings(tmp_path, DEBUG="1")["DEBUG"] is True
