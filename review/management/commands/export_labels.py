@@ -1,0 +1,46 @@
+"""`manage.py export_labels`: write a dataset's labels to CSV or Parquet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from review.selectors.export import SCOPE_DECIDED, SCOPES, dataset_by_name, dataset_names
+from review.services.export import FORMATS, export_to_path
+
+
+class Command(BaseCommand):
+    help = (
+        "Export a dataset's labels. --scope decided (default): adjudicated and agreed samples; "
+        "--scope all: every sample with its status. The file at --out is replaced atomically."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--dataset", required=True, help="dataset name")
+        parser.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
+        parser.add_argument("--out", required=True, type=Path, help="file to write")
+        parser.add_argument("--scope", choices=SCOPES, default=SCOPE_DECIDED)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        dataset = dataset_by_name(name=options["dataset"])
+        if dataset is None:
+            known = ", ".join(dataset_names())
+            raise CommandError(
+                f"--dataset: no dataset named {options['dataset']!r} (known: {known or 'none'})"
+            )
+        out: Path = options["out"]
+        if not out.parent.is_dir():
+            raise CommandError(f"--out: directory {out.parent} does not exist")
+        if out.is_dir():
+            raise CommandError(f"--out: {out} is a directory; name a file")
+        try:
+            rows = export_to_path(
+                dataset=dataset, scope=options["scope"], fmt=options["fmt"], path=out
+            )
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"export of {dataset.name} to {out} failed: {exc}") from exc
+        self.stdout.write(
+            f"Wrote {rows} rows ({options['scope']}) of {dataset.name} to {out} ({options['fmt']})"
+        )

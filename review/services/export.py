@@ -1,0 +1,108 @@
+"""Export decided labels for training: CSV or Parquet, streamed batch by batch.
+
+Memory does not grow with the dataset: samples are read in keyset batches of
+settings.EXPORT_BATCH_SIZE and each batch is written before the next is read.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from annotator.models import Dataset
+from review.selectors.export import SCOPE_ALL, SCOPE_DECIDED, SCOPES, export_model_names
+from review.services.export_parquet import write_parquet
+from review.services.export_rows import (
+    columns_for,
+    csv_value,
+    export_columns,
+    iter_export_batches,
+    iter_export_batches_for,
+)
+
+FORMAT_CSV = "csv"
+FORMAT_PARQUET = "parquet"
+FORMATS = (FORMAT_CSV, FORMAT_PARQUET)
+
+__all__ = [
+    "FORMATS",
+    "FORMAT_CSV",
+    "FORMAT_PARQUET",
+    "SCOPES",
+    "SCOPE_ALL",
+    "SCOPE_DECIDED",
+    "export_columns",
+    "export_filename",
+    "export_to_path",
+    "iter_csv_chunks",
+    "iter_export_batches",
+    "write_csv",
+    "write_parquet",
+]
+
+
+class _Echo:
+    """A file-like that hands back what csv.writer writes, for streaming."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_chunks(*, dataset: Dataset, scope: str) -> Iterator[tuple[str, int]]:
+    """(text, rows in it): the header with 0 rows, then one chunk per batch."""
+    model_names = export_model_names(dataset=dataset)
+    columns = columns_for(model_names)
+    writer = csv.writer(_Echo(), lineterminator="\n")
+    yield writer.writerow(columns), 0
+    for rows in iter_export_batches_for(dataset=dataset, scope=scope, model_names=model_names):
+        text = "".join(writer.writerow([csv_value(row[c]) for c in columns]) for row in rows)
+        yield text, len(rows)
+
+
+def iter_csv_chunks(*, dataset: Dataset, scope: str) -> Iterator[str]:
+    """The CSV export as text chunks: the header, then one chunk per batch (for streaming)."""
+    for text, _ in _csv_chunks(dataset=dataset, scope=scope):
+        yield text
+
+
+def write_csv(*, dataset: Dataset, scope: str, out: TextIO) -> int:
+    """Write the CSV export to `out` (open it with newline=""); return the rows written."""
+    written = 0
+    for text, rows in _csv_chunks(dataset=dataset, scope=scope):
+        out.write(text)
+        written += rows
+    return written
+
+
+def export_filename(*, dataset: Dataset, scope: str, fmt: str) -> str:
+    return f"{dataset.name}-{scope}.{fmt}"
+
+
+def export_to_path(*, dataset: Dataset, scope: str, fmt: str, path: Path) -> int:
+    """Write the export to `path` atomically: a temporary file beside it, then os.replace.
+
+    A failed export leaves no file at `path` (and an older export there stays untouched).
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if scope not in SCOPES:
+        raise ValueError(f"unknown export scope {scope!r}: use one of {', '.join(SCOPES)}")
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        if fmt == FORMAT_CSV:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+                written = write_csv(dataset=dataset, scope=scope, out=out)
+        else:
+            os.close(fd)
+            written = write_parquet(dataset=dataset, scope=scope, path=tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return written

@@ -1,0 +1,219 @@
+"""Export rows: which label each sample gets, and the columns every format shares.
+
+Label rules (issue 2, §6):
+- adjudicated: the latest Adjudication; decided_by "person".
+- agreed: the models' shared emotion (Sample.suggested_emotion), mean confidence of the proposals
+  that named it, triplet and description from the highest-weighted of those proposals (ties by
+  model name); decided_by "models".
+- dropped with a latest verdict of drop: decided_by "critic", no label.
+- anything else (disputed, pending): no label; the per-model emotions are still filled.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from statistics import fmean
+
+from django.conf import settings
+
+from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample
+from review.selectors.export import (
+    BatchRelated,
+    export_model_names,
+    fetch_batch_related,
+    iter_sample_batches,
+)
+
+DEFAULT_WEIGHT = 1.0
+DES_COLUMN = "DES"
+DES_DIMENSIONS = 1024
+DES_BYTES = DES_DIMENSIONS * 4
+MODEL_COLUMN_PREFIX = "emotion_"
+
+LEADING_COLUMNS = [
+    "sample_id",
+    "external_id",
+    "image_path",
+    "source",
+    "status",
+    "emotion",
+    "confidence",
+    "background",
+    "attribute",
+    "subject",
+    "description",
+    "bbox",
+    "decided_by",
+    "annotator",
+    "decided_at",
+]
+TRAILING_COLUMNS = ["critic_verdict"]
+TRIPLET_COLUMNS = ("background", "attribute", "subject")
+
+
+def model_columns(model_names: Sequence[str]) -> list[str]:
+    return [f"{MODEL_COLUMN_PREFIX}{name}" for name in model_names]
+
+
+def export_columns(*, dataset: Dataset) -> list[str]:
+    """The columns of a CSV export, in order (Parquet appends DES)."""
+    return columns_for(export_model_names(dataset=dataset))
+
+
+def columns_for(model_names: Sequence[str]) -> list[str]:
+    return [*LEADING_COLUMNS, *model_columns(model_names), *TRAILING_COLUMNS]
+
+
+def iter_export_batches(
+    *, dataset: Dataset, scope: str, with_des: bool = False
+) -> Iterator[list[dict[str, object]]]:
+    """One list of row dicts per batch of settings.EXPORT_BATCH_SIZE samples, in id order.
+
+    Absent values are None. With `with_des`, each row also has "DES": the stored 4096 bytes or
+    None. Five queries per batch, whatever the batch holds.
+    """
+    yield from iter_export_batches_for(
+        dataset=dataset,
+        scope=scope,
+        model_names=export_model_names(dataset=dataset),
+        with_des=with_des,
+    )
+
+
+def iter_export_batches_for(
+    *, dataset: Dataset, scope: str, model_names: Sequence[str], with_des: bool = False
+) -> Iterator[list[dict[str, object]]]:
+    """Like iter_export_batches, for a column set the caller already fixed."""
+    weights: Mapping[str, float] = dataset.model_weights or {}
+    for samples in iter_sample_batches(
+        dataset=dataset, scope=scope, batch_size=settings.EXPORT_BATCH_SIZE, with_des=with_des
+    ):
+        related = fetch_batch_related(sample_ids=[s.pk for s in samples])
+        rows = []
+        for sample in samples:
+            row = sample_row(
+                sample=sample, related=related, weights=weights, model_names=model_names
+            )
+            if with_des:
+                row[DES_COLUMN] = des_bytes(sample)
+            rows.append(row)
+        yield rows
+
+
+def sample_row(
+    *,
+    sample: Sample,
+    related: BatchRelated,
+    weights: Mapping[str, float],
+    model_names: Sequence[str],
+) -> dict[str, object]:
+    proposals = related.proposals.get(sample.pk, [])
+    verdict = related.verdicts.get(sample.pk)
+    row: dict[str, object] = {
+        "sample_id": sample.pk,
+        "external_id": sample.external_id,
+        "image_path": sample.image_path,
+        "source": sample.source or None,
+        "status": sample.status,
+    }
+    row.update(dict.fromkeys(LEADING_COLUMNS[5:]))
+    row.update(_decision(sample=sample, related=related, weights=weights, proposals=proposals))
+    row["bbox"] = bbox_json(related.regions.get(sample.pk, []))
+    by_model = {p.model_name: p.emotion or None for p in proposals}
+    for name, column in zip(model_names, model_columns(model_names), strict=True):
+        row[column] = by_model.get(name)
+    row["critic_verdict"] = verdict
+    return row
+
+
+def _decision(
+    *,
+    sample: Sample,
+    related: BatchRelated,
+    weights: Mapping[str, float],
+    proposals: list[Proposal],
+) -> dict[str, object]:
+    """The label columns plus decided_by / annotator / decided_at, by the rules above."""
+    adjudication = related.adjudications.get(sample.pk)
+    if sample.status == Sample.Status.ADJUDICATED and adjudication is not None:
+        emotion = adjudication["emotion"]
+        chosen = chosen_proposal(proposals=proposals, emotion=emotion, weights=weights)
+        return {
+            **{key: adjudication[key] or None for key in TRIPLET_COLUMNS},
+            "emotion": emotion,
+            "confidence": adjudication["confidence"],
+            "description": (chosen.description or None) if chosen else None,
+            "decided_by": "person",
+            "annotator": adjudication["annotator__username"],
+            "decided_at": adjudication["decided_at"],
+        }
+    if sample.status == Sample.Status.AGREED and sample.suggested_emotion:
+        return _agreed_decision(sample=sample, proposals=proposals, weights=weights)
+    if (
+        sample.status == Sample.Status.DROPPED
+        and related.verdicts.get(sample.pk) == CriticVerdict.Verdict.DROP
+    ):
+        return {"decided_by": "critic", "decided_at": related.verdict_times[sample.pk]}
+    return {}
+
+
+def _agreed_decision(
+    *, sample: Sample, proposals: list[Proposal], weights: Mapping[str, float]
+) -> dict[str, object]:
+    emotion = sample.suggested_emotion
+    named = [p for p in proposals if p.emotion == emotion]
+    confidences = [p.confidence for p in named if p.confidence is not None]
+    chosen = chosen_proposal(proposals=named, emotion=emotion, weights=weights)
+    decision: dict[str, object] = {
+        "emotion": emotion,
+        "confidence": fmean(confidences) if confidences else None,
+        "decided_by": "models",
+        "decided_at": sample.updated_at,
+    }
+    if chosen is not None:
+        for key in (*TRIPLET_COLUMNS, "description"):
+            decision[key] = getattr(chosen, key) or None
+    return decision
+
+
+def chosen_proposal(
+    *, proposals: Sequence[Proposal], emotion: str, weights: Mapping[str, float]
+) -> Proposal | None:
+    """The highest-weighted proposal naming `emotion`; equal weights go to the first model name."""
+    named = [p for p in proposals if p.emotion == emotion]
+    if not named:
+        return None
+    return min(named, key=lambda p: (-weights.get(p.model_name, DEFAULT_WEIGHT), p.model_name))
+
+
+def bbox_json(regions: Sequence[Region]) -> str:
+    """The boxed regions as JSON: [{"role", "phrase", "box": [x1, y1, x2, y2]}, ...]."""
+    return json.dumps(
+        [{"role": r.role, "phrase": r.phrase, "box": r.box} for r in regions if r.box is not None],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def des_bytes(sample: Sample) -> bytes | None:
+    """The sample's DES vector as bytes, checked to hold 1024 float32 values."""
+    if sample.des is None:
+        return None
+    raw = bytes(sample.des)
+    if len(raw) != DES_BYTES:
+        raise ValueError(
+            f"sample {sample.pk} ({sample.external_id}): DES holds {len(raw)} bytes, "
+            f"expected {DES_BYTES} (1024 little-endian float32)"
+        )
+    return raw
+
+
+def csv_value(value: object) -> object:
+    """How one value is written to CSV: None as empty, times in ISO 8601 (UTC)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

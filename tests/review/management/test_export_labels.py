@@ -1,0 +1,93 @@
+"""`manage.py export_labels`: arguments, exit codes, the file it writes."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from django.core.management import call_command, execute_from_command_line
+from django.core.management.base import CommandError
+
+from tests.review.services.test_export import World, make_world
+
+
+@pytest.fixture
+def world(db) -> World:
+    return make_world()
+
+
+def export(*args: str) -> str:
+    out = io.StringIO()
+    call_command("export_labels", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_writes_csv_of_decided_labels_by_default(world, tmp_path: Path):
+    path = tmp_path / "labels.csv"
+    message = export("--dataset", "emo-export", "--format", "csv", "--out", str(path))
+    assert message.strip() == f"Wrote 3 rows (decided) of emo-export to {path} (csv)"
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(row["decided_by"] for row in rows) == ["models", "models", "person"]
+
+
+def test_writes_parquet_of_every_sample(world, tmp_path: Path):
+    path = tmp_path / "labels.parquet"
+    export("--dataset", "emo-export", "--format", "parquet", "--scope", "all", "--out", str(path))
+    table = pq.read_table(path)
+    assert table.num_rows == 6
+    assert sorted(set(table["status"].to_pylist())) == [
+        "adjudicated",
+        "agreed",
+        "disputed",
+        "dropped",
+        "pending",
+    ]
+
+
+def test_unknown_dataset_names_the_known_ones(world, tmp_path: Path):
+    with pytest.raises(CommandError, match=r"no dataset named 'nope' \(known: emo-export\)") as err:
+        export("--dataset", "nope", "--format", "csv", "--out", str(tmp_path / "x.csv"))
+    assert err.value.returncode == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--format", "xlsx"], r"argument --format: invalid choice: 'xlsx'"),
+        (["--format", "csv", "--scope", "most"], r"argument --scope: invalid choice: 'most'"),
+    ],
+)
+def test_bad_format_or_scope_is_refused(world, tmp_path: Path, args: list[str], message: str):
+    with pytest.raises(CommandError, match=message):
+        export("--dataset", "emo-export", *args, "--out", str(tmp_path / "x"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_output_directory_is_refused(world, tmp_path: Path):
+    with pytest.raises(CommandError, match=r"--out: directory .*missing does not exist"):
+        export("--dataset", "emo-export", "--format", "csv", "--out", str(tmp_path / "missing/x"))
+
+
+def test_exit_codes_from_the_command_line(world, tmp_path: Path, capsys):
+    """As `manage.py` runs it: 0 on success, 1 on a CommandError, 2 on bad arguments.
+
+    The last call closes the connection, so no database reads follow it in this test.
+    """
+    path = tmp_path / "labels.csv"
+    base = ["manage.py", "export_labels", "--out", str(path)]
+    with pytest.raises(SystemExit) as bad_args:
+        execute_from_command_line([*base, "--dataset", "emo-export", "--format", "xml"])
+    assert bad_args.value.code == 2
+    assert "invalid choice: 'xml'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as bad_dataset:
+        execute_from_command_line([*base, "--dataset", "nope", "--format", "csv"])
+    assert bad_dataset.value.code == 1
+    assert "CommandError: --dataset: no dataset named 'nope'" in capsys.readouterr().err
+    execute_from_command_line([*base, "--dataset", "emo-export", "--format", "csv"])
+    assert "Wrote 3 rows" in capsys.readouterr().out
+    assert path.read_text(encoding="utf-8").startswith("sample_id,external_id,")

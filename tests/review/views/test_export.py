@@ -1,0 +1,95 @@
+"""The export page and download: admins only, CSV streamed, Parquet from a temporary file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from django.urls import reverse
+
+from tests.review.services.test_export import World, make_world
+
+PAGE = reverse("review:export")
+DOWNLOAD = reverse("review:export_download")
+
+
+@pytest.fixture
+def world(db) -> World:
+    return make_world()
+
+
+@pytest.mark.parametrize("url", [PAGE, DOWNLOAD])
+def test_anonymous_users_are_sent_to_login(client, world, url: str):
+    response = client.get(url, {"dataset": "emo-export", "format": "csv", "scope": "all"})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("url", [PAGE, DOWNLOAD])
+def test_annotators_get_403(client, user, world, url: str):
+    client.force_login(user)
+    response = client.get(url, {"dataset": "emo-export", "format": "csv", "scope": "all"})
+    assert response.status_code == 403
+
+
+def test_page_shows_counts_per_status_and_a_plain_get_form(client, admin_user, world):
+    client.force_login(admin_user)
+    response = client.get(PAGE)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<td data-status="agreed">2</td>' in html
+    assert '<td data-status="disputed">1</td>' in html
+    assert '<td data-scope="decided">3</td>' in html
+    assert '<td data-scope="all">6</td>' in html
+    assert f'<form method="get" action="{DOWNLOAD}"' in html
+    assert '<option value="emo-export"' in html
+    preselected = client.get(PAGE, {"dataset": "emo-export", "format": "parquet"}).content
+    assert b'<option value="emo-export" selected>' in preselected
+    assert b'value="parquet" required id="id_format_1" checked' in preselected
+
+
+def test_admin_downloads_streamed_csv(client, admin_user, world):
+    client.force_login(admin_user)
+    response = client.get(DOWNLOAD, {"dataset": "emo-export", "format": "csv", "scope": "decided"})
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert 'filename="emo-export-decided.csv"' in response["Content-Disposition"]
+    body = b"".join(response.streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(body, newline="")))
+    assert sorted(int(r["sample_id"]) for r in rows) == sorted(
+        [world.adjudicated.pk, world.agreed.pk, world.tie.pk]
+    )
+
+
+def test_admin_downloads_parquet_and_the_temporary_file_is_gone(
+    client, admin_user, world, tmp_path: Path, monkeypatch
+):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    client.force_login(admin_user)
+    response = client.get(DOWNLOAD, {"dataset": "emo-export", "format": "parquet", "scope": "all"})
+    assert response.status_code == 200
+    assert 'filename="emo-export-all.parquet"' in response["Content-Disposition"]
+    assert list(tmp_path.iterdir()) == []
+    table = pq.read_table(io.BytesIO(b"".join(response.streaming_content)))
+    response.close()
+    assert table.num_rows == 6
+    assert table.column_names[-1] == "DES"
+
+
+def test_bad_choices_show_the_form_again_with_400(client, admin_user, world):
+    client.force_login(admin_user)
+    response = client.get(DOWNLOAD, {"dataset": "nope", "format": "xlsx", "scope": "all"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Select a valid choice. xlsx is not one of the available choices." in html
+    assert "Select a valid choice. That choice is not one of the available choices." in html
+
+
+def test_download_is_get_only(client, admin_user, world):
+    client.force_login(admin_user)
+    assert client.post(DOWNLOAD, {"dataset": "emo-export", "format": "csv"}).status_code == 405
