@@ -1,0 +1,56 @@
+"""`python manage.py demo`: migrate, demo accounts and dataset, then serve on 127.0.0.1:8000."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from annotator.services.demo import DemoAccount, import_demo_dataset, reset_demo_account
+from annotator.services.importing import ImportFailed
+
+
+class Command(BaseCommand):
+    help = (
+        "Set up the demo (migrate; accounts 'annotator' and 'admin' with new random passwords; "
+        "the bundled demo dataset) and serve it with Django's development server."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--addr",
+            default="127.0.0.1:8000",
+            help="address:port to serve on (default 127.0.0.1:8000); another host name must "
+            "also be listed in ALLOWED_HOSTS",
+        )
+        parser.add_argument("--no-serve", action="store_true", help="set everything up, then exit")
+
+    def handle(self, *args: Any, addr: str, no_serve: bool, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        try:
+            report = import_demo_dataset()
+        except ImportFailed as exc:
+            raise CommandError(str(exc)) from exc
+        accounts = [
+            reset_demo_account(username="annotator", is_admin=False),
+            reset_demo_account(username="admin", is_admin=True),
+        ]
+        self._print_summary(addr, str(report), accounts)
+        if not no_serve:
+            call_command("runserver", addr, use_reloader=False)
+
+    def _print_summary(self, addr: str, report: str, accounts: list[DemoAccount]) -> None:
+        url = f"http://{addr if ':' in addr else f'127.0.0.1:{addr}'}/"
+        lines = [
+            "",
+            self.style.SUCCESS("EmoReview demo is ready."),
+            f"  Dataset 'demo': {report}",
+            "",
+            "  Log in with (passwords are new on every run):",
+        ]
+        for account in accounts:
+            role = "imports, exports, audit, /admin/" if account.is_admin else "review queue"
+            lines.append(f"    {account.username:<10} {account.password}   ({role})")
+        lines += ["", f"  Open {url}", ""]
+        self.stdout.write("\n".join(lines))

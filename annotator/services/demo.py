@@ -1,0 +1,42 @@
+"""The demo: two accounts with fresh passwords and the bundled sample dataset."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from annotator.services.importing import ImportReport, import_samples_file
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
+DEMO_SAMPLES = DEMO_DIR / "samples.jsonl"
+DEMO_DATASET = "demo"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    password: str
+    is_admin: bool
+
+
+def reset_demo_account(*, username: str, is_admin: bool) -> DemoAccount:
+    """Create the account, or give an existing one a new random password and the given role."""
+    password = secrets.token_urlsafe(12)
+    user_model = get_user_model()
+    with transaction.atomic():
+        user, _ = user_model.objects.get_or_create(username=username)
+        user.is_active = True
+        user.is_staff = is_admin
+        user.is_superuser = is_admin
+        user.set_password(password)
+        user.save()
+    return DemoAccount(username=username, password=password, is_admin=is_admin)
+
+
+def import_demo_dataset() -> ImportReport:
+    """Import (or refresh: the importer updates by id) the bundled demo samples."""
+    return import_samples_file(path=DEMO_SAMPLES, dataset_name=DEMO_DATASET, images_root=DEMO_DIR)

@@ -1,0 +1,120 @@
+"""`manage.py demo --no-serve`, and the bundled demo data it loads."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+from PIL import Image
+
+from annotator.models import CriticVerdict, Dataset, Proposal, Sample
+from annotator.services.demo import DEMO_DIR, DEMO_SAMPLES
+
+ACCOUNT_LINE = re.compile(r"^\s+(annotator|admin)\s+(\S+)\s+\(", re.MULTILINE)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _run_demo() -> tuple[str, dict[str, str]]:
+    out = io.StringIO()
+    call_command("demo", "--no-serve", stdout=out)
+    text = out.getvalue()
+    return text, dict(ACCOUNT_LINE.findall(text))
+
+
+def _boxes(value: object) -> list[list[float]]:
+    """[x1, y1, x2, y2] (importer format) or [{x1, y1, x2, y2}, ...] (EmoVerse) as corner lists."""
+    if not value:
+        return []
+    if isinstance(value, list) and isinstance(value[0], dict):
+        return [[box[k] for k in ("x1", "y1", "x2", "y2")] for box in value]
+    assert isinstance(value, list)
+    return [value]
+
+
+def _records() -> list[dict]:
+    return [json.loads(line) for line in DEMO_SAMPLES.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.django_db
+def test_demo_creates_accounts_with_printed_passwords_and_loads_the_dataset():
+    text, passwords = _run_demo()
+
+    assert set(passwords) == {"annotator", "admin"}
+    annotator = authenticate(username="annotator", password=passwords["annotator"])
+    admin = authenticate(username="admin", password=passwords["admin"])
+    assert annotator is not None and not annotator.is_staff
+    assert admin is not None and admin.is_staff and admin.is_superuser
+    assert "http://127.0.0.1:8000/" in text
+    dataset = Dataset.objects.get(name="demo")
+    statuses = set(dataset.samples.values_list("status", flat=True))
+    assert dataset.samples.count() == len(_records())
+    assert {Sample.Status.AGREED, Sample.Status.DISPUTED, Sample.Status.DROPPED} <= statuses
+
+
+@pytest.mark.django_db
+def test_running_demo_again_keeps_the_data_and_replaces_the_passwords():
+    _, first = _run_demo()
+    counts = (Sample.objects.count(), Proposal.objects.count(), CriticVerdict.objects.count())
+
+    _, second = _run_demo()
+
+    assert (Sample.objects.count(), Proposal.objects.count(), CriticVerdict.objects.count()) == (
+        counts
+    )
+    assert second["admin"] != first["admin"]
+    assert authenticate(username="admin", password=first["admin"]) is None
+    assert authenticate(username="admin", password=second["admin"]) is not None
+
+
+@pytest.mark.django_db
+def test_static_files_and_sample_images_are_served_with_debug_off(settings):
+    settings.DEBUG = False
+    _, passwords = _run_demo()
+    client = Client()
+    assert client.login(username="annotator", password=passwords["annotator"])
+    sample = Sample.objects.filter(dataset__name="demo").order_by("pk").first()
+    assert sample is not None
+
+    css = client.get("/static/css/app.css")
+    image = client.get(reverse("review:sample_image", args=[sample.pk]))
+
+    assert css.status_code == 200
+    assert b"".join(css.streaming_content).strip()  # type: ignore[attr-defined]
+    assert image.status_code == 200
+    assert image["Content-Type"] == "image/jpeg"
+
+
+def test_every_demo_image_exists_is_licensed_and_boxes_fit():
+    licences = (DEMO_DIR / "LICENSES.md").read_text()
+    records = _records()
+    named = {record["image_path"] for record in records}
+    on_disk = {f"images/{p.name}" for p in (DEMO_DIR / "images").iterdir()}
+
+    assert named == on_disk
+    assert sum((DEMO_DIR / p).stat().st_size for p in on_disk) < 3_000_000
+    for record in records:
+        path = record["image_path"]
+        assert f"`{path.removeprefix('images/')}`" in licences, path
+        width, height = Image.open(DEMO_DIR / path).size
+        for proposal in record.get("proposals", [record]):
+            for x1, y1, x2, y2 in _boxes(proposal.get("bbox")):
+                assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height, (path, proposal)
+
+
+def test_demo_has_agreed_disputed_and_every_critic_verdict():
+    records = _records()
+    verdicts = {r["critic"]["verdict"] for r in records if "critic" in r}
+    disputed = [r for r in records if len({p["emotion"] for p in r.get("proposals", [r])}) > 1]
+
+    assert verdicts == {"preserve", "revise", "drop"}
+    assert len(records) // 3 <= len(disputed) <= 2 * len(records) // 3
