@@ -167,3 +167,14 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Segmentation (click-to-refine masks; docs/ml-stack.md).
+# SEGMENTER: "auto" = sam when SAM_CHECKPOINT is set, else grabcut (no weights needed).
+SEGMENTER = env_str("SEGMENTER", "auto")
+_sam_checkpoint = env_optional("SAM_CHECKPOINT")
+SAM_CHECKPOINT = Path(_sam_checkpoint).expanduser().resolve() if _sam_checkpoint else None
+SAM_MODEL_TYPE = env_str("SAM_MODEL_TYPE", "vit_b")  # vit_b | vit_l | vit_h, as the checkpoint
+SAM_DEVICE = env_str("SAM_DEVICE", "auto")  # auto = cuda when available, else cpu
+# "" = files under DATA_DIR/embeddings; file:///dir; redis://host:port/db (shared by workers).
+EMBEDDING_CACHE_URL = env_str("EMBEDDING_CACHE_URL", "")
+EMBEDDING_CACHE_MAX_BYTES = env_int("EMBEDDING_CACHE_MAX_BYTES", 2 * 1024**3)
