@@ -13,7 +13,7 @@ Same wiring as segment_anything/build_sam.py (`_build_sam`), scaled down:
 - Sam(pixel_mean/pixel_std as the real models)
 
 ~96K parameters; weights drawn with a fixed seed (the global torch RNG is left untouched), so
-every build is identical. The image embedding is 1×32×8×8; a predict call takes ~10 ms.
+every build is identical. The image embedding is 1x32x8x8; a predict call takes ~10 ms.
 `build_tiny_sam` has the signature of segment_anything's builders, so a test can put it in
 `sam_model_registry["tiny"]` and exercise the real checkpoint-loading path.
 """

@@ -1,0 +1,125 @@
+"""Segmenters: turn a box and clicks on an image into candidate masks.
+
+One Protocol, a registry, and a choice by settings.SEGMENTER ("auto": "sam" when SAM_CHECKPOINT is
+set, else "grabcut"). This module imports neither torch nor cv2: each factory imports its adapter
+module when first called, so only the process that segments loads the model stack.
+
+    segmenter = get_segmenter()
+    segmenter.prepare(image=rgb, image_key=sample.content_hash)  # prefetch: encode or restore
+    candidates = segmenter.segment(image=rgb, image_key=sample.content_hash, prompt=Prompt(...))
+    candidates[0].mask  # the one to show; the rest are alternatives, best first
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Clicks in image pixels (x, y); labels 1 = add, 0 = remove; box as (x1, y1, x2, y2)."""
+
+    points: list[tuple[float, float]] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    box: tuple[float, float, float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.points) != len(self.labels):
+            raise ValueError(f"{len(self.points)} points but {len(self.labels)} labels")
+        if any(label not in (0, 1) for label in self.labels):
+            raise ValueError(f"labels must be 1 (add) or 0 (remove), got {self.labels}")
+        if not self.points and self.box is None:
+            raise ValueError("a prompt needs a box or at least one click")
+
+
+@dataclass(frozen=True)
+class MaskCandidate:
+    mask: np.ndarray  # bool, HxW like the image
+    score: float  # the segmenter's own quality estimate (SAM: predicted IoU)
+
+
+class Segmenter(Protocol):
+    name: str  # stored with each mask (Region.segmenter): "sam-vit_b", "grabcut", ...
+    needs_embedding: bool  # True when prepare() does expensive work worth prefetching
+
+    def prepare(self, *, image: np.ndarray, image_key: str) -> bool:
+        """Make the next segment() on this image fast. True when nothing had to be computed."""
+        ...
+
+    def segment(
+        self, *, image: np.ndarray, image_key: str, prompt: Prompt, multimask: bool = True
+    ) -> list[MaskCandidate]:
+        """Candidate masks, the recommended one first; with multimask=False only that one."""
+        ...
+
+
+SegmenterFactory = Callable[[], Segmenter]
+
+_factories: dict[str, SegmenterFactory] = {}
+_instances: dict[str, tuple[tuple[object, ...], Segmenter]] = {}
+_lock = threading.Lock()
+
+
+def register_segmenter(name: str, factory: SegmenterFactory) -> None:
+    """Make `name` a valid SEGMENTER; the factory reads its own settings when called."""
+    with _lock:
+        _factories[name] = factory
+        _instances.pop(name, None)
+
+
+def _settings_fingerprint() -> tuple[object, ...]:
+    # A settings change (tests, a reload) builds a new instance instead of serving a stale one.
+    return (
+        settings.SAM_CHECKPOINT,
+        settings.SAM_MODEL_TYPE,
+        settings.SAM_DEVICE,
+        settings.EMBEDDING_CACHE_URL,
+        settings.EMBEDDING_CACHE_MAX_BYTES,
+        settings.DATA_DIR,
+    )
+
+
+def resolve_segmenter_name(name: str | None = None) -> str:
+    chosen = name or settings.SEGMENTER
+    if chosen == "auto":
+        return "sam" if settings.SAM_CHECKPOINT else "grabcut"
+    return chosen
+
+
+def get_segmenter(name: str | None = None) -> Segmenter:
+    """The segmenter settings choose (or `name`), built once per process and configuration."""
+    chosen = resolve_segmenter_name(name)
+    fingerprint = _settings_fingerprint()
+    with _lock:
+        if chosen not in _factories:
+            known = ", ".join(sorted(["auto", *_factories]))
+            raise ImproperlyConfigured(f"SEGMENTER={chosen!r} is not one of: {known}")
+        cached = _instances.get(chosen)
+        if cached is None or cached[0] != fingerprint:
+            # Building SAM takes seconds; holding the lock keeps two threads from doing it twice.
+            cached = (fingerprint, _factories[chosen]())
+            _instances[chosen] = cached
+        return cached[1]
+
+
+def _build_grabcut() -> Segmenter:
+    from annotator.adapters.segmenters.grabcut import GrabCutSegmenter
+
+    return GrabCutSegmenter()
+
+
+def _build_sam() -> Segmenter:
+    from annotator.adapters.segmenters.sam import SamSegmenter
+
+    return SamSegmenter.from_settings()
+
+
+register_segmenter("grabcut", _build_grabcut)
+register_segmenter("sam", _build_sam)

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from annotator.adapters.segmenters import Prompt
+from tests.annotator.adapters.segmenters.scenes import ellipse_scene, iou
+
+pytest.importorskip("cv2")
+
+from annotator.adapters.segmenters.grabcut import GrabCutSegmenter
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_box_and_one_click_find_the_object(seed: int):
+    image, truth, (x1, y1, x2, y2) = ellipse_scene(seed=seed)
+    prompt = Prompt(points=[((x1 + x2) / 2, (y1 + y2) / 2)], labels=[1], box=(x1, y1, x2, y2))
+    (candidate,) = GrabCutSegmenter().segment(image=image, image_key="x", prompt=prompt)
+    assert candidate.mask.shape == truth.shape
+    assert candidate.mask.dtype == bool
+    assert iou(candidate.mask, truth) > 0.9
+    assert candidate.score == 1.0  # the click lies inside the mask
+
+
+def test_a_large_image_is_segmented_small_and_scaled_back():
+    image, truth, box = ellipse_scene(seed=3, height=900, width=1200)
+    (candidate,) = GrabCutSegmenter().segment(image=image, image_key="x", prompt=Prompt(box=box))
+    assert candidate.mask.shape == (900, 1200)
+    assert iou(candidate.mask, truth) > 0.9
+
+
+def test_clicks_without_a_box_find_the_object():
+    image, truth, (x1, y1, x2, y2) = ellipse_scene(seed=4)
+    prompt = Prompt(points=[((x1 + x2) / 2, (y1 + y2) / 2), (5, 5)], labels=[1, 0])
+    (candidate,) = GrabCutSegmenter().segment(image=image, image_key="x", prompt=prompt)
+    assert iou(candidate.mask, truth) > 0.9
+
+
+def test_a_remove_click_is_honoured_and_a_box_over_everything_still_works():
+    image, truth, (x1, y1, x2, y2) = ellipse_scene(seed=5)
+    height, width = truth.shape
+    inside = (int((x1 + x2) / 2), int((y1 + y2) / 2))
+    prompt = Prompt(points=[inside], labels=[0], box=(0, 0, width, height))
+    (candidate,) = GrabCutSegmenter().segment(image=image, image_key="x", prompt=prompt)
+    assert not candidate.mask[inside[1], inside[0]]
+    assert candidate.score == 1.0
+
+
+def test_a_few_pixel_image_gives_a_mask_not_an_error():
+    image = np.zeros((3, 4, 3), dtype=np.uint8)
+    (candidate,) = GrabCutSegmenter().segment(
+        image=image, image_key="x", prompt=Prompt(points=[(1, 1)], labels=[1])
+    )
+    assert candidate.mask.shape == (3, 4)
