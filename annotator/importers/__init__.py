@@ -1,0 +1,1 @@
+"""Reading sample files into validated records; annotator.services.importing writes them."""

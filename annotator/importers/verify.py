@@ -1,0 +1,75 @@
+"""Cross-verify a batch of samples in three queries instead of three per sample.
+
+Applies the same rules as annotator.services.verification.verify_sample (tests hold the two to
+the same answers): weighted vote via cross_verify, then the latest critic verdict (drop ->
+dropped, preserve -> its emotion becomes the suggestion), and adjudicated samples keep their
+status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from annotator.models import CriticVerdict, Dataset, Proposal, Sample
+from annotator.services.verification import Vote, cross_verify
+
+
+def verify_samples(*, dataset: Dataset, statuses: Mapping[int, str]) -> dict[int, str]:
+    """Recompute and store status, suggestion, margin and reasons of the samples in `statuses`.
+
+    `statuses` maps each sample id to its status before the import (for the adjudicated rule);
+    returns each sample id's new status.
+    """
+    ids = list(statuses)
+    votes = _votes(ids)
+    latest = _latest_verdicts(ids)
+    weights, labels = dataset.model_weights or {}, dataset.taxonomy.labels
+    updates = []
+    for pk in ids:
+        result = cross_verify(votes=votes.get(pk, []), weights=weights, labels=labels)
+        status, suggested = result.status, result.suggested_emotion
+        verdict, verdict_emotion = latest.get(pk, ("", ""))
+        if verdict == CriticVerdict.Verdict.DROP:
+            status = Sample.Status.DROPPED
+        elif verdict == CriticVerdict.Verdict.PRESERVE:
+            suggested = verdict_emotion or suggested
+        if statuses[pk] == Sample.Status.ADJUDICATED:
+            status = Sample.Status.ADJUDICATED
+        updates.append(
+            Sample(
+                pk=pk,
+                status=status,
+                suggested_emotion=suggested,
+                vote_margin=result.margin,
+                dispute_reasons=result.reasons,
+            )
+        )
+    Sample.objects.bulk_update(
+        updates, ["status", "suggested_emotion", "vote_margin", "dispute_reasons"]
+    )
+    return {sample.pk: str(sample.status) for sample in updates}
+
+
+def _votes(ids: list[int]) -> dict[int, list[Vote]]:
+    votes: dict[int, list[Vote]] = {}
+    rows = (
+        Proposal.objects.filter(sample_id__in=ids)
+        .order_by("sample_id", "id")
+        .values_list("sample_id", "model_name", "emotion")
+    )
+    for sample_id, model_name, emotion in rows:
+        votes.setdefault(sample_id, []).append(Vote(model_name, emotion))
+    return votes
+
+
+def _latest_verdicts(ids: list[int]) -> dict[int, tuple[str, str]]:
+    """(verdict, emotion) of each sample's latest critic verdict, as latest_verdict orders them."""
+    latest: dict[int, tuple[str, str]] = {}
+    rows = (
+        CriticVerdict.objects.filter(sample_id__in=ids)
+        .order_by("sample_id", "-created_at", "-id")
+        .values_list("sample_id", "verdict", "emotion")
+    )
+    for sample_id, verdict, emotion in rows:
+        latest.setdefault(sample_id, (verdict, emotion))
+    return latest

@@ -1,0 +1,159 @@
+"""Write validated records in batches: a fixed number of bulk queries per batch, not per sample.
+
+Called by annotator.services.importing inside its transaction. Re-importing an id updates the
+sample, upserts proposals per (sample, model), replaces the sample's import-origin regions and
+its imported critic verdict; person-origin regions and adjudications are left alone.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils import timezone
+
+from annotator.importers.images import ImageInfo
+from annotator.importers.records import ParsedRecord
+from annotator.importers.verify import verify_samples
+from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample
+
+# Marks a CriticVerdict that came from an import file (re-import replaces only these).
+IMPORTED_VERDICT_CHECKS = {"origin": "import"}
+
+SAMPLE_FIELDS = ["image_path", "source", "width", "height", "content_hash", "des", "updated_at"]
+PROPOSAL_FIELDS = [
+    "description",
+    "emotion",
+    "confidence",
+    "background",
+    "attribute",
+    "subject",
+    "raw",
+    "updated_at",
+]
+
+
+@dataclass
+class WriteCounts:
+    created: int = 0
+    updated: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+
+
+def write_batch(
+    *, dataset: Dataset, rows: Sequence[tuple[ParsedRecord, ImageInfo]], counts: WriteCounts
+) -> None:
+    """Upsert one batch of samples with their proposals, regions and verdicts, then verify."""
+    ids = [record.external_id for record, _ in rows]
+    before = {
+        external_id: (pk, status)
+        for external_id, pk, status in Sample.objects.filter(
+            dataset=dataset, external_id__in=ids
+        ).values_list("external_id", "pk", "status")
+    }
+    now = timezone.now()
+    Sample.objects.bulk_create(
+        [_sample(dataset, record, image, now) for record, image in rows],
+        update_conflicts=True,
+        unique_fields=["dataset", "external_id"],
+        update_fields=SAMPLE_FIELDS,
+    )
+    # Ids are looked up rather than trusted from RETURNING, whose row order SQLite leaves open.
+    pks = {external_id: pk for external_id, (pk, _) in before.items()}
+    new_ids = [external_id for external_id in ids if external_id not in before]
+    pks.update(
+        Sample.objects.filter(dataset=dataset, external_id__in=new_ids).values_list(
+            "external_id", "pk"
+        )
+    )
+    records = [(pks[record.external_id], record) for record, _ in rows]
+    _upsert_proposals(records, now)
+    _replace_regions(records)
+    _replace_verdicts(records)
+    statuses = {pk: before.get(r.external_id, (0, Sample.Status.PENDING))[1] for pk, r in records}
+    counts.created += len(new_ids)
+    counts.updated += len(ids) - len(new_ids)
+    counts.statuses.update(verify_samples(dataset=dataset, statuses=statuses).values())
+
+
+def _sample(dataset: Dataset, record: ParsedRecord, image: ImageInfo, now: datetime) -> Sample:
+    return Sample(
+        dataset=dataset,
+        external_id=record.external_id,
+        image_path=record.image_path,
+        source=record.source,
+        width=image.width,
+        height=image.height,
+        content_hash=image.content_hash,
+        des=record.des,
+        updated_at=now,
+    )
+
+
+def _upsert_proposals(records: list[tuple[int, ParsedRecord]], now: datetime) -> None:
+    proposals = [
+        Proposal(
+            sample_id=pk,
+            model_name=p.model_name,
+            description=p.description,
+            emotion=p.emotion,
+            confidence=p.confidence,
+            background=p.background,
+            attribute=p.attribute,
+            subject=p.subject,
+            raw=p.raw,
+            updated_at=now,
+        )
+        for pk, record in records
+        for p in record.proposals
+    ]
+    if proposals:
+        Proposal.objects.bulk_create(
+            proposals,
+            update_conflicts=True,
+            unique_fields=["sample", "model_name"],
+            update_fields=PROPOSAL_FIELDS,
+        )
+
+
+def _replace_regions(records: list[tuple[int, ParsedRecord]]) -> None:
+    Region.objects.filter(
+        sample_id__in=[pk for pk, _ in records], origin=Region.Origin.IMPORT
+    ).delete()
+    Region.objects.bulk_create(
+        Region(
+            sample_id=pk,
+            role=Region.Role.SUBJECT,
+            phrase=p.subject,
+            x1=item.box.x1,
+            y1=item.box.y1,
+            x2=item.box.x2,
+            y2=item.box.y2,
+            origin=Region.Origin.IMPORT,
+            model_name=p.model_name,
+        )
+        for pk, record in records
+        for p in record.proposals
+        for item in p.boxes
+    )
+
+
+def _replace_verdicts(records: list[tuple[int, ParsedRecord]]) -> None:
+    CriticVerdict.objects.filter(
+        sample_id__in=[pk for pk, _ in records], checks__origin=IMPORTED_VERDICT_CHECKS["origin"]
+    ).delete()
+    CriticVerdict.objects.bulk_create(
+        CriticVerdict(
+            sample_id=pk,
+            model_name=record.critic.model_name,
+            verdict=record.critic.verdict,
+            emotion=record.critic.emotion,
+            reasoning=record.critic.reasoning,
+            instructions=record.critic.instructions,
+            checks=dict(IMPORTED_VERDICT_CHECKS),
+        )
+        for pk, record in records
+        if record.critic is not None
+    )
