@@ -10,6 +10,7 @@ Prints the median of 5 runs per dashboard figure and their total (target: <= 2 s
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -136,7 +137,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     data = make_data(args.units)
-    print(f"{args.units} units, {K} categories, median of {args.repeats} runs\n")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{args.units} units, {K} categories, median of {args.repeats} runs")
+    print(f"{os.cpu_count()} cores, load average {load} (cpu ms is less affected by load)\n")
     print(f"{'dashboard figure':<42}{'wall ms':>9}{'cpu ms':>9}")
     total = total_cpu = 0.0
     for name, fn in figures(data).items():

@@ -11,7 +11,9 @@ import numpy.typing as npt
 
 from review.stats._coding import as_codes, as_ratings, unit_values
 from review.stats.agreement import (
+    category_counts,
     fleiss_from_unit_values,
+    fleiss_kappa,
     kappa_from_confusion,
     pairwise_from_unit_values,
     unanimous_from_unit_values,
@@ -118,7 +120,6 @@ def model_summary(
     agreement, _ = pairwise_from_unit_values(uv)
     unanimous, _ = unanimous_from_unit_values(uv)
     complete = (matrix >= 0).all(axis=1) if names else np.zeros(0, dtype=bool)
-    complete_uv = unit_values(as_ratings(matrix[complete]))
     return ModelSummary(
         models=names,
         items=int((uv.per_unit > 0).sum()),
@@ -129,7 +130,7 @@ def model_summary(
             for i, j in combinations(range(len(names)), 2)
         ],
         fleiss_items=int(complete.sum()),
-        fleiss_kappa=fleiss_from_unit_values(complete_uv),
+        fleiss_kappa=fleiss_kappa(category_counts(matrix[complete], n_categories=n_categories)),
         krippendorff_alpha=AlphaByLevel(
             nominal=alpha_from_coincidences(coincidences(uv), uv.values, level="nominal"),
             ordinal=None,
