@@ -2,8 +2,64 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.core.validators import FileExtensionValidator
+
+from annotator.models import Dataset, Sample
+
+TRIPLET_MAX_LENGTH = 300
+
+
+def _choice_field(form: forms.Form, name: str) -> forms.ChoiceField:
+    return cast(forms.ChoiceField, form.fields[name])
+
+
+class AdjudicationForm(forms.Form):
+    """A person's decision: one emotion of the dataset's taxonomy, 0..10 confidence, a triplet."""
+
+    emotion = forms.ChoiceField(
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Pick an emotion.",
+            "invalid_choice": "%(value)s is not an emotion of this dataset's taxonomy.",
+        },
+    )
+    confidence = forms.FloatField(
+        min_value=0,
+        max_value=10,
+        widget=forms.NumberInput(attrs={"step": "0.5", "min": "0", "max": "10"}),
+    )
+    background = forms.CharField(max_length=TRIPLET_MAX_LENGTH, required=False)
+    attribute = forms.CharField(max_length=TRIPLET_MAX_LENGTH, required=False)
+    subject = forms.CharField(max_length=TRIPLET_MAX_LENGTH, required=False)
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    # Filled by static/js/app.js with milliseconds since the page loaded.
+    time_spent_ms = forms.IntegerField(min_value=0, required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, labels: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choice_field(self, "emotion").choices = [(label, label) for label in labels]
+
+
+class QueueFilterForm(forms.Form):
+    """The queue's GET filters; an empty value means "any"."""
+
+    dataset = forms.ModelChoiceField(
+        queryset=Dataset.objects.order_by("name"), required=False, empty_label="All datasets"
+    )
+    status = forms.ChoiceField(choices=[("", "Any status"), *Sample.Status.choices], required=False)
+    source = forms.ChoiceField(required=False)
+    suggested = forms.ChoiceField(required=False, label="Suggested emotion")
+
+    def __init__(self, *args: Any, sources: list[str], emotions: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choice_field(self, "source").choices = [("", "All sources"), *((s, s) for s in sources)]
+        _choice_field(self, "suggested").choices = [
+            ("", "Any emotion"),
+            *((e, e) for e in emotions),
+        ]
 
 
 class ImportForm(forms.Form):

@@ -1,0 +1,99 @@
+"""Reads behind the review queue: which samples wait for a person, and how many per status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from annotator.models import Dataset, Proposal, Sample
+from annotator.taxonomy import MIKELS_8_LABELS
+
+DISPUTED = Sample.Status.DISPUTED.value
+
+
+def queue_samples(
+    *, dataset: Dataset | None, status: str = DISPUTED, source: str = "", suggested: str = ""
+) -> QuerySet[Sample]:
+    """Samples matching the filters, oldest first; an empty filter means "any".
+
+    The DES vector (4 KiB a row) is deferred: the queue never shows it.
+    """
+    qs = Sample.objects.select_related("dataset").defer("des")
+    if dataset is not None:
+        qs = qs.filter(dataset=dataset)
+    if status:
+        qs = qs.filter(status=status)
+    if source:
+        qs = qs.filter(source=source)
+    if suggested:
+        qs = qs.filter(suggested_emotion=suggested)
+    # A subquery, not Count("proposals"): the paginator's COUNT(*) then drops it (no join).
+    proposals = (
+        Proposal.objects.filter(sample=OuterRef("pk"))
+        .order_by()
+        .values("sample")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return qs.annotate(
+        proposal_count=Coalesce(Subquery(proposals, output_field=IntegerField()), 0)
+    ).order_by("id")
+
+
+def next_sample_after(
+    *, sample: Sample, status: str = DISPUTED, wrap: bool = True
+) -> Sample | None:
+    """The next sample by id in the same dataset with `status`, wrapping to the start.
+
+    Wrapping brings back samples someone skipped earlier, so "Queue done" means done.
+    """
+    same = (
+        Sample.objects.defer("des")
+        .filter(dataset_id=sample.dataset_id, status=status)
+        .exclude(pk=sample.pk)
+    )
+    after = same.filter(pk__gt=sample.pk).order_by("id").first()
+    if after is not None or not wrap:
+        return after
+    return same.filter(pk__lt=sample.pk).order_by("id").first()
+
+
+def previous_sample_before(*, sample: Sample, status: str = DISPUTED) -> Sample | None:
+    """The previous sample by id in the same dataset with `status` (no wrapping)."""
+    same = Sample.objects.defer("des").filter(dataset_id=sample.dataset_id, status=status)
+    return same.filter(pk__lt=sample.pk).order_by("-id").first()
+
+
+def first_queued_sample(*, dataset: Dataset | None, status: str = DISPUTED) -> Sample | None:
+    qs = Sample.objects.filter(status=status).only("id").order_by("id")
+    if dataset is not None:
+        qs = qs.filter(dataset=dataset)
+    return qs.first()
+
+
+def queue_counts(*, dataset: Dataset | None) -> dict[str, int]:
+    """Samples per status (every status present, zero when none), in one query."""
+    qs = Sample.objects.all() if dataset is None else Sample.objects.filter(dataset=dataset)
+    counts = {status.value: 0 for status in Sample.Status}
+    for row in qs.order_by().values("status").annotate(n=Count("id")):
+        counts[row["status"]] = row["n"]
+    return counts
+
+
+@dataclass(frozen=True)
+class QueueChoices:
+    sources: list[str]
+    emotions: list[str]
+
+
+def queue_filter_choices(*, dataset: Dataset | None) -> QueueChoices:
+    """Values the source and suggested-emotion filters can take, as present in the data."""
+    qs = Sample.objects.all() if dataset is None else Sample.objects.filter(dataset=dataset)
+    sources = sorted(s for s in qs.order_by().values_list("source", flat=True).distinct() if s)
+    present = {e for e in qs.order_by().values_list("suggested_emotion", flat=True).distinct() if e}
+    order = dataset.taxonomy.labels if dataset is not None else MIKELS_8_LABELS
+    rank = {label: i for i, label in enumerate(order)}
+    emotions = sorted(present, key=lambda e: (rank.get(e, len(rank)), e))
+    return QueueChoices(sources=sources, emotions=emotions)

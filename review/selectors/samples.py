@@ -1,0 +1,211 @@
+"""Reads behind the sample page: the sample with its proposals, boxes, verdict and a draft."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+
+from annotator.models import CriticVerdict, Proposal, Region, Sample
+from review.models import Adjudication
+
+DEFAULT_WEIGHT = 1.0
+COMPARED_FIELDS = [
+    ("description", "Description"),
+    ("emotion", "Emotion"),
+    ("confidence", "Confidence"),
+    ("background", "Background"),
+    ("attribute", "Attribute"),
+    ("subject", "Subject"),
+]
+
+
+def sample_for_review(*, pk: int) -> Sample:
+    """The sample with its dataset, taxonomy, proposals (by model) and regions; 404 if absent."""
+    qs = (
+        Sample.objects.select_related("dataset__taxonomy")
+        .defer("des")
+        .prefetch_related(
+            Prefetch("proposals", queryset=Proposal.objects.order_by("model_name")),
+            Prefetch("regions", queryset=Region.objects.order_by("role", "id")),
+        )
+    )
+    return get_object_or_404(qs, pk=pk)
+
+
+def latest_critic_verdict(*, sample: Sample) -> CriticVerdict | None:
+    return CriticVerdict.objects.filter(sample=sample).order_by("-created_at", "-id").first()
+
+
+def latest_adjudication(*, sample: Sample) -> Adjudication | None:
+    return (
+        Adjudication.objects.filter(sample=sample)
+        .select_related("annotator")
+        .order_by("-decided_at", "-id")
+        .first()
+    )
+
+
+def sample_image_path(*, sample: Sample) -> Path | None:
+    """The image file under the dataset's images_root; None if missing or outside the root."""
+    if not sample.dataset.images_root or not sample.image_path:
+        return None
+    root = Path(sample.dataset.images_root).resolve()
+    path = (root / sample.image_path).resolve()  # resolve() follows ".." and symlinks
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: str
+    differs: bool
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    field: str
+    label: str
+    cells: list[Cell]
+    differs: bool
+
+
+def _display(proposal: Proposal, field: str) -> str:
+    value = getattr(proposal, field)
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def proposal_comparison(*, proposals: Sequence[Proposal]) -> list[ComparisonRow]:
+    """One row per compared field, one cell per proposal, with disagreements marked.
+
+    Blank values (a classifier has no description or triplet) neither disagree nor get marked.
+    In a row where the models disagree, a cell is marked unless its value is the row's single
+    most common one; so with three models the odd one out stands out, with two both do.
+    """
+    rows = []
+    for field, label in COMPARED_FIELDS:
+        values = [_display(p, field) for p in proposals]
+        keys = [v.strip().casefold() for v in values]
+        ranked = Counter(k for k in keys if k).most_common()
+        differs = len(ranked) > 1
+        mode = ranked[0][0] if differs and ranked[0][1] > ranked[1][1] else None
+        cells = [
+            Cell(v, differs and bool(k) and k != mode) for v, k in zip(values, keys, strict=True)
+        ]
+        rows.append(ComparisonRow(field, label, cells, differs))
+    return rows
+
+
+def model_weight(*, sample: Sample, model_name: str) -> float:
+    weights = sample.dataset.model_weights or {}
+    return float(weights.get(model_name, DEFAULT_WEIGHT))
+
+
+def adjudication_draft(*, sample: Sample, proposals: Sequence[Proposal]) -> dict[str, object]:
+    """Form initial values from the weighted vote.
+
+    Emotion: the sample's suggestion. Confidence: the mean confidence of the proposals naming it.
+    Triplet: from the best-weighted model that named it and gave a triplet (a classifier gives
+    none); ties go to the model name first in order.
+    """
+    emotion = sample.suggested_emotion
+    backing = [p for p in proposals if emotion and p.emotion == emotion]
+    draft: dict[str, object] = {"emotion": emotion}
+    confidences = [p.confidence for p in backing if p.confidence is not None]
+    if confidences:
+        draft["confidence"] = round(sum(confidences) / len(confidences), 1)
+    if backing:
+        best = min(
+            backing,
+            key=lambda p: (
+                not (p.background or p.attribute or p.subject),
+                -model_weight(sample=sample, model_name=p.model_name),
+                p.model_name,
+            ),
+        )
+        draft.update(background=best.background, attribute=best.attribute, subject=best.subject)
+    return draft
+
+
+ROLE_ORDER = [role.value for role in Region.Role]
+LABEL_NEAR_PCT = 12.0
+
+
+@dataclass(frozen=True)
+class Box:
+    """A box in image pixels (for the SVG overlay) and as percentages (for HTML labels)."""
+
+    role: str
+    phrase: str
+    x: float
+    y: float
+    width: float
+    height: float
+    left_pct: float
+    top_pct: float
+    bottom_pct: float
+    stack: int = 0  # how many labels of nearby boxes sit where this one's would
+
+
+def region_boxes(*, regions: Sequence[Region], width: int, height: int) -> list[Box]:
+    """Boxes to draw, clipped to the image, background first so subjects end up on top."""
+    boxes = []
+    for region in sorted(regions, key=lambda r: (ROLE_ORDER.index(r.role), r.pk or 0)):
+        box = region.box
+        if box is None:
+            continue
+        x1, x2 = (min(max(v, 0.0), width) for v in sorted((box[0], box[2])))
+        y1, y2 = (min(max(v, 0.0), height) for v in sorted((box[1], box[3])))
+        left, top = round(100 * x1 / width, 3), round(100 * y1 / height, 3)
+        bottom = round(100 - 100 * y2 / height, 3)
+        boxes.append(Box(region.role, region.phrase, x1, y1, x2 - x1, y2 - y1, left, top, bottom))
+    return _stack_labels(boxes)
+
+
+def _stack_labels(boxes: list[Box]) -> list[Box]:
+    """Give boxes of one role whose corners nearly coincide successive label rows."""
+    stacked: list[Box] = []
+    for box in boxes:
+        near = sum(
+            1
+            for other in stacked
+            if other.role == box.role
+            and abs(other.left_pct - box.left_pct) < LABEL_NEAR_PCT
+            and abs(_label_row(other) - _label_row(box)) < LABEL_NEAR_PCT
+        )
+        stacked.append(replace(box, stack=near))
+    return stacked
+
+
+def _label_row(box: Box) -> float:
+    # Background labels hang from the box's bottom edge, the others from its top (template).
+    return box.bottom_pct if box.role == Region.Role.BACKGROUND else box.top_pct
+
+
+def describe_dispute_reasons(*, reasons: Sequence[object]) -> list[str]:
+    """Readable lines for the stored reasons, e.g. "Label mismatch: gpt-4o → awe, qwen → fear"."""
+    lines = []
+    for reason in reasons:
+        if not isinstance(reason, dict):
+            lines.append(str(reason))
+            continue
+        title = str(reason.get("type", "reason")).replace("_", " ").capitalize()
+        parts = []
+        for key, value in reason.items():
+            if key == "type":
+                continue
+            if isinstance(value, dict):
+                parts.append(", ".join(f"{k} → {v}" for k, v in value.items()))
+            else:
+                parts.append(f"{key}: {value}")
+        lines.append(f"{title}: {'; '.join(parts)}" if parts else title)
+    return lines

@@ -1,0 +1,82 @@
+"""Queue selectors: filters, ordering, next/previous, counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotator.models import Sample
+from review.selectors.queue import (
+    next_sample_after,
+    previous_sample_before,
+    queue_counts,
+    queue_filter_choices,
+    queue_samples,
+)
+from tests.factories import DatasetFactory, ProposalFactory, SampleFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_queue_samples_filters_and_orders_by_id():
+    ds = DatasetFactory.create()
+    a = SampleFactory.create(dataset=ds, source="EmoSet", suggested_emotion="awe")
+    b = SampleFactory.create(dataset=ds, source="Flickr", suggested_emotion="fear")
+    c = SampleFactory.create(dataset=ds, source="EmoSet", suggested_emotion="fear")
+    SampleFactory.create(dataset=ds, status=Sample.Status.AGREED)
+    other = SampleFactory.create()
+    assert list(queue_samples(dataset=ds)) == [a, b, c]
+    assert list(queue_samples(dataset=ds, source="EmoSet")) == [a, c]
+    assert list(queue_samples(dataset=ds, suggested="fear", source="EmoSet")) == [c]
+    assert list(queue_samples(dataset=None)) == [a, b, c, other]
+    assert queue_samples(dataset=None, status="").count() == 5
+
+
+def test_queue_samples_counts_proposals_without_duplicating_rows():
+    sample = SampleFactory.create()
+    ProposalFactory.create_batch(3, sample=sample)
+    rows = list(queue_samples(dataset=None))
+    assert len(rows) == 1 and getattr(rows[0], "proposal_count") == 3  # noqa: B009
+
+
+def test_next_sample_after_skips_other_statuses_and_datasets_and_wraps():
+    ds = DatasetFactory.create()
+    first = SampleFactory.create(dataset=ds)
+    current = SampleFactory.create(dataset=ds)
+    SampleFactory.create(dataset=ds, status=Sample.Status.ADJUDICATED)
+    SampleFactory.create()  # another dataset
+    following = SampleFactory.create(dataset=ds)
+    assert next_sample_after(sample=current) == following
+    assert next_sample_after(sample=following) == first  # wraps to skipped ones
+    assert next_sample_after(sample=following, wrap=False) is None
+    assert previous_sample_before(sample=current) == first
+    assert previous_sample_before(sample=first) is None
+
+
+def test_next_sample_after_is_none_when_it_is_the_only_one():
+    sample = SampleFactory.create()
+    assert next_sample_after(sample=sample) is None
+    assert next_sample_after(sample=sample, status="adjudicated") is None
+
+
+def test_queue_counts_has_every_status():
+    ds = DatasetFactory.create()
+    SampleFactory.create_batch(2, dataset=ds, status=Sample.Status.DROPPED)
+    SampleFactory.create(dataset=ds)
+    SampleFactory.create()
+    assert queue_counts(dataset=ds) == {
+        "pending": 0,
+        "agreed": 0,
+        "disputed": 1,
+        "adjudicated": 0,
+        "dropped": 2,
+    }
+    assert queue_counts(dataset=None)["disputed"] == 2
+
+
+def test_filter_choices_are_present_values_in_taxonomy_order():
+    SampleFactory.create(source="Flickr", suggested_emotion="sadness")
+    SampleFactory.create(source="EmoSet", suggested_emotion="amusement")
+    SampleFactory.create(source="", suggested_emotion="")
+    choices = queue_filter_choices(dataset=None)
+    assert choices.sources == ["EmoSet", "Flickr"]
+    assert choices.emotions == ["amusement", "sadness"]

@@ -1,0 +1,145 @@
+"""The queue page: login, filters, pagination, counts, htmx fragments, no N+1."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from annotator.models import Sample
+from tests.factories import DatasetFactory, ProposalFactory, SampleFactory
+
+pytestmark = pytest.mark.django_db
+QUEUE = reverse("review:queue")
+
+
+def _ids(response) -> list[str]:
+    return [s.external_id for s in response.context["page"].object_list]
+
+
+def test_anonymous_users_are_sent_to_login(client):
+    for url in (QUEUE, reverse("review:next")):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response.url.startswith(reverse("login"))
+
+
+def test_queue_lists_disputed_samples_by_default_in_id_order(client, user):
+    ds = DatasetFactory.create()
+    second = SampleFactory.create(dataset=ds, external_id="b")
+    first = SampleFactory.create(dataset=ds, external_id="a")
+    SampleFactory.create(dataset=ds, external_id="agreed", status=Sample.Status.AGREED)
+    client.force_login(user)
+    response = client.get(QUEUE)
+    assert response.status_code == 200
+    assert _ids(response) == [second.external_id, first.external_id]  # by id, not by name
+    assert b"agreed" not in response.content.split(b"<table")[1].split(b"</table>")[0]
+
+
+def test_filters_narrow_by_dataset_source_suggestion_and_status(client, user):
+    ds1, ds2 = DatasetFactory.create(), DatasetFactory.create()
+    SampleFactory.create(dataset=ds1, external_id="d1-emoset-awe", source="EmoSet")
+    SampleFactory.create(dataset=ds1, external_id="d1-flickr-awe", source="Flickr")
+    SampleFactory.create(dataset=ds1, external_id="d1-emoset-fear", suggested_emotion="fear")
+    SampleFactory.create(dataset=ds2, external_id="d2-emoset-awe")
+    SampleFactory.create(dataset=ds1, external_id="d1-done", status=Sample.Status.ADJUDICATED)
+    client.force_login(user)
+    assert _ids(client.get(QUEUE, {"dataset": ds2.pk})) == ["d2-emoset-awe"]
+    assert _ids(client.get(QUEUE, {"dataset": ds1.pk, "source": "Flickr"})) == ["d1-flickr-awe"]
+    assert _ids(client.get(QUEUE, {"suggested": "fear"})) == ["d1-emoset-fear"]
+    assert _ids(client.get(QUEUE, {"status": "adjudicated"})) == ["d1-done"]
+    assert len(_ids(client.get(QUEUE, {"status": ""}))) == 5  # "any status"
+
+
+def test_counts_are_per_status_for_the_chosen_dataset(client, user):
+    ds = DatasetFactory.create()
+    SampleFactory.create_batch(3, dataset=ds)
+    SampleFactory.create(dataset=ds, status=Sample.Status.ADJUDICATED)
+    SampleFactory.create()  # another dataset: not counted when one is chosen
+    client.force_login(user)
+    counts = client.get(QUEUE, {"dataset": ds.pk}).context["counts"]
+    assert counts == {"pending": 0, "agreed": 0, "disputed": 3, "adjudicated": 1, "dropped": 0}
+    assert client.get(QUEUE).context["counts"]["disputed"] == 4
+
+
+def test_pagination_uses_the_page_size_setting(client, user, settings):
+    settings.QUEUE_PAGE_SIZE = 2
+    samples = SampleFactory.create_batch(5)
+    client.force_login(user)
+    page2 = client.get(QUEUE, {"page": 2})
+    assert _ids(page2) == [s.external_id for s in samples[2:4]]
+    assert page2.context["page"].paginator.num_pages == 3
+    assert b"page=3" in page2.content and b"page=1" in page2.content
+
+
+def test_htmx_request_gets_only_the_rows_fragment(client, user):
+    SampleFactory.create(external_id="only-one")
+    client.force_login(user)
+    full = client.get(QUEUE)
+    partial = client.get(QUEUE, headers={"HX-Request": "true"})
+    assert b"<html" in full.content and b'id="queue-results"' in full.content
+    assert b"<html" not in partial.content and b"only-one" in partial.content
+    assert partial.templates[0].name == "review/_queue_rows.html"
+    assert "HX-Request" in partial["Vary"]
+    # A history restore after a cache miss swaps the whole body: it needs the full page.
+    restore = client.get(
+        QUEUE, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    )
+    assert b"<html" in restore.content
+
+
+def test_filter_form_works_via_htmx_and_plain_get(client, user):
+    client.force_login(user)
+    content = client.get(QUEUE).content.decode()
+    assert 'hx-get="/review/"' in content and 'hx-push-url="true"' in content
+    assert 'method="get"' in content and 'action="/review/"' in content
+
+
+def test_unknown_filter_values_drop_that_filter_only(client, user):
+    ds = DatasetFactory.create()
+    SampleFactory.create(dataset=ds, external_id="kept", source="EmoSet")
+    client.force_login(user)
+    response = client.get(QUEUE, {"dataset": ds.pk, "source": "nope", "page": "zzz"})
+    assert response.status_code == 200
+    assert _ids(response) == ["kept"]
+
+
+def test_queue_page_queries_do_not_grow_with_rows(client, user, django_assert_max_num_queries):
+    for sample in SampleFactory.create_batch(20):
+        ProposalFactory.create_batch(3, sample=sample)
+    client.force_login(user)
+    client.get(QUEUE)  # warm the session
+    with django_assert_max_num_queries(10):
+        response = client.get(QUEUE)
+    assert len(_ids(response)) == 20
+    assert response.context["page"].object_list[0].proposal_count == 3
+
+
+def test_admins_see_import_and_export_links(client, user, admin_user):
+    client.force_login(user)
+    assert reverse("review:export").encode() not in client.get(QUEUE).content
+    client.force_login(admin_user)
+    content = client.get(QUEUE).content
+    assert reverse("review:export").encode() in content
+    assert reverse("review:import").encode() in content
+
+
+def test_next_opens_the_first_disputed_sample_or_says_queue_done(client, user):
+    client.force_login(user)
+    response = client.get(reverse("review:next"), follow=True)
+    assert response.redirect_chain[-1][0] == QUEUE
+    assert "Queue done" in response.content.decode()
+    ds = DatasetFactory.create()
+    SampleFactory.create(status=Sample.Status.AGREED, dataset=ds)
+    first = SampleFactory.create(dataset=ds)
+    SampleFactory.create(dataset=ds)
+    response = client.get(reverse("review:next"), {"dataset": ds.pk})
+    assert response.url == reverse("review:sample", args=[first.pk])
+
+
+def test_login_page_renders_and_logs_in(client, user):
+    page = client.get(reverse("login"))
+    assert page.status_code == 200 and b'name="password"' in page.content
+    response = client.post(
+        reverse("login"), {"username": user.username, "password": "correct-horse-battery"}
+    )
+    assert response.status_code == 302 and response.url == QUEUE

@@ -1,0 +1,256 @@
+"""The sample page, its image and the adjudication POST (plain and htmx)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from annotator.models import Region, Sample
+from review.models import Adjudication
+from tests.factories import (
+    CriticVerdictFactory,
+    DatasetFactory,
+    ProposalFactory,
+    RegionFactory,
+    SampleFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ds(images_root):
+    return DatasetFactory.create(images_root=str(images_root), model_weights={"gemini": 2.0})
+
+
+@pytest.fixture
+def sample(ds):
+    return SampleFactory.create(dataset=ds, image_path="a.jpg", width=64, height=48)
+
+
+def _post(sample, **overrides):
+    data = {
+        "emotion": "fear",
+        "confidence": "6.5",
+        "background": "dark alley",
+        "attribute": "shadowy",
+        "subject": "figure",
+        "notes": "",
+        "time_spent_ms": "4200",
+    }
+    data.update(overrides)
+    return reverse("review:adjudicate", args=[sample.pk]), data
+
+
+def test_every_sample_url_requires_login(client, sample):
+    for name in ("review:sample", "review:sample_image", "review:adjudicate"):
+        response = client.get(reverse(name, args=[sample.pk]))
+        assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_page_draws_each_box_in_image_pixels_with_its_role(client, user, sample):
+    RegionFactory.create(
+        sample=sample, role=Region.Role.BACKGROUND, phrase="plain", x1=0, y1=0, x2=64, y2=48
+    )
+    RegionFactory.create(
+        sample=sample, role=Region.Role.SUBJECT, phrase="person", x1=40, y1=30, x2=10, y2=6
+    )
+    RegionFactory.create(
+        sample=sample, role=Region.Role.ATTRIBUTE, x1=None, y1=None, x2=None, y2=None
+    )
+    client.force_login(user)
+    html = client.get(reverse("review:sample", args=[sample.pk])).content.decode()
+    assert 'viewBox="0 0 64 48"' in html
+    edges = re.findall(
+        r'<g class="box role-(\w+)".*?<rect class="edge" x="([\d.]+)" y="([\d.]+)" '
+        r'width="([\d.]+)" height="([\d.]+)"',
+        html,
+        re.S,
+    )
+    # Background first (drawn under), corners normalised; the box-less attribute is not drawn.
+    assert edges == [
+        ("background", "0.0", "0.0", "64.0", "48.0"),
+        ("subject", "10.0", "6.0", "30.0", "24.0"),
+    ]
+    assert "person" in html and "no box" in html  # legend: phrase per role, attribute missing
+    assert reverse("review:sample_image", args=[sample.pk]) in html
+
+
+def test_page_shows_proposals_side_by_side_with_differences_marked(client, user, sample):
+    ProposalFactory.create(sample=sample, model_name="gpt-4o", emotion="awe", confidence=7.0)
+    ProposalFactory.create(sample=sample, model_name="gemini", emotion="fear", confidence=7.0)
+    ProposalFactory.create(sample=sample, model_name="qwen", emotion="awe", confidence=7.0)
+    client.force_login(user)
+    response = client.get(reverse("review:sample", args=[sample.pk]))
+    rows = {row.field: row for row in response.context["comparison"]}
+    assert [name for name, _ in response.context["models"]] == ["gemini", "gpt-4o", "qwen"]
+    assert rows["emotion"].differs and [c.differs for c in rows["emotion"].cells] == [
+        True,
+        False,
+        False,
+    ]
+    assert not rows["confidence"].differs and not rows["subject"].differs
+    html = response.content.decode()
+    assert html.count('class="differs"') == 1
+    assert "weight 2" in html  # gemini's weight from the dataset
+
+
+def test_page_shows_latest_critic_verdict_reasons_and_vote(client, user, sample):
+    sample.vote_margin = 0.25
+    sample.dispute_reasons = [{"type": "label_mismatch", "models": {"a": "awe", "b": "fear"}}]
+    sample.save()
+    CriticVerdictFactory.create(sample=sample, verdict="preserve", reasoning="Old reasoning.")
+    CriticVerdictFactory.create(
+        sample=sample,
+        verdict="revise",
+        emotion="fear",
+        reasoning="The gaze is fearful.",
+        instructions="Re-describe the subject's face.",
+    )
+    client.force_login(user)
+    html = client.get(reverse("review:sample", args=[sample.pk])).content.decode()
+    assert "The gaze is fearful." in html and "Old reasoning." not in html
+    assert "verdict-revise" in html and "Re-describe the subject" in html
+    assert "Label mismatch: a → awe, b → fear" in html and "0.25" in html
+
+
+def test_form_is_prefilled_from_the_weighted_vote(client, user, sample):
+    sample.suggested_emotion = "awe"
+    sample.save()
+    ProposalFactory.create(
+        sample=sample, model_name="gpt-4o", emotion="awe", confidence=6.0, subject="man"
+    )
+    ProposalFactory.create(
+        sample=sample, model_name="gemini", emotion="awe", confidence=9.0, subject="hiker"
+    )
+    ProposalFactory.create(
+        sample=sample, model_name="qwen", emotion="fear", confidence=1.0, subject="x"
+    )
+    client.force_login(user)
+    response = client.get(reverse("review:sample", args=[sample.pk]))
+    initial = response.context["form"].initial
+    assert initial["emotion"] == "awe" and initial["confidence"] == 7.5
+    assert initial["subject"] == "hiker"  # gemini weighs 2.0
+    html = response.content.decode()
+    keyed = re.findall(
+        r'data-emotion-key="(\d)">\s*<input type="radio" name="emotion" value="(\w+)"', html
+    )
+    assert keyed[:2] == [("1", "amusement"), ("2", "awe")] and len(keyed) == 8
+    assert re.search(r'value="awe"[^>]*checked', html)
+
+
+def test_navigation_links_for_keyboard(client, user, ds):
+    a, b, c = (SampleFactory.create(dataset=ds) for _ in range(3))
+    client.force_login(user)
+    html = client.get(reverse("review:sample", args=[b.pk])).content.decode()
+    assert f'id="next-sample" data-nav="next" class="button" href="/review/samples/{c.pk}/"' in html
+    assert f'id="prev-sample" data-nav="prev" class="button" href="/review/samples/{a.pk}/"' in html
+
+
+def test_plain_post_saves_and_redirects_to_the_next_disputed_sample(client, user, sample, ds):
+    SampleFactory.create(dataset=ds, status=Sample.Status.AGREED)
+    following = SampleFactory.create(dataset=ds)
+    client.force_login(user)
+    url, data = _post(sample)
+    response = client.post(url, data)
+    assert response.status_code == 302
+    assert response.url == reverse("review:sample", args=[following.pk])
+    decision = Adjudication.objects.get(sample=sample)
+    assert (decision.emotion, decision.confidence, decision.subject) == ("fear", 6.5, "figure")
+    assert decision.annotator == user and decision.time_spent_ms == 4200
+    sample.refresh_from_db()
+    assert sample.status == Sample.Status.ADJUDICATED
+
+
+def test_htmx_post_answers_with_hx_redirect(client, user, sample, ds):
+    following = SampleFactory.create(dataset=ds)
+    client.force_login(user)
+    url, data = _post(sample)
+    response = client.post(url, data, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == reverse("review:sample", args=[following.pk])
+    assert Adjudication.objects.filter(sample=sample).count() == 1
+
+
+def test_last_sample_goes_back_to_the_queue_with_queue_done(client, user, sample):
+    client.force_login(user)
+    url, data = _post(sample)
+    response = client.post(url, data, follow=True)
+    assert response.redirect_chain == [(reverse("review:queue"), 302)]
+    assert "Queue done" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("emotion", "joy"), ("emotion", ""), ("confidence", "11"), ("confidence", "-1")],
+)
+def test_invalid_input_saves_nothing_and_shows_the_error(client, user, sample, field, value):
+    client.force_login(user)
+    url, data = _post(sample, **{field: value})
+    plain = client.post(url, data)
+    assert plain.status_code == 400
+    assert b"Nothing was saved" in plain.content and b"<html" in plain.content
+    assert field in plain.context["form"].errors
+    htmx = client.post(url, data, headers={"HX-Request": "true"})
+    assert htmx.status_code == 422 and b"<html" not in htmx.content
+    assert b'id="adjudication-form"' in htmx.content
+    assert not Adjudication.objects.exists()
+    sample.refresh_from_db()
+    assert sample.status == Sample.Status.DISPUTED
+
+
+def test_emotion_outside_this_datasets_taxonomy_is_refused(client, user, sample):
+    client.force_login(user)
+    url, data = _post(sample, emotion="Fear")  # case matters in the form's choices
+    assert client.post(url, data).status_code == 400
+    assert not Adjudication.objects.exists()
+
+
+def test_get_on_adjudicate_is_not_allowed(client, user, sample):
+    client.force_login(user)
+    assert client.get(reverse("review:adjudicate", args=[sample.pk])).status_code == 405
+
+
+def test_image_view_streams_the_file(client, user, sample, images_root):
+    client.force_login(user)
+    response = client.get(reverse("review:sample_image", args=[sample.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    assert b"".join(response.streaming_content) == (images_root / "a.jpg").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "image_path", ["../secret.jpg", "/etc/passwd", "missing.jpg", "sub/../../x"]
+)
+def test_image_view_refuses_escapes_and_missing_files(client, user, ds, images_root, image_path):
+    (images_root.parent / "secret.jpg").write_bytes(b"secret")
+    sample = SampleFactory.create(dataset=ds, image_path=image_path)
+    client.force_login(user)
+    assert client.get(reverse("review:sample_image", args=[sample.pk])).status_code == 404
+
+
+def test_image_view_refuses_symlinks_out_of_the_root(client, user, ds, images_root):
+    (images_root.parent / "secret.jpg").write_bytes(b"secret")
+    (images_root / "link.jpg").symlink_to(images_root.parent / "secret.jpg")
+    sample = SampleFactory.create(dataset=ds, image_path="link.jpg")
+    client.force_login(user)
+    assert client.get(reverse("review:sample_image", args=[sample.pk])).status_code == 404
+
+
+def test_unknown_sample_is_404(client, user):
+    client.force_login(user)
+    assert client.get(reverse("review:sample", args=[999999])).status_code == 404
+
+
+def test_sample_page_queries_do_not_grow_with_proposals_and_regions(
+    client, user, sample, django_assert_max_num_queries
+):
+    ProposalFactory.create_batch(6, sample=sample)
+    RegionFactory.create_batch(6, sample=sample)
+    CriticVerdictFactory.create_batch(3, sample=sample)
+    client.force_login(user)
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("review:sample", args=[sample.pk]))
+    assert len(response.context["boxes"]) == 6
