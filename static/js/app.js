@@ -1,0 +1,130 @@
+/* EmoReview keyboard shortcuts and small htmx glue. No inline scripts: everything lives here.
+ *
+ * On the sample page: 1-9 pick the emotion shown with that key, Enter saves the decision,
+ * J / K open the next / previous sample. None of them fire while typing in a text field.
+ */
+(function () {
+  "use strict";
+
+  var loadedAt = Date.now();
+
+  // Inputs whose keys are text, not commands. Radios and checkboxes are not typing targets.
+  var NON_TEXT_INPUTS = ["radio", "checkbox", "button", "submit", "reset", "hidden", "range"];
+
+  function isTyping(target) {
+    if (!target || !target.tagName) return false;
+    if (target.isContentEditable) return true;
+    var tag = target.tagName.toLowerCase();
+    if (tag === "textarea" || tag === "select") return true;
+    if (tag === "input") return NON_TEXT_INPUTS.indexOf((target.type || "text").toLowerCase()) < 0;
+    return false;
+  }
+
+  function adjudicationForm() {
+    return document.getElementById("adjudication-form");
+  }
+
+  function pickEmotion(key) {
+    var form = adjudicationForm();
+    if (!form) return false;
+    var radio = form.querySelector('[data-emotion-key="' + key + '"] input[type="radio"]');
+    if (!radio) return false;
+    radio.checked = true;
+    radio.dispatchEvent(new Event("change", { bubbles: true }));
+    return true;
+  }
+
+  function follow(id) {
+    var link = document.getElementById(id);
+    if (!link || !link.href) return false;
+    window.location.assign(link.href);
+    return true;
+  }
+
+  function submitDecision() {
+    var form = adjudicationForm();
+    if (!form) return false;
+    // requestSubmit fires "submit", so htmx (when loaded) sends it; otherwise a plain POST.
+    if (typeof form.requestSubmit === "function") form.requestSubmit();
+    else form.submit();
+    return true;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    var target = event.target;
+    var handled = false;
+    if (event.key === "Enter") {
+      // Let Enter keep its meaning on links, buttons and in multi-line text.
+      var tag = target && target.tagName ? target.tagName.toLowerCase() : "";
+      if (tag === "textarea" || tag === "a" || tag === "button" || tag === "select") return;
+      if (target && target.isContentEditable) return;
+      if (target && target.form && target.form !== adjudicationForm()) return;
+      handled = submitDecision();
+    } else if (isTyping(target)) {
+      return;
+    } else if (/^[1-9]$/.test(event.key)) {
+      handled = pickEmotion(event.key);
+    } else if (event.key === "j" || event.key === "J") {
+      handled = follow("next-sample");
+    } else if (event.key === "k" || event.key === "K") {
+      handled = follow("prev-sample");
+    }
+    if (handled) event.preventDefault();
+  });
+
+  // Time spent: milliseconds since this page loaded, written just before the form is sent.
+  function stampTimeSpent(form) {
+    var field = form && form.querySelector('input[name="time_spent_ms"]');
+    if (field) field.value = String(Math.max(0, Date.now() - loadedAt));
+  }
+
+  // Capture phase on document runs before htmx reads the form's values.
+  document.addEventListener(
+    "submit",
+    function (event) {
+      if (event.target && event.target.id === "adjudication-form") stampTimeSpent(event.target);
+    },
+    true
+  );
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (elt && elt.id === "adjudication-form") {
+      event.detail.parameters.time_spent_ms = String(Math.max(0, Date.now() - loadedAt));
+    }
+  });
+
+  // 422 = the form came back with its errors: swap it in (htmx skips 4xx bodies by default).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr && event.detail.xhr.status === 422) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  // One decision per page: a second Enter while the first is in flight (or while the browser
+  // follows HX-Redirect) must not store the decision twice.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt;
+    if (!form || form.id !== "adjudication-form") return;
+    if (form.dataset.sent) event.preventDefault();
+    else form.dataset.sent = "1";
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (!form || form.id !== "adjudication-form") return;
+    if (!event.detail.xhr || !event.detail.xhr.getResponseHeader("HX-Redirect")) {
+      delete form.dataset.sent;
+    }
+  });
+
+  // After an error swap, put focus on the first invalid field so keyboard users land there.
+  document.addEventListener("htmx:afterSwap", function () {
+    var form = adjudicationForm();
+    if (!form || !form.querySelector("div.errorlist")) return;
+    var invalid = form.querySelector(".invalid input:not([type='hidden'])");
+    if (invalid) invalid.focus();
+  });
+})();
