@@ -1,0 +1,112 @@
+"""The critic adapter against a loopback OpenAI-compatible server, through the real client."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+pytest.importorskip("openai")
+
+from annotator.adapters.critic import CriticAgent, get_critic
+from annotator.pipeline.config import EndpointConfig
+from annotator.pipeline.errors import PermanentModelError, TransientModelError
+from annotator.taxonomy import MIKELS_8_LABELS as LABELS
+from tests.support.openai_server import (
+    OpenAIServer,
+    critic_content,
+    rate_limited,
+    reply,
+)
+
+pytestmark = pytest.mark.ml
+
+PROPOSALS = [
+    {"model": "gpt4o", "emotion": "awe", "confidence": 7, "subject": "person"},
+    {"model": "gemini", "emotion": "fear", "confidence": 4, "subject": "person"},
+]
+GROUNDING = [{"role": "subject", "phrase": "person", "box": [10, 20, 110, 220], "score": 0.61}]
+
+
+@pytest.fixture
+def server():
+    with OpenAIServer() as running:
+        yield running
+
+
+def critic(server: OpenAIServer) -> CriticAgent:
+    config = EndpointConfig(name="critic", base_url=server.base_url, model="o4-mini-test")
+    return CriticAgent(config=config)
+
+
+def judge(agent: CriticAgent):
+    image = Image.new("RGB", (640, 480), "white")
+    return agent.judge(image=image, proposals=PROPOSALS, grounding=GROUNDING, labels=LABELS)
+
+
+def test_a_revise_verdict_is_parsed_with_checks_and_instructions(server):
+    server.enqueue(reply(critic_content()))
+    verdict = judge(critic(server))
+    assert (verdict.verdict, verdict.emotion) == ("revise", "awe")
+    assert verdict.checks == {
+        "emotion_consistent": False,
+        "triplet_grounded": True,
+        "box_matches_subject": True,
+        "confidence_plausible": True,
+    }
+    assert verdict.instructions.startswith("Look again at the person's posture")
+    assert verdict.reasoning.startswith("The proposals disagree")
+    assert (verdict.prompt_version, verdict.model, verdict.endpoint) == (
+        "critic.v1",
+        "o4-mini-test",
+        "critic",
+    )
+    fields = verdict.verdict_fields()
+    assert (fields["verdict"], fields["prompt_version"], fields["model_name"]) == (
+        "revise",
+        "critic.v1",
+        "o4-mini-test",
+    )
+
+
+def test_the_critic_sees_the_image_every_proposal_and_the_grounding(server):
+    server.enqueue(reply(critic_content(verdict="preserve")))
+    assert judge(critic(server)).verdict == "preserve"
+    (request,) = server.requests
+    assert request.image_urls()[0].startswith("data:image/jpeg;base64,")
+    text = request.body["messages"][1]["content"][0]["text"]
+    assert "640 x 480 pixels" in text
+    assert json.dumps(PROPOSALS[1], indent=1).splitlines()[1] in text
+    assert '"phrase": "person"' in text and "0.61" in text
+    format_ = request.body["response_format"]["json_schema"]
+    assert format_["name"] == "critic_verdict"
+    assert next(iter(format_["schema"]["properties"])) == "reasoning"
+
+
+def test_an_invalid_verdict_is_repaired_once_then_permanent(server):
+    server.enqueue(
+        reply(critic_content(verdict="preserve", emotion="joy")),
+        reply(critic_content(verdict="drop", emotion="", instructions="")),
+    )
+    verdict = judge(critic(server))
+    assert (verdict.verdict, verdict.emotion, verdict.repaired) == ("drop", "", True)
+    assert '"emotion" must be one of' in server.requests[1].body["messages"][-1]["content"]
+
+    broken = critic_content()
+    del broken["checks"]
+    server.enqueue(reply(broken), reply(broken))
+    with pytest.raises(PermanentModelError, match='"checks" must be an object'):
+        judge(critic(server))
+
+
+def test_rate_limits_reach_the_task_layer(server):
+    server.enqueue(rate_limited("11"))
+    with pytest.raises(TransientModelError) as caught:
+        judge(critic(server))
+    assert caught.value.retry_after == 11.0
+
+
+def test_get_critic_caches_per_config(server):
+    config = EndpointConfig(name="critic", base_url=server.base_url, model="m")
+    assert get_critic(config=config) is get_critic(config=config)
