@@ -13,6 +13,8 @@ from annotator.pipeline.config import GroundingConfig
 from annotator.pipeline.errors import PipelineConfigError
 
 PHRASES = ["person", "snow-covered plain"]
+# groundingdino, timm and transformers warn about their own deprecated calls.
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 
 
 def test_no_grounder_without_config_and_checkpoint():
