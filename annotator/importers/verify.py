@@ -8,6 +8,7 @@ status.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from annotator.models import CriticVerdict, Dataset, Proposal, Sample
@@ -24,7 +25,10 @@ def verify_samples(*, dataset: Dataset, statuses: Mapping[int, str]) -> dict[int
     votes = _votes(ids)
     latest = _latest_verdicts(ids)
     weights, labels = dataset.model_weights or {}, dataset.taxonomy.labels
-    updates = []
+    # One UPDATE per distinct outcome: far fewer than samples, and much cheaper to build than
+    # bulk_update's CASE per row.
+    groups: dict[str, tuple[dict[str, object], list[int]]] = {}
+    new_statuses: dict[int, str] = {}
     for pk in ids:
         result = cross_verify(votes=votes.get(pk, []), weights=weights, labels=labels)
         status, suggested = result.status, result.suggested_emotion
@@ -35,19 +39,17 @@ def verify_samples(*, dataset: Dataset, statuses: Mapping[int, str]) -> dict[int
             suggested = verdict_emotion or suggested
         if statuses[pk] == Sample.Status.ADJUDICATED:
             status = Sample.Status.ADJUDICATED
-        updates.append(
-            Sample(
-                pk=pk,
-                status=status,
-                suggested_emotion=suggested,
-                vote_margin=result.margin,
-                dispute_reasons=result.reasons,
-            )
-        )
-    Sample.objects.bulk_update(
-        updates, ["status", "suggested_emotion", "vote_margin", "dispute_reasons"]
-    )
-    return {sample.pk: str(sample.status) for sample in updates}
+        values: dict[str, object] = {
+            "status": status,
+            "suggested_emotion": suggested,
+            "vote_margin": result.margin,
+            "dispute_reasons": result.reasons,
+        }
+        groups.setdefault(json.dumps(values, sort_keys=True), (values, []))[1].append(pk)
+        new_statuses[pk] = str(status)
+    for values, pks in groups.values():
+        Sample.objects.filter(pk__in=pks).update(**values)
+    return new_statuses
 
 
 def _votes(ids: list[int]) -> dict[int, list[Vote]]:

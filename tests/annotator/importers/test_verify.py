@@ -20,9 +20,7 @@ FIELDS = ("status", "suggested_emotion", "vote_margin", "dispute_reasons")
 def build_cases(dataset):
     """Samples covering every rule; returns them in a fixed order."""
     plain = SampleFactory(dataset=dataset, status="pending")
-    agreed = SampleFactory(dataset=dataset, status="pending")
-    ProposalFactory(sample=agreed, model_name="a", emotion="awe")
-    ProposalFactory(sample=agreed, model_name="b", emotion="awe")
+    agreed = agreed_sample(dataset)
     weighted = SampleFactory(dataset=dataset, status="agreed")
     ProposalFactory(sample=weighted, model_name="gpt", emotion="fear")
     ProposalFactory(sample=weighted, model_name="b", emotion="awe")
@@ -41,6 +39,13 @@ def build_cases(dataset):
     return [plain, agreed, weighted, dropped, preserved, adjudicated]
 
 
+def agreed_sample(dataset):
+    sample = SampleFactory(dataset=dataset, status="pending")
+    ProposalFactory(sample=sample, model_name="a", emotion="awe")
+    ProposalFactory(sample=sample, model_name="b", emotion="awe")
+    return sample
+
+
 def snapshot(samples):
     return [tuple(getattr(Sample.objects.get(pk=s.pk), f) for f in FIELDS) for s in samples]
 
@@ -50,8 +55,12 @@ def test_batch_verification_gives_the_same_answers_as_verify_sample(django_asser
         name="weighted", taxonomy=Taxonomy.objects.get(name=MIKELS_8), model_weights={"gpt": 3.0}
     )
     samples = build_cases(dataset)
-    with django_assert_num_queries(3):  # proposals, verdicts, one bulk update
-        statuses = verify_samples(dataset=dataset, statuses={s.pk: s.status for s in samples})
+    alike = [agreed_sample(dataset) for _ in range(5)]
+    # proposals, verdicts, then one UPDATE per distinct outcome (the 5 alike share "agreed")
+    with django_assert_num_queries(2 + 6):
+        statuses = verify_samples(
+            dataset=dataset, statuses={s.pk: s.status for s in [*samples, *alike]}
+        )
     batch = snapshot(samples)
     assert [row[0] for row in batch] == [
         "pending",
@@ -61,10 +70,14 @@ def test_batch_verification_gives_the_same_answers_as_verify_sample(django_asser
         "disputed",
         "adjudicated",
     ]
-    assert statuses == {s.pk: row[0] for s, row in zip(samples, batch, strict=True)}
+    assert statuses == {
+        **{s.pk: row[0] for s, row in zip(samples, batch, strict=True)},
+        **{s.pk: "agreed" for s in alike},
+    }
+    assert snapshot(alike) == [batch[1]] * 5
 
     Sample.objects.update(status="pending", suggested_emotion="", vote_margin=None)
     Sample.objects.filter(pk=samples[-1].pk).update(status="adjudicated")
-    for sample in Sample.objects.filter(pk__in=[s.pk for s in samples]):
-        verify_sample(sample=sample)
+    for stored in Sample.objects.filter(pk__in=[s.pk for s in samples]):
+        verify_sample(sample=stored)
     assert snapshot(samples) == batch
