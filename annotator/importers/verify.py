@@ -1,9 +1,7 @@
 """Cross-verify a batch of samples in three queries instead of three per sample.
 
-Applies the same rules as annotator.services.verification.verify_sample (tests hold the two to
-the same answers): weighted vote via cross_verify, then the latest critic verdict (drop ->
-dropped, preserve -> its emotion becomes the suggestion), and adjudicated samples keep their
-status.
+Same rules as annotator.services.verification.verify_sample: cross_verify, then
+apply_review_rules (critic verdict, adjudicated samples keep their status).
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ import json
 from collections.abc import Mapping
 
 from annotator.models import CriticVerdict, Dataset, Proposal, Sample
-from annotator.services.verification import Vote, cross_verify
+from annotator.services.verification import Vote, apply_review_rules, cross_verify
 
 
 def verify_samples(*, dataset: Dataset, statuses: Mapping[int, str]) -> dict[int, str]:
@@ -31,14 +29,13 @@ def verify_samples(*, dataset: Dataset, statuses: Mapping[int, str]) -> dict[int
     new_statuses: dict[int, str] = {}
     for pk in ids:
         result = cross_verify(votes=votes.get(pk, []), weights=weights, labels=labels)
-        status, suggested = result.status, result.suggested_emotion
         verdict, verdict_emotion = latest.get(pk, ("", ""))
-        if verdict == CriticVerdict.Verdict.DROP:
-            status = Sample.Status.DROPPED
-        elif verdict == CriticVerdict.Verdict.PRESERVE:
-            suggested = verdict_emotion or suggested
-        if statuses[pk] == Sample.Status.ADJUDICATED:
-            status = Sample.Status.ADJUDICATED
+        status, suggested = apply_review_rules(
+            result=result,
+            verdict=verdict,
+            verdict_emotion=verdict_emotion,
+            current_status=statuses[pk],
+        )
         values: dict[str, object] = {
             "status": status,
             "suggested_emotion": suggested,

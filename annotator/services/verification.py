@@ -65,26 +65,39 @@ def latest_verdict(*, sample: Sample) -> CriticVerdict | None:
     return sample.verdicts.order_by("-created_at", "-id").first()
 
 
-def verify_sample(*, sample: Sample) -> Verification:
-    """Recompute and store the sample's status, suggestion, margin and reasons.
+def apply_review_rules(
+    *, result: Verification, verdict: str, verdict_emotion: str, current_status: str
+) -> tuple[str, str]:
+    """(status, suggestion) once the critic and people have their say over the vote.
 
     A person's decision is never undone by the machines: adjudicated samples keep their status.
     A critic's drop verdict marks the sample dropped; a preserve verdict's emotion becomes the
     suggestion people see.
     """
+    status, suggested = result.status, result.suggested_emotion
+    if verdict == CriticVerdict.Verdict.DROP:
+        status = Sample.Status.DROPPED
+    elif verdict == CriticVerdict.Verdict.PRESERVE:
+        suggested = verdict_emotion or suggested
+    if current_status == Sample.Status.ADJUDICATED:
+        status = Sample.Status.ADJUDICATED
+    return str(status), suggested
+
+
+def verify_sample(*, sample: Sample) -> Verification:
+    """Recompute and store the sample's status, suggestion, margin and reasons."""
     dataset = sample.dataset
     votes = [Vote(p.model_name, p.emotion) for p in sample.proposals.all()]
     result = cross_verify(
         votes=votes, weights=dataset.model_weights or {}, labels=dataset.taxonomy.labels
     )
-    status, suggested = result.status, result.suggested_emotion
     verdict = latest_verdict(sample=sample)
-    if verdict is not None and verdict.verdict == CriticVerdict.Verdict.DROP:
-        status = Sample.Status.DROPPED
-    elif verdict is not None and verdict.verdict == CriticVerdict.Verdict.PRESERVE:
-        suggested = verdict.emotion or suggested
-    if sample.status == Sample.Status.ADJUDICATED:
-        status = Sample.Status.ADJUDICATED
+    status, suggested = apply_review_rules(
+        result=result,
+        verdict=verdict.verdict if verdict else "",
+        verdict_emotion=verdict.emotion if verdict else "",
+        current_status=sample.status,
+    )
     with transaction.atomic():
         Sample.objects.filter(pk=sample.pk).update(
             status=status,
