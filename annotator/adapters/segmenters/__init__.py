@@ -1,8 +1,9 @@
 """Segmenters: turn a box and clicks on an image into candidate masks.
 
-One Protocol, a registry, and a choice by settings.SEGMENTER ("auto": "sam" when SAM_CHECKPOINT is
-set, else "grabcut"). This module imports neither torch nor cv2: each factory imports its adapter
-module when first called, so only the process that segments loads the model stack.
+One Protocol, a registry, and a choice by settings.SEGMENTER: "auto" is "sam" when SAM_CHECKPOINT
+is set, else "grabcut"; "sam-onnx" is SAM with its prompt decoder in onnxruntime. This module
+imports neither torch nor cv2: each factory imports its adapter module when first called, so only
+the process that segments loads the model stack.
 
     segmenter = get_segmenter()
     segmenter.prepare(image=rgb, image_key=sample.content_hash)  # prefetch: encode or restore
@@ -43,6 +44,12 @@ class Prompt:
 class MaskCandidate:
     mask: np.ndarray  # bool, HxW like the image
     score: float  # the segmenter's own quality estimate (SAM: predicted IoU)
+
+
+def check_image(image: np.ndarray) -> None:
+    """Segmenters take HxWx3 uint8 RGB; anything else is a caller's mistake, said plainly."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image must be HxWx3 uint8 RGB, got {image.shape} {image.dtype}")
 
 
 class Segmenter(Protocol):
@@ -121,5 +128,12 @@ def _build_sam() -> Segmenter:
     return SamSegmenter.from_settings()
 
 
+def _build_sam_onnx() -> Segmenter:
+    from annotator.adapters.segmenters.sam import SamSegmenter
+
+    return SamSegmenter.from_settings(onnx=True)
+
+
 register_segmenter("grabcut", _build_grabcut)
 register_segmenter("sam", _build_sam)
+register_segmenter("sam-onnx", _build_sam_onnx)  # SAM with its decoder in onnxruntime

@@ -13,7 +13,7 @@ import contextlib
 
 import numpy as np
 
-from annotator.adapters.segmenters import MaskCandidate, Prompt
+from annotator.adapters.segmenters import MaskCandidate, Prompt, check_image
 
 WORK_SIDE = 400  # long side GrabCut works at; ~0.1-0.3 s a call at 5 iterations
 ITERATIONS = 5
@@ -34,6 +34,7 @@ class GrabCutSegmenter:
     ) -> list[MaskCandidate]:
         import cv2
 
+        check_image(image)
         height, width = image.shape[:2]
         scale = min(1.0, WORK_SIDE / max(height, width))
         small = image

@@ -10,19 +10,22 @@ Which masks come back follows SAM's own interactive demo (the select_masks rule 
 model): a prompt of one click, or of a box alone, is ambiguous, so the three multimask outputs
 are the candidates, best predicted IoU first. With more clicks, or a box and clicks, SAM
 recommends its single-mask output: that comes first, the three multimask outputs follow as
-alternatives. One decoder pass yields all four, so alternatives cost nothing extra.
+alternatives. One decoder pass yields all four, so alternatives cost nothing extra. The decoder
+is a plain function (predictor, prompt) -> all masks and scores: torch here, onnxruntime in
+onnx_decoder.py.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from annotator.adapters.segmenters import MaskCandidate, Prompt
+from annotator.adapters.segmenters import MaskCandidate, Prompt, check_image
 from annotator.adapters.torch_compat import ensure_torchvision_ops
 from annotator.services.embedding_cache import EmbeddingCache, embedding_key, get_embedding_cache
 
@@ -59,6 +62,40 @@ def build_sam_model(*, model_type: str, checkpoint: Path | None, device: str) ->
     return model.to(resolve_device(device)).eval()
 
 
+# (predictor holding an image, prompt) -> masks (bool KxHxW) and predicted IoUs (K) of all K mask
+# tokens; token 0 is SAM's single-mask output, the others its multimask outputs.
+Decoder = Callable[[SamPredictor, Prompt], tuple[np.ndarray, np.ndarray]]
+
+
+@torch.inference_mode()
+def decode_with_torch(predictor: SamPredictor, prompt: Prompt) -> tuple[np.ndarray, np.ndarray]:
+    """SamPredictor.predict_torch, except that all four mask tokens are kept."""
+    model = predictor.model
+    points = boxes = None
+    if prompt.points:
+        coords = predictor.transform.apply_coords(
+            np.asarray(prompt.points, dtype=np.float64), predictor.original_size
+        )
+        points = (
+            torch.as_tensor(coords, dtype=torch.float, device=model.device)[None],
+            torch.as_tensor(prompt.labels, dtype=torch.int, device=model.device)[None],
+        )
+    if prompt.box is not None:
+        box = predictor.transform.apply_boxes(
+            np.asarray(prompt.box, dtype=np.float64), predictor.original_size
+        )
+        boxes = torch.as_tensor(box, dtype=torch.float, device=model.device)
+    sparse, dense = model.prompt_encoder(points=points, boxes=boxes, masks=None)
+    low_res, iou = model.mask_decoder.predict_masks(
+        image_embeddings=predictor.features,
+        image_pe=model.prompt_encoder.get_dense_pe(),
+        sparse_prompt_embeddings=sparse,
+        dense_prompt_embeddings=dense,
+    )
+    masks = model.postprocess_masks(low_res, predictor.input_size, predictor.original_size)
+    return (masks[0] > model.mask_threshold).cpu().numpy(), iou[0].cpu().numpy()
+
+
 def _is_ambiguous(prompt: Prompt) -> bool:
     return (len(prompt.points) == 1 and prompt.box is None) or (
         not prompt.points and prompt.box is not None
@@ -76,28 +113,43 @@ class SamSegmenter:
         cache: EmbeddingCache | None,
         weights_id: str | None = None,
         cache_dtype: type[np.floating] = np.float16,
+        decoder: Decoder = decode_with_torch,
     ) -> None:
         """`weights_id` names the weights in cache keys (default: `name`)."""
         self.name = name
-        self._model = model
+        self.weights_id = weights_id or name
+        self.model = model
         self._predictor = SamPredictor(model)
         self._cache = cache
-        self._weights_id = weights_id or name
+        self._decoder = decoder
         self._cache_dtype = cache_dtype
         self._current: str | None = None  # the image_key whose features the predictor holds
         self._lock = threading.Lock()
 
     @classmethod
     def from_checkpoint(
-        cls, *, model_type: str, checkpoint: Path | None, device: str, cache: EmbeddingCache | None
+        cls,
+        *,
+        model_type: str,
+        checkpoint: Path | None,
+        device: str,
+        cache: EmbeddingCache | None,
+        onnx_dir: Path | None = None,
     ) -> SamSegmenter:
+        """With `onnx_dir`, the decoder runs in onnxruntime, exported there on first use."""
         model = build_sam_model(model_type=model_type, checkpoint=checkpoint, device=device)
-        weights = checkpoint.stem if checkpoint is not None else "random"
         name = f"sam-{model_type}"
-        return cls(model, name=name, cache=cache, weights_id=f"{name}:{weights}")
+        weights_id = f"{name}:{checkpoint.stem if checkpoint is not None else 'random'}"
+        if onnx_dir is None:
+            return cls(model, name=name, cache=cache, weights_id=weights_id)
+        from annotator.adapters.segmenters.onnx_decoder import OnnxDecoder
+
+        path = onnx_dir / f"{weights_id.replace(':', '-')}.onnx"
+        decoder = OnnxDecoder.exported(model, path=path)
+        return cls(model, name=f"{name}-onnx", cache=cache, weights_id=weights_id, decoder=decoder)
 
     @classmethod
-    def from_settings(cls) -> SamSegmenter:
+    def from_settings(cls, *, onnx: bool = False) -> SamSegmenter:
         if settings.SAM_CHECKPOINT is None:
             raise ImproperlyConfigured("SEGMENTER=sam needs SAM_CHECKPOINT (see docs/ml-stack.md)")
         return cls.from_checkpoint(
@@ -105,6 +157,7 @@ class SamSegmenter:
             checkpoint=settings.SAM_CHECKPOINT,
             device=settings.SAM_DEVICE,
             cache=get_embedding_cache(),
+            onnx_dir=settings.DATA_DIR / "onnx" if onnx else None,
         )
 
     def prepare(self, *, image: np.ndarray, image_key: str) -> bool:
@@ -130,17 +183,16 @@ class SamSegmenter:
 
     def _features(self, image: np.ndarray, image_key: str) -> tuple[torch.Tensor, bool]:
         """The image's embedding on the model's device, and whether the cache had it."""
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"image must be HxWx3 uint8 RGB, got {image.shape} {image.dtype}")
-        key = embedding_key(content_hash=image_key, model_name=self._weights_id)
+        check_image(image)
+        key = embedding_key(content_hash=image_key, model_name=self.weights_id)
         cached = self._cache.get(key) if self._cache is not None else None
-        encoder = self._model.prompt_encoder
+        encoder = self.model.prompt_encoder
         expected = (1, encoder.embed_dim, *encoder.image_embedding_size)
         if cached is not None and tuple(cached.shape) == expected:
-            restored = torch.from_numpy(cached).to(device=self._model.device, dtype=torch.float32)
+            restored = torch.from_numpy(cached).to(device=self.model.device, dtype=torch.float32)
             return restored, True
         # A predictor of its own, so the shared one keeps serving the current image.
-        encoding = SamPredictor(self._model)
+        encoding = SamPredictor(self.model)
         encoding.set_image(image)
         features = encoding.get_image_embedding()
         if self._cache is not None:
@@ -159,36 +211,10 @@ class SamSegmenter:
         predictor.is_image_set = True
         self._current = image_key
 
-    @torch.inference_mode()
     def _decode(self, prompt: Prompt, multimask: bool) -> list[MaskCandidate]:
-        # SamPredictor.predict_torch, except that all four mask tokens are kept.
-        predictor, model = self._predictor, self._model
-        points = boxes = None
-        if prompt.points:
-            coords = predictor.transform.apply_coords(
-                np.asarray(prompt.points, dtype=np.float64), predictor.original_size
-            )
-            points = (
-                torch.as_tensor(coords, dtype=torch.float, device=model.device)[None],
-                torch.as_tensor(prompt.labels, dtype=torch.int, device=model.device)[None],
-            )
-        if prompt.box is not None:
-            box = predictor.transform.apply_boxes(
-                np.asarray(prompt.box, dtype=np.float64), predictor.original_size
-            )
-            boxes = torch.as_tensor(box, dtype=torch.float, device=model.device)
-        sparse, dense = model.prompt_encoder(points=points, boxes=boxes, masks=None)
-        low_res, iou = model.mask_decoder.predict_masks(
-            image_embeddings=predictor.features,
-            image_pe=model.prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-        )
-        masks = model.postprocess_masks(low_res, predictor.input_size, predictor.original_size)
-        masks_np = (masks[0] > model.mask_threshold).cpu().numpy()
-        scores = iou[0].cpu().numpy()
+        masks, scores = self._decoder(self._predictor, prompt)
         candidates = [
-            MaskCandidate(mask=m, score=float(s)) for m, s in zip(masks_np, scores, strict=True)
+            MaskCandidate(mask=m, score=float(s)) for m, s in zip(masks, scores, strict=True)
         ]
         alternatives = sorted(candidates[1:], key=lambda c: -c.score)  # stable on ties
         ordered = alternatives if _is_ambiguous(prompt) else [candidates[0], *alternatives]

@@ -52,3 +52,12 @@ def test_a_few_pixel_image_gives_a_mask_not_an_error():
         image=image, image_key="x", prompt=Prompt(points=[(1, 1)], labels=[1])
     )
     assert candidate.mask.shape == (3, 4)
+
+
+def test_an_image_that_is_not_rgb_uint8_is_refused():
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        GrabCutSegmenter().segment(
+            image=np.zeros((8, 8, 3), dtype=np.float32),
+            image_key="x",
+            prompt=Prompt(points=[(1, 1)], labels=[1]),
+        )

@@ -129,6 +129,19 @@ def test_with_a_checkpoint_auto_picks_sam_with_the_checkpoint_weights(
 
 
 @pytest.mark.ml
+def test_sam_onnx_exports_its_decoder_under_the_data_dir(
+    no_checkpoint, tiny_checkpoint: Path, tmp_path: Path
+):
+    pytest.importorskip("onnxruntime")
+    no_checkpoint.SEGMENTER = "sam-onnx"
+    no_checkpoint.SAM_CHECKPOINT = tiny_checkpoint
+    no_checkpoint.SAM_MODEL_TYPE = "tiny"
+    segmenter = get_segmenter()
+    assert segmenter.name == "sam-tiny-onnx"
+    assert [p.name for p in (tmp_path / "onnx").iterdir()] == ["sam-tiny-sam_tiny_0001.onnx"]
+
+
+@pytest.mark.ml
 def test_sam_settings_errors_name_the_setting(no_checkpoint, tiny_checkpoint: Path):
     no_checkpoint.SAM_CHECKPOINT = tiny_checkpoint
     no_checkpoint.SAM_MODEL_TYPE = "vit_x"
@@ -149,7 +162,7 @@ def test_vit_b_builds_from_segment_anythings_registry(tiny_checkpoint: Path):
         model_type="vit_b", checkpoint=None, device="cpu", cache=None
     )
     assert segmenter.name == "sam-vit_b"
-    encoder = segmenter._model.prompt_encoder
+    encoder = segmenter.model.prompt_encoder
     assert (encoder.embed_dim, encoder.image_embedding_size) == (256, (64, 64))
     # A checkpoint for another architecture is refused with a clear message.
     with pytest.raises(ImproperlyConfigured, match="does not fit SAM_MODEL_TYPE=vit_b"):
