@@ -18,9 +18,13 @@ from statistics import fmean
 
 from django.conf import settings
 
-from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample
+from annotator.models import CriticVerdict, Dataset, Sample
 from review.selectors.export import (
     BatchRelated,
+    ProposalRow,
+    RegionRow,
+    SampleRow,
+    batch_sample_ids,
     export_model_names,
     fetch_batch_related,
     iter_sample_batches,
@@ -90,7 +94,10 @@ def iter_export_batches_for(
     for samples in iter_sample_batches(
         dataset=dataset, scope=scope, batch_size=settings.EXPORT_BATCH_SIZE, with_des=with_des
     ):
-        related = fetch_batch_related(sample_ids=[s.pk for s in samples])
+        ids = batch_sample_ids(
+            dataset=dataset, scope=scope, first_id=samples[0].id, last_id=samples[-1].id
+        )
+        related = fetch_batch_related(sample_ids=ids)
         rows = []
         for sample in samples:
             row = sample_row(
@@ -104,15 +111,15 @@ def iter_export_batches_for(
 
 def sample_row(
     *,
-    sample: Sample,
+    sample: SampleRow,
     related: BatchRelated,
     weights: Mapping[str, float],
     model_names: Sequence[str],
 ) -> dict[str, object]:
-    proposals = related.proposals.get(sample.pk, [])
-    verdict = related.verdicts.get(sample.pk)
+    proposals = related.proposals.get(sample.id, [])
+    verdict = related.verdicts.get(sample.id)
     row: dict[str, object] = {
-        "sample_id": sample.pk,
+        "sample_id": sample.id,
         "external_id": sample.external_id,
         "image_path": sample.image_path,
         "source": sample.source or None,
@@ -120,47 +127,50 @@ def sample_row(
     }
     row.update(dict.fromkeys(LEADING_COLUMNS[5:]))
     row.update(_decision(sample=sample, related=related, weights=weights, proposals=proposals))
-    row["bbox"] = bbox_json(related.regions.get(sample.pk, []))
+    row["bbox"] = bbox_json(related.regions.get(sample.id, []))
     by_model = {p.model_name: p.emotion or None for p in proposals}
     for name, column in zip(model_names, model_columns(model_names), strict=True):
         row[column] = by_model.get(name)
-    row["critic_verdict"] = verdict
+    row["critic_verdict"] = verdict.verdict if verdict else None
     return row
 
 
 def _decision(
     *,
-    sample: Sample,
+    sample: SampleRow,
     related: BatchRelated,
     weights: Mapping[str, float],
-    proposals: list[Proposal],
+    proposals: list[ProposalRow],
 ) -> dict[str, object]:
     """The label columns plus decided_by / annotator / decided_at, by the rules above."""
-    adjudication = related.adjudications.get(sample.pk)
+    adjudication = related.adjudications.get(sample.id)
+    verdict = related.verdicts.get(sample.id)
     if sample.status == Sample.Status.ADJUDICATED and adjudication is not None:
-        emotion = adjudication["emotion"]
-        chosen = chosen_proposal(proposals=proposals, emotion=emotion, weights=weights)
+        chosen = chosen_proposal(proposals=proposals, emotion=adjudication.emotion, weights=weights)
         return {
-            **{key: adjudication[key] or None for key in TRIPLET_COLUMNS},
-            "emotion": emotion,
-            "confidence": adjudication["confidence"],
+            "emotion": adjudication.emotion,
+            "confidence": adjudication.confidence,
+            "background": adjudication.background or None,
+            "attribute": adjudication.attribute or None,
+            "subject": adjudication.subject or None,
             "description": (chosen.description or None) if chosen else None,
             "decided_by": "person",
-            "annotator": adjudication["annotator__username"],
-            "decided_at": adjudication["decided_at"],
+            "annotator": adjudication.annotator,
+            "decided_at": adjudication.decided_at,
         }
     if sample.status == Sample.Status.AGREED and sample.suggested_emotion:
         return _agreed_decision(sample=sample, proposals=proposals, weights=weights)
     if (
         sample.status == Sample.Status.DROPPED
-        and related.verdicts.get(sample.pk) == CriticVerdict.Verdict.DROP
+        and verdict is not None
+        and verdict.verdict == CriticVerdict.Verdict.DROP
     ):
-        return {"decided_by": "critic", "decided_at": related.verdict_times[sample.pk]}
+        return {"decided_by": "critic", "decided_at": verdict.created_at}
     return {}
 
 
 def _agreed_decision(
-    *, sample: Sample, proposals: list[Proposal], weights: Mapping[str, float]
+    *, sample: SampleRow, proposals: list[ProposalRow], weights: Mapping[str, float]
 ) -> dict[str, object]:
     emotion = sample.suggested_emotion
     named = [p for p in proposals if p.emotion == emotion]
@@ -179,8 +189,8 @@ def _agreed_decision(
 
 
 def chosen_proposal(
-    *, proposals: Sequence[Proposal], emotion: str, weights: Mapping[str, float]
-) -> Proposal | None:
+    *, proposals: Sequence[ProposalRow], emotion: str, weights: Mapping[str, float]
+) -> ProposalRow | None:
     """The highest-weighted proposal naming `emotion`; equal weights go to the first model name."""
     named = [p for p in proposals if p.emotion == emotion]
     if not named:
@@ -188,23 +198,23 @@ def chosen_proposal(
     return min(named, key=lambda p: (-weights.get(p.model_name, DEFAULT_WEIGHT), p.model_name))
 
 
-def bbox_json(regions: Sequence[Region]) -> str:
+def bbox_json(regions: Sequence[RegionRow]) -> str:
     """The boxed regions as JSON: [{"role", "phrase", "box": [x1, y1, x2, y2]}, ...]."""
     return json.dumps(
-        [{"role": r.role, "phrase": r.phrase, "box": r.box} for r in regions if r.box is not None],
+        [{"role": r.role, "phrase": r.phrase, "box": [r.x1, r.y1, r.x2, r.y2]} for r in regions],
         ensure_ascii=False,
         separators=(",", ":"),
     )
 
 
-def des_bytes(sample: Sample) -> bytes | None:
+def des_bytes(sample: SampleRow) -> bytes | None:
     """The sample's DES vector as bytes, checked to hold 1024 float32 values."""
     if sample.des is None:
         return None
     raw = bytes(sample.des)
     if len(raw) != DES_BYTES:
         raise ValueError(
-            f"sample {sample.pk} ({sample.external_id}): DES holds {len(raw)} bytes, "
+            f"sample {sample.id} ({sample.external_id}): DES holds {len(raw)} bytes, "
             f"expected {DES_BYTES} (1024 little-endian float32)"
         )
     return raw
