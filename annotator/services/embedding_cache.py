@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 REDIS_PREFIX = "emoreview:emb:"
 _STALE_TMP_SECONDS = 3600
+_UNREADABLE = (ValueError, EOFError, OSError)  # what np.load raises on a damaged payload
 
 
 class EmbeddingCache(Protocol):
@@ -84,7 +85,7 @@ class DiskEmbeddingCache:
             return None
         try:
             array = _loads(payload)
-        except (ValueError, EOFError, OSError):
+        except _UNREADABLE:
             logger.warning("embedding cache: dropping unreadable %s", path)
             path.unlink(missing_ok=True)
             return None
@@ -159,7 +160,7 @@ class RedisEmbeddingCache:
         import redis
 
         self.max_bytes = max_bytes
-        self._errors: tuple[type[Exception], ...] = (redis.RedisError,)
+        self._errors: tuple[type[Exception], ...] = (redis.RedisError, *_UNREADABLE)
         self._client = redis.Redis.from_url(url)
         self._data, self._sizes, self._lru, self._total = (
             f"{prefix}{part}" for part in ("data", "size", "lru", "total")
@@ -172,10 +173,10 @@ class RedisEmbeddingCache:
         pipe.zadd(self._lru, {key: time.time()}, xx=True)  # touch, unless evicted meanwhile
         try:
             payload, _ = pipe.execute()
+            return None if payload is None else _loads(payload)
         except self._errors as exc:
-            logger.warning("embedding cache: Redis read failed (%s); recomputing", exc)
+            logger.warning("embedding cache: Redis read of %s failed (%s); recomputing", key, exc)
             return None
-        return None if payload is None else _loads(payload)
 
     def put(self, key: str, array: np.ndarray) -> None:
         payload = _dumps(array)

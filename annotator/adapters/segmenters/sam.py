@@ -151,7 +151,9 @@ class SamSegmenter:
     @classmethod
     def from_settings(cls, *, onnx: bool = False) -> SamSegmenter:
         if settings.SAM_CHECKPOINT is None:
-            raise ImproperlyConfigured("SEGMENTER=sam needs SAM_CHECKPOINT (see docs/ml-stack.md)")
+            raise ImproperlyConfigured(
+                "SEGMENTER=sam (or sam-onnx) needs SAM_CHECKPOINT (see docs/ml-stack.md)"
+            )
         return cls.from_checkpoint(
             model_type=settings.SAM_MODEL_TYPE,
             checkpoint=settings.SAM_CHECKPOINT,

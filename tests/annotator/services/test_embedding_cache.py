@@ -206,3 +206,11 @@ def test_redis_cap_holds_under_concurrent_writers(redis_cache_factory):
     present = [key for key in (f"k{i}" for i in range(9)) if cache.get(key) is not None]
     assert cache.total_bytes() == len(present) * size
     assert cache.total_bytes() <= 4 * size
+
+
+@pytest.mark.redis
+def test_redis_damaged_payload_is_a_miss(redis_cache_factory):
+    cache = redis_cache_factory(10**6)
+    cache.put("k", _array(1))
+    cache._client.hset(cache._data, "k", b"\x93NUMPY garbage")
+    assert cache.get("k") is None

@@ -4,6 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from annotator.adapters.segmenters import Prompt
+
+# For the 240x320 scenes: ambiguous (a click, a box alone) and unambiguous prompts.
+PROMPTS = {
+    "one click": Prompt(points=[(150.0, 100.0)], labels=[1]),
+    "box": Prompt(box=(60.0, 40.0, 250.0, 190.0)),
+    "clicks": Prompt(points=[(150.0, 100.0), (200.0, 60.0), (20.0, 20.0)], labels=[1, 1, 0]),
+    "box and click": Prompt(points=[(150.0, 100.0)], labels=[1], box=(60.0, 40.0, 250.0, 190.0)),
+}
+
 
 def ellipse_scene(
     *, seed: int = 0, height: int = 240, width: int = 320

@@ -18,8 +18,7 @@ pytest.importorskip("segment_anything")
 
 from annotator.adapters.segmenters.onnx_decoder import OnnxDecoder  # noqa: E402
 from annotator.adapters.segmenters.sam import SamSegmenter  # noqa: E402
-from tests.annotator.adapters.segmenters.scenes import ellipse_scene  # noqa: E402
-from tests.annotator.adapters.segmenters.test_sam import PROMPTS  # noqa: E402
+from tests.annotator.adapters.segmenters.scenes import PROMPTS, ellipse_scene  # noqa: E402
 from tests.support.tiny_sam import build_tiny_sam  # noqa: E402
 
 pytestmark = pytest.mark.ml

@@ -18,17 +18,10 @@ pytest.importorskip("segment_anything")
 from annotator.adapters.segmenters import Prompt  # noqa: E402
 from annotator.adapters.segmenters.sam import SamSegmenter  # noqa: E402
 from annotator.services.embedding_cache import DiskEmbeddingCache  # noqa: E402
-from tests.annotator.adapters.segmenters.scenes import ellipse_scene, iou  # noqa: E402
+from tests.annotator.adapters.segmenters.scenes import PROMPTS, ellipse_scene, iou  # noqa: E402
 from tests.support.tiny_sam import build_tiny_sam  # noqa: E402
 
 pytestmark = pytest.mark.ml
-
-PROMPTS = {
-    "one click": Prompt(points=[(150.0, 100.0)], labels=[1]),
-    "box": Prompt(box=(60.0, 40.0, 250.0, 190.0)),
-    "clicks": Prompt(points=[(150.0, 100.0), (200.0, 60.0), (20.0, 20.0)], labels=[1, 1, 0]),
-    "box and click": Prompt(points=[(150.0, 100.0)], labels=[1], box=(60.0, 40.0, 250.0, 190.0)),
-}
 
 
 @pytest.fixture(scope="module")
