@@ -13,6 +13,9 @@ class Taxonomy(models.Model):
 
     name = models.SlugField(max_length=64, unique=True)
     labels = models.JSONField(default=list)
+    # {"label": ["synonym", ...]} and {"group name": ["label", ...]} (EmoNet-Face's guide.json).
+    synonyms = models.JSONField(default=dict, blank=True)
+    groups = models.JSONField(default=dict, blank=True)
     description = models.TextField(blank=True)
 
     class Meta:
@@ -32,6 +35,14 @@ class Dataset(models.Model):
     # {"gpt-4o": 1.0, "gemini-2.5": 1.2, ...}; models not listed weigh 1.0.
     model_weights = models.JSONField(default=dict, blank=True)
     images_root = models.CharField(max_length=1000, blank=True)
+    # Team review: each disputed sample goes to k people, blind to each other.
+    overlap_k = models.PositiveSmallIntegerField(default=2)
+    lease_seconds = models.PositiveIntegerField(default=1800)
+    # Share of agreed samples also sent to people (EmoVerse's manual random sampling).
+    agreed_review_share = models.FloatField(default=0.0)
+    # Binary agreement protocol: when to ask a 2nd and 3rd person, e.g.
+    # {"max_votes": 3, "second_when": "yes", "third_when": "split"}.
+    binary_protocol = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -59,6 +70,10 @@ class Sample(models.Model):
     suggested_emotion = models.CharField(max_length=64, blank=True)
     vote_margin = models.FloatField(null=True, blank=True)
     dispute_reasons = models.JSONField(default=list, blank=True)
+    # Sent to people although the models agree (the random human-check share).
+    human_check = models.BooleanField(default=False)
+    # A gold sample's known answer; measures each annotator.
+    gold_emotion = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -9,22 +9,44 @@ from annotator.models import Sample
 
 
 class Adjudication(models.Model):
-    """A person's decision on a sample: label, confidence and B-A-S triplet."""
+    """A version of a sample's final label: emotion, confidence and B-A-S triplet.
+
+    Rows are append-only versions per sample: a save names the version it was based on and
+    writes version + 1; the unique (sample, version) constraint lets exactly one of two
+    concurrent saves win. The current label is the highest version that is not reverted.
+    """
+
+    class Method(models.TextChoices):
+        PERSON = "person"  # one person decided directly (overlap k = 1)
+        CONSENSUS = "consensus"  # the k blind answers agreed
+        ADJUDICATOR = "adjudicator"  # an adjudicator resolved disagreeing answers
 
     sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="adjudications")
+    # The person who decided; null for consensus (the answering people are in `details`).
     annotator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="adjudications"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="adjudications",
     )
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.PERSON)
+    version = models.PositiveIntegerField(default=1)
+    reverted = models.BooleanField(default=False)
     emotion = models.CharField(max_length=64)
     confidence = models.FloatField()
     background = models.CharField(max_length=300, blank=True)
     attribute = models.CharField(max_length=300, blank=True)
     subject = models.CharField(max_length=300, blank=True)
     notes = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
     time_spent_ms = models.PositiveIntegerField(default=0)
     decided_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sample", "version"], name="adjudication_version"),
+        ]
         indexes = [
             models.Index(fields=["sample", "-decided_at"], name="adjudication_latest"),
             models.Index(fields=["annotator", "-decided_at"], name="adjudication_by_user"),
@@ -32,7 +54,156 @@ class Adjudication(models.Model):
         get_latest_by = "decided_at"
 
     def __str__(self) -> str:
-        return f"{self.sample_id} by {self.annotator_id}: {self.emotion}"
+        return f"{self.sample_id} v{self.version} ({self.method}): {self.emotion}"
+
+
+class Assignment(models.Model):
+    """A lease: a sample reserved for one person until `expires_at`.
+
+    At most one row per (sample, annotator), so nobody answers a sample twice; at most the
+    dataset's overlap k active-or-submitted rows per sample (enforced under a row lock).
+    """
+
+    class Kind(models.TextChoices):
+        ANNOTATE = "annotate"  # a blind answer (label) or a binary yes/no unit
+        ADJUDICATE = "adjudicate"  # resolve disagreeing answers
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        SUBMITTED = "submitted"
+        SKIPPED = "skipped"
+        EXPIRED = "expired"
+
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.ANNOTATE)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    leased_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sample", "annotator", "kind"], name="assignment_once_per_person"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["sample", "kind", "status"], name="assignment_by_sample"),
+            models.Index(fields=["annotator", "status", "expires_at"], name="assignment_by_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sample_id} -> {self.annotator_id} ({self.status})"
+
+
+class Annotation(models.Model):
+    """One person's blind answer on a sample (made in the app or imported from elsewhere).
+
+    `emotion` holds a category answer; `value_number` a numeric one (long-format imports).
+    """
+
+    class Source(models.TextChoices):
+        APP = "app"
+        IMPORT = "import"
+
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="annotations")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotations"
+    )
+    emotion = models.CharField(max_length=64, blank=True)
+    value_number = models.FloatField(null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    background = models.CharField(max_length=300, blank=True)
+    attribute = models.CharField(max_length=300, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    notes = models.TextField(blank=True)
+    time_spent_ms = models.PositiveIntegerField(default=0)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.APP)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sample", "annotator"], name="annotation_once"),
+        ]
+        indexes = [models.Index(fields=["annotator", "created_at"], name="annotation_by_user")]
+
+    def __str__(self) -> str:
+        return f"{self.sample_id} by {self.annotator_id}: {self.emotion or self.value_number}"
+
+
+class BinaryVote(models.Model):
+    """A yes/no answer to "is `emotion` present?" (EmoNet-Face's binary agreement protocol).
+
+    The unit of agreement is (sample, emotion); a second and third vote are asked only when the
+    dataset's rule needs them.
+    """
+
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="binary_votes")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="binary_votes"
+    )
+    emotion = models.CharField(max_length=64)
+    value = models.BooleanField()
+    source = models.CharField(
+        max_length=16, choices=Annotation.Source.choices, default=Annotation.Source.APP
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sample", "emotion", "annotator"], name="binaryvote_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sample_id}/{self.emotion} by {self.annotator_id}: {self.value}"
+
+
+class Draft(models.Model):
+    """Autosaved, unsubmitted form state of one person on one sample."""
+
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="drafts")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drafts"
+    )
+    data = models.JSONField(default=dict)
+    base_version = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sample", "author"], name="draft_once"),
+        ]
+
+
+class AuditEvent(models.Model):
+    """Who changed what, when, with the state before and after: the sample's history."""
+
+    sample = models.ForeignKey(
+        Sample, on_delete=models.CASCADE, null=True, blank=True, related_name="audit_events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+    )
+    action = models.CharField(max_length=64)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["sample", "-at"], name="auditevent_history")]
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} on {self.sample_id}"
 
 
 class MaskEdit(models.Model):

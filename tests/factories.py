@@ -91,6 +91,7 @@ class AdjudicationFactory(factory.django.DjangoModelFactory):
 
     sample = factory.SubFactory(SampleFactory)
     annotator = factory.SubFactory(UserFactory)
+    version = factory.Sequence(lambda n: n + 1)
     emotion = "awe"
     confidence = 8.0
     background = "snow-covered plain"

@@ -7,6 +7,7 @@ import math
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 
 from annotator.models import Sample
 from annotator.taxonomy import normalise_label
@@ -46,9 +47,11 @@ def adjudicate_sample(
     if errors or label is None:
         raise ValidationError(errors)
     with transaction.atomic():
+        latest = Adjudication.objects.filter(sample=sample).aggregate(v=Max("version"))["v"]
         adjudication = Adjudication.objects.create(
             sample=sample,
             annotator=annotator,
+            version=(latest or 0) + 1,
             emotion=label,
             confidence=confidence,
             background=background.strip(),
