@@ -1,0 +1,64 @@
+"""Roles: annotator, adjudicator, auditor (Django groups of those names); admins hold all three.
+
+Views, the API and templates ask these functions, never the groups directly, so the web pages and
+the API enforce the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+ANNOTATOR = "annotator"
+ADJUDICATOR = "adjudicator"
+AUDITOR = "auditor"
+ROLES = (ANNOTATOR, ADJUDICATOR, AUDITOR)
+
+_CACHE_ATTR = "_emoreview_roles"
+
+
+def user_roles(user: Any) -> frozenset[str]:
+    """The roles `user` holds; cached on the user object for the request."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return frozenset()
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is not None:
+        return cached
+    if user.is_superuser or user.is_staff:
+        roles = frozenset(ROLES)
+    else:
+        roles = frozenset(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+    setattr(user, _CACHE_ATTR, roles)
+    return roles
+
+
+def has_role(user: Any, role: str) -> bool:
+    return role in user_roles(user)
+
+
+def is_admin(user: Any) -> bool:
+    return bool(user and user.is_authenticated and (user.is_staff or user.is_superuser))
+
+
+def role_required(
+    *roles: str,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Anonymous users go to the login page; signed-in users without any of `roles` get 403."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not user_roles(request.user) & set(roles):
+                raise PermissionDenied(f"This page needs the role: {' or '.join(roles)}.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

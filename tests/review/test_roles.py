@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import AnonymousUser, Group
+
+from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, has_role, user_roles
+from tests.factories import AdminFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_groups_exist_after_migrations():
+    assert set(Group.objects.values_list("name", flat=True)) >= {ANNOTATOR, ADJUDICATOR, AUDITOR}
+
+
+def test_roles_come_from_groups_and_admins_hold_all():
+    person = UserFactory()
+    person.groups.add(Group.objects.get(name=ADJUDICATOR))
+    assert user_roles(person) == {ADJUDICATOR}
+    assert not has_role(person, AUDITOR)
+    assert user_roles(AdminFactory()) == {ANNOTATOR, ADJUDICATOR, AUDITOR}
+    assert user_roles(AnonymousUser()) == frozenset()
+
+
+def test_inactive_users_hold_no_role():
+    person = UserFactory(is_active=False)
+    person.groups.add(Group.objects.get(name=ANNOTATOR))
+    assert user_roles(person) == frozenset()
