@@ -93,3 +93,11 @@ def test_bad_choices_show_the_form_again_with_400(client, admin_user, world):
 def test_download_is_get_only(client, admin_user, world):
     client.force_login(admin_user)
     assert client.post(DOWNLOAD, {"dataset": "emo-export", "format": "csv"}).status_code == 405
+
+
+def test_page_without_datasets_says_so(client, admin_user):
+    client.force_login(admin_user)
+    response = client.get(PAGE)
+    assert response.status_code == 200
+    assert b"No datasets yet" in response.content
+    assert b'<form method="get"' not in response.content
