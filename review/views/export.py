@@ -18,6 +18,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from annotator.models import Dataset, Sample
+from review.roles import is_admin
 from review.selectors.export import SCOPE_DECIDED, SCOPES, export_overview
 from review.services.export import (
     FORMAT_CSV,
@@ -31,11 +32,11 @@ View = Callable[..., HttpResponseBase]
 
 
 def staff_required(view: View) -> View:
-    """Anonymous users go to the login page; signed-in non-staff get 403."""
+    """Anonymous users go to the login page; signed-in users who are not admins get 403."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not request.user.is_staff:
+        if not is_admin(request.user):
             raise PermissionDenied("Only admins can export labels.")
         return view(request, *args, **kwargs)
 
