@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from django.core.management import call_command
@@ -38,6 +39,9 @@ class Command(BaseCommand):
         ]
         self._print_summary(addr, str(report), accounts)
         if not no_serve:
+            # WhiteNoise serves static/ through its finders here; its note that collectstatic's
+            # STATIC_ROOT does not exist is noise for the demo.
+            warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
             call_command("runserver", addr, use_reloader=False)
 
     def _print_summary(self, addr: str, report: str, accounts: list[DemoAccount]) -> None:

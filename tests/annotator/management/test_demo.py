@@ -19,11 +19,6 @@ from annotator.services.demo import DEMO_DIR, DEMO_SAMPLES
 ACCOUNT_LINE = re.compile(r"^\s+(annotator|admin)\s+(\S+)\s+\(", re.MULTILINE)
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _run_demo() -> tuple[str, dict[str, str]]:
     out = io.StringIO()
     call_command("demo", "--no-serve", stdout=out)
