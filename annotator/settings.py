@@ -178,3 +178,14 @@ SAM_DEVICE = env_str("SAM_DEVICE", "auto")  # auto = cuda when available, else c
 # "" = files under DATA_DIR/embeddings; file:///dir; redis://host:port/db (shared by workers).
 EMBEDDING_CACHE_URL = env_str("EMBEDDING_CACHE_URL", "")
 EMBEDDING_CACHE_MAX_BYTES = env_int("EMBEDDING_CACHE_MAX_BYTES", 2 * 1024**3)
+
+# Click-to-refine masks (review/services/masks.py, docs/ml-stack.md).
+# Samples after the open one whose embeddings are prefetched on the gpu queue.
+MASK_PREFETCH_COUNT = env_int("MASK_PREFETCH_COUNT", 3)
+# How long a click's response (and each poll) waits for the worker before answering "pending".
+MASK_WAIT_SECONDS = env_float("MASK_WAIT_SECONDS", 2.0)
+# A "running" edit whose claim is older than this is taken over by a redelivered task.
+MASK_CLAIM_TIMEOUT_SECONDS = env_int("MASK_CLAIM_TIMEOUT_SECONDS", 300)
+# Prefetch and box-to-mask tasks when a sample page opens; off without a broker, where they
+# would run inside the page request.
+MASK_BACKGROUND_TASKS = env_bool("MASK_BACKGROUND_TASKS", CELERY_BROKER_URL is not None)
