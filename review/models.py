@@ -179,6 +179,9 @@ class Draft(models.Model):
             models.UniqueConstraint(fields=["sample", "author"], name="draft_once"),
         ]
 
+    def __str__(self) -> str:
+        return f"draft of {self.author_id} on {self.sample_id}"
+
 
 class AuditEvent(models.Model):
     """Who changed what, when, with the state before and after: the sample's history."""

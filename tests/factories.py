@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 
 from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample, Taxonomy
 from annotator.taxonomy import MIKELS_8
@@ -12,7 +13,7 @@ from review.models import Adjudication
 DEFAULT_PASSWORD = "correct-horse-battery"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
@@ -27,7 +28,7 @@ class AdminFactory(UserFactory):
     is_superuser = True
 
 
-class DatasetFactory(factory.django.DjangoModelFactory):
+class DatasetFactory(factory.django.DjangoModelFactory[Dataset]):
     class Meta:
         model = Dataset
 
@@ -36,7 +37,7 @@ class DatasetFactory(factory.django.DjangoModelFactory):
     model_weights = factory.LazyFunction(dict)
 
 
-class SampleFactory(factory.django.DjangoModelFactory):
+class SampleFactory(factory.django.DjangoModelFactory[Sample]):
     class Meta:
         model = Sample
 
@@ -51,7 +52,7 @@ class SampleFactory(factory.django.DjangoModelFactory):
     suggested_emotion = "awe"
 
 
-class ProposalFactory(factory.django.DjangoModelFactory):
+class ProposalFactory(factory.django.DjangoModelFactory[Proposal]):
     class Meta:
         model = Proposal
 
@@ -65,7 +66,7 @@ class ProposalFactory(factory.django.DjangoModelFactory):
     subject = "person"
 
 
-class RegionFactory(factory.django.DjangoModelFactory):
+class RegionFactory(factory.django.DjangoModelFactory[Region]):
     class Meta:
         model = Region
 
@@ -75,7 +76,7 @@ class RegionFactory(factory.django.DjangoModelFactory):
     x1, y1, x2, y2 = 4.0, 4.0, 40.0, 40.0
 
 
-class CriticVerdictFactory(factory.django.DjangoModelFactory):
+class CriticVerdictFactory(factory.django.DjangoModelFactory[CriticVerdict]):
     class Meta:
         model = CriticVerdict
 
@@ -85,7 +86,7 @@ class CriticVerdictFactory(factory.django.DjangoModelFactory):
     reasoning = "Both the wide plain and the upward gaze suggest awe."
 
 
-class AdjudicationFactory(factory.django.DjangoModelFactory):
+class AdjudicationFactory(factory.django.DjangoModelFactory[Adjudication]):
     class Meta:
         model = Adjudication
 

@@ -48,14 +48,14 @@ def test_ties_break_by_taxonomy_order_whatever_the_vote_order():
 
 @pytest.mark.django_db
 def test_verify_sample_stores_dispute_and_drop():
-    sample = SampleFactory(status=Sample.Status.PENDING, suggested_emotion="")
-    ProposalFactory(sample=sample, model_name="a", emotion="awe")
-    ProposalFactory(sample=sample, model_name="b", emotion="fear")
+    sample = SampleFactory.create(status=Sample.Status.PENDING, suggested_emotion="")
+    ProposalFactory.create(sample=sample, model_name="a", emotion="awe")
+    ProposalFactory.create(sample=sample, model_name="b", emotion="fear")
     verify_sample(sample=sample)
     sample.refresh_from_db()
     assert sample.status == "disputed" and sample.dispute_reasons[0]["type"] == "label_mismatch"
 
-    CriticVerdictFactory(sample=sample, verdict=CriticVerdict.Verdict.DROP)
+    CriticVerdictFactory.create(sample=sample, verdict=CriticVerdict.Verdict.DROP)
     verify_sample(sample=sample)
     sample.refresh_from_db()
     assert sample.status == "dropped"
@@ -63,10 +63,10 @@ def test_verify_sample_stores_dispute_and_drop():
 
 @pytest.mark.django_db
 def test_preserve_verdict_sets_suggestion_and_adjudicated_is_kept():
-    sample = SampleFactory(status=Sample.Status.ADJUDICATED)
-    ProposalFactory(sample=sample, model_name="a", emotion="awe")
-    ProposalFactory(sample=sample, model_name="b", emotion="fear")
-    CriticVerdictFactory(sample=sample, verdict="preserve", emotion="fear")
+    sample = SampleFactory.create(status=Sample.Status.ADJUDICATED)
+    ProposalFactory.create(sample=sample, model_name="a", emotion="awe")
+    ProposalFactory.create(sample=sample, model_name="b", emotion="fear")
+    CriticVerdictFactory.create(sample=sample, verdict="preserve", emotion="fear")
     verify_sample(sample=sample)
     sample.refresh_from_db()
     assert sample.status == "adjudicated" and sample.suggested_emotion == "fear"

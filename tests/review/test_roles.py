@@ -14,15 +14,15 @@ def test_groups_exist_after_migrations():
 
 
 def test_roles_come_from_groups_and_admins_hold_all():
-    person = UserFactory()
+    person = UserFactory.create()
     person.groups.add(Group.objects.get(name=ADJUDICATOR))
     assert user_roles(person) == {ADJUDICATOR}
     assert not has_role(person, AUDITOR)
-    assert user_roles(AdminFactory()) == {ANNOTATOR, ADJUDICATOR, AUDITOR}
+    assert user_roles(AdminFactory.create()) == {ANNOTATOR, ADJUDICATOR, AUDITOR}
     assert user_roles(AnonymousUser()) == frozenset()
 
 
 def test_inactive_users_hold_no_role():
-    person = UserFactory(is_active=False)
+    person = UserFactory.create(is_active=False)
     person.groups.add(Group.objects.get(name=ANNOTATOR))
     assert user_roles(person) == frozenset()
