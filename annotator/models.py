@@ -5,8 +5,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from annotator.taxonomy import MIKELS_8
-
 
 class Taxonomy(models.Model):
     """A closed set of emotion labels, in display order."""
@@ -23,10 +21,6 @@ class Taxonomy(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-def default_taxonomy_id() -> int:
-    return Taxonomy.objects.get(name=MIKELS_8).pk
 
 
 class Dataset(models.Model):

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 
 from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample, Taxonomy
-from annotator.taxonomy import MIKELS_8
+from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
 from review.models import Adjudication
 
 DEFAULT_PASSWORD = "correct-horse-battery"
@@ -33,7 +33,12 @@ class DatasetFactory(factory.django.DjangoModelFactory[Dataset]):
         model = Dataset
 
     name = factory.Sequence(lambda n: f"dataset-{n}")
-    taxonomy = factory.LazyFunction(lambda: Taxonomy.objects.get(name=MIKELS_8))
+    # get_or_create: a live-server test's flush can remove the migration-seeded row.
+    taxonomy = factory.LazyFunction(
+        lambda: Taxonomy.objects.get_or_create(
+            name=MIKELS_8, defaults={"labels": list(MIKELS_8_LABELS)}
+        )[0]
+    )
     model_weights = factory.LazyFunction(dict)
 
 
