@@ -1,0 +1,1 @@
+"""Readers for human-annotation files (CSV): pure parsing, no database."""
