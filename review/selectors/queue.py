@@ -9,8 +9,10 @@ from django.db.models.functions import Coalesce
 
 from annotator.models import Dataset, Proposal, Sample
 from annotator.taxonomy import MIKELS_8_LABELS
+from review.selectors.assignment import needs_adjudication
 
 DISPUTED = Sample.Status.DISPUTED.value
+NEEDS_ADJUDICATION = "needs_adjudication"  # not a Sample.Status: answers in, no agreement
 
 
 def queue_samples(
@@ -23,7 +25,9 @@ def queue_samples(
     qs = Sample.objects.select_related("dataset").defer("des")
     if dataset is not None:
         qs = qs.filter(dataset=dataset)
-    if status:
+    if status == NEEDS_ADJUDICATION:
+        qs = qs.filter(pk__in=needs_adjudication(dataset=dataset).values("pk"))
+    elif status:
         qs = qs.filter(status=status)
     if source:
         qs = qs.filter(source=source)
@@ -80,6 +84,11 @@ def queue_counts(*, dataset: Dataset | None) -> dict[str, int]:
     for row in qs.order_by().values("status").annotate(n=Count("id")):
         counts[row["status"]] = row["n"]
     return counts
+
+
+def adjudication_count(*, dataset: Dataset | None) -> int:
+    """Samples waiting for an adjudicator."""
+    return needs_adjudication(dataset=dataset).count()
 
 
 @dataclass(frozen=True)

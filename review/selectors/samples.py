@@ -6,12 +6,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 
 from annotator.models import CriticVerdict, Proposal, Region, Sample
-from review.models import Adjudication
+from review.models import Adjudication, Annotation, Draft
 
 DEFAULT_WEIGHT = 1.0
 COMPARED_FIELDS = [
@@ -41,13 +42,43 @@ def latest_critic_verdict(*, sample: Sample) -> CriticVerdict | None:
     return CriticVerdict.objects.filter(sample=sample).order_by("-created_at", "-id").first()
 
 
-def latest_adjudication(*, sample: Sample) -> Adjudication | None:
+def current_adjudication(*, sample: Sample) -> Adjudication | None:
+    """The sample's final label: its highest version that is not reverted."""
     return (
-        Adjudication.objects.filter(sample=sample)
+        Adjudication.objects.filter(sample=sample, reverted=False)
         .select_related("annotator")
-        .order_by("-decided_at", "-id")
+        .order_by("-version")
         .first()
     )
+
+
+def latest_adjudication(*, sample: Sample) -> Adjudication | None:
+    """Alias of current_adjudication (the name the issue-2 code used)."""
+    return current_adjudication(sample=sample)
+
+
+def adjudication_versions(*, sample: Sample) -> list[Adjudication]:
+    """Every version of the final label, newest first, reverted ones included."""
+    return list(
+        Adjudication.objects.filter(sample=sample).select_related("annotator").order_by("-version")
+    )
+
+
+def sample_answers(*, sample: Sample) -> list[Annotation]:
+    """Everyone's answers on the sample, oldest first (for adjudicators and auditors only)."""
+    return list(
+        Annotation.objects.filter(sample=sample)
+        .select_related("annotator")
+        .order_by("created_at", "id")
+    )
+
+
+def own_answer(*, sample: Sample, user: Any) -> Annotation | None:
+    return Annotation.objects.filter(sample=sample, annotator=user).first()
+
+
+def draft_for(*, sample: Sample, user: Any) -> Draft | None:
+    return Draft.objects.filter(sample=sample, author=user).first()
 
 
 def sample_image_path(*, sample: Sample) -> Path | None:

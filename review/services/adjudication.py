@@ -1,27 +1,158 @@
-"""Writes a person's decision on a sample."""
+"""Final labels: versioned writes (person, consensus, adjudicator) and undo.
+
+A sample's final label is the highest Adjudication version that is not reverted. A save names
+the version it was based on; when that is no longer the current one, or another save wrote the
+same new version first (unique (sample, version)), the save is refused with VersionConflict and
+nothing is written: never a silent overwrite.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
+from typing import Any
 
-from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from annotator.models import Sample
 from annotator.taxonomy import normalise_label
-from review.models import Adjudication
+from review.models import Adjudication, Assignment, Draft
+from review.roles import is_admin
+from review.selectors.samples import current_adjudication
+from review.services import history
 
 MAX_CONFIDENCE = 10.0
 # PositiveIntegerField's ceiling (~24 days); a tab left open longer is capped, not refused.
 MAX_TIME_SPENT_MS = 2_147_483_647
 
 
+@dataclass(frozen=True)
+class Label:
+    """A checked label: the taxonomy's spelling, confidence 0..10, a stripped triplet."""
+
+    emotion: str
+    confidence: float
+    background: str = ""
+    attribute: str = ""
+    subject: str = ""
+    notes: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class VersionConflict(Exception):
+    """Another change reached the sample first; `theirs` is the current version (or None)."""
+
+    def __init__(self, *, theirs: Adjudication | None, yours: Label, base_version: int) -> None:
+        self.theirs = theirs
+        self.yours = yours
+        self.base_version = base_version
+        current = theirs.version if theirs else 0
+        super().__init__(
+            f"This label changed since you opened it (you started from version {base_version}, "
+            f"it is now version {current}). Nothing was saved."
+        )
+
+
+def check_label(
+    *,
+    sample: Sample,
+    emotion: str,
+    confidence: float | None,
+    background: str = "",
+    attribute: str = "",
+    subject: str = "",
+    notes: str = "",
+    time_spent_ms: int = 0,
+) -> Label:
+    """The label in the dataset taxonomy's spelling; ValidationError keyed by field otherwise."""
+    labels = sample.dataset.taxonomy.labels
+    label = normalise_label(emotion, labels)
+    errors: dict[str, str] = {}
+    if label is None:
+        errors["emotion"] = f"{emotion!r} is not in the taxonomy ({', '.join(labels)})."
+    if confidence is None or not (
+        math.isfinite(confidence) and 0.0 <= confidence <= MAX_CONFIDENCE
+    ):
+        errors["confidence"] = f"Confidence must be between 0 and 10, not {confidence}."
+    if time_spent_ms < 0:
+        errors["time_spent_ms"] = "Time spent cannot be negative."
+    if errors or label is None or confidence is None:
+        raise ValidationError(errors)
+    return Label(
+        emotion=label,
+        confidence=confidence,
+        background=background.strip(),
+        attribute=attribute.strip(),
+        subject=subject.strip(),
+        notes=notes.strip(),
+    )
+
+
+def record_final_label(
+    *,
+    sample: Sample,
+    label: Label,
+    method: str,
+    decided_by: Any,
+    base_version: int | None,
+    details: dict[str, Any] | None = None,
+    time_spent_ms: int = 0,
+    actor: Any = None,
+) -> Adjudication:
+    """Write version N+1 of the sample's final label and mark the sample adjudicated.
+
+    `base_version` is the version the author saw (0 = none); None skips that check (a consensus
+    written under the sample's row lock). Call inside a transaction: a VersionConflict leaves
+    the caller to roll back whatever else it wrote.
+    """
+    current = current_adjudication(sample=sample)
+    current_version = current.version if current else 0
+    if base_version is not None and base_version != current_version:
+        raise VersionConflict(theirs=current, yours=label, base_version=base_version)
+    highest = Adjudication.objects.filter(sample=sample).aggregate(v=Max("version"))["v"] or 0
+    details = dict(details or {})
+    # The status to return to when every version is undone.
+    details["status_before"] = (
+        current.details.get("status_before", Sample.Status.DISPUTED) if current else sample.status
+    )
+    try:
+        with transaction.atomic():  # a savepoint: the unique version decides between racers
+            adjudication = Adjudication.objects.create(
+                sample=sample,
+                annotator=decided_by,
+                method=method,
+                version=highest + 1,
+                details=details,
+                time_spent_ms=min(max(time_spent_ms, 0), MAX_TIME_SPENT_MS),
+                **label.as_dict(),
+            )
+    except IntegrityError as exc:
+        theirs = current_adjudication(sample=sample)
+        raise VersionConflict(
+            theirs=theirs,
+            yours=label,
+            base_version=current_version if base_version is None else base_version,
+        ) from exc
+    sample.status = Sample.Status.ADJUDICATED
+    sample.save(update_fields=["status", "updated_at"])
+    history.record_event(
+        sample=sample,
+        actor=actor if actor is not None else decided_by,
+        action=history.CONSENSUS if method == Adjudication.Method.CONSENSUS else history.DECIDE,
+        before=history.adjudication_snapshot(current),
+        after=history.adjudication_snapshot(adjudication),
+    )
+    return adjudication
+
+
 def adjudicate_sample(
     *,
     sample: Sample,
-    annotator: User,
+    annotator: Any,
     emotion: str,
     confidence: float,
     background: str,
@@ -29,37 +160,86 @@ def adjudicate_sample(
     subject: str,
     notes: str = "",
     time_spent_ms: int = 0,
+    base_version: int | None = None,
+    method: str = Adjudication.Method.ADJUDICATOR,
 ) -> Adjudication:
-    """Store the decision and mark the sample adjudicated, both or neither.
+    """An adjudicator's (or a person's) final label; the sample is marked adjudicated.
 
-    Raises ValidationError (keyed by field) when the emotion is not in the dataset's taxonomy,
-    the confidence is outside 0..10 or the time spent is negative.
+    Raises ValidationError (keyed by field) for a label outside the dataset's taxonomy, a
+    confidence outside 0..10 or a negative time; VersionConflict when `base_version` is not the
+    current version any more. Closes the author's adjudication lease and discards their draft.
     """
-    labels = sample.dataset.taxonomy.labels
-    label = normalise_label(emotion, labels)
-    errors: dict[str, str] = {}
-    if label is None:
-        errors["emotion"] = f"{emotion!r} is not in the taxonomy ({', '.join(labels)})."
-    if not (math.isfinite(confidence) and 0.0 <= confidence <= MAX_CONFIDENCE):
-        errors["confidence"] = f"Confidence must be between 0 and 10, not {confidence}."
-    if time_spent_ms < 0:
-        errors["time_spent_ms"] = "Time spent cannot be negative."
-    if errors or label is None:
-        raise ValidationError(errors)
+    label = check_label(
+        sample=sample,
+        emotion=emotion,
+        confidence=confidence,
+        background=background,
+        attribute=attribute,
+        subject=subject,
+        notes=notes,
+        time_spent_ms=time_spent_ms,
+    )
     with transaction.atomic():
-        latest = Adjudication.objects.filter(sample=sample).aggregate(v=Max("version"))["v"]
-        adjudication = Adjudication.objects.create(
+        adjudication = record_final_label(
+            sample=sample,
+            label=label,
+            method=method,
+            decided_by=annotator,
+            base_version=base_version,
+            time_spent_ms=time_spent_ms,
+        )
+        Assignment.objects.filter(
             sample=sample,
             annotator=annotator,
-            version=(latest or 0) + 1,
-            emotion=label,
-            confidence=confidence,
-            background=background.strip(),
-            attribute=attribute.strip(),
-            subject=subject.strip(),
-            notes=notes.strip(),
-            time_spent_ms=min(time_spent_ms, MAX_TIME_SPENT_MS),
-        )
-        sample.status = Sample.Status.ADJUDICATED
-        sample.save(update_fields=["status", "updated_at"])
+            kind=Assignment.Kind.ADJUDICATE,
+            status=Assignment.Status.ACTIVE,
+        ).update(status=Assignment.Status.SUBMITTED, finished_at=adjudication.decided_at)
+        Draft.objects.filter(sample=sample, author=annotator).delete()
     return adjudication
+
+
+def can_undo(*, user: Any, adjudication: Adjudication | None) -> bool:
+    """The author of the current version, or an admin, may undo it."""
+    if adjudication is None or not user.is_authenticated:
+        return False
+    return is_admin(user) or (
+        adjudication.annotator_id is not None and adjudication.annotator_id == user.pk
+    )
+
+
+def undo_last_decision(
+    *, sample: Sample, actor: Any, version: int | None = None
+) -> Adjudication | None:
+    """Mark the current version reverted and restore the previous one (or the earlier status).
+
+    `version` is the version the actor means to undo; when another change came first the undo
+    is refused with VersionConflict. Returns the version now current (None when none is left).
+    """
+    with transaction.atomic():
+        locked = Sample.objects.select_for_update().defer("des").get(pk=sample.pk)
+        current = current_adjudication(sample=locked)
+        if current is None:
+            raise ValidationError("There is no decision to undo on this sample.")
+        if version is not None and version != current.version:
+            theirs = Label(**{k: getattr(current, k) for k in Label.__dataclass_fields__})
+            raise VersionConflict(theirs=current, yours=theirs, base_version=version)
+        if not can_undo(user=actor, adjudication=current):
+            raise PermissionDenied("Only the author of this decision or an admin can undo it.")
+        current.reverted = True
+        current.save(update_fields=["reverted"])
+        previous = current_adjudication(sample=locked)
+        locked.status = (
+            Sample.Status.ADJUDICATED
+            if previous
+            else current.details.get("status_before", Sample.Status.DISPUTED)
+        )
+        locked.save(update_fields=["status", "updated_at"])
+        history.record_event(
+            sample=locked,
+            actor=actor,
+            action=history.UNDO,
+            before=history.adjudication_snapshot(current),
+            after=history.adjudication_snapshot(previous),
+        )
+    sample.status = locked.status
+    return previous

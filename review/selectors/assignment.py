@@ -1,0 +1,213 @@
+"""Reads behind leases: which samples need people, who holds what, and who may do what.
+
+"Open" samples need people: disputed ones, and agreed ones picked for a human check. Gold
+samples (a known answer) are answered once by every annotator, never capped by k, and never
+decided from those answers: they only measure people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
+
+from annotator.models import Dataset, Sample
+from review.models import Annotation, Assignment, AuditEvent, BinaryVote
+from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, user_roles
+
+CONFLICT_ACTION = "conflict"  # review.services.history.CONFLICT
+
+
+def open_q() -> Q:
+    """Samples that wait for people (before they get a final label)."""
+    return Q(status=Sample.Status.DISPUTED) | Q(status=Sample.Status.AGREED, human_check=True)
+
+
+def gold_q() -> Q:
+    return Q(gold_emotion__gt="") & ~Q(status=Sample.Status.DROPPED)
+
+
+def live_lease_q(*, now: datetime, prefix: str = "") -> Q:
+    return Q(**{f"{prefix}status": Assignment.Status.ACTIVE, f"{prefix}expires_at__gt": now})
+
+
+def _count(qs: QuerySet[Any]) -> Coalesce:
+    """A correlated COUNT(*) of `qs` (already filtered on sample=OuterRef("pk"))."""
+    counted = qs.order_by().values("sample").annotate(n=Count("id")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def answers_count() -> Coalesce:
+    return _count(Annotation.objects.filter(sample=OuterRef("pk")))
+
+
+def live_leases_count(*, kind: str, now: datetime, exclude_user: Any = None) -> Coalesce:
+    qs = Assignment.objects.filter(live_lease_q(now=now), sample=OuterRef("pk"), kind=kind)
+    if exclude_user is not None:
+        qs = qs.exclude(annotator=exclude_user)
+    return _count(qs)
+
+
+def binary_dataset_ids() -> list[int]:
+    """Datasets that run the binary agreement protocol (a non-empty binary_protocol)."""
+    return [pk for pk, protocol in Dataset.objects.values_list("pk", "binary_protocol") if protocol]
+
+
+def _taken_by_user(*, user: Any, kind: str, now: datetime) -> Exists:
+    """The user already holds, answered or skipped this sample (an expired lease is free)."""
+    mine = Assignment.objects.filter(sample=OuterRef("pk"), annotator=user, kind=kind)
+    return Exists(
+        mine.filter(
+            Q(status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED])
+            | live_lease_q(now=now)
+        )
+    )
+
+
+def annotation_candidates(*, user: Any, dataset: Dataset | None, now: datetime) -> QuerySet[Sample]:
+    """Samples `user` could lease to answer, fairest first: fewest answers and leases, then oldest.
+
+    The k cap is part of the filter but must be checked again under the row lock (the counts
+    here may be stale by the time the lock is taken).
+    """
+    binary_ids = binary_dataset_ids()
+    qs = Sample.objects.defer("des")
+    if dataset is not None:
+        qs = qs.filter(dataset=dataset)
+    qs = qs.filter(open_q() | gold_q()).exclude(
+        _taken_by_user(user=user, kind=Assignment.Kind.ANNOTATE, now=now)
+    )
+    qs = qs.exclude(Exists(Annotation.objects.filter(sample=OuterRef("pk"), annotator=user)))
+    votes = _count(BinaryVote.objects.filter(sample=OuterRef("pk")))
+    qs = qs.annotate(
+        answers=answers_count(),
+        votes=votes,
+        leases=live_leases_count(kind=Assignment.Kind.ANNOTATE, now=now),
+    ).annotate(load=F("answers") + F("votes") + F("leases"))
+    labels = ~Q(dataset_id__in=binary_ids) & (
+        Q(gold_emotion__gt="") | Q(load__lt=F("dataset__overlap_k"))
+    )
+    binary = (
+        Q(dataset_id__in=binary_ids)
+        & open_q()
+        & Q(leases=0)  # one voter at a time: who is asked next depends on the votes so far
+        & ~Exists(AuditEvent.objects.filter(sample=OuterRef("pk"), action=CONFLICT_ACTION))
+        & ~Exists(BinaryVote.objects.filter(sample=OuterRef("pk"), annotator=user))
+    )
+    return qs.filter(labels | binary).order_by("load", "created_at", "id")
+
+
+def needs_adjudication(*, dataset: Dataset | None = None) -> QuerySet[Sample]:
+    """Open samples whose answers are in but did not agree (or whose consensus was undone)."""
+    qs = Sample.objects.defer("des").filter(open_q()).exclude(gold_q())
+    if dataset is not None:
+        qs = qs.filter(dataset=dataset)
+    conflict = Exists(AuditEvent.objects.filter(sample=OuterRef("pk"), action=CONFLICT_ACTION))
+    return (
+        qs.annotate(answers=answers_count())
+        .filter(conflict | Q(answers__gte=F("dataset__overlap_k"), answers__gt=0))
+        .order_by("created_at", "id")
+    )
+
+
+def adjudication_candidates(
+    *, user: Any, dataset: Dataset | None, now: datetime
+) -> QuerySet[Sample]:
+    """Conflicts nobody else is resolving now, oldest first."""
+    return (
+        needs_adjudication(dataset=dataset)
+        .exclude(_taken_by_user(user=user, kind=Assignment.Kind.ADJUDICATE, now=now))
+        .annotate(
+            leases=live_leases_count(kind=Assignment.Kind.ADJUDICATE, now=now, exclude_user=user)
+        )
+        .filter(leases=0)
+    )
+
+
+def sample_needs_adjudication(*, sample: Sample) -> bool:
+    return needs_adjudication().filter(pk=sample.pk).exists()
+
+
+def active_lease(
+    *, user: Any, kind: str, dataset: Dataset | None, now: datetime
+) -> Assignment | None:
+    """The user's lease of this kind that is still running (the page "Next" reopens)."""
+    qs = Assignment.objects.filter(live_lease_q(now=now), annotator=user, kind=kind)
+    if dataset is not None:
+        qs = qs.filter(sample__dataset=dataset)
+    return qs.select_related("sample").order_by("leased_at", "id").first()
+
+
+def sample_load(*, sample: Sample, now: datetime) -> tuple[int, int]:
+    """(answers, live annotate leases) on the sample, counted fresh."""
+    answers = Annotation.objects.filter(sample=sample).count()
+    leases = Assignment.objects.filter(
+        live_lease_q(now=now), sample=sample, kind=Assignment.Kind.ANNOTATE
+    ).count()
+    return answers, leases
+
+
+def user_assignments(*, user: Any) -> QuerySet[Assignment]:
+    """What was handed to the user to answer (running and submitted leases), newest first."""
+    return (
+        Assignment.objects.filter(
+            annotator=user,
+            kind=Assignment.Kind.ANNOTATE,
+            status__in=[Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED],
+        )
+        .select_related("sample__dataset")
+        .defer("sample__des")
+        .order_by("-leased_at", "-id")
+    )
+
+
+@dataclass(frozen=True)
+class SampleAccess:
+    """What one user may do on one sample; the web pages and the API both ask this."""
+
+    view: bool = False
+    answer: bool = False  # an annotator holding a lease on it, not answered yet
+    adjudicate: bool = False
+    see_all: bool = False  # everyone's answers and the sample's history
+    lease: Assignment | None = None
+
+
+def sample_access(*, user: Any, sample: Sample) -> SampleAccess:
+    roles = user_roles(user)
+    if not roles:
+        return SampleAccess()
+    see_all = bool(roles & {ADJUDICATOR, AUDITOR})
+    lease = None
+    answered = False
+    if ANNOTATOR in roles:
+        lease = Assignment.objects.filter(
+            sample=sample, annotator=user, kind=Assignment.Kind.ANNOTATE
+        ).first()
+        answered = (
+            Annotation.objects.filter(sample=sample, annotator=user).exists()
+            or BinaryVote.objects.filter(sample=sample, annotator=user).exists()
+        )
+    holds = lease is not None and lease.status in (
+        Assignment.Status.ACTIVE,
+        Assignment.Status.EXPIRED,
+    )
+    return SampleAccess(
+        view=see_all or lease is not None or answered,
+        answer=holds and not answered,
+        adjudicate=ADJUDICATOR in roles,
+        see_all=see_all,
+        lease=lease,
+    )

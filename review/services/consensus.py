@@ -1,0 +1,211 @@
+"""Blind answers and what follows from them: with k = 1 the answer is the final label
+(method person); with k > 1 the k-th answer settles the sample: the same emotion from everyone is
+the final label (method consensus), anything else waits for an adjudicator."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import fmean
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from annotator.models import Sample
+from review.models import Adjudication, Annotation, Assignment, Draft
+from review.selectors.assignment import sample_load
+from review.services import history
+from review.services.adjudication import (
+    MAX_TIME_SPENT_MS,
+    Label,
+    check_label,
+    record_final_label,
+)
+
+
+class LeaseLost(ValidationError):
+    """The annotator's lease ran out and the sample went to others meanwhile."""
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    annotation: Annotation
+    decision: Adjudication | None  # the final label this answer completed, if any
+    conflict: bool = False  # the k answers disagree: an adjudicator decides
+
+
+def submit_answer(
+    *,
+    sample: Sample,
+    annotator: Any,
+    emotion: str,
+    confidence: float | None,
+    background: str = "",
+    attribute: str = "",
+    subject: str = "",
+    notes: str = "",
+    time_spent_ms: int = 0,
+    base_version: int | None = None,
+) -> AnswerOutcome:
+    """Store the annotator's answer under their lease, then settle the sample if it is due.
+
+    Raises ValidationError for a bad label, LeaseLost when the lease expired and the sample has
+    no room left, and VersionConflict (k = 1 only) when someone decided the sample since
+    `base_version`. Nothing is written in any of those cases.
+    """
+    label = check_label(
+        sample=sample,
+        emotion=emotion,
+        confidence=confidence,
+        background=background,
+        attribute=attribute,
+        subject=subject,
+        notes=notes,
+        time_spent_ms=time_spent_ms,
+    )
+    with transaction.atomic():
+        # The row lock serialises answers on one sample, so "the k-th answer" is exact.
+        locked = (
+            Sample.objects.select_for_update()
+            .select_related("dataset__taxonomy")
+            .defer("des")
+            .get(pk=sample.pk)
+        )
+        _check_lease(sample=locked, annotator=annotator)
+        try:
+            with transaction.atomic():
+                annotation = Annotation.objects.create(
+                    sample=locked,
+                    annotator=annotator,
+                    time_spent_ms=min(time_spent_ms, MAX_TIME_SPENT_MS),
+                    **label.as_dict(),
+                )
+        except IntegrityError as exc:
+            raise ValidationError("You already answered this sample.") from exc
+        Assignment.objects.filter(
+            sample=locked, annotator=annotator, kind=Assignment.Kind.ANNOTATE
+        ).update(status=Assignment.Status.SUBMITTED, finished_at=timezone.now())
+        Draft.objects.filter(sample=locked, author=annotator).delete()
+        history.record_event(
+            sample=locked, actor=annotator, action=history.ANSWER, after=label.as_dict()
+        )
+        outcome = _settle(
+            sample=locked, annotation=annotation, label=label, base_version=base_version
+        )
+    sample.status = locked.status
+    return outcome
+
+
+def _check_lease(*, sample: Sample, annotator: Any) -> None:
+    lease = Assignment.objects.filter(
+        sample=sample, annotator=annotator, kind=Assignment.Kind.ANNOTATE
+    ).first()
+    if lease is None or lease.status in (Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED):
+        raise ValidationError("This sample is not assigned to you: open it with “Next”.")
+    now = timezone.now()
+    if lease.status == Assignment.Status.ACTIVE and lease.expires_at > now:
+        return
+    # A late answer is kept while the sample still has room for it (no lost work).
+    answers, leases = sample_load(sample=sample, now=now)
+    if not sample.gold_emotion and answers + leases >= sample.dataset.overlap_k:
+        raise LeaseLost(
+            "Your lease on this sample ran out and it went to someone else; nothing was saved."
+        )
+
+
+def _settle(
+    *, sample: Sample, annotation: Annotation, label: Label, base_version: int | None
+) -> AnswerOutcome:
+    if sample.gold_emotion or sample.status not in (Sample.Status.DISPUTED, Sample.Status.AGREED):
+        return AnswerOutcome(annotation=annotation, decision=None)  # gold: measured only
+    k = sample.dataset.overlap_k
+    if k <= 1:
+        decision = record_final_label(
+            sample=sample,
+            label=label,
+            method=Adjudication.Method.PERSON,
+            decided_by=annotation.annotator,
+            base_version=0 if base_version is None else base_version,
+            details={"answers": [annotation.pk]},
+            time_spent_ms=annotation.time_spent_ms,
+        )
+        return AnswerOutcome(annotation=annotation, decision=decision)
+    answers = list(
+        Annotation.objects.filter(sample=sample).select_related("annotator").order_by("id")
+    )
+    if len(answers) != k:
+        return AnswerOutcome(annotation=annotation, decision=None)
+    return _resolve(sample=sample, answers=answers, annotation=annotation)
+
+
+def _resolve(*, sample: Sample, answers: list[Annotation], annotation: Annotation) -> AnswerOutcome:
+    agreed = consensus_label(answers=answers)
+    people = [a.annotator.username for a in answers]
+    if agreed is None:
+        history.record_event(
+            sample=sample,
+            actor=None,
+            action=history.CONFLICT,
+            after={a.annotator.username: a.emotion for a in answers},
+        )
+        return AnswerOutcome(annotation=annotation, decision=None, conflict=True)
+    decision = record_final_label(
+        sample=sample,
+        label=agreed,
+        method=Adjudication.Method.CONSENSUS,
+        decided_by=None,
+        base_version=None,
+        details={"annotators": people, "answers": [a.pk for a in answers]},
+    )
+    return AnswerOutcome(annotation=annotation, decision=decision)
+
+
+def consensus_label(*, answers: Sequence[Annotation]) -> Label | None:
+    """The shared label when every answer names the same emotion, else None.
+
+    Confidence is the mean; each triplet element is the most common non-empty answer (ties go
+    to the earliest answer).
+    """
+    emotions = {a.emotion for a in answers}
+    if len(answers) == 0 or len(emotions) != 1 or not next(iter(emotions)):
+        return None
+    confidences = [a.confidence for a in answers if a.confidence is not None]
+    return Label(
+        emotion=answers[0].emotion,
+        confidence=round(fmean(confidences), 2) if confidences else 0.0,
+        background=_most_common([a.background for a in answers]),
+        attribute=_most_common([a.attribute for a in answers]),
+        subject=_most_common([a.subject for a in answers]),
+    )
+
+
+def _most_common(values: list[str]) -> str:
+    present = [v.strip() for v in values if v.strip()]
+    if not present:
+        return ""
+    counts = Counter(v.casefold() for v in present)
+    best = max(counts.values())
+    return next(v for v in present if counts[v.casefold()] == best)
+
+
+def resolve_sample_answers(*, sample: Sample) -> AnswerOutcome | None:
+    """Settle an open sample from the answers it already holds (e.g. after an import).
+
+    Returns None when the sample is gold, closed, or has fewer than k answers.
+    """
+    with transaction.atomic():
+        locked = Sample.objects.select_for_update().select_related("dataset").get(pk=sample.pk)
+        answers = list(
+            Annotation.objects.filter(sample=locked).select_related("annotator").order_by("id")
+        )
+        open_statuses = (Sample.Status.DISPUTED, Sample.Status.AGREED)
+        if locked.gold_emotion or locked.status not in open_statuses:
+            return None
+        if not answers or len(answers) < locked.dataset.overlap_k:
+            return None
+        outcome = _resolve(sample=locked, answers=answers, annotation=answers[-1])
+    sample.status = locked.status
+    return outcome

@@ -1,0 +1,41 @@
+"""Drafts: a form's unsaved state, autosaved while someone works, restored when they return."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from annotator.models import Sample
+from review.models import Draft
+
+# The fields a draft keeps (the answer / adjudication form's), each cut to a sane length.
+DRAFT_FIELDS = ("emotion", "confidence", "background", "attribute", "subject", "notes")
+MAX_VALUE_LENGTH = 4000
+
+
+def clean_draft_data(data: Mapping[str, Any]) -> dict[str, str]:
+    """Only the known fields, as strings; a draft never needs to be valid yet."""
+    cleaned = {}
+    for name in DRAFT_FIELDS:
+        value = data.get(name)
+        if value is None:
+            continue
+        cleaned[name] = str(value)[:MAX_VALUE_LENGTH]
+    return cleaned
+
+
+def save_draft(
+    *, sample: Sample, author: Any, data: Mapping[str, Any], base_version: int = 0
+) -> Draft:
+    """Create or replace the author's draft on the sample."""
+    draft, _ = Draft.objects.update_or_create(
+        sample=sample,
+        author=author,
+        defaults={"data": clean_draft_data(data), "base_version": max(base_version, 0)},
+    )
+    return draft
+
+
+def discard_draft(*, sample: Sample, author: Any) -> bool:
+    deleted, _ = Draft.objects.filter(sample=sample, author=author).delete()
+    return bool(deleted)

@@ -1,0 +1,55 @@
+"""Audit events: every change on the human side, with who, when, the state before and after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from annotator.models import Sample
+from review.models import Adjudication, AuditEvent
+
+# Actions written by the team-review services (a sample's history shows them).
+LEASE = "lease"
+SKIP = "skip"
+ANSWER = "answer"
+BINARY_VOTE = "binary_vote"
+CONSENSUS = "consensus"
+CONFLICT = "conflict"  # the answers disagree: the sample waits for an adjudicator
+DECIDE = "decide"  # a person's or an adjudicator's final label
+UNDO = "undo"
+HUMAN_CHECK = "human_check"
+
+
+def record_event(
+    *,
+    sample: Sample | None,
+    actor: Any,
+    action: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event; `actor` None means the system (e.g. a consensus)."""
+    return AuditEvent.objects.create(
+        sample=sample,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        before=before,
+        after=after,
+    )
+
+
+def adjudication_snapshot(adjudication: Adjudication | None) -> dict[str, Any] | None:
+    """A final-label version as plain JSON for an audit event (None when there is none)."""
+    if adjudication is None:
+        return None
+    return {
+        "version": adjudication.version,
+        "method": adjudication.method,
+        "annotator": adjudication.annotator.username if adjudication.annotator else None,
+        "emotion": adjudication.emotion,
+        "confidence": adjudication.confidence,
+        "background": adjudication.background,
+        "attribute": adjudication.attribute,
+        "subject": adjudication.subject,
+        "notes": adjudication.notes,
+        "reverted": adjudication.reverted,
+    }
