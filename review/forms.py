@@ -8,6 +8,7 @@ from django import forms
 from django.core.validators import FileExtensionValidator
 
 from annotator.models import Dataset, Sample
+from review.selectors.queue import NEEDS_ADJUDICATION
 
 TRIPLET_MAX_LENGTH = 300
 
@@ -37,10 +38,33 @@ class AdjudicationForm(forms.Form):
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     # Filled by static/js/app.js with milliseconds since the page loaded.
     time_spent_ms = forms.IntegerField(min_value=0, required=False, widget=forms.HiddenInput)
+    # The final-label version the page showed: a save against an older one is refused (409).
+    base_version = forms.IntegerField(min_value=0, required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, labels: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _choice_field(self, "emotion").choices = [(label, label) for label in labels]
+
+
+YES_NO = [("yes", "Yes"), ("no", "No")]
+
+
+class BinaryVoteForm(forms.Form):
+    """One yes/no question per emotion still open for this person (binary protocol)."""
+
+    def __init__(self, *args: Any, questions: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.questions = questions
+        for emotion in questions:
+            self.fields[f"vote_{emotion}"] = forms.ChoiceField(
+                label=emotion,
+                choices=YES_NO,
+                widget=forms.RadioSelect,
+                error_messages={"required": f"Answer yes or no for {emotion}."},
+            )
+
+    def answers(self) -> dict[str, bool]:
+        return {e: self.cleaned_data[f"vote_{e}"] == "yes" for e in self.questions}
 
 
 class QueueFilterForm(forms.Form):
@@ -49,7 +73,14 @@ class QueueFilterForm(forms.Form):
     dataset = forms.ModelChoiceField(
         queryset=Dataset.objects.order_by("name"), required=False, empty_label="All datasets"
     )
-    status = forms.ChoiceField(choices=[("", "Any status"), *Sample.Status.choices], required=False)
+    status = forms.ChoiceField(
+        choices=[
+            ("", "Any status"),
+            *Sample.Status.choices,
+            (NEEDS_ADJUDICATION, "Needs adjudication"),
+        ],
+        required=False,
+    )
     source = forms.ChoiceField(required=False)
     suggested = forms.ChoiceField(required=False, label="Suggested emotion")
 

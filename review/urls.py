@@ -1,6 +1,6 @@
 from django.urls import path
 
-from review.views import export, imports, queue, sample
+from review.views import drafts, export, history, imports, masks, queue, sample
 
 app_name = "review"
 
@@ -10,6 +10,18 @@ urlpatterns = [
     path("samples/<int:pk>/", sample.sample_view, name="sample"),
     path("samples/<int:pk>/image/", sample.image_view, name="sample_image"),
     path("samples/<int:pk>/adjudicate/", sample.adjudicate_view, name="adjudicate"),
+    path("samples/<int:pk>/answer/", sample.answer_view, name="answer"),
+    path("samples/<int:pk>/skip/", sample.skip_view, name="skip"),
+    path("samples/<int:pk>/draft/", drafts.draft_view, name="draft"),
+    path("samples/<int:pk>/history/", history.history_view, name="history"),
+    path("samples/<int:pk>/undo/", history.undo_view, name="undo"),
+    path("samples/<int:pk>/masks/<str:role>/edits/", masks.mask_edit_view, name="mask_edit"),
+    path("samples/<int:pk>/masks/<str:role>/poll/", masks.mask_poll_view, name="mask_poll"),
+    path("samples/<int:pk>/masks/<str:role>/undo/", masks.mask_undo_view, name="mask_undo"),
+    path("samples/<int:pk>/masks/<str:role>/redo/", masks.mask_redo_view, name="mask_redo"),
+    path("samples/<int:pk>/masks/<str:role>/choose/", masks.mask_choose_view, name="mask_choose"),
+    path("samples/<int:pk>/masks/<str:role>/accept/", masks.mask_accept_view, name="mask_accept"),
+    path("samples/<int:pk>/masks/<str:role>/mask.png", masks.mask_png_view, name="mask_png"),
     path("export/", export.export_view, name="export"),
     path("export/download/", export.download_view, name="export_download"),
     path("import/", imports.import_view, name="import"),

@@ -1,4 +1,8 @@
-"""The review queue: filters, counts and a page of samples; htmx swaps only the results."""
+"""The review queue and "Next".
+
+Adjudicators and auditors see the whole queue (filters, counts, a page of samples; htmx swaps
+only the results). Annotators see only what was handed to them. "Next" leases a sample.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +10,29 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from annotator.models import Dataset
 from review.forms import QueueFilterForm
+from review.models import Assignment
+from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required, user_roles
+from review.selectors.assignment import user_assignments
 from review.selectors.queue import (
     DISPUTED,
-    first_queued_sample,
+    adjudication_count,
     queue_counts,
     queue_filter_choices,
     queue_samples,
 )
+from review.services.assignment import lease_next_sample
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -37,8 +46,8 @@ def wants_partial(request: HtmxHttpRequest) -> bool:
     return bool(request.htmx) and not request.htmx.history_restore_request
 
 
-def _dataset_from(value: str | None) -> Dataset | None:
-    if not value or not value.isdigit():
+def dataset_from(value: str | None) -> Dataset | None:
+    if not value or not str(value).isdigit():
         return None
     return Dataset.objects.select_related("taxonomy").filter(pk=int(value)).first()
 
@@ -46,7 +55,7 @@ def _dataset_from(value: str | None) -> Dataset | None:
 def _filter_form(request: HttpRequest) -> tuple[QueueFilterForm, dict[str, Any]]:
     data = request.GET.copy()
     data.setdefault("status", DISPUTED)  # no status in the URL = the disputed queue
-    dataset = _dataset_from(data.get("dataset", ""))
+    dataset = dataset_from(data.get("dataset", ""))
     # Choices span every dataset: they stay valid when htmx swaps results for another dataset.
     choices = queue_filter_choices(dataset=None)
     form = QueueFilterForm(data, sources=choices.sources, emotions=choices.emotions)
@@ -60,18 +69,25 @@ def _filter_form(request: HttpRequest) -> tuple[QueueFilterForm, dict[str, Any]]
     return form, filters
 
 
-@login_required
+@role_required(ANNOTATOR, ADJUDICATOR, AUDITOR)
 @require_GET
 def queue_view(request: HtmxHttpRequest) -> HttpResponse:
+    roles = user_roles(request.user)
+    if not roles & {ADJUDICATOR, AUDITOR}:
+        return _my_work(request)
     form, filters = _filter_form(request)
     page = Paginator(queue_samples(**filters), settings.QUEUE_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     context = {
+        "see_all": True,
         "form": form,
         "page": page,
         "counts": queue_counts(dataset=filters["dataset"]),
+        "conflicts": adjudication_count(dataset=filters["dataset"]),
         "filters": filters,
+        "can_annotate": ANNOTATOR in roles,
+        "can_adjudicate": ADJUDICATOR in roles,
     }
     template = "review/_queue_rows.html" if wants_partial(request) else "review/queue.html"
     response = render(request, template, context)
@@ -79,12 +95,51 @@ def queue_view(request: HtmxHttpRequest) -> HttpResponse:
     return response
 
 
-@login_required
-@require_GET
-def next_view(request: HttpRequest) -> HttpResponse:
-    """Open the first sample waiting in the (optionally per-dataset) disputed queue."""
-    sample = first_queued_sample(dataset=_dataset_from(request.GET.get("dataset")))
-    if sample is None:
-        messages.info(request, "Queue done: no disputed samples are waiting.")
-        return redirect(reverse("review:queue"))
-    return redirect("review:sample", pk=sample.pk)
+def _my_work(request: HttpRequest) -> HttpResponse:
+    """An annotator's own leases and answers: nothing else of the queue is theirs to see."""
+    page = Paginator(user_assignments(user=request.user), settings.QUEUE_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    context = {"see_all": False, "page": page, "can_annotate": True, "filters": {}}
+    return render(request, "review/queue.html", context)
+
+
+def next_kind(request: HttpRequest) -> str:
+    """The lease kind asked for; without one, annotators annotate and adjudicators adjudicate."""
+    asked = request.GET.get("kind") or request.POST.get("kind") or ""
+    roles = user_roles(request.user)
+    kind = asked or (Assignment.Kind.ANNOTATE if ANNOTATOR in roles else Assignment.Kind.ADJUDICATE)
+    needed: dict[str, str] = {
+        Assignment.Kind.ANNOTATE: ANNOTATOR,
+        Assignment.Kind.ADJUDICATE: ADJUDICATOR,
+    }
+    if kind not in needed:
+        raise PermissionDenied(f"Unknown kind of work {kind!r}.")
+    if needed[kind] not in roles:
+        raise PermissionDenied(f"Getting “{kind}” work needs the {needed[kind]} role.")
+    return kind
+
+
+def redirect_to_next(
+    request: HtmxHttpRequest, *, kind: str, dataset: Dataset | None, htmx: bool = False
+) -> HttpResponse:
+    """Lease the next sample of `kind` and open it; the queue with "Queue done" when none."""
+    assignment = lease_next_sample(user=request.user, kind=kind, dataset=dataset)
+    if assignment is None:
+        what = "to annotate" if kind == Assignment.Kind.ANNOTATE else "to adjudicate"
+        messages.info(request, f"Queue done: nothing is waiting for you {what}.")
+        url = reverse("review:queue")
+    else:
+        url = reverse("review:sample", kwargs={"pk": assignment.sample_id})
+    if htmx and request.htmx:
+        # A full navigation: the next page starts its own timer and keyboard state.
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+@role_required(ANNOTATOR, ADJUDICATOR)
+@require_http_methods(["GET", "POST"])
+def next_view(request: HtmxHttpRequest) -> HttpResponse:
+    """Open the sample leased to the user (their running lease first, else a new one)."""
+    dataset = dataset_from(request.GET.get("dataset") or request.POST.get("dataset"))
+    return redirect_to_next(request, kind=next_kind(request), dataset=dataset)

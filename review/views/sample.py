@@ -1,40 +1,135 @@
-"""The sample page: image with B-A-S boxes, proposals side by side, critic, adjudication form."""
+"""The sample page and what is done on it: answer (annotators, blind), adjudicate, skip.
+
+What the page shows depends on the person (review.selectors.assignment.sample_access):
+an annotator holding a lease answers blind (no one else's answers, no final label); an
+adjudicator sees every answer, the models' proposals and the critic's reasoning and decides;
+an auditor sees everything and changes nothing.
+"""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from annotator.models import Region, Sample
-from review.forms import AdjudicationForm
+from review.forms import AdjudicationForm, BinaryVoteForm
+from review.models import Adjudication, Assignment, Draft
+from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required
+from review.selectors.assignment import SampleAccess, sample_access
 from review.selectors.queue import next_sample_after, previous_sample_before
 from review.selectors.samples import (
     adjudication_draft,
+    current_adjudication,
     describe_dispute_reasons,
-    latest_adjudication,
+    draft_for,
     latest_critic_verdict,
     model_weight,
+    own_answer,
     proposal_comparison,
     region_boxes,
+    sample_answers,
     sample_for_review,
     sample_image_path,
 )
-from review.services.adjudication import adjudicate_sample
-from review.views.queue import HtmxHttpRequest, wants_partial
+from review.services.adjudication import VersionConflict, adjudicate_sample, can_undo
+from review.services.assignment import skip_assignment
+from review.services.binary import binary_protocol, open_questions, submit_binary_votes
+from review.services.consensus import submit_answer
+from review.views.masks import mask_page_context, start_mask_work
+from review.views.queue import HtmxHttpRequest, redirect_to_next, wants_partial
 
 KEYED_EMOTIONS = 9  # digits 1-9 pick an emotion; labels past the ninth are clicked
+ANY_ROLE = (ANNOTATOR, ADJUDICATOR, AUDITOR)
+
+MODE_ANSWER = "answer"  # an annotator's blind answer
+MODE_BINARY = "binary"  # an annotator's yes/no votes
+MODE_ADJUDICATE = "adjudicate"
+MODE_READ = "read"
 
 
-def _page_context(*, sample: Sample, form: AdjudicationForm) -> dict[str, Any]:
+def page_mode(*, access: SampleAccess, sample: Sample) -> str:
+    if access.answer:
+        return MODE_BINARY if binary_protocol(dataset=sample.dataset) else MODE_ANSWER
+    if access.adjudicate:
+        return MODE_ADJUDICATE
+    return MODE_READ
+
+
+def viewable_sample(request: HttpRequest, pk: int) -> tuple[Sample, SampleAccess]:
+    """The sample and the user's access to it; 403 when it is not theirs to see."""
+    sample = sample_for_review(pk=pk)
+    access = sample_access(user=request.user, sample=sample)
+    if not access.view:
+        raise PermissionDenied("This sample is not assigned to you.")
+    return sample, access
+
+
+def _label_form(
+    *, sample: Sample, mode: str, current: Adjudication | None, draft: Draft | None
+) -> AdjudicationForm:
+    """The answer / decision form: a restored draft first, else the current label (when
+    adjudicating), else the models' weighted vote; base_version is what the person saw."""
+    version = current.version if current else 0
+    initial: dict[str, object]
+    if draft is not None:
+        initial = {**draft.data, "base_version": draft.base_version}
+    elif mode == MODE_ADJUDICATE and current is not None:
+        fields = ("emotion", "confidence", "background", "attribute", "subject", "notes")
+        initial = {f: getattr(current, f) for f in fields}
+        initial["base_version"] = version
+    else:
+        initial = adjudication_draft(sample=sample, proposals=list(sample.proposals.all()))
+        initial["base_version"] = version
+    return AdjudicationForm(labels=sample.dataset.taxonomy.labels, initial=initial)
+
+
+def page_context(
+    request: HttpRequest, *, sample: Sample, access: SampleAccess, form: Any = None
+) -> dict[str, Any]:
+    mode = page_mode(access=access, sample=sample)
+    blind = mode in (MODE_ANSWER, MODE_BINARY)
+    # Blind answers never show the final label; a person deciding directly (k = 1) still
+    # starts from its version.
+    current = current_adjudication(sample=sample) if mode != MODE_BINARY else None
+    decision = None if blind else current
+    draft = draft_for(sample=sample, user=request.user) if mode != MODE_READ else None
+    context: dict[str, Any] = {
+        **_evidence(sample),
+        **mask_page_context(request, sample=sample),
+        "mode": mode,
+        "access": access,
+        "decision": decision,
+        "can_undo": can_undo(user=request.user, adjudication=decision),
+        "answers": sample_answers(sample=sample) if access.see_all and not blind else [],
+        "own_answer": None if access.see_all else own_answer(sample=sample, user=request.user),
+        "draft": draft,
+        "restored": True,  # a draft on a freshly opened page came from an earlier visit
+        "keyed_emotions": KEYED_EMOTIONS,
+    }
+    if access.see_all and not blind:
+        # J/K walk the samples sharing this one's status, without wrapping around.
+        context["next_sample"] = next_sample_after(sample=sample, status=sample.status, wrap=False)
+        context["previous_sample"] = previous_sample_before(sample=sample, status=sample.status)
+    if mode == MODE_BINARY:
+        protocol = binary_protocol(dataset=sample.dataset)
+        assert protocol is not None
+        questions = open_questions(sample=sample, protocol=protocol, user=request.user)
+        context["form"] = form or BinaryVoteForm(questions=questions)
+    elif mode in (MODE_ANSWER, MODE_ADJUDICATE):
+        context["form"] = form or _label_form(
+            sample=sample, mode=mode, current=current, draft=draft
+        )
+        context["form_action"] = "review:answer" if mode == MODE_ANSWER else "review:adjudicate"
+    return context
+
+
+def _evidence(sample: Sample) -> dict[str, Any]:
+    """What the machines said: image boxes, proposals side by side, the vote and the critic."""
     proposals = list(sample.proposals.all())
     boxes = region_boxes(
         regions=list(sample.regions.all()), width=sample.width or 1, height=sample.height or 1
@@ -54,32 +149,26 @@ def _page_context(*, sample: Sample, form: AdjudicationForm) -> dict[str, Any]:
         "legend": legend,
         "verdict": latest_critic_verdict(sample=sample),
         "reasons": describe_dispute_reasons(reasons=sample.dispute_reasons or []),
-        "decision": latest_adjudication(sample=sample),
-        # J/K walk the samples sharing this one's status, without wrapping around.
-        "next_sample": next_sample_after(sample=sample, status=sample.status, wrap=False),
-        "previous_sample": previous_sample_before(sample=sample, status=sample.status),
-        "form": form,
-        "keyed_emotions": KEYED_EMOTIONS,
     }
 
 
-@login_required
+@role_required(*ANY_ROLE)
 @require_GET
 def sample_view(request: HttpRequest, pk: int) -> HttpResponse:
-    sample = sample_for_review(pk=pk)
-    proposals = list(sample.proposals.all())
-    form = AdjudicationForm(
-        labels=sample.dataset.taxonomy.labels,
-        initial=adjudication_draft(sample=sample, proposals=proposals),
+    sample, access = viewable_sample(request, pk)
+    start_mask_work(request, sample=sample)
+    return render(
+        request, "review/sample.html", page_context(request, sample=sample, access=access)
     )
-    return render(request, "review/sample.html", _page_context(sample=sample, form=form))
 
 
-@login_required
+@role_required(*ANY_ROLE)
 @require_GET
 def image_view(request: HttpRequest, pk: int) -> FileResponse:
     """Stream the sample's image from its dataset's images_root; 404 if absent or outside it."""
     sample = get_object_or_404(Sample.objects.select_related("dataset").defer("des"), pk=pk)
+    if not sample_access(user=request.user, sample=sample).view:
+        raise PermissionDenied("This sample is not assigned to you.")
     path = sample_image_path(sample=sample)
     if path is None:
         raise Http404("No image for this sample.")
@@ -88,51 +177,153 @@ def image_view(request: HttpRequest, pk: int) -> FileResponse:
     return response
 
 
-@login_required
+@role_required(ANNOTATOR)
+@require_POST
+def answer_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """An annotator's answer under their lease; then their next lease (or the queue)."""
+    sample, access = viewable_sample(request, pk)
+    if not access.answer:
+        raise PermissionDenied("You hold no lease on this sample: open it with “Next”.")
+    if binary_protocol(dataset=sample.dataset):
+        return _binary_answer(request, sample=sample, access=access)
+    form = AdjudicationForm(request.POST, labels=sample.dataset.taxonomy.labels)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            submit_answer(
+                sample=sample,
+                annotator=request.user,
+                base_version=data["base_version"],
+                **_label_kwargs(data),
+            )
+        except VersionConflict as conflict:
+            return conflict_response(
+                request, sample=sample, conflict=conflict, action="review:answer"
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Saved “{data['emotion']}” for {sample.external_id}.")
+            return redirect_to_next(
+                request, kind=Assignment.Kind.ANNOTATE, dataset=sample.dataset, htmx=True
+            )
+    return invalid_response(request, sample=sample, access=access, form=form)
+
+
+def _label_kwargs(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "emotion": data["emotion"],
+        "confidence": data["confidence"],
+        "background": data["background"],
+        "attribute": data["attribute"],
+        "subject": data["subject"],
+        "notes": data["notes"],
+        "time_spent_ms": data["time_spent_ms"] or 0,
+    }
+
+
+def _binary_answer(
+    request: HtmxHttpRequest, *, sample: Sample, access: SampleAccess
+) -> HttpResponse:
+    protocol = binary_protocol(dataset=sample.dataset)
+    assert protocol is not None
+    questions = open_questions(sample=sample, protocol=protocol, user=request.user)
+    form = BinaryVoteForm(request.POST, questions=questions)
+    if form.is_valid():
+        try:
+            submit_binary_votes(sample=sample, annotator=request.user, answers=form.answers())
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Saved your answers for {sample.external_id}.")
+            return redirect_to_next(
+                request, kind=Assignment.Kind.ANNOTATE, dataset=sample.dataset, htmx=True
+            )
+    return invalid_response(request, sample=sample, access=access, form=form)
+
+
+@role_required(ADJUDICATOR)
 @require_POST
 def adjudicate_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    """Save the decision, then open the next disputed sample (or the queue when none is left)."""
-    sample = sample_for_review(pk=pk)
+    """A new version of the final label; refused (409) when it changed since the page opened."""
+    sample, access = viewable_sample(request, pk)
     form = AdjudicationForm(request.POST, labels=sample.dataset.taxonomy.labels)
     if form.is_valid():
         data = form.cleaned_data
         try:
             adjudicate_sample(
                 sample=sample,
-                annotator=cast(User, request.user),  # login_required: never anonymous here
-                emotion=data["emotion"],
-                confidence=data["confidence"],
-                background=data["background"],
-                attribute=data["attribute"],
-                subject=data["subject"],
-                notes=data["notes"],
-                time_spent_ms=data["time_spent_ms"] or 0,
+                annotator=request.user,
+                base_version=data["base_version"] or 0,
+                **_label_kwargs(data),
+            )
+        except VersionConflict as conflict:
+            return conflict_response(
+                request, sample=sample, conflict=conflict, action="review:adjudicate"
             )
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            return _after_adjudication(request, sample=sample, emotion=data["emotion"])
+            messages.success(request, f"Saved “{data['emotion']}” for {sample.external_id}.")
+            return redirect_to_next(
+                request, kind=Assignment.Kind.ADJUDICATE, dataset=sample.dataset, htmx=True
+            )
+    return invalid_response(request, sample=sample, access=access, form=form)
+
+
+def invalid_response(
+    request: HtmxHttpRequest, *, sample: Sample, access: SampleAccess, form: Any
+) -> HttpResponse:
+    """The form with its errors: the fragment for htmx (422), else the whole page (400)."""
+    context = page_context(request, sample=sample, access=access, form=form)
     if wants_partial(request):
         # 422: app.js lets htmx swap it, so the form comes back with its errors in place.
-        return render(
-            request,
-            "review/_adjudication_form.html",
-            {"form": form, "sample": sample, "keyed_emotions": KEYED_EMOTIONS},
-            status=422,
+        template = (
+            "review/_binary_form.html"
+            if context["mode"] == MODE_BINARY
+            else "review/_adjudication_form.html"
         )
-    context = _page_context(sample=sample, form=form)
+        return render(request, template, context, status=422)
     return render(request, "review/sample.html", context, status=400)
 
 
-def _after_adjudication(request: HtmxHttpRequest, *, sample: Sample, emotion: str) -> HttpResponse:
-    messages.success(request, f"Saved “{emotion}” for {sample.external_id}.")
-    following = next_sample_after(sample=sample)
-    if following is None:
-        messages.info(request, "Queue done: no disputed samples are left in this dataset.")
-        url = reverse("review:queue")
-    else:
-        url = reverse("review:sample", kwargs={"pk": following.pk})
-    if request.htmx:
-        # A full navigation: the next page starts its own timer and keyboard state.
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
+def conflict_response(
+    request: HtmxHttpRequest, *, sample: Sample, conflict: VersionConflict, action: str
+) -> HttpResponse:
+    """409: their version next to yours, with "keep theirs" and "save mine over theirs"."""
+    theirs = conflict.theirs
+    yours = conflict.yours.as_dict()
+    rows = [
+        (field, getattr(theirs, field) if theirs else None, yours.get(field))
+        for field in ("emotion", "confidence", "background", "attribute", "subject", "notes")
+    ]
+    context = {
+        "sample": sample,
+        "conflict": conflict,
+        "theirs": theirs,
+        "yours": yours,
+        "rows": rows,
+        "action": action,
+        "message": str(conflict),
+    }
+    if wants_partial(request):
+        return render(request, "review/_conflict.html", context, status=409)
+    access = sample_access(user=request.user, sample=sample)
+    page = page_context(request, sample=sample, access=access)
+    page["conflict_context"] = context
+    return render(request, "review/sample.html", page, status=409)
+
+
+@role_required(ANNOTATOR)
+@require_POST
+def skip_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Give the lease back (others may take it; you are not offered it again)."""
+    sample, _ = viewable_sample(request, pk)
+    try:
+        skip_assignment(sample=sample, user=request.user)
+    except ValidationError as error:
+        raise PermissionDenied(" ".join(error.messages)) from error
+    messages.info(request, f"Skipped {sample.external_id}.")
+    return redirect_to_next(
+        request, kind=Assignment.Kind.ANNOTATE, dataset=sample.dataset, htmx=True
+    )

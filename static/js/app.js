@@ -2,6 +2,7 @@
  *
  * On the sample page: 1-9 pick the emotion shown with that key, Enter saves the decision,
  * J / K open the next / previous sample. None of them fire while typing in a text field.
+ * Drafts autosave through htmx attributes in the form (hx-trigger="change delay:800ms").
  */
 (function () {
   "use strict";
@@ -95,9 +96,11 @@
     }
   });
 
-  // 422 = the form came back with its errors: swap it in (htmx skips 4xx bodies by default).
+  // 422 = the form came back with its errors; 409 = someone else changed the label first and
+  // the answer shows their version next to yours. Swap both in (htmx skips 4xx bodies).
   document.addEventListener("htmx:beforeSwap", function (event) {
-    if (event.detail.xhr && event.detail.xhr.status === 422) {
+    var status = event.detail.xhr && event.detail.xhr.status;
+    if (status === 422 || status === 409) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }

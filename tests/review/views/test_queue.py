@@ -6,7 +6,9 @@ import pytest
 from django.urls import reverse
 
 from annotator.models import Sample
+from review.models import Assignment
 from tests.factories import DatasetFactory, ProposalFactory, SampleFactory
+from tests.review.team import answer, lease, member
 
 pytestmark = pytest.mark.django_db
 QUEUE = reverse("review:queue")
@@ -23,26 +25,26 @@ def test_anonymous_users_are_sent_to_login(client):
         assert response.url.startswith(reverse("login"))
 
 
-def test_queue_lists_disputed_samples_by_default_in_id_order(client, user):
+def test_queue_lists_disputed_samples_by_default_in_id_order(client, auditor):
     ds = DatasetFactory.create()
     second = SampleFactory.create(dataset=ds, external_id="b")
     first = SampleFactory.create(dataset=ds, external_id="a")
     SampleFactory.create(dataset=ds, external_id="agreed", status=Sample.Status.AGREED)
-    client.force_login(user)
+    client.force_login(auditor)
     response = client.get(QUEUE)
     assert response.status_code == 200
     assert _ids(response) == [second.external_id, first.external_id]  # by id, not by name
     assert b"agreed" not in response.content.split(b"<table")[1].split(b"</table>")[0]
 
 
-def test_filters_narrow_by_dataset_source_suggestion_and_status(client, user):
+def test_filters_narrow_by_dataset_source_suggestion_and_status(client, auditor):
     ds1, ds2 = DatasetFactory.create(), DatasetFactory.create()
     SampleFactory.create(dataset=ds1, external_id="d1-emoset-awe", source="EmoSet")
     SampleFactory.create(dataset=ds1, external_id="d1-flickr-awe", source="Flickr")
     SampleFactory.create(dataset=ds1, external_id="d1-emoset-fear", suggested_emotion="fear")
     SampleFactory.create(dataset=ds2, external_id="d2-emoset-awe")
     SampleFactory.create(dataset=ds1, external_id="d1-done", status=Sample.Status.ADJUDICATED)
-    client.force_login(user)
+    client.force_login(auditor)
     assert _ids(client.get(QUEUE, {"dataset": ds2.pk})) == ["d2-emoset-awe"]
     assert _ids(client.get(QUEUE, {"dataset": ds1.pk, "source": "Flickr"})) == ["d1-flickr-awe"]
     assert _ids(client.get(QUEUE, {"suggested": "fear"})) == ["d1-emoset-fear"]
@@ -50,30 +52,30 @@ def test_filters_narrow_by_dataset_source_suggestion_and_status(client, user):
     assert len(_ids(client.get(QUEUE, {"status": ""}))) == 5  # "any status"
 
 
-def test_counts_are_per_status_for_the_chosen_dataset(client, user):
+def test_counts_are_per_status_for_the_chosen_dataset(client, auditor):
     ds = DatasetFactory.create()
     SampleFactory.create_batch(3, dataset=ds)
     SampleFactory.create(dataset=ds, status=Sample.Status.ADJUDICATED)
     SampleFactory.create()  # another dataset: not counted when one is chosen
-    client.force_login(user)
+    client.force_login(auditor)
     counts = client.get(QUEUE, {"dataset": ds.pk}).context["counts"]
     assert counts == {"pending": 0, "agreed": 0, "disputed": 3, "adjudicated": 1, "dropped": 0}
     assert client.get(QUEUE).context["counts"]["disputed"] == 4
 
 
-def test_pagination_uses_the_page_size_setting(client, user, settings):
+def test_pagination_uses_the_page_size_setting(client, auditor, settings):
     settings.QUEUE_PAGE_SIZE = 2
     samples = SampleFactory.create_batch(5)
-    client.force_login(user)
+    client.force_login(auditor)
     page2 = client.get(QUEUE, {"page": 2})
     assert _ids(page2) == [s.external_id for s in samples[2:4]]
     assert page2.context["page"].paginator.num_pages == 3
     assert b"page=3" in page2.content and b"page=1" in page2.content
 
 
-def test_htmx_request_gets_only_the_rows_fragment(client, user):
+def test_htmx_request_gets_only_the_rows_fragment(client, auditor):
     SampleFactory.create(external_id="only-one")
-    client.force_login(user)
+    client.force_login(auditor)
     full = client.get(QUEUE)
     partial = client.get(QUEUE, headers={"HX-Request": "true"})
     assert b"<html" in full.content and b'id="queue-results"' in full.content
@@ -87,26 +89,26 @@ def test_htmx_request_gets_only_the_rows_fragment(client, user):
     assert b"<html" in restore.content
 
 
-def test_filter_form_works_via_htmx_and_plain_get(client, user):
-    client.force_login(user)
+def test_filter_form_works_via_htmx_and_plain_get(client, auditor):
+    client.force_login(auditor)
     content = client.get(QUEUE).content.decode()
     assert 'hx-get="/review/"' in content and 'hx-push-url="true"' in content
     assert 'method="get"' in content and 'action="/review/"' in content
 
 
-def test_unknown_filter_values_drop_that_filter_only(client, user):
+def test_unknown_filter_values_drop_that_filter_only(client, auditor):
     ds = DatasetFactory.create()
     SampleFactory.create(dataset=ds, external_id="kept", source="EmoSet")
-    client.force_login(user)
+    client.force_login(auditor)
     response = client.get(QUEUE, {"dataset": ds.pk, "source": "nope", "page": "zzz"})
     assert response.status_code == 200
     assert _ids(response) == ["kept"]
 
 
-def test_queue_page_queries_do_not_grow_with_rows(client, user, django_assert_max_num_queries):
+def test_queue_page_queries_do_not_grow_with_rows(client, auditor, django_assert_max_num_queries):
     for sample in SampleFactory.create_batch(20):
         ProposalFactory.create_batch(3, sample=sample)
-    client.force_login(user)
+    client.force_login(auditor)
     client.get(QUEUE)  # warm the session
     with django_assert_max_num_queries(10):
         response = client.get(QUEUE)
@@ -114,8 +116,8 @@ def test_queue_page_queries_do_not_grow_with_rows(client, user, django_assert_ma
     assert response.context["page"].object_list[0].proposal_count == 3
 
 
-def test_admins_see_import_and_export_links(client, user, admin_user):
-    client.force_login(user)
+def test_admins_see_import_and_export_links(client, auditor, admin_user):
+    client.force_login(auditor)
     assert reverse("review:export").encode() not in client.get(QUEUE).content
     client.force_login(admin_user)
     content = client.get(QUEUE).content
@@ -123,8 +125,8 @@ def test_admins_see_import_and_export_links(client, user, admin_user):
     assert reverse("review:import").encode() in content
 
 
-def test_next_opens_the_first_disputed_sample_or_says_queue_done(client, user):
-    client.force_login(user)
+def test_next_leases_the_first_disputed_sample_or_says_queue_done(client, annotator):
+    client.force_login(annotator)
     response = client.get(reverse("review:next"), follow=True)
     assert response.redirect_chain[-1][0] == QUEUE
     assert "Queue done" in response.content.decode()
@@ -134,6 +136,37 @@ def test_next_opens_the_first_disputed_sample_or_says_queue_done(client, user):
     SampleFactory.create(dataset=ds)
     response = client.get(reverse("review:next"), {"dataset": ds.pk})
     assert response.url == reverse("review:sample", args=[first.pk])
+    lease = Assignment.objects.get(annotator=annotator)
+    assert (lease.sample_id, lease.status) == (first.pk, Assignment.Status.ACTIVE)
+    # Next again reopens the running lease instead of handing out a second one.
+    assert client.get(reverse("review:next")).url == reverse("review:sample", args=[first.pk])
+    assert Assignment.objects.filter(annotator=annotator).count() == 1
+
+
+def test_annotators_see_only_what_was_handed_to_them(client, annotator):
+    mine, other = SampleFactory.create(external_id="mine"), SampleFactory.create(external_id="x")
+    lease(mine, annotator)
+    client.force_login(annotator)
+    response = client.get(QUEUE)
+    html = response.content.decode()
+    assert response.status_code == 200 and not response.context["see_all"]
+    assert reverse("review:sample", args=[mine.pk]) in html
+    assert reverse("review:sample", args=[other.pk]) not in html
+    assert b'id="start-annotating"' in response.content
+    assert b'id="start-adjudicating"' not in response.content
+
+
+def test_adjudicators_see_the_conflict_count_and_their_button(client, adjudicator):
+    sample = SampleFactory.create(dataset=DatasetFactory.create(overlap_k=2))
+    answer(sample, member(), "awe")
+    answer(sample, member(), "fear")
+    client.force_login(adjudicator)
+    response = client.get(QUEUE)
+    assert response.context["conflicts"] == 1
+    assert b'id="start-adjudicating"' in response.content
+    assert b"Resolve conflicts (1)" in response.content
+    only = client.get(QUEUE, {"status": "needs_adjudication"})
+    assert _ids(only) == [sample.external_id]
 
 
 def test_login_page_renders_and_logs_in(client, user):

@@ -1,14 +1,17 @@
-"""The sample page, its image and the adjudication POST (plain and htmx)."""
+"""The sample page, its image and an annotator's answer POST (plain and htmx), with k = 1:
+one person decides directly (method person), as in the issue-2 flow."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from annotator.models import Region, Sample
-from review.models import Adjudication
+from review.models import Adjudication, Assignment
 from tests.factories import (
     CriticVerdictFactory,
     DatasetFactory,
@@ -16,18 +19,28 @@ from tests.factories import (
     RegionFactory,
     SampleFactory,
 )
+from tests.review.team import lease
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def ds(images_root):
-    return DatasetFactory.create(images_root=str(images_root), model_weights={"gemini": 2.0})
+    return DatasetFactory.create(
+        images_root=str(images_root), model_weights={"gemini": 2.0}, overlap_k=1
+    )
 
 
 @pytest.fixture
 def sample(ds):
     return SampleFactory.create(dataset=ds, image_path="a.jpg", width=64, height=48)
+
+
+@pytest.fixture
+def user(annotator, sample):
+    """An annotator holding a lease on `sample` (as "Next" hands out)."""
+    lease(sample, annotator)
+    return annotator
 
 
 def _post(sample, **overrides):
@@ -41,11 +54,20 @@ def _post(sample, **overrides):
         "time_spent_ms": "4200",
     }
     data.update(overrides)
-    return reverse("review:adjudicate", args=[sample.pk]), data
+    return reverse("review:answer", args=[sample.pk]), data
 
 
 def test_every_sample_url_requires_login(client, sample):
-    for name in ("review:sample", "review:sample_image", "review:adjudicate"):
+    for name in (
+        "review:sample",
+        "review:sample_image",
+        "review:adjudicate",
+        "review:answer",
+        "review:skip",
+        "review:draft",
+        "review:history",
+        "review:undo",
+    ):
         response = client.get(reverse(name, args=[sample.pk]))
         assert response.status_code == 302 and response.url.startswith(reverse("login"))
 
@@ -141,9 +163,9 @@ def test_form_is_prefilled_from_the_weighted_vote(client, user, sample):
     assert re.search(r'value="awe"[^>]*checked', html)
 
 
-def test_navigation_links_for_keyboard(client, user, ds):
+def test_navigation_links_for_keyboard(client, adjudicator, ds):
     a, b, c = (SampleFactory.create(dataset=ds) for _ in range(3))
-    client.force_login(user)
+    client.force_login(adjudicator)
     html = client.get(reverse("review:sample", args=[b.pk])).content.decode()
     assert f'id="next-sample" data-nav="next" class="button" href="/review/samples/{c.pk}/"' in html
     assert f'id="prev-sample" data-nav="prev" class="button" href="/review/samples/{a.pk}/"' in html
@@ -160,8 +182,12 @@ def test_plain_post_saves_and_redirects_to_the_next_disputed_sample(client, user
     decision = Adjudication.objects.get(sample=sample)
     assert (decision.emotion, decision.confidence, decision.subject) == ("fear", 6.5, "figure")
     assert decision.annotator == user and decision.time_spent_ms == 4200
+    assert (decision.method, decision.version) == (Adjudication.Method.PERSON, 1)
     sample.refresh_from_db()
     assert sample.status == Sample.Status.ADJUDICATED
+    # The next page is the annotator's next lease.
+    assert Assignment.objects.get(sample=following, annotator=user).status == "active"
+    assert Assignment.objects.get(sample=sample, annotator=user).status == "submitted"
 
 
 def test_htmx_post_answers_with_hx_redirect(client, user, sample, ds):
@@ -208,9 +234,9 @@ def test_emotion_outside_this_datasets_taxonomy_is_refused(client, user, sample)
     assert not Adjudication.objects.exists()
 
 
-def test_get_on_adjudicate_is_not_allowed(client, user, sample):
+def test_get_on_answer_is_not_allowed(client, user, sample):
     client.force_login(user)
-    assert client.get(reverse("review:adjudicate", args=[sample.pk])).status_code == 405
+    assert client.get(reverse("review:answer", args=[sample.pk])).status_code == 405
 
 
 def test_image_view_streams_the_file(client, user, sample, images_root):
@@ -224,33 +250,45 @@ def test_image_view_streams_the_file(client, user, sample, images_root):
 @pytest.mark.parametrize(
     "image_path", ["../secret.jpg", "/etc/passwd", "missing.jpg", "sub/../../x"]
 )
-def test_image_view_refuses_escapes_and_missing_files(client, user, ds, images_root, image_path):
+def test_image_view_refuses_escapes_and_missing_files(
+    client, adjudicator, ds, images_root, image_path
+):
     (images_root.parent / "secret.jpg").write_bytes(b"secret")
     sample = SampleFactory.create(dataset=ds, image_path=image_path)
-    client.force_login(user)
+    client.force_login(adjudicator)
     assert client.get(reverse("review:sample_image", args=[sample.pk])).status_code == 404
 
 
-def test_image_view_refuses_symlinks_out_of_the_root(client, user, ds, images_root):
+def test_image_view_refuses_symlinks_out_of_the_root(client, adjudicator, ds, images_root):
     (images_root.parent / "secret.jpg").write_bytes(b"secret")
     (images_root / "link.jpg").symlink_to(images_root.parent / "secret.jpg")
     sample = SampleFactory.create(dataset=ds, image_path="link.jpg")
-    client.force_login(user)
+    client.force_login(adjudicator)
     assert client.get(reverse("review:sample_image", args=[sample.pk])).status_code == 404
 
 
-def test_unknown_sample_is_404(client, user):
-    client.force_login(user)
+def test_unknown_sample_is_404(client, adjudicator):
+    client.force_login(adjudicator)
     assert client.get(reverse("review:sample", args=[999999])).status_code == 404
 
 
+@pytest.mark.parametrize("who", ["user", "adjudicator"])
 def test_sample_page_queries_do_not_grow_with_proposals_and_regions(
-    client, user, sample, django_assert_max_num_queries
+    client, request, who, sample, django_assert_max_num_queries
 ):
-    ProposalFactory.create_batch(6, sample=sample)
-    RegionFactory.create_batch(6, sample=sample)
-    CriticVerdictFactory.create_batch(3, sample=sample)
-    client.force_login(user)
-    with django_assert_max_num_queries(10):
-        response = client.get(reverse("review:sample", args=[sample.pk]))
+    person = request.getfixturevalue(who)
+    client.force_login(person)
+    url = reverse("review:sample", args=[sample.pk])
+    client.get(url)  # warm the session
+    ProposalFactory.create(sample=sample)
+    RegionFactory.create(sample=sample)
+    CriticVerdictFactory.create(sample=sample)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    ProposalFactory.create_batch(5, sample=sample)
+    RegionFactory.create_batch(5, sample=sample)
+    CriticVerdictFactory.create_batch(2, sample=sample)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(url)
     assert len(response.context["boxes"]) == 6
+    assert len(many) == len(few)

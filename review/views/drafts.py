@@ -1,0 +1,31 @@
+"""Draft autosave: the form posts its state here (htmx, "change delay:800ms")."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from review.roles import ADJUDICATOR, ANNOTATOR, role_required
+from review.services.drafts import save_draft
+from review.views.queue import HtmxHttpRequest
+from review.views.sample import viewable_sample
+
+
+@role_required(ANNOTATOR, ADJUDICATOR)
+@require_POST
+def draft_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    sample, access = viewable_sample(request, pk)
+    if not (access.answer or access.adjudicate):
+        raise PermissionDenied("You cannot work on this sample.")
+    base = request.POST.get("base_version", "")
+    draft = save_draft(
+        sample=sample,
+        author=request.user,
+        data=request.POST.dict(),
+        base_version=int(base) if base.isdigit() else 0,
+    )
+    if request.htmx:
+        return render(request, "review/_draft_status.html", {"draft": draft})
+    return redirect("review:sample", pk=sample.pk)
