@@ -1,0 +1,139 @@
+"""The audit: every dashboard figure for a dataset (and source / date filters), cached.
+
+`audit_figures` is what the dashboard, the API and `manage.py agreement --json` show: a
+JSON-ready dict (keys: docs/formats.md does not cover it; see `compute_audit_figures`). Loading
+219K samples x 3 models from the database costs more than the statistics, so both the arrays
+(AuditData, reused by drill-downs) and the figures are cached in Django's cache under the
+filters and a fingerprint of the tables they read (row counts and highest ids, one query): any
+new or deleted row changes the key. In-place edits that add no row (a re-imported proposal)
+show once AUDIT_CACHE_SECONDS (default 600) have passed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any, cast
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+
+from annotator.models import CriticVerdict, Proposal, Sample
+from review.models import Adjudication, Annotation, AuditEvent, BinaryVote
+from review.selectors.audit_data import AuditData, AuditFilters, load_audit_data
+from review.selectors.audit_models import (
+    calibration_figures,
+    critic_overturns,
+    dispute_figures,
+    final_agreement,
+    model_figures,
+)
+from review.selectors.audit_people import (
+    annotator_figures,
+    binary_emotion_figures,
+    human_figures,
+    throughput_figures,
+)
+
+__all__ = [
+    "AuditData",
+    "AuditFilters",
+    "audit_data",
+    "audit_figures",
+    "audit_fingerprint",
+    "compute_audit_figures",
+]
+
+CACHE_VERSION = 1
+_FINGERPRINTED = (Sample, Proposal, CriticVerdict, Annotation, BinaryVote, Adjudication, AuditEvent)
+
+
+def audit_fingerprint() -> str:
+    """Row count and highest id of every table the audit reads, in one query.
+
+    New, deleted and re-imported rows change it (imports and undo write rows or audit events).
+    """
+    parts = []
+    for model in _FINGERPRINTED:
+        table = connection.ops.quote_name(model._meta.db_table)
+        parts.append(f"(SELECT COUNT(*) FROM {table})")
+        parts.append(f"(SELECT MAX(id) FROM {table})")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts))
+        row = cursor.fetchone()
+    return ".".join(str(value or 0) for value in row or ())
+
+
+def _cache_key(kind: str, filters: AuditFilters, fingerprint: str) -> str:
+    raw = f"{CACHE_VERSION}:{kind}:{filters.cache_part()}:{fingerprint}"
+    return "audit:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _timeout() -> int:
+    return int(getattr(settings, "AUDIT_CACHE_SECONDS", 600))
+
+
+def audit_data(*, filters: AuditFilters, fingerprint: str | None = None) -> AuditData:
+    """The arrays behind the figures, from the cache or the database."""
+    key = _cache_key("data", filters, fingerprint or audit_fingerprint())
+    data = cache.get(key)
+    if data is None:
+        data = load_audit_data(filters=filters)
+        cache.set(key, data, _timeout())
+    return data
+
+
+def audit_figures(*, filters: AuditFilters) -> dict[str, Any]:
+    """Every figure of the dashboard, from the cache or computed (and then cached)."""
+    fingerprint = audit_fingerprint()
+    key = _cache_key("figures", filters, fingerprint)
+    figures = cache.get(key)
+    if figures is None:
+        data = audit_data(filters=filters, fingerprint=fingerprint)
+        figures = compute_audit_figures(data=data, filters=filters)
+        cache.set(key, figures, _timeout())
+    return figures
+
+
+def compute_audit_figures(*, data: AuditData, filters: AuditFilters) -> dict[str, Any]:
+    """All figures from the arrays; None (JSON null) wherever a figure does not apply."""
+    dataset = filters.dataset
+    figures = {
+        "dataset": dataset.name,
+        "taxonomy": dataset.taxonomy.name,
+        "labels": data.labels,
+        "binary": data.binary,
+        "numeric": data.numeric,
+        "filters": {
+            "source": filters.source or None,
+            "since": filters.since.isoformat() if filters.since else None,
+            "until": filters.until.isoformat() if filters.until else None,
+        },
+        "samples": data.n_samples,
+        "sources": data.sources,
+        "models": model_figures(data),
+        "disputes": dispute_figures(data),
+        **human_figures(data),
+        "annotators": annotator_figures(data),
+        "binary_by_emotion": binary_emotion_figures(data),
+        "models_vs_final": final_agreement(data),
+        "critic_overturns": critic_overturns(data),
+        "calibration": calibration_figures(data),
+        "throughput": throughput_figures(data),
+    }
+    return cast(dict[str, Any], jsonable(figures))
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON types all the way down: numpy numbers become Python ones, NaN becomes None."""
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
