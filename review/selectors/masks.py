@@ -1,0 +1,278 @@
+"""Reads behind click-to-refine masks: who may edit, and each B-A-S element's mask state.
+
+An element's history is its MaskEdit rows (seq grows per sample and element). The *head* is the
+latest edit not undone: the clicks the next click builds on. What the page shows is the latest
+edit not undone that has a result (usually the head; an older one while the head computes). With
+no such edit the element shows the machine's masks: imported ones, or SAM masks of imported boxes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q
+
+from annotator.models import Region, Sample
+from review.models import Assignment, MaskEdit
+from review.roles import ADJUDICATOR, ANNOTATOR, has_role, is_admin
+
+ROLES: tuple[str, ...] = tuple(Region.Role.values)
+ROLE_LABELS = dict(Region.Role.choices)
+INACTIVE_ASSIGNMENTS = (Assignment.Status.EXPIRED, Assignment.Status.SKIPPED)
+UNFINISHED = (MaskEdit.Status.PENDING, MaskEdit.Status.RUNNING)
+
+
+def can_edit_sample(*, user: Any, sample: Sample) -> bool:
+    """Whether `user` may click, undo, choose and accept masks on `sample`.
+
+    - Admins (staff, superusers) and adjudicators: always.
+    - Whoever holds an Assignment for the sample that is neither expired nor skipped (active or
+      submitted: a person may still refine the masks of a sample they answered).
+    - On a dataset without team review (overlap_k == 1): anyone with the annotator role.
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if is_admin(user) or has_role(user, ADJUDICATOR):
+        return True
+    if sample.dataset.overlap_k == 1 and has_role(user, ANNOTATOR):
+        return True
+    return (
+        Assignment.objects.filter(sample=sample, annotator=user)
+        .exclude(status__in=INACTIVE_ASSIGNMENTS)
+        .exists()
+    )
+
+
+def element_edits(*, sample_id: int, role: str) -> Any:
+    return MaskEdit.objects.filter(sample_id=sample_id, role=role)
+
+
+def head_edit(*, sample_id: int, role: str) -> MaskEdit | None:
+    """The latest edit of the element that is not undone."""
+    return (
+        element_edits(sample_id=sample_id, role=role).filter(undone=False).order_by("-seq").first()
+    )
+
+
+def shown_edit(*, sample_id: int, role: str) -> MaskEdit | None:
+    """The latest edit not undone with a result: the person's current mask of the element."""
+    return (
+        element_edits(sample_id=sample_id, role=role)
+        .filter(undone=False, status=MaskEdit.Status.DONE)
+        .order_by("-seq")
+        .first()
+    )
+
+
+def redo_target(*, sample_id: int, role: str, above_seq: int) -> MaskEdit | None:
+    """The edit a redo brings back: the first undone one after the head."""
+    return (
+        element_edits(sample_id=sample_id, role=role)
+        .filter(undone=True, seq__gt=above_seq)
+        .order_by("seq")
+        .first()
+    )
+
+
+def is_edit_stale(*, edit: MaskEdit) -> bool:
+    """A result for `edit` is unwanted: it was undone, or newer work on the element exists."""
+    if edit.undone:
+        return True
+    newer = element_edits(sample_id=edit.sample_id, role=edit.role).filter(
+        seq__gt=edit.seq, undone=False
+    )
+    return newer.exists()
+
+
+def edit_progress(*, edit_id: int) -> tuple[str, float] | None:
+    """(status, seconds since the edit was made) by primary key: what a poll asks, one query."""
+    row = MaskEdit.objects.filter(pk=edit_id).values_list("status", "created_at").first()
+    if row is None:
+        return None
+    status, created_at = row
+    return status, max(0.0, time.time() - created_at.timestamp())
+
+
+@dataclass(frozen=True)
+class ShownMask:
+    """One mask drawn on the image: COCO RLE counts and size, and who made it."""
+
+    counts: str
+    height: int
+    width: int
+    segmenter: str
+    origin: str
+    score: float | None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    index: int
+    counts: str
+    score: float
+    chosen: bool
+
+
+@dataclass(frozen=True)
+class MaskState:
+    """Everything the mask panel shows for one element of one sample."""
+
+    sample_id: int
+    role: str
+    label: str
+    width: int
+    height: int
+    version: int  # microseconds when read: a response read later never shows older state
+    head: MaskEdit | None
+    shown: MaskEdit | None
+    candidates: list[Candidate] = field(default_factory=list)
+    masks: list[ShownMask] = field(default_factory=list)
+    can_redo: bool = False
+    waiting_seconds: float = 0.0
+
+    @property
+    def waiting(self) -> bool:
+        return self.head is not None and self.head.status in UNFINISHED
+
+    @property
+    def can_undo(self) -> bool:
+        return self.head is not None
+
+    @property
+    def accepted(self) -> bool:
+        return self.shown is not None and self.shown.accepted_at is not None
+
+    @property
+    def points(self) -> list[list[float]]:
+        return list(self.head.points) if self.head is not None else []
+
+    @property
+    def box(self) -> list[float] | None:
+        return self.head.box if self.head is not None else None
+
+    @property
+    def marks_json(self) -> str:
+        """The head's clicks and box, for the page to draw: {"points": [[x, y, label]], "box"}."""
+        return json.dumps({"points": self.points, "box": self.box}, separators=(",", ":"))
+
+    @property
+    def shown_mask(self) -> ShownMask | None:
+        return self.masks[0] if self.masks else None
+
+
+def _person_candidates(edit: MaskEdit) -> list[Candidate]:
+    return [
+        Candidate(
+            index=i, counts=c["rle"]["counts"], score=float(c["score"]), chosen=i == edit.chosen
+        )
+        for i, c in enumerate(edit.candidates)
+    ]
+
+
+def _machine_masks(regions: Sequence[Region], role: str) -> list[ShownMask]:
+    return [
+        ShownMask(
+            counts=r.mask["counts"],
+            height=int(r.mask["size"][0]),
+            width=int(r.mask["size"][1]),
+            segmenter=r.segmenter,
+            origin=r.origin,
+            score=r.score,
+        )
+        for r in regions
+        if r.role == role and r.origin != Region.Origin.PERSON and r.mask
+    ]
+
+
+def mask_state(*, sample: Sample, role: str, regions: Sequence[Region] | None = None) -> MaskState:
+    """The element's state in four indexed queries (three with `regions` given)."""
+    version = time.time_ns() // 1000  # taken before reading: the state holds every earlier commit
+    head = head_edit(sample_id=sample.pk, role=role)
+    shown = head if head is not None and head.status == MaskEdit.Status.DONE else None
+    if shown is None and head is not None:
+        shown = shown_edit(sample_id=sample.pk, role=role)
+    if regions is None:
+        regions = list(Region.objects.filter(sample=sample, role=role).filter(mask__isnull=False))
+    masks = _machine_masks(regions, role)
+    candidates: list[Candidate] = []
+    if shown is not None and shown.candidates:
+        candidates = _person_candidates(shown)
+        chosen = shown.candidates[shown.chosen]
+        size = chosen["rle"]["size"]
+        masks = [
+            ShownMask(
+                counts=chosen["rle"]["counts"],
+                height=int(size[0]),
+                width=int(size[1]),
+                segmenter=shown.segmenter,
+                origin=Region.Origin.PERSON,
+                score=float(chosen["score"]),
+            )
+        ]
+    above = head.seq if head is not None else 0
+    return MaskState(
+        sample_id=sample.pk,
+        role=role,
+        label=ROLE_LABELS[role],
+        width=sample.width,
+        height=sample.height,
+        version=version,
+        head=head,
+        shown=shown,
+        candidates=candidates,
+        masks=masks,
+        can_redo=redo_target(sample_id=sample.pk, role=role, above_seq=above) is not None,
+        waiting_seconds=(time.time() - head.created_at.timestamp()) if head is not None else 0.0,
+    )
+
+
+def mask_states(*, sample: Sample) -> list[MaskState]:
+    """The three elements' states, background first (the sample page's mask panel)."""
+    regions = list(Region.objects.filter(sample=sample).filter(mask__isnull=False).order_by("id"))
+    return [mask_state(sample=sample, role=role, regions=regions) for role in ROLES]
+
+
+def accepted_mask_edits(*, sample: Sample) -> dict[str, MaskEdit]:
+    """Per element, the latest accepted edit not undone: the masks the decision includes."""
+    accepted: dict[str, MaskEdit] = {}
+    edits = MaskEdit.objects.filter(
+        sample=sample, accepted_at__isnull=False, undone=False
+    ).order_by("role", "-seq")
+    for edit in edits:
+        accepted.setdefault(edit.role, edit)
+    return accepted
+
+
+def upcoming_sample_ids(*, user: Any, sample: Sample, count: int) -> list[int]:
+    """The samples `user` will probably open next: their other active assignments, oldest lease
+    first; without any, the next samples by id sharing this one's dataset and status."""
+    if count <= 0:
+        return []
+    leased = list(
+        Assignment.objects.filter(annotator=user, status=Assignment.Status.ACTIVE)
+        .exclude(sample=sample)
+        .order_by("leased_at", "id")
+        .values_list("sample_id", flat=True)[:count]
+    )
+    if leased:
+        return leased
+    following = (
+        Sample.objects.filter(dataset_id=sample.dataset_id, status=sample.status, pk__gt=sample.pk)
+        .order_by("id")
+        .values_list("id", flat=True)[:count]
+    )
+    return list(following)
+
+
+def boxes_without_masks(*, sample_id: int) -> Any:
+    """Imported or model regions with a box and no mask yet (what segment_sample_regions fills)."""
+    return (
+        Region.objects.filter(sample_id=sample_id, mask__isnull=True)
+        .exclude(origin=Region.Origin.PERSON)
+        .exclude(Q(x1=None) | Q(y1=None) | Q(x2=None) | Q(y2=None))
+        .order_by("id")
+    )

@@ -1,0 +1,381 @@
+"""Click-to-refine masks, the web side: save a person's clicks, undo, redo, choose, accept.
+
+A click is saved first, as the element's next MaskEdit (its prompt: the head's clicks and box
+plus this click), and queued on the gpu queue after commit; review/services/mask_worker.py
+computes it. Every write here runs under a lock on the sample row, so seq numbers, the head and
+the person's Region of an element change one writer at a time.
+
+The worker wakes a waiting request through Redis (LPUSH on a key per edit, BLPOP here): a click's
+response can carry its mask ~ms after the worker stores it, without fixed polling intervals.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from annotator.models import Region, Sample
+from review import tasks
+from review.models import AuditEvent, MaskEdit
+from review.selectors.masks import (
+    ROLES,
+    boxes_without_masks,
+    can_edit_sample,
+    element_edits,
+    head_edit,
+    redo_target,
+    shown_edit,
+    upcoming_sample_ids,
+)
+from review.selectors.samples import sample_image_path
+
+logger = logging.getLogger(__name__)
+
+GPU_QUEUE = "gpu"
+# Redis serves priority 0 first: a click never waits behind prefetching (docs/performance.md).
+PRIORITY_CLICK = 0
+PRIORITY_OPEN_SAMPLE = 3
+PRIORITY_REGIONS = 6
+PRIORITY_UPCOMING = 9
+MAX_POINTS = 64
+WAKE_PREFIX = "emoreview:maskedit:"
+WAKE_TTL_SECONDS = 60
+
+
+class MaskConflict(ValidationError):
+    """A request that is well-formed but does not fit the element's state (HTTP 409)."""
+
+
+@dataclass(frozen=True)
+class Click:
+    x: float
+    y: float
+    label: int  # 1 adds, 0 removes
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ValidationError(
+            f"unknown element {role!r}: use one of {', '.join(ROLES)}", code="unknown_element"
+        )
+    return role
+
+
+def _check_inside(sample: Sample, x: float, y: float, what: str) -> None:
+    if not (0 <= x <= sample.width and 0 <= y <= sample.height):
+        raise ValidationError(
+            f"{what} ({x:g}, {y:g}) is outside the image ({sample.width} x {sample.height} px)",
+            code="outside",
+        )
+
+
+def _checked_box(sample: Sample, box: tuple[float, float, float, float]) -> list[float]:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    _check_inside(sample, x1, y1, "box corner")
+    _check_inside(sample, x2, y2, "box corner")
+    left, right, top, bottom = min(x1, x2), max(x1, x2), min(y1, y2), max(y1, y2)
+    if right - left < 1 or bottom - top < 1:
+        raise ValidationError("the box is empty: drag at least one pixel each way", code="empty")
+    return [left, top, right, bottom]
+
+
+def _check_click(sample: Sample, click: Click) -> list[float]:
+    if click.label not in (0, 1):
+        raise ValidationError(f"label must be 1 (add) or 0 (remove), got {click.label}")
+    _check_inside(sample, click.x, click.y, "point")
+    return [float(click.x), float(click.y), click.label]
+
+
+def _check_may_edit(*, user: Any, sample: Sample) -> None:
+    if not can_edit_sample(user=user, sample=sample):
+        raise PermissionDenied(
+            f"Sample {sample.external_id} is not assigned to you: you cannot edit its masks."
+        )
+
+
+def _lock_sample(sample_id: int) -> None:
+    # Serialises writers of one sample's masks (PostgreSQL); SQLite's IMMEDIATE transactions
+    # already take the write lock at BEGIN.
+    Sample.objects.select_for_update().filter(pk=sample_id).values_list("pk").first()
+
+
+def add_mask_edit(
+    *,
+    sample: Sample,
+    role: str,
+    author: Any,
+    click: Click | None = None,
+    box: tuple[float, float, float, float] | None = None,
+    reset: bool = False,
+) -> MaskEdit:
+    """Save a click and/or a box as the element's next edit; queue it after commit.
+
+    The prompt is the head's clicks and box plus these (with `reset`, these alone). Bad input
+    raises ValidationError, a person without the sample raises PermissionDenied; nothing is
+    written then.
+    """
+    check_role(role)
+    if click is None and box is None:
+        raise ValidationError(
+            "empty edit: send a click (x, y, label) or a box (x1, y1, x2, y2)", code="empty"
+        )
+    point = _check_click(sample, click) if click is not None else None
+    new_box = _checked_box(sample, box) if box is not None else None
+    _check_may_edit(user=author, sample=sample)
+    if sample_image_path(sample=sample) is None:
+        raise ValidationError(
+            f"sample {sample.external_id}: no image file {sample.image_path!r} to segment",
+            code="no_image",
+        )
+    with transaction.atomic():
+        _lock_sample(sample.pk)
+        head = None if reset else head_edit(sample_id=sample.pk, role=role)
+        points = list(head.points) if head is not None else []
+        if point is not None:
+            points.append(point)
+        if len(points) > MAX_POINTS:
+            raise ValidationError(f"at most {MAX_POINTS} clicks per mask: undo or start over")
+        last = element_edits(sample_id=sample.pk, role=role).aggregate(last=Max("seq"))["last"]
+        edit = MaskEdit.objects.create(
+            sample=sample,
+            role=role,
+            author=author,
+            seq=(last or 0) + 1,
+            points=points,
+            box=new_box if new_box is not None else (head.box if head is not None else None),
+        )
+        transaction.on_commit(functools.partial(enqueue_mask_edit, edit_id=edit.pk))
+    return edit
+
+
+def enqueue_mask_edit(*, edit_id: int) -> None:
+    tasks.compute_mask_edit.apply_async(args=(edit_id,), queue=GPU_QUEUE, priority=PRIORITY_CLICK)
+
+
+def _requeue(edit: MaskEdit) -> None:
+    """Compute an edit again whose result was discarded (it had been stale) or never made."""
+    MaskEdit.objects.filter(pk=edit.pk).update(
+        status=MaskEdit.Status.PENDING, started_at=None, finished_at=None, error=""
+    )
+    transaction.on_commit(functools.partial(enqueue_mask_edit, edit_id=edit.pk))
+
+
+def undo_mask_edit(*, sample: Sample, role: str, user: Any) -> MaskEdit | None:
+    """Step the element back one edit; returns the new head (None: back to no edits)."""
+    check_role(role)
+    _check_may_edit(user=user, sample=sample)
+    with transaction.atomic():
+        _lock_sample(sample.pk)
+        head = head_edit(sample_id=sample.pk, role=role)
+        if head is None:
+            raise MaskConflict(f"nothing to undo on the {role}", code="nothing_to_undo")
+        MaskEdit.objects.filter(pk=head.pk).update(undone=True)
+        new_head = head_edit(sample_id=sample.pk, role=role)
+        if new_head is not None and new_head.status == MaskEdit.Status.STALE:
+            _requeue(new_head)
+        sync_person_region(sample_id=sample.pk, role=role)
+    return new_head
+
+
+def redo_mask_edit(*, sample: Sample, role: str, user: Any) -> MaskEdit:
+    """Bring back the edit the last undo took away; returns it (the new head)."""
+    check_role(role)
+    _check_may_edit(user=user, sample=sample)
+    with transaction.atomic():
+        _lock_sample(sample.pk)
+        head = head_edit(sample_id=sample.pk, role=role)
+        target = redo_target(
+            sample_id=sample.pk, role=role, above_seq=head.seq if head is not None else 0
+        )
+        if target is None:
+            raise MaskConflict(f"nothing to redo on the {role}", code="nothing_to_redo")
+        MaskEdit.objects.filter(pk=target.pk).update(undone=False)
+        if target.status == MaskEdit.Status.STALE:
+            _requeue(target)
+        sync_person_region(sample_id=sample.pk, role=role)
+    target.refresh_from_db()
+    return target
+
+
+def choose_mask_candidate(*, sample: Sample, role: str, user: Any, index: int) -> MaskEdit:
+    """Show another of the shown edit's candidates. A changed choice needs a new accept."""
+    check_role(role)
+    _check_may_edit(user=user, sample=sample)
+    with transaction.atomic():
+        _lock_sample(sample.pk)
+        edit = shown_edit(sample_id=sample.pk, role=role)
+        if edit is None:
+            raise MaskConflict(f"the {role} has no mask to choose from yet", code="no_mask")
+        if not 0 <= index < len(edit.candidates):
+            raise ValidationError(
+                f"candidate {index} does not exist: choose 0 to {len(edit.candidates) - 1}"
+            )
+        if index != edit.chosen:
+            MaskEdit.objects.filter(pk=edit.pk).update(chosen=index, accepted_at=None)
+            sync_person_region(sample_id=sample.pk, role=role)
+    edit.refresh_from_db()
+    return edit
+
+
+def accept_mask(*, sample: Sample, role: str, user: Any) -> MaskEdit:
+    """Accept the element's current mask into the decision (and the export); idempotent."""
+    check_role(role)
+    _check_may_edit(user=user, sample=sample)
+    with transaction.atomic():
+        _lock_sample(sample.pk)
+        head = head_edit(sample_id=sample.pk, role=role)
+        if head is None or head.status != MaskEdit.Status.DONE:
+            raise MaskConflict(
+                f"the {role} has no finished mask to accept"
+                + (" yet: it is still being computed" if head is not None else ""),
+                code="no_mask",
+            )
+        if head.accepted_at is None:
+            head.accepted_at = timezone.now()
+            head.save(update_fields=["accepted_at"])
+            chosen = head.candidates[head.chosen]
+            AuditEvent.objects.create(
+                sample=sample,
+                actor=user,
+                action="mask.accept",
+                after={
+                    "role": role,
+                    "edit": head.pk,
+                    "seq": head.seq,
+                    "candidate": head.chosen,
+                    "segmenter": head.segmenter,
+                    "score": chosen["score"],
+                },
+            )
+    return head
+
+
+def sync_person_region(*, sample_id: int, role: str) -> Region | None:
+    """Make the person's Region of the element hold the shown edit's chosen mask.
+
+    One Region with origin "person" per element, without a box; deleted when every edit is
+    undone (the history stays in MaskEdit). Call under the sample lock.
+    """
+    shown = shown_edit(sample_id=sample_id, role=role)
+    regions = Region.objects.filter(sample_id=sample_id, role=role, origin=Region.Origin.PERSON)
+    if shown is None or not shown.candidates:
+        regions.delete()
+        return None
+    chosen = shown.candidates[shown.chosen]
+    values = {"mask": chosen["rle"], "segmenter": shown.segmenter, "score": chosen["score"]}
+    region = regions.order_by("id").first()
+    if region is None:
+        phrase = (
+            Region.objects.filter(sample_id=sample_id, role=role)
+            .exclude(phrase="")
+            .values_list("phrase", flat=True)
+            .first()
+        )
+        return Region.objects.create(
+            sample_id=sample_id,
+            role=role,
+            origin=Region.Origin.PERSON,
+            phrase=phrase or "",
+            **values,
+        )
+    for name, value in values.items():
+        setattr(region, name, value)
+    region.save(update_fields=[*values, "updated_at"])
+    return region
+
+
+# Background work when a sample opens -----------------------------------------------------------
+
+
+def _enqueue_after_commit(task: Any, sample_ids: Iterable[int], *, priority: int) -> None:
+    ids = list(dict.fromkeys(int(pk) for pk in sample_ids))
+
+    def send() -> None:
+        for pk in ids:
+            task.apply_async(args=(pk,), queue=GPU_QUEUE, priority=priority)
+
+    if ids:
+        transaction.on_commit(send)
+
+
+def prefetch_embeddings(*, sample_ids: Iterable[int], priority: int = PRIORITY_UPCOMING) -> None:
+    """Queue one gpu task per image that computes and caches its embedding (skipped when
+    cached), so the first click there is as fast as any other."""
+    _enqueue_after_commit(tasks.prefetch_embedding, sample_ids, priority=priority)
+
+
+def enqueue_region_masks(*, sample_ids: Iterable[int]) -> None:
+    """Queue segmenting every boxed region without a mask of these samples."""
+    _enqueue_after_commit(tasks.segment_sample_regions, sample_ids, priority=PRIORITY_REGIONS)
+
+
+def schedule_mask_work(*, user: Any, sample: Sample) -> None:
+    """What opening a sample starts: its embedding, masks for its bare boxes, and embeddings of
+    the next settings.MASK_PREFETCH_COUNT samples of the person's queue (MASK_BACKGROUND_TASKS)."""
+    if not settings.MASK_BACKGROUND_TASKS:
+        return
+    prefetch_embeddings(sample_ids=[sample.pk], priority=PRIORITY_OPEN_SAMPLE)
+    if boxes_without_masks(sample_id=sample.pk).exists():
+        enqueue_region_masks(sample_ids=[sample.pk])
+    upcoming = upcoming_sample_ids(user=user, sample=sample, count=settings.MASK_PREFETCH_COUNT)
+    prefetch_embeddings(sample_ids=upcoming)
+
+
+# Waking a waiting request -----------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def _redis_client(url: str) -> Any:
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=30)
+
+
+def _wake_client() -> Any:
+    url = settings.CELERY_BROKER_URL
+    if not url or not url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    return _redis_client(url)
+
+
+def tasks_run_inline() -> bool:
+    """True without a broker: a queued task has already run when on_commit returns."""
+    return bool(current_app.conf.task_always_eager)
+
+
+def notify_mask_edit_finished(*, edit_id: int) -> None:
+    """Tell a request waiting on `edit_id` that its result (or its discarding) is stored."""
+    client = _wake_client()
+    if client is None:
+        return
+    import redis
+
+    key = f"{WAKE_PREFIX}{edit_id}"
+    try:
+        client.pipeline(transaction=False).lpush(key, 1).expire(key, WAKE_TTL_SECONDS).execute()
+    except redis.RedisError as exc:  # the poll still finds the result, a little later
+        logger.warning("mask edit %s: wake-up not sent (%s)", edit_id, exc)
+
+
+def wait_for_mask_edit(*, edit_id: int, timeout: float) -> bool:
+    """Block up to `timeout` seconds for the worker's wake-up; True when it came."""
+    client = _wake_client()
+    if client is None or timeout <= 0 or tasks_run_inline():
+        return False
+    import redis
+
+    try:
+        return client.blpop([f"{WAKE_PREFIX}{edit_id}"], timeout=timeout) is not None
+    except redis.RedisError as exc:
+        logger.warning("mask edit %s: waiting for the wake-up failed (%s)", edit_id, exc)
+        return False

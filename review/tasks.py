@@ -1,0 +1,58 @@
+"""Celery tasks of the review app: click-to-refine masks, sent to the gpu queue by
+review/services/masks.py (apply_async(queue="gpu", priority=...)).
+
+Each task parses its JSON arguments and calls a service; the services are imported inside the
+bodies so that the web process (which imports this module through autodiscovery) never loads the
+model stack. acks_late and reject-on-worker-lost come from annotator/celery.py: a worker killed
+mid-task leaves its message unacknowledged and the edit claimable, so redelivery recomputes it.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+# A locked SQLite file or a dropped PostgreSQL connection is worth another try; a bug is not.
+TRANSIENT = (OperationalError, InterfaceError)
+
+
+@shared_task(
+    name="review.compute_mask_edit",
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=30,
+    max_retries=5,
+)
+def compute_mask_edit(edit_id: int) -> str:
+    """Run the segmenter on one saved click; safe to deliver twice."""
+    from review.services.mask_worker import compute_mask_edit as compute
+
+    return compute(edit_id=int(edit_id))
+
+
+@shared_task(
+    name="review.prefetch_embedding",
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=30,
+    max_retries=5,
+)
+def prefetch_embedding(sample_id: int) -> bool | None:
+    """Compute and cache one image's embedding (a no-op when cached)."""
+    from review.services.mask_worker import prepare_embedding
+
+    return prepare_embedding(sample_id=int(sample_id))
+
+
+@shared_task(
+    name="review.segment_sample_regions",
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=30,
+    max_retries=5,
+)
+def segment_sample_regions(sample_id: int) -> int:
+    """Masks for the sample's boxed regions that have none (imported boxes)."""
+    from review.services.mask_worker import segment_sample_regions as segment
+
+    return segment(sample_id=int(sample_id))

@@ -1,0 +1,255 @@
+"""Click-to-refine masks on the sample page: clicks, polling, undo/redo, candidates, accept.
+
+Every action is a POST that works as a plain form (it redirects back to the sample page) and
+through htmx (it answers the element's state partial, review/_mask_state.html). A click's
+response waits for the worker up to MASK_WAIT_SECONDS (woken through Redis the moment the mask
+is stored), so most clicks need one round trip; a slower one answers "pending" and the partial
+polls, each poll waiting the same way.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from annotator.models import Sample
+from annotator.services.rle import decode_mask
+from review.roles import AUDITOR, has_role
+from review.selectors.masks import ROLES, can_edit_sample, edit_progress, mask_state, mask_states
+from review.services import masks as mask_services
+from review.services.masks import Click, MaskConflict, check_role
+from review.views.queue import HtmxHttpRequest, wants_partial
+
+# Past this many seconds a waiting edit is almost surely an image being encoded (a prompt
+# decodes in well under a second), so the panel says "preparing image…".
+PREPARING_AFTER_SECONDS = 1.0
+# The roles' colours in static/css/app.css, for the PNGs shown without JavaScript.
+ROLE_RGB = {"background": (47, 111, 228), "attribute": (224, 138, 0), "subject": (214, 51, 108)}
+PNG_ALPHA = 120
+
+
+class MaskEditForm(forms.Form):
+    """A click (x, y, label) and/or a dragged box (x1, y1, x2, y2), in image pixels."""
+
+    x = forms.FloatField(required=False)
+    y = forms.FloatField(required=False)
+    label = forms.ChoiceField(choices=[("1", "add"), ("0", "remove")], required=False)
+    x1 = forms.FloatField(required=False)
+    y1 = forms.FloatField(required=False)
+    x2 = forms.FloatField(required=False)
+    y2 = forms.FloatField(required=False)
+    reset = forms.BooleanField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for names in (("x", "y"), ("x1", "y1", "x2", "y2")):
+            given = [data.get(n) is not None for n in names]
+            if any(given) and not all(given):
+                raise ValidationError(f"give all of {', '.join(names)} or none of them")
+        return data
+
+    def click(self) -> Click | None:
+        data = self.cleaned_data
+        if data.get("x") is None:
+            return None
+        return Click(x=data["x"], y=data["y"], label=int(data.get("label") or 1))
+
+    def box(self) -> tuple[float, float, float, float] | None:
+        data = self.cleaned_data
+        if data.get("x1") is None:
+            return None
+        return (data["x1"], data["y1"], data["x2"], data["y2"])
+
+
+def _sample(pk: int) -> Sample:
+    return get_object_or_404(Sample.objects.select_related("dataset").defer("des"), pk=pk)
+
+
+def _readable_sample(request: HttpRequest, pk: int) -> Sample:
+    """The sample, for whoever may edit its masks or audits; 403 for anyone else."""
+    sample = _sample(pk)
+    if not (can_edit_sample(user=request.user, sample=sample) or has_role(request.user, AUDITOR)):
+        raise PermissionDenied("This sample is not assigned to you.")
+    return sample
+
+
+def _error(message: str, status: int) -> HttpResponse:
+    # Plain text: masks.js shows it in the panel; a no-JS browser shows it as the page.
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _message(error: ValidationError) -> str:
+    return "; ".join(error.messages)
+
+
+def _state_response(
+    request: HtmxHttpRequest, *, sample: Sample, role: str, status: int = 200
+) -> HttpResponse:
+    if not wants_partial(request):
+        url = reverse("review:sample", args=[sample.pk])
+        return HttpResponseRedirect(f"{url}#mask-{role}")
+    state = mask_state(sample=sample, role=role)
+    context = {
+        "sample": sample,
+        "state": state,
+        "can_edit": can_edit_sample(user=request.user, sample=sample),
+        "preparing": state.waiting and state.waiting_seconds > PREPARING_AFTER_SECONDS,
+    }
+    return render(request, "review/_mask_state.html", context, status=status)
+
+
+def _mask_action(
+    action: Callable[[HtmxHttpRequest, Sample, str], None],
+) -> Callable[..., HttpResponse]:
+    """Parse the sample and element, run `action`, map refusals to 4xx, answer the state."""
+
+    @login_required
+    @require_POST
+    def view(request: HtmxHttpRequest, pk: int, role: str) -> HttpResponse:
+        sample = _sample(pk)
+        try:
+            check_role(role)
+            action(request, sample, role)
+        except PermissionDenied as denied:
+            return _error(str(denied) or "You cannot edit this sample's masks.", 403)
+        except MaskConflict as conflict:
+            return _error(_message(conflict), 409)
+        except ValidationError as invalid:
+            return _error(_message(invalid), 400)
+        return _state_response(request, sample=sample, role=role)
+
+    view.__name__ = view.__qualname__ = f"{action.__name__}_view"
+    view.__doc__ = action.__doc__
+    return view
+
+
+def _add_edit(request: HtmxHttpRequest, sample: Sample, role: str) -> None:
+    """Save a click or box, then wait (briefly) for the worker's mask."""
+    form = MaskEditForm(request.POST)
+    if not form.is_valid():
+        raise ValidationError(
+            [
+                " ".join(map(str, errors))
+                if name == "__all__"
+                else f"{name}: {' '.join(map(str, errors))}"
+                for name, errors in form.errors.items()
+            ]
+        )
+    edit = mask_services.add_mask_edit(
+        sample=sample,
+        role=role,
+        author=request.user,
+        click=form.click(),
+        box=form.box(),
+        reset=form.cleaned_data["reset"],
+    )
+    mask_services.wait_for_mask_edit(edit_id=edit.pk, timeout=settings.MASK_WAIT_SECONDS)
+
+
+def _undo(request: HtmxHttpRequest, sample: Sample, role: str) -> None:
+    mask_services.undo_mask_edit(sample=sample, role=role, user=request.user)
+
+
+def _redo(request: HtmxHttpRequest, sample: Sample, role: str) -> None:
+    mask_services.redo_mask_edit(sample=sample, role=role, user=request.user)
+
+
+def _choose(request: HtmxHttpRequest, sample: Sample, role: str) -> None:
+    raw = request.POST.get("candidate", "")
+    if not raw.isdigit():
+        raise ValidationError(f"candidate must be a number, got {raw!r}")
+    mask_services.choose_mask_candidate(sample=sample, role=role, user=request.user, index=int(raw))
+
+
+def _accept(request: HtmxHttpRequest, sample: Sample, role: str) -> None:
+    mask_services.accept_mask(sample=sample, role=role, user=request.user)
+
+
+mask_edit_view = _mask_action(_add_edit)
+mask_undo_view = _mask_action(_undo)
+mask_redo_view = _mask_action(_redo)
+mask_choose_view = _mask_action(_choose)
+mask_accept_view = _mask_action(_accept)
+
+
+@login_required
+@require_GET
+def mask_poll_view(request: HtmxHttpRequest, pk: int, role: str) -> HttpResponse:
+    """Wait for edit ?edit= to finish; answer a tiny progress fragment while it has not.
+
+    One indexed query before waiting and one after; the wait itself is a Redis BLPOP. When the
+    edit is finished the whole state replaces the panel (HX-Retarget).
+    """
+    if role not in ROLES or not request.GET.get("edit", "").isdigit():
+        return _error("poll needs a known element and ?edit=<id>", 400)
+    sample = _readable_sample(request, pk)
+    edit_id = int(request.GET["edit"])
+    progress = edit_progress(edit_id=edit_id)
+    if progress is not None and progress[0] in ("pending", "running"):
+        mask_services.wait_for_mask_edit(edit_id=edit_id, timeout=settings.MASK_WAIT_SECONDS)
+        progress = edit_progress(edit_id=edit_id)
+    if progress is None or progress[0] not in ("pending", "running"):
+        response = _state_response(request, sample=sample, role=role)
+        response["HX-Retarget"] = f"#mask-state-{role}"
+        response["HX-Reswap"] = "outerHTML"
+        return response
+    context = {
+        "sample": sample,
+        "role": role,
+        "edit_id": edit_id,
+        "preparing": progress[1] > PREPARING_AFTER_SECONDS,
+        "seconds": progress[1],
+    }
+    return render(request, "review/_mask_progress.html", context)
+
+
+@login_required
+@require_GET
+def mask_png_view(request: HttpRequest, pk: int, role: str) -> HttpResponse:
+    """The element's shown mask as a PNG (1 bit, transparent background): for browsers
+    without JavaScript, which cannot draw the RLE themselves."""
+    if role not in ROLES:
+        raise Http404("unknown element")
+    sample = _readable_sample(request, pk)
+    state = mask_state(sample=sample, role=role)
+    if not state.masks:
+        raise Http404("this element has no mask")
+    from PIL import Image
+
+    first = state.masks[0]
+    union = decode_mask({"size": [first.height, first.width], "counts": first.counts})
+    for other in state.masks[1:]:
+        if (other.height, other.width) == (first.height, first.width):
+            union |= decode_mask({"size": [other.height, other.width], "counts": other.counts})
+    image = Image.fromarray(union.astype("uint8"))  # 0/1 as palette indices
+    image.putpalette([0, 0, 0, *ROLE_RGB[role]])
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", transparency=bytes([0, PNG_ALPHA]), bits=1, optimize=True)
+    response = HttpResponse(buffer.getvalue(), content_type="image/png")
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def mask_page_context(request: HttpRequest, *, sample: Sample) -> dict[str, Any]:
+    """What the sample page's image panel needs for masks (templates/review/_image.html)."""
+    return {
+        "mask_states": mask_states(sample=sample),
+        "can_edit_masks": can_edit_sample(user=request.user, sample=sample),
+    }
+
+
+def start_mask_work(request: HttpRequest, *, sample: Sample) -> None:
+    """On opening a sample that the person may edit: prefetch this sample's and the next
+    samples' embeddings and mask its bare boxes, on the gpu queue after commit."""
+    if can_edit_sample(user=request.user, sample=sample):
+        mask_services.schedule_mask_work(user=request.user, sample=sample)

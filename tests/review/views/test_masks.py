@@ -1,0 +1,244 @@
+"""The mask endpoints: clicks (htmx and plain), polling, undo/redo/choose/accept, PNG, page."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+from django.utils import timezone
+from PIL import Image
+
+from annotator.models import Region
+from review.models import Assignment, MaskEdit
+from review.roles import ADJUDICATOR
+from tests.factories import RegionFactory, SampleFactory, UserFactory
+from tests.support.masks import (  # noqa: F401 (fixtures)
+    inline_tasks,
+    make_annotator,
+    make_scene_sample,
+    tiny_sam,
+)
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+MAX_RESPONSE_BYTES = 50_000
+
+
+@pytest.fixture
+def sample(images_root):
+    return make_scene_sample(images_root)
+
+
+@pytest.fixture
+def person(client):
+    user = make_annotator()
+    client.force_login(user)
+    return user
+
+
+def _url(name, sample, role="subject"):
+    return reverse(f"review:{name}", args=[sample.pk, role])
+
+
+def _click(client, sample, role="subject", htmx=True, **data):
+    values = {"x": "150", "y": "100", "label": "1", **data}
+    return client.post(_url("mask_edit", sample, role), values, **(HTMX if htmx else {}))
+
+
+@pytest.fixture
+def seeded_taxonomy(transactional_db):
+    """A transactional test's flush removes the migration's Mikels 8 row; put it back."""
+    from annotator.models import Taxonomy
+    from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
+
+    Taxonomy.objects.get_or_create(name=MIKELS_8, defaults={"labels": list(MIKELS_8_LABELS)})
+
+
+# Committed for real (transaction=True): the task runs when the click's transaction commits,
+# before the response is rendered, as in production.
+@pytest.mark.ml
+@pytest.mark.django_db(transaction=True)
+def test_a_click_answers_the_partial_with_the_new_mask(
+    seeded_taxonomy, client, person, sample, tiny_sam, inline_tasks
+):
+    response = _click(client, sample)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section id="mask-state-subject" data-version="')
+    edit = MaskEdit.objects.get()
+    assert edit.status == "done"
+    counts = re.findall(r'<data class="mask-rle" value="([^"]*)"', html)
+    unescaped = [c.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") for c in counts]
+    assert unescaped == [edit.candidates[0]["rle"]["counts"]]
+    assert html.count('name="candidate"') == 3  # the other two one key away
+    assert "sam-tiny" in html  # which segmenter made the mask
+    assert len(response.content) <= MAX_RESPONSE_BYTES
+
+
+@pytest.mark.ml
+def test_a_plain_form_post_saves_and_returns_to_the_sample_page(
+    client, person, sample, tiny_sam, inline_tasks, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _click(client, sample, htmx=False, label="0")
+    assert response.status_code == 302
+    assert response.url == reverse("review:sample", args=[sample.pk]) + "#mask-subject"
+    assert MaskEdit.objects.get().points == [[150.0, 100.0, 0]]
+
+
+@pytest.mark.parametrize(
+    ("role", "data", "status", "message"),
+    [
+        ("subject", {"x": "500"}, 400, "outside the image"),
+        ("subject", {"y": ""}, 400, "give all of x, y or none"),
+        ("subject", {"x": "", "y": ""}, 400, "empty edit"),
+        ("subject", {"x": "abc"}, 400, "x: Enter a number"),
+        ("subject", {"label": "7"}, 400, "label: Select a valid choice"),
+        ("sky", {}, 400, "unknown element 'sky'"),
+    ],
+)
+def test_bad_input_gets_a_clear_4xx_and_changes_nothing(
+    client, person, sample, role, data, status, message
+):
+    response = _click(client, sample, role=role, **data)
+    assert response.status_code == status
+    assert message in response.content.decode()
+    assert not MaskEdit.objects.exists()
+
+
+def test_a_sample_not_assigned_to_the_user_is_refused(client, sample):
+    stranger = make_annotator()
+    sample.dataset.overlap_k = 2  # team review: an annotator needs an assignment
+    sample.dataset.save()
+    client.force_login(stranger)
+    response = _click(client, sample)
+    assert response.status_code == 403
+    assert "not assigned to you" in response.content.decode()
+    assert client.get(_url("mask_png", sample)).status_code == 403
+    Assignment.objects.create(
+        sample=sample, annotator=stranger, expires_at=timezone.now() + timedelta(hours=1)
+    )
+    assert _click(client, sample).status_code == 200
+    assert MaskEdit.objects.count() == 1
+
+
+def test_mask_urls_need_a_login(client, sample):
+    response = _click(client, sample)
+    assert response.status_code == 302 and reverse("login") in response.url
+
+
+@pytest.mark.ml
+def test_undo_redo_choose_accept_answer_the_partial(
+    client, person, sample, tiny_sam, inline_tasks, django_capture_on_commit_callbacks
+):
+    assert client.post(_url("mask_undo", sample), **HTMX).status_code == 409
+    with django_capture_on_commit_callbacks(execute=True):
+        _click(client, sample)
+    with django_capture_on_commit_callbacks(execute=True):
+        _click(client, sample, x="40", y="40", label="0")
+    first, second = MaskEdit.objects.order_by("seq")
+    response = client.post(_url("mask_undo", sample), **HTMX)
+    assert response.status_code == 200 and 'data-status="done"' in response.content.decode()
+    first.refresh_from_db()
+    assert Region.objects.get(origin="person").mask == first.candidates[0]["rle"]
+    assert client.post(_url("mask_redo", sample), **HTMX).status_code == 200
+    response = client.post(_url("mask_choose", sample), {"candidate": "1"}, **HTMX)
+    assert response.status_code == 200
+    assert 'class="button button-quiet chosen" aria-pressed="true"' in response.content.decode()
+    second.refresh_from_db()
+    assert second.chosen == 1
+    assert client.post(_url("mask_choose", sample), {"candidate": "x"}, **HTMX).status_code == 400
+    response = client.post(_url("mask_accept", sample), **HTMX)
+    assert "accepted" in response.content.decode()
+    second.refresh_from_db()
+    assert second.accepted_at is not None
+
+
+def test_polling_a_pending_edit_says_computing_then_preparing_image(client, person, sample):
+    response = _click(client, sample)  # no on-commit run: the task is never sent
+    edit = MaskEdit.objects.get()
+    assert "computing mask…" in response.content.decode()
+    poll = _url("mask_poll", sample) + f"?edit={edit.pk}"
+    assert f'hx-get="{poll}"' in response.content.decode()
+    MaskEdit.objects.filter(pk=edit.pk).update(created_at=timezone.now() - timedelta(seconds=5))
+    response = client.get(poll, **HTMX)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "preparing image…" in body and "HX-Retarget" not in response
+    assert len(response.content) < 500  # a waiting poll is cheap
+
+
+@pytest.mark.ml
+def test_polling_a_finished_edit_swaps_in_the_whole_state(
+    client, person, sample, tiny_sam, inline_tasks
+):
+    _click(client, sample)
+    edit = MaskEdit.objects.get()
+    from review.services.mask_worker import compute_mask_edit
+
+    compute_mask_edit(edit_id=edit.pk)
+    response = client.get(_url("mask_poll", sample) + f"?edit={edit.pk}", **HTMX)
+    assert response["HX-Retarget"] == "#mask-state-subject"
+    assert response["HX-Reswap"] == "outerHTML"
+    assert 'data-status="done"' in response.content.decode()
+    assert client.get(_url("mask_poll", sample) + "?edit=x", **HTMX).status_code == 400
+
+
+def test_the_png_shows_the_mask_in_the_elements_colour(client, person, sample):
+    assert client.get(_url("mask_png", sample)).status_code == 404
+    from annotator.services.rle import encode_mask
+
+    mask = __import__("numpy").zeros((240, 320), bool)
+    mask[10:20, 30:60] = True
+    RegionFactory.create(sample=sample, role="subject", mask=encode_mask(mask), segmenter="sam")
+    response = client.get(_url("mask_png", sample))
+    assert response["Content-Type"] == "image/png"
+    image = Image.open(io.BytesIO(response.content)).convert("RGBA")
+    assert image.size == (320, 240)
+    assert image.getpixel((40, 15)) == (214, 51, 108, 120)
+    assert image.getpixel((0, 0))[3] == 0
+
+
+def test_the_sample_page_has_the_mask_panel_and_the_script(client, sample):
+    adjudicator = UserFactory.create()
+    adjudicator.groups.add(Group.objects.get_or_create(name=ADJUDICATOR)[0])
+    client.force_login(adjudicator)
+    RegionFactory.create(sample=sample, role="subject", phrase="ellipse")
+    response = client.get(reverse("review:sample", args=[sample.pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    for role in ("background", "attribute", "subject"):
+        assert f'id="mask-state-{role}"' in html
+        assert f'<canvas class="mask-canvas role-{role}"' in html
+    assert 'data-can-edit="1"' in html
+    assert "js/masks.js" in html
+
+
+@pytest.mark.ml
+def test_opening_a_sample_prefetches_the_next_ones_and_masks_bare_boxes(
+    client, settings, sample, images_root, tiny_sam, inline_tasks, tmp_path,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    settings.MASK_BACKGROUND_TASKS = True
+    settings.MASK_PREFETCH_COUNT = 2
+    adjudicator = UserFactory.create()
+    adjudicator.groups.add(Group.objects.get_or_create(name=ADJUDICATOR)[0])
+    client.force_login(adjudicator)
+    following = [
+        make_scene_sample(images_root, name=f"next{i}.png", dataset=sample.dataset)
+        for i in range(3)
+    ]
+    for other in following:  # distinct images, distinct cache keys
+        SampleFactory._meta.model.objects.filter(pk=other.pk).update(content_hash=f"h{other.pk}")
+    bare = RegionFactory.create(sample=sample, role="subject", x1=60, y1=40, x2=250, y2=190)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get(reverse("review:sample", args=[sample.pk])).status_code == 200
+    bare.refresh_from_db()
+    assert bare.mask is not None and bare.segmenter == "sam-tiny"
+    # This sample and the next two: three embeddings; the third following sample is not yet.
+    assert len(list((tmp_path / "embeddings").glob("*.npy"))) == 3
