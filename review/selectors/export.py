@@ -54,7 +54,9 @@ class AdjudicationRow(NamedTuple):
     attribute: str
     subject: str
     decided_at: datetime
-    annotator: str
+    method: str
+    details: dict[str, Any]
+    annotator: str | None
 
 
 class VerdictRow(NamedTuple):
@@ -204,14 +206,15 @@ def _grouped(rows: Iterable[Any]) -> dict[int, list[Any]]:
 
 
 def fetch_batch_related(*, sample_ids: Iterable[int]) -> BatchRelated:
-    """Proposals, latest adjudication, latest verdict and boxed regions: one query each.
+    """Proposals, final label, latest verdict and boxed regions: one query each.
 
     `sample_ids` is a list or, cheaper, a subquery (batch_sample_ids).
     """
     proposals = Proposal.objects.filter(sample_id__in=sample_ids).order_by("sample_id", "id")
+    # The final label: each sample's highest version that is not reverted.
     adjudications = _latest_per_sample(
-        Adjudication.objects.filter(sample_id__in=sample_ids),
-        order_by=[F("decided_at").desc(), F("id").desc()],
+        Adjudication.objects.filter(sample_id__in=sample_ids, reverted=False),
+        order_by=[F("version").desc()],
     )
     verdicts = _latest_per_sample(
         CriticVerdict.objects.filter(sample_id__in=sample_ids),

@@ -1,7 +1,9 @@
 """Export rows: which label each sample gets, and the columns every format shares.
 
-Label rules (issue 2, §6):
-- adjudicated: the latest Adjudication; decided_by "person".
+Label rules (issue 2, §6; issue 5):
+- adjudicated: the final label (the highest Adjudication version not reverted); decided_by is
+  how it was decided: "person" (one person, k = 1), "consensus" (the k blind answers agreed;
+  annotator lists them, ";"-separated) or "adjudicator" (annotator is the adjudicator).
 - agreed: the models' shared emotion (Sample.suggested_emotion), mean confidence of the proposals
   that named it, triplet and description from the highest-weighted of those proposals (ties by
   model name); decided_by "models".
@@ -20,6 +22,7 @@ from django.conf import settings
 
 from annotator.models import CriticVerdict, Dataset, Sample
 from review.selectors.export import (
+    AdjudicationRow,
     BatchRelated,
     ProposalRow,
     RegionRow,
@@ -154,8 +157,8 @@ def _decision(
             "attribute": adjudication.attribute or None,
             "subject": adjudication.subject or None,
             "description": (chosen.description or None) if chosen else None,
-            "decided_by": "person",
-            "annotator": adjudication.annotator,
+            "decided_by": adjudication.method,
+            "annotator": _deciders(adjudication),
             "decided_at": adjudication.decided_at,
         }
     if sample.status == Sample.Status.AGREED and sample.suggested_emotion:
@@ -167,6 +170,14 @@ def _decision(
     ):
         return {"decided_by": "critic", "decided_at": verdict.created_at}
     return {}
+
+
+def _deciders(adjudication: AdjudicationRow) -> str | None:
+    """Who decided: the person, or for a consensus the people whose answers agreed."""
+    if adjudication.annotator:
+        return adjudication.annotator
+    people = (adjudication.details or {}).get("annotators") or []
+    return ";".join(str(p) for p in people) or None
 
 
 def _agreed_decision(
