@@ -59,8 +59,9 @@ def test_json_numbers_equal_review_stats_on_the_same_arrays(capsys):
         stats.krippendorff_alpha(arrays["people"], level="nominal")
     )
     codes = np.nan_to_num(arrays["models"], nan=-1).astype(int)
+    every_model = codes[[0, 1, 2, 4]]  # Fleiss: the samples all three models labelled
     assert figures["models"]["fleiss_kappa"] == pytest.approx(
-        stats.fleiss_kappa(stats.category_counts(codes[[0, 1, 2, 4]], n_categories=8)  # every model)
+        stats.fleiss_kappa(stats.category_counts(every_model, n_categories=8))
     )
     pairs = {(p["a"], p["b"]): p for p in figures["models"]["pairs"]}
     gemini, gpt = codes[:, MODELS.index("gemini")], codes[:, MODELS.index("gpt-4o")]
