@@ -24,3 +24,7 @@ def reverify_samples(sample_ids: list[int]) -> int:
     from annotator.services.reverify import reverify_samples as reverify
 
     return reverify(sample_ids=[int(pk) for pk in sample_ids])
+
+
+# The pipeline stage tasks live in their own module; importing it here registers them.
+from annotator.pipeline import tasks as pipeline_tasks  # noqa: E402, F401

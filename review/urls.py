@@ -1,6 +1,6 @@
 from django.urls import path
 
-from review.views import drafts, export, history, imports, masks, queue, sample
+from review.views import drafts, export, history, imports, masks, queue, runs, sample
 
 app_name = "review"
 
@@ -25,4 +25,9 @@ urlpatterns = [
     path("export/", export.export_view, name="export"),
     path("export/download/", export.download_view, name="export_download"),
     path("import/", imports.import_view, name="import"),
+    path("runs/", runs.runs_view, name="runs"),
+    path("runs/<int:pk>/", runs.run_detail_view, name="run_detail"),
+    path("runs/<int:pk>/progress/", runs.run_progress_view, name="run_progress"),
+    path("runs/<int:pk>/cancel/", runs.run_cancel_view, name="run_cancel"),
+    path("samples/<int:pk>/restore/", runs.restore_sample_view, name="restore_sample"),
 ]

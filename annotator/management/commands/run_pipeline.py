@@ -1,0 +1,175 @@
+"""python manage.py run_pipeline --dataset NAME [--config PATH] [--stages ...] [--limit N]
+
+Starts a pipeline run and draws a progress bar per stage until it ends. With a broker the
+workers do the work and Ctrl+C leaves the run going (or cancels it, --cancel-on-interrupt);
+without one the work runs in this process and Ctrl+C cancels the run. Either way, running the
+same command again resumes: finished work is skipped.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from annotator.models import Dataset, PipelineRun
+from annotator.pipeline.config import load_pipeline_config, resolve_config_path
+from annotator.pipeline.errors import PipelineConfigError
+from annotator.pipeline.runs.dispatch import uses_broker
+from annotator.pipeline.runs.terminal import BarWriter
+from annotator.pipeline.runs.units import STAGES
+from annotator.selectors.pipeline_runs import ACTIVE, run_failures, run_progress
+from annotator.services.pipeline_runs import (
+    RunNotStarted,
+    StartedRun,
+    cancel_pipeline_run,
+    launch_pipeline_run,
+    refresh_run_status,
+    release_running_units,
+    run_pipeline_in_process,
+    start_pipeline_run,
+)
+
+POLL_S = 0.5
+INTERRUPTED = 130  # the shell's code for Ctrl+C
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the annotation pipeline over a dataset (docs/pipeline.md, Runs). Finished work is "
+        "skipped, so running it again resumes an interrupted or cancelled run."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--dataset", help="dataset name")
+        parser.add_argument("--config", help="pipeline TOML (default: $EMOREVIEW_PIPELINE_CONFIG)")
+        parser.add_argument(
+            "--stages", help=f"comma-separated, from: {','.join(STAGES)} (default: all)"
+        )
+        parser.add_argument("--limit", type=int, help="only the dataset's first N samples")
+        parser.add_argument(
+            "--no-wait", action="store_true", help="with a broker: start the run and return"
+        )
+        parser.add_argument(
+            "--cancel-on-interrupt",
+            action="store_true",
+            help="with a broker: Ctrl+C cancels the run (default: it goes on in the workers)",
+        )
+        parser.add_argument("--watch", type=int, metavar="RUN", help="draw a run's progress")
+        parser.add_argument("--cancel", type=int, metavar="RUN", help="cancel a run")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["cancel"] is not None:
+            run = _run(options["cancel"])
+            cancelled = cancel_pipeline_run(run=run)
+            self.stdout.write(f"Run {run.pk}: {'cancelled' if cancelled else run.status}")
+            return
+        if options["watch"] is not None:
+            self._watch(_run(options["watch"]), options)
+            return
+        started = self._start(options)
+        if not started.report.units:
+            self.stdout.write("Nothing to do: every unit was finished by earlier runs.")
+            return
+        if uses_broker():
+            launch_pipeline_run(started=started)
+            if options["no_wait"]:
+                self.stdout.write(f"Run {started.run.pk} dispatched to the workers.")
+                return
+            self._watch(started.run, options)
+        else:
+            self._run_here(started)
+
+    def _start(self, options: dict[str, Any]) -> StartedRun:
+        if not options["dataset"]:
+            raise CommandError("--dataset is required (or --watch RUN / --cancel RUN)")
+        limit = options["limit"]
+        if limit is not None and limit < 1:
+            raise CommandError("--limit must be a positive number")
+        dataset = Dataset.objects.filter(name=options["dataset"]).first()
+        if dataset is None:
+            known = ", ".join(Dataset.objects.order_by("name").values_list("name", flat=True))
+            raise CommandError(
+                f"--dataset: no dataset named {options['dataset']!r} (known: {known or 'none'})"
+            )
+        try:
+            path = resolve_config_path(explicit=options["config"])
+            config = load_pipeline_config(path=path)
+            started = start_pipeline_run(
+                dataset=dataset, config=config, config_path=str(path),
+                stages=options["stages"], limit=limit,
+            )  # fmt: skip
+        except (PipelineConfigError, RunNotStarted) as exc:
+            raise CommandError(str(exc)) from exc
+        report = started.report
+        self.stdout.write(
+            f"Run {started.run.pk} on {dataset.name}: {report.samples} samples, "
+            f"{report.units} units to do ({report.finished_samples} samples finished earlier); "
+            f"stages {', '.join(started.run.stages)}"
+        )
+        return started
+
+    def _run_here(self, started: StartedRun) -> None:
+        bars = BarWriter(self.stdout)
+        run = started.run
+        self.stdout.write("No broker (CELERY_BROKER_URL unset): running in this process.")
+        try:
+            run = run_pipeline_in_process(
+                started=started, on_progress=lambda: bars.draw(run_progress(run_id=run.pk))
+            )
+        except KeyboardInterrupt:
+            cancel_pipeline_run(run=run)
+            release_running_units(run=run)
+            bars.draw(run_progress(run_id=run.pk))
+            raise CommandError(
+                f"Interrupted: run {run.pk} cancelled. Run the same command again to resume.",
+                returncode=INTERRUPTED,
+            ) from None
+        self._summary(run)
+
+    def _watch(self, run: PipelineRun, options: dict[str, Any]) -> None:
+        bars = BarWriter(self.stdout)
+        try:
+            while True:
+                run = refresh_run_status(run=run)
+                bars.draw(run_progress(run_id=run.pk))
+                if run.status not in ACTIVE:
+                    break
+                time.sleep(POLL_S)
+        except KeyboardInterrupt:
+            if options.get("cancel_on_interrupt"):
+                cancel_pipeline_run(run=run)
+                raise CommandError(
+                    f"Interrupted: run {run.pk} cancelled (units already running finish).",
+                    returncode=INTERRUPTED,
+                ) from None
+            self.stdout.write(
+                f"\nDetached: run {run.pk} goes on in the workers. Watch it with "
+                f"run_pipeline --watch {run.pk}; cancel it with run_pipeline --cancel {run.pk} "
+                "or on the Runs page."
+            )
+            return
+        self._summary(run)
+
+    def _summary(self, run: PipelineRun) -> None:
+        elapsed = ""
+        if run.started_at and run.finished_at:
+            elapsed = f" in {(run.finished_at - run.started_at).total_seconds():.1f} s"
+        failures = run_failures(run=run, limit=10)
+        self.stdout.write(f"Run {run.pk} {run.status}{elapsed}.")
+        if run.error:
+            self.stderr.write(run.error)
+        if failures:
+            total = sum(p.failed for p in run_progress(run_id=run.pk))
+            self.stderr.write(f"{total} units failed (the run went on); the latest:")
+            for f in failures:
+                where = f"{f.external_id} {f.stage} {f.model_name}".strip()
+                self.stderr.write(f"  {where} (round {f.round}): {f.error}")
+
+
+def _run(pk: int) -> PipelineRun:
+    run = PipelineRun.objects.select_related("dataset").filter(pk=pk).first()
+    if run is None:
+        raise CommandError(f"no pipeline run {pk}")
+    return run

@@ -1,0 +1,58 @@
+"""A run's PipelineConfig as JSON (PipelineRun.config) and back, parsed once per process.
+
+Workers read the configuration the run started with, not the TOML file as it is now. The JSON
+holds what the file said (endpoint URLs, models, the names of key variables), never a key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from pathlib import Path
+from typing import Any
+
+from annotator.pipeline.config import EndpointConfig, GroundingConfig, PipelineConfig
+
+_GROUNDING_PATHS = ("config_path", "checkpoint", "text_encoder")
+
+
+def config_to_json(config: PipelineConfig) -> dict[str, Any]:
+    data = dataclasses.asdict(config)
+    grounding = data["grounding"]
+    for key in _GROUNDING_PATHS:
+        if grounding[key] is not None:
+            grounding[key] = str(grounding[key])
+    return data
+
+
+def config_from_json(data: dict[str, Any]) -> PipelineConfig:
+    grounding = dict(data.get("grounding") or {})
+    for key in _GROUNDING_PATHS:
+        if grounding.get(key) is not None:
+            grounding[key] = Path(grounding[key])
+    critic = data.get("critic")
+    return PipelineConfig(
+        annotators={name: EndpointConfig(**values) for name, values in data["annotators"].items()},
+        critic=EndpointConfig(**critic) if critic else None,
+        grounding=GroundingConfig(**grounding),
+        critic_agreed_share=data.get("critic_agreed_share", 0.0),
+        max_revise_rounds=data.get("max_revise_rounds", 1),
+        classifier=data.get("classifier", "import"),
+    )
+
+
+_cache: dict[int, PipelineConfig] = {}
+_cache_lock = threading.Lock()
+_CACHE_SIZE = 32
+
+
+def run_config(*, run_id: int, data: dict[str, Any]) -> PipelineConfig:
+    """The run's configuration; a run's config never changes, so it is parsed once per process
+    (and equal configs give equal, hashable endpoints: the adapters' caches keep working)."""
+    with _cache_lock:
+        config = _cache.get(run_id)
+        if config is None:
+            if len(_cache) >= _CACHE_SIZE:
+                _cache.pop(next(iter(_cache)))
+            config = _cache[run_id] = config_from_json(data)
+        return config

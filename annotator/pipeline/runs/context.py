@@ -1,0 +1,65 @@
+"""What a stage function is given and what it gives back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from annotator.models import PipelineRun, Sample, StageResult
+from annotator.pipeline.config import PipelineConfig
+from annotator.pipeline.runs.units import UnitRef
+
+# Runs inside the transaction that records the unit, with the sample's status as it is now
+# (its row locked); returns units to dispatch besides the next stage's (a revise round's).
+Writer = Callable[[str], list[UnitRef]]
+
+
+class StageFailed(Exception):
+    """A permanent problem with this unit that no retry can fix (a missing image, say)."""
+
+
+@dataclass(frozen=True)
+class UnitContext:
+    unit: StageResult  # claimed; run and sample (with dataset and taxonomy) loaded
+    config: PipelineConfig
+
+    @property
+    def sample(self) -> Sample:
+        return self.unit.sample
+
+    @property
+    def run(self) -> PipelineRun:
+        assert self.unit.run is not None
+        return self.unit.run
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.sample.dataset.taxonomy.labels)
+
+
+@dataclass
+class Computed:
+    """A stage's result: what to record on the unit, and the writes to make with it."""
+
+    output: dict[str, Any] = field(default_factory=dict)
+    write: Writer | None = None
+    skipped: bool = False
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: float | None = None
+
+
+def image_file(sample: Sample) -> Path:
+    """The sample's image under its dataset's images_root; StageFailed when absent or outside."""
+    root_text = sample.dataset.images_root
+    if not root_text or not sample.image_path:
+        raise StageFailed(f"sample {sample.external_id}: no images_root or image_path")
+    root = Path(root_text).resolve()
+    path = (root / sample.image_path).resolve()
+    if not path.is_relative_to(root):
+        raise StageFailed(f"sample {sample.external_id}: {sample.image_path} is outside {root}")
+    if not path.is_file():
+        raise StageFailed(f"sample {sample.external_id}: image {path} not found")
+    return path

@@ -1,0 +1,255 @@
+"""The stages: annotate (a VLM), calibrate (a classifier), verify (the weighted vote), critic.
+
+Each stage function calls its model outside any transaction and returns a Computed whose
+`write` makes the database writes; execution.py runs the write in the transaction that records
+the unit. Adapters are imported inside the functions: loading this module loads no model stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.utils import timezone
+
+from annotator.models import CriticVerdict, Proposal, Sample, StageResult
+from annotator.pipeline.runs.context import Computed, StageFailed, UnitContext, image_file
+from annotator.pipeline.runs.ground import ground
+from annotator.pipeline.runs.seeding import create_round_units
+from annotator.pipeline.runs.units import (
+    ANNOTATE,
+    CALIBRATE,
+    CRITIC,
+    GROUND,
+    PENDING,
+    ROUND_STAGES,
+    SKIPPED,
+    VERIFY,
+    UnitKey,
+    UnitRef,
+    chosen_for_spot_check,
+)
+from annotator.selectors.pipeline_runs import critic_inputs, revise_instructions
+from annotator.services.verification import Verification, Vote, apply_review_rules, cross_verify
+
+PROPOSAL_FIELDS = [
+    "description",
+    "emotion",
+    "confidence",
+    "background",
+    "attribute",
+    "subject",
+    "prompt_version",
+    "raw",
+    "updated_at",
+]
+# The Proposal row a classifier's prediction is stored on, when no row carries it yet.
+CLASSIFIER_ROWS = {"import": "classifier"}
+
+
+def annotate(ctx: UnitContext) -> Computed:
+    unit = ctx.unit
+    endpoint = ctx.config.annotators.get(unit.model_name)
+    if endpoint is None:
+        raise StageFailed(f"annotator {unit.model_name!r} is not in this run's config")
+    image = image_file(ctx.sample).read_bytes()
+    instructions = ""
+    if unit.round > 0:
+        instructions = revise_instructions(sample_id=unit.sample_id, round_=unit.round - 1)
+    from annotator.adapters.vlm import get_vlm_annotator
+
+    annotator = get_vlm_annotator(
+        config=endpoint, labels=ctx.labels, prompt_version=unit.prompt_version
+    )
+    reply = annotator.annotate(image=image, instructions=instructions)
+    proposal = Proposal(
+        sample_id=unit.sample_id, model_name=reply.endpoint, **reply.proposal_fields()
+    )
+
+    def write(status: str) -> list[UnitRef]:
+        proposal.updated_at = timezone.now()
+        Proposal.objects.bulk_create(
+            [proposal],
+            update_conflicts=True,
+            unique_fields=["sample", "model_name"],
+            update_fields=PROPOSAL_FIELDS,
+        )
+        return []
+
+    output: dict[str, Any] = {"model": reply.model, "emotion": reply.emotion, "reply": reply.raw}
+    if reply.repaired:
+        output["repaired"] = True
+    return Computed(
+        output=output,
+        write=write,
+        input_tokens=reply.input_tokens,
+        output_tokens=reply.output_tokens,
+        latency_ms=round(reply.latency_ms, 1),
+    )
+
+
+def calibrate(ctx: UnitContext) -> Computed:
+    from annotator.adapters.classifier import get_classifier, top_label
+
+    name = ctx.unit.model_name
+    distribution = get_classifier(name).predict(sample_id=ctx.unit.sample_id)
+    if not distribution:
+        return Computed(skipped=True, output={"reason": "the classifier has no prediction"})
+    label = top_label(distribution, labels=ctx.labels) or ""
+    sample_id = ctx.unit.sample_id
+
+    def write(status: str) -> list[UnitRef]:
+        store_classifier_proposal(
+            sample_id=sample_id, classifier=name, distribution=distribution, emotion=label
+        )
+        return []
+
+    return Computed(output={"emotion": label, "distribution": distribution}, write=write)
+
+
+def store_classifier_proposal(
+    *, sample_id: int, classifier: str, distribution: dict[str, float], emotion: str
+) -> None:
+    """On the row that carries the classifier's distribution already, else on a row of its own."""
+    row = (
+        Proposal.objects.filter(sample_id=sample_id).exclude(distribution={}).order_by("id").first()
+    )
+    if row is None:
+        raw = {"classifier": classifier}
+        defaults = {"distribution": distribution, "emotion": emotion, "raw": raw}
+        Proposal.objects.update_or_create(
+            sample_id=sample_id,
+            model_name=CLASSIFIER_ROWS.get(classifier, classifier),
+            defaults=defaults,
+        )
+        return
+    row.distribution = distribution
+    row.emotion = row.emotion or emotion
+    row.save(update_fields=["distribution", "emotion", "updated_at"])
+
+
+def store_verification(*, sample: Sample, current_status: str) -> Verification:
+    """Cross-verification over all proposals, then the critic's and people's rules (the same
+    rules as annotator.services.verification.verify_sample, in three queries)."""
+    votes = [
+        Vote(model, emotion)
+        for model, emotion in Proposal.objects.filter(sample_id=sample.pk)
+        .order_by("id")
+        .values_list("model_name", "emotion")
+    ]
+    dataset = sample.dataset
+    result = cross_verify(
+        votes=votes, weights=dataset.model_weights or {}, labels=dataset.taxonomy.labels
+    )
+    verdict, verdict_emotion = (
+        CriticVerdict.objects.filter(sample_id=sample.pk)
+        .order_by("-created_at", "-id")
+        .values_list("verdict", "emotion")
+        .first()
+    ) or ("", "")
+    status, suggested = apply_review_rules(
+        result=result,
+        verdict=verdict,
+        verdict_emotion=verdict_emotion,
+        current_status=current_status,
+    )
+    Sample.objects.filter(pk=sample.pk).update(
+        status=status,
+        suggested_emotion=suggested,
+        vote_margin=result.margin,
+        dispute_reasons=result.reasons,
+        updated_at=timezone.now(),
+    )
+    return Verification(status, suggested, result.margin, result.reasons)
+
+
+def needs_critic(*, status: str, sample_id: int, share: float) -> bool:
+    if status == Sample.Status.DISPUTED:
+        return True
+    agreed = status == Sample.Status.AGREED
+    return agreed and chosen_for_spot_check(sample_id=sample_id, share=share)
+
+
+def verify(ctx: UnitContext) -> Computed:
+    unit = ctx.unit
+    output: dict[str, Any] = {}
+    share = ctx.config.critic_agreed_share
+
+    def write(status: str) -> list[UnitRef]:
+        result = store_verification(sample=ctx.sample, current_status=status)
+        output.update(status=result.status, suggested=result.suggested_emotion)
+        if not needs_critic(status=result.status, sample_id=unit.sample_id, share=share):
+            StageResult.objects.filter(
+                run_id=unit.run_id, sample_id=unit.sample_id, stage=CRITIC, round=unit.round,
+                status=PENDING,
+            ).update(
+                status=SKIPPED, output={"reason": f"{result.status}: not sent to the critic"},
+                finished_at=timezone.now(),
+            )  # fmt: skip
+        return []
+
+    return Computed(output=output, write=write)
+
+
+def critic(ctx: UnitContext) -> Computed:
+    unit, endpoint = ctx.unit, ctx.config.critic
+    if endpoint is None:
+        raise StageFailed("this run's config has no [critic]")
+    image = image_file(ctx.sample).read_bytes()
+    proposals, grounding = critic_inputs(sample_id=unit.sample_id)
+    from annotator.adapters.critic import get_critic
+
+    agent = get_critic(config=endpoint, prompt_version=unit.prompt_version)
+    reply = agent.judge(image=image, proposals=proposals, grounding=grounding, labels=ctx.labels)
+    fields = reply.verdict_fields()
+    again = (
+        reply.verdict == CriticVerdict.Verdict.REVISE
+        and unit.round < ctx.config.max_revise_rounds
+        and ANNOTATE in ctx.run.stages
+    )
+
+    def write(status: str) -> list[UnitRef]:
+        CriticVerdict.objects.create(sample_id=unit.sample_id, round=unit.round, **fields)
+        store_verification(sample=ctx.sample, current_status=status)
+        return next_round(unit) if again else []
+
+    output = {key: fields[key] for key in ("verdict", "emotion", "instructions")}
+    return Computed(
+        output={**output, "reply": reply.raw},
+        write=write,
+        input_tokens=reply.input_tokens,
+        output_tokens=reply.output_tokens,
+        latency_ms=round(reply.latency_ms, 1),
+    )
+
+
+def next_round(unit: StageResult) -> list[UnitRef]:
+    """The next round's units (this round's annotate, verify and critic units again); returns
+    its annotate units, which start it."""
+    assert unit.run_id is not None
+    rows = StageResult.objects.filter(
+        run_id=unit.run_id, sample_id=unit.sample_id, round=unit.round, stage__in=ROUND_STAGES
+    ).values_list("stage", "model_name", "prompt_version")
+    keys = [UnitKey(stage, model, version, unit.round + 1) for stage, model, version in rows]
+    ids = create_round_units(run_id=unit.run_id, sample_id=unit.sample_id, keys=keys)
+    return [UnitRef(pk, key.stage) for key, pk in ids.items() if key.stage == ANNOTATE]
+
+
+StageFunction = Callable[[UnitContext], Computed]
+STAGE_FUNCTIONS: dict[str, StageFunction] = {
+    ANNOTATE: annotate,
+    CALIBRATE: calibrate,
+    GROUND: ground,
+    VERIFY: verify,
+    CRITIC: critic,
+}
+
+
+def stage_endpoint_retries(ctx: UnitContext) -> int:
+    """How many times a transient error of this unit is retried (the endpoint's max_retries)."""
+    endpoint: Any = None
+    if ctx.unit.stage == ANNOTATE:
+        endpoint = ctx.config.annotators.get(ctx.unit.model_name)
+    elif ctx.unit.stage == CRITIC:
+        endpoint = ctx.config.critic
+    return endpoint.max_retries if endpoint is not None else 3

@@ -1,0 +1,151 @@
+"""Reads for pipeline runs: progress per stage, the run list, failures, a stage's inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, QuerySet
+from django.shortcuts import get_object_or_404
+
+from annotator.models import CriticVerdict, Dataset, PipelineRun, Proposal, Region, Sample
+from annotator.models import StageResult as Unit
+from annotator.pipeline.runs.units import STAGES
+
+ACTIVE = (PipelineRun.Status.PENDING, PipelineRun.Status.RUNNING)
+
+
+@dataclass(frozen=True)
+class StageProgress:
+    stage: str
+    pending: int = 0
+    running: int = 0
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.running + self.done + self.failed + self.skipped
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed + self.skipped
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.finished / self.total) if self.total else 100
+
+
+def run_progress(*, run_id: int) -> list[StageProgress]:
+    """Units per stage and status of this run (one query over the stageresult_progress index);
+    stages without units are left out."""
+    counts: dict[str, dict[str, int]] = {}
+    rows = (
+        Unit.objects.filter(run_id=run_id)
+        .values_list("stage", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for stage, status, n in rows:
+        counts.setdefault(stage, {})[status] = n
+    return [StageProgress(stage, **counts[stage]) for stage in STAGES if stage in counts]
+
+
+def run_is_unfinished(*, run_id: int) -> bool:
+    """Whether any unit of the run is pending or running (index seeks per stage and status)."""
+    return Unit.objects.filter(
+        run_id=run_id, stage__in=STAGES, status__in=[Unit.Status.PENDING, Unit.Status.RUNNING]
+    ).exists()
+
+
+def pipeline_sample_ids(*, dataset: Dataset, limit: int | None = None) -> list[int]:
+    """The samples a run covers: the dataset's first `limit` by id (all without a limit), so
+    running again with the same limit covers the same samples."""
+    ids = Sample.objects.filter(dataset=dataset).order_by("id").values_list("id", flat=True)
+    return list(ids[:limit] if limit is not None else ids)
+
+
+def active_run(*, dataset: Dataset) -> PipelineRun | None:
+    return PipelineRun.objects.filter(dataset=dataset, status__in=ACTIVE).order_by("-id").first()
+
+
+def recent_runs(*, limit: int = 50) -> QuerySet[PipelineRun]:
+    return PipelineRun.objects.select_related("dataset", "created_by").order_by("-id")[:limit]
+
+
+def run_for_page(*, pk: int) -> PipelineRun:
+    return get_object_or_404(PipelineRun.objects.select_related("dataset", "created_by"), pk=pk)
+
+
+@dataclass(frozen=True)
+class FailedUnit:
+    sample_id: int
+    external_id: str
+    stage: str
+    model_name: str
+    round: int
+    attempts: int
+    error: str
+
+
+def run_failures(*, run: PipelineRun, limit: int = 50) -> list[FailedUnit]:
+    """Units that failed, newest first (a skip caused by an earlier failure is not listed)."""
+    rows = (
+        Unit.objects.filter(run=run, status=Unit.Status.FAILED)
+        .order_by("-finished_at", "-id")
+        .values_list(
+            "sample_id", "sample__external_id", "stage", "model_name", "round", "attempts", "error"
+        )[:limit]
+    )
+    return [FailedUnit(*row) for row in rows]
+
+
+def run_dropped_samples(*, run: PipelineRun, limit: int = 50) -> QuerySet[Sample]:
+    """Samples of this run that are dropped now (a person may restore them)."""
+    ids = Unit.objects.filter(run=run).values("sample_id")
+    return (
+        Sample.objects.filter(pk__in=ids, status=Sample.Status.DROPPED)
+        .defer("des")
+        .order_by("id")[:limit]
+    )
+
+
+def revise_instructions(*, sample_id: int, round_: int) -> str:
+    """The instructions of the critic's revise verdict in `round_` ("" when there is none)."""
+    instructions = (
+        CriticVerdict.objects.filter(
+            sample_id=sample_id, round=round_, verdict=CriticVerdict.Verdict.REVISE
+        )
+        .order_by("-created_at", "-id")
+        .values_list("instructions", flat=True)
+        .first()
+    )
+    return instructions or ""
+
+
+def critic_inputs(*, sample_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(proposals, grounding) as the critic sees them: every model's proposal, every box."""
+    proposals = []
+    for row in (
+        Proposal.objects.filter(sample_id=sample_id)
+        .order_by("model_name")
+        .values(
+            "model_name", "emotion", "confidence", "description", "background", "attribute",
+            "subject", "distribution",
+        )
+    ):  # fmt: skip
+        proposal: dict[str, Any] = {"model": row["model_name"]}
+        proposal.update((key, value) for key, value in row.items() if key != "model_name")
+        if not proposal["distribution"]:
+            del proposal["distribution"]
+        proposals.append(proposal)
+    grounding = [
+        {"role": role, "phrase": phrase, "box": [x1, y1, x2, y2], "score": score}
+        for role, phrase, x1, y1, x2, y2, score in Region.objects.filter(
+            sample_id=sample_id, x1__isnull=False
+        )
+        .order_by("role", "id")
+        .values_list("role", "phrase", "x1", "y1", "x2", "y2", "score")
+    ]
+    return proposals, grounding

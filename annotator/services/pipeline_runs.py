@@ -1,0 +1,194 @@
+"""Start, run, watch, cancel pipeline runs; restore a sample the critic dropped.
+
+    started = start_pipeline_run(dataset=ds, config=config, stages=["annotate", "verify"])
+    launch_pipeline_run(started=started)      # workers (broker) or a background thread
+    # or, in a terminal without a broker:
+    run_pipeline_in_process(started=started, on_progress=draw)
+
+A run covers the dataset's first `limit` samples (all without one). Work finished by earlier
+runs is skipped; failed and cancelled work is done again. One run per dataset at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from annotator.models import CriticVerdict, Dataset, PipelineRun, Sample, StageResult
+from annotator.pipeline.config import PipelineConfig
+from annotator.pipeline.runs.config_store import config_to_json
+from annotator.pipeline.runs.dispatch import send_units, uses_broker
+from annotator.pipeline.runs.execution import finish_run_if_complete
+from annotator.pipeline.runs.seeding import SeedReport, seed_run
+from annotator.pipeline.runs.units import parse_stages, run_spec
+from annotator.selectors.pipeline_runs import ACTIVE, active_run, pipeline_sample_ids
+
+
+class RunNotStarted(ValueError):
+    """The run cannot start: a bad --stages value, or another run is active on the dataset."""
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    run: PipelineRun
+    report: SeedReport
+
+
+def start_pipeline_run(
+    *,
+    dataset: Dataset,
+    config: PipelineConfig,
+    config_path: str = "",
+    stages: str | Sequence[str] | None = None,
+    limit: int | None = None,
+    user: Any = None,
+) -> StartedRun:
+    """Create the run and its units (nothing is dispatched yet: see launch_pipeline_run)."""
+    try:
+        chosen = parse_stages(stages, config=config)
+    except ValueError as exc:
+        raise RunNotStarted(f"--stages: {exc}") from exc
+    spec = run_spec(
+        config=config, stages=chosen, prompt_versions=_latest_prompts(), segmenter=_segmenter()
+    )
+    with transaction.atomic():
+        # The dataset row's lock makes two starts on one dataset take turns.
+        Dataset.objects.select_for_update().filter(pk=dataset.pk).values_list("pk").first()
+        _refuse_concurrent_run(dataset)
+        # Votes count with the config's annotator weights; the sample page shows the same.
+        dataset.model_weights = {**(dataset.model_weights or {}), **config.weights}
+        Dataset.objects.filter(pk=dataset.pk).update(model_weights=dataset.model_weights)
+        now = timezone.now()
+        run = PipelineRun.objects.create(
+            dataset=dataset, config=config_to_json(config), config_path=str(config_path),
+            stages=chosen, limit=limit, status=PipelineRun.Status.RUNNING,
+            created_by=user if user is not None and user.is_authenticated else None,
+            started_at=now,
+        )  # fmt: skip
+        ids = pipeline_sample_ids(dataset=dataset, limit=limit)
+        report = seed_run(run=run, spec=spec, sample_ids=ids)
+        if not report.units:
+            run.status, run.finished_at = PipelineRun.Status.DONE, now
+            run.save(update_fields=["status", "finished_at"])
+    return StartedRun(run=run, report=report)
+
+
+def _refuse_concurrent_run(dataset: Dataset) -> None:
+    other = active_run(dataset=dataset)
+    if other is not None:
+        finish_run_if_complete(run_id=other.pk)
+        other = active_run(dataset=dataset)
+    if other is not None:
+        raise RunNotStarted(
+            f"run {other.pk} is still {other.status} on dataset {dataset.name}: "
+            "wait for it to finish or cancel it"
+        )
+
+
+def _latest_prompts() -> dict[str, str]:
+    from annotator.pipeline.prompts import load_prompt
+
+    return {name: load_prompt(name=name).version for name in ("annotate", "critic")}
+
+
+def _segmenter() -> str:
+    from annotator.adapters.segmenters import resolve_segmenter_name
+
+    return resolve_segmenter_name()
+
+
+def launch_pipeline_run(*, started: StartedRun) -> str:
+    """Dispatch the first units after commit: to the workers ("broker"), or without a broker to
+    a background thread of this process ("thread"). Returns which."""
+    if uses_broker():
+        send_units(started.report.start)
+        return "broker"
+    from annotator.pipeline.runs.local import run_in_background
+
+    run_id, start = started.run.pk, list(started.report.start)
+    transaction.on_commit(lambda: run_in_background(run_id=run_id, start=start))
+    return "thread"
+
+
+def run_pipeline_in_process(
+    *, started: StartedRun, on_progress: Callable[[], None] | None = None
+) -> PipelineRun:
+    """Run every unit here and now (no broker); returns the run as it ended."""
+    from annotator.pipeline.runs.local import LocalRunner
+
+    LocalRunner(run_id=started.run.pk, on_progress=on_progress).run(started.report.start)
+    return PipelineRun.objects.get(pk=started.run.pk)
+
+
+def cancel_pipeline_run(*, run: PipelineRun) -> bool:
+    """Stop scheduling: no unit of the run is claimed any more (running ones finish). False when
+    the run had ended already. Running the pipeline again resumes what is left."""
+    cancelled = PipelineRun.objects.filter(pk=run.pk, status__in=ACTIVE).update(
+        cancel_requested=True, status=PipelineRun.Status.CANCELLED, finished_at=timezone.now()
+    )
+    run.refresh_from_db()
+    return bool(cancelled)
+
+
+def release_running_units(*, run: PipelineRun) -> int:
+    """Units this process was running when it was interrupted go back to pending."""
+    return StageResult.objects.filter(run=run, status=StageResult.Status.RUNNING).update(
+        status=StageResult.Status.PENDING, claimed_at=None
+    )
+
+
+def refresh_run_status(*, run: PipelineRun) -> PipelineRun:
+    """Mark the run done when nothing is pending or running (a safety net for the last unit's
+    own check); returns the run as stored."""
+    if run.status == PipelineRun.Status.RUNNING:
+        finish_run_if_complete(run_id=run.pk)
+        run.refresh_from_db()
+    return run
+
+
+def fail_pipeline_run(*, run_id: int, error: str) -> None:
+    PipelineRun.objects.filter(pk=run_id, status__in=ACTIVE).update(
+        status=PipelineRun.Status.FAILED, error=error, finished_at=timezone.now()
+    )
+
+
+def restore_dropped_sample(*, sample: Sample, user: Any) -> Sample:
+    """Undo the critic's drop: a person's preserve verdict (so re-verification keeps it), then
+    the status the models' vote gives; recorded in the sample's history."""
+    from annotator.services.verification import verify_sample
+    from review.models import AuditEvent
+
+    with transaction.atomic():
+        locked = Sample.objects.select_for_update().select_related("dataset__taxonomy")
+        sample = locked.get(pk=sample.pk)
+        if sample.status != Sample.Status.DROPPED:
+            raise ValidationError(f"{sample.external_id} is {sample.status}, not dropped.")
+        name = getattr(user, "username", "") or "someone"
+        CriticVerdict.objects.create(
+            sample=sample,
+            model_name=f"person:{name}"[:100],
+            verdict=CriticVerdict.Verdict.PRESERVE,
+            reasoning=f"Restored by {name}: the critic's drop was overruled.",
+            checks={"origin": "person", "restored_by": name},
+            round=_latest_round(sample),
+        )
+        before = {"status": sample.status, "suggested_emotion": sample.suggested_emotion}
+        result = verify_sample(sample=sample)
+        AuditEvent.objects.create(
+            sample=sample,
+            actor=user if getattr(user, "is_authenticated", False) else None,
+            action="restore_dropped",
+            before=before,
+            after={"status": result.status, "suggested_emotion": result.suggested_emotion},
+        )
+    return sample
+
+
+def _latest_round(sample: Sample) -> int:
+    rounds = sample.verdicts.order_by("-round").values_list("round", flat=True)
+    return rounds.first() or 0
