@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
     "annotator",
     "review",
 ]
@@ -153,6 +154,19 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "EmoReview API",
+    "DESCRIPTION": "The review queue, leases, answers, adjudication and history. Token auth: "
+    "POST username and password to /api/token/, then send `Authorization: Token <key>`.",
+    "VERSION": "1",
+    # /api/docs/ serves Swagger UI from static/vendor/swagger-ui (no CDN); no online validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "ENUM_NAME_OVERRIDES": {
+        "SampleStatusEnum": "annotator.models.Sample.Status",
+        "LeaseStatusEnum": "review.models.Assignment.Status",
+    },
 }
 
 # Review queue
