@@ -61,8 +61,9 @@ def _person_region(sample, role="subject"):
     return Region.objects.get(sample=sample, role=role, origin=Region.Origin.PERSON)
 
 
+@pytest.mark.usefixtures("tiny_sam", "inline_tasks")
 def test_stored_mask_equals_sam_predictors_for_the_same_clicks(
-    tiny_sam, inline_tasks, sample, person, images_root, django_capture_on_commit_callbacks
+    sample, person, images_root, django_capture_on_commit_callbacks
 ):
     image = write_scene(images_root / "scene.png")
     with django_capture_on_commit_callbacks(execute=True):
@@ -87,8 +88,9 @@ def test_stored_mask_equals_sam_predictors_for_the_same_clicks(
     assert np.array_equal(decode_mask(_person_region(sample).mask), single)
 
 
+@pytest.mark.usefixtures("tiny_sam", "inline_tasks")
 def test_the_rle_round_trips_exactly_through_pycocotools(
-    tiny_sam, inline_tasks, sample, person, django_capture_on_commit_callbacks
+    sample, person, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         edit = _click(sample, person, 150.0, 100.0)
@@ -146,7 +148,8 @@ def test_each_edit_adds_to_the_heads_prompt_until_reset(sample, person):
     assert {e.status for e in MaskEdit.objects.all()} == {"pending"}
 
 
-def test_a_duplicate_delivery_stores_one_result(tiny_sam, sample, person):
+@pytest.mark.usefixtures("tiny_sam")
+def test_a_duplicate_delivery_stores_one_result(sample, person):
     edit = _click(sample, person, 150.0, 100.0)
     assert compute_mask_edit(edit_id=edit.pk) == "done"
     edit.refresh_from_db()
@@ -157,7 +160,8 @@ def test_a_duplicate_delivery_stores_one_result(tiny_sam, sample, person):
     assert Region.objects.filter(sample=sample, origin=Region.Origin.PERSON).count() == 1
 
 
-def test_a_result_older_than_the_latest_edit_is_discarded(tiny_sam, sample, person):
+@pytest.mark.usefixtures("tiny_sam")
+def test_a_result_older_than_the_latest_edit_is_discarded(sample, person):
     older = _click(sample, person, 150.0, 100.0)
     newer = _click(sample, person, 160.0, 110.0)
     assert compute_mask_edit(edit_id=newer.pk) == "done"
@@ -196,9 +200,8 @@ def test_staleness_is_checked_again_before_storing(settings, sample, person):
     assert not Region.objects.filter(origin=Region.Origin.PERSON).exists()
 
 
-def test_a_claim_left_by_a_dead_worker_is_taken_over_a_live_one_is_not(
-    tiny_sam, settings, sample, person
-):
+@pytest.mark.usefixtures("tiny_sam")
+def test_a_claim_left_by_a_dead_worker_is_taken_over_a_live_one_is_not(settings, sample, person):
     edit = _click(sample, person, 150.0, 100.0)
     now = timezone.now()
     MaskEdit.objects.filter(pk=edit.pk).update(status="running", started_at=now)
@@ -208,7 +211,8 @@ def test_a_claim_left_by_a_dead_worker_is_taken_over_a_live_one_is_not(
     assert compute_mask_edit(edit_id=edit.pk) == "done"  # redelivered after the worker died
 
 
-def test_a_missing_image_fails_the_edit_with_the_file_named(tiny_sam, sample, person, images_root):
+@pytest.mark.usefixtures("tiny_sam")
+def test_a_missing_image_fails_the_edit_with_the_file_named(sample, person, images_root):
     edit = _click(sample, person, 150.0, 100.0)
     (images_root / "scene.png").unlink()
     assert compute_mask_edit(edit_id=edit.pk) == "failed"
@@ -226,9 +230,8 @@ def _two_done_edits(sample, person):
     return first, second
 
 
-def test_undo_and_redo_walk_the_history_and_the_region_follows(
-    tiny_sam, inline_tasks, sample, person
-):
+@pytest.mark.usefixtures("tiny_sam", "inline_tasks")
+def test_undo_and_redo_walk_the_history_and_the_region_follows(sample, person):
     first, second = _two_done_edits(sample, person)
     assert undo_mask_edit(sample=sample, role="subject", user=person) == first
     assert _person_region(sample).mask == first.candidates[0]["rle"]
@@ -247,9 +250,8 @@ def test_undo_and_redo_walk_the_history_and_the_region_follows(
         redo_mask_edit(sample=sample, role="subject", user=person)
 
 
-def test_undo_onto_a_skipped_edit_computes_it(
-    tiny_sam, inline_tasks, sample, person, django_capture_on_commit_callbacks
-):
+@pytest.mark.usefixtures("tiny_sam", "inline_tasks")
+def test_undo_onto_a_skipped_edit_computes_it(sample, person, django_capture_on_commit_callbacks):
     skipped = _click(sample, person, 150.0, 100.0)
     newer = _click(sample, person, 40.0, 40.0, label=0)
     compute_mask_edit(edit_id=skipped.pk)  # stale: the newer click supersedes it
@@ -261,7 +263,8 @@ def test_undo_onto_a_skipped_edit_computes_it(
     assert _person_region(sample).mask == head.candidates[0]["rle"]
 
 
-def test_choosing_another_candidate_and_accepting(tiny_sam, sample, person):
+@pytest.mark.usefixtures("tiny_sam")
+def test_choosing_another_candidate_and_accepting(sample, person):
     edit = _click(sample, person, 150.0, 100.0)
     compute_mask_edit(edit_id=edit.pk)
     accepted = accept_mask(sample=sample, role="subject", user=person)
@@ -286,7 +289,8 @@ def test_nothing_to_accept_while_the_mask_is_computing(sample, person):
         choose_mask_candidate(sample=sample, role="subject", user=person, index=1)
 
 
-def test_boxes_without_masks_get_the_segmenters_mask(tiny_sam, sample, images_root):
+@pytest.mark.usefixtures("tiny_sam")
+def test_boxes_without_masks_get_the_segmenters_mask(sample, images_root):
     image = write_scene(images_root / "scene.png")
     bare = RegionFactory.create(sample=sample, role="subject", x1=60, y1=40, x2=250, y2=190)
     kept = RegionFactory.create(
@@ -308,7 +312,8 @@ def test_boxes_without_masks_get_the_segmenters_mask(tiny_sam, sample, images_ro
     assert segment_sample_regions(sample_id=sample.pk) == 0  # a second run writes nothing
 
 
-def test_prepare_embedding_encodes_once_then_finds_it_cached(tiny_sam, sample, tmp_path):
+@pytest.mark.usefixtures("tiny_sam")
+def test_prepare_embedding_encodes_once_then_finds_it_cached(sample, tmp_path):
     assert prepare_embedding(sample_id=sample.pk) is False
     assert len(list((tmp_path / "embeddings").glob("*.npy"))) == 1
     assert prepare_embedding(sample_id=sample.pk) is True

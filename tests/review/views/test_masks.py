@@ -63,9 +63,8 @@ def seeded_taxonomy(transactional_db):
 # before the response is rendered, as in production.
 @pytest.mark.ml
 @pytest.mark.django_db(transaction=True)
-def test_a_click_answers_the_partial_with_the_new_mask(
-    seeded_taxonomy, client, person, sample, tiny_sam, inline_tasks
-):
+@pytest.mark.usefixtures("tiny_sam", "inline_tasks")
+def test_a_click_answers_the_partial_with_the_new_mask(seeded_taxonomy, client, person, sample):
     response = _click(client, sample)
     assert response.status_code == 200
     html = response.content.decode()
@@ -81,8 +80,9 @@ def test_a_click_answers_the_partial_with_the_new_mask(
 
 
 @pytest.mark.ml
+@pytest.mark.usefixtures("tiny_sam", "inline_tasks")
 def test_a_plain_form_post_saves_and_returns_to_the_sample_page(
-    client, person, sample, tiny_sam, inline_tasks, django_capture_on_commit_callbacks
+    client, person, sample, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = _click(client, sample, htmx=False, label="0")
@@ -133,8 +133,9 @@ def test_mask_urls_need_a_login(client, sample):
 
 
 @pytest.mark.ml
+@pytest.mark.usefixtures("tiny_sam", "inline_tasks")
 def test_undo_redo_choose_accept_answer_the_partial(
-    client, person, sample, tiny_sam, inline_tasks, django_capture_on_commit_callbacks
+    client, person, sample, django_capture_on_commit_callbacks
 ):
     assert client.post(_url("mask_undo", sample), **HTMX).status_code == 409
     with django_capture_on_commit_callbacks(execute=True):
@@ -174,9 +175,8 @@ def test_polling_a_pending_edit_says_computing_then_preparing_image(client, pers
 
 
 @pytest.mark.ml
-def test_polling_a_finished_edit_swaps_in_the_whole_state(
-    client, person, sample, tiny_sam, inline_tasks
-):
+@pytest.mark.usefixtures("tiny_sam", "inline_tasks")
+def test_polling_a_finished_edit_swaps_in_the_whole_state(client, person, sample):
     _click(client, sample)
     edit = MaskEdit.objects.get()
     from review.services.mask_worker import compute_mask_edit
@@ -220,10 +220,10 @@ def test_the_sample_page_has_the_mask_panel_and_the_script(client, sample):
 
 
 @pytest.mark.ml
+@pytest.mark.usefixtures("tiny_sam", "inline_tasks")
 def test_opening_a_sample_prefetches_the_next_ones_and_masks_bare_boxes(
-    client, settings, sample, images_root, tiny_sam, inline_tasks, tmp_path,
-    django_capture_on_commit_callbacks,
-):  # fmt: skip
+    client, settings, sample, images_root, tmp_path, django_capture_on_commit_callbacks
+):
     settings.MASK_BACKGROUND_TASKS = True
     settings.MASK_PREFETCH_COUNT = 2
     adjudicator = UserFactory.create()
