@@ -1,6 +1,6 @@
 from django.urls import path
 
-from review.views import drafts, export, history, imports, masks, queue, runs, sample
+from review.views import audit, drafts, export, history, imports, masks, queue, runs, sample
 
 app_name = "review"
 
@@ -30,4 +30,8 @@ urlpatterns = [
     path("runs/<int:pk>/progress/", runs.run_progress_view, name="run_progress"),
     path("runs/<int:pk>/cancel/", runs.run_cancel_view, name="run_cancel"),
     path("samples/<int:pk>/restore/", runs.restore_sample_view, name="restore_sample"),
+    path("audit/", audit.audit_view, name="audit"),
+    path("audit/figures.json", audit.audit_json_view, name="audit_json"),
+    path("audit/tables/<slug:table>/", audit.audit_table_view, name="audit_table"),
+    path("audit/samples/", audit.audit_samples_view, name="audit_samples"),
 ]

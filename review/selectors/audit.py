@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
-from annotator.models import CriticVerdict, Proposal, Sample
+from annotator.models import CriticVerdict, Dataset, Proposal, Sample
 from review.models import Adjudication, Annotation, AuditEvent, BinaryVote
 from review.selectors.audit_data import AuditData, AuditFilters, load_audit_data
 from review.selectors.audit_models import (
@@ -44,6 +44,7 @@ __all__ = [
     "audit_figures",
     "audit_fingerprint",
     "compute_audit_figures",
+    "dataset_sources",
 ]
 
 CACHE_VERSION = 1
@@ -95,6 +96,17 @@ def audit_figures(*, filters: AuditFilters) -> dict[str, Any]:
         figures = compute_audit_figures(data=data, filters=filters)
         cache.set(key, figures, _timeout())
     return figures
+
+
+def dataset_sources(*, dataset: Dataset, fingerprint: str | None = None) -> list[str]:
+    """The dataset's sample sources, for the filter (a DISTINCT over every sample, cached)."""
+    key = _cache_key("sources", AuditFilters(dataset=dataset), fingerprint or audit_fingerprint())
+    sources = cache.get(key)
+    if sources is None:
+        values = Sample.objects.filter(dataset=dataset).values_list("source", flat=True)
+        sources = sorted(s for s in values.order_by().distinct() if s)
+        cache.set(key, sources, _timeout())
+    return sources
 
 
 def compute_audit_figures(*, data: AuditData, filters: AuditFilters) -> dict[str, Any]:

@@ -6,12 +6,13 @@ drill-down list always count the same samples. Parameters come from the URL as s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from review.selectors.audit_data import VERDICTS, AuditData, BoolArray, IntArray
+from annotator.models import Sample
+from review.selectors.audit_data import VERDICTS, AuditData, BoolArray, IntArray, positions
 from review.selectors.audit_models import (
     CRITIC,
     calibration_bins,
@@ -192,4 +193,66 @@ FIGURES: dict[str, Callable[[AuditData, Params], tuple[str, BoolArray]]] = {
     "annotator": _annotator,
     "decisions": _decisions,
 }
-__all__ = ["CRITIC", "FIGURES", "Drilldown", "DrilldownError", "drilldown"]
+
+
+@dataclass(frozen=True)
+class SampleFacts:
+    """One row of a drill-down list: what the audit knows about the sample."""
+
+    pk: int
+    external_id: str
+    status: str
+    source: str
+    models: list[str]  # each model's label, "" where it gave none
+    critic: str  # "verdict: emotion" of the latest verdict
+    final: str
+    ratings: int  # human ratings (votes) on the sample
+
+
+ID_CHUNK = 900  # ids per IN (...) query
+
+
+def sample_facts(*, data: AuditData, sample_ids: Sequence[int]) -> list[SampleFacts]:
+    """Facts for the given samples (ascending id), two columns from the database, the rest from
+    the arrays; ids are read in chunks so a long CSV never builds a huge IN list."""
+    rated = np.bincount(data.unit_sample[data.rating_unit], minlength=data.n_samples)
+    names: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(sample_ids), ID_CHUNK):
+        chunk = [int(pk) for pk in sample_ids[start : start + ID_CHUNK]]
+        rows = Sample.objects.filter(pk__in=chunk).values_list("id", "external_id", "status")
+        names.update({pk: (external_id, status) for pk, external_id, status in rows})
+    index = positions(data.sample_ids, [int(pk) for pk in sample_ids])
+    return [
+        _facts(data, int(pk), int(i), names.get(int(pk), ("", "")), int(rated[i]))
+        for pk, i in zip(sample_ids, index, strict=True)
+        if i >= 0
+    ]
+
+
+def _facts(data: AuditData, pk: int, i: int, name: tuple[str, str], ratings: int) -> SampleFacts:
+    def label(code: int) -> str:
+        return data.labels[code] if code >= 0 else ""
+
+    verdict = int(data.critic_verdict[i])
+    critic = f"{VERDICTS[verdict]}: {label(int(data.critic_label[i]))}" if verdict >= 0 else ""
+    return SampleFacts(
+        pk=pk,
+        external_id=name[0],
+        status=name[1],
+        source=data.sources[int(data.sample_source[i])] if data.sources else "",
+        models=[label(int(code)) for code in data.model_labels[i]],
+        critic=critic.rstrip(": "),
+        final=label(int(data.final[i])),
+        ratings=ratings,
+    )
+
+
+__all__ = [
+    "CRITIC",
+    "FIGURES",
+    "Drilldown",
+    "DrilldownError",
+    "SampleFacts",
+    "drilldown",
+    "sample_facts",
+]

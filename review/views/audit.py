@@ -1,0 +1,243 @@
+"""The audit (auditors and admins): dashboard, one URL per table (?format=csv downloads it), and
+the drill-down list of the samples behind any number."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from typing import Any, cast
+from urllib.parse import urlencode
+
+from django import forms
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
+
+from annotator.models import Dataset
+from review.roles import AUDITOR, role_required
+from review.selectors.audit import (
+    AuditFilters,
+    audit_data,
+    audit_figures,
+    dataset_sources,
+)
+from review.selectors.audit_drilldown import DrilldownError, drilldown, sample_facts
+from review.views.audit_charts import dashboard_charts
+from review.views.audit_tables import Link, Table, audit_table, audit_tables
+from review.views.queue import HtmxHttpRequest, wants_partial
+
+PAGE_SIZE = 50
+CSV_CHUNK = 2000
+
+
+class AuditFilterForm(forms.Form):
+    dataset = forms.ChoiceField(choices=[])
+    source = forms.ChoiceField(choices=[], required=False)
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, data: Any, *, datasets: list[str], sources: list[str]) -> None:
+        super().__init__(data)
+        cast(forms.ChoiceField, self.fields["dataset"]).choices = [(n, n) for n in datasets]
+        source = cast(forms.ChoiceField, self.fields["source"])
+        source.choices = [("", "any source"), *((s, s) for s in sources)]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end date is before the start date.")
+        return cleaned
+
+
+def _filters(request: HttpRequest) -> tuple[AuditFilterForm, AuditFilters | None]:
+    """The filter form and, when a dataset is chosen, the filters (bad fields are dropped)."""
+    names = list(Dataset.objects.order_by("name").values_list("name", flat=True))
+    data = request.GET.copy()
+    if not data.get("dataset") and names:
+        data["dataset"] = names[0]
+    dataset = Dataset.objects.select_related("taxonomy").filter(name=data.get("dataset")).first()
+    sources = dataset_sources(dataset=dataset) if dataset else []
+    form = AuditFilterForm(data, datasets=names, sources=sources)
+    form.is_valid()
+    if dataset is None:
+        return form, None
+    cleaned = form.cleaned_data
+    until = cleaned.get("until") if "until" not in form.errors else None
+    filters = AuditFilters(
+        dataset=dataset, source=cleaned.get("source", ""), since=cleaned.get("since"), until=until
+    )
+    return form, filters
+
+
+def _linker(filters: AuditFilters) -> Link:
+    base = reverse("review:audit_samples")
+    query = filters.query()
+
+    def link(figure: str, **params: str) -> str:
+        return f"{base}?{urlencode({**query, 'figure': figure, **params})}"
+
+    return link
+
+
+def table_url(slug: str, filters: AuditFilters, **extra: str) -> str:
+    return f"{reverse('review:audit_table', args=[slug])}?{urlencode({**filters.query(), **extra})}"
+
+
+SECTIONS = [
+    ("models", "Models", ["models", "model-pairs"], ["confusion"], ["confusion"]),
+    (
+        "disputes",
+        "Disputes",
+        ["disputes-by-emotion", "disputes-by-source"],
+        ["disputes", "sources"],
+        [],
+    ),
+    ("people", "People", ["people", "annotators", "binary-emotions"], ["annotators"], []),
+    (
+        "versus",
+        "Models against people",
+        ["models-vs-final", "critic-overturns", "calibration"],
+        ["judges", "reliability"],
+        ["calibration-bins"],
+    ),
+    ("throughput", "Throughput", ["throughput"], [], []),
+]
+
+
+def _sections(figures: dict[str, Any], filters: AuditFilters) -> list[dict[str, Any]]:
+    link = _linker(filters)
+    tables = audit_tables(figures=figures, link=link)
+    charts = dashboard_charts(figures, link)
+
+    def placed(slug: str) -> dict[str, Any]:
+        return {"table": tables[slug], "url": table_url(slug, filters)}
+
+    return [
+        {
+            "id": key,
+            "title": title,
+            "tables": [placed(slug) for slug in shown if slug in tables],
+            "charts": [chart for name in chart_names for chart in charts.get(name, [])],
+            "details": [placed(slug) for slug in folded if slug in tables and tables[slug].rows],
+        }
+        for key, title, shown, chart_names, folded in SECTIONS
+    ]
+
+
+@require_GET
+@role_required(AUDITOR)
+def audit_view(request: HtmxHttpRequest) -> HttpResponse:
+    form, filters = _filters(request)
+    context: dict[str, Any] = {"form": form, "filters": filters}
+    if filters is not None:
+        figures = audit_figures(filters=filters)
+        context |= {"figures": figures, "sections": _sections(figures, filters)}
+        context["json_url"] = reverse("review:audit_json") + "?" + urlencode(filters.query())
+    template = "review/_audit_results.html" if wants_partial(request) else "review/audit.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@require_GET
+@role_required(AUDITOR)
+def audit_json_view(request: HttpRequest) -> HttpResponse:
+    """The figures as `manage.py agreement --json` prints them."""
+    _, filters = _filters(request)
+    if filters is None:
+        raise Http404("No such dataset.")
+    return JsonResponse(audit_figures(filters=filters))
+
+
+@require_GET
+@role_required(AUDITOR)
+def audit_table_view(request: HttpRequest, table: str) -> HttpResponseBase:
+    """One table: an HTML fragment (what the dashboard embeds), or CSV with ?format=csv."""
+    _, filters = _filters(request)
+    if filters is None:
+        raise Http404("No such dataset.")
+    found = audit_table(table, figures=audit_figures(filters=filters), link=_linker(filters))
+    if found is None:
+        raise Http404("No such table for this dataset.")
+    if request.GET.get("format") == "csv":
+        return _csv_response(f"{filters.dataset.name}-{table}.csv", _table_lines(found))
+    context = {"table": found, "url": table_url(table, filters), "standalone": True}
+    return render(request, "review/_audit_table.html", context)
+
+
+def _table_lines(table: Table) -> Iterator[list[Any]]:
+    yield table.columns
+    for row in table.rows:
+        yield ["" if cell.value is None else cell.value for cell in row]
+
+
+def _csv_response(filename: str, lines: Iterable[list[Any]]) -> StreamingHttpResponse:
+    def chunks() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        for i, line in enumerate(lines, start=1):
+            writer.writerow(line)
+            if i % CSV_CHUNK == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    response = StreamingHttpResponse(chunks(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_GET
+@role_required(AUDITOR)
+def audit_samples_view(request: HttpRequest) -> HttpResponseBase:
+    """The samples behind one number, read-only; ?format=csv lists them all."""
+    _, filters = _filters(request)
+    if filters is None:
+        raise Http404("No such dataset.")
+    data = audit_data(filters=filters)
+    figure = request.GET.get("figure", "")
+    dashboard_url = reverse("review:audit") + "?" + urlencode(filters.query())
+    try:
+        found = drilldown(data=data, figure=figure, params=request.GET.dict())
+    except DrilldownError as exc:
+        context = {"filters": filters, "error": str(exc), "dashboard_url": dashboard_url}
+        return render(request, "review/audit_samples.html", context, status=400)
+    ids = found.sample_ids.tolist()
+    if request.GET.get("format") == "csv":
+        return _csv_response(
+            f"{filters.dataset.name}-{figure}-samples.csv", _sample_lines(data, ids)
+        )
+    page = Paginator(ids, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "filters": filters,
+        "drilldown": found,
+        "page": page,
+        "rows": sample_facts(data=data, sample_ids=list(page.object_list)),
+        "models": data.models,
+        "binary": data.binary,
+        "dashboard_url": dashboard_url,
+    }
+    return render(request, "review/audit_samples.html", context)
+
+
+def _sample_lines(data: Any, ids: list[int]) -> Iterator[list[Any]]:
+    yield [
+        "sample_id",
+        "external_id",
+        "source",
+        "status",
+        *data.models,
+        "critic",
+        "final",
+        "ratings",
+    ]
+    for start in range(0, len(ids), CSV_CHUNK):
+        for f in sample_facts(data=data, sample_ids=ids[start : start + CSV_CHUNK]):
+            yield [f.pk, f.external_id, f.source, f.status, *f.models, f.critic, f.final, f.ratings]

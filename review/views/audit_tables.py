@@ -1,0 +1,368 @@
+"""The audit's tables, built from the figures: one cell per number, with the number's raw
+value (for CSV), its display text, and a link to the samples behind it (the drill-down)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Link = Callable[..., str]  # link(figure, **params) -> URL of the drill-down list
+Figures = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: Any  # what the CSV holds
+    text: str  # what the page shows
+    href: str = ""
+    numeric: bool = False
+
+
+@dataclass
+class Table:
+    slug: str
+    title: str
+    columns: list[str]
+    rows: list[list[Cell]] = field(default_factory=list)
+    note: str = ""
+
+
+def text(value: Any) -> Cell:
+    return Cell(value, "—" if value in (None, "") else str(value))
+
+
+def count(value: int | None, href: str = "") -> Cell:
+    if value is None:
+        return Cell(None, "—", numeric=True)
+    return Cell(value, f"{value:,}", href if value else "", numeric=True)
+
+
+def share(value: float | None, href: str = "") -> Cell:
+    if value is None:
+        return Cell(None, "—", numeric=True)
+    return Cell(value, f"{value:.1%}", href, numeric=True)
+
+
+def coefficient(value: float | None, href: str = "") -> Cell:
+    """A kappa, an alpha or an ECE: three decimals."""
+    if value is None:
+        return Cell(None, "—", numeric=True)
+    return Cell(value, f"{value:.3f}", href, numeric=True)
+
+
+def hours(value: float | None) -> Cell:
+    return Cell(value, "—" if value is None else f"{value:.2f}", numeric=True)
+
+
+def _model_overview(fig: Figures, link: Link) -> Table:
+    m = fig["models"]
+    table = Table("models", "Models: agreement across all models", ["figure", "value"])
+    table.rows = [
+        [text("models"), text(", ".join(m["models"]))],
+        [text("samples with a model label"), count(m["items"], link("models"))],
+        [text("pairwise agreement"), share(m["pairwise_agreement"], link("disputes", all="1"))],
+        [text("unanimous share (2+ labels)"), share(m["unanimous_share"], link("disputes"))],
+        [text("samples every model labelled"), count(m["fleiss_items"])],
+        [text("Fleiss' kappa"), coefficient(m["fleiss_kappa"])],
+        [text("Krippendorff's alpha (nominal)"), coefficient(m["krippendorff_alpha"]["nominal"])],
+    ]
+    return table
+
+
+def _model_pairs(fig: Figures, link: Link) -> Table:
+    table = Table(
+        "model-pairs",
+        "Models: each pair",
+        ["model a", "model b", "samples both labelled", "agreement", "Cohen's kappa"],
+    )
+    for p in fig["models"]["pairs"]:
+        a, b = p["a"], p["b"]
+        table.rows.append(
+            [
+                text(a),
+                text(b),
+                count(p["n"], link("pair", a=a, b=b)),
+                share(p["agreement"], link("pair", a=a, b=b, disagree="1")),
+                coefficient(p["cohen_kappa"]),
+            ]
+        )
+    return table
+
+
+def _confusion(fig: Figures, link: Link) -> Table:
+    labels = fig["labels"]
+    table = Table(
+        "confusion",
+        "Models: confusion of each pair (non-zero cells)",
+        ["model a", "model b", "a said", "b said", "samples"],
+    )
+    for p in fig["models"]["pairs"]:
+        for i, row in enumerate(p["confusion"]):
+            for j, n in enumerate(row):
+                if n:
+                    href = link("pair", a=p["a"], b=p["b"], x=labels[i], y=labels[j])
+                    cells = [text(p["a"]), text(p["b"]), text(labels[i]), text(labels[j])]
+                    table.rows.append([*cells, count(n, href)])
+    return table
+
+
+def _disputes_by_emotion(fig: Figures, link: Link) -> Table:
+    table = Table(
+        "disputes-by-emotion",
+        "Disputes per emotion (samples where any model said it)",
+        ["emotion", "disputed", "samples with 2+ model labels", "dispute rate"],
+    )
+    for row in fig["disputes"]["by_label"]:
+        label = row["label"]
+        table.rows.append(
+            [
+                text(label),
+                count(row["hits"], link("disputes", label=label)),
+                count(row["n"], link("disputes", label=label, all="1")),
+                share(row["rate"], link("disputes", label=label)),
+            ]
+        )
+    return table
+
+
+def _disputes_by_source(fig: Figures, link: Link) -> Table:
+    table = Table(
+        "disputes-by-source",
+        "Disputes per source",
+        ["source", "disputed", "samples with 2+ model labels", "dispute rate"],
+    )
+    for row in fig["disputes"]["by_source"]:
+        source = row["source"]
+        table.rows.append(
+            [
+                text(source),
+                count(row["hits"], link("disputes", source=source)),
+                count(row["n"], link("disputes", source=source, all="1")),
+                share(row["rate"], link("disputes", source=source)),
+            ]
+        )
+    return table
+
+
+def _summary_rows(summary: dict[str, Any], link: Link, prefix: str = "") -> list[list[Cell]]:
+    alpha = summary["krippendorff_alpha"]
+    return [
+        [text(f"{prefix}units rated"), count(summary["items"], link("human"))],
+        [text(f"{prefix}pairs of ratings in a unit"), count(summary["pairs"])],
+        [text(f"{prefix}pairwise agreement"), share(summary["pairwise_agreement"])],
+        [
+            text(f"{prefix}unanimous share (2+ ratings)"),
+            share(summary["unanimous_share"], link("human", split="1")),
+        ],
+        *[[text(f"{prefix}Krippendorff's alpha ({lv})"), coefficient(alpha[lv])] for lv in alpha],
+        [text(f"{prefix}Fleiss' kappa"), coefficient(summary["fleiss_kappa"])],
+    ]
+
+
+def _people(fig: Figures, link: Link) -> Table:
+    unit = "(sample, emotion) yes/no units" if fig["binary"] else "samples"
+    table = Table("people", f"People: agreement over {unit}", ["figure", "value"])
+    table.rows = _summary_rows(fig["human"], link)
+    if fig.get("human_confidence"):
+        table.rows += _summary_rows(fig["human_confidence"], lambda *a, **k: "", "confidence: ")
+    table.note = "Fleiss' kappa applies only when every unit has the same number of ratings."
+    return table
+
+
+def _annotators(fig: Figures, link: Link) -> Table:
+    table = Table(
+        "annotators",
+        "People: each annotator against the others' consensus and against gold",
+        [
+            "annotator",
+            "ratings",
+            "agrees with consensus",
+            "compared",
+            "rate",
+            "agrees with gold",
+            "compared with gold",
+            "gold rate",
+        ],
+    )
+    for row in fig["annotators"]:
+        name, consensus, gold = row["annotator"], row["consensus"], row["gold"]
+
+        def drill(against: str, miss: str = "", name: str = name) -> str:
+            return link(
+                "annotator", annotator=name, against=against, **({"miss": miss} if miss else {})
+            )
+
+        table.rows.append(
+            [
+                text(name),
+                count(row["ratings"], link("annotator", annotator=name)),
+                count(consensus["hits"]),
+                count(consensus["n"], drill("consensus")),
+                share(consensus["rate"], drill("consensus", "1")),
+                count(gold["hits"]),
+                count(gold["n"], drill("gold")),
+                share(gold["rate"], drill("gold", "1")),
+            ]
+        )
+    return table
+
+
+def _binary_emotions(fig: Figures, link: Link) -> Table | None:
+    if not fig.get("binary_by_emotion"):
+        return None
+    table = Table(
+        "binary-emotions",
+        "People: yes/no votes per emotion",
+        [
+            "emotion",
+            "units",
+            "votes",
+            "yes share",
+            "pairs",
+            "pairwise agreement",
+            "unanimous share",
+            "Krippendorff's alpha",
+        ],
+    )
+    for row in fig["binary_by_emotion"]:
+        emotion = row["emotion"]
+        table.rows.append(
+            [
+                text(emotion),
+                count(row["units"], link("human", emotion=emotion)),
+                count(row["votes"]),
+                share(row["yes_share"]),
+                count(row["pairs"]),
+                share(row["pairwise_agreement"]),
+                share(row["unanimous_share"], link("human", emotion=emotion, split="1")),
+                coefficient(row["krippendorff_alpha"]),
+            ]
+        )
+    return table
+
+
+def _models_vs_final(fig: Figures, link: Link) -> Table:
+    table = Table(
+        "models-vs-final",
+        "Models and critic against the final human label",
+        ["model", "agrees", "compared", "agreement"],
+    )
+    for row in fig["models_vs_final"]:
+        model = row["model"]
+        table.rows.append(
+            [
+                text(model),
+                count(row["hits"]),
+                count(row["n"], link("judge", model=model)),
+                share(row["rate"], link("judge", model=model, miss="1")),
+            ]
+        )
+    return table
+
+
+def _critic_overturns(fig: Figures, link: Link) -> Table:
+    table = Table(
+        "critic-overturns",
+        "How often people overturn each critic verdict",
+        ["verdict", "overturned", "reviewed by people", "overturn rate"],
+    )
+    for row in fig["critic_overturns"]:
+        verdict = row["verdict"]
+        table.rows.append(
+            [
+                text(verdict),
+                count(row["hits"], link("critic", verdict=verdict, overturned="1")),
+                count(row["n"], link("critic", verdict=verdict)),
+                share(row["rate"], link("critic", verdict=verdict, overturned="1")),
+            ]
+        )
+    table.note = "Overturned: the final label differs from the critic's, or it said drop."
+    return table
+
+
+def _calibration(fig: Figures, link: Link) -> Table:
+    table = Table(
+        "calibration",
+        "Confidence calibration against the final label",
+        ["model", "compared", "expected calibration error"],
+    )
+    for row in fig["calibration"]:
+        table.rows.append([text(row["model"]), count(row["n"]), coefficient(row["ece"])])
+    return table
+
+
+def _calibration_bins(fig: Figures, link: Link) -> Table:
+    table = Table(
+        "calibration-bins",
+        "Reliability diagrams: each model's confidence bins",
+        ["model", "bin", "from", "to", "samples", "mean confidence", "accuracy"],
+    )
+    for row in fig["calibration"]:
+        model = row["model"]
+        for i, b in enumerate(row["bins"]):
+            table.rows.append(
+                [
+                    text(model),
+                    count(i),
+                    coefficient(b["bin_lower"]),
+                    coefficient(b["bin_upper"]),
+                    count(b["count"], link("calibration", model=model, bin=str(i))),
+                    coefficient(b["mean_confidence"]),
+                    share(b["accuracy"], link("calibration", model=model, bin=str(i), wrong="1")),
+                ]
+            )
+    return table
+
+
+def _throughput(fig: Figures, link: Link) -> Table:
+    table = Table(
+        "throughput",
+        "Throughput: decisions made in the app",
+        ["person", "decisions", "timed", "active hours", "items per hour", "median s per item"],
+    )
+    for row in fig["throughput"]:
+        name = row["annotator"]
+        table.rows.append(
+            [
+                text(name),
+                count(row["items"], link("decisions", annotator=name)),
+                count(row["timed_items"]),
+                hours(row["active_hours"]),
+                hours(row["items_per_hour"]),
+                hours(row["median_seconds_per_item"]),
+            ]
+        )
+    table.note = (
+        "Time per item is what the browser recorded, else the gap since the person's previous "
+        "decision (gaps over 10 minutes count as breaks). Imported answers are not counted."
+    )
+    return table
+
+
+BUILDERS: dict[str, Callable[[Figures, Link], Table | None]] = {
+    "models": _model_overview,
+    "model-pairs": _model_pairs,
+    "confusion": _confusion,
+    "disputes-by-emotion": _disputes_by_emotion,
+    "disputes-by-source": _disputes_by_source,
+    "people": _people,
+    "annotators": _annotators,
+    "binary-emotions": _binary_emotions,
+    "models-vs-final": _models_vs_final,
+    "critic-overturns": _critic_overturns,
+    "calibration": _calibration,
+    "calibration-bins": _calibration_bins,
+    "throughput": _throughput,
+}
+
+
+def audit_table(slug: str, *, figures: Figures, link: Link) -> Table | None:
+    """The table `slug` (None when unknown or when it does not apply to this dataset)."""
+    builder = BUILDERS.get(slug)
+    return builder(figures, link) if builder else None
+
+
+def audit_tables(*, figures: Figures, link: Link) -> dict[str, Table]:
+    tables = {slug: builder(figures, link) for slug, builder in BUILDERS.items()}
+    return {slug: table for slug, table in tables.items() if table is not None}

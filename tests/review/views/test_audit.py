@@ -1,0 +1,185 @@
+"""The audit pages: who may see them, what they render, CSV downloads and drill-downs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from html import unescape
+from pathlib import Path
+from typing import cast
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+
+from annotator.services.taxonomies import EMONET_FACE_40, read_taxonomy_file, save_taxonomy
+from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
+from review.selectors.audit import AuditFilters, audit_figures
+from review.services.annotation_import import FORMAT_EMONET_BINARY, import_annotations_file
+from review.views.audit_tables import BUILDERS
+from tests.factories import UserFactory
+from tests.review.selectors.test_audit import World, make_audit_world
+
+pytestmark = pytest.mark.django_db
+
+DASHBOARD = reverse("review:audit")
+SAMPLES = reverse("review:audit_samples")
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "emonet_face"
+URLS = [
+    DASHBOARD,
+    reverse("review:audit_json"),
+    reverse("review:audit_table", args=["people"]),
+    SAMPLES,
+]
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    cache.clear()
+
+
+@pytest.fixture
+def world(db) -> World:
+    return make_audit_world()
+
+
+def person_with(role: str) -> User:
+    person = cast(User, UserFactory())
+    person.groups.add(Group.objects.get(name=role))
+    return person
+
+
+def text_of(response) -> str:
+    return (
+        b"".join(response.streaming_content).decode()
+        if response.streaming
+        else (response.content.decode())
+    )
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_anonymous_users_are_sent_to_login(client: Client, world, url: str):
+    response = client.get(url, {"dataset": "emo-audit", "figure": "human"})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("role", [ANNOTATOR, ADJUDICATOR])
+@pytest.mark.parametrize("url", URLS)
+def test_annotators_and_adjudicators_get_403(client: Client, world, url: str, role: str):
+    client.force_login(person_with(role))
+    assert client.get(url, {"dataset": "emo-audit", "figure": "human"}).status_code == 403
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_auditors_and_admins_see_everything(client: Client, world, admin_user, url: str):
+    for viewer in (person_with(AUDITOR), admin_user):
+        client.force_login(viewer)
+        assert client.get(url, {"dataset": "emo-audit", "figure": "human"}).status_code == 200
+
+
+def test_dashboard_renders_models_people_critic_and_charts(client: Client, world):
+    client.force_login(person_with(AUDITOR))
+    response = client.get(DASHBOARD, {"dataset": "emo-audit"})
+    html = response.content.decode()
+    for title in (
+        "Models: each pair",
+        "Disputes per emotion",
+        "People: agreement over samples",
+        "How often people overturn each critic verdict",
+        "Confidence calibration against the final label",
+        "Throughput: decisions made in the app",
+    ):
+        assert title in html
+    assert html.count("<svg") == 3 + 3 + 2 + 2  # heat maps, reliability, dispute bars, more bars
+    assert '<script src="http' not in html  # no chart CDN
+    found = re.search(r'<a href="([^"]*figure=pair[^"]*x=awe[^"]*y=fear[^"]*)"', html)
+    assert found is not None  # the heat map cell gemini=awe, gpt-4o=fear links to its samples
+    listed = client.get(unescape(found[1]))
+    assert listed.status_code == 200
+    assert re.findall(r">(s\d)</a></th>", listed.content.decode()) == ["s1"]
+    partial = client.get(DASHBOARD, {"dataset": "emo-audit"}, headers={"HX-Request": "true"})
+    assert b"<html" not in partial.content and b"Models: each pair" in partial.content
+
+
+def test_dashboard_renders_for_emonet_binary_votes(client: Client, db):
+    save_taxonomy(name=EMONET_FACE_40, spec=read_taxonomy_file(path=FIXTURES / "guide.json"))
+    import_annotations_file(
+        path=FIXTURES / "binary_slice.csv",
+        fmt=FORMAT_EMONET_BINARY,
+        dataset_name="emonet",
+        create_samples=True,
+    )
+    client.force_login(person_with(AUDITOR))
+    html = client.get(DASHBOARD, {"dataset": "emonet"}).content.decode()
+    assert "People: agreement over (sample, emotion) yes/no units" in html
+    assert "People: yes/no votes per emotion" in html
+    assert "Helplessness" in html
+    split = client.get(SAMPLES, {"dataset": "emonet", "figure": "human", "split": "1"})
+    assert split.status_code == 200
+    assert "samples people disagree on" in split.content.decode()
+
+
+@pytest.mark.parametrize("slug", list(BUILDERS))
+def test_every_table_downloads_as_csv_that_parses(client: Client, world, slug: str):
+    client.force_login(person_with(AUDITOR))
+    url = reverse("review:audit_table", args=[slug])
+    response = client.get(url, {"dataset": "emo-audit", "format": "csv"})
+    if slug == "binary-emotions":  # votes only
+        assert response.status_code == 404
+        return
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    rows = list(csv.reader(io.StringIO(text_of(response))))
+    assert len(rows) >= 2 and all(len(row) == len(rows[0]) for row in rows)
+    fragment = client.get(url, {"dataset": "emo-audit"})
+    assert fragment.status_code == 200 and b"<table" in fragment.content
+
+
+def test_csv_numbers_are_the_figures(client: Client, world):
+    client.force_login(person_with(AUDITOR))
+    url = reverse("review:audit_table", args=["model-pairs"])
+    rows = list(
+        csv.DictReader(
+            io.StringIO(text_of(client.get(url, {"dataset": "emo-audit", "format": "csv"})))
+        )
+    )
+    figures = audit_figures(filters=AuditFilters(dataset=world.dataset))
+    for row, pair in zip(rows, figures["models"]["pairs"], strict=True):
+        assert (row["model a"], row["model b"]) == (pair["a"], pair["b"])
+        assert int(row["samples both labelled"]) == pair["n"]
+        assert float(row["Cohen's kappa"]) == pytest.approx(pair["cohen_kappa"])
+
+
+def test_drilldown_csv_and_errors(client: Client, world):
+    client.force_login(person_with(AUDITOR))
+    params = {"dataset": "emo-audit", "figure": "disputes"}
+    response = client.get(SAMPLES, {**params, "format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(text_of(response))))
+    assert [row["external_id"] for row in rows] == ["s1", "s2", "s4"]
+    assert rows[0]["gpt-4o"] == "fear" and rows[0]["final"] == "awe"
+    assert rows[0]["critic"] == "preserve: awe"
+    fi = client.get(SAMPLES, {**params, "source": "FI", "format": "csv"})
+    assert [row["external_id"] for row in csv.DictReader(io.StringIO(text_of(fi)))] == ["s4"]
+    bad = client.get(SAMPLES, {"dataset": "emo-audit", "figure": "pair", "a": "nobody"})
+    assert bad.status_code == 400 and b"is not one of" in bad.content
+    assert client.get(SAMPLES, {"dataset": "nope", "figure": "human"}).status_code == 404
+    missing = reverse("review:audit_table", args=["nothing"])
+    assert client.get(missing, {"dataset": "emo-audit"}).status_code == 404
+
+
+def test_bad_dates_are_reported_and_ignored(client: Client, world):
+    client.force_login(person_with(AUDITOR))
+    response = client.get(
+        DASHBOARD, {"dataset": "emo-audit", "since": "2030-01-02", "until": "2030-01-01"}
+    )
+    assert response.status_code == 200
+    assert "The end date is before the start date." in response.content.decode()
+
+
+def test_no_dataset_yet(client: Client, db):
+    client.force_login(person_with(AUDITOR))
+    assert b"No datasets yet" in client.get(DASHBOARD).content
