@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.templatetags.static import static
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.authtoken.views import obtain_auth_token
 
@@ -37,6 +37,7 @@ urlpatterns = [
     path("samples/<int:pk>/adjudication/", views.AdjudicationView.as_view(), name="adjudication"),
     path("samples/<int:pk>/adjudication/undo/", views.UndoView.as_view(), name="undo"),
     path("samples/<int:pk>/history/", views.HistoryView.as_view(), name="history"),
+    path("audit/", include("review.api.audit")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", LocalSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]

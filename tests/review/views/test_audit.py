@@ -183,3 +183,40 @@ def test_bad_dates_are_reported_and_ignored(client: Client, world):
 def test_no_dataset_yet(client: Client, db):
     client.force_login(person_with(AUDITOR))
     assert b"No datasets yet" in client.get(DASHBOARD).content
+
+
+API = reverse("api:audit")
+
+
+def test_api_figures_equal_the_dashboard_figures(client: Client, world):
+    assert client.get(API, {"dataset": "emo-audit"}).status_code == 401
+    client.force_login(person_with(ANNOTATOR))
+    assert client.get(API, {"dataset": "emo-audit"}).status_code == 403
+    client.force_login(person_with(AUDITOR))
+    response = client.get(API, {"dataset": "emo-audit", "source": "FI"})
+    assert response.status_code == 200
+    expected = audit_figures(filters=AuditFilters(dataset=world.dataset, source="FI"))
+    assert response.json() == expected
+    assert client.get(API, {"dataset": "nope"}).status_code == 404
+    assert client.get(API, {"dataset": "emo-audit", "since": "soon"}).status_code == 400
+
+
+def test_api_tables_and_drilldown(client: Client, world):
+    client.force_login(person_with(AUDITOR))
+    table = client.get(
+        reverse("api:audit_table", args=["critic-overturns"]), {"dataset": "emo-audit"}
+    )
+    assert table.json()["rows"] == [
+        ["preserve", 0, 1, 0.0],
+        ["revise", 1, 1, 1.0],
+        ["drop", 1, 1, 1.0],
+    ]
+    samples = client.get(
+        reverse("api:audit_samples"),
+        {"dataset": "emo-audit", "figure": "critic", "verdict": "drop"},
+    ).json()
+    assert samples["count"] == 1 and samples["title"].startswith("the critic said drop")
+    assert samples["results"][0]["external_id"] == "s4"
+    assert samples["results"][0]["models"]["gpt-4o"] == "disgust"
+    bad = client.get(reverse("api:audit_samples"), {"dataset": "emo-audit", "figure": "x"})
+    assert bad.status_code == 400
