@@ -220,3 +220,11 @@ def test_api_tables_and_drilldown(client: Client, world):
     assert samples["results"][0]["models"]["gpt-4o"] == "disgust"
     bad = client.get(reverse("api:audit_samples"), {"dataset": "emo-audit", "figure": "x"})
     assert bad.status_code == 400
+
+
+def test_nav_shows_audit_to_auditors_only(client: Client, world):
+    link = f'<a href="{DASHBOARD}">Audit</a>'.encode()
+    client.force_login(person_with(AUDITOR))
+    assert link in client.get(DASHBOARD).content
+    client.force_login(person_with(ANNOTATOR))
+    assert link not in client.get(reverse("review:queue")).content
