@@ -118,16 +118,33 @@ def _sections(figures: dict[str, Any], filters: AuditFilters) -> list[dict[str, 
     def placed(slug: str) -> dict[str, Any]:
         return {"table": tables[slug], "url": table_url(slug, filters)}
 
-    return [
-        {
-            "id": key,
-            "title": title,
-            "tables": [placed(slug) for slug in shown if slug in tables],
-            "charts": [chart for name in chart_names for chart in charts.get(name, [])],
-            "details": [placed(slug) for slug in folded if slug in tables and tables[slug].rows],
-        }
-        for key, title, shown, chart_names, folded in SECTIONS
-    ]
+    sections = []
+    for key, title, shown, chart_names, folded in SECTIONS:
+        note = _empty_note(key, figures)
+        sections.append(
+            {
+                "id": key,
+                "title": title,
+                "note": note,
+                "tables": [] if note else [placed(s) for s in shown if s in tables],
+                "charts": [] if note else [c for name in chart_names for c in charts.get(name, [])],
+                "details": []
+                if note
+                else [placed(s) for s in folded if s in tables and tables[s].rows],
+            }
+        )
+    return sections
+
+
+def _empty_note(section: str, figures: dict[str, Any]) -> str:
+    """Why a section has nothing to show (no model labels, say, on EmoNet-Face votes)."""
+    has_models = bool(figures["models"]["models"])
+    judged = any(row["n"] for row in figures["critic_overturns"])
+    if section in {"models", "disputes"} and not has_models:
+        return "No model labels in this selection."
+    if section == "versus" and not has_models and not judged:
+        return "No model or critic labels to compare with people's final labels."
+    return ""
 
 
 @require_GET

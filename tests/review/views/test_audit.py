@@ -118,6 +118,7 @@ def test_dashboard_renders_for_emonet_binary_votes(client: Client, db):
     assert "People: agreement over (sample, emotion) yes/no units" in html
     assert "People: yes/no votes per emotion" in html
     assert "Helplessness" in html
+    assert html.count("No model labels in this selection.") == 2  # models and disputes
     split = client.get(SAMPLES, {"dataset": "emonet", "figure": "human", "split": "1"})
     assert split.status_code == 200
     assert "samples people disagree on" in split.content.decode()
