@@ -87,9 +87,9 @@ def tiny_sam(settings, tmp_path: Path, monkeypatch) -> Path:
 def reference_masks(image: np.ndarray, points: list[list[float]]) -> tuple[np.ndarray, ...]:
     """SamPredictor's own answer for the checkpoint's weights: (multimask masks, their scores,
     the single-mask output)."""
-    from segment_anything import SamPredictor
+    from tests.support.tiny_sam import build_tiny_sam  # first: it makes torchvision importable
 
-    from tests.support.tiny_sam import build_tiny_sam
+    from segment_anything import SamPredictor  # isort: skip
 
     predictor = SamPredictor(build_tiny_sam(seed=CHECKPOINT_SEED))
     predictor.set_image(image)
