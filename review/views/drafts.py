@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from review.roles import ADJUDICATOR, ANNOTATOR, role_required
-from review.services.drafts import save_draft
+from review.services.drafts import discard_draft, save_draft
 from review.views.queue import HtmxHttpRequest
 from review.views.sample import viewable_sample
 
@@ -19,6 +19,10 @@ def draft_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     sample, access = viewable_sample(request, pk)
     if not (access.answer or access.adjudicate):
         raise PermissionDenied("You cannot work on this sample.")
+    if request.POST.get("discard"):
+        # "Keep theirs" after a conflict: the stale draft must not come back on the next visit.
+        discard_draft(sample=sample, author=request.user)
+        return redirect("review:sample", pk=sample.pk)
     base = request.POST.get("base_version", "")
     draft = save_draft(
         sample=sample,

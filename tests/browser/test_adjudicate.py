@@ -1,4 +1,5 @@
-"""An annotator's round trip in a real browser: log in, open a sample, decide with the keyboard."""
+"""An annotator's round trip in a real browser: log in, press Start (a lease), decide with the
+keyboard. Overlap k = 1: the answer is the final label, as in the issue-2 flow."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from PIL import Image, ImageDraw
 
 from annotator.models import Region, Sample
 from review.models import Adjudication
+from review.roles import ANNOTATOR
 from tests.factories import (
     DEFAULT_PASSWORD,
     CriticVerdictFactory,
@@ -16,8 +18,8 @@ from tests.factories import (
     ProposalFactory,
     RegionFactory,
     SampleFactory,
-    UserFactory,
 )
+from tests.review.team import member
 
 pytestmark = [
     pytest.mark.browser,
@@ -46,7 +48,9 @@ def _scene(path: Path) -> None:
 
 def _disputed_pair(images_root: Path) -> tuple[Sample, Sample]:
     _scene(images_root / "scene.jpg")
-    ds = DatasetFactory.create(images_root=str(images_root), model_weights={"gemini-2.5": 1.2})
+    ds = DatasetFactory.create(
+        images_root=str(images_root), model_weights={"gemini-2.5": 1.2}, overlap_k=1
+    )
     first = SampleFactory.create(
         dataset=ds,
         external_id="emoset-00017",
@@ -91,7 +95,7 @@ def test_annotator_decides_with_the_keyboard_and_lands_on_the_next_sample(
     live_server, chromium_page, images_root
 ):
     first, following = _disputed_pair(images_root)
-    user = UserFactory.create()
+    user = member(ANNOTATOR)
     page = chromium_page
 
     page.goto(f"{live_server.url}/accounts/login/")
@@ -100,7 +104,7 @@ def test_annotator_decides_with_the_keyboard_and_lands_on_the_next_sample(
     page.click("button[type=submit] >> text=Log in")
     page.wait_for_url(f"{live_server.url}/review/")
 
-    page.click(f"text={first.external_id}")
+    page.click("#start-annotating")  # "Next": the oldest disputed sample is leased to them
     page.wait_for_url(f"**/review/samples/{first.pk}/")
     page.wait_for_function("document.querySelector('.stage img').naturalWidth === 640")
     assert page.locator(".overlay g.box").count() == 3
@@ -124,6 +128,7 @@ def test_annotator_decides_with_the_keyboard_and_lands_on_the_next_sample(
 
     decision = Adjudication.objects.get(sample=first)
     assert (decision.emotion, decision.confidence, decision.annotator_id) == ("fear", 8.0, user.pk)
+    assert decision.method == Adjudication.Method.PERSON
     assert decision.background == "snow-covered plain"  # pre-filled from the weighted vote
     assert decision.time_spent_ms > 0
     first.refresh_from_db()

@@ -86,6 +86,24 @@ def test_a_stale_save_is_a_409_with_their_version_next_to_yours(client, adjudica
     assert Adjudication.objects.filter(version=2, emotion="fear").exists()
 
 
+def test_keep_theirs_drops_the_stale_draft(client, adjudicator, sample):
+    AdjudicationFactory.create(sample=sample, version=1, emotion="awe")
+    client.force_login(adjudicator)
+    draft_url = reverse("review:draft", args=[sample.pk])
+    client.post(draft_url, {**_label("fear"), "base_version": "0"})
+    page = client.get(reverse("review:sample", args=[sample.pk])).content.decode()
+    assert "The label changed since (now version 1)" in page
+    conflict = client.post(
+        reverse("review:adjudicate", args=[sample.pk]),
+        _label("fear", base_version="0"),
+        headers={"HX-Request": "true"},
+    )
+    assert 'name="discard"' in conflict.content.decode()
+    response = client.post(draft_url, {"discard": "1"})
+    assert response.url == reverse("review:sample", args=[sample.pk])
+    assert not Draft.objects.exists()
+
+
 def test_drafts_autosave_and_come_back_when_the_page_opens(client, annotator, sample):
     lease(sample, annotator)
     client.force_login(annotator)
