@@ -1,4 +1,8 @@
-"""The demo: two accounts with fresh passwords and the bundled sample dataset."""
+"""The demo: two accounts with fresh passwords and the bundled sample dataset.
+
+The demo dataset sends each disputed sample to one person (overlap k = 1), so one annotator can
+finish the flow alone; the admin holds every role (annotator, adjudicator, auditor).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 
+from annotator.models import Dataset
 from annotator.services.importing import ImportReport, import_samples_file
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
 DEMO_SAMPLES = DEMO_DIR / "samples.jsonl"
 DEMO_DATASET = "demo"
+DEMO_OVERLAP_K = 1  # one answer decides: a single demo annotator completes the flow
 
 
 @dataclass(frozen=True)
@@ -23,8 +30,11 @@ class DemoAccount:
     is_admin: bool
 
 
-def reset_demo_account(*, username: str, is_admin: bool) -> DemoAccount:
-    """Create the account, or give an existing one a new random password and the given role."""
+def reset_demo_account(
+    *, username: str, is_admin: bool, roles: tuple[str, ...] = ()
+) -> DemoAccount:
+    """Create the account, or give an existing one a new random password, admin or not, and
+    the given review roles (groups; admins hold every role anyway)."""
     password = secrets.token_urlsafe(12)
     user_model = get_user_model()
     with transaction.atomic():
@@ -34,9 +44,12 @@ def reset_demo_account(*, username: str, is_admin: bool) -> DemoAccount:
         user.is_superuser = is_admin
         user.set_password(password)
         user.save()
+        user.groups.add(*Group.objects.filter(name__in=roles))
     return DemoAccount(username=username, password=password, is_admin=is_admin)
 
 
 def import_demo_dataset() -> ImportReport:
-    """Import (or refresh: the importer updates by id) the bundled demo samples."""
-    return import_samples_file(path=DEMO_SAMPLES, dataset_name=DEMO_DATASET, images_root=DEMO_DIR)
+    """Import (or refresh: the importer updates by id) the bundled demo samples (k = 1)."""
+    report = import_samples_file(path=DEMO_SAMPLES, dataset_name=DEMO_DATASET, images_root=DEMO_DIR)
+    Dataset.objects.filter(name=DEMO_DATASET).update(overlap_k=DEMO_OVERLAP_K)
+    return report

@@ -8,8 +8,14 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotator.services.demo import DemoAccount, import_demo_dataset, reset_demo_account
+from annotator.services.demo import (
+    DEMO_OVERLAP_K,
+    DemoAccount,
+    import_demo_dataset,
+    reset_demo_account,
+)
 from annotator.services.importing import ImportFailed
+from review.roles import ANNOTATOR
 
 
 class Command(BaseCommand):
@@ -34,7 +40,7 @@ class Command(BaseCommand):
         except ImportFailed as exc:
             raise CommandError(str(exc)) from exc
         accounts = [
-            reset_demo_account(username="annotator", is_admin=False),
+            reset_demo_account(username="annotator", is_admin=False, roles=(ANNOTATOR,)),
             reset_demo_account(username="admin", is_admin=True),
         ]
         self._print_summary(addr, str(report), accounts)
@@ -50,11 +56,17 @@ class Command(BaseCommand):
             "",
             self.style.SUCCESS("EmoReview demo is ready."),
             f"  Dataset 'demo': {report}",
+            f"  Overlap k = {DEMO_OVERLAP_K}: one answer decides a disputed sample, so the "
+            "annotator can finish the flow alone (Start reviewing = the next sample).",
             "",
             "  Log in with (passwords are new on every run):",
         ]
         for account in accounts:
-            role = "imports, exports, audit, /admin/" if account.is_admin else "review queue"
+            role = (
+                "every role: annotate, adjudicate, audit; imports, exports, /admin/"
+                if account.is_admin
+                else "annotator: answers the samples handed out"
+            )
             lines.append(f"    {account.username:<10} {account.password}   ({role})")
         lines += ["", f"  Open {url}", ""]
         self.stdout.write("\n".join(lines))

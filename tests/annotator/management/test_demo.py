@@ -15,6 +15,7 @@ from PIL import Image
 
 from annotator.models import CriticVerdict, Dataset, Proposal, Sample
 from annotator.services.demo import DEMO_DIR, DEMO_SAMPLES
+from review.roles import ANNOTATOR, user_roles
 
 ACCOUNT_LINE = re.compile(r"^\s+(annotator|admin)\s+(\S+)\s+\(", re.MULTILINE)
 
@@ -48,9 +49,11 @@ def test_demo_creates_accounts_with_printed_passwords_and_loads_the_dataset():
     annotator = authenticate(username="annotator", password=passwords["annotator"])
     admin = authenticate(username="admin", password=passwords["admin"])
     assert annotator is not None and not annotator.is_staff
+    assert user_roles(annotator) == {ANNOTATOR}
     assert admin is not None and admin.is_staff and admin.is_superuser
     assert "http://127.0.0.1:8000/" in text
     dataset = Dataset.objects.get(name="demo")
+    assert dataset.overlap_k == 1 and "Overlap k = 1" in text  # one annotator finishes alone
     statuses = set(dataset.samples.values_list("status", flat=True))
     assert dataset.samples.count() == len(_records())
     assert {Sample.Status.AGREED, Sample.Status.DISPUTED, Sample.Status.DROPPED} <= statuses
@@ -77,8 +80,9 @@ def test_static_files_and_sample_images_are_served_with_debug_off(settings):
     _, passwords = _run_demo()
     client = Client()
     assert client.login(username="annotator", password=passwords["annotator"])
-    sample = Sample.objects.filter(dataset__name="demo").order_by("pk").first()
-    assert sample is not None
+    # Annotators see what is handed to them: "Start reviewing" leases the first sample.
+    leased = client.get(reverse("review:next"))
+    sample = Sample.objects.get(pk=int(leased.url.rstrip("/").rsplit("/", 1)[-1]))
 
     css = client.get("/static/css/app.css")
     image = client.get(reverse("review:sample_image", args=[sample.pk]))
