@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
-from annotator.models import Taxonomy
+from annotator.models import Sample, Taxonomy
 from annotator.services.importing import ImportFailed
 from annotator.services.taxonomies import (
     EMONET_FACE_40,
@@ -132,3 +134,67 @@ def test_line_editors_round_trip():
     with pytest.raises(ValueError, match="line 1"):
         mapping_from_lines("no colon here")
     assert labels_from_lines(" a \n\n#x\nb") == ["a", "b"]
+
+
+@pytest.mark.django_db
+def test_admin_defines_a_custom_taxonomy_with_a_labels_textarea(client, admin_user):
+    client.force_login(admin_user)
+    add = reverse("admin:annotator_taxonomy_add")
+    assert b'name="labels_text"' in client.get(add).content
+    response = client.post(
+        add,
+        {
+            "name": "valence3",
+            "description": "three-way valence",
+            "labels_text": "positive\nnegative\n\nneutral\n",
+            "synonyms_text": "positive: good, nice",
+            "groups_text": "Polar: positive, negative",
+        },
+    )
+    assert response.status_code == 302
+    taxonomy = Taxonomy.objects.get(name="valence3")
+    assert taxonomy.labels == ["positive", "negative", "neutral"]
+    assert taxonomy.synonyms == {"positive": ["good", "nice"]}
+    assert taxonomy.groups == {"Polar": ["positive", "negative"]}
+    change = client.get(reverse("admin:annotator_taxonomy_change", args=[taxonomy.pk]))
+    assert b"positive\nnegative\nneutral</textarea>" in change.content
+
+
+@pytest.mark.django_db
+def test_admin_form_reports_bad_labels_and_labels_in_use(client, admin_user):
+    client.force_login(admin_user)
+    add = reverse("admin:annotator_taxonomy_add")
+    bad = client.post(add, {"name": "dupes", "labels_text": "Joy\njoy", "groups_text": "x"})
+    assert bad.status_code == 200
+    text = bad.content.decode()
+    assert "expected &#x27;Name: value, value&#x27;" in text
+    assert not Taxonomy.objects.filter(name="dupes").exists()
+    taxonomy = save_taxonomy(name="tiny", spec=TaxonomySpec(labels=["calm", "tense"]))
+    ProposalFactory(
+        sample=SampleFactory(dataset=DatasetFactory(taxonomy=taxonomy)), emotion="tense"
+    )
+    change = reverse("admin:annotator_taxonomy_change", args=[taxonomy.pk])
+    response = client.post(change, {"description": "", "labels_text": "calm"})
+    assert "labels in use cannot be removed: tense" in response.content.decode()
+    assert Taxonomy.objects.get(name="tiny").labels == ["calm", "tense"]
+
+
+@pytest.mark.django_db
+def test_sample_admin_edits_only_a_checked_gold_label(client, admin_user):
+    client.force_login(admin_user)
+    sample = cast(Sample, SampleFactory(gold_emotion=""))
+    url = reverse("admin:annotator_sample_change", args=[sample.pk])
+    wrong = client.post(url, {"gold_emotion": "joy"})
+    assert "is not in the taxonomy" in wrong.content.decode()
+    assert client.post(url, {"gold_emotion": "Fear"}).status_code == 302
+    sample.refresh_from_db()
+    assert sample.gold_emotion == "fear"
+    assert client.get(reverse("admin:annotator_sample_add")).status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", ["taxonomy", "dataset", "sample", "proposal", "criticverdict"])
+def test_admin_lists_render(client, admin_user, model):
+    ProposalFactory()
+    client.force_login(admin_user)
+    assert client.get(reverse(f"admin:annotator_{model}_changelist")).status_code == 200

@@ -229,3 +229,12 @@ def test_nav_shows_audit_to_auditors_only(client: Client, world):
     assert link in client.get(DASHBOARD).content
     client.force_login(person_with(ANNOTATOR))
     assert link not in client.get(reverse("review:queue")).content
+
+
+@pytest.mark.parametrize(
+    "model", ["annotation", "binaryvote", "adjudication", "assignment", "auditevent"]
+)
+def test_review_admin_lists_are_read_only(client: Client, world, admin_user, model: str):
+    client.force_login(admin_user)
+    assert client.get(reverse(f"admin:review_{model}_changelist")).status_code == 200
+    assert client.get(reverse(f"admin:review_{model}_add")).status_code == 403

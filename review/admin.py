@@ -1,0 +1,57 @@
+"""Admin for the human side: read-only lists (answers, votes, final labels, leases, history).
+
+People's work is written through the app's services (blind answers, consensus, versions, audit
+events); the admin shows it and never edits it.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from annotator.admin import ReadOnlyAdmin
+from review.models import Adjudication, Annotation, Assignment, AuditEvent, BinaryVote
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(ReadOnlyAdmin):
+    list_display = ["sample", "annotator", "emotion", "value_number", "confidence", "source"]
+    list_filter = ["source", "sample__dataset"]
+    list_select_related = ["sample", "annotator"]
+    search_fields = ["sample__external_id", "annotator__username"]
+    show_full_result_count = False
+
+
+@admin.register(BinaryVote)
+class BinaryVoteAdmin(ReadOnlyAdmin):
+    list_display = ["sample", "emotion", "annotator", "value", "source", "created_at"]
+    list_filter = ["value", "source", "sample__dataset"]
+    list_select_related = ["sample", "annotator"]
+    search_fields = ["sample__external_id", "annotator__username", "emotion"]
+    show_full_result_count = False
+
+
+@admin.register(Adjudication)
+class AdjudicationAdmin(ReadOnlyAdmin):
+    list_display = ["sample", "version", "method", "emotion", "annotator", "reverted", "decided_at"]
+    list_filter = ["method", "reverted", "sample__dataset"]
+    list_select_related = ["sample", "annotator"]
+    search_fields = ["sample__external_id", "annotator__username"]
+    show_full_result_count = False
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ReadOnlyAdmin):
+    list_display = ["sample", "annotator", "kind", "status", "leased_at", "expires_at"]
+    list_filter = ["kind", "status"]
+    list_select_related = ["sample", "annotator"]
+    search_fields = ["sample__external_id", "annotator__username"]
+    show_full_result_count = False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "action", "sample", "actor"]
+    list_filter = ["action"]
+    list_select_related = ["sample", "actor"]
+    search_fields = ["sample__external_id", "actor__username", "action"]
+    show_full_result_count = False
