@@ -1,5 +1,7 @@
-"""Celery tasks of the pipeline: one per stage, each on its queue, each taking a unit id.
+"""Celery tasks of the pipeline: one per stage, each taking a unit id.
 
+Each is published to its stage's queue (units.QUEUES: annotate and critic on "llm", ground on
+"gpu", calibrate and verify on "default"); a retry goes back to the queue it came from.
 A task only claims and runs its unit (annotator.pipeline.runs.execution) and publishes the
 units that follow. Transient model errors (429, 5xx, timeouts) come back as a delay: the task
 is retried with that countdown (Retry-After honoured) up to the endpoint's max_retries, counted
@@ -41,31 +43,31 @@ def execute_unit_task(task: Task, unit_id: int) -> str:
     return outcome.status
 
 
-@shared_task(name="annotator.pipeline.annotate", queue="llm", **_OPTIONS)
+@shared_task(name="annotator.pipeline.annotate", **_OPTIONS)
 def annotate_unit(self: Task, unit_id: int) -> str:
     """One annotator's annotation of one sample."""
     return execute_unit_task(self, unit_id)
 
 
-@shared_task(name="annotator.pipeline.calibrate", queue="default", **_OPTIONS)
+@shared_task(name="annotator.pipeline.calibrate", **_OPTIONS)
 def calibrate_unit(self: Task, unit_id: int) -> str:
     """The classifier's label distribution for one sample."""
     return execute_unit_task(self, unit_id)
 
 
-@shared_task(name="annotator.pipeline.ground", queue="gpu", **_OPTIONS)
+@shared_task(name="annotator.pipeline.ground", **_OPTIONS)
 def ground_unit(self: Task, unit_id: int) -> str:
     """Boxes and masks for one sample's phrases."""
     return execute_unit_task(self, unit_id)
 
 
-@shared_task(name="annotator.pipeline.verify", queue="default", **_OPTIONS)
+@shared_task(name="annotator.pipeline.verify", **_OPTIONS)
 def verify_unit(self: Task, unit_id: int) -> str:
     """Weighted cross-verification of one sample; decides whether the critic sees it."""
     return execute_unit_task(self, unit_id)
 
 
-@shared_task(name="annotator.pipeline.critic", queue="llm", **_OPTIONS)
+@shared_task(name="annotator.pipeline.critic", **_OPTIONS)
 def critic_unit(self: Task, unit_id: int) -> str:
     """The critic's verdict on one sample (a revise verdict starts its next round)."""
     return execute_unit_task(self, unit_id)

@@ -7,6 +7,7 @@ holds what the file said (endpoint URLs, models, the names of key variables), ne
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -41,18 +42,20 @@ def config_from_json(data: dict[str, Any]) -> PipelineConfig:
     )
 
 
-_cache: dict[int, PipelineConfig] = {}
+_cache: dict[str, PipelineConfig] = {}
 _cache_lock = threading.Lock()
 _CACHE_SIZE = 32
 
 
-def run_config(*, run_id: int, data: dict[str, Any]) -> PipelineConfig:
-    """The run's configuration; a run's config never changes, so it is parsed once per process
-    (and equal configs give equal, hashable endpoints: the adapters' caches keep working)."""
+def run_config(*, data: dict[str, Any]) -> PipelineConfig:
+    """A run's configuration, parsed once per process. Keyed by its content, not the run's id
+    (ids come round again after a database reset): equal configs give equal, hashable endpoints,
+    so the adapters' caches (one client per endpoint) keep working across runs."""
+    key = json.dumps(data, sort_keys=True)
     with _cache_lock:
-        config = _cache.get(run_id)
+        config = _cache.get(key)
         if config is None:
             if len(_cache) >= _CACHE_SIZE:
                 _cache.pop(next(iter(_cache)))
-            config = _cache[run_id] = config_from_json(data)
+            config = _cache[key] = config_from_json(data)
         return config

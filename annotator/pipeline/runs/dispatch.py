@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
-from annotator.pipeline.runs.units import UnitRef
+from annotator.pipeline.runs.units import QUEUES, UnitRef
 
 
 def uses_broker() -> bool:
@@ -24,10 +25,11 @@ def send_units(units: Iterable[UnitRef]) -> None:
         transaction.on_commit(partial(_publish, refs))
 
 
-def _publish(refs: list[UnitRef]) -> None:
+def _publish(refs: list[UnitRef], producer: Any = None) -> None:
     from annotator.celery import app
     from annotator.pipeline.tasks import STAGE_TASKS
 
-    with app.producer_or_acquire() as producer:  # one connection for the lot
+    with app.producer_or_acquire(producer) as producer:  # one connection for the lot
         for ref in refs:
-            STAGE_TASKS[ref.stage].apply_async((ref.id,), producer=producer)
+            task = STAGE_TASKS[ref.stage]
+            task.apply_async((ref.id,), queue=QUEUES[ref.stage], producer=producer)

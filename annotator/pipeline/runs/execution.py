@@ -73,7 +73,7 @@ def execute_unit(*, unit_id: int, takeover: bool = False) -> UnitOutcome:
     unit = claim_unit(unit_id=unit_id, takeover=takeover)
     if unit is None or unit.run is None:
         return UnitOutcome("idle")
-    ctx = UnitContext(unit=unit, config=run_config(run_id=unit.run.pk, data=unit.run.config))
+    ctx = UnitContext(unit=unit, config=run_config(data=unit.run.config))
     try:
         result: Computed | str = STAGE_FUNCTIONS[unit.stage](ctx)
     except TransientModelError as exc:

@@ -1,0 +1,231 @@
+"""Scheduling rules: what a run plans, claims and chains; cancelling; restoring a dropped sample."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from annotator.models import CriticVerdict, PipelineRun, Sample, StageResult
+from annotator.pipeline.config import EndpointConfig, GroundingConfig, PipelineConfig
+from annotator.pipeline.runs.config_store import config_from_json, config_to_json
+from annotator.pipeline.runs.context import Computed, UnitContext
+from annotator.pipeline.runs.execution import claim_unit, execute_unit, finish_unit
+from annotator.pipeline.runs.local import LocalRunner
+from annotator.pipeline.runs.terminal import BarWriter, render_bar
+from annotator.pipeline.runs.units import (
+    ExistingUnit,
+    RunSpec,
+    UnitKey,
+    UnitRef,
+    chosen_for_spot_check,
+    parse_stages,
+    plan_sample,
+)
+from annotator.selectors.pipeline_runs import StageProgress
+from annotator.services.pipeline_runs import (
+    RunNotStarted,
+    cancel_pipeline_run,
+    restore_dropped_sample,
+    start_pipeline_run,
+)
+from annotator.services.verification import verify_sample
+from review.models import AuditEvent
+from tests.factories import ProposalFactory, SampleFactory
+from tests.support.pipeline_runs import make_pipeline_dataset
+
+ENDPOINT = EndpointConfig(name="gpt4o", base_url="http://127.0.0.1:9/v1", model="gpt-4o")
+CONFIG = PipelineConfig(
+    annotators={"gpt4o": ENDPOINT, "gemini": EndpointConfig("gemini", ENDPOINT.base_url, "g")},
+    critic=EndpointConfig("critic", ENDPOINT.base_url, "o4-mini"),
+    grounding=GroundingConfig(config_path=Path("/m/c.py"), checkpoint=Path("/m/w.pth")),
+    critic_agreed_share=0.1,
+)
+SPEC = RunSpec(
+    stages=("annotate", "verify", "critic"),
+    annotators=(("gpt4o", "annotate.v1"), ("gemini", "annotate.v1")),
+    critic=("o4-mini", "critic.v1"),
+    max_rounds=1,
+)
+
+
+def done(pk: int, verdict: str = "") -> ExistingUnit:
+    return ExistingUnit(pk, "done", verdict=verdict)
+
+
+def key(stage: str, model: str, round_: int = 0) -> UnitKey:
+    version = {"annotate": "annotate.v1", "critic": "critic.v1"}.get(stage, "")
+    return UnitKey(stage, model, version, round_)
+
+
+ROUND_0 = {
+    key("annotate", "gpt4o"): done(1),
+    key("annotate", "gemini"): done(2),
+    key("verify", "weighted-vote"): done(3),
+}
+
+
+# --- planning (pure) -------------------------------------------------------------------------
+
+
+def test_a_new_sample_starts_with_all_its_annotators():
+    plan = plan_sample(spec=SPEC, existing={})
+    assert [k.stage for k in plan.create] == ["annotate", "annotate", "verify", "critic"]
+    assert plan.start == [key("annotate", "gpt4o"), key("annotate", "gemini")]
+
+
+def test_finished_work_is_skipped():
+    existing = {**ROUND_0, key("critic", "o4-mini"): done(4, "preserve")}
+    assert plan_sample(spec=SPEC, existing=existing).finished
+
+
+def test_redoing_an_annotation_redoes_what_comes_after_it():
+    existing = {
+        **ROUND_0,
+        key("annotate", "gemini"): ExistingUnit(2, "failed", "HTTP 500"),
+        key("critic", "o4-mini"): done(4, "preserve"),
+    }
+    plan = plan_sample(spec=SPEC, existing=existing)
+    assert plan.reset == [2, 3, 4] and plan.create == []
+    assert plan.start == [key("annotate", "gemini")]  # gpt4o's finished annotation stays
+
+
+def test_a_skip_caused_by_a_failure_is_redone_a_skip_by_choice_is_not():
+    by_choice = {**ROUND_0, key("critic", "o4-mini"): ExistingUnit(4, "skipped")}
+    assert plan_sample(spec=SPEC, existing=by_choice).finished
+    failed = {**by_choice, key("critic", "o4-mini"): ExistingUnit(4, "skipped", "not run")}
+    assert plan_sample(spec=SPEC, existing=failed).reset == [4]
+
+
+def test_a_finished_revise_round_continues_with_the_next_round():
+    existing = {**ROUND_0, key("critic", "o4-mini"): done(4, "revise")}
+    plan = plan_sample(spec=SPEC, existing=existing)
+    assert plan.create == [
+        key("annotate", "gpt4o", 1),
+        key("annotate", "gemini", 1),
+        key("verify", "weighted-vote", 1),
+        key("critic", "o4-mini", 1),
+    ]
+    no_more_rounds = RunSpec(**{**SPEC.__dict__, "max_rounds": 0})
+    assert plan_sample(spec=no_more_rounds, existing=existing).finished
+
+
+def test_stages_are_parsed_in_pipeline_order_and_checked():
+    assert parse_stages("critic, annotate", config=CONFIG) == ["annotate", "critic"]
+    assert parse_stages(None, config=CONFIG) == [
+        "annotate", "calibrate", "ground", "verify", "critic",
+    ]  # fmt: skip
+    without_critic = PipelineConfig(annotators=CONFIG.annotators)
+    assert "critic" not in parse_stages("", config=without_critic)
+    with pytest.raises(ValueError, match="unknown stage 'anotate'"):
+        parse_stages("anotate", config=CONFIG)
+    with pytest.raises(ValueError, match=r"needs a \[critic\]"):
+        parse_stages("critic", config=without_critic)
+
+
+def test_the_spot_check_choice_is_stable_and_near_the_share():
+    chosen = [i for i in range(10_000) if chosen_for_spot_check(sample_id=i, share=0.05)]
+    assert 400 < len(chosen) < 600
+    assert chosen == [i for i in range(10_000) if chosen_for_spot_check(sample_id=i, share=0.05)]
+    assert not chosen_for_spot_check(sample_id=1, share=0.0)
+
+
+def test_the_config_survives_its_json_round_trip():
+    data = config_to_json(CONFIG)
+    assert data["grounding"]["checkpoint"] == "/m/w.pth"
+    assert config_from_json(data) == CONFIG
+
+
+def test_bars_are_redrawn_in_place_on_a_terminal():
+    progress = [StageProgress("annotate", pending=5, done=4, failed=1)]
+    assert render_bar(progress[0], width=10).startswith("annotate  [#####-----]  50%  5/10")
+    stream = io.StringIO()
+    bars = BarWriter(stream, tty=True)
+    bars.draw(progress)
+    bars.draw(progress)  # unchanged: nothing written
+    bars.draw([StageProgress("annotate", done=10)])
+    text = stream.getvalue()
+    assert text.count("annotate") == 2 and "\x1b[1F" in text and "100%" in text
+
+
+# --- claiming and chaining --------------------------------------------------------------------
+
+
+@pytest.fixture
+def started(tmp_path, db):
+    dataset = make_pipeline_dataset(tmp_path / "images", count=2)
+    return start_pipeline_run(dataset=dataset, config=CONFIG, stages="annotate,verify")
+
+
+def test_a_unit_is_claimed_once(started):
+    unit_id = started.report.start[0].id
+    assert claim_unit(unit_id=unit_id) is not None
+    assert claim_unit(unit_id=unit_id) is None  # a duplicate message finds it running
+    assert claim_unit(unit_id=unit_id, takeover=True) is not None  # a redelivered one retakes it
+    assert StageResult.objects.get(pk=unit_id).attempts == 2
+
+
+def test_a_unit_left_running_too_long_is_retaken(started):
+    unit_id = started.report.start[0].id
+    long_ago = timezone.now() - timedelta(hours=2)
+    StageResult.objects.filter(pk=unit_id).update(status="running", claimed_at=long_ago)
+    assert claim_unit(unit_id=unit_id) is not None
+
+
+def test_the_last_annotator_to_finish_starts_the_next_stage(started):
+    sample_units = [ref for ref in started.report.start if ref.stage == "annotate"][:2]
+    sample = StageResult.objects.get(pk=sample_units[0].id).sample_id
+    assert {StageResult.objects.get(pk=r.id).sample_id for r in sample_units} == {sample}
+    for ref in sample_units:  # what each worker's transaction does once its reply is in
+        claim_unit(unit_id=ref.id)
+    first, second = (StageResult.objects.select_related("run").get(pk=r.id) for r in sample_units)
+    assert finish_unit(UnitContext(first, CONFIG), Computed()) == ([], "done")
+    following, status = finish_unit(UnitContext(second, CONFIG), Computed())
+    verify = StageResult.objects.get(sample_id=sample, stage="verify")
+    assert (following, status) == ([UnitRef(verify.pk, "verify")], "done")
+
+
+def test_a_cancelled_run_claims_nothing_and_a_new_run_resumes_it(started):
+    assert cancel_pipeline_run(run=started.run)
+    assert started.run.status == PipelineRun.Status.CANCELLED and started.run.cancel_requested
+    assert execute_unit(unit_id=started.report.start[0].id).status == "idle"
+    LocalRunner(run_id=started.run.pk).run(started.report.start)
+    assert not StageResult.objects.exclude(status="pending").exists()
+    assert not cancel_pipeline_run(run=started.run)  # ended already
+
+    again = start_pipeline_run(dataset=started.run.dataset, config=CONFIG, stages="verify")
+    assert again.report.reset == 2 and again.report.created == 0  # the pending units moved
+
+
+def test_one_run_at_a_time_per_dataset(started):
+    with pytest.raises(RunNotStarted, match=f"run {started.run.pk} is still running"):
+        start_pipeline_run(dataset=started.run.dataset, config=CONFIG)
+
+
+# --- restoring a dropped sample ---------------------------------------------------------------
+
+
+def test_restoring_a_dropped_sample_overrules_the_drop(admin_user):
+    sample = SampleFactory(status=Sample.Status.DROPPED)
+    ProposalFactory(sample=sample, model_name="gpt4o", emotion="awe")
+    ProposalFactory(sample=sample, model_name="gemini", emotion="fear")
+    CriticVerdict.objects.create(sample=sample, verdict="drop", round=1)
+
+    restored = restore_dropped_sample(sample=sample, user=admin_user)
+
+    assert restored.status == Sample.Status.DISPUTED  # what the vote says
+    verdict = sample.verdicts.order_by("-id").first()
+    assert (verdict.verdict, verdict.model_name, verdict.round) == (
+        "preserve", f"person:{admin_user.username}", 1,
+    )  # fmt: skip
+    event = AuditEvent.objects.get(sample=sample)
+    assert (event.action, event.actor, event.before["status"]) == (
+        "restore_dropped", admin_user, "dropped",
+    )  # fmt: skip
+    assert verify_sample(sample=restored).status == "disputed"  # re-verifying keeps it restored
+    with pytest.raises(ValidationError, match="not dropped"):
+        restore_dropped_sample(sample=restored, user=admin_user)
