@@ -1,18 +1,21 @@
 """The audit: every dashboard figure for a dataset (and source / date filters), cached.
 
 `audit_figures` is what the dashboard, the API and `manage.py agreement --json` show: a
-JSON-ready dict (keys: docs/formats.md does not cover it; see `compute_audit_figures`). Loading
-219K samples x 3 models from the database costs more than the statistics, so both the arrays
-(AuditData, reused by drill-downs) and the figures are cached in Django's cache under the
-filters and a fingerprint of the tables they read (row counts and highest ids, one query): any
-new or deleted row changes the key. In-place edits that add no row (a re-imported proposal)
-show once AUDIT_CACHE_SECONDS (default 600) have passed.
+JSON-ready dict (see `compute_audit_figures`). Loading 219K samples x 3 models from the
+database costs more than the statistics (docs/performance.md, "Agreement"), so the figures are
+kept in Django's cache and the arrays (AuditData, reused by drill-downs) in process memory, both
+under the filters and a fingerprint of the tables they read (row counts and highest ids, one
+query): any new or deleted row changes the key. In-place edits that add no row (a re-imported
+proposal) show once AUDIT_CACHE_SECONDS (default 600) have passed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import threading
+import time
+from collections import OrderedDict
 from typing import Any, cast
 
 import numpy as np
@@ -43,11 +46,15 @@ __all__ = [
     "audit_data",
     "audit_figures",
     "audit_fingerprint",
+    "clear_audit_cache",
     "compute_audit_figures",
     "dataset_sources",
 ]
 
 CACHE_VERSION = 1
+DATA_ENTRIES = 4  # AuditData kept per process (most recently used dataset/filter choices)
+_DATA: OrderedDict[str, tuple[float, AuditData]] = OrderedDict()
+_DATA_LOCK = threading.Lock()
 _FINGERPRINTED = (Sample, Proposal, CriticVerdict, Annotation, BinaryVote, Adjudication, AuditEvent)
 
 
@@ -77,13 +84,31 @@ def _timeout() -> int:
 
 
 def audit_data(*, filters: AuditFilters, fingerprint: str | None = None) -> AuditData:
-    """The arrays behind the figures, from the cache or the database."""
+    """The arrays behind the figures (read-only), from this process's memory or the database.
+
+    They stay in process memory, not in Django's cache: at 219K samples they weigh ~25 MB, and
+    pickling that on every drill-down would cost more than the drill-down.
+    """
     key = _cache_key("data", filters, fingerprint or audit_fingerprint())
-    data = cache.get(key)
-    if data is None:
-        data = load_audit_data(filters=filters)
-        cache.set(key, data, _timeout())
+    now = time.monotonic()
+    with _DATA_LOCK:
+        entry = _DATA.get(key)
+        if entry is not None and now - entry[0] < _timeout():
+            _DATA.move_to_end(key)
+            return entry[1]
+    data = load_audit_data(filters=filters)
+    with _DATA_LOCK:
+        _DATA[key] = (now, data)
+        while len(_DATA) > DATA_ENTRIES:
+            _DATA.popitem(last=False)
     return data
+
+
+def clear_audit_cache() -> None:
+    """Forget the arrays held in memory and every cached figure (tests; after a bulk fix)."""
+    with _DATA_LOCK:
+        _DATA.clear()
+    cache.clear()
 
 
 def audit_figures(*, filters: AuditFilters) -> dict[str, Any]:

@@ -90,7 +90,7 @@ def calibration_inputs(data: AuditData, j: int) -> tuple[BoolArray, FloatArray, 
     label and a confidence and the sample has a final label."""
     labels, conf = data.model_labels[:, j], data.model_conf[:, j]
     compared = (labels >= 0) & (data.final >= 0) & ~np.isnan(conf)
-    return compared, np.clip(conf, 0, 10), labels == data.final
+    return compared, np.clip(conf.astype(np.float64), 0, 10), labels == data.final
 
 
 def calibration_bins(confidence_0_10: FloatArray, bins: int = BINS) -> np.ndarray:

@@ -6,10 +6,10 @@ import json
 
 import numpy as np
 import pytest
-from django.core.cache import cache
 from django.core.management import CommandError, call_command
 
 from review import stats
+from review.selectors.audit import clear_audit_cache
 from tests.review.selectors.test_audit import MODELS, hand_arrays, make_audit_world
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    cache.clear()
+    clear_audit_cache()  # ids repeat between tests, and so could fingerprints
+    yield
+    clear_audit_cache()
 
 
 def run_json(capsys, *args: str) -> dict:

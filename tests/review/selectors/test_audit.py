@@ -13,7 +13,6 @@ import krippendorff
 import numpy as np
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.utils import timezone
 
 from annotator.models import CriticVerdict, Dataset, Sample
@@ -21,7 +20,13 @@ from annotator.services.taxonomies import EMONET_FACE_40, read_taxonomy_file, sa
 from annotator.taxonomy import MIKELS_8_LABELS
 from review import stats
 from review.models import Adjudication, Annotation
-from review.selectors.audit import AuditFilters, audit_data, audit_figures, audit_fingerprint
+from review.selectors.audit import (
+    AuditFilters,
+    audit_data,
+    audit_figures,
+    audit_fingerprint,
+    clear_audit_cache,
+)
 from review.selectors.audit_drilldown import DrilldownError, drilldown
 from review.services.annotation_import import FORMAT_EMONET_BINARY, import_annotations_file
 from tests.factories import DatasetFactory, ProposalFactory, SampleFactory, UserFactory
@@ -136,9 +141,9 @@ def hand_arrays() -> dict[str, np.ndarray]:
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    cache.clear()
+    clear_audit_cache()  # ids repeat between tests, and so could fingerprints
     yield
-    cache.clear()
+    clear_audit_cache()
 
 
 @pytest.fixture
@@ -327,3 +332,15 @@ def test_figures_are_cached_until_a_row_changes(world, django_assert_max_num_que
     Annotation.objects.create(sample=world.samples[0], annotator=person, emotion="fear")
     assert audit_fingerprint() != before
     assert figures_for(world)["human"]["pairs"] == 6 + 2
+
+
+def test_rows_of_other_datasets_inside_the_id_range_are_left_out(world):
+    before = figures_for(world)
+    other = make_audit_world("emo-other")  # its ids follow this world's
+    late = cast(Sample, SampleFactory(dataset=world.dataset, external_id="late", source="FI"))
+    assert late.pk > other.samples[-1].pk  # this dataset's id range now spans the other's
+    clear_audit_cache()
+    after = figures_for(world)
+    assert after["samples"] == 7
+    for key in ("models", "human", "annotators", "models_vs_final", "critic_overturns"):
+        assert after[key] == before[key]

@@ -11,13 +11,12 @@ from typing import cast
 
 import pytest
 from django.contrib.auth.models import Group, User
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
 from annotator.services.taxonomies import EMONET_FACE_40, read_taxonomy_file, save_taxonomy
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
-from review.selectors.audit import AuditFilters, audit_figures
+from review.selectors.audit import AuditFilters, audit_figures, clear_audit_cache
 from review.services.annotation_import import FORMAT_EMONET_BINARY, import_annotations_file
 from review.views.audit_tables import BUILDERS
 from tests.factories import UserFactory
@@ -38,7 +37,9 @@ URLS = [
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    cache.clear()
+    clear_audit_cache()  # ids repeat between tests, and so could fingerprints
+    yield
+    clear_audit_cache()
 
 
 @pytest.fixture
