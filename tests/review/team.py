@@ -13,9 +13,10 @@ from tests.factories import UserFactory
 
 
 def member(*roles: str, **kwargs: Any) -> Any:
-    """A user holding the given roles (groups)."""
+    """A user holding the given roles (groups). The groups come from a data migration; a
+    transactional test's flush may have removed them, so they are made when missing."""
     person = UserFactory.create(**kwargs)
-    person.groups.add(*Group.objects.filter(name__in=roles))
+    person.groups.add(*(Group.objects.get_or_create(name=role)[0] for role in roles))
     return person
 
 
