@@ -19,7 +19,9 @@ app.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     task_default_queue="default",
-    task_queues=[Queue("default"), Queue("gpu"), Queue("llm")],
+    # Each queue its own routing key: without one Celery binds every queue with the default
+    # queue's key, so a task sent to any of them lands in all three (a gpu worker gets llm work).
+    task_queues=[Queue(name, routing_key=name) for name in ("default", "gpu", "llm")],
     broker_connection_retry_on_startup=True,
     task_ignore_result=True,
 )
