@@ -17,6 +17,12 @@ from tests.support.pipeline_runs import ScriptedModels, make_pipeline_dataset, w
 pytestmark = [pytest.mark.ml, pytest.mark.django_db]
 
 
+@pytest.fixture(autouse=True)
+def no_broker(settings):
+    """The in-process mode, even when the test run has a broker configured."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+
 @pytest.fixture
 def server():
     with OpenAIServer(default=ScriptedModels()) as running:

@@ -38,6 +38,15 @@ def started(tmp_path, server):
     return start_pipeline_run(dataset=dataset, config=load_pipeline_config(path=path))
 
 
+@pytest.fixture(autouse=True)
+def eager(settings):
+    """Tasks run inline, as without a broker, even when the test run has one configured."""
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER = True
+    yield
+    app.conf.task_always_eager = eager
+
+
 @pytest.fixture
 def publishing():
     """Tasks are published (as with a broker), not run inline."""

@@ -20,6 +20,12 @@ RUNS = reverse("review:runs")
 pytestmark = pytest.mark.ml
 
 
+@pytest.fixture(autouse=True)
+def no_broker(settings):
+    """The embedded default (a background thread runs a started run), even with a broker set."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+
 @pytest.fixture
 def server():
     with OpenAIServer(default=ScriptedModels()) as running:

@@ -1,0 +1,88 @@
+"""End to end: run_pipeline dispatches 20 samples to a real Celery worker over Redis.
+
+The worker (another process) reaches the loopback OpenAI-compatible server this test runs,
+reads the images from disk, masks the imported boxes with GrabCut, and chains every stage; one
+429 with Retry-After goes through Celery's retry. Afterwards export_labels --scope all shows each
+sample's status and the critic's verdict.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.core.management import call_command
+
+pytest.importorskip("openai")
+
+from annotator.models import PipelineRun, Region, StageResult, Taxonomy
+from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
+from tests.support.celery_worker import running_worker, wait_until
+from tests.support.openai_server import OpenAIServer, rate_limited
+from tests.support.pipeline_runs import ScriptedModels, make_pipeline_dataset, write_config
+
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.postgres,
+    pytest.mark.ml,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+COUNT = 20
+
+
+@pytest.fixture(autouse=True)
+def _seeded_taxonomy():
+    Taxonomy.objects.get_or_create(name=MIKELS_8, defaults={"labels": list(MIKELS_8_LABELS)})
+
+
+def expected(index: int) -> tuple[str, str]:
+    """(status, critic verdict) as ScriptedModels decides them."""
+    if index % 3 == 0:
+        return "agreed", ""
+    if index % 5 == 1:
+        return "dropped", "drop"
+    if index % 5 == 2:
+        return "agreed", "revise"
+    return "disputed", "preserve"
+
+
+def test_a_run_through_a_real_worker(tmp_path):
+    dataset = make_pipeline_dataset(tmp_path / "images", count=COUNT)
+    with OpenAIServer(default=ScriptedModels()) as server:
+        config = write_config(tmp_path / "pipeline.toml", base_url=server.base_url)
+        server.enqueue(rate_limited(retry_after="1"))
+        with running_worker(queues=("default", "gpu", "llm")) as worker:
+            out = io.StringIO()
+            call_command(
+                "run_pipeline", "--dataset", dataset.name, "--config", str(config), "--no-wait",
+                stdout=out,
+            )  # fmt: skip
+            assert "dispatched to the workers" in out.getvalue()
+            run = PipelineRun.objects.get()
+            wait_until(
+                lambda: PipelineRun.objects.get(pk=run.pk).status != "running",
+                worker=worker,
+                timeout=180,
+            )
+            log = worker.log(tail=200_000)
+
+    run.refresh_from_db()
+    assert run.status == "done", log[-4000:]
+    assert not StageResult.objects.exclude(status__in=["done", "skipped"]).exists()
+    retried = StageResult.objects.filter(attempts=2)
+    assert retried.count() == 1 and retried.get().stage == "annotate"
+    retries = [line for line in log.splitlines() if "retry: Retry in" in line]
+    assert len(retries) == 1 and "Retry in 1" in retries[0], log[-4000:]  # Celery's countdown
+    assert Region.objects.filter(mask__isnull=False).count() == COUNT
+
+    target = tmp_path / "labels.csv"
+    call_command(
+        "export_labels", "--dataset", dataset.name, "--format", "csv", "--scope", "all",
+        "--out", str(target), stdout=io.StringIO(),
+    )  # fmt: skip
+    rows = list(csv.DictReader(target.open()))
+    assert len(rows) == COUNT
+    for row in rows:
+        index = int(row["external_id"].removeprefix("img-"))
+        assert (row["status"], row["critic_verdict"]) == expected(index), row["external_id"]
