@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -65,7 +66,7 @@ def test_many_people_pressing_next_at_once_never_exceed_k_per_sample():
     SampleFactory.create_batch(samples, dataset=ds)
     crowd = [member(ANNOTATOR) for _ in range(people)]
 
-    results = _race([lambda p=p: lease_next_sample(user=p, dataset=ds) for p in crowd])
+    results = _race([partial(lease_next_sample, user=p, dataset=ds) for p in crowd])
 
     errors = [r for r in results if isinstance(r, Exception)]
     assert not errors, errors
@@ -83,11 +84,12 @@ def test_answers_arriving_together_settle_the_sample_once():
     sample = SampleFactory.create(dataset=ds)
     people = [member(ANNOTATOR) for _ in range(3)]
     for person in people:
-        assert lease_next_sample(user=person, dataset=ds).sample == sample
+        leased = lease_next_sample(user=person, dataset=ds)
+        assert leased is not None and leased.sample == sample
 
     results = _race(
         [
-            lambda p=p: submit_answer(sample=sample, annotator=p, emotion="awe", confidence=7.0)
+            partial(submit_answer, sample=sample, annotator=p, emotion="awe", confidence=7.0)
             for p in people
         ]
     )
@@ -118,7 +120,7 @@ def test_concurrent_saves_of_one_label_one_wins_the_others_get_the_conflict(race
             base_version=0,  # everyone opened the page before anyone saved
         )
 
-    results = _race([lambda j=j, e=e: save(j, e) for j, e in zip(judges, emotions, strict=False)])
+    results = _race([partial(save, j, e) for j, e in zip(judges, emotions, strict=False)])
 
     won = [r for r in results if isinstance(r, Adjudication)]
     lost = [r for r in results if isinstance(r, VersionConflict)]

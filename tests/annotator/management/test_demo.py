@@ -82,7 +82,7 @@ def test_static_files_and_sample_images_are_served_with_debug_off(settings):
     assert client.login(username="annotator", password=passwords["annotator"])
     # Annotators see what is handed to them: "Start reviewing" leases the first sample.
     leased = client.get(reverse("review:next"))
-    sample = Sample.objects.get(pk=int(leased.url.rstrip("/").rsplit("/", 1)[-1]))
+    sample = Sample.objects.get(pk=int(leased["Location"].rstrip("/").rsplit("/", 1)[-1]))
 
     css = client.get("/static/css/app.css")
     image = client.get(reverse("review:sample_image", args=[sample.pk]))

@@ -26,16 +26,22 @@ def _people(n: int) -> list:
     return [member(ANNOTATOR) for _ in range(n)]
 
 
+def _leased(person, **kwargs) -> Sample | None:
+    """The sample "Next" hands `person` (None: queue done)."""
+    got = lease_next_sample(user=person, **kwargs)
+    return got.sample if got is not None else None
+
+
 def test_a_sample_goes_to_at_most_k_people_then_the_next_one(ds):
     first, second = SampleFactory.create(dataset=ds), SampleFactory.create(dataset=ds)
     a, b, c = _people(3)
     # Fairness: fewest answers and leases first, so a and b get different samples...
-    assert lease_next_sample(user=a, dataset=ds).sample == first
-    assert lease_next_sample(user=b, dataset=ds).sample == second
+    assert _leased(a, dataset=ds) == first
+    assert _leased(b, dataset=ds) == second
     # ...and c completes the first one's k = 2.
-    assert lease_next_sample(user=c, dataset=ds).sample == first
+    assert _leased(c, dataset=ds) == first
     d = member(ANNOTATOR)
-    assert lease_next_sample(user=d, dataset=ds).sample == second
+    assert _leased(d, dataset=ds) == second
     assert lease_next_sample(user=member(ANNOTATOR), dataset=ds) is None  # both hold k leases
 
 
@@ -93,11 +99,11 @@ def test_lease_time_comes_from_the_dataset(ds):
 def test_skip_releases_the_sample_for_others_but_not_for_the_skipper(ds):
     sample = SampleFactory.create(dataset=DatasetFactory.create(overlap_k=1))
     a, b = _people(2)
-    assert lease_next_sample(user=a).sample == sample
+    assert _leased(a) == sample
     assert lease_next_sample(user=b) is None  # k = 1 is taken
     skip_assignment(sample=sample, user=a)
     assert lease_next_sample(user=a) is None
-    assert lease_next_sample(user=b).sample == sample
+    assert _leased(b) == sample
     assert AuditEvent.objects.filter(sample=sample, action="skip", actor=a).exists()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -21,7 +23,7 @@ from tests.factories import DatasetFactory, ProposalFactory, SampleFactory
 from tests.review.team import member
 
 pytestmark = pytest.mark.django_db
-EMONET = {"max_votes": 3, "second_when": "yes", "third_when": "split"}
+EMONET: dict[str, Any] = {"max_votes": 3, "second_when": "yes", "third_when": "split"}
 
 
 @pytest.mark.parametrize(

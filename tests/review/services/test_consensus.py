@@ -65,7 +65,7 @@ def test_k_answers_that_agree_are_a_consensus():
     assert (decision.confidence, decision.subject, decision.background) == (7.5, "hiker", "snow")
     assert Sample.objects.get(pk=sample.pk).status == Sample.Status.ADJUDICATED
     event = AuditEvent.objects.get(sample=sample, action="consensus")
-    assert event.actor is None and event.after["emotion"] == "awe"
+    assert event.actor is None and event.after is not None and event.after["emotion"] == "awe"
 
 
 def test_disagreeing_answers_wait_for_an_adjudicator():

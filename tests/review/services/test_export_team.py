@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def _rows(ds) -> dict[str, dict]:
     return {
-        row["external_id"]: row
+        str(row["external_id"]): row
         for batch in iter_export_batches(dataset=ds, scope=SCOPE_DECIDED)
         for row in batch
     }

@@ -38,6 +38,7 @@ def test_each_save_is_a_new_version_by_its_adjudicator():
     assert current_adjudication(sample=sample) == v2
     event = AuditEvent.objects.filter(sample=sample, action="decide").first()
     assert event is not None and event.actor == b
+    assert event.before is not None and event.after is not None
     assert (event.before["emotion"], event.after["emotion"]) == ("awe", "fear")
 
 
