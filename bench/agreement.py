@@ -296,7 +296,7 @@ def main() -> None:
     )
     fingerprint = _common.median_ms(audit_fingerprint, runs=args.runs)
     stages = [
-        ["fingerprint (counts and max ids, one query)", fingerprint],
+        ["fingerprint (max ids + row counts or pg_stat, 1 query)", fingerprint],
         ["audit_figures, cold (load + statistics + cache)", cold],
         ["audit_figures, warm (fingerprint + cache hit)", warm],
     ]

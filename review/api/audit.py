@@ -40,6 +40,7 @@ FILTER_PARAMS = [
     OpenApiParameter("source", str, description="only samples from this source"),
     OpenApiParameter("since", OpenApiTypes.DATE, description="rows from this date"),
     OpenApiParameter("until", OpenApiTypes.DATE, description="rows up to this date, inclusive"),
+    OpenApiParameter("fresh", int, description="1: never figures made from older data"),
 ]
 
 
@@ -62,7 +63,8 @@ class AuditFiguresView(AuditAPIView):
     @extend_schema(parameters=FILTER_PARAMS, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         """Every dashboard figure, exactly as `manage.py agreement --json` prints it."""
-        return Response(audit_figures(filters=self.filters(request)))
+        fresh = request.query_params.get("fresh") == "1"
+        return Response(audit_figures(filters=self.filters(request), fresh=fresh))
 
 
 class AuditTableView(AuditAPIView):

@@ -4,9 +4,10 @@
 JSON-ready dict (see `compute_audit_figures`). Loading 219K samples x 3 models from the
 database costs more than the statistics (docs/performance.md, "Agreement"), so the figures are
 kept in Django's cache and the arrays (AuditData, reused by drill-downs) in process memory, both
-under the filters and a fingerprint of the tables they read (row counts and highest ids, one
-query): any new or deleted row changes the key. In-place edits that add no row (a re-imported
-proposal) show once AUDIT_CACHE_SECONDS (default 600) have passed.
+under the filters, with the fingerprint of the tables they were made from (highest ids and
+row counts, one query): work made from other data is recomputed, after a grace period of
+AUDIT_STALE_SECONDS (default 60) while people keep annotating. In-place edits that add no row
+(a re-imported proposal, on SQLite) show once AUDIT_CACHE_SECONDS (default 600) have passed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import numpy as np
@@ -53,28 +55,39 @@ __all__ = [
 
 CACHE_VERSION = 1
 DATA_ENTRIES = 4  # AuditData kept per process (most recently used dataset/filter choices)
-_DATA: OrderedDict[str, tuple[float, AuditData]] = OrderedDict()
+_DATA: OrderedDict[str, AuditData] = OrderedDict()
 _DATA_LOCK = threading.Lock()
 _FINGERPRINTED = (Sample, Proposal, CriticVerdict, Annotation, BinaryVote, Adjudication, AuditEvent)
 
 
 def audit_fingerprint() -> str:
-    """Row count and highest id of every table the audit reads, in one query.
+    """A string that changes whenever a table the audit reads gains, loses or changes rows.
 
-    New, deleted and re-imported rows change it (imports and undo write rows or audit events).
+    Highest ids (new rows; an index lookup each) plus, on SQLite, row counts (deletes; SQLite
+    counts a table in milliseconds) or, on PostgreSQL, whose COUNT(*) scans the table, its
+    statistics counters of updated and deleted rows (they also catch in-place updates, about a
+    second after the commit). Imports and undo also write audit events.
     """
-    parts = []
-    for model in _FINGERPRINTED:
-        table = connection.ops.quote_name(model._meta.db_table)
-        parts.append(f"(SELECT COUNT(*) FROM {table})")
-        parts.append(f"(SELECT MAX(id) FROM {table})")
+    tables = [connection.ops.quote_name(model._meta.db_table) for model in _FINGERPRINTED]
+    parts = [f"(SELECT MAX(id) FROM {table})" for table in tables]
+    params: list[str] = []
+    if connection.vendor == "postgresql":
+        names = [model._meta.db_table for model in _FINGERPRINTED]
+        marks = ", ".join(["%s"] * len(names))
+        parts.append(
+            "(SELECT COALESCE(SUM(n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables "
+            f"WHERE relname IN ({marks}))"
+        )
+        params = names
+    else:
+        parts += [f"(SELECT COUNT(*) FROM {table})" for table in tables]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(parts))
+        cursor.execute("SELECT " + ", ".join(parts), params)
         row = cursor.fetchone()
     return ".".join(str(value or 0) for value in row or ())
 
 
-def _cache_key(kind: str, filters: AuditFilters, fingerprint: str) -> str:
+def _cache_key(kind: str, filters: AuditFilters, fingerprint: str = "") -> str:
     raw = f"{CACHE_VERSION}:{kind}:{filters.cache_part()}:{fingerprint}"
     return "audit:" + hashlib.sha256(raw.encode()).hexdigest()
 
@@ -83,22 +96,40 @@ def _timeout() -> int:
     return int(getattr(settings, "AUDIT_CACHE_SECONDS", 600))
 
 
-def audit_data(*, filters: AuditFilters, fingerprint: str | None = None) -> AuditData:
+def _usable(*, made_from: str, made_at: float, fingerprint: str, fresh: bool) -> bool:
+    """Whether cached work may be served: made from the current data, or (unless `fresh` is
+    asked for) younger than AUDIT_STALE_SECONDS. While people annotate, every decision changes
+    the fingerprint; the grace period bounds recomputing to once per period per filter set."""
+    age = time.time() - made_at
+    if age >= _timeout():
+        return False
+    if made_from == fingerprint:
+        return True
+    return not fresh and age < int(getattr(settings, "AUDIT_STALE_SECONDS", 60))
+
+
+def audit_data(
+    *, filters: AuditFilters, fingerprint: str | None = None, fresh: bool = False
+) -> AuditData:
     """The arrays behind the figures (read-only), from this process's memory or the database.
 
-    They stay in process memory, not in Django's cache: at 219K samples they weigh ~25 MB, and
+    They stay in process memory, not in Django's cache: at 219K samples they weigh ~33 MB, and
     pickling that on every drill-down would cost more than the drill-down.
     """
-    key = _cache_key("data", filters, fingerprint or audit_fingerprint())
-    now = time.monotonic()
+    fingerprint = fingerprint or audit_fingerprint()
+    key = _cache_key("data", filters)
     with _DATA_LOCK:
-        entry = _DATA.get(key)
-        if entry is not None and now - entry[0] < _timeout():
+        data = _DATA.get(key)
+        if data is not None and _usable(
+            made_from=data.fingerprint, made_at=data.loaded_at, fingerprint=fingerprint, fresh=fresh
+        ):
             _DATA.move_to_end(key)
-            return entry[1]
+            return data
     data = load_audit_data(filters=filters)
+    data.fingerprint, data.loaded_at = fingerprint, time.time()
     with _DATA_LOCK:
-        _DATA[key] = (now, data)
+        _DATA[key] = data
+        _DATA.move_to_end(key)
         while len(_DATA) > DATA_ENTRIES:
             _DATA.popitem(last=False)
     return data
@@ -111,15 +142,25 @@ def clear_audit_cache() -> None:
     cache.clear()
 
 
-def audit_figures(*, filters: AuditFilters) -> dict[str, Any]:
-    """Every figure of the dashboard, from the cache or computed (and then cached)."""
-    fingerprint = audit_fingerprint()
-    key = _cache_key("figures", filters, fingerprint)
-    figures = cache.get(key)
-    if figures is None:
-        data = audit_data(filters=filters, fingerprint=fingerprint)
-        figures = compute_audit_figures(data=data, filters=filters)
-        cache.set(key, figures, _timeout())
+def audit_figures(
+    *, filters: AuditFilters, fingerprint: str | None = None, fresh: bool = False
+) -> dict[str, Any]:
+    """Every figure of the dashboard, from the cache or computed (and then cached).
+
+    `computed_at` (ISO time) says which data the figures describe; `fresh` refuses figures
+    made from older data.
+    """
+    fingerprint = fingerprint or audit_fingerprint()
+    key = _cache_key("figures", filters)
+    entry = cache.get(key)
+    if entry is not None and _usable(
+        made_from=entry["fingerprint"], made_at=entry["at"], fingerprint=fingerprint, fresh=fresh
+    ):
+        return cast(dict[str, Any], entry["figures"])
+    data = audit_data(filters=filters, fingerprint=fingerprint, fresh=fresh)
+    figures = compute_audit_figures(data=data, filters=filters)
+    entry = {"fingerprint": data.fingerprint, "at": data.loaded_at, "figures": figures}
+    cache.set(key, entry, _timeout())
     return figures
 
 
@@ -148,6 +189,7 @@ def compute_audit_figures(*, data: AuditData, filters: AuditFilters) -> dict[str
             "since": filters.since.isoformat() if filters.since else None,
             "until": filters.until.isoformat() if filters.until else None,
         },
+        "computed_at": _iso(data.loaded_at),
         "samples": data.n_samples,
         "sources": data.sources,
         "models": model_figures(data),
@@ -161,6 +203,12 @@ def compute_audit_figures(*, data: AuditData, filters: AuditFilters) -> dict[str
         "throughput": throughput_figures(data),
     }
     return cast(dict[str, Any], jsonable(figures))
+
+
+def _iso(epoch: float) -> str | None:
+    if not epoch:
+        return None
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="seconds")
 
 
 def jsonable(value: Any) -> Any:

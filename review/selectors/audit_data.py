@@ -103,6 +103,8 @@ class AuditData:
     decision_sample: IntArray  # (D,) index into the sample arrays
     decision_at: FloatArray  # (D,) epoch seconds
     decision_spent: FloatArray  # (D,) seconds the browser recorded; 0 = unknown
+    fingerprint: str = ""  # of the tables when loaded (review.selectors.audit)
+    loaded_at: float = 0.0  # epoch seconds
 
     @property
     def n_samples(self) -> int:

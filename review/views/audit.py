@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any, cast
 from urllib.parse import urlencode
 
@@ -24,6 +25,7 @@ from review.selectors.audit import (
     AuditFilters,
     audit_data,
     audit_figures,
+    audit_fingerprint,
     dataset_sources,
 )
 from review.selectors.audit_drilldown import DrilldownError, drilldown, sample_facts
@@ -55,24 +57,26 @@ class AuditFilterForm(forms.Form):
         return cleaned
 
 
-def _filters(request: HttpRequest) -> tuple[AuditFilterForm, AuditFilters | None]:
-    """The filter form and, when a dataset is chosen, the filters (bad fields are dropped)."""
+def _filters(request: HttpRequest) -> tuple[AuditFilterForm, AuditFilters | None, str]:
+    """The filter form, the filters when a dataset is chosen (bad fields are dropped), and the
+    data's fingerprint (one query per request, reused by every cache lookup)."""
+    fingerprint = audit_fingerprint()
     names = list(Dataset.objects.order_by("name").values_list("name", flat=True))
     data = request.GET.copy()
     if not data.get("dataset") and names:
         data["dataset"] = names[0]
     dataset = Dataset.objects.select_related("taxonomy").filter(name=data.get("dataset")).first()
-    sources = dataset_sources(dataset=dataset) if dataset else []
+    sources = dataset_sources(dataset=dataset, fingerprint=fingerprint) if dataset else []
     form = AuditFilterForm(data, datasets=names, sources=sources)
     form.is_valid()
     if dataset is None:
-        return form, None
+        return form, None, fingerprint
     cleaned = form.cleaned_data
     until = cleaned.get("until") if "until" not in form.errors else None
     filters = AuditFilters(
         dataset=dataset, source=cleaned.get("source", ""), since=cleaned.get("since"), until=until
     )
-    return form, filters
+    return form, filters, fingerprint
 
 
 def _linker(filters: AuditFilters) -> Link:
@@ -150,11 +154,14 @@ def _empty_note(section: str, figures: dict[str, Any]) -> str:
 @require_GET
 @role_required(AUDITOR)
 def audit_view(request: HtmxHttpRequest) -> HttpResponse:
-    form, filters = _filters(request)
+    form, filters, fingerprint = _filters(request)
     context: dict[str, Any] = {"form": form, "filters": filters}
     if filters is not None:
-        figures = audit_figures(filters=filters)
+        fresh = request.GET.get("fresh") == "1"
+        figures = audit_figures(filters=filters, fingerprint=fingerprint, fresh=fresh)
         context |= {"figures": figures, "sections": _sections(figures, filters)}
+        computed = figures.get("computed_at")
+        context["computed_at"] = datetime.fromisoformat(computed) if computed else None
         context["json_url"] = reverse("review:audit_json") + "?" + urlencode(filters.query())
     template = "review/_audit_results.html" if wants_partial(request) else "review/audit.html"
     response = render(request, template, context)
@@ -166,20 +173,21 @@ def audit_view(request: HtmxHttpRequest) -> HttpResponse:
 @role_required(AUDITOR)
 def audit_json_view(request: HttpRequest) -> HttpResponse:
     """The figures as `manage.py agreement --json` prints them."""
-    _, filters = _filters(request)
+    _, filters, fingerprint = _filters(request)
     if filters is None:
         raise Http404("No such dataset.")
-    return JsonResponse(audit_figures(filters=filters))
+    return JsonResponse(audit_figures(filters=filters, fingerprint=fingerprint))
 
 
 @require_GET
 @role_required(AUDITOR)
 def audit_table_view(request: HttpRequest, table: str) -> HttpResponseBase:
     """One table: an HTML fragment (what the dashboard embeds), or CSV with ?format=csv."""
-    _, filters = _filters(request)
+    _, filters, fingerprint = _filters(request)
     if filters is None:
         raise Http404("No such dataset.")
-    found = audit_table(table, figures=audit_figures(filters=filters), link=_linker(filters))
+    figures = audit_figures(filters=filters, fingerprint=fingerprint)
+    found = audit_table(table, figures=figures, link=_linker(filters))
     if found is None:
         raise Http404("No such table for this dataset.")
     if request.GET.get("format") == "csv":
@@ -215,10 +223,10 @@ def _csv_response(filename: str, lines: Iterable[list[Any]]) -> StreamingHttpRes
 @role_required(AUDITOR)
 def audit_samples_view(request: HttpRequest) -> HttpResponseBase:
     """The samples behind one number, read-only; ?format=csv lists them all."""
-    _, filters = _filters(request)
+    _, filters, fingerprint = _filters(request)
     if filters is None:
         raise Http404("No such dataset.")
-    data = audit_data(filters=filters)
+    data = audit_data(filters=filters, fingerprint=fingerprint)
     figure = request.GET.get("figure", "")
     dashboard_url = reverse("review:audit") + "?" + urlencode(filters.query())
     try:

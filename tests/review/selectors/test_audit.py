@@ -323,15 +323,29 @@ def test_drilldowns_list_the_samples_behind_the_numbers(world):
         listed("nothing")
 
 
-def test_figures_are_cached_until_a_row_changes(world, django_assert_max_num_queries):
-    figures_for(world)
+def test_figures_are_cached_until_a_row_changes(world, settings, django_assert_max_num_queries):
+    settings.AUDIT_STALE_SECONDS = 0
+    first = figures_for(world)
+    assert first["computed_at"] is not None
     with django_assert_max_num_queries(1):  # only the fingerprint
-        figures_for(world)
+        assert figures_for(world) == first
     before = audit_fingerprint()
     person = User.objects.get(username="ann-c")
     Annotation.objects.create(sample=world.samples[0], annotator=person, emotion="fear")
     assert audit_fingerprint() != before
     assert figures_for(world)["human"]["pairs"] == 6 + 2
+
+
+def test_while_people_annotate_figures_stay_for_a_grace_period(world, settings):
+    settings.AUDIT_STALE_SECONDS = 60
+    filters = AuditFilters(dataset=world.dataset)
+    audit_figures(filters=filters)
+    person = User.objects.get(username="ann-c")
+    Annotation.objects.create(sample=world.samples[0], annotator=person, emotion="fear")
+    assert audit_figures(filters=filters)["human"]["pairs"] == 6  # as of the last computation
+    assert audit_data(filters=filters).rating_unit.shape == (9,)
+    assert audit_figures(filters=filters, fresh=True)["human"]["pairs"] == 8
+    assert audit_data(filters=filters).rating_unit.shape == (10,)
 
 
 def test_rows_of_other_datasets_inside_the_id_range_are_left_out(world):

@@ -15,6 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from annotator.services.taxonomies import EMONET_FACE_40, read_taxonomy_file, save_taxonomy
+from review.models import Annotation
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
 from review.selectors.audit import AuditFilters, audit_figures, clear_audit_cache
 from review.services.annotation_import import FORMAT_EMONET_BINARY, import_annotations_file
@@ -239,3 +240,21 @@ def test_review_admin_lists_are_read_only(client: Client, world, admin_user, mod
     client.force_login(admin_user)
     assert client.get(reverse(f"admin:review_{model}_changelist")).status_code == 200
     assert client.get(reverse(f"admin:review_{model}_add")).status_code == 403
+
+
+def test_dashboard_says_when_figures_were_computed_and_recomputes_on_request(
+    client: Client, world, settings
+):
+    settings.AUDIT_STALE_SECONDS = 60
+    client.force_login(person_with(AUDITOR))
+    html = client.get(DASHBOARD, {"dataset": "emo-audit"}).content.decode()
+    assert "Figures as of" in html and "fresh=1" in html
+    sample = world.samples[3]  # no answers yet
+    Annotation.objects.create(sample=sample, annotator=person_with(ANNOTATOR), emotion="awe")
+    stale = client.get(reverse("review:audit_json"), {"dataset": "emo-audit"}).json()
+    assert stale["human"]["items"] == 4
+    client.get(DASHBOARD, {"dataset": "emo-audit", "fresh": "1"})
+    assert (
+        client.get(reverse("review:audit_json"), {"dataset": "emo-audit"}).json()["human"]["items"]
+        == 5
+    )
