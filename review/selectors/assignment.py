@@ -77,8 +77,13 @@ def _taken_by_user(*, user: Any, kind: str, now: datetime) -> Exists:
     )
 
 
-def annotation_candidates(*, user: Any, dataset: Dataset | None, now: datetime) -> QuerySet[Sample]:
+def annotation_candidates(
+    *, user: Any, dataset: Dataset | None, now: datetime, untouched_only: bool = False
+) -> QuerySet[Sample]:
     """Samples `user` could lease to answer, fairest first: fewest answers and leases, then oldest.
+
+    Ordering by load computes it for every open sample. `untouched_only` (no answer, vote or
+    lease yet) is the cheap first try: in id order the database stops after a batch.
 
     The k cap is part of the filter but must be checked again under the row lock (the counts
     here may be stale by the time the lock is taken).
@@ -107,7 +112,11 @@ def annotation_candidates(*, user: Any, dataset: Dataset | None, now: datetime) 
         & ~Exists(AuditEvent.objects.filter(sample=OuterRef("pk"), action=CONFLICT_ACTION))
         & ~Exists(BinaryVote.objects.filter(sample=OuterRef("pk"), annotator=user))
     )
-    return qs.filter(labels | binary).order_by("load", "created_at", "id")
+    qs = qs.filter(labels | binary)
+    if untouched_only:
+        return qs.filter(load=0).order_by("id")
+    # Oldest = lowest id (ids follow insertion order, and the queue's indexes end in id).
+    return qs.order_by("load", "id")
 
 
 def needs_adjudication(*, dataset: Dataset | None = None) -> QuerySet[Sample]:
@@ -119,7 +128,7 @@ def needs_adjudication(*, dataset: Dataset | None = None) -> QuerySet[Sample]:
     return (
         qs.annotate(answers=answers_count())
         .filter(conflict | Q(answers__gte=F("dataset__overlap_k"), answers__gt=0))
-        .order_by("created_at", "id")
+        .order_by("id")
     )
 
 

@@ -88,8 +88,17 @@ def _lease_once(
         running = active_lease(user=user, kind=kind, dataset=dataset, now=now)
         if running is not None:
             return running, False
-        candidates = _candidates(user=user, kind=kind, dataset=dataset, now=now)
-        ids = list(candidates.values_list("id", flat=True)[:CANDIDATE_BATCH])
+        ids: list[int] = []
+        if kind == Assignment.Kind.ANNOTATE:
+            # Untouched samples come first anyway; found in id order, the database stops
+            # after a batch instead of computing every open sample's load to sort by it.
+            untouched = annotation_candidates(
+                user=user, dataset=dataset, now=now, untouched_only=True
+            )
+            ids = list(untouched.values_list("id", flat=True)[:CANDIDATE_BATCH])
+        if not ids:
+            candidates = _candidates(user=user, kind=kind, dataset=dataset, now=now)
+            ids = list(candidates.values_list("id", flat=True)[:CANDIDATE_BATCH])
         contended = False
         for sample_id in ids:
             sample = _lock(sample_id)
