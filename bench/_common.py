@@ -262,6 +262,8 @@ def fast_samples(
         "suggested_emotion",
         "vote_margin",
         "dispute_reasons",
+        "human_check",
+        "gold_emotion",
         "created_at",
         "updated_at",
     ]
@@ -301,6 +303,8 @@ def fast_samples(
                     emotion,
                     rng.random(),
                     "[]",
+                    False,
+                    "",
                     now,
                     now,
                 )

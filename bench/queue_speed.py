@@ -40,7 +40,13 @@ def build(count: int) -> Any:
 
     from annotator.models import Dataset, Taxonomy
 
-    get_user_model().objects.create_user(username="bench-reviewer", password="unused-in-bench")
+    from django.contrib.auth.models import Group
+
+    reviewer = get_user_model().objects.create_user(
+        username="bench-reviewer", password="unused-in-bench"
+    )
+    # The whole queue is for adjudicators and auditors (annotators see only their own work).
+    reviewer.groups.add(Group.objects.get(name="auditor"))
     dataset = Dataset.objects.create(
         name="bench-queue", taxonomy=Taxonomy.objects.get(name="mikels8")
     )

@@ -22,7 +22,7 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 
 from annotator.models import Dataset, Sample
 from review.models import Annotation, Assignment, AuditEvent, BinaryVote
@@ -120,16 +120,23 @@ def annotation_candidates(
 
 
 def needs_adjudication(*, dataset: Dataset | None = None) -> QuerySet[Sample]:
-    """Open samples whose answers are in but did not agree (or whose consensus was undone)."""
+    """Open samples whose answers are in but did not agree (or whose consensus was undone).
+
+    Driven by the answers and conflict events, which few samples have: counting answers for
+    every open sample instead made the queue page's count grow with the whole dataset.
+    """
+    answered = (
+        Annotation.objects.order_by()
+        .values("sample_id", "sample__dataset__overlap_k")
+        .annotate(n=Count("id"))
+        .filter(n__gte=Greatest(F("sample__dataset__overlap_k"), Value(1)))
+        .values("sample_id")
+    )
+    conflicts = AuditEvent.objects.filter(action=CONFLICT_ACTION, sample__isnull=False)
     qs = Sample.objects.defer("des").filter(open_q()).exclude(gold_q())
     if dataset is not None:
         qs = qs.filter(dataset=dataset)
-    conflict = Exists(AuditEvent.objects.filter(sample=OuterRef("pk"), action=CONFLICT_ACTION))
-    return (
-        qs.annotate(answers=answers_count())
-        .filter(conflict | Q(answers__gte=F("dataset__overlap_k"), answers__gt=0))
-        .order_by("id")
-    )
+    return qs.filter(Q(pk__in=answered) | Q(pk__in=conflicts.values("sample_id"))).order_by("id")
 
 
 def adjudication_candidates(
