@@ -99,11 +99,9 @@ def edit_progress(*, edit_id: int) -> tuple[str, float] | None:
 
 @dataclass(frozen=True)
 class ShownMask:
-    """One mask drawn on the image: COCO RLE counts and size, and who made it."""
+    """One mask drawn on the image: its COCO RLE and who made it."""
 
-    counts: str
-    height: int
-    width: int
+    rle: dict[str, Any]
     segmenter: str
     origin: str
     score: float | None
@@ -112,7 +110,7 @@ class ShownMask:
 @dataclass(frozen=True)
 class Candidate:
     index: int
-    counts: str
+    rle: dict[str, Any]
     score: float
     chosen: bool
 
@@ -166,9 +164,7 @@ class MaskState:
 
 def _person_candidates(edit: MaskEdit) -> list[Candidate]:
     return [
-        Candidate(
-            index=i, counts=c["rle"]["counts"], score=float(c["score"]), chosen=i == edit.chosen
-        )
+        Candidate(index=i, rle=c["rle"], score=float(c["score"]), chosen=i == edit.chosen)
         for i, c in enumerate(edit.candidates)
     ]
 
@@ -176,9 +172,7 @@ def _person_candidates(edit: MaskEdit) -> list[Candidate]:
 def _machine_masks(regions: Sequence[Region], role: str) -> list[ShownMask]:
     return [
         ShownMask(
-            counts=r.mask["counts"],
-            height=int(r.mask["size"][0]),
-            width=int(r.mask["size"][1]),
+            rle=r.mask,
             segmenter=r.segmenter,
             origin=r.origin,
             score=r.score,
@@ -202,12 +196,9 @@ def mask_state(*, sample: Sample, role: str, regions: Sequence[Region] | None = 
     if shown is not None and shown.candidates:
         candidates = _person_candidates(shown)
         chosen = shown.candidates[shown.chosen]
-        size = chosen["rle"]["size"]
         masks = [
             ShownMask(
-                counts=chosen["rle"]["counts"],
-                height=int(size[0]),
-                width=int(size[1]),
+                rle=chosen["rle"],
                 segmenter=shown.segmenter,
                 origin=Region.Origin.PERSON,
                 score=float(chosen["score"]),

@@ -9,8 +9,10 @@ polls, each poll waiting the same way.
 
 from __future__ import annotations
 
+import base64
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -25,7 +27,16 @@ from django.views.decorators.http import require_GET, require_POST
 from annotator.models import Sample
 from annotator.services.rle import decode_mask
 from review.roles import AUDITOR, has_role
-from review.selectors.masks import ROLES, can_edit_sample, edit_progress, mask_state, mask_states
+from review.selectors.masks import (
+    ROLES,
+    Candidate,
+    MaskState,
+    ShownMask,
+    can_edit_sample,
+    edit_progress,
+    mask_state,
+    mask_states,
+)
 from review.services import masks as mask_services
 from review.services.masks import Click, MaskConflict, check_role
 from review.views.queue import HtmxHttpRequest, wants_partial
@@ -36,6 +47,11 @@ PREPARING_AFTER_SECONDS = 1.0
 # The roles' colours in static/css/app.css, for the PNGs shown without JavaScript.
 ROLE_RGB = {"background": (47, 111, 228), "attribute": (224, 138, 0), "subject": (214, 51, 108)}
 PNG_ALPHA = 120
+# Overlays: exact up to this many pixels on the long side (about what the page displays), and
+# a state partial carries the alternatives' overlays only while all of them stay in the budget
+# (issue: the answer to a click should stay under 50 000 bytes).
+OVERLAY_MAX_SIDE = 1024
+OVERLAY_BUDGET = 44_000
 
 
 class MaskEditForm(forms.Form):
@@ -92,6 +108,70 @@ def _message(error: ValidationError) -> str:
     return "; ".join(error.messages)
 
 
+def mask_png(masks: Sequence[ShownMask], *, role: str, max_side: int | None) -> bytes:
+    """The masks (one image's) as one 1-bit PNG in the element's colour, transparent elsewhere;
+    scaled down (nearest) to `max_side` pixels on the long side when larger."""
+    from PIL import Image
+
+    union = decode_mask(masks[0].rle)
+    for other in masks[1:]:
+        if list(other.rle["size"]) == list(masks[0].rle["size"]):
+            union |= decode_mask(other.rle)
+    image = Image.fromarray(union.astype("uint8"))  # 0/1: palette indices
+    height, width = union.shape
+    if max_side is not None and max(height, width) > max_side:
+        scale = max_side / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = image.resize(size, Image.Resampling.NEAREST)
+    image.putpalette([0, 0, 0, *ROLE_RGB[role]])
+    buffer = io.BytesIO()
+    # compress_level 1: a few ms, and barely larger than 9 on mask-like images.
+    image.save(buffer, format="PNG", transparency=bytes([0, PNG_ALPHA]), bits=1, compress_level=1)
+    return buffer.getvalue()
+
+
+def _data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Overlays:
+    """What the page draws for an element: PNG data URLs at display size (exact up to
+    OVERLAY_MAX_SIDE). The chosen mask always; each candidate with its overlay while all of them
+    stay within OVERLAY_BUDGET, else with "" (that choice is drawn when the server answers)."""
+
+    shown: list[str]
+    candidates: list[tuple[Candidate, str]]
+
+
+def _overlay(rle: dict[str, Any], role: str) -> str:
+    return _data_url(mask_png([ShownMask(rle, "", "", None)], role=role, max_side=OVERLAY_MAX_SIDE))
+
+
+def state_overlays(state: MaskState) -> Overlays:
+    if not state.candidates:
+        shown = [
+            _data_url(mask_png([m], role=state.role, max_side=OVERLAY_MAX_SIDE))
+            for m in state.masks
+        ]
+        return Overlays(shown=shown, candidates=[])
+    chosen = next(c for c in state.candidates if c.chosen)
+    urls = {chosen.index: _overlay(chosen.rle, state.role)}
+    spent = len(urls[chosen.index])
+    for candidate in state.candidates:
+        if candidate.chosen:
+            continue
+        url = _overlay(candidate.rle, state.role)
+        if spent + len(url) > OVERLAY_BUDGET:
+            break
+        urls[candidate.index] = url
+        spent += len(url)
+    return Overlays(
+        shown=[urls[chosen.index]],
+        candidates=[(c, urls.get(c.index, "")) for c in state.candidates],
+    )
+
+
 def _state_response(
     request: HtmxHttpRequest, *, sample: Sample, role: str, status: int = 200
 ) -> HttpResponse:
@@ -102,6 +182,7 @@ def _state_response(
     context = {
         "sample": sample,
         "state": state,
+        "overlays": state_overlays(state),
         "can_edit": can_edit_sample(user=request.user, sample=sample),
         "preparing": state.waiting and state.waiting_seconds > PREPARING_AFTER_SECONDS,
     }
@@ -224,26 +305,17 @@ def mask_png_view(request: HttpRequest, pk: int, role: str) -> HttpResponse:
     state = mask_state(sample=sample, role=role)
     if not state.masks:
         raise Http404("this element has no mask")
-    from PIL import Image
-
-    first = state.masks[0]
-    union = decode_mask({"size": [first.height, first.width], "counts": first.counts})
-    for other in state.masks[1:]:
-        if (other.height, other.width) == (first.height, first.width):
-            union |= decode_mask({"size": [other.height, other.width], "counts": other.counts})
-    image = Image.fromarray(union.astype("uint8"))  # 0/1 as palette indices
-    image.putpalette([0, 0, 0, *ROLE_RGB[role]])
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", transparency=bytes([0, PNG_ALPHA]), bits=1, optimize=True)
-    response = HttpResponse(buffer.getvalue(), content_type="image/png")
+    png = mask_png(state.masks, role=role, max_side=None)
+    response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, no-cache"
     return response
 
 
 def mask_page_context(request: HttpRequest, *, sample: Sample) -> dict[str, Any]:
     """What the sample page's image panel needs for masks (templates/review/_image.html)."""
+    states = mask_states(sample=sample)
     return {
-        "mask_states": mask_states(sample=sample),
+        "mask_states": [(state, state_overlays(state)) for state in states],
         "can_edit_masks": can_edit_sample(user=request.user, sample=sample),
     }
 

@@ -2,7 +2,7 @@
  *
  * On the image: click adds a point, Shift+click or right click removes, a drag draws a box.
  * Each becomes a POST (htmx) whose answer is the element's state partial; this script draws
- * that partial's COCO RLE masks on the element's canvas and its clicks on the SVG.
+ * that partial's mask overlays (PNG) on the element's canvas and its clicks on the SVG.
  * Keys (none while typing): M or . / , next / previous mask candidate, Ctrl+Z / U undo,
  * Ctrl+Shift+Z / R redo, A accept, E next element. 1-9, Enter and J/K stay app.js's.
  * Without JavaScript the panel's forms post plainly and <noscript> PNGs show the masks.
@@ -11,7 +11,6 @@
   "use strict";
 
   var DRAG_PX = 5; // a press that moves less than this (screen pixels) is a click
-  var FILL_ALPHA = 120;
 
   var NON_TEXT_INPUTS = ["radio", "checkbox", "button", "submit", "reset", "hidden", "range"];
 
@@ -46,82 +45,18 @@
     return !!p && p.dataset.canEdit === "1";
   }
 
-  // pycocotools' rleFrString: a compressed counts string -> run lengths (0s first,
-  // column-major). Six bits per character, 5 of value and a continuation bit; runs after the
-  // second are stored as differences to the run two back.
-  function decodeCounts(text) {
-    var counts = [];
-    var p = 0;
-    while (p < text.length) {
-      var x = 0;
-      var k = 0;
-      var more = 1;
-      while (more) {
-        var c = text.charCodeAt(p) - 48;
-        x |= (c & 0x1f) << (5 * k);
-        more = c & 0x20;
-        p += 1;
-        k += 1;
-        if (!more && c & 0x10) x |= -1 << (5 * k);
-      }
-      if (counts.length > 2) x += counts[counts.length - 2];
-      counts.push(x);
-    }
-    return counts;
-  }
+  // The overlays are PNG data URLs in the element's colour (transparent elsewhere), at the
+  // image's size or scaled down for display; drawn without smoothing, so pixels stay pixels.
+  var paintTokens = {};
 
-  function roleColour(canvas) {
-    var match = /(\d+)\D+(\d+)\D+(\d+)/.exec(getComputedStyle(canvas).color || "");
-    return match ? [+match[1], +match[2], +match[3]] : [255, 255, 255];
-  }
-
-  // Paint RLE masks ({counts, h, w}) on the canvas, in the canvas's colour.
-  function paintMasks(canvas, masks) {
-    var ctx = canvas.getContext("2d");
-    if (!masks.length) {
-      ctx.clearRect(0, 0, canvas.width, canvas.height);
-      return;
-    }
-    var h = masks[0].h;
-    var w = masks[0].w;
-    if (canvas.width !== w || canvas.height !== h) {
-      canvas.width = w;
-      canvas.height = h;
-    }
-    var image = ctx.createImageData(w, h);
-    var data = image.data;
-    var rgb = roleColour(canvas);
-    masks.forEach(function (mask) {
-      if (mask.h !== h || mask.w !== w) return;
-      var runs = decodeCounts(mask.counts);
-      var index = 0;
-      for (var r = 0; r < runs.length; r += 1) {
-        var end = index + runs[r];
-        if (r % 2 === 1) {
-          for (var i = index; i < end; i += 1) {
-            var x = (i / h) | 0;
-            var o = ((i - x * h) * w + x) * 4;
-            data[o] = rgb[0];
-            data[o + 1] = rgb[1];
-            data[o + 2] = rgb[2];
-            data[o + 3] = FILL_ALPHA;
-          }
-        }
-        index = end;
-      }
-    });
-    ctx.putImageData(image, 0, 0);
-  }
-
-  function masksOf(state) {
+  function overlaysOf(state) {
     var chosen = state.querySelector(".mask-candidates button.chosen");
-    var list = state.querySelectorAll(".mask-data .mask-rle");
-    var masks = [];
-    for (var i = 0; i < list.length; i += 1) {
-      masks.push({ counts: list[i].value, h: +list[i].dataset.h, w: +list[i].dataset.w });
-    }
-    if (chosen && masks.length) masks = [{ counts: chosen.dataset.counts, h: masks[0].h, w: masks[0].w }];
-    return masks;
+    if (chosen && chosen.dataset.png) return [chosen.dataset.png];
+    if (chosen) return null; // chosen here, its overlay comes with the server's answer
+    var list = state.querySelectorAll(".mask-data .mask-png");
+    var urls = [];
+    for (var i = 0; i < list.length; i += 1) urls.push(list[i].value);
+    return urls;
   }
 
   function paint(role) {
@@ -129,11 +64,31 @@
     var s = stage();
     if (!state || !s) return;
     var canvas = s.querySelector('canvas.mask-canvas[data-role="' + role + '"]');
-    if (canvas) {
-      paintMasks(canvas, masksOf(state));
-      canvas.dataset.version = state.dataset.version;
-    }
     if (role === activeRole()) drawMarks();
+    var urls = canvas && overlaysOf(state);
+    if (!urls) return;
+    var version = state.dataset.version;
+    var token = (paintTokens[role] || 0) + 1;
+    paintTokens[role] = token;
+    var images = urls.map(function (url) {
+      var image = new Image();
+      image.src = url;
+      return image;
+    });
+    Promise.all(
+      images.map(function (image) {
+        return image.decode().catch(function () {});
+      })
+    ).then(function () {
+      if (paintTokens[role] !== token) return; // a newer paint started meanwhile
+      var ctx = canvas.getContext("2d");
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      ctx.imageSmoothingEnabled = false;
+      images.forEach(function (image) {
+        if (image.naturalWidth) ctx.drawImage(image, 0, 0, canvas.width, canvas.height);
+      });
+      canvas.dataset.version = version;
+    });
   }
 
   // Clicks and box of the active element's head edit, plus any click still on its way.

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import io
-import re
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
@@ -13,6 +13,7 @@ from django.utils import timezone
 from PIL import Image
 
 from annotator.models import Region
+from annotator.services.rle import decode_mask
 from review.models import Assignment, MaskEdit
 from review.roles import ADJUDICATOR
 from tests.factories import RegionFactory, SampleFactory, UserFactory
@@ -20,6 +21,7 @@ from tests.support.masks import (  # noqa: F401 (fixtures)
     inline_tasks,
     make_annotator,
     make_scene_sample,
+    shown_overlay,
     tiny_sam,
 )
 
@@ -71,10 +73,9 @@ def test_a_click_answers_the_partial_with_the_new_mask(seeded_taxonomy, client, 
     assert html.lstrip().startswith('<section id="mask-state-subject" data-version="')
     edit = MaskEdit.objects.get()
     assert edit.status == "done"
-    counts = re.findall(r'<data class="mask-rle" value="([^"]*)"', html)
-    unescaped = [c.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") for c in counts]
-    assert unescaped == [edit.candidates[0]["rle"]["counts"]]
+    assert np.array_equal(shown_overlay(html), decode_mask(edit.candidates[0]["rle"]))
     assert html.count('name="candidate"') == 3  # the other two one key away
+    assert html.count('data-png="data:image/png;base64,') == 3  # small masks: all three drawn
     assert "sam-tiny" in html  # which segmenter made the mask
     assert len(response.content) <= MAX_RESPONSE_BYTES
 
