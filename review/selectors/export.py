@@ -15,7 +15,7 @@ from django.db.models import BinaryField, Count, F, QuerySet, Value, Window
 from django.db.models.functions import RowNumber
 
 from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample
-from review.models import Adjudication
+from review.models import Adjudication, MaskEdit
 
 SCOPE_DECIDED = "decided"
 SCOPE_ALL = "all"
@@ -73,6 +73,19 @@ class RegionRow(NamedTuple):
     y1: float
     x2: float
     y2: float
+    mask: dict[str, Any] | None  # COCO RLE, imported or made from the box by a segmenter
+    segmenter: str
+
+
+class MaskRow(NamedTuple):
+    """A person's accepted mask of one B-A-S element: the chosen candidate of the edit."""
+
+    sample_id: int
+    role: str
+    candidates: list[dict[str, Any]]
+    chosen: int
+    segmenter: str
+    accepted_at: datetime
 
 
 @dataclass
@@ -83,6 +96,7 @@ class BatchRelated:
     adjudications: dict[int, AdjudicationRow] = field(default_factory=dict)
     verdicts: dict[int, VerdictRow] = field(default_factory=dict)
     regions: dict[int, list[RegionRow]] = field(default_factory=dict)
+    masks: dict[int, list[MaskRow]] = field(default_factory=dict)
 
 
 def dataset_by_name(*, name: str) -> Dataset | None:
@@ -206,7 +220,7 @@ def _grouped(rows: Iterable[Any]) -> dict[int, list[Any]]:
 
 
 def fetch_batch_related(*, sample_ids: Iterable[int]) -> BatchRelated:
-    """Proposals, final label, latest verdict and boxed regions: one query each.
+    """Proposals, final label, latest verdict, boxed regions, accepted masks: one query each.
 
     `sample_ids` is a list or, cheaper, a subquery (batch_sample_ids).
     """
@@ -238,4 +252,23 @@ def fetch_batch_related(*, sample_ids: Iterable[int]) -> BatchRelated:
         },
         verdicts={row[0]: VerdictRow(*row) for row in verdicts.values_list(*VerdictRow._fields)},
         regions=_grouped(RegionRow(*row) for row in regions.values_list(*RegionRow._fields)),
+        masks=_grouped(
+            MaskRow(*row) for row in accepted_masks(sample_ids).values_list(*MaskRow._fields)
+        ),
+    )
+
+
+def accepted_masks(sample_ids: Iterable[int]) -> Any:
+    """Per sample and element, the latest accepted mask edit that is not undone (one query)."""
+    edits = MaskEdit.objects.filter(
+        sample_id__in=sample_ids, accepted_at__isnull=False, undone=False
+    )
+    return (
+        edits.annotate(
+            rank=Window(
+                RowNumber(), partition_by=[F("sample_id"), F("role")], order_by=[F("seq").desc()]
+            )
+        )
+        .filter(rank=1)
+        .order_by("sample_id", "role")
     )

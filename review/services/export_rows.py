@@ -21,9 +21,11 @@ from statistics import fmean
 from django.conf import settings
 
 from annotator.models import CriticVerdict, Dataset, Sample
+from annotator.services.rle import mask_bbox
 from review.selectors.export import (
     AdjudicationRow,
     BatchRelated,
+    MaskRow,
     ProposalRow,
     RegionRow,
     SampleRow,
@@ -130,7 +132,7 @@ def sample_row(
     }
     row.update(dict.fromkeys(LEADING_COLUMNS[5:]))
     row.update(_decision(sample=sample, related=related, weights=weights, proposals=proposals))
-    row["bbox"] = bbox_json(related.regions.get(sample.id, []))
+    row["bbox"] = bbox_json(related.regions.get(sample.id, []), related.masks.get(sample.id, []))
     by_model = {p.model_name: p.emotion or None for p in proposals}
     for name, column in zip(model_names, model_columns(model_names), strict=True):
         row[column] = by_model.get(name)
@@ -209,13 +211,38 @@ def chosen_proposal(
     return min(named, key=lambda p: (-weights.get(p.model_name, DEFAULT_WEIGHT), p.model_name))
 
 
-def bbox_json(regions: Sequence[RegionRow]) -> str:
-    """The boxed regions as JSON: [{"role", "phrase", "box": [x1, y1, x2, y2]}, ...]."""
-    return json.dumps(
-        [{"role": r.role, "phrase": r.phrase, "box": [r.x1, r.y1, r.x2, r.y2]} for r in regions],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+def bbox_json(regions: Sequence[RegionRow], masks: Sequence[MaskRow] = ()) -> str:
+    """The grounded B-A-S elements as JSON, one entry per boxed region and per accepted mask.
+
+    A boxed region: {"role", "phrase", "box": [x1, y1, x2, y2]}, plus "mask" (COCO RLE
+    {"size": [h, w], "counts": str}) and "segmenter" when it has a mask. A mask a person
+    accepted: {"role", "phrase", "box" (around the mask), "mask", "segmenter", "score",
+    "origin": "person"}.
+    """
+    entries: list[dict[str, object]] = []
+    for r in regions:
+        entry: dict[str, object] = {
+            "role": r.role,
+            "phrase": r.phrase,
+            "box": [r.x1, r.y1, r.x2, r.y2],
+        }
+        if r.mask:
+            entry.update(mask=r.mask, segmenter=r.segmenter)
+        entries.append(entry)
+    phrases = {r.role: r.phrase for r in reversed(regions) if r.phrase}
+    for m in masks:
+        chosen = m.candidates[m.chosen]
+        x, y, w, h = mask_bbox(chosen["rle"])
+        entries.append({
+            "role": m.role,
+            "phrase": phrases.get(m.role, ""),
+            "box": [float(x), float(y), float(x + w), float(y + h)],
+            "mask": chosen["rle"],
+            "segmenter": m.segmenter,
+            "score": chosen["score"],
+            "origin": "person",
+        })  # fmt: skip
+    return json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
 
 
 def des_bytes(sample: SampleRow) -> bytes | None:

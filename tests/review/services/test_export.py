@@ -18,7 +18,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from annotator.models import CriticVerdict, Dataset, Region, Sample
-from review.models import Adjudication
+from review.models import Adjudication, MaskEdit
 from review.services.export import (
     export_columns,
     export_to_path,
@@ -223,11 +223,17 @@ def test_adjudicated_row_takes_the_latest_adjudication(world):
     assert row["critic_verdict"] == "preserve"
 
 
-def test_bbox_lists_boxed_regions_without_masks(world):
+def test_bbox_lists_boxed_regions_with_their_masks(world):
     row = rows_by_id(world, "decided")[world.adjudicated.pk]
     assert json.loads(str(row["bbox"])) == [
         {"role": "subject", "phrase": "hiker", "box": [1.0, 2.0, 3.0, 40.0]},
-        {"role": "background", "phrase": "plain", "box": [4.0, 4.0, 40.0, 40.0]},
+        {
+            "role": "background",
+            "phrase": "plain",
+            "box": [4.0, 4.0, 40.0, 40.0],
+            "mask": {"size": [1, 1]},
+            "segmenter": "",
+        },
     ]
     assert rows_by_id(world, "decided")[world.agreed.pk]["bbox"] == "[]"
 
@@ -397,6 +403,11 @@ def make_rich_samples(dataset: Dataset, count: int) -> None:
         factories.AdjudicationFactory.create_batch(2, sample=sample, annotator=annotator)
         factories.CriticVerdictFactory.create_batch(2, sample=sample)
         RegionFactory.create_batch(2, sample=sample)
+        for seq in (1, 2):  # accepted masks (review/services/masks.py)
+            MaskEdit.objects.create(
+                sample=sample, role="subject", seq=seq, status="done", accepted_at=T1,
+                candidates=[{"rle": {"size": [1, 1], "counts": "01"}, "score": 1.0}],
+            )  # fmt: skip
 
 
 def queries_to_export(dataset: Dataset) -> int:
@@ -412,7 +423,7 @@ def test_queries_per_batch_are_constant(db, settings, django_assert_max_num_quer
     make_rich_samples(small, 3)  # 2 batches
     make_rich_samples(large, 9)  # 5 batches
     small_queries, large_queries = queries_to_export(small), queries_to_export(large)
-    # One query for the model names, then five per batch: samples + four related tables.
-    assert (large_queries - small_queries) == 5 * (5 - 2)
-    with django_assert_max_num_queries(1 + 5 * 5):
+    # One query for the model names, then six per batch: samples + five related tables.
+    assert (large_queries - small_queries) == 6 * (5 - 2)
+    with django_assert_max_num_queries(1 + 6 * 5):
         list(iter_export_batches(dataset=large, scope="all"))

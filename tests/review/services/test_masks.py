@@ -318,3 +318,71 @@ def test_prepare_embedding_encodes_once_then_finds_it_cached(sample, tmp_path):
     assert len(list((tmp_path / "embeddings").glob("*.npy"))) == 1
     assert prepare_embedding(sample_id=sample.pk) is True
     assert prepare_embedding(sample_id=10**9) is None
+
+
+# Export: masks as COCO RLE in the bbox entries ------------------------------------------------
+
+
+def _blob(top: int, left: int, size: int) -> np.ndarray:
+    mask = np.zeros((240, 320), dtype=bool)
+    mask[top : top + size, left : left + size + 7] = True
+    mask[top + size // 2, left : left + size * 2] = True  # a ragged edge: longer RLE strings
+    return mask
+
+
+def test_accepted_and_machine_masks_round_trip_through_csv_and_parquet(
+    sample, person, tmp_path, settings
+):
+    import csv
+    import json
+
+    import pyarrow.parquet as pq
+
+    from review.services.export import write_csv
+    from review.services.export_parquet import write_parquet
+
+    settings.EXPORT_BATCH_SIZE = 1
+    machine = _blob(10, 20, 30)
+    RegionFactory.create(
+        sample=sample, role="background", phrase="plain", mask=encode_mask(machine), segmenter="g"
+    )
+    RegionFactory.create(sample=sample, role="subject", phrase="ellipse")  # a box, no mask
+    accepted, later = _blob(100, 120, 50), _blob(90, 110, 60)
+    candidates = [{"rle": encode_mask(m), "score": s} for m, s in ((later, 0.5), (accepted, 0.8))]
+    MaskEdit.objects.create(
+        sample=sample, role="subject", author=person, seq=1, points=[[140, 120, 1]],
+        status="done", candidates=candidates, chosen=1, segmenter="sam-vit_b",
+        accepted_at=timezone.now(),
+    )  # fmt: skip
+    MaskEdit.objects.create(  # refined after accepting, not accepted: not exported
+        sample=sample, role="subject", author=person, seq=2, points=[[140, 120, 1]],
+        status="done", candidates=candidates, chosen=0, segmenter="sam-vit_b",
+    )  # fmt: skip
+    MaskEdit.objects.create(  # accepted, then undone: not exported
+        sample=sample, role="attribute", author=person, seq=1, points=[[1, 1, 1]],
+        status="done", candidates=candidates, undone=True, accepted_at=timezone.now(),
+    )  # fmt: skip
+
+    with open(tmp_path / "labels.csv", "w", newline="") as out:
+        write_csv(dataset=sample.dataset, scope="all", out=out)
+    with open(tmp_path / "labels.csv", newline="") as handle:
+        (csv_row,) = list(csv.DictReader(handle))
+    write_parquet(dataset=sample.dataset, scope="all", path=tmp_path / "labels.parquet")
+    (parquet_row,) = pq.read_table(tmp_path / "labels.parquet").to_pylist()
+
+    for row in (csv_row, parquet_row):
+        entries = json.loads(row["bbox"])
+        assert [(e["role"], e.get("origin"), e.get("segmenter")) for e in entries] == [
+            ("background", None, "g"),
+            ("subject", None, None),
+            ("subject", "person", "sam-vit_b"),
+        ]
+        assert "mask" not in entries[1]
+        person_entry = entries[2]
+        assert person_entry["phrase"] == "ellipse" and person_entry["score"] == 0.8
+        assert person_entry["box"] == [120.0, 100.0, 220.0, 150.0]  # around the mask
+        for entry, expected in ((entries[0], machine), (person_entry, accepted)):
+            rle = entry["mask"]
+            assert isinstance(rle["counts"], str)
+            decoded = mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode()})
+            assert np.array_equal(decoded.astype(bool), expected)
