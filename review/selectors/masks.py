@@ -182,29 +182,44 @@ def _machine_masks(regions: Sequence[Region], role: str) -> list[ShownMask]:
     ]
 
 
+def _machine_regions(sample: Sample, role: str | None = None) -> list[Region]:
+    regions = Region.objects.filter(sample=sample, mask__isnull=False).exclude(
+        origin=Region.Origin.PERSON
+    )
+    return list(regions.filter(role=role) if role else regions.order_by("id"))
+
+
+def _person_mask(shown: MaskEdit) -> ShownMask:
+    chosen = shown.candidates[shown.chosen]
+    return ShownMask(
+        rle=chosen["rle"],
+        segmenter=shown.segmenter,
+        origin=Region.Origin.PERSON,
+        score=float(chosen["score"]),
+    )
+
+
+def has_redo(*, sample_id: int, role: str, above_seq: int) -> bool:
+    edits = element_edits(sample_id=sample_id, role=role)
+    return edits.filter(undone=True, seq__gt=above_seq).exists()
+
+
 def mask_state(*, sample: Sample, role: str, regions: Sequence[Region] | None = None) -> MaskState:
-    """The element's state in four indexed queries (three with `regions` given)."""
+    """The element's state: two indexed queries when the head has its result (the usual case
+    after a click), up to four otherwise (`regions`: the machine's masked regions, if known)."""
     version = time.time_ns() // 1000  # taken before reading: the state holds every earlier commit
     head = head_edit(sample_id=sample.pk, role=role)
     shown = head if head is not None and head.status == MaskEdit.Status.DONE else None
     if shown is None and head is not None:
         shown = shown_edit(sample_id=sample.pk, role=role)
-    if regions is None:
-        regions = list(Region.objects.filter(sample=sample, role=role).filter(mask__isnull=False))
-    masks = _machine_masks(regions, role)
     candidates: list[Candidate] = []
     if shown is not None and shown.candidates:
         candidates = _person_candidates(shown)
-        chosen = shown.candidates[shown.chosen]
-        masks = [
-            ShownMask(
-                rle=chosen["rle"],
-                segmenter=shown.segmenter,
-                origin=Region.Origin.PERSON,
-                score=float(chosen["score"]),
-            )
-        ]
-    above = head.seq if head is not None else 0
+        masks = [_person_mask(shown)]
+    else:
+        masks = _machine_masks(
+            regions if regions is not None else _machine_regions(sample, role), role
+        )
     return MaskState(
         sample_id=sample.pk,
         role=role,
@@ -216,14 +231,16 @@ def mask_state(*, sample: Sample, role: str, regions: Sequence[Region] | None = 
         shown=shown,
         candidates=candidates,
         masks=masks,
-        can_redo=redo_target(sample_id=sample.pk, role=role, above_seq=above) is not None,
+        can_redo=has_redo(
+            sample_id=sample.pk, role=role, above_seq=head.seq if head is not None else 0
+        ),
         waiting_seconds=(time.time() - head.created_at.timestamp()) if head is not None else 0.0,
     )
 
 
 def mask_states(*, sample: Sample) -> list[MaskState]:
     """The three elements' states, background first (the sample page's mask panel)."""
-    regions = list(Region.objects.filter(sample=sample).filter(mask__isnull=False).order_by("id"))
+    regions = _machine_regions(sample)
     return [mask_state(sample=sample, role=role, regions=regions) for role in ROLES]
 
 

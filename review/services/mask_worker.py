@@ -29,7 +29,7 @@ from annotator.services.rle import encode_mask
 from review.models import MaskEdit
 from review.selectors.masks import boxes_without_masks, is_edit_stale
 from review.selectors.samples import sample_image_path
-from review.services.masks import _lock_sample, notify_mask_edit_finished, sync_person_region
+from review.services.masks import _lock_sample, notify_mask_edit_finished, write_person_region
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +159,9 @@ def _store(edit: MaskEdit, candidates: list[dict[str, Any]], segmenter: str) -> 
             edit, MaskEdit.Status.DONE, candidates=candidates, chosen=0, segmenter=segmenter
         ):
             return SKIPPED  # a newer claim took over meanwhile; its result counts
-        sync_person_region(sample_id=edit.sample_id, role=edit.role)
+        # Not stale: no newer edit stands, so this one is the shown one now.
+        edit.candidates, edit.chosen, edit.segmenter = candidates, 0, segmenter
+        write_person_region(sample_id=edit.sample_id, role=edit.role, shown=edit)
     return DONE
 
 

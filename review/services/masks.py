@@ -260,38 +260,37 @@ def accept_mask(*, sample: Sample, role: str, user: Any) -> MaskEdit:
     return head
 
 
-def sync_person_region(*, sample_id: int, role: str) -> Region | None:
+def sync_person_region(*, sample_id: int, role: str) -> None:
     """Make the person's Region of the element hold the shown edit's chosen mask.
 
     One Region with origin "person" per element, without a box; deleted when every edit is
     undone (the history stays in MaskEdit). Call under the sample lock.
     """
-    shown = shown_edit(sample_id=sample_id, role=role)
+    write_person_region(
+        sample_id=sample_id, role=role, shown=shown_edit(sample_id=sample_id, role=role)
+    )
+
+
+def write_person_region(*, sample_id: int, role: str, shown: MaskEdit | None) -> None:
+    """sync_person_region for a caller that knows the shown edit (the worker storing it)."""
     regions = Region.objects.filter(sample_id=sample_id, role=role, origin=Region.Origin.PERSON)
     if shown is None or not shown.candidates:
         regions.delete()
-        return None
+        return
     chosen = shown.candidates[shown.chosen]
     values = {"mask": chosen["rle"], "segmenter": shown.segmenter, "score": chosen["score"]}
-    region = regions.order_by("id").first()
-    if region is None:
-        phrase = (
-            Region.objects.filter(sample_id=sample_id, role=role)
-            .exclude(phrase="")
-            .values_list("phrase", flat=True)
-            .first()
-        )
-        return Region.objects.create(
-            sample_id=sample_id,
-            role=role,
-            origin=Region.Origin.PERSON,
-            phrase=phrase or "",
-            **values,
-        )
-    for name, value in values.items():
-        setattr(region, name, value)
-    region.save(update_fields=[*values, "updated_at"])
-    return region
+    if regions.update(**values, updated_at=timezone.now()):
+        return
+    phrase = (
+        Region.objects.filter(sample_id=sample_id, role=role)
+        .exclude(phrase="")
+        .values_list("phrase", flat=True)
+        .first()
+    )
+    person = Region.Origin.PERSON
+    Region.objects.create(
+        sample_id=sample_id, role=role, origin=person, phrase=phrase or "", **values
+    )
 
 
 # Background work when a sample opens -----------------------------------------------------------

@@ -137,8 +137,9 @@ def _data_url(png: bytes) -> str:
 @dataclass(frozen=True)
 class Overlays:
     """What the page draws for an element: PNG data URLs at display size (exact up to
-    OVERLAY_MAX_SIDE). The chosen mask always; each candidate with its overlay while all of them
-    stay within OVERLAY_BUDGET, else with "" (that choice is drawn when the server answers)."""
+    OVERLAY_MAX_SIDE). Machine masks in `shown`; with a person's candidates, each candidate with
+    its overlay, the chosen one always, the others while all stay within OVERLAY_BUDGET, else
+    with "" (choosing it draws it when the server answers)."""
 
     shown: list[str]
     candidates: list[tuple[Candidate, str]]
@@ -159,17 +160,17 @@ def state_overlays(state: MaskState) -> Overlays:
     urls = {chosen.index: _overlay(chosen.rle, state.role)}
     spent = len(urls[chosen.index])
     for candidate in state.candidates:
-        if candidate.chosen:
+        # A data URL comes to at least ~0.5 byte per RLE character on the noisy masks that
+        # strain the budget: skip encoding ones that cannot fit (a few ms each).
+        if candidate.chosen or spent + len(candidate.rle["counts"]) // 2 > OVERLAY_BUDGET:
             continue
         url = _overlay(candidate.rle, state.role)
         if spent + len(url) > OVERLAY_BUDGET:
-            break
+            continue
         urls[candidate.index] = url
         spent += len(url)
-    return Overlays(
-        shown=[urls[chosen.index]],
-        candidates=[(c, urls.get(c.index, "")) for c in state.candidates],
-    )
+    # The chosen candidate's button carries the shown overlay: no second copy.
+    return Overlays(shown=[], candidates=[(c, urls.get(c.index, "")) for c in state.candidates])
 
 
 def _state_response(

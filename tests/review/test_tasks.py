@@ -51,11 +51,11 @@ def test_tasks_take_json_ids_and_run_the_services(sample):
     edit = add_mask_edit(
         sample=sample, role="subject", author=make_annotator(), click=Click(150.0, 100.0, 1)
     )
-    assert tasks.compute_mask_edit.apply(args=[str(edit.pk)]).get() == "done"
-    assert tasks.compute_mask_edit.apply(args=[edit.pk]).get() == "skipped"
-    assert tasks.prefetch_embedding.apply(args=[sample.pk]).get() is True  # encoded by the click
+    assert tasks.compute_mask_edit.apply(args=(str(edit.pk),)).get() == "done"
+    assert tasks.compute_mask_edit.apply(args=(edit.pk,)).get() == "skipped"
+    assert tasks.prefetch_embedding.apply(args=(sample.pk,)).get() is True  # encoded by the click
     RegionFactory.create(sample=sample, role="background", x1=0, y1=0, x2=320, y2=120)
-    assert tasks.segment_sample_regions.apply(args=[sample.pk]).get() == 1
+    assert tasks.segment_sample_regions.apply(args=(sample.pk,)).get() == 1
 
 
 @pytest.mark.ml
@@ -64,8 +64,8 @@ def test_a_database_hiccup_while_storing_is_retried_and_the_edit_released(sample
     edit = add_mask_edit(
         sample=sample, role="subject", author=make_annotator(), click=Click(150.0, 100.0, 1)
     )
-    real_sync = mask_worker.sync_person_region
-    failures = []
+    real_sync = mask_worker.write_person_region
+    failures: list[int] = []
 
     def flaky_sync(**kwargs):
         if not failures:
@@ -73,10 +73,10 @@ def test_a_database_hiccup_while_storing_is_retried_and_the_edit_released(sample
             raise OperationalError("database is locked")
         return real_sync(**kwargs)
 
-    monkeypatch.setattr(mask_worker, "sync_person_region", flaky_sync)
+    monkeypatch.setattr(mask_worker, "write_person_region", flaky_sync)
     # throw=False: Celery then runs the retry in place, as a worker would after the backoff.
     # Had the failed attempt kept its claim, the retry would find the edit taken: "skipped".
-    assert tasks.compute_mask_edit.apply(args=[edit.pk], throw=False).get() == "done"
+    assert tasks.compute_mask_edit.apply(args=(edit.pk,), throw=False).get() == "done"
     assert failures == [1]
     edit.refresh_from_db()
     assert edit.status == "done"

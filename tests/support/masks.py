@@ -118,12 +118,15 @@ def inline_tasks(settings) -> Iterator[None]:
 
 
 def shown_overlay(html: str) -> np.ndarray:
-    """The mask a state partial draws: its first overlay PNG (a data URL), as booleans."""
+    """The mask a state partial draws (the chosen candidate's overlay, else the first machine
+    mask's), as booleans."""
     import base64
     import io
     import re
 
-    url = re.search(r'<data class="mask-png" value="data:image/png;base64,([^"]+)"', html)
+    url = re.search(r'aria-pressed="true" data-png="data:image/png;base64,([^"]+)"', html) or (
+        re.search(r'<data class="mask-png" value="data:image/png;base64,([^"]+)"', html)
+    )
     assert url is not None, "the partial carries no overlay"
     image = Image.open(io.BytesIO(base64.b64decode(url.group(1))))
     return np.asarray(image) == 1  # palette index 1: the mask, in the element's colour
