@@ -7,13 +7,42 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.utils import timezone
+
 from annotator.models import PipelineRun, Sample, StageResult
 from annotator.pipeline.config import PipelineConfig
-from annotator.pipeline.runs.units import UnitRef
+from annotator.pipeline.runs.units import PENDING, SKIPPED, UnitRef
 
-# Runs inside the transaction that records the unit, with the sample's status as it is now
-# (its row locked); returns units to dispatch besides the next stage's (a revise round's).
-Writer = Callable[[str], list[UnitRef]]
+
+@dataclass
+class RoundUnits:
+    """The run's units of one sample and round, locked by the transaction that records a unit:
+    whoever holds them decides what comes next, so parallel units start the next stage once."""
+
+    sample_status: str  # as the unit's claim read it (people's decisions are kept on update)
+    status: dict[int, str]  # unit id -> status, kept current by the transaction
+    stage: dict[int, str]  # unit id -> stage
+
+    def ids(self, stage: str, *statuses: str) -> list[int]:
+        return [
+            pk
+            for pk, s in self.stage.items()
+            if s == stage and (not statuses or self.status[pk] in statuses)
+        ]
+
+    def skip(self, stage: str, reason: str) -> None:
+        """Mark this round's pending units of `stage` skipped (not needed, not failed)."""
+        ids = self.ids(stage, PENDING)
+        if ids:
+            StageResult.objects.filter(pk__in=ids).update(
+                status=SKIPPED, output={"reason": reason}, finished_at=timezone.now()
+            )
+            self.status.update(dict.fromkeys(ids, SKIPPED))
+
+
+# Runs inside the transaction that records the unit, holding the round's units; returns units
+# to dispatch besides the next stage's (a revise verdict's next round).
+Writer = Callable[[RoundUnits], list[UnitRef]]
 
 
 class StageFailed(Exception):

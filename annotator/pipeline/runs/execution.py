@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from typing import NamedTuple
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import F
 from django.utils import timezone
 
-from annotator.models import PipelineRun, Sample, StageResult
+from annotator.models import PipelineRun, StageResult
 from annotator.pipeline.errors import ModelError, PipelineConfigError, TransientModelError
 from annotator.pipeline.retry import retry_delay
+from annotator.pipeline.runs.claim import claim_unit
 from annotator.pipeline.runs.config_store import run_config
-from annotator.pipeline.runs.context import Computed, StageFailed, UnitContext
+from annotator.pipeline.runs.context import Computed, RoundUnits, StageFailed, UnitContext
 from annotator.pipeline.runs.stages import STAGE_FUNCTIONS, stage_endpoint_retries
 from annotator.pipeline.runs.units import (
     DONE,
@@ -31,13 +32,13 @@ from annotator.pipeline.runs.units import (
     PENDING,
     RUNNING,
     SKIPPED,
+    VERIFY,
+    VERIFY_MODEL,
     UnitRef,
 )
 from annotator.selectors.pipeline_runs import run_is_unfinished
 
 logger = logging.getLogger(__name__)
-# A unit still "running" after this long lost its worker (killed without redelivery): retake it.
-STALE_CLAIM = timedelta(minutes=30)
 ERROR_MAX = 2000
 
 
@@ -46,27 +47,6 @@ class UnitOutcome:
     status: str  # done, failed, skipped, retry, or "idle" when there was nothing to claim
     next_units: list[UnitRef] = field(default_factory=list)
     retry_in: float | None = None
-
-
-def claim_unit(*, unit_id: int, takeover: bool = False) -> StageResult | None:
-    """Mark the unit running and return it (with run and sample loaded), or None when it is not
-    pending, its run is cancelled, or it is gone. `takeover`: also retake a running unit (the
-    broker redelivered its message: the worker that had it died)."""
-    now = timezone.now()
-    claimable = Q(status=PENDING) | Q(status=RUNNING, claimed_at__lt=now - STALE_CLAIM)
-    if takeover:
-        claimable |= Q(status=RUNNING)
-    live = PipelineRun.objects.filter(pk=OuterRef("run_id"), cancel_requested=False)
-    claimed = StageResult.objects.filter(claimable, Exists(live), pk=unit_id).update(
-        status=RUNNING, claimed_at=now, attempts=F("attempts") + 1
-    )
-    if not claimed:
-        return None
-    return (
-        StageResult.objects.select_related("run", "sample__dataset__taxonomy")
-        .defer("sample__des")
-        .get(pk=unit_id)
-    )
 
 
 def execute_unit(*, unit_id: int, takeover: bool = False) -> UnitOutcome:
@@ -85,10 +65,10 @@ def execute_unit(*, unit_id: int, takeover: bool = False) -> UnitOutcome:
     except Exception as exc:  # a bug or a broken file fails this unit, not the run
         logger.exception("pipeline unit %s (%s) failed", unit.pk, unit.stage)
         result = f"{type(exc).__name__}: {exc}"
-    next_units, status = finish_unit(ctx, result)
-    if not next_units:
-        finish_run_if_complete(run_id=unit.run.pk)
-    return UnitOutcome(status, next_units)
+    finished = finish_unit(ctx, result)
+    if not finished.next_units and not finished.round_open:
+        finish_run_if_complete(run_id=unit.run.pk)  # this sample may have been the last
+    return UnitOutcome(finished.status, finished.next_units)
 
 
 def _retry_later(unit: StageResult, exc: TransientModelError) -> UnitOutcome:
@@ -100,63 +80,107 @@ def _retry_later(unit: StageResult, exc: TransientModelError) -> UnitOutcome:
     return UnitOutcome("retry", retry_in=delay)
 
 
-def finish_unit(ctx: UnitContext, result: Computed | str) -> tuple[list[UnitRef], str]:
+class Finished(NamedTuple):
+    next_units: list[UnitRef]
+    status: str
+    round_open: bool = False  # units of this sample and round are still pending or running
+
+
+def finish_unit(ctx: UnitContext, result: Computed | str) -> Finished:
     """Record the unit (a Computed, or an error message) and return the units to start next."""
     unit = ctx.unit
     with transaction.atomic():
-        # The lock serialises the units of one sample: the last to finish sees all finished.
-        status = (
-            Sample.objects.select_for_update(of=("self",))
-            .filter(pk=unit.sample_id)
-            .values_list("status", flat=True)
-            .first()
-        )
+        round_units = _lock_round(unit, sample_status=ctx.sample.status)
+        if unit.pk not in round_units.status:
+            return Finished([], FAILED)  # deleted with its sample meanwhile
         extra: list[UnitRef] = []
         values: dict[str, object]
-        if status is None:
-            values = {"status": FAILED, "error": "the sample was deleted"}
-        elif isinstance(result, str):
+        if isinstance(result, str):
             values = {"status": FAILED, "error": result[:ERROR_MAX]}
         else:
-            extra = result.write(status) if result.write is not None else []
-            values = {
-                "status": SKIPPED if result.skipped else DONE,
-                "error": "",
-                "output": result.output,
-                "input_tokens": result.input_tokens,
-                "output_tokens": result.output_tokens,
-                "latency_ms": result.latency_ms,
-            }
+            extra = result.write(round_units) if result.write is not None else []
+            values = _done_values(result)
         StageResult.objects.filter(pk=unit.pk).update(finished_at=timezone.now(), **values)
-        following = _advance(unit) if status is not None else []
-    return [*following, *extra], str(values["status"])
+        round_units.status[unit.pk] = str(values["status"])
+        following = _advance(unit, round_units)
+        following, more = _run_inline(ctx, following, round_units)
+    is_open = any(s in (PENDING, RUNNING) for s in round_units.status.values())
+    return Finished([*following, *extra, *more], str(values["status"]), is_open)
 
 
-def _advance(unit: StageResult) -> list[UnitRef]:
+def _done_values(result: Computed) -> dict[str, object]:
+    return {
+        "status": SKIPPED if result.skipped else DONE,
+        "error": "",
+        "output": result.output,
+        "input_tokens": result.input_tokens,
+        "output_tokens": result.output_tokens,
+        "latency_ms": result.latency_ms,
+    }
+
+
+def _lock_round(unit: StageResult, *, sample_status: str) -> RoundUnits:
+    """Lock the run's units of this sample and round (in id order: no deadlocks). A sibling
+    finishing at the same time waits here, then sees this unit's result."""
+    rows = (
+        StageResult.objects.select_for_update()
+        .filter(run_id=unit.run_id, sample_id=unit.sample_id, round=unit.round)
+        .order_by("id")
+        .values_list("id", "stage", "status")
+    )
+    status, stage = {}, {}
+    for pk, unit_stage, unit_status in rows:
+        status[pk], stage[pk] = unit_status, unit_stage
+    return RoundUnits(sample_status=sample_status, status=status, stage=stage)
+
+
+def _advance(unit: StageResult, round_units: RoundUnits) -> list[UnitRef]:
     """The next stage's units of this sample and round, once every unit of this stage is final;
     after a failure, the later stages are skipped (with the reason) instead."""
-    rows = list(
-        StageResult.objects.filter(
-            run_id=unit.run_id, sample_id=unit.sample_id, round=unit.round
-        ).values_list("id", "stage", "status")
-    )
-    here = [status for _, stage, status in rows if stage == unit.stage]
+    here = [round_units.status[pk] for pk in round_units.ids(unit.stage)]
     if any(status in (PENDING, RUNNING) for status in here):
         return []  # a sibling is still at work; it will advance the sample
     later = [
-        (pk, stage)
-        for pk, stage, status in rows
-        if ORDER[stage] > ORDER[unit.stage] and status == PENDING
+        pk
+        for pk, stage in round_units.stage.items()
+        if ORDER[stage] > ORDER[unit.stage] and round_units.status[pk] == PENDING
     ]
     if not later:
         return []
     if FAILED in here:
-        StageResult.objects.filter(pk__in=[pk for pk, _ in later]).update(
+        StageResult.objects.filter(pk__in=later).update(
             status=SKIPPED, error=f"not run: {unit.stage} failed", finished_at=timezone.now()
         )
+        round_units.status.update(dict.fromkeys(later, SKIPPED))
         return []
-    first = min(ORDER[stage] for _, stage in later)
-    return [UnitRef(pk, stage) for pk, stage in later if ORDER[stage] == first]
+    first = min(ORDER[round_units.stage[pk]] for pk in later)
+    return [
+        UnitRef(pk, round_units.stage[pk]) for pk in later if ORDER[round_units.stage[pk]] == first
+    ]
+
+
+def _run_inline(
+    ctx: UnitContext, following: list[UnitRef], round_units: RoundUnits
+) -> tuple[list[UnitRef], list[UnitRef]]:
+    """Verify needs no model: rather than a message and a claim of its own, it runs here, in
+    the transaction that already holds the round. Returns (next units, extra units)."""
+    extra: list[UnitRef] = []
+    while len(following) == 1 and following[0].stage == VERIFY:
+        ref = following[0]
+        unit = StageResult(
+            pk=ref.id, run_id=ctx.unit.run_id, sample_id=ctx.unit.sample_id, stage=VERIFY,
+            model_name=VERIFY_MODEL, round=ctx.unit.round,
+        )  # fmt: skip
+        unit.run, unit.sample = ctx.run, ctx.sample
+        result = STAGE_FUNCTIONS[VERIFY](UnitContext(unit=unit, config=ctx.config))
+        extra += result.write(round_units) if result.write is not None else []
+        now = timezone.now()
+        StageResult.objects.filter(pk=ref.id).update(
+            claimed_at=now, finished_at=now, attempts=F("attempts") + 1, **_done_values(result)
+        )
+        round_units.status[ref.id] = DONE
+        following = _advance(unit, round_units)
+    return following, extra
 
 
 def finish_run_if_complete(*, run_id: int) -> bool:

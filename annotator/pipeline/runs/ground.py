@@ -17,7 +17,7 @@ import numpy as np
 from django.utils import timezone
 
 from annotator.models import Proposal, Region
-from annotator.pipeline.runs.context import Computed, UnitContext, image_file
+from annotator.pipeline.runs.context import Computed, RoundUnits, UnitContext, image_file
 from annotator.pipeline.runs.units import GROUNDING_DINO, UnitRef
 
 Box = tuple[float, float, float, float]
@@ -50,7 +50,7 @@ def ground(ctx: UnitContext) -> Computed:
     _mask(targets, image=image, image_key=ctx.sample.content_hash, segmenter=segmenter)
     sample_id, name = ctx.unit.sample_id, segmenter.name
 
-    def write(status: str) -> list[UnitRef]:
+    def write(round_units: RoundUnits) -> list[UnitRef]:
         _store(sample_id, targets, segmenter=name)
         return []
 

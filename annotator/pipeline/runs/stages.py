@@ -10,10 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from annotator.models import CriticVerdict, Proposal, Sample, StageResult
-from annotator.pipeline.runs.context import Computed, StageFailed, UnitContext, image_file
+from annotator.pipeline.runs.context import (
+    Computed,
+    RoundUnits,
+    StageFailed,
+    UnitContext,
+    image_file,
+)
 from annotator.pipeline.runs.ground import ground
 from annotator.pipeline.runs.seeding import create_round_units
 from annotator.pipeline.runs.units import (
@@ -21,9 +28,7 @@ from annotator.pipeline.runs.units import (
     CALIBRATE,
     CRITIC,
     GROUND,
-    PENDING,
     ROUND_STAGES,
-    SKIPPED,
     VERIFY,
     UnitKey,
     UnitRef,
@@ -66,7 +71,7 @@ def annotate(ctx: UnitContext) -> Computed:
         sample_id=unit.sample_id, model_name=reply.endpoint, **reply.proposal_fields()
     )
 
-    def write(status: str) -> list[UnitRef]:
+    def write(round_units: RoundUnits) -> list[UnitRef]:
         proposal.updated_at = timezone.now()
         Proposal.objects.bulk_create(
             [proposal],
@@ -98,7 +103,7 @@ def calibrate(ctx: UnitContext) -> Computed:
     label = top_label(distribution, labels=ctx.labels) or ""
     sample_id = ctx.unit.sample_id
 
-    def write(status: str) -> list[UnitRef]:
+    def write(round_units: RoundUnits) -> list[UnitRef]:
         store_classifier_proposal(
             sample_id=sample_id, classifier=name, distribution=distribution, emotion=label
         )
@@ -128,32 +133,54 @@ def store_classifier_proposal(
     row.save(update_fields=["distribution", "emotion", "updated_at"])
 
 
-def store_verification(*, sample: Sample, current_status: str) -> Verification:
-    """Cross-verification over all proposals, then the critic's and people's rules (the same
-    rules as annotator.services.verification.verify_sample, in three queries)."""
-    votes = [
-        Vote(model, emotion)
-        for model, emotion in Proposal.objects.filter(sample_id=sample.pk)
+def votes_and_verdict(*, sample_id: int) -> tuple[list[Vote], tuple[str, str]]:
+    """Every proposal's vote and the latest verdict (verdict, emotion), in one query."""
+    latest = CriticVerdict.objects.filter(sample_id=OuterRef("sample_id")).order_by(
+        "-created_at", "-id"
+    )
+    rows = list(
+        Proposal.objects.filter(sample_id=sample_id)
         .order_by("id")
-        .values_list("model_name", "emotion")
-    ]
+        .annotate(
+            verdict=Subquery(latest.values("verdict")[:1]),
+            verdict_emotion=Subquery(latest.values("emotion")[:1]),
+        )
+        .values_list("model_name", "emotion", "verdict", "verdict_emotion")
+    )
+    if not rows:  # no proposal to carry the verdict along
+        verdict = (
+            CriticVerdict.objects.filter(sample_id=sample_id)
+            .order_by("-created_at", "-id")
+            .values_list("verdict", "emotion")
+            .first()
+        )
+        return [], verdict or ("", "")
+    return [Vote(m, e) for m, e, _, _ in rows], (rows[0][2] or "", rows[0][3] or "")
+
+
+def store_verification(
+    *,
+    sample: Sample,
+    current_status: str,
+    votes: list[Vote] | None = None,
+    verdict: tuple[str, str] | None = None,
+) -> Verification:
+    """Cross-verification over all proposals, then the critic's and people's rules (the rules
+    of annotator.services.verification.verify_sample). `votes` and `verdict` save the reads
+    when the caller has them. A sample adjudicated meanwhile is left as people decided."""
+    if votes is None or verdict is None:
+        votes, verdict = votes_and_verdict(sample_id=sample.pk)
     dataset = sample.dataset
     result = cross_verify(
         votes=votes, weights=dataset.model_weights or {}, labels=dataset.taxonomy.labels
     )
-    verdict, verdict_emotion = (
-        CriticVerdict.objects.filter(sample_id=sample.pk)
-        .order_by("-created_at", "-id")
-        .values_list("verdict", "emotion")
-        .first()
-    ) or ("", "")
     status, suggested = apply_review_rules(
         result=result,
-        verdict=verdict,
-        verdict_emotion=verdict_emotion,
+        verdict=verdict[0],
+        verdict_emotion=verdict[1],
         current_status=current_status,
     )
-    Sample.objects.filter(pk=sample.pk).update(
+    Sample.objects.filter(pk=sample.pk).exclude(status=Sample.Status.ADJUDICATED).update(
         status=status,
         suggested_emotion=suggested,
         vote_margin=result.margin,
@@ -171,21 +198,16 @@ def needs_critic(*, status: str, sample_id: int, share: float) -> bool:
 
 
 def verify(ctx: UnitContext) -> Computed:
+    """Needs no model: the unit before it usually runs it in its own transaction (execution)."""
     unit = ctx.unit
     output: dict[str, Any] = {}
     share = ctx.config.critic_agreed_share
 
-    def write(status: str) -> list[UnitRef]:
-        result = store_verification(sample=ctx.sample, current_status=status)
+    def write(round_units: RoundUnits) -> list[UnitRef]:
+        result = store_verification(sample=ctx.sample, current_status=round_units.sample_status)
         output.update(status=result.status, suggested=result.suggested_emotion)
         if not needs_critic(status=result.status, sample_id=unit.sample_id, share=share):
-            StageResult.objects.filter(
-                run_id=unit.run_id, sample_id=unit.sample_id, stage=CRITIC, round=unit.round,
-                status=PENDING,
-            ).update(
-                status=SKIPPED, output={"reason": f"{result.status}: not sent to the critic"},
-                finished_at=timezone.now(),
-            )  # fmt: skip
+            round_units.skip(CRITIC, f"{result.status}: not sent to the critic")
         return []
 
     return Computed(output=output, write=write)
@@ -202,15 +224,21 @@ def critic(ctx: UnitContext) -> Computed:
     agent = get_critic(config=endpoint, prompt_version=unit.prompt_version)
     reply = agent.judge(image=image, proposals=proposals, grounding=grounding, labels=ctx.labels)
     fields = reply.verdict_fields()
+    votes = [Vote(p["model"], p["emotion"]) for p in proposals]
     again = (
         reply.verdict == CriticVerdict.Verdict.REVISE
         and unit.round < ctx.config.max_revise_rounds
         and ANNOTATE in ctx.run.stages
     )
 
-    def write(status: str) -> list[UnitRef]:
+    def write(round_units: RoundUnits) -> list[UnitRef]:
         CriticVerdict.objects.create(sample_id=unit.sample_id, round=unit.round, **fields)
-        store_verification(sample=ctx.sample, current_status=status)
+        store_verification(
+            sample=ctx.sample,
+            current_status=round_units.sample_status,
+            votes=votes,
+            verdict=(reply.verdict, reply.emotion),  # the latest now
+        )
         return next_round(unit) if again else []
 
     output = {key: fields[key] for key in ("verdict", "emotion", "instructions")}

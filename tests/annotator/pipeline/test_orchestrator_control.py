@@ -21,7 +21,6 @@ from annotator.pipeline.runs.units import (
     ExistingUnit,
     RunSpec,
     UnitKey,
-    UnitRef,
     chosen_for_spot_check,
     parse_stages,
     plan_sample,
@@ -176,17 +175,36 @@ def test_a_unit_left_running_too_long_is_retaken(started):
     assert claim_unit(unit_id=unit_id) is not None
 
 
+def loaded(pk: int) -> StageResult:
+    return StageResult.objects.select_related("run", "sample__dataset__taxonomy").get(pk=pk)
+
+
 def test_the_last_annotator_to_finish_starts_the_next_stage(started):
     sample_units = [ref for ref in started.report.start if ref.stage == "annotate"][:2]
-    sample = StageResult.objects.get(pk=sample_units[0].id).sample_id
-    assert {StageResult.objects.get(pk=r.id).sample_id for r in sample_units} == {sample}
+    sample = StageResult.objects.get(pk=sample_units[0].id).sample
+    assert {StageResult.objects.get(pk=r.id).sample_id for r in sample_units} == {sample.pk}
     for ref in sample_units:  # what each worker's transaction does once its reply is in
         claim_unit(unit_id=ref.id)
-    first, second = (StageResult.objects.select_related("run").get(pk=r.id) for r in sample_units)
-    assert finish_unit(UnitContext(first, CONFIG), Computed()) == ([], "done")
-    following, status = finish_unit(UnitContext(second, CONFIG), Computed())
-    verify = StageResult.objects.get(sample_id=sample, stage="verify")
-    assert (following, status) == ([UnitRef(verify.pk, "verify")], "done")
+    first, second = (loaded(r.id) for r in sample_units)
+    verify = StageResult.objects.get(sample=sample, stage="verify")
+    assert finish_unit(UnitContext(first, CONFIG), Computed()) == ([], "done", True)
+    verify.refresh_from_db()
+    assert verify.status == "pending"  # gemini's annotation is still running
+    assert finish_unit(UnitContext(second, CONFIG), Computed()) == ([], "done", False)
+    verify.refresh_from_db()  # ... the last one ran verify in its own transaction
+    assert (verify.status, verify.attempts, verify.output["status"]) == ("done", 1, "pending")
+
+
+def test_a_failed_annotation_skips_the_rest_of_its_round(started):
+    ref = started.report.start[0]
+    claim_unit(unit_id=ref.id)
+    unit = loaded(ref.id)
+    assert finish_unit(UnitContext(unit, CONFIG), "HTTP 400: bad") == ([], "failed", True)
+    sibling = StageResult.objects.get(sample=unit.sample, stage="annotate", status="pending")
+    claim_unit(unit_id=sibling.pk)
+    assert finish_unit(UnitContext(loaded(sibling.pk), CONFIG), Computed()) == ([], "done", False)
+    verify = StageResult.objects.get(sample=unit.sample, stage="verify")
+    assert (verify.status, verify.error) == ("skipped", "not run: annotate failed")
 
 
 def test_a_cancelled_run_claims_nothing_and_a_new_run_resumes_it(started):
