@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotator.settings")
@@ -26,3 +27,15 @@ app.conf.update(
     task_ignore_result=True,
 )
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+def _drop_old_connections(task: Any = None, **kwargs: Any) -> None:
+    """Connections are kept across tasks (CELERY_DB_REUSE_MAX); like Django at the start of a
+    request, close those past CONN_MAX_AGE or broken. Not for eager tasks: they run inside the
+    caller's transaction."""
+    if task is None or getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -142,6 +142,10 @@ CELERY_BROKER_URL = env_optional("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env_optional("CELERY_RESULT_BACKEND")
+# Celery's Django fixup closes the database connection before and after every task unless this
+# is set: a new PostgreSQL connection per task. It now closes them every 2N tasks, and
+# annotator/celery.py drops old or broken ones before each task as Django does per request.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 
 SESSION_COOKIE_SECURE = PRODUCTION and env_bool("SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
