@@ -86,6 +86,7 @@ def test_click_task_mask_stored_and_the_partial_shows_it(client, scene, worker_e
     # The response waited for the worker (Redis wake-up): the mask came back with the click.
     assert 'data-status="done"' in response.content.decode()
     stored = Region.objects.get(sample=sample, role="subject", origin="person")
+    assert stored.mask is not None
     multi, scores, _ = reference_masks(image, edit.points)
     assert np.array_equal(decode_mask(stored.mask), multi[np.argmax(scores)])
     assert np.array_equal(shown_overlay(response.content.decode()), decode_mask(stored.mask))

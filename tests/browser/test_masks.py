@@ -93,7 +93,7 @@ def test_clicking_the_image_changes_the_overlay(live_server, chromium_page, imag
     page.mouse.click(box["x"] + 20 * scale, box["y"] + 20 * scale)
     page.keyboard.up("Shift")
     version = _wait_state(page, version)
-    latest = MaskEdit.objects.order_by("-seq").first()
+    latest = MaskEdit.objects.order_by("-seq")[0]
     assert [p[2] for p in latest.points] == [1, 0]
     assert page.locator(".mask-marks circle.mask-point.remove").count() == 1
 

@@ -183,7 +183,7 @@ class _ClickDuringSegmenting:
         return True
 
     def segment(self, *, image, image_key, prompt, multimask=True):
-        edit = MaskEdit.objects.order_by("-seq").first()
+        edit = MaskEdit.objects.order_by("-seq")[0]
         MaskEdit.objects.create(
             sample=edit.sample, role=edit.role, author=edit.author, seq=edit.seq + 1, points=[]
         )
@@ -258,6 +258,7 @@ def test_undo_onto_a_skipped_edit_computes_it(sample, person, django_capture_on_
     compute_mask_edit(edit_id=newer.pk)
     with django_capture_on_commit_callbacks(execute=True):
         head = undo_mask_edit(sample=sample, role="subject", user=person)
+    assert head is not None
     head.refresh_from_db()
     assert (head.pk, head.status) == (skipped.pk, "done")
     assert _person_region(sample).mask == head.candidates[0]["rle"]
@@ -270,6 +271,7 @@ def test_choosing_another_candidate_and_accepting(sample, person):
     accepted = accept_mask(sample=sample, role="subject", user=person)
     assert accepted.accepted_at is not None
     event = AuditEvent.objects.get(action="mask.accept")
+    assert event.after is not None
     assert (event.actor, event.after["edit"], event.after["candidate"]) == (person, edit.pk, 0)
     assert accept_mask(sample=sample, role="subject", user=person).accepted_at == (
         accepted.accepted_at
@@ -307,6 +309,7 @@ def test_boxes_without_masks_get_the_segmenters_mask(sample, images_root):
     predictor = SamPredictor(build_tiny_sam(seed=1))
     predictor.set_image(image)
     masks, scores, _ = predictor.predict(box=np.array([60, 40, 250, 190]), multimask_output=True)
+    assert bare.mask is not None
     assert np.array_equal(decode_mask(bare.mask), masks[np.argmax(scores)])
     assert Region.objects.get(pk=kept.pk).segmenter == ""  # an existing mask is left alone
     assert segment_sample_regions(sample_id=sample.pk) == 0  # a second run writes nothing
