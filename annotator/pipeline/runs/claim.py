@@ -7,6 +7,7 @@ the same conditional UPDATE, then one SELECT.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -61,12 +62,14 @@ def _columns(alias: str, model: type[Model], names: list[str]) -> list[tuple[str
     return [(f'{alias}."{f.column}"', f) for f in ordered]
 
 
-def _claim_postgresql(unit_id: int, now: datetime, takeover: bool) -> StageResult | None:
+@functools.cache
+def _claim_sql() -> tuple[str, list[list[tuple[str, Any]]]]:
+    """The statement (built once: models do not change) and the columns it returns."""
     tables = {alias: model._meta.db_table for alias, model, _ in _LOADED}
     columns = [_columns(alias, model, names) for alias, model, names in _LOADED]
     unit_columns = ", ".join(f'u."{f.column}"' for _, f in columns[0])
-    selected = ", ".join(sql.replace("u.", "c.", 1) if sql.startswith("u.") else sql
-                         for group in columns for sql, _ in group)  # fmt: skip
+    selected = ", ".join(f'c."{f.column}"' for _, f in columns[0])
+    selected += "".join(f", {sql}" for group in columns[1:] for sql, _ in group)
     sql = f"""
         WITH c AS (
             UPDATE "{tables["u"]}" AS u
@@ -83,6 +86,11 @@ def _claim_postgresql(unit_id: int, now: datetime, takeover: bool) -> StageResul
         JOIN "{tables["d"]}" AS d ON d.id = s.dataset_id
         JOIN "{tables["t"]}" AS t ON t.id = d.taxonomy_id
     """
+    return sql, columns
+
+
+def _claim_postgresql(unit_id: int, now: datetime, takeover: bool) -> StageResult | None:
+    sql, columns = _claim_sql()
     params: dict[str, Any] = {
         "id": unit_id, "now": now, "stale": now - STALE_CLAIM, "takeover": takeover,
         "pending": PENDING, "running": RUNNING,

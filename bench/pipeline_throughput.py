@@ -1,0 +1,275 @@
+"""Pipeline orchestration overhead: samples per second through annotate -> verify -> critic.
+
+A real Celery worker (threads or prefork pool, 1/4/8) over Redis and PostgreSQL runs a pipeline
+run of --samples samples with 2 annotators and a critic, all answered at once by the loopback
+OpenAI-compatible server (so model latency is zero and what is measured is the orchestration:
+messages, claims, queries, the openai client, JSON). Each setting gets a fresh dataset, so no
+work is skipped. Needs PostgreSQL and Redis:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \\
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/14 \\
+    .venv/bin/python bench/pipeline_throughput.py [--samples 300] [--pools threads prefork]
+
+A throwaway database (emoreview_bench_<pid>) is created next to DATABASE_URL's and dropped at
+the end; the broker's Redis database is flushed before each setting, so give it one of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[0] = str(REPO)  # the repo root, not bench/
+
+from bench._common import load, print_table  # noqa: E402
+
+STAGES = "annotate,verify,critic"
+CONFIG = """\
+[defaults]
+timeout_s = 30
+max_retries = 3
+concurrency = 64
+
+[annotators.gpt4o]
+base_url = "{url}"
+model = "gpt-4o-bench"
+
+[annotators.gemini]
+base_url = "{url}"
+model = "gemini-bench"
+
+[critic]
+base_url = "{url}"
+model = "critic-bench"
+
+[pipeline]
+max_revise_rounds = 0
+"""
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        default=[
+            "threads:1", "threads:4", "threads:8", "prefork:1", "prefork:4", "prefork:8",
+            "threads:4x2",
+        ],
+        help="pool:concurrency, or pool:concurrencyxN for N worker processes",
+    )  # fmt: skip
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
+    return parser.parse_args()
+
+
+def required_env() -> tuple[str, str]:
+    database, broker = os.environ.get("DATABASE_URL", ""), os.environ.get("CELERY_BROKER_URL", "")
+    if not database.startswith(("postgres://", "postgresql://")) or not broker.startswith("redis"):
+        sys.exit("Set DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://... (see --help)")
+    return database, broker
+
+
+@contextmanager
+def bench_database(url: str, *, keep: bool):
+    """A fresh database on the same server; DATABASE_URL points at it meanwhile."""
+    import psycopg
+
+    name = f"emoreview_bench_{os.getpid()}"
+    parts = urlsplit(url)
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
+    try:
+        yield os.environ["DATABASE_URL"]
+    finally:
+        if not keep:
+            from django.db import connections
+
+            connections.close_all()
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def setup_django(data_dir: Path) -> None:
+    os.environ["EMOREVIEW_DATA_DIR"] = str(data_dir)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "annotator.settings"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def make_images(root: Path, count: int) -> None:
+    """Small distinct images: the bench measures orchestration, not JPEG encoding."""
+    from PIL import Image
+
+    root.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        colour = (index % 256, (index // 256) % 256, 128)
+        Image.new("RGB", (64, 48), colour).save(root / f"{index:05d}.png")
+
+
+def make_dataset(name: str, root: Path, count: int) -> Any:
+    from annotator.models import Dataset, Sample, Taxonomy
+
+    dataset = Dataset.objects.create(
+        name=name, taxonomy=Taxonomy.objects.get(name="mikels8"), images_root=str(root)
+    )
+    Sample.objects.bulk_create(
+        Sample(
+            dataset=dataset, external_id=f"s-{i:05d}", image_path=f"{i:05d}.png", width=64,
+            height=48, content_hash=f"{i:064x}",
+        )
+        for i in range(count)
+    )  # fmt: skip
+    return dataset
+
+
+def responder(body: dict[str, Any]) -> Any:
+    from tests.support.openai_server import critic_content, instant_annotation, reply
+    from tests.support.pipeline_runs import is_critic
+
+    if is_critic(body):
+        return reply(critic_content(verdict="preserve", emotion="awe", instructions=""))
+    return instant_annotation(body)  # the emotion depends on image and model: ~7/8 disputed
+
+
+@contextmanager
+def workers(pool: str, concurrency: int, count: int, env: dict[str, str]):
+    """`count` worker processes, each `--pool pool -c concurrency`, on every queue; yields
+    their pids."""
+    with ExitStack() as stack:
+        yield [stack.enter_context(_worker(pool, concurrency, env)).pid for _ in range(count)]
+
+
+@contextmanager
+def _worker(pool: str, concurrency: int, env: dict[str, str]):
+    from annotator.celery import app
+
+    hostname = f"bench-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
+    command = [
+        sys.executable, "-m", "celery", "-A", "annotator", "worker", "-Q", "default,gpu,llm",
+        "--pool", pool, "-c", str(concurrency), "--hostname", hostname, "--loglevel", "WARNING",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    log = tempfile.NamedTemporaryFile(prefix="bench-worker-", suffix=".log", delete=False)  # noqa: SIM115
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not app.control.ping(destination=[hostname], timeout=0.5):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"worker did not start:\n{Path(log.name).read_text()[-3000:]}")
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        log.close()
+        Path(log.name).unlink(missing_ok=True)
+
+
+def tree_cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) the worker processes and their pool children used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def stat(pid: str) -> list[str] | None:
+        try:
+            text = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        return text[text.rindex(")") + 2 :].split()  # fields from the 3rd (state) on
+
+    roots = {str(pid) for pid in pids}
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        fields = stat(entry) if entry.isdigit() else None
+        if fields and (entry in roots or fields[1] in roots):  # fields[1]: the parent's pid
+            total += sum(int(v) for v in fields[11:13]) / tick  # utime, stime
+    return total
+
+
+def parse_setting(text: str) -> tuple[str, int, int]:
+    """ "threads:4" -> ("threads", 4, 1); "threads:4x2" -> ("threads", 4, 2)."""
+    pool, _, rest = text.partition(":")
+    concurrency, _, count = rest.partition("x")
+    return pool, int(concurrency), int(count or 1)
+
+
+def measure(setting: str, *, args: argparse.Namespace, ctx: dict[str, Any]) -> list:
+    from annotator.celery import app
+    from annotator.models import PipelineRun
+    from annotator.pipeline.config import load_pipeline_config
+    from annotator.services.pipeline_runs import launch_pipeline_run, start_pipeline_run
+
+    pool, concurrency, count = parse_setting(setting)
+    app.control.purge()
+    dataset = make_dataset(f"bench-{setting.replace(':', '-')}", ctx["images"], args.samples)
+    config = load_pipeline_config(path=ctx["config"])
+    with workers(pool, concurrency, count, ctx["env"]) as pids:
+        started = start_pipeline_run(dataset=dataset, config=config, stages=STAGES)
+        cpu_before = tree_cpu(pids)  # after start-up: the run's own cost
+        begin = time.perf_counter()
+        launch_pipeline_run(started=started)
+        dispatched = time.perf_counter() - begin
+        run = started.run
+        while run.status == PipelineRun.Status.RUNNING:
+            time.sleep(0.05)
+            run.refresh_from_db(fields=["status"])
+        wall = time.perf_counter() - begin
+        worker_cpu = tree_cpu(pids) - cpu_before
+    units = run.results.count()
+    failed = run.results.filter(status="failed").count()
+    rates = [round(args.samples / wall, 1), round(units / wall, 1)]
+    return [
+        pool, concurrency, count, args.samples, units, round(wall, 2), *rates,
+        round(dispatched, 2), round(worker_cpu, 1), round(1000 * worker_cpu / args.samples, 1),
+        failed,
+    ]  # fmt: skip
+
+
+def main() -> None:
+    args = parse_args()
+    database, broker = required_env()
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp,
+        bench_database(database, keep=args.keep_db) as bench_url,
+    ):
+        tmp_path = Path(tmp)
+        setup_django(tmp_path / "data")
+        from tests.support.openai_server import OpenAIServer
+
+        make_images(tmp_path / "images", args.samples)
+        with OpenAIServer(default=responder, record=False) as server:
+            config = tmp_path / "pipeline.toml"
+            config.write_text(CONFIG.format(url=server.base_url))
+            env = dict(os.environ, DATABASE_URL=bench_url, CELERY_BROKER_URL=broker)
+            ctx = {"images": tmp_path / "images", "config": config, "env": env}
+            print(
+                f"{os.cpu_count()} cores; {load()}; PostgreSQL + Redis on this machine; "
+                f"{args.samples} samples a setting, stages {STAGES}, 2 annotators + critic"
+            )
+            rows = [measure(setting, args=args, ctx=ctx) for setting in args.settings]
+    headers = [
+        "pool", "concurrency", "processes", "samples", "units", "wall s", "samples/s", "units/s",
+        "dispatch s", "worker CPU s", "worker CPU ms/sample", "failed",
+    ]  # fmt: skip
+    print_table(headers, rows)
+    print(f"after: {load()}")
+
+
+if __name__ == "__main__":
+    main()
