@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -54,9 +56,15 @@ def run_progress(*, run_id: int) -> list[StageProgress]:
 
 def run_is_unfinished(*, run_id: int) -> bool:
     """Whether any unit of the run is pending or running (index seeks per stage and status)."""
-    return Unit.objects.filter(
-        run_id=run_id, stage__in=STAGES, status__in=[Unit.Status.PENDING, Unit.Status.RUNNING]
-    ).exists()
+    # Plain SQL: checked whenever a sample's round ends; one index range per stage and status.
+    stages = ", ".join(["%s"] * len(STAGES))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT 1 FROM "{Unit._meta.db_table}" WHERE run_id = %s '
+            f"AND stage IN ({stages}) AND status IN (%s, %s) LIMIT 1",
+            [run_id, *STAGES, Unit.Status.PENDING, Unit.Status.RUNNING],
+        )
+        return cursor.fetchone() is not None
 
 
 def pipeline_sample_ids(*, dataset: Dataset, limit: int | None = None) -> list[int]:
@@ -124,28 +132,39 @@ def revise_instructions(*, sample_id: int, round_: int) -> str:
     return instructions or ""
 
 
+_PROPOSAL_COLUMNS = (
+    "model_name", "emotion", "confidence", "description", "background", "attribute", "subject",
+    "distribution",
+)  # fmt: skip
+
+
 def critic_inputs(*, sample_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(proposals, grounding) as the critic sees them: every model's proposal, every box."""
-    proposals = []
-    for row in (
-        Proposal.objects.filter(sample_id=sample_id)
-        .order_by("model_name")
-        .values(
-            "model_name", "emotion", "confidence", "description", "background", "attribute",
-            "subject", "distribution",
+    """(proposals, grounding) as the critic sees them: every model's proposal, every box.
+    Plain SQL: it runs for every judged sample and is cheaper than building the ORM queries."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT {", ".join(_PROPOSAL_COLUMNS)} FROM "{Proposal._meta.db_table}" '
+            "WHERE sample_id = %s ORDER BY model_name",
+            [sample_id],
         )
-    ):  # fmt: skip
-        proposal: dict[str, Any] = {"model": row["model_name"]}
-        proposal.update((key, value) for key, value in row.items() if key != "model_name")
-        if not proposal["distribution"]:
-            del proposal["distribution"]
+        proposal_rows = cursor.fetchall()
+        cursor.execute(
+            f'SELECT role, phrase, x1, y1, x2, y2, score FROM "{Region._meta.db_table}" '
+            "WHERE sample_id = %s AND x1 IS NOT NULL ORDER BY role, id",
+            [sample_id],
+        )
+        region_rows = cursor.fetchall()
+    proposals = []
+    for row in proposal_rows:
+        proposal = dict(zip(_PROPOSAL_COLUMNS, row, strict=True))
+        proposal["model"] = proposal.pop("model_name")
+        value = proposal.pop("distribution")
+        value = json.loads(value) if isinstance(value, str) else value  # JSON text (PostgreSQL)
+        if value:
+            proposal["distribution"] = value
         proposals.append(proposal)
     grounding = [
         {"role": role, "phrase": phrase, "box": [x1, y1, x2, y2], "score": score}
-        for role, phrase, x1, y1, x2, y2, score in Region.objects.filter(
-            sample_id=sample_id, x1__isnull=False
-        )
-        .order_by("role", "id")
-        .values_list("role", "phrase", "x1", "y1", "x2", "y2", "score")
+        for role, phrase, x1, y1, x2, y2, score in region_rows
     ]
     return proposals, grounding

@@ -16,6 +16,7 @@ from annotator.pipeline.runs.config_store import config_from_json, config_to_jso
 from annotator.pipeline.runs.context import Computed, UnitContext
 from annotator.pipeline.runs.execution import claim_unit, execute_unit, finish_unit
 from annotator.pipeline.runs.local import LocalRunner
+from annotator.pipeline.runs.stages import votes_and_verdict
 from annotator.pipeline.runs.terminal import BarWriter, render_bar
 from annotator.pipeline.runs.units import (
     ExistingUnit,
@@ -25,7 +26,7 @@ from annotator.pipeline.runs.units import (
     parse_stages,
     plan_sample,
 )
-from annotator.selectors.pipeline_runs import StageProgress
+from annotator.selectors.pipeline_runs import StageProgress, critic_inputs
 from annotator.services.pipeline_runs import (
     RunNotStarted,
     cancel_pipeline_run,
@@ -34,7 +35,7 @@ from annotator.services.pipeline_runs import (
 )
 from annotator.services.verification import verify_sample
 from review.models import AuditEvent
-from tests.factories import ProposalFactory, SampleFactory
+from tests.factories import ProposalFactory, RegionFactory, SampleFactory
 from tests.support.pipeline_runs import make_pipeline_dataset
 
 ENDPOINT = EndpointConfig(name="gpt4o", base_url="http://127.0.0.1:9/v1", model="gpt-4o")
@@ -247,3 +248,33 @@ def test_restoring_a_dropped_sample_overrules_the_drop(admin_user):
     assert verify_sample(sample=restored).status == "disputed"  # re-verifying keeps it restored
     with pytest.raises(ValidationError, match="not dropped"):
         restore_dropped_sample(sample=restored, user=admin_user)
+
+
+def test_votes_and_the_latest_verdict_come_in_one_read(db):
+    sample = SampleFactory()
+    assert votes_and_verdict(sample_id=sample.pk) == ([], ("", ""))
+    CriticVerdict.objects.create(sample=sample, verdict="revise", emotion="awe", round=0)
+    CriticVerdict.objects.create(sample=sample, verdict="drop", emotion="", round=1)
+    assert votes_and_verdict(sample_id=sample.pk) == ([], ("drop", ""))
+    ProposalFactory(sample=sample, model_name="gpt4o", emotion="awe")
+    ProposalFactory(sample=sample, model_name="gemini", emotion="fear")
+    votes, verdict = votes_and_verdict(sample_id=sample.pk)
+    assert [(v.model_name, v.emotion) for v in votes] == [("gpt4o", "awe"), ("gemini", "fear")]
+    assert verdict == ("drop", "")
+
+
+def test_the_critic_sees_every_proposal_and_box(db):
+    sample = SampleFactory()
+    ProposalFactory(sample=sample, model_name="gpt4o", emotion="awe", confidence=7.0)
+    ProposalFactory(sample=sample, model_name="emovit", emotion="fear", distribution={"fear": 1.0})
+    RegionFactory(sample=sample, phrase="person", score=0.5)
+    RegionFactory(sample=sample, x1=None, y1=None, x2=None, y2=None)  # no box: left out
+    proposals, grounding = critic_inputs(sample_id=sample.pk)
+    assert [(p["model"], p["emotion"], p.get("distribution")) for p in proposals] == [
+        ("emovit", "fear", {"fear": 1.0}),
+        ("gpt4o", "awe", None),
+    ]
+    assert proposals[1]["confidence"] == 7.0 and proposals[1]["subject"] == "person"
+    assert grounding == [
+        {"role": "subject", "phrase": "person", "box": [4.0, 4.0, 40.0, 40.0], "score": 0.5}
+    ]
