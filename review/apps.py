@@ -1,7 +1,21 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _ensure_builtin_rows(**kwargs: Any) -> None:
+    from review.services.roles import ensure_role_groups
+
+    ensure_role_groups()
 
 
 class ReviewConfig(AppConfig):
     name = "review"
     verbose_name = "Human review"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # The role groups come from a data migration; `flush` removes them without re-running
+        # migrations but does emit post_migrate, so put them back then.
+        post_migrate.connect(_ensure_builtin_rows, sender=self)

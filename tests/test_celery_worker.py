@@ -13,11 +13,11 @@ from tests.support.celery_worker import running_worker, wait_until
 
 # The worker is another process: it needs committed rows (transaction=True) in a database it
 # can open (PostgreSQL; an in-memory SQLite test database is private to this process).
-# serialized_rollback restores the seeded taxonomy that the transactional flush removes.
+# The flush after it removes every row; post_migrate puts the built-in taxonomy and groups back.
 pytestmark = [
     pytest.mark.redis,
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 

@@ -28,8 +28,8 @@ from tests.review.team import member
 
 pytestmark = [
     pytest.mark.postgres,
-    # Threads need committed rows; serialized_rollback restores the seeded taxonomy and groups.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # Threads need committed rows; the flush afterwards is followed by post_migrate re-seeding.
+    pytest.mark.django_db(transaction=True),
 ]
 
 

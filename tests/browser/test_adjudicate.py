@@ -24,7 +24,7 @@ from tests.review.team import member
 pytestmark = [
     pytest.mark.browser,
     # live_server flushes the database afterwards; restore the seeded taxonomy for later tests.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 SCREENSHOT = Path("/tmp/sample_page.png")

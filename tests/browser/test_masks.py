@@ -17,7 +17,7 @@ from tests.support.masks import inline_tasks, make_scene_sample, tiny_sam  # noq
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.ml,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 SCREENSHOT = Path("/tmp/mask_page.png")

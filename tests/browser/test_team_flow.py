@@ -21,7 +21,7 @@ SCREENSHOTS = Path("/tmp")
 pytestmark = [
     pytest.mark.browser,
     # live_server flushes the database afterwards; restore the seeded taxonomy and groups.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 

@@ -26,3 +26,14 @@ def test_inactive_users_hold_no_role():
     person = UserFactory.create(is_active=False)
     person.groups.add(Group.objects.get(name=ANNOTATOR))
     assert user_roles(person) == frozenset()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_flush_keeps_the_builtin_groups_and_taxonomy():
+    from django.core.management import call_command
+
+    from annotator.models import Taxonomy
+
+    call_command("flush", interactive=False, verbosity=0)
+    assert set(Group.objects.values_list("name", flat=True)) >= {ANNOTATOR, ADJUDICATOR, AUDITOR}
+    assert Taxonomy.objects.filter(name="mikels8").exists()
