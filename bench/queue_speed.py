@@ -37,10 +37,9 @@ SLOW_MS = 50.0
 def build(count: int) -> Any:
     _common.migrate()
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
 
     from annotator.models import Dataset, Taxonomy
-
-    from django.contrib.auth.models import Group
 
     reviewer = get_user_model().objects.create_user(
         username="bench-reviewer", password="unused-in-bench"
