@@ -79,13 +79,10 @@ def redo_target(*, sample_id: int, role: str, above_seq: int) -> MaskEdit | None
 
 
 def is_edit_stale(*, edit: MaskEdit) -> bool:
-    """A result for `edit` is unwanted: it was undone, or newer work on the element exists."""
-    if edit.undone:
-        return True
-    newer = element_edits(sample_id=edit.sample_id, role=edit.role).filter(
-        seq__gt=edit.seq, undone=False
-    )
-    return newer.exists()
+    """A result for `edit` is unwanted: it was undone, or newer work on the element exists.
+    Reads the edit's own `undone` from the database too (one query)."""
+    superseding = Q(pk=edit.pk, undone=True) | Q(seq__gt=edit.seq, undone=False)
+    return element_edits(sample_id=edit.sample_id, role=edit.role).filter(superseding).exists()
 
 
 def edit_progress(*, edit_id: int) -> tuple[str, float] | None:

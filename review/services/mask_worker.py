@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -137,22 +138,28 @@ def _compute_claimed(edit: MaskEdit) -> str:
     try:
         segmenter = get_segmenter()
         image = load_sample_image(sample=edit.sample)
+        started = time.perf_counter()
         candidates = segmenter.segment(
             image=image, image_key=image_key(edit.sample), prompt=prompt_of(edit)
         )
+        segmented = time.perf_counter()
     except Exception as exc:
         # Not transient: a missing or unreadable image, a bad prompt, a misconfiguration, a
         # model error. The person sees the message and can undo or click again.
         logger.exception("mask edit %s failed", edit.pk)
         _finish(edit, MaskEdit.Status.FAILED, error=str(exc)[:2000])
         return FAILED
-    return _store(edit, encode_candidates(candidates), segmenter.name)
+    outcome = _store(edit, encode_candidates(candidates), segmenter.name)
+    logger.info(
+        "mask edit %s %s: segment %.1f ms, encode and store %.1f ms",
+        edit.pk, outcome, 1000 * (segmented - started), 1000 * (time.perf_counter() - segmented),
+    )  # fmt: skip
+    return outcome
 
 
 def _store(edit: MaskEdit, candidates: list[dict[str, Any]], segmenter: str) -> str:
     with transaction.atomic():
         _lock_sample(edit.sample_id)
-        edit.refresh_from_db(fields=["undone"])
         if is_edit_stale(edit=edit):
             return STALE if _finish(edit, MaskEdit.Status.STALE) else SKIPPED
         if not _finish(

@@ -139,13 +139,19 @@ def add_mask_edit(
         )
     with transaction.atomic():
         _lock_sample(sample.pk)
-        head = None if reset else head_edit(sample_id=sample.pk, role=role)
+        edits = element_edits(sample_id=sample.pk, role=role)
+        # The head's prompt only: its candidates (up to hundreds of KB of RLE) are not needed.
+        head = (
+            None
+            if reset
+            else edits.filter(undone=False).order_by("-seq").only("points", "box").first()
+        )
         points = list(head.points) if head is not None else []
         if point is not None:
             points.append(point)
         if len(points) > MAX_POINTS:
             raise ValidationError(f"at most {MAX_POINTS} clicks per mask: undo or start over")
-        last = element_edits(sample_id=sample.pk, role=role).aggregate(last=Max("seq"))["last"]
+        last = edits.aggregate(last=Max("seq"))["last"]
         edit = MaskEdit.objects.create(
             sample=sample,
             role=role,

@@ -44,14 +44,15 @@ from review.views.queue import HtmxHttpRequest, wants_partial
 # Past this many seconds a waiting edit is almost surely an image being encoded (a prompt
 # decodes in well under a second), so the panel says "preparing image…".
 PREPARING_AFTER_SECONDS = 1.0
-# The roles' colours in static/css/app.css, for the PNGs shown without JavaScript.
+# The roles' colours in static/css/app.css: the overlays are PNGs drawn in them.
 ROLE_RGB = {"background": (47, 111, 228), "attribute": (224, 138, 0), "subject": (214, 51, 108)}
 PNG_ALPHA = 120
-# Overlays: exact up to this many pixels on the long side (about what the page displays), and
-# a state partial carries the alternatives' overlays only while all of them stay in the budget
-# (issue: the answer to a click should stay under 50 000 bytes).
+# Overlays: exact up to this many pixels on the long side (about what the page displays). A
+# state partial carries the alternatives' overlays too while all overlays stay within the
+# budget: smooth masks (a few KB each) cycle without a round trip; noisy ones (tens of KB) come
+# one at a time, which keeps a click's answer under 50 000 bytes and quick to make.
 OVERLAY_MAX_SIDE = 1024
-OVERLAY_BUDGET = 44_000
+OVERLAY_BUDGET = 24_000
 
 
 class MaskEditForm(forms.Form):
