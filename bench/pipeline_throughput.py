@@ -17,6 +17,7 @@ the end; the broker's Redis database is flushed before each setting, so give it 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import socket
 import subprocess
@@ -138,6 +139,29 @@ def make_dataset(name: str, root: Path, count: int) -> Any:
         for i in range(count)
     )  # fmt: skip
     return dataset
+
+
+def serve(urls: Any, stop: Any) -> None:
+    """The loopback endpoint, in a process of its own: its threads do not compete with the
+    bench's dispatching for one interpreter lock."""
+    from tests.support.openai_server import OpenAIServer
+
+    with OpenAIServer(default=responder, record=False) as server:
+        urls.put(server.base_url)
+        stop.wait()
+
+
+@contextmanager
+def endpoint_process():
+    context = multiprocessing.get_context("spawn")
+    urls, stop = context.Queue(), context.Event()
+    process = context.Process(target=serve, args=(urls, stop), daemon=True)
+    process.start()
+    try:
+        yield urls.get(timeout=60)
+    finally:
+        stop.set()
+        process.join(timeout=10)
 
 
 def responder(body: dict[str, Any]) -> Any:
@@ -264,12 +288,10 @@ def main() -> None:
     ):
         tmp_path = Path(tmp)
         setup_django(tmp_path / "data")
-        from tests.support.openai_server import OpenAIServer
-
         make_images(tmp_path / "images", args.samples)
-        with OpenAIServer(default=responder, record=False) as server:
+        with endpoint_process() as url:
             config = tmp_path / "pipeline.toml"
-            config.write_text(CONFIG.format(url=server.base_url))
+            config.write_text(CONFIG.format(url=url))
             env = dict(os.environ, DATABASE_URL=bench_url, CELERY_BROKER_URL=broker)
             ctx = {"images": tmp_path / "images", "config": config, "env": env}
             print(
