@@ -4,8 +4,8 @@ Transport-free: a Celery task and the in-process runner both call `execute_unit`
 the units it returns. Idempotent: a unit is claimed with a conditional UPDATE (pending ->
 running, and only while its run is not cancelled), so a redelivered or duplicated message finds
 nothing to do. The next stage of a sample is chosen in the transaction that records the unit,
-with the sample's row locked, so when parallel units (one per annotator) finish together exactly
-one of them starts the next stage.
+with the run's units of that sample and round locked, so when parallel units (one per annotator)
+finish together exactly one of them starts the next stage.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -65,7 +65,13 @@ def execute_unit(*, unit_id: int, takeover: bool = False) -> UnitOutcome:
     except Exception as exc:  # a bug or a broken file fails this unit, not the run
         logger.exception("pipeline unit %s (%s) failed", unit.pk, unit.stage)
         result = f"{type(exc).__name__}: {exc}"
-    finished = finish_unit(ctx, result)
+    try:
+        finished = finish_unit(ctx, result)
+    except (OperationalError, InterfaceError):
+        raise  # the database itself: the task is retried and retakes the unit
+    except Exception as exc:  # a write the data refused: record the failure instead
+        logger.exception("pipeline unit %s (%s): result not recorded", unit.pk, unit.stage)
+        finished = finish_unit(ctx, f"result not recorded: {type(exc).__name__}: {exc}")
     if not finished.next_units and not finished.round_open:
         finish_run_if_complete(run_id=unit.run.pk)  # this sample may have been the last
     return UnitOutcome(finished.status, finished.next_units)

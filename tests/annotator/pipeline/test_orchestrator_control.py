@@ -16,7 +16,7 @@ from annotator.pipeline.runs.config_store import config_from_json, config_to_jso
 from annotator.pipeline.runs.context import Computed, UnitContext
 from annotator.pipeline.runs.execution import claim_unit, execute_unit, finish_unit
 from annotator.pipeline.runs.local import LocalRunner
-from annotator.pipeline.runs.stages import votes_and_verdict
+from annotator.pipeline.runs.stages import STAGE_FUNCTIONS, votes_and_verdict
 from annotator.pipeline.runs.terminal import BarWriter, render_bar
 from annotator.pipeline.runs.units import (
     ExistingUnit,
@@ -278,3 +278,21 @@ def test_the_critic_sees_every_proposal_and_box(db):
     assert grounding == [
         {"role": "subject", "phrase": "person", "box": [4.0, 4.0, 40.0, 40.0], "score": 0.5}
     ]
+
+
+def test_a_result_the_database_refuses_fails_the_unit_not_the_run(started, monkeypatch):
+    def refused(ctx):
+        def write(round_units):
+            raise ValueError("value too long for type character varying(64)")
+
+        return Computed(output={"emotion": "x" * 80}, write=write)
+
+    monkeypatch.setitem(STAGE_FUNCTIONS, "annotate", refused)
+    ref = started.report.start[0]
+    assert execute_unit(unit_id=ref.id).status == "failed"
+    unit = StageResult.objects.get(pk=ref.id)
+    assert unit.status == "failed"
+    assert (
+        unit.error
+        == "result not recorded: ValueError: value too long for type character varying(64)"
+    )
