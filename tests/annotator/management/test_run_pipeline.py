@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -11,8 +18,15 @@ from django.core.management import CommandError, call_command
 pytest.importorskip("openai")
 
 from annotator.models import PipelineRun, StageResult
-from tests.support.openai_server import OpenAIServer, malformed
-from tests.support.pipeline_runs import ScriptedModels, make_pipeline_dataset, write_config
+from tests.support.openai_server import OpenAIServer, malformed, slow
+from tests.support.pipeline_runs import (
+    ScriptedModels,
+    make_image,
+    make_pipeline_dataset,
+    write_config,
+)
+
+REPO = Path(__file__).resolve().parents[3]
 
 pytestmark = [pytest.mark.ml, pytest.mark.django_db]
 
@@ -145,3 +159,65 @@ def test_after_a_run_export_shows_status_and_critic_verdict(setup, tmp_path):
         "img-0001": ("dropped", "drop"),
         "img-0002": ("agreed", "revise"),
     }
+
+
+@pytest.mark.slow
+def test_ctrl_c_cancels_an_in_process_run_and_running_it_again_resumes(tmp_path):
+    """The real command in a process of its own, interrupted by SIGINT as Ctrl+C does."""
+    root = tmp_path / "images"
+    lines = []
+    for index in range(6):
+        make_image(root / f"img-{index}.png", index)
+        lines.append(json.dumps({"id": f"img-{index:04d}", "image_path": f"img-{index}.png"}))
+    (tmp_path / "samples.jsonl").write_text("\n".join(lines) + "\n")
+    env = {
+        **os.environ, "EMOREVIEW_DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'db.sqlite3'}",
+        "IMPORT_ROOTS": str(root), "PYTHONUNBUFFERED": "1",
+    }  # fmt: skip
+    env.pop("CELERY_BROKER_URL", None)
+
+    def manage(*args: str, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True,
+            text=True, timeout=120, **kwargs,
+        )  # fmt: skip
+
+    assert manage("migrate", "-v0").returncode == 0
+    imported = manage("import_samples", str(tmp_path / "samples.jsonl"), "--dataset", "ctrl-c",
+                      "--images-root", str(root))  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    scripted = ScriptedModels()
+    with OpenAIServer(default=lambda body: slow(0.2, scripted(body))) as server:
+        config = write_config(tmp_path / "pipeline.toml", base_url=server.base_url)
+        command = [sys.executable, "manage.py", "run_pipeline", "--dataset", "ctrl-c",
+                   "--config", str(config), "--stages", "annotate,verify"]  # fmt: skip
+        process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert process.stdout is not None
+        for line in process.stdout:  # wait until it is working: the first bars
+            if line.startswith("annotate  ["):
+                break
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 130, err
+        assert "Interrupted: run 1 cancelled. Run the same command again to resume." in err
+        with sqlite3.connect(tmp_path / "data" / "db.sqlite3") as db:
+            assert db.execute("SELECT status FROM annotator_pipelinerun").fetchall() == [
+                ("cancelled",)
+            ]
+            left = db.execute(
+                "SELECT COUNT(*) FROM annotator_stageresult WHERE status = 'pending'"
+            ).fetchone()[0]
+            running = db.execute(
+                "SELECT COUNT(*) FROM annotator_stageresult WHERE status = 'running'"
+            ).fetchone()[0]
+        assert left > 0 and running == 0  # nothing is left claimed by the dead process
+
+        again = manage(*command[2:])
+    assert again.returncode == 0, again.stderr
+    assert "Run 2 on ctrl-c: 6 samples" in again.stdout and "Run 2 done" in again.stdout
+    with sqlite3.connect(tmp_path / "data" / "db.sqlite3") as db:
+        statuses = db.execute("SELECT DISTINCT status FROM annotator_stageresult").fetchall()
+    assert statuses == [("done",)]
