@@ -1,5 +1,8 @@
 """End to end: run_pipeline dispatches 20 samples to a real Celery worker over Redis.
 
+The command runs as a process of its own and is interrupted (SIGINT, as Ctrl+C) once it draws
+its bars: with a broker that detaches, and the run goes on in the worker.
+
 The worker (another process) reaches the loopback OpenAI-compatible server this test runs,
 reads the images from disk, masks the imported boxes with GrabCut, and chains every stage; one
 429 with Retry-After goes through Celery's retry. Afterwards export_labels --scope all shows each
@@ -10,6 +13,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import signal
+import subprocess
+import sys
 
 import pytest
 from django.core.management import call_command
@@ -18,7 +25,12 @@ pytest.importorskip("openai")
 
 from annotator.models import PipelineRun, Region, StageResult, Taxonomy
 from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
-from tests.support.celery_worker import running_worker, wait_until
+from tests.support.celery_worker import (
+    REPO_ROOT,
+    database_url_for_worker,
+    running_worker,
+    wait_until,
+)
 from tests.support.openai_server import OpenAIServer, rate_limited
 from tests.support.pipeline_runs import ScriptedModels, make_pipeline_dataset, write_config
 
@@ -53,12 +65,24 @@ def test_a_run_through_a_real_worker(tmp_path):
         config = write_config(tmp_path / "pipeline.toml", base_url=server.base_url)
         server.enqueue(rate_limited(retry_after="1"))
         with running_worker(queues=("default", "gpu", "llm")) as worker:
-            out = io.StringIO()
-            call_command(
-                "run_pipeline", "--dataset", dataset.name, "--config", str(config), "--no-wait",
-                stdout=out,
+            # The command watches the run; Ctrl+C (SIGINT) detaches and the workers go on.
+            command = [
+                sys.executable, "manage.py", "run_pipeline", "--dataset", dataset.name,
+                "--config", str(config),
+            ]  # fmt: skip
+            env = {**os.environ, "DATABASE_URL": database_url_for_worker(), "LOG_LEVEL": "WARNING"}
+            process = subprocess.Popen(
+                command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True,
             )  # fmt: skip
-            assert "dispatched to the workers" in out.getvalue()
+            assert process.stdout is not None
+            for line in process.stdout:
+                if line.startswith("annotate  ["):
+                    break
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=60)
+            assert process.returncode == 0, err
+            assert "Detached: run" in out and "goes on in the workers" in out
             run = PipelineRun.objects.get()
             wait_until(
                 lambda: PipelineRun.objects.get(pk=run.pk).status != "running",
