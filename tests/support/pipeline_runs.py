@@ -96,7 +96,7 @@ def write_config(
     timeout_s: float = 5.0,
     max_retries: int = 2,
     pipeline: dict[str, Any] | None = None,
-    grounding: dict[str, str | float] | None = None,
+    grounding: dict[str, str | float | int] | None = None,
 ) -> Path:
     lines = ["[defaults]", f"timeout_s = {timeout_s}", f"max_retries = {max_retries}", ""]
     for index, name in enumerate(annotators):
@@ -112,7 +112,8 @@ def write_config(
     if grounding:
         lines.append("[grounding]")
         for key, value in grounding.items():
-            lines.append(f"{key} = {value!r}" if isinstance(value, float) else f'{key} = "{value}"')
+            number = isinstance(value, int | float)
+            lines.append(f"{key} = {value!r}" if number else f'{key} = "{value}"')
         lines.append("")
     if pipeline:
         lines.append("[pipeline]")
