@@ -96,7 +96,7 @@ def test_annotations_record_reply_tokens_latency_prompt_and_model(tmp_path, serv
         sample=proposal.sample, stage="annotate", model_name="gemini", round=0
     )
     assert (unit.prompt_version, unit.input_tokens, unit.output_tokens) == ("annotate.v1", 120, 40)
-    assert unit.latency_ms > 0 and unit.attempts == 1
+    assert unit.latency_ms is not None and unit.latency_ms > 0 and unit.attempts == 1
     assert json.loads(unit.output["reply"])["emotion"] == "fear"
 
 
@@ -106,6 +106,7 @@ def test_the_ground_stage_masks_the_imported_boxes(tmp_path, server, five):
     assert regions.count() == 5  # masked in place, none added
     for region in regions.select_related("sample"):
         assert (region.origin, region.segmenter) == ("import", "grabcut")
+        assert region.mask is not None
         assert region.mask["size"] == [region.sample.height, region.sample.width]
         assert 0 < mask_area(region.mask) < region.sample.height * region.sample.width
 

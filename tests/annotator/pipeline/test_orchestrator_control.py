@@ -229,19 +229,20 @@ def test_one_run_at_a_time_per_dataset(started):
 
 
 def test_restoring_a_dropped_sample_overrules_the_drop(admin_user):
-    sample = SampleFactory(status=Sample.Status.DROPPED)
-    ProposalFactory(sample=sample, model_name="gpt4o", emotion="awe")
-    ProposalFactory(sample=sample, model_name="gemini", emotion="fear")
+    sample = SampleFactory.create(status=Sample.Status.DROPPED)
+    ProposalFactory.create(sample=sample, model_name="gpt4o", emotion="awe")
+    ProposalFactory.create(sample=sample, model_name="gemini", emotion="fear")
     CriticVerdict.objects.create(sample=sample, verdict="drop", round=1)
 
     restored = restore_dropped_sample(sample=sample, user=admin_user)
 
     assert restored.status == Sample.Status.DISPUTED  # what the vote says
-    verdict = sample.verdicts.order_by("-id").first()
+    verdict = sample.verdicts.order_by("-id")[0]
     assert (verdict.verdict, verdict.model_name, verdict.round) == (
         "preserve", f"person:{admin_user.username}", 1,
     )  # fmt: skip
     event = AuditEvent.objects.get(sample=sample)
+    assert event.before is not None
     assert (event.action, event.actor, event.before["status"]) == (
         "restore_dropped", admin_user, "dropped",
     )  # fmt: skip
@@ -251,24 +252,26 @@ def test_restoring_a_dropped_sample_overrules_the_drop(admin_user):
 
 
 def test_votes_and_the_latest_verdict_come_in_one_read(db):
-    sample = SampleFactory()
+    sample = SampleFactory.create()
     assert votes_and_verdict(sample_id=sample.pk) == ([], ("", ""))
     CriticVerdict.objects.create(sample=sample, verdict="revise", emotion="awe", round=0)
     CriticVerdict.objects.create(sample=sample, verdict="drop", emotion="", round=1)
     assert votes_and_verdict(sample_id=sample.pk) == ([], ("drop", ""))
-    ProposalFactory(sample=sample, model_name="gpt4o", emotion="awe")
-    ProposalFactory(sample=sample, model_name="gemini", emotion="fear")
+    ProposalFactory.create(sample=sample, model_name="gpt4o", emotion="awe")
+    ProposalFactory.create(sample=sample, model_name="gemini", emotion="fear")
     votes, verdict = votes_and_verdict(sample_id=sample.pk)
     assert [(v.model_name, v.emotion) for v in votes] == [("gpt4o", "awe"), ("gemini", "fear")]
     assert verdict == ("drop", "")
 
 
 def test_the_critic_sees_every_proposal_and_box(db):
-    sample = SampleFactory()
-    ProposalFactory(sample=sample, model_name="gpt4o", emotion="awe", confidence=7.0)
-    ProposalFactory(sample=sample, model_name="emovit", emotion="fear", distribution={"fear": 1.0})
-    RegionFactory(sample=sample, phrase="person", score=0.5)
-    RegionFactory(sample=sample, x1=None, y1=None, x2=None, y2=None)  # no box: left out
+    sample = SampleFactory.create()
+    ProposalFactory.create(sample=sample, model_name="gpt4o", emotion="awe", confidence=7.0)
+    ProposalFactory.create(
+        sample=sample, model_name="emovit", emotion="fear", distribution={"fear": 1.0}
+    )
+    RegionFactory.create(sample=sample, phrase="person", score=0.5)
+    RegionFactory.create(sample=sample, x1=None, y1=None, x2=None, y2=None)  # no box: left out
     proposals, grounding = critic_inputs(sample_id=sample.pk)
     assert [(p["model"], p["emotion"], p.get("distribution")) for p in proposals] == [
         ("emovit", "fear", {"fear": 1.0}),

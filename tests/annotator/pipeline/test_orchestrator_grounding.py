@@ -35,7 +35,7 @@ def tiny_grounding(tmp_path_factory):
 
 def test_phrases_are_grounded_and_masked(tmp_path, tiny_grounding):
     dataset = make_pipeline_dataset(tmp_path / "images", count=2)
-    grounding = {
+    grounding: dict[str, str | float | int] = {
         "config_path": str(tiny_grounding.config_path),
         "checkpoint": str(tiny_grounding.checkpoint),
         "text_encoder": str(tiny_grounding.text_encoder),
@@ -51,7 +51,7 @@ def test_phrases_are_grounded_and_masked(tmp_path, tiny_grounding):
         )
         run_pipeline_in_process(started=started)
 
-    unit = StageResult.objects.filter(stage="ground").first()
+    unit = StageResult.objects.filter(stage="ground").order_by("id")[0]
     assert unit.model_name == "groundingdino+grabcut" and unit.status == "done"
     assert unit.output["grounder"] == "groundingdino"
     model_regions = Region.objects.filter(origin="model", sample=unit.sample)
@@ -61,12 +61,13 @@ def test_phrases_are_grounded_and_masked(tmp_path, tiny_grounding):
         ("background", "snow-covered plain", "groundingdino"),
     }
     for region in model_regions:
-        assert 0 <= region.x1 < region.x2 <= unit.sample.width
-        assert 0 <= region.y1 < region.y2 <= unit.sample.height
+        assert region.box is not None and region.mask is not None and region.score is not None
+        x1, y1, x2, y2 = region.box
+        assert 0 <= x1 < x2 <= unit.sample.width and 0 <= y1 < y2 <= unit.sample.height
         assert region.segmenter == "grabcut" and 0 <= region.score <= 1
         assert region.mask["size"] == [unit.sample.height, unit.sample.width]
         x, y, w, h = mask_bbox(region.mask)  # a random box may hold no foreground: (0, 0, 0, 0)
-        assert w == 0 or (region.x1 - 1 <= x and x + w <= region.x2 + 1)
-        assert h == 0 or (region.y1 - 1 <= y and y + h <= region.y2 + 1)
+        assert w == 0 or (x1 - 1 <= x and x + w <= x2 + 1)
+        assert h == 0 or (y1 - 1 <= y and y + h <= y2 + 1)
     # Imported boxes are people's inputs to the annotation, left as they were.
     assert Region.objects.filter(origin="import", mask__isnull=False).count() == 0
