@@ -20,7 +20,7 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -105,8 +105,10 @@ def _check_may_edit(*, user: Any, sample: Sample) -> None:
 
 def _lock_sample(sample_id: int) -> None:
     # Serialises writers of one sample's masks (PostgreSQL); SQLite's IMMEDIATE transactions
-    # already take the write lock at BEGIN.
-    Sample.objects.select_for_update().filter(pk=sample_id).values_list("pk").first()
+    # already take the write lock at BEGIN, and it has no FOR UPDATE (the query would be a
+    # plain SELECT: skipped).
+    if connection.features.has_select_for_update:
+        Sample.objects.select_for_update().filter(pk=sample_id).values_list("pk").first()
 
 
 def add_mask_edit(
