@@ -13,14 +13,14 @@ import contextlib
 import logging
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from PIL import Image
 
@@ -75,18 +75,40 @@ def image_key(sample: Sample) -> str:
     return sample.content_hash or f"sample-{sample.pk}"
 
 
-def _claim(edit_id: int) -> MaskEdit | None:
-    now = timezone.now()
+def _claimable(now: datetime) -> Q:
     expired = now - timedelta(seconds=settings.MASK_CLAIM_TIMEOUT_SECONDS)
-    claimable = Q(status=MaskEdit.Status.PENDING) | Q(
+    return Q(status=MaskEdit.Status.PENDING) | Q(
         Q(started_at__lt=expired) | Q(started_at=None), status=MaskEdit.Status.RUNNING
     )
-    claimed = MaskEdit.objects.filter(claimable, pk=edit_id).update(
-        status=MaskEdit.Status.RUNNING, started_at=now
-    )
-    if not claimed:
-        return None
-    return MaskEdit.objects.select_related("sample__dataset").get(pk=edit_id)
+
+
+def _claim(edit_id: int) -> tuple[MaskEdit | None, str]:
+    """Claim the edit to compute it: (edit, "") then. Otherwise (None, SKIPPED) when it is
+    not claimable, or (None, STALE) when it was claimable but superseded (marked stale).
+
+    Usually one UPDATE that claims only a fresh edit; when that claims nothing, the edit is
+    looked at again under the sample lock, which undo and redo hold too, so an edit they make
+    the head again is never marked stale.
+    """
+    now = timezone.now()
+    newer = MaskEdit.objects.filter(
+        sample_id=OuterRef("sample_id"), role=OuterRef("role"), seq__gt=OuterRef("seq")
+    ).filter(undone=False)
+    fresh = MaskEdit.objects.filter(_claimable(now), pk=edit_id, undone=False)
+    if not fresh.filter(~Exists(newer)).update(status=MaskEdit.Status.RUNNING, started_at=now):
+        with transaction.atomic():
+            sample_id = MaskEdit.objects.filter(pk=edit_id).values_list("sample_id").first()
+            if sample_id is None:
+                return None, SKIPPED
+            _lock_sample(sample_id[0])
+            claimable = MaskEdit.objects.filter(_claimable(now), pk=edit_id)
+            if not claimable.update(status=MaskEdit.Status.RUNNING, started_at=now):
+                return None, SKIPPED
+            edit = MaskEdit.objects.get(pk=edit_id)
+            if is_edit_stale(edit=edit):
+                _finish(edit, MaskEdit.Status.STALE)
+                return None, STALE
+    return MaskEdit.objects.select_related("sample__dataset").get(pk=edit_id), ""
 
 
 def _finish(edit: MaskEdit, status: str, **values: Any) -> bool:
@@ -112,9 +134,11 @@ def compute_mask_edit(*, edit_id: int) -> str:
     """Segment one edit's prompt and store the candidates; returns what happened:
     "done", "stale" (discarded), "failed" or "skipped" (not claimable: done, or another worker
     holds a fresh claim, or the edit is gone)."""
-    edit = _claim(edit_id)
+    edit, outcome = _claim(edit_id)
     if edit is None:
-        return SKIPPED
+        if outcome == STALE:
+            notify_mask_edit_finished(edit_id=edit_id)
+        return outcome
     try:
         return _compute_claimed(edit)
     except (OperationalError, InterfaceError):
@@ -132,9 +156,6 @@ def _release(edit: MaskEdit) -> None:
 
 
 def _compute_claimed(edit: MaskEdit) -> str:
-    if is_edit_stale(edit=edit):
-        _finish(edit, MaskEdit.Status.STALE)
-        return STALE
     try:
         segmenter = get_segmenter()
         image = load_sample_image(sample=edit.sample)

@@ -9,10 +9,7 @@ polls, each poll waiting the same way.
 
 from __future__ import annotations
 
-import base64
-import io
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -25,13 +22,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotator.models import Sample
-from annotator.services.rle import decode_mask
 from review.roles import AUDITOR, has_role
 from review.selectors.masks import (
     ROLES,
-    Candidate,
-    MaskState,
-    ShownMask,
     can_edit_sample,
     edit_progress,
     mask_state,
@@ -39,20 +32,12 @@ from review.selectors.masks import (
 )
 from review.services import masks as mask_services
 from review.services.masks import Click, MaskConflict, check_role
+from review.views.mask_overlays import mask_png, state_overlays
 from review.views.queue import HtmxHttpRequest, wants_partial
 
 # Past this many seconds a waiting edit is almost surely an image being encoded (a prompt
 # decodes in well under a second), so the panel says "preparing image…".
 PREPARING_AFTER_SECONDS = 1.0
-# The roles' colours in static/css/app.css: the overlays are PNGs drawn in them.
-ROLE_RGB = {"background": (47, 111, 228), "attribute": (224, 138, 0), "subject": (214, 51, 108)}
-PNG_ALPHA = 120
-# Overlays: exact up to this many pixels on the long side (about what the page displays). A
-# state partial carries the alternatives' overlays too while all overlays stay within the
-# budget: smooth masks (a few KB each) cycle without a round trip; noisy ones (tens of KB) come
-# one at a time, which keeps a click's answer under 50 000 bytes and quick to make.
-OVERLAY_MAX_SIDE = 1024
-OVERLAY_BUDGET = 24_000
 
 
 class MaskEditForm(forms.Form):
@@ -107,71 +92,6 @@ def _error(message: str, status: int) -> HttpResponse:
 
 def _message(error: ValidationError) -> str:
     return "; ".join(error.messages)
-
-
-def mask_png(masks: Sequence[ShownMask], *, role: str, max_side: int | None) -> bytes:
-    """The masks (one image's) as one 1-bit PNG in the element's colour, transparent elsewhere;
-    scaled down (nearest) to `max_side` pixels on the long side when larger."""
-    from PIL import Image
-
-    union = decode_mask(masks[0].rle)
-    for other in masks[1:]:
-        if list(other.rle["size"]) == list(masks[0].rle["size"]):
-            union |= decode_mask(other.rle)
-    image = Image.fromarray(union.astype("uint8"))  # 0/1: palette indices
-    height, width = union.shape
-    if max_side is not None and max(height, width) > max_side:
-        scale = max_side / max(height, width)
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        image = image.resize(size, Image.Resampling.NEAREST)
-    image.putpalette([0, 0, 0, *ROLE_RGB[role]])
-    buffer = io.BytesIO()
-    # compress_level 1: a few ms, and barely larger than 9 on mask-like images.
-    image.save(buffer, format="PNG", transparency=bytes([0, PNG_ALPHA]), bits=1, compress_level=1)
-    return buffer.getvalue()
-
-
-def _data_url(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
-@dataclass(frozen=True)
-class Overlays:
-    """What the page draws for an element: PNG data URLs at display size (exact up to
-    OVERLAY_MAX_SIDE). Machine masks in `shown`; with a person's candidates, each candidate with
-    its overlay, the chosen one always, the others while all stay within OVERLAY_BUDGET, else
-    with "" (choosing it draws it when the server answers)."""
-
-    shown: list[str]
-    candidates: list[tuple[Candidate, str]]
-
-
-def _overlay(rle: dict[str, Any], role: str) -> str:
-    return _data_url(mask_png([ShownMask(rle, "", "", None)], role=role, max_side=OVERLAY_MAX_SIDE))
-
-
-def state_overlays(state: MaskState) -> Overlays:
-    if not state.candidates:
-        shown = [
-            _data_url(mask_png([m], role=state.role, max_side=OVERLAY_MAX_SIDE))
-            for m in state.masks
-        ]
-        return Overlays(shown=shown, candidates=[])
-    chosen = next(c for c in state.candidates if c.chosen)
-    urls = {chosen.index: _overlay(chosen.rle, state.role)}
-    spent = len(urls[chosen.index])
-    for candidate in state.candidates:
-        # A data URL comes to at least ~0.5 byte per RLE character on the noisy masks that
-        # strain the budget: skip encoding ones that cannot fit (a few ms each).
-        if candidate.chosen or spent + len(candidate.rle["counts"]) // 2 > OVERLAY_BUDGET:
-            continue
-        url = _overlay(candidate.rle, state.role)
-        if spent + len(url) > OVERLAY_BUDGET:
-            continue
-        urls[candidate.index] = url
-        spent += len(url)
-    # The chosen candidate's button carries the shown overlay: no second copy.
-    return Overlays(shown=[], candidates=[(c, urls.get(c.index, "")) for c in state.candidates])
 
 
 def _state_response(

@@ -249,3 +249,23 @@ def test_opening_a_sample_prefetches_the_next_ones_and_masks_bare_boxes(
     assert bare.mask is not None and bare.segmenter == "sam-tiny"
     # This sample and the next two: three embeddings; the third following sample is not yet.
     assert len(list((tmp_path / "embeddings").glob("*.npy"))) == 3
+
+
+def test_overlays_are_exact_pngs_scaled_down_only_past_the_display_size():
+    from annotator.services.rle import encode_mask
+    from review.selectors.masks import ShownMask
+    from review.views.mask_overlays import OVERLAY_MAX_SIDE, mask_png
+
+    rng = np.random.default_rng(3)
+    small = rng.random((240, 321)) > 0.5  # ragged, and a width that is no multiple of 8
+    png = mask_png([ShownMask(encode_mask(small), "", "", None)], role="attribute", max_side=1024)
+    image = Image.open(io.BytesIO(png))
+    assert np.array_equal(np.asarray(image) == 1, small)
+    assert image.convert("RGBA").getpixel((0, 0)) in ((0, 0, 0, 0), (224, 138, 0, 120))
+
+    large = np.zeros((1000, 2048), bool)
+    large[100:300, 400:1200] = True
+    png = mask_png([ShownMask(encode_mask(large), "", "", None)], role="subject", max_side=1024)
+    scaled = np.asarray(Image.open(io.BytesIO(png))) == 1
+    assert scaled.shape == (500, OVERLAY_MAX_SIDE)
+    assert scaled[50:150, 200:600].all() and scaled.sum() == 100 * 400
