@@ -31,6 +31,7 @@ from review.selectors.queue import (
     queue_counts,
     queue_filter_choices,
     queue_samples,
+    with_proposal_counts,
 )
 from review.services.assignment import lease_next_sample
 
@@ -79,6 +80,7 @@ def queue_view(request: HtmxHttpRequest) -> HttpResponse:
     page = Paginator(queue_samples(**filters), settings.QUEUE_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    page.object_list = with_proposal_counts(samples=page.object_list)
     context = {
         "see_all": True,
         "form": form,

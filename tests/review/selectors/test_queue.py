@@ -11,6 +11,7 @@ from review.selectors.queue import (
     queue_counts,
     queue_filter_choices,
     queue_samples,
+    with_proposal_counts,
 )
 from tests.factories import DatasetFactory, ProposalFactory, SampleFactory
 
@@ -34,8 +35,14 @@ def test_queue_samples_filters_and_orders_by_id():
 def test_queue_samples_counts_proposals_without_duplicating_rows():
     sample = SampleFactory.create()
     ProposalFactory.create_batch(3, sample=sample)
-    rows = list(queue_samples(dataset=None))
+    rows = with_proposal_counts(samples=queue_samples(dataset=None))
     assert len(rows) == 1 and getattr(rows[0], "proposal_count") == 3  # noqa: B009
+
+
+def test_the_queue_query_walks_the_index_without_join_or_aggregate():
+    """A join or a per-row count made SQLite sort every match before OFFSET (277 ms at 219K)."""
+    sql = str(queue_samples(dataset=None).query).upper()
+    assert " JOIN " not in sql and "COUNT(" not in sql
 
 
 def test_next_sample_after_skips_other_statuses_and_datasets_and_wraps():
