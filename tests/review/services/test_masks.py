@@ -389,3 +389,18 @@ def test_accepted_and_machine_masks_round_trip_through_csv_and_parquet(
             assert isinstance(rle["counts"], str)
             decoded = mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode()})
             assert np.array_equal(decoded.astype(bool), expected)
+
+
+@pytest.mark.usefixtures("inline_tasks")
+def test_without_sam_weights_grabcut_makes_the_mask(
+    settings, sample, person, django_capture_on_commit_callbacks
+):
+    pytest.importorskip("cv2")
+    settings.SEGMENTER = "auto"
+    settings.SAM_CHECKPOINT = None
+    with django_capture_on_commit_callbacks(execute=True):
+        edit = _click(sample, person, 150.0, 100.0)
+    edit.refresh_from_db()
+    assert (edit.status, edit.segmenter) == ("done", "grabcut")
+    region = _person_region(sample)
+    assert region.segmenter == "grabcut" and decode_mask(region.mask)[100, 150]
