@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -282,6 +283,13 @@ def main() -> None:
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     data_dir = Path(tempfile.mkdtemp(prefix="bench-masks-"))
+    try:
+        run(args, size, data_dir)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)  # the checkpoint alone is ~360 MB
+
+
+def run(args: argparse.Namespace, size: tuple[int, ...], data_dir: Path) -> None:
     checkpoint = configure(data_dir, args)
     _common.migrate()
     print(f"machine: {_common.machine()}; worker SEGMENTER={args.segmenter}")
