@@ -123,8 +123,6 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env_path("STATIC_ROOT", BASE_DIR / "staticfiles")
 WHITENOISE_USE_FINDERS = True  # the demo serves static/ without collectstatic
-MEDIA_ROOT = env_path("MEDIA_ROOT", DATA_DIR / "media")
-MEDIA_URL = "media/"
 # Directories an admin may name as --images-root / in the upload form; image_path values in an
 # import must resolve inside the chosen root.
 IMPORT_ROOTS = [
@@ -177,6 +175,10 @@ SPECTACULAR_SETTINGS = {
 QUEUE_PAGE_SIZE = env_int("QUEUE_PAGE_SIZE", 25)
 EXPORT_BATCH_SIZE = env_int("EXPORT_BATCH_SIZE", 2000)
 HUMAN_CHECK_SHARE = env_float("HUMAN_CHECK_SHARE", 0.0)
+# Audit dashboard: how long computed figures are kept, and how long stale ones are served
+# while people keep annotating (every answer changes the tables' fingerprint).
+AUDIT_CACHE_SECONDS = env_int("AUDIT_CACHE_SECONDS", 600)
+AUDIT_STALE_SECONDS = env_int("AUDIT_STALE_SECONDS", 60)
 
 LOGGING = {
     "version": 1,

@@ -93,7 +93,7 @@ def _cache_key(kind: str, filters: AuditFilters, fingerprint: str = "") -> str:
 
 
 def _timeout() -> int:
-    return int(getattr(settings, "AUDIT_CACHE_SECONDS", 600))
+    return settings.AUDIT_CACHE_SECONDS
 
 
 def _usable(*, made_from: str, made_at: float, fingerprint: str, fresh: bool) -> bool:
@@ -105,7 +105,7 @@ def _usable(*, made_from: str, made_at: float, fingerprint: str, fresh: bool) ->
         return False
     if made_from == fingerprint:
         return True
-    return not fresh and age < int(getattr(settings, "AUDIT_STALE_SECONDS", 60))
+    return not fresh and age < settings.AUDIT_STALE_SECONDS
 
 
 def audit_data(

@@ -8,6 +8,7 @@ an auditor sees everything and changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -186,28 +187,15 @@ def answer_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("You hold no lease on this sample: open it with “Next”.")
     if binary_protocol(dataset=sample.dataset):
         return _binary_answer(request, sample=sample, access=access)
-    form = AdjudicationForm(request.POST, labels=sample.dataset.taxonomy.labels)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            submit_answer(
-                sample=sample,
-                annotator=request.user,
-                base_version=data["base_version"],
-                **_label_kwargs(data),
-            )
-        except VersionConflict as conflict:
-            return conflict_response(
-                request, sample=sample, conflict=conflict, action="review:answer"
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(request, f"Saved “{data['emotion']}” for {sample.external_id}.")
-            return redirect_to_next(
-                request, kind=Assignment.Kind.ANNOTATE, dataset=sample.dataset, htmx=True
-            )
-    return invalid_response(request, sample=sample, access=access, form=form)
+    return _save_label(
+        request,
+        sample=sample,
+        access=access,
+        save=submit_answer,
+        action="review:answer",
+        kind=Assignment.Kind.ANNOTATE,
+        default_version=None,
+    )
 
 
 def _label_kwargs(data: dict[str, Any]) -> dict[str, Any]:
@@ -247,27 +235,46 @@ def _binary_answer(
 def adjudicate_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A new version of the final label; refused (409) when it changed since the page opened."""
     sample, access = viewable_sample(request, pk)
+    return _save_label(
+        request,
+        sample=sample,
+        access=access,
+        save=adjudicate_sample,
+        action="review:adjudicate",
+        kind=Assignment.Kind.ADJUDICATE,
+        default_version=0,
+    )
+
+
+def _save_label(
+    request: HtmxHttpRequest,
+    *,
+    sample: Sample,
+    access: SampleAccess,
+    save: Callable[..., object],
+    action: str,
+    kind: str,
+    default_version: int | None,
+) -> HttpResponse:
+    """Validate the label form, save it with `save`; 409 on a stale version, else the next."""
     form = AdjudicationForm(request.POST, labels=sample.dataset.taxonomy.labels)
     if form.is_valid():
         data = form.cleaned_data
+        base_version = data["base_version"]
         try:
-            adjudicate_sample(
+            save(
                 sample=sample,
                 annotator=request.user,
-                base_version=data["base_version"] or 0,
+                base_version=default_version if base_version is None else base_version,
                 **_label_kwargs(data),
             )
         except VersionConflict as conflict:
-            return conflict_response(
-                request, sample=sample, conflict=conflict, action="review:adjudicate"
-            )
+            return conflict_response(request, sample=sample, conflict=conflict, action=action)
         except ValidationError as error:
             form.add_error(None, error)
         else:
             messages.success(request, f"Saved “{data['emotion']}” for {sample.external_id}.")
-            return redirect_to_next(
-                request, kind=Assignment.Kind.ADJUDICATE, dataset=sample.dataset, htmx=True
-            )
+            return redirect_to_next(request, kind=kind, dataset=sample.dataset, htmx=True)
     return invalid_response(request, sample=sample, access=access, form=form)
 
 

@@ -21,6 +21,10 @@
     return false;
   }
 
+  // Shared with masks.js (loaded after this file, both deferred) so the rule lives in one place.
+  window.EmoReview = window.EmoReview || {};
+  window.EmoReview.isTyping = isTyping;
+
   function adjudicationForm() {
     return document.getElementById("adjudication-form");
   }

@@ -12,15 +12,8 @@
 
   var DRAG_PX = 5; // a press that moves less than this (screen pixels) is a click
 
-  var NON_TEXT_INPUTS = ["radio", "checkbox", "button", "submit", "reset", "hidden", "range"];
-
   function isTyping(target) {
-    if (!target || !target.tagName) return false;
-    if (target.isContentEditable) return true;
-    var tag = target.tagName.toLowerCase();
-    if (tag === "textarea" || tag === "select") return true;
-    if (tag === "input") return NON_TEXT_INPUTS.indexOf((target.type || "text").toLowerCase()) < 0;
-    return false;
+    return window.EmoReview.isTyping(target); // defined in app.js
   }
 
   function panel() {
