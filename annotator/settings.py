@@ -191,6 +191,9 @@ LOGGING = {
 # Segmentation (click-to-refine masks; docs/ml-stack.md).
 # SEGMENTER: "auto" = sam when SAM_CHECKPOINT is set, else grabcut (no weights needed).
 SEGMENTER = env_str("SEGMENTER", "auto")
+# SAM's prompt decoder: "auto" = onnxruntime on a CPU device when it is installed (faster there,
+# docs/performance.md), torch on a GPU; or "torch" / "onnx". SEGMENTER=sam-onnx forces "onnx".
+SAM_DECODER = env_str("SAM_DECODER", "auto")
 _sam_checkpoint = env_optional("SAM_CHECKPOINT")
 SAM_CHECKPOINT = Path(_sam_checkpoint).expanduser().resolve() if _sam_checkpoint else None
 SAM_MODEL_TYPE = env_str("SAM_MODEL_TYPE", "vit_b")  # vit_b | vit_l | vit_h, as the checkpoint

@@ -16,7 +16,10 @@ each on 2 cores), then times what a browser sees:
 
     .venv/bin/python bench/mask_latency.py               # ~5-7 minutes on 2 cores
     .venv/bin/python bench/mask_latency.py --runs 10 --broker redis://127.0.0.1:6379/12
-    .venv/bin/python bench/mask_latency.py --segmenter sam-onnx   # the worker decodes in ONNX
+    .venv/bin/python bench/mask_latency.py --decoder torch   # the worker decodes in torch
+
+The worker runs the app's default SEGMENTER=sam, SAM_DECODER=auto: on this CPU the decoder runs
+in onnxruntime; --decoder torch (or onnx) sets SAM_DECODER.
 
 The last line printed is one JSON object: p50_ms, p95_ms, decoder_p50_ms, ratio (end-to-end
 p50 over bare decoder p50), response_bytes (bytes the browser downloads per click), and more.
@@ -57,7 +60,8 @@ def configure(data_dir: Path, args: argparse.Namespace) -> Path:
     checkpoint = data_dir / f"sam_{args.model_type}_random.pth"
     os.environ.update(
         CELERY_BROKER_URL=args.broker,
-        SEGMENTER=args.segmenter,
+        SEGMENTER="sam",
+        SAM_DECODER=args.decoder,
         SAM_MODEL_TYPE=args.model_type,
         SAM_CHECKPOINT=str(checkpoint),
         SAM_DEVICE="cpu",
@@ -276,8 +280,8 @@ def main() -> None:
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--model-type", default="vit_b")
     parser.add_argument(
-        "--segmenter", default="sam", choices=["sam", "sam-onnx"],
-        help="the worker's SEGMENTER (the bare reference is always SamPredictor.predict)",
+        "--decoder", default="auto", choices=["auto", "torch", "onnx"],
+        help="the worker's SAM_DECODER (the bare reference is always SamPredictor.predict)",
     )  # fmt: skip
     parser.add_argument("--size", default="768x512", help="image width x height")
     args = parser.parse_args()
@@ -292,7 +296,7 @@ def main() -> None:
 def run(args: argparse.Namespace, size: tuple[int, ...], data_dir: Path) -> None:
     checkpoint = configure(data_dir, args)
     _common.migrate()
-    print(f"machine: {_common.machine()}; worker SEGMENTER={args.segmenter}")
+    print(f"machine: {_common.machine()}; worker SEGMENTER=sam SAM_DECODER={args.decoder}")
     start = time.perf_counter()
     save_random_checkpoint(checkpoint, args.model_type)
     print(f"{args.model_type} random weights saved in {time.perf_counter() - start:.1f} s")

@@ -55,6 +55,7 @@ def worker_env(tmp_path: Path) -> dict[str, str]:
     return {
         "DJANGO_SETTINGS_MODULE": "tests.support.tiny_sam_settings",
         "SEGMENTER": "sam",
+        "SAM_DECODER": "torch",  # stored masks are compared with SamPredictor's, exactly
         "SAM_MODEL_TYPE": "tiny",
         "SAM_CHECKPOINT": str(checkpoint),
         "SAM_DEVICE": "cpu",

@@ -80,6 +80,7 @@ def tiny_sam(settings, tmp_path: Path, monkeypatch) -> Path:
     settings.SAM_MODEL_TYPE = "tiny"
     settings.SAM_CHECKPOINT = checkpoint
     settings.SAM_DEVICE = "cpu"
+    settings.SAM_DECODER = "torch"  # stored masks are compared with SamPredictor's, exactly
     settings.EMBEDDING_CACHE_URL = f"file://{tmp_path / 'embeddings'}"
     return checkpoint
 

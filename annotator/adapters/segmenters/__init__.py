@@ -1,9 +1,10 @@
 """Segmenters: turn a box and clicks on an image into candidate masks.
 
 One Protocol, a registry, and a choice by settings.SEGMENTER: "auto" is "sam" when SAM_CHECKPOINT
-is set, else "grabcut"; "sam-onnx" is SAM with its prompt decoder in onnxruntime. This module
-imports neither torch nor cv2: each factory imports its adapter module when first called, so only
-the process that segments loads the model stack.
+is set, else "grabcut"; "sam" runs its prompt decoder as settings.SAM_DECODER says (by default
+onnxruntime on CPU, torch on GPU); "sam-onnx" is SAM with its decoder in onnxruntime always.
+This module imports neither torch nor cv2: each factory imports its adapter module when first
+called, so only the process that segments loads the model stack.
 
     segmenter = get_segmenter()
     segmenter.prepare(image=rgb, image_key=sample.content_hash)  # prefetch: encode or restore
@@ -87,6 +88,7 @@ def _settings_fingerprint() -> tuple[object, ...]:
         settings.SAM_CHECKPOINT,
         settings.SAM_MODEL_TYPE,
         settings.SAM_DEVICE,
+        settings.SAM_DECODER,
         settings.EMBEDDING_CACHE_URL,
         settings.EMBEDDING_CACHE_MAX_BYTES,
         settings.DATA_DIR,

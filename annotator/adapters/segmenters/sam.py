@@ -17,6 +17,7 @@ onnx_decoder.py.
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -60,6 +61,24 @@ def build_sam_model(*, model_type: str, checkpoint: Path | None, device: str) ->
             f"(sam_vit_b_*.pth needs vit_b, and so on): {first_line}"
         ) from exc
     return model.to(resolve_device(device)).eval()
+
+
+def onnxruntime_installed() -> bool:
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def decoder_for(requested: str, *, device: str) -> str:
+    """ "torch" or "onnx" for SAM_DECODER=`requested` on SAM_DEVICE=`device`.
+
+    "auto" is onnx on a CPU when onnxruntime is installed: there it decodes faster than torch
+    and holds up better when the worker shares its cores (docs/performance.md); on a GPU torch.
+    """
+    if requested not in ("auto", "torch", "onnx"):
+        raise ImproperlyConfigured(f"SAM_DECODER={requested!r}: use auto, torch or onnx")
+    if requested != "auto":
+        return requested
+    on_cpu = resolve_device(device).type == "cpu"
+    return "onnx" if on_cpu and onnxruntime_installed() else "torch"
 
 
 # (predictor holding an image, prompt) -> masks (bool KxHxW) and predicted IoUs (K) of all K mask
@@ -149,11 +168,14 @@ class SamSegmenter:
         return cls(model, name=f"{name}-onnx", cache=cache, weights_id=weights_id, decoder=decoder)
 
     @classmethod
-    def from_settings(cls, *, onnx: bool = False) -> SamSegmenter:
+    def from_settings(cls, *, onnx: bool | None = None) -> SamSegmenter:
+        """onnx=None: the decoder settings.SAM_DECODER chooses for SAM_DEVICE."""
         if settings.SAM_CHECKPOINT is None:
             raise ImproperlyConfigured(
                 "SEGMENTER=sam (or sam-onnx) needs SAM_CHECKPOINT (see docs/ml-stack.md)"
             )
+        if onnx is None:
+            onnx = decoder_for(settings.SAM_DECODER, device=settings.SAM_DEVICE) == "onnx"
         return cls.from_checkpoint(
             model_type=settings.SAM_MODEL_TYPE,
             checkpoint=settings.SAM_CHECKPOINT,

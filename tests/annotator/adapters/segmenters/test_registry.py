@@ -108,6 +108,7 @@ def test_with_a_checkpoint_auto_picks_sam_with_the_checkpoint_weights(
     no_checkpoint.SAM_CHECKPOINT = tiny_checkpoint
     no_checkpoint.SAM_MODEL_TYPE = "tiny"
     no_checkpoint.SAM_DEVICE = "auto"
+    no_checkpoint.SAM_DECODER = "torch"  # the exact comparison below is with torch's predict
     no_checkpoint.EMBEDDING_CACHE_URL = ""
     segmenter = get_segmenter()
     assert (segmenter.name, segmenter.needs_embedding) == ("sam-tiny", True)
@@ -139,6 +140,64 @@ def test_sam_onnx_exports_its_decoder_under_the_data_dir(
     segmenter = get_segmenter()
     assert segmenter.name == "sam-tiny-onnx"
     assert [p.name for p in (tmp_path / "onnx").iterdir()] == ["sam-tiny-sam_tiny_0001.onnx"]
+
+
+@pytest.mark.ml
+def test_on_a_cpu_sam_decodes_with_onnxruntime_by_default(
+    no_checkpoint, tiny_checkpoint: Path, tmp_path: Path
+):
+    pytest.importorskip("onnxruntime")
+    from segment_anything import SamPredictor
+
+    from tests.annotator.adapters.segmenters.scenes import ellipse_scene
+    from tests.support.tiny_sam import build_tiny_sam
+
+    no_checkpoint.SAM_CHECKPOINT = tiny_checkpoint
+    no_checkpoint.SAM_MODEL_TYPE = "tiny"
+    no_checkpoint.SAM_DEVICE = "cpu"
+    segmenter = get_segmenter()  # SEGMENTER=auto, SAM_DECODER=auto
+    assert segmenter.name == "sam-tiny-onnx"
+    assert [p.name for p in (tmp_path / "onnx").iterdir()] == ["sam-tiny-sam_tiny_0001.onnx"]
+
+    image = ellipse_scene(seed=2)[0]
+    prompt = Prompt(points=[(100.0, 80.0), (200.0, 150.0)], labels=[1, 1])
+    candidates = segmenter.segment(image=image, image_key="h", prompt=prompt, multimask=False)
+    reference = SamPredictor(build_tiny_sam(seed=1))
+    reference.set_image(image)
+    masks, _, _ = reference.predict(
+        point_coords=np.array(prompt.points),
+        point_labels=np.array(prompt.labels),
+        multimask_output=False,
+    )
+    assert (candidates[0].mask == masks[0]).mean() >= 0.999
+
+
+@pytest.mark.ml
+@pytest.mark.parametrize(
+    ("requested", "device", "onnxruntime", "chosen"),
+    [
+        ("auto", "cpu", True, "onnx"),
+        ("auto", "cpu", False, "torch"),  # onnxruntime not installed
+        ("auto", "cuda", True, "torch"),  # a GPU decodes faster in torch
+        ("torch", "cpu", True, "torch"),
+        ("onnx", "cuda", True, "onnx"),
+    ],
+)
+def test_the_sam_decoder_setting(
+    monkeypatch, tiny_checkpoint: Path, requested: str, device: str, onnxruntime: bool, chosen: str
+):
+    from annotator.adapters.segmenters import sam
+
+    monkeypatch.setattr(sam, "onnxruntime_installed", lambda: onnxruntime)
+    assert sam.decoder_for(requested, device=device) == chosen
+
+
+@pytest.mark.ml
+def test_an_unknown_sam_decoder_names_the_setting(tiny_checkpoint: Path):
+    from annotator.adapters.segmenters import sam
+
+    with pytest.raises(ImproperlyConfigured, match=r"SAM_DECODER='fast': use auto, torch or onnx"):
+        sam.decoder_for("fast", device="cpu")
 
 
 @pytest.mark.ml
