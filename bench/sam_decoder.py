@@ -66,7 +66,7 @@ def main() -> None:
     from annotator.adapters.segmenters import Prompt
     from annotator.adapters.segmenters.grabcut import GrabCutSegmenter
     from annotator.adapters.segmenters.onnx_decoder import OnnxDecoder
-    from annotator.adapters.segmenters.sam import SamSegmenter, decode_with_torch
+    from annotator.adapters.segmenters.sam import SamSegmenter, decode_with_torch, upscale_masks
     from annotator.services.embedding_cache import DiskEmbeddingCache
 
     print(f"machine: {_common.machine()}")
@@ -104,13 +104,15 @@ def main() -> None:
     print_latency_table(rows, sam=sam, onnx=onnx, image=image, runs=args.runs)
     restored = SamSegmenter(sam.model, name="r", cache=cache, weights_id=sam.weights_id)
     restored.prepare(image=image, image_key="img")
-    agreement_rows = []
+    agreement_rows, all4 = [], [0, 1, 2, 3]
     for n in (1, 3, 5):
         # All four mask tokens, compared token by token (random weights give near-equal IoU
         # predictions, so an order by score could differ on noise).
-        fresh, _ = decode_with_torch(sam._predictor, prompt(n))
-        from_f16, _ = decode_with_torch(restored._predictor, prompt(n))
-        via_onnx, _ = onnx_decoder(sam._predictor, prompt(n))
+        fresh = upscale_masks(sam._predictor, decode_with_torch(sam._predictor, prompt(n))[0], all4)
+        from_f16 = upscale_masks(
+            restored._predictor, decode_with_torch(restored._predictor, prompt(n))[0], all4
+        )
+        via_onnx = upscale_masks(sam._predictor, onnx_decoder(sam._predictor, prompt(n))[0], all4)
         worst_iou = min(iou(a, b) for a, b in zip(fresh, from_f16, strict=True))
         equal = float(np.mean(fresh == via_onnx))
         agreement_rows.append([n, f"{worst_iou:.6f}", f"{equal:.6f}"])

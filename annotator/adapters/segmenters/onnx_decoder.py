@@ -4,7 +4,8 @@ Exported once per weights with segment_anything's own SamOnnxModel (all four mas
 return_single_mask=False), opset 17, by torch.onnx.export(..., dynamo=False): the default dynamo
 exporter fails on this model. Its mask upscaling is left out of the graph: traced, it turns the
 example image's size into constants, and every image of another aspect ratio gets masks cropped
-wrongly. The low-resolution masks are upscaled by Sam.postprocess_masks as in the torch path.
+wrongly. The low-resolution masks are upscaled by Sam.postprocess_masks as in the torch path
+(sam.upscale_masks).
 The file is written under a temporary name and renamed into place, so workers exporting at the
 same time never load half a file. bench/sam_decoder.py measures speed and agreement.
 """
@@ -79,7 +80,8 @@ def export_decoder(model: Sam, *, path: Path) -> None:
 
 
 class OnnxDecoder:
-    """A `Decoder` for SamSegmenter: (predictor, prompt) -> all masks and predicted IoUs."""
+    """A `Decoder` for SamSegmenter: (predictor, prompt) -> low-resolution logits and predicted
+    IoUs of all four mask tokens."""
 
     def __init__(self, session: Any, *, mask_input_size: tuple[int, int]) -> None:
         self._session = session
@@ -100,7 +102,7 @@ class OnnxDecoder:
         session = onnxruntime.InferenceSession(str(path), providers=providers)
         return cls(session, mask_input_size=model.prompt_encoder.mask_input_size)
 
-    def __call__(self, predictor: SamPredictor, prompt: Prompt) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, predictor: SamPredictor, prompt: Prompt) -> tuple[torch.Tensor, np.ndarray]:
         coords, labels = _points(predictor, prompt)
         height, width = predictor.original_size
         feeds = {
@@ -114,14 +116,7 @@ class OnnxDecoder:
         low_res, scores, _ = self._session.run(
             None, {name: value for name, value in feeds.items() if name in self._inputs}
         )
-        model = predictor.model
-        with torch.inference_mode():
-            masks = model.postprocess_masks(
-                torch.from_numpy(low_res).to(model.device),
-                predictor.input_size,
-                predictor.original_size,
-            )
-            return (masks[0] > model.mask_threshold).cpu().numpy(), scores[0]
+        return torch.from_numpy(low_res).to(predictor.model.device), scores[0]
 
 
 def _points(predictor: SamPredictor, prompt: Prompt) -> tuple[np.ndarray, np.ndarray]:

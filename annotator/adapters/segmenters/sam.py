@@ -9,10 +9,11 @@ clicks on one image touch neither the encoder nor the cache.
 Which masks come back follows SAM's own interactive demo (the select_masks rule of its ONNX
 model): a prompt of one click, or of a box alone, is ambiguous, so the three multimask outputs
 are the candidates, best predicted IoU first. With more clicks, or a box and clicks, SAM
-recommends its single-mask output: that comes first, the three multimask outputs follow as
-alternatives. One decoder pass yields all four, so alternatives cost nothing extra. The decoder
-is a plain function (predictor, prompt) -> all masks and scores: torch here, onnxruntime in
-onnx_decoder.py.
+recommends its single-mask output: that comes first, the two best multimask outputs follow as
+alternatives. Three masks either way, as SamPredictor.predict makes. The decoder is a plain
+function (predictor, prompt) -> low-resolution logits and predicted IoUs of all four mask
+tokens (torch here, onnxruntime in onnx_decoder.py); only the tokens kept are upscaled to the
+image, a millisecond each at 768x512.
 """
 
 from __future__ import annotations
@@ -81,14 +82,15 @@ def decoder_for(requested: str, *, device: str) -> str:
     return "onnx" if on_cpu and onnxruntime_installed() else "torch"
 
 
-# (predictor holding an image, prompt) -> masks (bool KxHxW) and predicted IoUs (K) of all K mask
-# tokens; token 0 is SAM's single-mask output, the others its multimask outputs.
-Decoder = Callable[[SamPredictor, Prompt], tuple[np.ndarray, np.ndarray]]
+# (predictor holding an image, prompt) -> low-resolution mask logits (1x4xhxw, on the model's
+# device) and predicted IoUs (4,) of all mask tokens; token 0 is SAM's single-mask output, the
+# others its multimask outputs.
+Decoder = Callable[[SamPredictor, Prompt], tuple[torch.Tensor, np.ndarray]]
 
 
 @torch.inference_mode()
-def decode_with_torch(predictor: SamPredictor, prompt: Prompt) -> tuple[np.ndarray, np.ndarray]:
-    """SamPredictor.predict_torch, except that all four mask tokens are kept."""
+def decode_with_torch(predictor: SamPredictor, prompt: Prompt) -> tuple[torch.Tensor, np.ndarray]:
+    """SamPredictor.predict_torch up to the upscaling, all four mask tokens kept."""
     model = predictor.model
     points = boxes = None
     if prompt.points:
@@ -111,8 +113,23 @@ def decode_with_torch(predictor: SamPredictor, prompt: Prompt) -> tuple[np.ndarr
         sparse_prompt_embeddings=sparse,
         dense_prompt_embeddings=dense,
     )
-    masks = model.postprocess_masks(low_res, predictor.input_size, predictor.original_size)
-    return (masks[0] > model.mask_threshold).cpu().numpy(), iou[0].cpu().numpy()
+    return low_res, iou[0].cpu().numpy()
+
+
+@torch.inference_mode()
+def upscale_masks(predictor: SamPredictor, low_res: torch.Tensor, tokens: list[int]) -> np.ndarray:
+    """The `tokens`' masks at the image's size (bool KxHxW), exactly as SamPredictor makes them."""
+    model = predictor.model
+    size, original = predictor.input_size, predictor.original_size
+    masks = model.postprocess_masks(low_res[:, tokens], size, original)
+    return (masks[0] > model.mask_threshold).cpu().numpy()
+
+
+def kept_tokens(prompt: Prompt, scores: np.ndarray, *, multimask: bool) -> list[int]:
+    """The mask tokens to show, recommended first (see the module docstring)."""
+    others = sorted((1, 2, 3), key=lambda token: -float(scores[token]))  # stable on ties
+    tokens = others if _is_ambiguous(prompt) else [0, *others[:2]]
+    return tokens if multimask else tokens[:1]
 
 
 def _is_ambiguous(prompt: Prompt) -> bool:
@@ -236,10 +253,10 @@ class SamSegmenter:
         self._current = image_key
 
     def _decode(self, prompt: Prompt, multimask: bool) -> list[MaskCandidate]:
-        masks, scores = self._decoder(self._predictor, prompt)
-        candidates = [
-            MaskCandidate(mask=m, score=float(s)) for m, s in zip(masks, scores, strict=True)
+        low_res, scores = self._decoder(self._predictor, prompt)
+        tokens = kept_tokens(prompt, scores, multimask=multimask)
+        masks = upscale_masks(self._predictor, low_res, tokens)
+        return [
+            MaskCandidate(mask=mask, score=float(scores[token]))
+            for mask, token in zip(masks, tokens, strict=True)
         ]
-        alternatives = sorted(candidates[1:], key=lambda c: -c.score)  # stable on ties
-        ordered = alternatives if _is_ambiguous(prompt) else [candidates[0], *alternatives]
-        return ordered if multimask else ordered[:1]
