@@ -53,7 +53,9 @@ def mask_png(masks: Sequence[ShownMask], *, role: str, max_side: int | None) -> 
     for other in masks[1:]:
         if list(other.rle["size"]) == list(masks[0].rle["size"]):
             union |= decode_mask(other.rle)
-    mask = _scaled(union, max_side)
+    # Row-major first: pycocotools decodes column-major, and packbits along the rows of a
+    # column-major array takes 40x longer than the copy (1.3 ms against 0.03 ms at 768x512).
+    mask = np.ascontiguousarray(_scaled(union, max_side))
     height, width = mask.shape
     packed = np.packbits(mask, axis=1)
     scanlines = np.zeros((height, packed.shape[1] + 1), dtype=np.uint8)  # filter byte 0

@@ -95,20 +95,24 @@ def _message(error: ValidationError) -> str:
 
 
 def _state_response(
-    request: HtmxHttpRequest, *, sample: Sample, role: str, status: int = 200
+    request: HtmxHttpRequest, *, sample: Sample, role: str, can_edit: bool | None = None
 ) -> HttpResponse:
+    """The element's state partial (htmx) or a redirect to the sample page; `can_edit` when
+    the caller knows it (an edit just made), else looked up."""
     if not wants_partial(request):
         url = reverse("review:sample", args=[sample.pk])
         return HttpResponseRedirect(f"{url}#mask-{role}")
     state = mask_state(sample=sample, role=role)
+    if can_edit is None:
+        can_edit = can_edit_sample(user=request.user, sample=sample)
     context = {
         "sample": sample,
         "state": state,
         "overlays": state_overlays(state),
-        "can_edit": can_edit_sample(user=request.user, sample=sample),
+        "can_edit": can_edit,
         "preparing": state.waiting and state.waiting_seconds > PREPARING_AFTER_SECONDS,
     }
-    return render(request, "review/_mask_state.html", context, status=status)
+    return render(request, "review/_mask_state.html", context)
 
 
 def _mask_action(
@@ -129,7 +133,8 @@ def _mask_action(
             return _error(_message(conflict), 409)
         except ValidationError as invalid:
             return _error(_message(invalid), 400)
-        return _state_response(request, sample=sample, role=role)
+        # Every action checked that this person may edit the sample's masks.
+        return _state_response(request, sample=sample, role=role, can_edit=True)
 
     view.__name__ = view.__qualname__ = f"{action.__name__}_view"
     view.__doc__ = action.__doc__
