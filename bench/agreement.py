@@ -259,13 +259,38 @@ def load_rows(filters: Any, runs: int) -> list[list[object]]:
         ("human answers (2 per sample) + timing", lambda: ad._answers(filters, ids, labels)),
     ]
     rows = [[name, *timed(fn, runs=runs)] for name, fn in parts]
-    rows.append(
-        [
-            "load_audit_data (all of the above)",
-            *timed(lambda: ad.load_audit_data(filters=filters), runs=runs),
-        ]
-    )
+    load = partial(ad.load_audit_data, filters=filters)
+    baseline = timed(partial(_rows_one_thread, load), runs=runs)
+    one_thread = timed(partial(_one_thread, load), runs=runs)
+    default = timed(load, runs=runs)
+    rows += [
+        ["baseline: rows via the driver, one thread", *baseline],
+        ["load_audit_data, columns, one thread", *one_thread],
+        ["load_audit_data (columns, answers on a 2nd thread)", *default],
+        ["ratio baseline / load_audit_data", baseline[0] / default[0], baseline[1] / default[1]],
+    ]
     return rows
+
+
+def _one_thread(fn: Callable[[], object]) -> object:
+    """fn() with every query on this thread: inside a transaction the audit does not spread."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        return fn()
+
+
+def _rows_one_thread(fn: Callable[[], object]) -> object:
+    """fn() as the audit loaded before the columnar transport: rows through the driver's
+    cursor (review.selectors.audit_query._fetch_rows), one thread."""
+    from review.selectors import audit_query
+
+    columns = audit_query._fetch_columns
+    audit_query._fetch_columns = lambda *args: None  # type: ignore[assignment]
+    try:
+        return _one_thread(fn)
+    finally:
+        audit_query._fetch_columns = columns
 
 
 def figure_rows(data: Any, runs: int) -> list[list[object]]:
