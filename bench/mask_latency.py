@@ -303,7 +303,9 @@ def run(args: argparse.Namespace, size: tuple[int, ...], data_dir: Path) -> None
     user, samples, images = make_samples(data_dir, size)  # type: ignore[arg-type]
     from tests.support.celery_worker import running_worker
 
-    with running_worker(queues=("gpu",), ready_timeout=120) as worker:
+    # The worker logs each edit's segment and store times (INFO), read back for the breakdown.
+    info = {"LOG_LEVEL": "INFO"}
+    with running_worker(queues=("gpu",), ready_timeout=120, extra_env=info) as worker:
         cache_dir = data_dir / "embeddings"
         encode_s = [prefetch(sample, cache_dir, worker) for sample in samples]
         print(f"prefetch (encode) per image: {', '.join(f'{s:.1f} s' for s in encode_s)}")
@@ -311,8 +313,28 @@ def run(args: argparse.Namespace, size: tuple[int, ...], data_dir: Path) -> None
         browser = Browser(user)
         results = measure_clicks(browser, predictor, samples[0], args.runs)
         switch = measure_switch(browser, samples, max(10, args.runs // 3))
+        worker_log = worker.log(tail=10**8)
     print(f"\nafter the run: {_common.load()}\n")
+    print_worker_times(worker_log)
     report(results, switch, encode_s)
+
+
+def print_worker_times(log: str) -> None:
+    """p50 of what the worker itself spent per edit (review.services.mask_worker's INFO lines)
+    and per task (Celery's "succeeded in"), against which the end-to-end time is compared."""
+    import re
+
+    segment = [float(v) for v in re.findall(r"segment ([\d.]+) ms", log)]
+    store = [float(v) for v in re.findall(r"encode and store ([\d.]+) ms", log)]
+    tasks = re.findall(r"compute_mask_edit\[[^\]]+\] succeeded in ([\d.e-]+)s", log)
+    task_ms = [1000 * float(v) for v in tasks]
+    rows = [
+        ["segment() in the worker", len(segment), percentile(segment, 50)],
+        ["encode RLEs + store", len(store), percentile(store, 50)],
+        ["whole task (Celery's count)", len(task_ms), percentile(task_ms, 50)],
+    ]
+    if all(row[1] for row in rows):
+        _common.print_table(["worker, per edit (all edits)", "edits", "p50 ms"], rows)
 
 
 if __name__ == "__main__":
