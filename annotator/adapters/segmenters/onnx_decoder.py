@@ -99,7 +99,12 @@ class OnnxDecoder:
             model.to(device)  # the export ran on the CPU
         available = onnxruntime.get_available_providers()
         providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
-        session = onnxruntime.InferenceSession(str(path), providers=providers)
+        options = onnxruntime.SessionOptions()
+        # No busy-waiting for the next run: by default idle threads spin on for a while and take
+        # the cores from the web process and other workers on a small machine.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        session = onnxruntime.InferenceSession(str(path), options, providers=providers)
         return cls(session, mask_input_size=model.prompt_encoder.mask_input_size)
 
     def __call__(self, predictor: SamPredictor, prompt: Prompt) -> tuple[torch.Tensor, np.ndarray]:
