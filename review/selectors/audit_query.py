@@ -75,22 +75,21 @@ def fetch(qs: QuerySet[Any, Any]) -> FloatArray:
     """A values_list query of numbers as a rows x columns float array (NULL -> NaN), rows in
     no particular order.
 
-    On SQLite the rows never become Python objects: one aggregate query sends each column as
-    one comma-separated string of integers (GROUP_CONCAT), which numpy parses in C; a third of
-    the time of fetching rows, whose tuples and floats cost about 1 us a row. Floats travel as
-    integer millionths, and the same query checks that this is exact (every value is k/10^6,
-    as confidences like 7.5 are); when some value is not, the query is fetched row by row.
-    Elsewhere (PostgreSQL) rows come straight from the driver's cursor.
+    The rows never become Python objects: one aggregate query sends each column as one
+    comma-separated string of integers (GROUP_CONCAT, string_agg), which numpy parses in C;
+    fetching rows instead costs about 1 us a row in tuples and floats. Floats travel as integer
+    millionths, and the same query checks that this is exact (every value is k/10^6, as
+    confidences like 7.5 are); when some value is not, the query is fetched row by row.
     """
     compiler = qs.query.get_compiler(using=qs.db)
     sql, params = compiler.as_sql()
-    floats = [_is_float(column[0]) for column in compiler.select]
+    kinds = [_kind(column[0]) for column in compiler.select]
     connection = connections[qs.db]
-    if connection.vendor == "sqlite":
-        columns = _fetch_columns(connection, sql, params, floats)
+    if connection.vendor in _DIALECTS:
+        columns = _fetch_columns(connection, sql, params, kinds)
         if columns is not None:
             return columns
-    return _fetch_rows(connection, sql, params, len(floats))
+    return _fetch_rows(connection, sql, params, len(kinds))
 
 
 def in_background(function: Callable[..., T], *args: Any) -> Callable[[], T]:
@@ -119,8 +118,40 @@ NULL_CODE = -(2**62)  # stands for NULL in the integer strings
 SCALE = 1_000_000  # floats travel as integer millionths
 
 
-def _is_float(expression: Any) -> bool:
-    return expression.output_field.get_internal_type() in ("FloatField", "DecimalField")
+@dataclass(frozen=True)
+class _Dialect:
+    """How one database writes the columnar query: {c} a column, {v} its integer value."""
+
+    integer: str
+    boolean: str
+    millionths: str
+    joined: str  # the column's integers as one string
+    inexact: str  # counts floats that are not exactly their millionths
+
+
+_DIALECTS = {
+    "sqlite": _Dialect(
+        integer="{c}",
+        boolean="{c}",
+        millionths=f"CAST(round({{c}} * {SCALE}.0) AS INTEGER)",
+        joined=f"GROUP_CONCAT(IFNULL({{v}}, {NULL_CODE}))",
+        inexact=f"SUM({{v}} / {SCALE}.0 != {{c}})",  # NULLs compare to NULL, which SUM skips
+    ),
+    "postgresql": _Dialect(
+        integer="({c})::bigint",
+        boolean="({c})::int",
+        millionths=f"round({{c}} * {SCALE}.0::float8)::bigint",
+        joined=f"string_agg(COALESCE({{v}}, {NULL_CODE})::text, ',')",
+        inexact=f"SUM(CASE WHEN {{v}} / {SCALE}.0::float8 <> {{c}} THEN 1 ELSE 0 END)",
+    ),
+}
+
+
+def _kind(expression: Any) -> str:
+    kind = expression.output_field.get_internal_type()
+    if kind in ("FloatField", "DecimalField"):
+        return "float"
+    return "boolean" if kind == "BooleanField" else "integer"
 
 
 def _fetch_rows(connection: Any, sql: str, params: Any, width: int) -> FloatArray:
@@ -130,18 +161,20 @@ def _fetch_rows(connection: Any, sql: str, params: Any, width: int) -> FloatArra
     return np.array(rows, dtype=np.float64).reshape(len(rows), width)
 
 
-def _fetch_columns(connection: Any, sql: str, params: Any, floats: list[bool]) -> FloatArray | None:
-    """The columnar transport (SQLite); None when a float column is not in millionths."""
-    names = [f"c{i}" for i in range(len(floats))]
-    carried = [
-        f"CAST(round({name} * {SCALE}.0) AS INTEGER)" if is_float else name
-        for name, is_float in zip(names, floats, strict=True)
+def _fetch_columns(connection: Any, sql: str, params: Any, kinds: list[str]) -> FloatArray | None:
+    """The columnar transport; None when a float column is not in millionths."""
+    dialect = _DIALECTS[connection.vendor]
+    names = [f"c{i}" for i in range(len(kinds))]
+    templates = {"float": dialect.millionths, "boolean": dialect.boolean}
+    values = [
+        templates.get(kind, dialect.integer).format(c=name)
+        for name, kind in zip(names, kinds, strict=True)
     ]
-    strings = [f"GROUP_CONCAT(IFNULL({value}, {NULL_CODE}))" for value in carried]
+    strings = [dialect.joined.format(v=value) for value in values]
     inexact = [
-        f"SUM({value} / {SCALE}.0 != {name})"  # NULLs compare to NULL, which SUM skips
-        for name, value, is_float in zip(names, carried, floats, strict=True)
-        if is_float
+        dialect.inexact.format(v=value, c=name)
+        for name, value, kind in zip(names, values, kinds, strict=True)
+        if kind == "float"
     ]
     outer = (
         f"WITH t({', '.join(names)}) AS ({sql}) "
@@ -154,10 +187,12 @@ def _fetch_columns(connection: Any, sql: str, params: Any, floats: list[bool]) -
         return None
     if not row[0]:
         return np.zeros((0, len(names)))
-    columns = [np.fromstring(text, sep=",", dtype=np.int64) for text in row[1 : 1 + len(names)]]
-    out = np.column_stack(columns).astype(np.float64)
-    out[np.column_stack(columns) == NULL_CODE] = np.nan
-    out[:, floats] /= SCALE
+    codes = np.column_stack(
+        [np.fromstring(text, sep=",", dtype=np.int64) for text in row[1 : 1 + len(names)]]
+    )
+    out = codes.astype(np.float64)
+    out[codes == NULL_CODE] = np.nan
+    out[:, [kind == "float" for kind in kinds]] /= SCALE
     return out
 
 

@@ -1,5 +1,6 @@
-"""The audit's transport: fetch's columnar path (SQLite) gives the row path's numbers exactly,
-falls back when a float is not in millionths, and the background loader sees the same data."""
+"""The audit's transport: fetch's columnar path (SQLite and PostgreSQL) gives the row path's
+numbers exactly, falls back when a float is not in millionths, and the background loader sees
+the same data."""
 
 from __future__ import annotations
 
@@ -24,9 +25,6 @@ from review.selectors.audit_query import (
 from tests.factories import AdjudicationFactory, DatasetFactory, ProposalFactory, SampleFactory
 
 pytestmark = pytest.mark.django_db
-sqlite_only = pytest.mark.skipif(
-    connection.vendor != "sqlite", reason="the columnar transport is SQLite's"
-)
 
 
 def _sorted(rows: np.ndarray) -> np.ndarray:
@@ -51,11 +49,10 @@ def _query():
 def _both_paths() -> tuple[np.ndarray | None, np.ndarray]:
     compiler = _query().query.get_compiler(using="default")
     sql, params = compiler.as_sql()
-    floats = [False, False, False, True, False]
-    return _fetch_columns(connection, sql, params, floats), _fetch_rows(connection, sql, params, 5)
+    kinds = ["integer", "integer", "integer", "float", "integer"]
+    return _fetch_columns(connection, sql, params, kinds), _fetch_rows(connection, sql, params, 5)
 
 
-@sqlite_only
 def test_columns_carry_codes_nulls_floats_and_times_exactly():
     _proposals([7.5, None, 0.1, 10.0, 3.141592])
     columns, rows = _both_paths()
@@ -67,7 +64,6 @@ def test_columns_carry_codes_nulls_floats_and_times_exactly():
     assert abs(columns[:, 4].min() / 1000 - created.timestamp()) < 0.001
 
 
-@sqlite_only
 def test_a_float_not_in_millionths_falls_back_to_rows():
     _proposals([7.5, 1 / 3])
     columns, _ = _both_paths()
