@@ -1,9 +1,11 @@
 """Reads behind click-to-refine masks: who may edit, and each B-A-S element's mask state.
 
-An element's history is its MaskEdit rows (seq grows per sample and element). The *head* is the
-latest edit not undone: the clicks the next click builds on. What the page shows is the latest
-edit not undone that has a result (usually the head; an older one while the head computes). With
-no such edit the element shows the machine's masks: imported ones, or SAM masks of imported boxes.
+Each person refines their own masks: an element's history *for a person* is the MaskEdit rows
+they authored (seq grows per sample and element, across people), so annotators under blind
+review never see, or build on, each other's clicks. The *head* is the person's latest edit not
+undone: the clicks their next click builds on. What the page shows is their latest edit not
+undone that has a result (usually the head; an older one while the head computes). With no
+such edit the element shows the machine's masks: imported ones, or SAM masks of imported boxes.
 """
 
 from __future__ import annotations
@@ -47,42 +49,37 @@ def can_edit_sample(*, user: Any, sample: Sample) -> bool:
     )
 
 
-def element_edits(*, sample_id: int, role: str) -> Any:
-    return MaskEdit.objects.filter(sample_id=sample_id, role=role)
+def element_edits(*, sample_id: int, role: str, author_id: int | None) -> Any:
+    """One person's edits of one element (their history of it)."""
+    return MaskEdit.objects.filter(sample_id=sample_id, role=role, author_id=author_id)
 
 
-def head_edit(*, sample_id: int, role: str) -> MaskEdit | None:
-    """The latest edit of the element that is not undone."""
-    return (
-        element_edits(sample_id=sample_id, role=role).filter(undone=False).order_by("-seq").first()
-    )
+def head_edit(*, sample_id: int, role: str, author_id: int | None) -> MaskEdit | None:
+    """The person's latest edit of the element that is not undone."""
+    edits = element_edits(sample_id=sample_id, role=role, author_id=author_id)
+    return edits.filter(undone=False).order_by("-seq").first()
 
 
-def shown_edit(*, sample_id: int, role: str) -> MaskEdit | None:
-    """The latest edit not undone with a result: the person's current mask of the element."""
-    return (
-        element_edits(sample_id=sample_id, role=role)
-        .filter(undone=False, status=MaskEdit.Status.DONE)
-        .order_by("-seq")
-        .first()
-    )
+def shown_edit(*, sample_id: int, role: str, author_id: int | None) -> MaskEdit | None:
+    """The person's latest edit not undone with a result: their current mask of the element."""
+    edits = element_edits(sample_id=sample_id, role=role, author_id=author_id)
+    return edits.filter(undone=False, status=MaskEdit.Status.DONE).order_by("-seq").first()
 
 
-def redo_target(*, sample_id: int, role: str, above_seq: int) -> MaskEdit | None:
-    """The edit a redo brings back: the first undone one after the head."""
-    return (
-        element_edits(sample_id=sample_id, role=role)
-        .filter(undone=True, seq__gt=above_seq)
-        .order_by("seq")
-        .first()
-    )
+def redo_target(
+    *, sample_id: int, role: str, author_id: int | None, above_seq: int
+) -> MaskEdit | None:
+    """The edit a redo brings back: the person's first undone one after their head."""
+    edits = element_edits(sample_id=sample_id, role=role, author_id=author_id)
+    return edits.filter(undone=True, seq__gt=above_seq).order_by("seq").first()
 
 
 def is_edit_stale(*, edit: MaskEdit) -> bool:
-    """A result for `edit` is unwanted: it was undone, or newer work on the element exists.
+    """A result for `edit` is unwanted: it was undone, or its author's newer work exists.
     Reads the edit's own `undone` from the database too (one query)."""
     superseding = Q(pk=edit.pk, undone=True) | Q(seq__gt=edit.seq, undone=False)
-    return element_edits(sample_id=edit.sample_id, role=edit.role).filter(superseding).exists()
+    edits = element_edits(sample_id=edit.sample_id, role=edit.role, author_id=edit.author_id)
+    return edits.filter(superseding).exists()
 
 
 def edit_progress(*, edit_id: int) -> tuple[str, float] | None:
@@ -196,19 +193,24 @@ def _person_mask(shown: MaskEdit) -> ShownMask:
     )
 
 
-def has_redo(*, sample_id: int, role: str, above_seq: int) -> bool:
-    edits = element_edits(sample_id=sample_id, role=role)
+def has_redo(*, sample_id: int, role: str, author_id: int | None, above_seq: int) -> bool:
+    edits = element_edits(sample_id=sample_id, role=role, author_id=author_id)
     return edits.filter(undone=True, seq__gt=above_seq).exists()
 
 
-def mask_state(*, sample: Sample, role: str, regions: Sequence[Region] | None = None) -> MaskState:
-    """The element's state: two indexed queries when the head has its result (the usual case
-    after a click), up to four otherwise (`regions`: the machine's masked regions, if known)."""
+def mask_state(
+    *, sample: Sample, role: str, author_id: int | None, regions: Sequence[Region] | None = None
+) -> MaskState:
+    """The element's state for the person `author_id` (None: nobody's edits, only the machine's
+    masks, as a reader who does not edit sees it): two indexed queries when the head has its
+    result (the usual case after a click), up to four otherwise (`regions`: the machine's masked
+    regions, if known)."""
     version = time.time_ns() // 1000  # taken before reading: the state holds every earlier commit
-    head = head_edit(sample_id=sample.pk, role=role)
+    chain: dict[str, Any] = {"sample_id": sample.pk, "role": role, "author_id": author_id}
+    head = head_edit(**chain) if author_id is not None else None
     shown = head if head is not None and head.status == MaskEdit.Status.DONE else None
     if shown is None and head is not None:
-        shown = shown_edit(sample_id=sample.pk, role=role)
+        shown = shown_edit(**chain)
     candidates: list[Candidate] = []
     if shown is not None and shown.candidates:
         candidates = _person_candidates(shown)
@@ -228,28 +230,18 @@ def mask_state(*, sample: Sample, role: str, regions: Sequence[Region] | None = 
         shown=shown,
         candidates=candidates,
         masks=masks,
-        can_redo=has_redo(
-            sample_id=sample.pk, role=role, above_seq=head.seq if head is not None else 0
-        ),
+        can_redo=author_id is not None
+        and has_redo(**chain, above_seq=head.seq if head is not None else 0),
         waiting_seconds=(time.time() - head.created_at.timestamp()) if head is not None else 0.0,
     )
 
 
-def mask_states(*, sample: Sample) -> list[MaskState]:
-    """The three elements' states, background first (the sample page's mask panel)."""
+def mask_states(*, sample: Sample, author_id: int | None) -> list[MaskState]:
+    """The three elements' states for one person, background first (the mask panel)."""
     regions = _machine_regions(sample)
-    return [mask_state(sample=sample, role=role, regions=regions) for role in ROLES]
-
-
-def accepted_mask_edits(*, sample: Sample) -> dict[str, MaskEdit]:
-    """Per element, the latest accepted edit not undone: the masks the decision includes."""
-    accepted: dict[str, MaskEdit] = {}
-    edits = MaskEdit.objects.filter(
-        sample=sample, accepted_at__isnull=False, undone=False
-    ).order_by("role", "-seq")
-    for edit in edits:
-        accepted.setdefault(edit.role, edit)
-    return accepted
+    return [
+        mask_state(sample=sample, role=role, author_id=author_id, regions=regions) for role in ROLES
+    ]
 
 
 def upcoming_sample_ids(*, user: Any, sample: Sample, count: int) -> list[int]:

@@ -3,8 +3,8 @@
 Idempotent under redelivery (acks_late): an edit is claimed with a conditional UPDATE (pending,
 or running under a claim older than MASK_CLAIM_TIMEOUT_SECONDS, i.e. a worker that died), its
 result is written once under the sample lock, and staleness is checked before computing and
-again before storing: a result for an edit that newer work on the element (or an undo)
-superseded is discarded, never shown over it.
+again before storing: a result for an edit that newer work superseded (the same person's later
+edit of the element, or an undo) is discarded, never shown over it.
 """
 
 from __future__ import annotations
@@ -92,7 +92,10 @@ def _claim(edit_id: int) -> tuple[MaskEdit | None, str]:
     """
     now = timezone.now()
     newer = MaskEdit.objects.filter(
-        sample_id=OuterRef("sample_id"), role=OuterRef("role"), seq__gt=OuterRef("seq")
+        sample_id=OuterRef("sample_id"),
+        role=OuterRef("role"),
+        author_id=OuterRef("author_id"),
+        seq__gt=OuterRef("seq"),
     ).filter(undone=False)
     fresh = MaskEdit.objects.filter(_claimable(now), pk=edit_id, undone=False)
     if not fresh.filter(~Exists(newer)).update(status=MaskEdit.Status.RUNNING, started_at=now):

@@ -141,7 +141,7 @@ def add_mask_edit(
         )
     with transaction.atomic():
         _lock_sample(sample.pk)
-        edits = element_edits(sample_id=sample.pk, role=role)
+        edits = element_edits(sample_id=sample.pk, role=role, author_id=author.pk)
         # The head's prompt only: its candidates (up to hundreds of KB of RLE) are not needed.
         head = (
             None
@@ -153,7 +153,9 @@ def add_mask_edit(
             points.append(point)
         if len(points) > MAX_POINTS:
             raise ValidationError(f"at most {MAX_POINTS} clicks per mask: undo or start over")
-        last = edits.aggregate(last=Max("seq"))["last"]
+        # seq counts the element's edits by everyone (one order for the sample's history).
+        everyone = MaskEdit.objects.filter(sample_id=sample.pk, role=role)
+        last = everyone.aggregate(last=Max("seq"))["last"]
         edit = MaskEdit.objects.create(
             sample=sample,
             role=role,
@@ -184,14 +186,15 @@ def undo_mask_edit(*, sample: Sample, role: str, user: Any) -> MaskEdit | None:
     _check_may_edit(user=user, sample=sample)
     with transaction.atomic():
         _lock_sample(sample.pk)
-        head = head_edit(sample_id=sample.pk, role=role)
+        chain = _chain(sample, role, user)
+        head = head_edit(**chain)
         if head is None:
             raise MaskConflict(f"nothing to undo on the {role}", code="nothing_to_undo")
         MaskEdit.objects.filter(pk=head.pk).update(undone=True)
-        new_head = head_edit(sample_id=sample.pk, role=role)
+        new_head = head_edit(**chain)
         if new_head is not None and new_head.status == MaskEdit.Status.STALE:
             _requeue(new_head)
-        sync_person_region(sample_id=sample.pk, role=role)
+        sync_person_region(**chain)
     return new_head
 
 
@@ -201,16 +204,15 @@ def redo_mask_edit(*, sample: Sample, role: str, user: Any) -> MaskEdit:
     _check_may_edit(user=user, sample=sample)
     with transaction.atomic():
         _lock_sample(sample.pk)
-        head = head_edit(sample_id=sample.pk, role=role)
-        target = redo_target(
-            sample_id=sample.pk, role=role, above_seq=head.seq if head is not None else 0
-        )
+        chain = _chain(sample, role, user)
+        head = head_edit(**chain)
+        target = redo_target(**chain, above_seq=head.seq if head is not None else 0)
         if target is None:
             raise MaskConflict(f"nothing to redo on the {role}", code="nothing_to_redo")
         MaskEdit.objects.filter(pk=target.pk).update(undone=False)
         if target.status == MaskEdit.Status.STALE:
             _requeue(target)
-        sync_person_region(sample_id=sample.pk, role=role)
+        sync_person_region(**chain)
     target.refresh_from_db()
     return target
 
@@ -221,7 +223,8 @@ def choose_mask_candidate(*, sample: Sample, role: str, user: Any, index: int) -
     _check_may_edit(user=user, sample=sample)
     with transaction.atomic():
         _lock_sample(sample.pk)
-        edit = shown_edit(sample_id=sample.pk, role=role)
+        chain = _chain(sample, role, user)
+        edit = shown_edit(**chain)
         if edit is None:
             raise MaskConflict(f"the {role} has no mask to choose from yet", code="no_mask")
         if not 0 <= index < len(edit.candidates):
@@ -230,7 +233,7 @@ def choose_mask_candidate(*, sample: Sample, role: str, user: Any, index: int) -
             )
         if index != edit.chosen:
             MaskEdit.objects.filter(pk=edit.pk).update(chosen=index, accepted_at=None)
-            sync_person_region(sample_id=sample.pk, role=role)
+            sync_person_region(**chain)
     edit.refresh_from_db()
     return edit
 
@@ -241,7 +244,7 @@ def accept_mask(*, sample: Sample, role: str, user: Any) -> MaskEdit:
     _check_may_edit(user=user, sample=sample)
     with transaction.atomic():
         _lock_sample(sample.pk)
-        head = head_edit(sample_id=sample.pk, role=role)
+        head = head_edit(**_chain(sample, role, user))
         if head is None or head.status != MaskEdit.Status.DONE:
             raise MaskConflict(
                 f"the {role} has no finished mask to accept"
@@ -268,15 +271,20 @@ def accept_mask(*, sample: Sample, role: str, user: Any) -> MaskEdit:
     return head
 
 
-def sync_person_region(*, sample_id: int, role: str) -> None:
-    """Make the person's Region of the element hold the shown edit's chosen mask.
+def _chain(sample: Sample, role: str, user: Any) -> dict[str, Any]:
+    """The keys of `user`'s history of the element (selectors.masks.element_edits)."""
+    return {"sample_id": sample.pk, "role": role, "author_id": user.pk}
 
-    One Region with origin "person" per element, without a box; deleted when every edit is
-    undone (the history stays in MaskEdit). Call under the sample lock.
+
+def sync_person_region(*, sample_id: int, role: str, author_id: int | None) -> None:
+    """Make the element's person Region hold the chosen mask of `author_id`'s shown edit.
+
+    One Region with origin "person" per element, without a box: the mask a person changed
+    last (the machine side's view of people's work; each person's own masks are their
+    MaskEdit rows). Deleted when that person's edits are all undone. Call under the sample lock.
     """
-    write_person_region(
-        sample_id=sample_id, role=role, shown=shown_edit(sample_id=sample_id, role=role)
-    )
+    shown = shown_edit(sample_id=sample_id, role=role, author_id=author_id)
+    write_person_region(sample_id=sample_id, role=role, shown=shown)
 
 
 def write_person_region(*, sample_id: int, role: str, shown: MaskEdit | None) -> None:

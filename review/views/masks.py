@@ -102,9 +102,9 @@ def _state_response(
     if not wants_partial(request):
         url = reverse("review:sample", args=[sample.pk])
         return HttpResponseRedirect(f"{url}#mask-{role}")
-    state = mask_state(sample=sample, role=role)
     if can_edit is None:
         can_edit = can_edit_sample(user=request.user, sample=sample)
+    state = mask_state(sample=sample, role=role, author_id=_author_id(request, can_edit))
     context = {
         "sample": sample,
         "state": state,
@@ -113,6 +113,12 @@ def _state_response(
         "preparing": state.waiting and state.waiting_seconds > PREPARING_AFTER_SECONDS,
     }
     return render(request, "review/_mask_state.html", context)
+
+
+def _author_id(request: HttpRequest, can_edit: bool) -> int | None:
+    """Whose masks the page shows: the person's own when they edit; a reader (auditor) sees
+    the machine's masks only, so no annotator's work shows before adjudication."""
+    return request.user.pk if can_edit else None
 
 
 def _mask_action(
@@ -229,7 +235,8 @@ def mask_png_view(request: HttpRequest, pk: int, role: str) -> HttpResponse:
     if role not in ROLES:
         raise Http404("unknown element")
     sample = _readable_sample(request, pk)
-    state = mask_state(sample=sample, role=role)
+    can_edit = can_edit_sample(user=request.user, sample=sample)
+    state = mask_state(sample=sample, role=role, author_id=_author_id(request, can_edit))
     if not state.masks:
         raise Http404("this element has no mask")
     png = mask_png(state.masks, role=role, max_side=None)
@@ -240,10 +247,11 @@ def mask_png_view(request: HttpRequest, pk: int, role: str) -> HttpResponse:
 
 def mask_page_context(request: HttpRequest, *, sample: Sample) -> dict[str, Any]:
     """What the sample page's image panel needs for masks (templates/review/_image.html)."""
-    states = mask_states(sample=sample)
+    can_edit = can_edit_sample(user=request.user, sample=sample)
+    states = mask_states(sample=sample, author_id=_author_id(request, can_edit))
     return {
         "mask_states": [(state, state_overlays(state)) for state in states],
-        "can_edit_masks": can_edit_sample(user=request.user, sample=sample),
+        "can_edit_masks": can_edit,
     }
 
 

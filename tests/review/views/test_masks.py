@@ -15,7 +15,7 @@ from PIL import Image
 from annotator.models import Region
 from annotator.services.rle import decode_mask
 from review.models import Assignment, MaskEdit
-from review.roles import ADJUDICATOR
+from review.roles import ADJUDICATOR, AUDITOR
 from tests.factories import RegionFactory, SampleFactory, UserFactory
 from tests.support.masks import (  # noqa: F401 (fixtures)
     inline_tasks,
@@ -269,3 +269,35 @@ def test_overlays_are_exact_pngs_scaled_down_only_past_the_display_size():
     scaled = np.asarray(Image.open(io.BytesIO(png))) == 1
     assert scaled.shape == (500, OVERLAY_MAX_SIDE)
     assert scaled[50:150, 200:600].all() and scaled.sum() == 100 * 400
+
+
+def test_under_blind_review_the_sample_page_shows_only_the_persons_own_mask_clicks(
+    client, images_root
+):
+    dataset = make_scene_sample(images_root).dataset
+    dataset.overlap_k = 2
+    dataset.save(update_fields=["overlap_k"])
+    sample = SampleFactory.create(
+        dataset=dataset, image_path="scene.png", width=320, height=240, status="disputed"
+    )
+    first, second = make_annotator(), make_annotator()
+    for user in (first, second):
+        Assignment.objects.create(
+            sample=sample, annotator=user, expires_at=timezone.now() + timedelta(hours=1)
+        )
+    client.force_login(first)
+    assert _click(client, sample, x="123", y="45").status_code == 200
+
+    client.force_login(second)
+    page = client.get(reverse("review:sample", args=[sample.pk])).content.decode()
+    assert "123" not in page.split('id="mask-state-subject"')[1].split("</section>")[0]
+    assert _click(client, sample, x="10", y="20").status_code == 200
+    theirs = MaskEdit.objects.get(author=second)
+    assert theirs.points == [[10.0, 20.0, 1]]  # not built on the first person's click
+
+    auditor = UserFactory.create(is_staff=False)
+    auditor.groups.add(Group.objects.get_or_create(name=AUDITOR)[0])
+    client.force_login(auditor)
+    page = client.get(reverse("review:sample", args=[sample.pk])).content.decode()
+    section = page.split('id="mask-state-subject"')[1].split("</section>")[0]
+    assert "123" not in section and "[10.0" not in section
