@@ -244,6 +244,42 @@ def mask_states(*, sample: Sample, author_id: int | None) -> list[MaskState]:
     ]
 
 
+@dataclass(frozen=True)
+class PersonMask:
+    """One person's current mask of one element, for those who compare people's work."""
+
+    role: str
+    author: str
+    rle: dict[str, Any]
+    segmenter: str
+    score: float
+    accepted: bool
+
+
+def people_masks(*, sample: Sample) -> list[PersonMask]:
+    """Each person's current mask of each element (their latest edit not undone that has a
+    result), by element then name: what an adjudicator or auditor compares. Two queries; only
+    the chosen edits' candidates are read."""
+    finished = MaskEdit.objects.filter(sample=sample, undone=False, status=MaskEdit.Status.DONE)
+    latest: dict[tuple[str, int | None], int] = {}
+    for pk, role, author_id in finished.order_by("-seq").values_list("pk", "role", "author_id"):
+        latest.setdefault((role, author_id), pk)
+    edits = MaskEdit.objects.filter(pk__in=latest.values()).select_related("author")
+    masks = [
+        PersonMask(
+            role=edit.role,
+            author=edit.author.username if edit.author else "(deleted user)",
+            rle=edit.candidates[edit.chosen]["rle"],
+            segmenter=edit.segmenter,
+            score=float(edit.candidates[edit.chosen]["score"]),
+            accepted=edit.accepted_at is not None,
+        )
+        for edit in edits
+        if edit.candidates
+    ]
+    return sorted(masks, key=lambda m: (ROLES.index(m.role), m.author))
+
+
 def upcoming_sample_ids(*, user: Any, sample: Sample, count: int) -> list[int]:
     """The samples `user` will probably open next: their other active assignments, oldest lease
     first; without any, the next samples by id sharing this one's dataset and status."""

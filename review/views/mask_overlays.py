@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from annotator.services.rle import decode_mask
-from review.selectors.masks import Candidate, MaskState, ShownMask
+from review.selectors.masks import Candidate, MaskState, PersonMask, ShownMask
 
 # The roles' colours in static/css/app.css.
 ROLE_RGB = {"background": (47, 111, 228), "attribute": (224, 138, 0), "subject": (214, 51, 108)}
@@ -111,3 +111,16 @@ def state_overlays(state: MaskState) -> Overlays:
             spent += len(url)
     # The chosen candidate's button carries the shown overlay: no second copy.
     return Overlays(shown=[], candidates=[(c, urls.get(c.index, "")) for c in state.candidates])
+
+
+THUMBNAIL_SIDE = 160
+
+
+def people_mask_thumbnails(masks: Sequence[PersonMask]) -> list[tuple[PersonMask, str]]:
+    """Each person's mask with a small PNG of it (THUMBNAIL_SIDE px on the long side)."""
+    return [(m, _thumbnail(m)) for m in masks]
+
+
+def _thumbnail(mask: PersonMask) -> str:
+    shown = ShownMask(rle=mask.rle, segmenter=mask.segmenter, origin="person", score=mask.score)
+    return _data_url(mask_png([shown], role=mask.role, max_side=THUMBNAIL_SIDE))

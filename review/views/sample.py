@@ -22,6 +22,7 @@ from review.forms import AdjudicationForm, BinaryVoteForm
 from review.models import Adjudication, Assignment, Draft
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required
 from review.selectors.assignment import SampleAccess, sample_access
+from review.selectors.masks import people_masks
 from review.selectors.queue import next_sample_after, previous_sample_before
 from review.selectors.samples import (
     adjudication_draft,
@@ -41,6 +42,7 @@ from review.services.adjudication import VersionConflict, adjudicate_sample, can
 from review.services.assignment import skip_assignment
 from review.services.binary import binary_protocol, open_questions, submit_binary_votes
 from review.services.consensus import submit_answer
+from review.views.mask_overlays import people_mask_thumbnails
 from review.views.masks import mask_page_context, start_mask_work
 from review.views.queue import HtmxHttpRequest, redirect_to_next, wants_partial
 
@@ -107,6 +109,12 @@ def page_context(
         "decision": decision,
         "can_undo": can_undo(user=request.user, adjudication=decision),
         "answers": sample_answers(sample=sample) if access.see_all and not blind else [],
+        # Blind answers see only their own masks (in the mask panel); the others compare all.
+        "people_masks": (
+            people_mask_thumbnails(people_masks(sample=sample))
+            if access.see_all and not blind
+            else []
+        ),
         "own_answer": None if access.see_all else own_answer(sample=sample, user=request.user),
         "draft": draft,
         "restored": True,  # a draft on a freshly opened page came from an earlier visit

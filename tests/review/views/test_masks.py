@@ -301,3 +301,42 @@ def test_under_blind_review_the_sample_page_shows_only_the_persons_own_mask_clic
     page = client.get(reverse("review:sample", args=[sample.pk])).content.decode()
     section = page.split('id="mask-state-subject"')[1].split("</section>")[0]
     assert "123" not in section and "[10.0" not in section
+
+
+@pytest.mark.ml
+@pytest.mark.usefixtures("tiny_sam")
+def test_an_adjudicator_sees_each_persons_mask_an_annotator_only_their_own(client, images_root):
+    from review.services.mask_worker import compute_mask_edit
+    from review.services.masks import Click, accept_mask, add_mask_edit
+
+    sample = make_scene_sample(images_root, status="disputed")
+    sample.dataset.overlap_k = 2
+    sample.dataset.save(update_fields=["overlap_k"])
+    first, second = make_annotator(username="ann-one"), make_annotator(username="ann-two")
+    for user, x in ((first, 150.0), (second, 60.0)):
+        Assignment.objects.create(
+            sample=sample, annotator=user, expires_at=timezone.now() + timedelta(hours=1)
+        )
+        edit = add_mask_edit(sample=sample, role="subject", author=user, click=Click(x, 100.0, 1))
+        assert compute_mask_edit(edit_id=edit.pk) == "done"
+    accept_mask(sample=sample, role="subject", user=second)
+
+    adjudicator = UserFactory.create()
+    adjudicator.groups.add(Group.objects.get_or_create(name=ADJUDICATOR)[0])
+    client.force_login(adjudicator)
+    html = client.get(reverse("review:sample", args=[sample.pk])).content.decode()
+    card = html.split('id="people-masks-title"')[1].split("</section>")[0]
+    assert 'People\'s masks <span class="muted">(2)</span>' in html
+    assert card.count('class="mask-thumb" src="data:image/png;base64,') == 2
+    items = card.split("<li")[1:]
+    assert ["<strong>ann-one</strong>" in items[0], "<strong>ann-two</strong>" in items[1]] == [
+        True,
+        True,
+    ]
+    assert ["mask-accepted" in item for item in items] == [False, True]
+
+    client.force_login(first)
+    assert (
+        "People's masks"
+        not in client.get(reverse("review:sample", args=[sample.pk])).content.decode()
+    )
