@@ -243,6 +243,8 @@ class MaskEdit(models.Model):
     segmenter = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
     undone = models.BooleanField(default=False)
+    # Set by the worker while it encodes the image for this edit (the page says "preparing").
+    preparing = models.BooleanField(default=False)
     accepted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

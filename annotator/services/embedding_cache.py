@@ -42,6 +42,10 @@ _UNREADABLE = (ValueError, EOFError, OSError)  # what np.load raises on a damage
 class EmbeddingCache(Protocol):
     def get(self, key: str) -> np.ndarray | None: ...
 
+    def contains(self, key: str) -> bool:
+        """Whether `key` is cached now (without reading it)."""
+        ...
+
     def put(self, key: str, array: np.ndarray) -> None: ...
 
 
@@ -92,6 +96,9 @@ class DiskEmbeddingCache:
         with contextlib.suppress(FileNotFoundError):  # evicted meanwhile: we have the values
             _touch(path)
         return array
+
+    def contains(self, key: str) -> bool:
+        return self._path(key).is_file()
 
     def put(self, key: str, array: np.ndarray) -> None:
         payload = _dumps(array)
@@ -177,6 +184,12 @@ class RedisEmbeddingCache:
         except self._errors as exc:
             logger.warning("embedding cache: Redis read of %s failed (%s); recomputing", key, exc)
             return None
+
+    def contains(self, key: str) -> bool:
+        try:
+            return bool(self._client.hexists(self._data, key))
+        except self._errors:
+            return False
 
     def put(self, key: str, array: np.ndarray) -> None:
         payload = _dumps(array)

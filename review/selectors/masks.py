@@ -82,13 +82,30 @@ def is_edit_stale(*, edit: MaskEdit) -> bool:
     return edits.filter(superseding).exists()
 
 
-def edit_progress(*, edit_id: int) -> tuple[str, float] | None:
-    """(status, seconds since the edit was made) by primary key: what a poll asks, one query."""
-    row = MaskEdit.objects.filter(pk=edit_id).values_list("status", "created_at").first()
+# A click waits this long for a worker to take it before the page says so (a free worker takes
+# it within milliseconds; a busy one may be encoding another image for seconds).
+QUEUED_AFTER_SECONDS = 1.0
+
+
+def progress_word(*, status: str, preparing: bool, waited: float) -> str:
+    """What an unfinished edit is doing, as the page says it: "preparing" (the worker encodes
+    the image), "queued" (no worker has taken it for a while) or "computing"."""
+    if preparing:
+        return "preparing"
+    if status == MaskEdit.Status.PENDING and waited > QUEUED_AFTER_SECONDS:
+        return "queued"
+    return "computing"
+
+
+def edit_progress(*, edit_id: int) -> tuple[str, str] | None:
+    """(status, progress_word) by primary key: what a poll asks, one query."""
+    fields = ("status", "preparing", "created_at")
+    row = MaskEdit.objects.filter(pk=edit_id).values_list(*fields).first()
     if row is None:
         return None
-    status, created_at = row
-    return status, max(0.0, time.time() - created_at.timestamp())
+    status, preparing, created_at = row
+    waited = max(0.0, time.time() - created_at.timestamp())
+    return status, progress_word(status=status, preparing=preparing, waited=waited)
 
 
 @dataclass(frozen=True)
@@ -129,6 +146,15 @@ class MaskState:
     @property
     def waiting(self) -> bool:
         return self.head is not None and self.head.status in UNFINISHED
+
+    @property
+    def progress(self) -> str:
+        """For a waiting head: "preparing", "queued" or "computing" (progress_word)."""
+        if self.head is None:
+            return ""
+        return progress_word(
+            status=self.head.status, preparing=self.head.preparing, waited=self.waiting_seconds
+        )
 
     @property
     def can_undo(self) -> bool:

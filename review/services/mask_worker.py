@@ -162,10 +162,12 @@ def _compute_claimed(edit: MaskEdit) -> str:
     try:
         segmenter = get_segmenter()
         image = load_sample_image(sample=edit.sample)
+        key = image_key(edit.sample)
+        if segmenter.needs_embedding and not segmenter.is_prepared(image_key=key):
+            # Seconds of encoding ahead: the waiting page says "preparing image…".
+            MaskEdit.objects.filter(pk=edit.pk).update(preparing=True)
         started = time.perf_counter()
-        candidates = segmenter.segment(
-            image=image, image_key=image_key(edit.sample), prompt=prompt_of(edit)
-        )
+        candidates = segmenter.segment(image=image, image_key=key, prompt=prompt_of(edit))
         segmented = time.perf_counter()
     except Exception as exc:
         # Not transient: a missing or unreadable image, a bad prompt, a misconfiguration, a

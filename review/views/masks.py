@@ -35,10 +35,6 @@ from review.services.masks import Click, MaskConflict, check_role
 from review.views.mask_overlays import mask_png, state_overlays
 from review.views.queue import HtmxHttpRequest, wants_partial
 
-# Past this many seconds a waiting edit is almost surely an image being encoded (a prompt
-# decodes in well under a second), so the panel says "preparing image…".
-PREPARING_AFTER_SECONDS = 1.0
-
 
 class MaskEditForm(forms.Form):
     """A click (x, y, label) and/or a dragged box (x1, y1, x2, y2), in image pixels."""
@@ -110,7 +106,6 @@ def _state_response(
         "state": state,
         "overlays": state_overlays(state),
         "can_edit": can_edit,
-        "preparing": state.waiting and state.waiting_seconds > PREPARING_AFTER_SECONDS,
     }
     return render(request, "review/_mask_state.html", context)
 
@@ -217,13 +212,7 @@ def mask_poll_view(request: HtmxHttpRequest, pk: int, role: str) -> HttpResponse
         response["HX-Retarget"] = f"#mask-state-{role}"
         response["HX-Reswap"] = "outerHTML"
         return response
-    context = {
-        "sample": sample,
-        "role": role,
-        "edit_id": edit_id,
-        "preparing": progress[1] > PREPARING_AFTER_SECONDS,
-        "seconds": progress[1],
-    }
+    context = {"sample": sample, "role": role, "edit_id": edit_id, "progress": progress[1]}
     return render(request, "review/_mask_progress.html", context)
 
 

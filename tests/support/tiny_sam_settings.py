@@ -37,6 +37,9 @@ class _SlowSam:
     def prepare(self, **kwargs):  # type: ignore[no-untyped-def]
         return self._sam.prepare(**kwargs)
 
+    def is_prepared(self, **kwargs):  # type: ignore[no-untyped-def]
+        return self._sam.is_prepared(**kwargs)
+
     def segment(self, **kwargs):  # type: ignore[no-untyped-def]
         time.sleep(float(os.environ.get("TINY_SAM_DELAY_SECONDS", "30")))
         return self._sam.segment(**kwargs)

@@ -61,6 +61,10 @@ class Segmenter(Protocol):
         """Make the next segment() on this image fast. True when nothing had to be computed."""
         ...
 
+    def is_prepared(self, *, image_key: str) -> bool:
+        """Whether segment() on this image can start at once (False: it must encode first)."""
+        ...
+
     def segment(
         self, *, image: np.ndarray, image_key: str, prompt: Prompt, multimask: bool = True
     ) -> list[MaskCandidate]:

@@ -29,6 +29,9 @@ class GrabCutSegmenter:
     def prepare(self, *, image: np.ndarray, image_key: str) -> bool:
         return True  # nothing to precompute
 
+    def is_prepared(self, *, image_key: str) -> bool:
+        return True
+
     def segment(
         self, *, image: np.ndarray, image_key: str, prompt: Prompt, multimask: bool = True
     ) -> list[MaskCandidate]:

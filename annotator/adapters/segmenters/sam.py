@@ -210,6 +210,13 @@ class SamSegmenter:
             self._load(features, image_key, image.shape[:2])
         return warm
 
+    def is_prepared(self, *, image_key: str) -> bool:
+        with self._lock:
+            if self._current == image_key:
+                return True
+        key = embedding_key(content_hash=image_key, model_name=self.weights_id)
+        return self._cache is not None and self._cache.contains(key)
+
     def segment(
         self, *, image: np.ndarray, image_key: str, prompt: Prompt, multimask: bool = True
     ) -> list[MaskCandidate]:

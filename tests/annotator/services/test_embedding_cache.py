@@ -47,6 +47,7 @@ def test_disk_round_trip_keeps_dtype_shape_and_values(tmp_path: Path, dtype: typ
     assert restored.dtype == dtype
     assert np.array_equal(restored, array)
     assert cache.get("other") is None
+    assert (cache.contains("k"), cache.contains("other")) == (True, False)
 
 
 def test_disk_evicts_least_recently_used_beyond_the_cap(tmp_path: Path):
@@ -136,6 +137,7 @@ def test_redis_that_cannot_be_reached_is_a_miss_not_an_error():
     cache = RedisEmbeddingCache("redis://127.0.0.1:1/0", max_bytes=10**6)
     cache.put("k", _array(1))
     assert cache.get("k") is None
+    assert cache.contains("k") is False
 
 
 # Redis -----------------------------------------------------------------------------------------
@@ -170,6 +172,7 @@ def test_redis_round_trip(redis_cache_factory, dtype: type):
     assert restored.dtype == dtype
     assert np.array_equal(restored, array)
     assert cache.get("missing") is None
+    assert (cache.contains("k"), cache.contains("missing")) == (True, False)
 
 
 @pytest.mark.redis

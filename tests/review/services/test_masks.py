@@ -182,6 +182,9 @@ class _ClickDuringSegmenting:
     def prepare(self, *, image, image_key):
         return True
 
+    def is_prepared(self, *, image_key):
+        return True
+
     def segment(self, *, image, image_key, prompt, multimask=True):
         edit = MaskEdit.objects.order_by("-seq")[0]
         MaskEdit.objects.create(
@@ -404,3 +407,14 @@ def test_without_sam_weights_grabcut_makes_the_mask(
     assert (edit.status, edit.segmenter) == ("done", "grabcut")
     region = _person_region(sample)
     assert region.segmenter == "grabcut" and decode_mask(region.mask)[100, 150]
+
+
+@pytest.mark.usefixtures("tiny_sam")
+def test_the_worker_marks_the_edit_while_it_encodes_the_image(sample, person):
+    first = _click(sample, person, 150.0, 100.0)
+    assert compute_mask_edit(edit_id=first.pk) == "done"
+    second = _click(sample, person, 160.0, 110.0)
+    assert compute_mask_edit(edit_id=second.pk) == "done"
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.preparing, second.preparing) == (True, False)  # the image is loaded now

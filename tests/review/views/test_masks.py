@@ -8,6 +8,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 from django.contrib.auth.models import Group
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
@@ -16,6 +17,8 @@ from annotator.models import Region
 from annotator.services.rle import decode_mask
 from review.models import Assignment, MaskEdit
 from review.roles import ADJUDICATOR, AUDITOR
+from review.selectors.masks import mask_state
+from review.views.mask_overlays import state_overlays
 from tests.factories import RegionFactory, SampleFactory, UserFactory
 from tests.support.masks import (  # noqa: F401 (fixtures)
     inline_tasks,
@@ -167,18 +170,28 @@ def test_undo_redo_choose_accept_answer_the_partial(
     assert second.accepted_at is not None
 
 
-def test_polling_a_pending_edit_says_computing_then_preparing_image(client, person, sample):
+def test_polling_a_pending_edit_says_what_it_waits_for(client, person, sample):
     response = _click(client, sample)  # no on-commit run: the task is never sent
     edit = MaskEdit.objects.get()
     assert "computing mask…" in response.content.decode()
     poll = _url("mask_poll", sample) + f"?edit={edit.pk}"
     assert f'hx-get="{poll}"' in response.content.decode()
+
+    # No worker has taken it for seconds: it is queued, not being encoded.
     MaskEdit.objects.filter(pk=edit.pk).update(created_at=timezone.now() - timedelta(seconds=5))
     response = client.get(poll, **HTMX)
-    assert response.status_code == 200
-    body = response.content.decode()
-    assert "preparing image…" in body and "HX-Retarget" not in response
+    assert response.status_code == 200 and "HX-Retarget" not in response
+    assert "waiting for a worker…" in response.content.decode()
     assert len(response.content) < 500  # a waiting poll is cheap
+
+    # A worker took it and encodes the image: it says so, however long it has waited.
+    MaskEdit.objects.filter(pk=edit.pk).update(
+        status="running", preparing=True, created_at=timezone.now()
+    )
+    assert "preparing image…" in client.get(poll, **HTMX).content.decode()
+    state = mask_state(sample=sample, role="subject", author_id=person.pk)
+    context = {"sample": sample, "state": state, "overlays": state_overlays(state)}
+    assert "preparing image…" in render_to_string("review/_mask_state.html", context)
 
 
 @pytest.mark.ml

@@ -48,6 +48,9 @@ class _Constant:
     def prepare(self, *, image: np.ndarray, image_key: str) -> bool:
         return True
 
+    def is_prepared(self, *, image_key):
+        return True
+
     def segment(self, *, image, image_key, prompt, multimask=True) -> list[MaskCandidate]:
         return [MaskCandidate(mask=np.ones(image.shape[:2], dtype=bool), score=1.0)]
 
