@@ -180,6 +180,10 @@ def adjudicate_sample(
         time_spent_ms=time_spent_ms,
     )
     with transaction.atomic():
+        # One writer of the sample's label at a time, so that the version check and the new
+        # version number read the same committed state: without the lock a racer could read
+        # "no label yet", then the winner's version 1, and write version 2 over it.
+        Sample.objects.select_for_update().filter(pk=sample.pk).values_list("pk").first()
         adjudication = record_final_label(
             sample=sample,
             label=label,
