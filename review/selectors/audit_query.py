@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import F, Func, IntegerField, QuerySet
 from django.utils import timezone
@@ -82,7 +83,10 @@ def fetch(qs: QuerySet[Any, Any]) -> FloatArray:
     confidences like 7.5 are); when some value is not, the query is fetched row by row.
     """
     compiler = qs.query.get_compiler(using=qs.db)
-    sql, params = compiler.as_sql()
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:  # qs.none(), or a filter no row can match: nothing to ask
+        return np.zeros((0, len(compiler.select)))
     kinds = [_kind(column[0]) for column in compiler.select]
     connection = connections[qs.db]
     if connection.vendor in _DIALECTS:

@@ -73,6 +73,7 @@ def test_a_float_not_in_millionths_falls_back_to_rows():
 
 def test_fetch_of_nothing_is_an_empty_array_of_the_right_width():
     assert fetch(_query()).shape == (0, 5)
+    assert fetch(_query().none()).shape == (0, 5)  # no SQL at all (EmptyResultSet)
 
 
 def test_a_boolean_column_comes_as_zero_and_one():

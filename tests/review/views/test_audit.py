@@ -20,7 +20,7 @@ from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
 from review.selectors.audit import AuditFilters, audit_figures, clear_audit_cache
 from review.services.annotation_import import FORMAT_EMONET_BINARY, import_annotations_file
 from review.views.audit_tables import BUILDERS
-from tests.factories import UserFactory
+from tests.factories import DatasetFactory, UserFactory
 from tests.review.selectors.test_audit import World, make_audit_world
 
 pytestmark = pytest.mark.django_db
@@ -105,6 +105,14 @@ def test_dashboard_renders_models_people_critic_and_charts(client: Client, world
     assert re.findall(r">(s\d)</a></th>", listed.content.decode()) == ["s1"]
     partial = client.get(DASHBOARD, {"dataset": "emo-audit"}, headers={"HX-Request": "true"})
     assert b"<html" not in partial.content and b"Models: each pair" in partial.content
+
+
+def test_the_dashboard_of_a_dataset_without_samples_renders(client: Client, db):
+    DatasetFactory.create(name="fresh")
+    client.force_login(person_with(AUDITOR))
+    response = client.get(DASHBOARD, {"dataset": "fresh"})
+    assert response.status_code == 200
+    assert "No model labels in this selection." in response.content.decode()
 
 
 def test_dashboard_renders_for_emonet_binary_votes(client: Client, db):
