@@ -73,12 +73,14 @@ def _sample(pk: int) -> Sample:
     return get_object_or_404(Sample.objects.select_related("dataset").defer("des"), pk=pk)
 
 
-def _readable_sample(request: HttpRequest, pk: int) -> Sample:
-    """The sample, for whoever may edit its masks or audits; 403 for anyone else."""
+def _readable_sample(request: HttpRequest, pk: int) -> tuple[Sample, bool]:
+    """(the sample, whether this person may edit its masks) for whoever may edit them or
+    audits; 403 for anyone else."""
     sample = _sample(pk)
-    if not (can_edit_sample(user=request.user, sample=sample) or has_role(request.user, AUDITOR)):
+    can_edit = can_edit_sample(user=request.user, sample=sample)
+    if not (can_edit or has_role(request.user, AUDITOR)):
         raise PermissionDenied("This sample is not assigned to you.")
-    return sample
+    return sample, can_edit
 
 
 def _error(message: str, status: int) -> HttpResponse:
@@ -91,15 +93,12 @@ def _message(error: ValidationError) -> str:
 
 
 def _state_response(
-    request: HtmxHttpRequest, *, sample: Sample, role: str, can_edit: bool | None = None
+    request: HtmxHttpRequest, *, sample: Sample, role: str, can_edit: bool
 ) -> HttpResponse:
-    """The element's state partial (htmx) or a redirect to the sample page; `can_edit` when
-    the caller knows it (an edit just made), else looked up."""
+    """The element's state partial (htmx) or a redirect to the sample page."""
     if not wants_partial(request):
         url = reverse("review:sample", args=[sample.pk])
         return HttpResponseRedirect(f"{url}#mask-{role}")
-    if can_edit is None:
-        can_edit = can_edit_sample(user=request.user, sample=sample)
     state = mask_state(sample=sample, role=role, author_id=_author_id(request, can_edit))
     context = {
         "sample": sample,
@@ -201,14 +200,14 @@ def mask_poll_view(request: HtmxHttpRequest, pk: int, role: str) -> HttpResponse
     """
     if role not in ROLES or not request.GET.get("edit", "").isdigit():
         return _error("poll needs a known element and ?edit=<id>", 400)
-    sample = _readable_sample(request, pk)
+    sample, can_edit = _readable_sample(request, pk)
     edit_id = int(request.GET["edit"])
     progress = edit_progress(edit_id=edit_id)
     if progress is not None and progress[0] in ("pending", "running"):
         mask_services.wait_for_mask_edit(edit_id=edit_id, timeout=settings.MASK_WAIT_SECONDS)
         progress = edit_progress(edit_id=edit_id)
     if progress is None or progress[0] not in ("pending", "running"):
-        response = _state_response(request, sample=sample, role=role)
+        response = _state_response(request, sample=sample, role=role, can_edit=can_edit)
         response["HX-Retarget"] = f"#mask-state-{role}"
         response["HX-Reswap"] = "outerHTML"
         return response
@@ -223,8 +222,7 @@ def mask_png_view(request: HttpRequest, pk: int, role: str) -> HttpResponse:
     without JavaScript, which cannot draw the RLE themselves."""
     if role not in ROLES:
         raise Http404("unknown element")
-    sample = _readable_sample(request, pk)
-    can_edit = can_edit_sample(user=request.user, sample=sample)
+    sample, can_edit = _readable_sample(request, pk)
     state = mask_state(sample=sample, role=role, author_id=_author_id(request, can_edit))
     if not state.masks:
         raise Http404("this element has no mask")
