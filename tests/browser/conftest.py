@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.browser.demo_site import demo_site  # noqa: F401  (a fixture for every browser test)
+
 # Playwright's sync API runs an event loop in this thread; Django would otherwise refuse ORM
 # calls from the test body ("You cannot call this from an async context").
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
