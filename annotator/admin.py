@@ -107,7 +107,15 @@ class TaxonomyAdmin(admin.ModelAdmin):
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
-    list_display = ["name", "taxonomy", "overlap_k", "agreed_review_share", "created_at"]
+    list_display = [
+        "name",
+        "taxonomy",
+        "overlap_k",
+        "agreed_review_share",
+        "machine_blind",
+        "created_at",
+    ]
+    list_filter = ["machine_blind"]
     list_select_related = ["taxonomy"]
     search_fields = ["name"]
     actions = ["select_human_checks"]

@@ -37,6 +37,13 @@ class Dataset(models.Model):
     # Binary agreement protocol: when to ask a 2nd and 3rd person, e.g.
     # {"max_votes": 3, "second_when": "yes", "third_when": "split"}.
     binary_protocol = models.JSONField(default=dict, blank=True)
+    # Blind to machines: an annotator commits an emotion before the page shows the models'
+    # proposals, the critic, the boxes and any prefill (both answers are kept: anchoring).
+    machine_blind = models.BooleanField(
+        default=False,
+        help_text="Annotators answer before they see the machines' proposals, critic and boxes; "
+        "then they may revise. Both answers are kept so the audit can measure anchoring.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -134,6 +134,38 @@ class Annotation(models.Model):
         return f"{self.sample_id} by {self.annotator_id}: {self.emotion or self.value_number}"
 
 
+class BlindAnswer(models.Model):
+    """A person's first answer on a sample of a machine-blind dataset, committed before the
+    page showed the machines' proposals, critic and boxes (annotator.models.Dataset
+    .machine_blind). The final answer is the person's Annotation on the same sample; the two
+    side by side measure anchoring (review.selectors.anchoring). Its existence is also what
+    keeps the page revealed on a reload.
+    """
+
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="blind_answers")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blind_answers"
+    )
+    emotion = models.CharField(max_length=64)
+    confidence = models.FloatField()
+    background = models.CharField(max_length=300, blank=True)
+    attribute = models.CharField(max_length=300, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    # What the machines suggested when the page revealed them (anchoring is measured against
+    # it; a later re-verification may change the sample's suggestion).
+    suggested_emotion = models.CharField(max_length=64, blank=True)
+    time_spent_ms = models.PositiveIntegerField(default=0)
+    answered_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sample", "annotator"], name="blindanswer_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sample_id} by {self.annotator_id} (blind): {self.emotion}"
+
+
 class BinaryVote(models.Model):
     """A yes/no answer to "is `emotion` present?" (EmoNet-Face's binary agreement protocol).
 

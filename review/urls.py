@@ -1,6 +1,6 @@
 from django.urls import path
 
-from review.views import audit, drafts, export, history, imports, masks, queue, runs, sample
+from review.views import audit, blind, drafts, export, history, imports, masks, queue, runs, sample
 
 app_name = "review"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("samples/<int:pk>/image/", sample.image_view, name="sample_image"),
     path("samples/<int:pk>/adjudicate/", sample.adjudicate_view, name="adjudicate"),
     path("samples/<int:pk>/answer/", sample.answer_view, name="answer"),
+    path("samples/<int:pk>/blind-answer/", blind.blind_commit_view, name="blind_commit"),
     path("samples/<int:pk>/skip/", sample.skip_view, name="skip"),
     path("samples/<int:pk>/draft/", drafts.draft_view, name="draft"),
     path("samples/<int:pk>/history/", history.history_view, name="history"),

@@ -22,6 +22,7 @@ from review.forms import AdjudicationForm, BinaryVoteForm
 from review.models import Adjudication, Assignment, Draft
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required
 from review.selectors.assignment import SampleAccess, sample_access
+from review.selectors.blind_answers import blind_state
 from review.selectors.masks import people_masks
 from review.selectors.queue import next_sample_after, previous_sample_before
 from review.selectors.samples import (
@@ -41,8 +42,9 @@ from review.selectors.samples import (
 from review.services.adjudication import VersionConflict, adjudicate_sample, can_undo
 from review.services.assignment import skip_assignment
 from review.services.binary import binary_protocol, open_questions, submit_binary_votes
-from review.services.consensus import submit_answer
+from review.services.blind_answers import submit_final_answer
 from review.views.mask_overlays import people_mask_thumbnails
+from review.views.blind_context import blind_page_context
 from review.views.masks import mask_page_context, start_mask_work
 from review.views.queue import HtmxHttpRequest, redirect_to_next, wants_partial
 
@@ -134,6 +136,9 @@ def page_context(
             sample=sample, mode=mode, current=current, draft=draft
         )
         context["form_action"] = "review:answer" if mode == MODE_ANSWER else "review:adjudicate"
+    to_machines = blind_state(sample=sample, user=request.user, answering=mode == MODE_ANSWER)
+    if to_machines.applies:  # Dataset.machine_blind: machines hidden until a first answer
+        context |= blind_page_context(sample=sample, state=to_machines, context=context)
     return context
 
 
@@ -199,7 +204,7 @@ def answer_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         request,
         sample=sample,
         access=access,
-        save=submit_answer,
+        save=submit_final_answer,  # submit_answer; keeps a blind dataset's first answer too
         action="review:answer",
         kind=Assignment.Kind.ANNOTATE,
         default_version=None,
