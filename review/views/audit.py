@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET
 
 from annotator.models import Dataset
 from review.roles import AUDITOR, role_required
+from review.selectors.anchoring import anchoring
 from review.selectors.audit import (
     AuditFilters,
     audit_data,
@@ -29,6 +30,7 @@ from review.selectors.audit import (
     dataset_sources,
 )
 from review.selectors.audit_drilldown import DrilldownError, drilldown, sample_facts
+from review.views.audit_anchoring import ANCHORING, anchoring_section, anchoring_table
 from review.views.audit_charts import dashboard_charts
 from review.views.audit_tables import Link, Table, audit_table, audit_tables
 from review.views.queue import HtmxHttpRequest, wants_partial
@@ -163,6 +165,8 @@ def audit_view(request: HtmxHttpRequest) -> HttpResponse:
         computed = figures.get("computed_at")
         context["computed_at"] = datetime.fromisoformat(computed) if computed else None
         context["json_url"] = reverse("review:audit_json") + "?" + urlencode(filters.query())
+        url = table_url(ANCHORING, filters)
+        context["anchoring"] = anchoring_section(filters=filters, url=url)
     template = "review/_audit_results.html" if wants_partial(request) else "review/audit.html"
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
@@ -176,7 +180,8 @@ def audit_json_view(request: HttpRequest) -> HttpResponse:
     _, filters, fingerprint = _filters(request)
     if filters is None:
         raise Http404("No such dataset.")
-    return JsonResponse(audit_figures(filters=filters, fingerprint=fingerprint))
+    figures = audit_figures(filters=filters, fingerprint=fingerprint)
+    return JsonResponse({**figures, ANCHORING: anchoring(filters=filters).as_json()})
 
 
 @require_GET
@@ -188,6 +193,8 @@ def audit_table_view(request: HttpRequest, table: str) -> HttpResponseBase:
         raise Http404("No such dataset.")
     figures = audit_figures(filters=filters, fingerprint=fingerprint)
     found = audit_table(table, figures=figures, link=_linker(filters))
+    if found is None and table == ANCHORING:  # not a cached figure: read when asked
+        found = anchoring_table(anchoring(filters=filters))
     if found is None:
         raise Http404("No such table for this dataset.")
     if request.GET.get("format") == "csv":

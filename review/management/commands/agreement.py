@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotator.models import Dataset
+from review.selectors.anchoring import anchoring
 from review.selectors.audit import AuditFilters, audit_figures
 
 
@@ -53,6 +54,8 @@ class Command(BaseCommand):
         )
         figures = audit_figures(filters=filters)
         if options["json"]:
+            # Blind first answers against final ones (machine-blind datasets; else zeros).
+            figures = {**figures, "anchoring": anchoring(filters=filters).as_json()}
             self.stdout.write(json.dumps(figures, indent=2, allow_nan=False))
             return
         self._summary(figures)
