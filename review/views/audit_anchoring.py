@@ -7,7 +7,7 @@ from typing import Any
 
 from review.selectors.anchoring import Anchoring, AnchoringRow, anchoring
 from review.selectors.audit_query import AuditFilters
-from review.views.audit_tables import Cell, Table, coefficient, text
+from review.views.audit_tables import Cell, Table, text
 
 ANCHORING = "anchoring"
 COLUMNS = [
@@ -32,6 +32,10 @@ def _counted(row: AnchoringRow, value: int) -> Cell:
     return Cell(value, shown, numeric=True)
 
 
+def _signed(change: float | None) -> Cell:
+    return Cell(change, "—" if change is None else f"{change:+.1f}", numeric=True)
+
+
 def _row(row: AnchoringRow) -> list[Cell]:
     return [
         text(row.annotator or "everyone"),
@@ -41,7 +45,7 @@ def _row(row: AnchoringRow) -> list[Cell]:
         _counted(row, row.away_from_machines),
         _counted(row, row.blind_as_machines),
         _counted(row, row.final_as_machines),
-        coefficient(row.confidence_change),
+        _signed(row.confidence_change),
     ]
 
 
