@@ -68,7 +68,7 @@ def test_blind_mode_hides_the_machines_until_a_first_answer(demo_site, chromium_
         assert page.locator(".box-label").first.is_visible()
     assert page.is_checked(f"input[name=emotion][value={blind}]")
     assert page.input_value("input[name=confidence]") == "6.0"
-    page.screenshot(path=f"{SHOTS}_after.png")
+    page.screenshot(path=f"{SHOTS}_after.png", full_page=True)
 
     # A reload keeps the revealed page; then revise to the machines' suggestion and save.
     page.reload()

@@ -152,3 +152,15 @@ def test_a_dataset_that_is_not_blind_prefills_as_before(client, annotator, sampl
     page = _page(client, sample)
     assert "gpt-4o" in page.content.decode()
     assert page.context["form"]["emotion"].value() == "awe"
+
+
+def test_a_plain_invalid_commit_shows_the_blind_page_with_its_errors(client, annotator, sample):
+    lease(sample, annotator)
+    client.force_login(annotator)
+    url = reverse("review:blind_commit", args=[sample.pk])
+    response = client.post(url, _commit(confidence="11"))
+    html = response.content.decode()
+    assert response.status_code == 400 and "<html" in html
+    assert "Nothing was committed" in html and f'action="{url}"' in html
+    assert all(text not in html for text in MACHINE_TEXT)
+    assert not BlindAnswer.objects.exists()
