@@ -60,3 +60,21 @@ def test_an_annotator_cannot_run_the_action(client, django_user_model):
     )
     assert response.status_code == 302 and "/login/" in response["Location"]
     assert not Sample.objects.filter(human_check=True).exists()
+
+
+def test_an_admin_turns_blind_to_machines_on_in_the_dataset_form(client, admin_user):
+    client.force_login(admin_user)
+    dataset = DatasetFactory.create()
+    url = reverse("admin:annotator_dataset_change", args=[dataset.pk])
+    form = client.get(url).context["adminform"].form
+    assert "machine_blind" in form.fields and form.initial["machine_blind"] is False
+    data = {k: v for k, v in form.initial.items() if v is not None and k != "taxonomy"}
+    data |= {"model_weights": "{}", "binary_protocol": "{}", "machine_blind": "on"}
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    dataset.refresh_from_db()
+    assert dataset.machine_blind is True
+    listing = client.get(
+        reverse("admin:annotator_dataset_changelist"), {"machine_blind__exact": "1"}
+    )
+    assert dataset.name in listing.content.decode()
