@@ -43,8 +43,8 @@ from review.services.adjudication import VersionConflict, adjudicate_sample, can
 from review.services.assignment import skip_assignment
 from review.services.binary import binary_protocol, open_questions, submit_binary_votes
 from review.services.blind_answers import submit_final_answer
-from review.views.mask_overlays import people_mask_thumbnails
 from review.views.blind_context import blind_page_context
+from review.views.mask_overlays import people_mask_thumbnails
 from review.views.masks import mask_page_context, start_mask_work
 from review.views.queue import HtmxHttpRequest, redirect_to_next, wants_partial
 
