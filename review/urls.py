@@ -1,6 +1,18 @@
 from django.urls import path
 
-from review.views import audit, blind, drafts, export, history, imports, masks, queue, runs, sample
+from review.views import (
+    audit,
+    blind,
+    drafts,
+    export,
+    history,
+    imports,
+    masks,
+    own_work,
+    queue,
+    runs,
+    sample,
+)
 
 app_name = "review"
 
@@ -13,6 +25,8 @@ urlpatterns = [
     path("samples/<int:pk>/answer/", sample.answer_view, name="answer"),
     path("samples/<int:pk>/blind-answer/", blind.blind_commit_view, name="blind_commit"),
     path("samples/<int:pk>/skip/", sample.skip_view, name="skip"),
+    path("samples/<int:pk>/take-back/", own_work.take_back_view, name="take_back"),
+    path("samples/<int:pk>/change-answer/", own_work.change_answer_view, name="change_answer"),
     path("samples/<int:pk>/draft/", drafts.draft_view, name="draft"),
     path("samples/<int:pk>/history/", history.history_view, name="history"),
     path("samples/<int:pk>/undo/", history.undo_view, name="undo"),

@@ -27,6 +27,7 @@ from django.db.models.functions import Coalesce, Greatest
 from annotator.models import Dataset, Sample
 from review.models import Annotation, Assignment, AuditEvent, BinaryVote
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, user_roles
+from review.selectors.own_answers import answer_change_refusal
 
 CONFLICT_ACTION = "conflict"  # review.services.history.CONFLICT
 
@@ -88,13 +89,36 @@ def annotation_candidates(
     The k cap is part of the filter but must be checked again under the row lock (the counts
     here may be stale by the time the lock is taken).
     """
-    binary_ids = binary_dataset_ids()
     qs = Sample.objects.defer("des")
     if dataset is not None:
         qs = qs.filter(dataset=dataset)
     qs = qs.filter(open_q() | gold_q()).exclude(
         _taken_by_user(user=user, kind=Assignment.Kind.ANNOTATE, now=now)
     )
+    with_room = _with_room_for(qs, user=user, now=now)
+    if untouched_only:
+        return with_room.filter(load=0).order_by("id")
+    # Oldest = lowest id (ids follow insertion order, and the queue's indexes end in id).
+    return with_room.order_by("load", "id")
+
+
+def skipped_with_room(*, user: Any, now: datetime) -> QuerySet[Sample]:
+    """Samples `user` skipped that they could take back now: still open, still room for them."""
+    skipped = Assignment.objects.filter(
+        sample=OuterRef("pk"),
+        annotator=user,
+        kind=Assignment.Kind.ANNOTATE,
+        status=Assignment.Status.SKIPPED,
+    )
+    qs = Sample.objects.defer("des").filter(Exists(skipped)).filter(open_q() | gold_q())
+    return _with_room_for(qs, user=user, now=now)
+
+
+def _with_room_for(qs: QuerySet[Sample], *, user: Any, now: datetime) -> QuerySet[Any]:
+    """`qs` narrowed to samples not answered by `user` that still take one more person (the k
+    cap, gold, or the binary protocol's one voter at a time), annotated with their `load`
+    (typed Any: the type checker cannot see annotations made here from the caller)."""
+    binary_ids = binary_dataset_ids()
     qs = qs.exclude(Exists(Annotation.objects.filter(sample=OuterRef("pk"), annotator=user)))
     votes = _count(BinaryVote.objects.filter(sample=OuterRef("pk")))
     qs = qs.annotate(
@@ -112,11 +136,7 @@ def annotation_candidates(
         & ~Exists(AuditEvent.objects.filter(sample=OuterRef("pk"), action=CONFLICT_ACTION))
         & ~Exists(BinaryVote.objects.filter(sample=OuterRef("pk"), annotator=user))
     )
-    qs = qs.filter(labels | binary)
-    if untouched_only:
-        return qs.filter(load=0).order_by("id")
-    # Oldest = lowest id (ids follow insertion order, and the queue's indexes end in id).
-    return qs.order_by("load", "id")
+    return qs.filter(labels | binary)
 
 
 def needs_adjudication(*, dataset: Dataset | None = None) -> QuerySet[Sample]:
@@ -196,6 +216,7 @@ class SampleAccess:
 
     view: bool = False
     answer: bool = False  # an annotator holding a lease on it, not answered yet
+    change: bool = False  # an annotator who answered it and may still change that answer
     adjudicate: bool = False
     see_all: bool = False  # everyone's answers and the sample's history
     lease: Assignment | None = None
@@ -207,15 +228,16 @@ def sample_access(*, user: Any, sample: Sample) -> SampleAccess:
         return SampleAccess()
     see_all = bool(roles & {ADJUDICATOR, AUDITOR})
     lease = None
-    answered = False
+    answered = change = False
     if ANNOTATOR in roles:
         lease = Assignment.objects.filter(
             sample=sample, annotator=user, kind=Assignment.Kind.ANNOTATE
         ).first()
+        own = Annotation.objects.filter(sample=sample, annotator=user).first()
         answered = (
-            Annotation.objects.filter(sample=sample, annotator=user).exists()
-            or BinaryVote.objects.filter(sample=sample, annotator=user).exists()
+            own is not None or BinaryVote.objects.filter(sample=sample, annotator=user).exists()
         )
+        change = own is not None and answer_change_refusal(sample=sample, annotation=own) is None
     holds = lease is not None and lease.status in (
         Assignment.Status.ACTIVE,
         Assignment.Status.EXPIRED,
@@ -223,6 +245,7 @@ def sample_access(*, user: Any, sample: Sample) -> SampleAccess:
     return SampleAccess(
         view=see_all or lease is not None or answered,
         answer=holds and not answered,
+        change=change,
         adjudicate=ADJUDICATOR in roles,
         see_all=see_all,
         lease=lease,

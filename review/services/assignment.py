@@ -27,6 +27,7 @@ from review.selectors.assignment import (
     live_lease_q,
     sample_load,
     sample_needs_adjudication,
+    skipped_with_room,
 )
 from review.services import history
 from review.services.binary import binary_protocol, open_questions
@@ -180,3 +181,38 @@ def skip_assignment(*, sample: Sample, user: Any, kind: str = Assignment.Kind.AN
         if not updated:
             raise ValidationError("You hold no lease on this sample to skip.")
         history.record_event(sample=sample, actor=user, action=history.SKIP, after={"kind": kind})
+
+
+def take_back_skipped(*, sample: Sample, user: Any, now: datetime | None = None) -> Assignment:
+    """Lease a sample the user skipped to them again, when it still waits for people and has
+    room for them (under the row lock, as a hand-out); ValidationError says why not."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        skipped = Assignment.objects.filter(
+            sample=sample,
+            annotator=user,
+            kind=Assignment.Kind.ANNOTATE,
+            status=Assignment.Status.SKIPPED,
+        )
+        if not skipped.exists():
+            raise ValidationError("You did not skip this sample: there is nothing to take back.")
+        locked = _lock_waiting(sample.pk)
+        # Counted under the lock: hand-outs and answers on this sample wait for it.
+        if not skipped_with_room(user=user, now=now).filter(pk=sample.pk).exists():
+            raise ValidationError(
+                f"{sample.external_id} no longer waits for you: someone else has it or its "
+                "label is decided."
+            )
+        assignment = _take(sample=locked, user=user, kind=Assignment.Kind.ANNOTATE, now=now)
+        history.record_event(sample=locked, actor=user, action=history.TAKE_BACK)
+    return assignment
+
+
+def _lock_waiting(sample_id: int) -> Sample:
+    """The sample row, locked; waits for a writer instead of skipping it (one sample asked)."""
+    return (
+        Sample.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("dataset__taxonomy")
+        .defer("des")
+        .get(pk=sample_id)
+    )

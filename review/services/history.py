@@ -17,6 +17,8 @@ CONFLICT = "conflict"  # the answers disagree: the sample waits for an adjudicat
 DECIDE = "decide"  # a person's or an adjudicator's final label
 UNDO = "undo"
 HUMAN_CHECK = "human_check"
+CHANGE_ANSWER = "change_answer"  # a person changed their own answer before the label was final
+TAKE_BACK = "take_back"  # a person took back a sample they had skipped
 
 
 def record_event(

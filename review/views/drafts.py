@@ -17,7 +17,7 @@ from review.views.sample import viewable_sample
 @require_POST
 def draft_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     sample, access = viewable_sample(request, pk)
-    if not (access.answer or access.adjudicate):
+    if not (access.answer or access.change or access.adjudicate):
         raise PermissionDenied("You cannot work on this sample.")
     if request.POST.get("discard"):
         # "Keep theirs" after a conflict: the stale draft must not come back on the next visit.

@@ -8,7 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required
+from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required, user_roles
+from review.selectors.assignment import SampleAccess
 from review.selectors.history import event_changes, sample_events
 from review.selectors.samples import adjudication_versions, current_adjudication
 from review.services.adjudication import VersionConflict, can_undo, undo_last_decision
@@ -38,8 +39,15 @@ def history_view(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(ANNOTATOR, ADJUDICATOR)
 @require_POST
 def undo_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """Undo the current decision (its author or an admin): the previous version comes back."""
+    """Undo the current decision (its author or an admin): the previous version comes back.
+
+    Not for annotators: their answer made the label (k = 1), and undoing it would leave an
+    answered sample without a label, for an adjudicator. They change their answer instead.
+    """
     sample, access = viewable_sample(request, pk)
+    if ADJUDICATOR not in user_roles(request.user):
+        messages.info(request, _annotator_undo_message(access=access))
+        return redirect("review:sample", pk=sample.pk)
     version = request.POST.get("version", "")
     try:
         restored = undo_last_decision(
@@ -59,3 +67,9 @@ def undo_view(request: HttpRequest, pk: int) -> HttpResponse:
             )
     target = "review:history" if access.see_all else "review:sample"
     return redirect(target, pk=sample.pk)
+
+
+def _annotator_undo_message(*, access: SampleAccess) -> str:
+    if access.change:
+        return "Nothing was undone: change your answer below instead (until the label is final)."
+    return "Nothing was undone: this sample's label is final; only an adjudicator can undo it."

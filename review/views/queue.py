@@ -15,6 +15,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
@@ -24,7 +25,13 @@ from annotator.models import Dataset
 from review.forms import QueueFilterForm
 from review.models import Assignment
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required, user_roles
-from review.selectors.assignment import user_assignments
+from review.selectors.progress import (
+    WORK_FILTERS,
+    annotator_progress,
+    open_skipped_count,
+    user_work,
+    work_counts,
+)
 from review.selectors.queue import (
     DISPUTED,
     adjudication_count,
@@ -97,12 +104,27 @@ def queue_view(request: HtmxHttpRequest) -> HttpResponse:
     return response
 
 
+WORK_FILTER_LABELS = {"": "All", "held": "In hand", "answered": "Answered", "skipped": "Skipped"}
+
+
 def _my_work(request: HttpRequest) -> HttpResponse:
-    """An annotator's own leases and answers: nothing else of the queue is theirs to see."""
-    page = Paginator(user_assignments(user=request.user), settings.QUEUE_PAGE_SIZE).get_page(
+    """An annotator's own leases, answers and skips, with their progress: nothing else of the
+    queue is theirs to see."""
+    show = request.GET.get("show", "")
+    show = show if show in WORK_FILTERS else ""
+    page = Paginator(user_work(user=request.user, show=show), settings.QUEUE_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    context = {"see_all": False, "page": page, "can_annotate": True, "filters": {}}
+    counts = work_counts(user=request.user)
+    context = {
+        "see_all": False,
+        "page": page,
+        "can_annotate": True,
+        "filters": {},
+        "progress": annotator_progress(user=request.user),
+        "show": show,
+        "work_filters": [(key, label, counts[key]) for key, label in WORK_FILTER_LABELS.items()],
+    }
     return render(request, "review/queue.html", context)
 
 
@@ -128,8 +150,7 @@ def redirect_to_next(
     """Lease the next sample of `kind` and open it; the queue with "Queue done" when none."""
     assignment = lease_next_sample(user=request.user, kind=kind, dataset=dataset)
     if assignment is None:
-        what = "to annotate" if kind == Assignment.Kind.ANNOTATE else "to adjudicate"
-        messages.info(request, f"Queue done: nothing is waiting for you {what}.")
+        messages.info(request, queue_done_message(user=request.user, kind=kind, dataset=dataset))
         url = reverse("review:queue")
     else:
         url = reverse("review:sample", kwargs={"pk": assignment.sample_id})
@@ -137,6 +158,19 @@ def redirect_to_next(
         # A full navigation: the next page starts its own timer and keyboard state.
         return HttpResponseClientRedirect(url)
     return redirect(url)
+
+
+def queue_done_message(*, user: Any, kind: str, dataset: Dataset | None) -> str:
+    """ "Queue done" only when nothing is left: skipped samples still open are named."""
+    if kind != Assignment.Kind.ANNOTATE:
+        return "Queue done: nothing is waiting for you to adjudicate."
+    skipped = open_skipped_count(user=user, dataset=dataset, now=timezone.now())
+    if not skipped:
+        return "Queue done: nothing is waiting for you to annotate."
+    these = "1 sample you skipped is" if skipped == 1 else f"{skipped} samples you skipped are"
+    return (
+        f"No new sample is waiting for you, but {these} still open: take them back under “Skipped”."
+    )
 
 
 @role_required(ANNOTATOR, ADJUDICATOR)

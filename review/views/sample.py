@@ -46,6 +46,7 @@ from review.services.blind_answers import submit_final_answer
 from review.views.blind_context import blind_page_context
 from review.views.mask_overlays import people_mask_thumbnails
 from review.views.masks import mask_page_context, start_mask_work
+from review.views.own_work_context import change_answer_form, own_work_context
 from review.views.queue import HtmxHttpRequest, redirect_to_next, wants_partial
 
 KEYED_EMOTIONS = 9  # digits 1-9 pick an emotion; labels past the ninth are clicked
@@ -55,11 +56,14 @@ MODE_ANSWER = "answer"  # an annotator's blind answer
 MODE_BINARY = "binary"  # an annotator's yes/no votes
 MODE_ADJUDICATE = "adjudicate"
 MODE_READ = "read"
+MODE_CHANGE = "change"  # an annotator changing their own answer (its label is not final)
 
 
 def page_mode(*, access: SampleAccess, sample: Sample) -> str:
     if access.answer:
         return MODE_BINARY if binary_protocol(dataset=sample.dataset) else MODE_ANSWER
+    if access.change and not access.adjudicate:
+        return MODE_CHANGE
     if access.adjudicate:
         return MODE_ADJUDICATE
     return MODE_READ
@@ -97,7 +101,7 @@ def page_context(
     request: HttpRequest, *, sample: Sample, access: SampleAccess, form: Any = None
 ) -> dict[str, Any]:
     mode = page_mode(access=access, sample=sample)
-    blind = mode in (MODE_ANSWER, MODE_BINARY)
+    blind = mode in (MODE_ANSWER, MODE_BINARY, MODE_CHANGE)
     # Blind answers never show the final label; a person deciding directly (k = 1) still
     # starts from its version.
     current = current_adjudication(sample=sample) if mode != MODE_BINARY else None
@@ -126,6 +130,9 @@ def page_context(
         # J/K walk the samples sharing this one's status, without wrapping around.
         context["next_sample"] = next_sample_after(sample=sample, status=sample.status, wrap=False)
         context["previous_sample"] = previous_sample_before(sample=sample, status=sample.status)
+    else:
+        # Annotators: "7 of 40 · 12 today", J/K through the samples handed to them.
+        context.update(own_work_context(request, sample=sample))
     if mode == MODE_BINARY:
         protocol = binary_protocol(dataset=sample.dataset)
         assert protocol is not None
@@ -136,6 +143,11 @@ def page_context(
             sample=sample, mode=mode, current=current, draft=draft
         )
         context["form_action"] = "review:answer" if mode == MODE_ANSWER else "review:adjudicate"
+    elif mode == MODE_CHANGE:
+        context["form"] = form or change_answer_form(
+            sample=sample, own=context["own_answer"], current=current, draft=draft
+        )
+        context["form_action"] = "review:change_answer"
     to_machines = blind_state(sample=sample, user=request.user, answering=mode == MODE_ANSWER)
     if to_machines.applies:  # Dataset.machine_blind: machines hidden until a first answer
         context |= blind_page_context(sample=sample, state=to_machines, context=context)

@@ -1,16 +1,23 @@
-"""Leases: fairness, the k cap, one lease per person, expiry, skip, adjudication leases."""
+"""Leases: fairness, the k cap, one lease per person, expiry, skip and take back,
+adjudication leases."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from annotator.models import Sample
 from review.models import Assignment, AuditEvent
 from review.roles import ADJUDICATOR, ANNOTATOR
-from review.services.assignment import expire_stale_leases, lease_next_sample, skip_assignment
+from review.services.assignment import (
+    expire_stale_leases,
+    lease_next_sample,
+    skip_assignment,
+    take_back_skipped,
+)
 from tests.factories import DatasetFactory, SampleFactory
 from tests.review.team import answer, lease, member
 
@@ -108,8 +115,6 @@ def test_skip_releases_the_sample_for_others_but_not_for_the_skipper(ds):
 
 
 def test_skip_without_a_lease_is_refused(ds):
-    from django.core.exceptions import ValidationError
-
     with pytest.raises(ValidationError):
         skip_assignment(sample=SampleFactory.create(dataset=ds), user=member(ANNOTATOR))
 
@@ -141,3 +146,30 @@ def test_adjudication_leases_go_to_one_adjudicator_per_conflict(ds):
     assert got is not None and got.sample == conflict
     assert lease_next_sample(user=second, kind=Assignment.Kind.ADJUDICATE) is None
     assert AuditEvent.objects.filter(sample=conflict, action="lease", actor=first).exists()
+
+
+def test_a_skipped_sample_can_be_taken_back_while_it_still_waits(ds):
+    sample = SampleFactory.create(dataset=ds)
+    person = member(ANNOTATOR)
+    lease(sample, person)
+    skip_assignment(sample=sample, user=person)
+    taken = take_back_skipped(sample=sample, user=person)
+    assert (taken.sample, taken.status) == (sample, Assignment.Status.ACTIVE)
+    assert taken.expires_at > timezone.now()
+    assert lease_next_sample(user=person) == taken  # "Next" reopens it
+    assert AuditEvent.objects.filter(sample=sample, action="take_back").count() == 1
+
+
+def test_taking_back_is_refused_when_the_sample_is_gone_or_was_not_skipped(ds):
+    full, decided = SampleFactory.create(dataset=ds), SampleFactory.create(dataset=ds)
+    person = member(ANNOTATOR)
+    for sample in (full, decided):
+        lease(sample, person, status=Assignment.Status.SKIPPED)
+    a, b = _people(2)
+    lease(full, a)
+    lease(full, b)  # k = 2 people hold it now
+    Sample.objects.filter(pk=decided.pk).update(status=Sample.Status.ADJUDICATED)
+    for sample in (full, decided, SampleFactory.create(dataset=ds)):
+        with pytest.raises(ValidationError):
+            take_back_skipped(sample=sample, user=person)
+    assert not Assignment.objects.filter(annotator=person, status="active").exists()

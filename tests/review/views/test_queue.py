@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from annotator.models import Sample
 from review.models import Assignment
+from review.roles import ANNOTATOR
 from tests.factories import DatasetFactory, ProposalFactory, SampleFactory
 from tests.review.team import answer, lease, member
 
@@ -187,3 +188,97 @@ def test_login_page_renders_and_logs_in(client, user):
         reverse("login"), {"username": user.username, "password": "correct-horse-battery"}
     )
     assert response.status_code == 302 and response.url == QUEUE
+
+
+def _answered(person, sample):
+    lease(sample, person, status=Assignment.Status.SUBMITTED)
+    answer(sample, person, "awe")
+
+
+def test_annotators_see_their_progress_and_filters(client, annotator):
+    ds = DatasetFactory.create(overlap_k=1)
+    done1, done2, held, skipped, _ = SampleFactory.create_batch(5, dataset=ds)
+    _answered(annotator, done1)
+    _answered(annotator, done2)
+    lease(held, annotator)
+    lease(skipped, annotator, status=Assignment.Status.SKIPPED)
+    client.force_login(annotator)
+    response = client.get(QUEUE)
+    html = response.content.decode()
+    progress = response.context["progress"]
+    assert (progress.done, progress.remaining, progress.skipped_open) == (2, 2, 1)
+    assert "<strong>2</strong> of 4 done · 2 to go · <strong>2</strong> today" in html
+    assert "1 skipped still open" in html
+    assert "Continue</a>" in html  # a sample in hand
+    assert response.context["work_filters"] == [
+        ("", "All", 3),
+        ("held", "In hand", 1),
+        ("answered", "Answered", 2),
+        ("skipped", "Skipped", 1),
+    ]
+    answered = client.get(QUEUE, {"show": "answered"}).context["page"].object_list
+    assert {a.sample_id for a in answered} == {done1.pk, done2.pk}
+    assert client.get(QUEUE, {"show": "bogus"}).context["show"] == ""
+
+
+def test_skipped_samples_are_found_and_taken_back(client, annotator):
+    ds = DatasetFactory.create(overlap_k=1)
+    sample, gone = SampleFactory.create(dataset=ds), SampleFactory.create(dataset=ds)
+    lease(sample, annotator, status=Assignment.Status.SKIPPED)
+    lease(gone, annotator, status=Assignment.Status.SKIPPED)
+    lease(gone, member(ANNOTATOR))  # someone else holds it now
+    client.force_login(annotator)
+    html = client.get(QUEUE, {"show": "skipped"}).content.decode()
+    take_back = reverse("review:take_back", args=[sample.pk])
+    assert f'action="{take_back}"' in html
+    assert reverse("review:take_back", args=[gone.pk]) not in html and "not open now" in html
+    response = client.post(take_back, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("review:sample", args=[sample.pk])
+    assert response.context["mode"] == "answer"
+    assert "is yours again" in response.content.decode()
+    refused = client.post(reverse("review:take_back", args=[gone.pk]), follow=True)
+    assert refused.redirect_chain[-1][0] == QUEUE + "?show=skipped"
+    assert "no longer waits for you" in refused.content.decode()
+
+
+def test_queue_done_only_when_nothing_is_left_and_skipped_ones_are_named(client, annotator):
+    ds = DatasetFactory.create(overlap_k=1)
+    sample = SampleFactory.create(dataset=ds)
+    lease(sample, annotator, status=Assignment.Status.SKIPPED)
+    client.force_login(annotator)
+    response = client.get(reverse("review:next"), follow=True)
+    html = response.content.decode()
+    assert "Queue done" not in html
+    assert "1 sample you skipped is still open" in html
+    assert 'id="start-annotating"' not in html  # nothing new to start
+    assert "take it back under “Skipped”" in html
+    Sample.objects.filter(pk=sample.pk).update(status=Sample.Status.ADJUDICATED)
+    done = client.get(reverse("review:next"), follow=True).content.decode()
+    assert "Queue done: nothing is waiting for you to annotate." in done
+    assert "Queue done: nothing is left for you to answer." in done
+
+
+def test_annotator_queue_page_queries_do_not_grow_with_work(client, annotator):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ds = DatasetFactory.create(overlap_k=1)
+    client.force_login(annotator)
+
+    def page_queries(show: str) -> int:
+        client.get(QUEUE, {"show": show})
+        with CaptureQueriesContext(connection) as queries:
+            client.get(QUEUE, {"show": show})
+        return len(queries)
+
+    def add_work() -> None:
+        for sample in SampleFactory.create_batch(3, dataset=ds):
+            _answered(annotator, sample)
+        lease(SampleFactory.create(dataset=ds), annotator, status=Assignment.Status.SKIPPED)
+
+    add_work()
+    few = [page_queries(show) for show in ("", "skipped")]
+    for _ in range(5):
+        add_work()
+    assert [page_queries(show) for show in ("", "skipped")] == few
+    assert max(few) <= 16

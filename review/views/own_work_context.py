@@ -1,0 +1,59 @@
+"""What the sample page shows an annotator about their own work: "7 of 40 · 12 today", J/K
+through the samples handed to them, and the form that changes an answer they gave."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from annotator.models import Sample
+from review.forms import AdjudicationForm
+from review.models import Adjudication, Annotation, Assignment, Draft
+from review.roles import ANNOTATOR, user_roles
+from review.selectors.progress import annotator_progress, work_place
+
+LABEL_FIELDS = ("emotion", "confidence", "background", "attribute", "subject", "notes")
+
+
+def own_work_context(request: HttpRequest, *, sample: Sample) -> dict[str, Any]:
+    """Progress and the J/K links through the person's work (empty for non-annotators)."""
+    if ANNOTATOR not in user_roles(request.user):
+        return {}
+    progress = annotator_progress(user=request.user)
+    place = work_place(user=request.user, sample_id=sample.pk)
+    previous_url = next_url = None
+    if place.previous_sample_id is not None:
+        previous_url = reverse("review:sample", args=[place.previous_sample_id])
+    if place.next_sample_id is not None:
+        next_url = reverse("review:sample", args=[place.next_sample_id])
+    # At the end of their work with nothing in hand, J asks for a new sample.
+    next_is_new = next_url is None and place.position > 0 and not progress.held
+    if next_is_new and progress.available:
+        next_url = f"{reverse('review:next')}?kind={Assignment.Kind.ANNOTATE}"
+    return {
+        "progress": progress,
+        "work_place": place,
+        "work_previous_url": previous_url,
+        "work_next_url": next_url,
+        "work_next_is_new": next_is_new,
+    }
+
+
+def change_answer_form(
+    *,
+    sample: Sample,
+    own: Annotation | None,
+    current: Adjudication | None,
+    draft: Draft | None,
+) -> AdjudicationForm:
+    """The answer form filled with the person's saved answer (or their draft of a change);
+    base_version is the label version it changes (0 while there is none)."""
+    initial: dict[str, object]
+    if draft is not None:
+        initial = {**draft.data, "base_version": draft.base_version}
+    else:
+        initial = {f: getattr(own, f) for f in LABEL_FIELDS} if own is not None else {}
+        initial["base_version"] = current.version if current else 0
+    return AdjudicationForm(labels=sample.dataset.taxonomy.labels, initial=initial)

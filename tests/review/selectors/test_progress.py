@@ -1,0 +1,155 @@
+"""An annotator's progress, their place in their own work, and what they skipped."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from annotator.models import Sample
+from review.models import Assignment, AuditEvent
+from review.roles import ANNOTATOR
+from review.selectors.assignment import annotation_candidates
+from review.selectors.progress import (
+    WorkPlace,
+    annotator_progress,
+    available_count,
+    open_skipped_count,
+    user_work,
+    work_counts,
+    work_place,
+)
+from review.services.assignment import lease_next_sample, skip_assignment
+from review.services.consensus import submit_answer
+from tests.factories import DatasetFactory, SampleFactory
+from tests.review.team import answer, lease, member
+
+pytestmark = pytest.mark.django_db
+
+
+def _next(person) -> Sample:
+    got = lease_next_sample(user=person)
+    assert got is not None
+    return got.sample
+
+
+def _answer_next(person, emotion="awe"):
+    """Next, then answer it: what an annotator does on the page."""
+    sample = _next(person)
+    submit_answer(sample=sample, annotator=person, emotion=emotion, confidence=7.0)
+    return sample
+
+
+def test_progress_counts_done_in_hand_to_go_and_today():
+    ds = DatasetFactory.create(overlap_k=1)
+    SampleFactory.create_batch(5, dataset=ds)
+    person = member(ANNOTATOR)
+    assert annotator_progress(user=person) == annotator_progress(user=person, dataset=ds)
+    start = annotator_progress(user=person)
+    assert (start.done, start.held, start.available, start.total) == (0, 0, 5, 5)
+    first = _answer_next(person)
+    _answer_next(person)
+    lease_next_sample(user=person)
+    progress = annotator_progress(user=person)
+    assert (progress.done, progress.held, progress.available, progress.today) == (2, 1, 2, 2)
+    assert (progress.remaining, progress.total, progress.finished) == (3, 5, False)
+    # An answer from yesterday is done, not today.
+    yesterday = timezone.now() - timedelta(days=1)
+    Assignment.objects.filter(sample=first).update(finished_at=yesterday, leased_at=yesterday)
+    assert annotator_progress(user=person).today == 1
+
+
+def test_available_count_matches_the_candidates_query_on_mixed_data():
+    """The cheap count must say what weighing every open sample's load says."""
+    ds = DatasetFactory.create(overlap_k=2)
+    person, a, b = member(ANNOTATOR), member(ANNOTATOR), member(ANNOTATOR)
+    untouched = SampleFactory.create_batch(3, dataset=ds)
+    half = SampleFactory.create(dataset=ds)
+    answer(half, a, "awe")  # one answer of two: room for one more
+    full = SampleFactory.create(dataset=ds)
+    answer(full, a, "awe")
+    lease(full, b)  # k reached with a live lease
+    expired_full = SampleFactory.create(dataset=ds)
+    answer(expired_full, a, "awe")
+    lease(expired_full, b, seconds=-5)  # expired: the slot is free again
+    mine = SampleFactory.create(dataset=ds)
+    answer(mine, person, "fear")  # answered by the person: not for them again
+    skipped = SampleFactory.create(dataset=ds)
+    lease(skipped, person, status=Assignment.Status.SKIPPED)
+    SampleFactory.create(dataset=ds, status=Sample.Status.AGREED)  # not open
+    SampleFactory.create(dataset=ds, status=Sample.Status.AGREED, human_check=True)
+    gold = SampleFactory.create(dataset=ds, status=Sample.Status.AGREED, gold_emotion="awe")
+    answer(gold, a, "awe")
+    answer(gold, b, "awe")  # gold is never capped by k
+    binary_ds = DatasetFactory.create(binary_protocol={"max_votes": 3})
+    SampleFactory.create(dataset=binary_ds)
+    busy_binary = SampleFactory.create(dataset=binary_ds)
+    lease(busy_binary, a)  # one voter at a time
+    conflict = SampleFactory.create(dataset=ds)
+    answer(conflict, a, "awe")
+    answer(conflict, b, "fear")
+    AuditEvent.objects.create(sample=conflict, action="conflict")
+    now = timezone.now()
+    for scope in (None, ds, binary_ds):
+        expected = annotation_candidates(user=person, dataset=scope, now=now).count()
+        assert available_count(user=person, dataset=scope, now=now) == expected
+    assert available_count(user=person, dataset=None, now=now) == len(untouched) + 5
+
+
+def test_progress_queries_do_not_grow_with_work_or_samples():
+    ds = DatasetFactory.create(overlap_k=1)
+    person = member(ANNOTATOR)
+
+    def queries() -> int:
+        sample_id = Assignment.objects.filter(annotator=person)[0].sample_id
+        with CaptureQueriesContext(connection) as captured:
+            annotator_progress(user=person)
+            work_place(user=person, sample_id=sample_id)
+        return len(captured)
+
+    SampleFactory.create_batch(3, dataset=ds)
+    _answer_next(person)
+    few = queries()
+    SampleFactory.create_batch(30, dataset=ds)
+    for _ in range(6):
+        _answer_next(person)
+    skip_assignment(sample=_next(person), user=person)
+    assert queries() == few <= 12
+
+
+def test_work_place_walks_the_work_in_the_order_it_was_handed_out():
+    ds = DatasetFactory.create(overlap_k=1)
+    SampleFactory.create_batch(4, dataset=ds)
+    person = member(ANNOTATOR)
+    first, second = _answer_next(person), _answer_next(person)
+    skipped = _next(person)
+    skip_assignment(sample=skipped, user=person)
+    current = _next(person)
+    assert work_place(user=person, sample_id=first.pk) == WorkPlace(1, None, second.pk)
+    assert work_place(user=person, sample_id=second.pk) == WorkPlace(2, first.pk, current.pk)
+    assert work_place(user=person, sample_id=current.pk) == WorkPlace(3, second.pk, None)
+    # A skipped sample is not in the work: K leads back to its end.
+    assert work_place(user=person, sample_id=skipped.pk) == WorkPlace(0, current.pk, None)
+
+
+def test_skipped_samples_are_listed_with_whether_they_can_be_taken_back():
+    ds = DatasetFactory.create(overlap_k=1)
+    open_one, taken, decided = SampleFactory.create_batch(3, dataset=ds)
+    person, other = member(ANNOTATOR), member(ANNOTATOR)
+    for sample in (open_one, taken, decided):
+        lease(sample, person, status=Assignment.Status.SKIPPED)
+    lease(taken, other)  # someone else holds it now (k = 1: no room)
+    decided.status = Sample.Status.ADJUDICATED
+    decided.save()
+    lease(SampleFactory.create(dataset=ds), person)
+    skips = user_work(user=person, show="skipped")
+    rows = {a.sample_id: a.can_take_back for a in skips}  # type: ignore[attr-defined]
+    assert rows == {open_one.pk: True, taken.pk: False, decided.pk: False}
+    assert open_skipped_count(user=person, now=timezone.now()) == 1
+    assert work_counts(user=person) == {"held": 1, "answered": 0, "skipped": 3, "": 1}
+    assert [a.status for a in user_work(user=person)] == [Assignment.Status.ACTIVE]
+    progress = annotator_progress(user=person)
+    assert (progress.skipped_open, progress.finished) == (1, False)
