@@ -38,6 +38,14 @@ VIEWPORTS = ["1440x900", "1366x768"]
 # SAM weights): the script shows what the README's demo shows.
 CLEARED_ENV = ("DATABASE_URL", "CELERY_BROKER_URL", "SAM_CHECKPOINT", "SEGMENTER", "DEBUG")
 PASSWORD_LINE = re.compile(r"^\s+(annotator|admin)\s+(\S+)\s+\(", re.MULTILINE)
+# Click marks (add, remove), B-A-S roles and the accent, kept exact in --docs-image's palette.
+KEPT_COLOURS = ("#1f9d55", "#d64545", "#2f6fe4", "#e08a00", "#d6336c", "#3b4fd8")
+# A mask canvas with at least one painted pixel: what a person sees of a mask.
+PAINTED = """() => Array.from(document.querySelectorAll("canvas.mask-canvas")).some((c) => {
+  const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  for (let i = 3; i < data.length; i += 4) if (data[i] > 0) return true;
+  return false;
+})"""
 
 
 @dataclass
@@ -129,7 +137,29 @@ def annotator_pages(page: Any, demo: Demo, out: Path, *, full_page: bool) -> lis
     page.click("#start-annotating")
     page.wait_for_selector(".stage img")
     saved.append(shoot(page, out / "annotator-sample.png", full_page=full_page))
+    if click_for_a_mask(page):
+        saved.append(shoot(page, out / "annotator-mask.png", full_page=full_page))
     return saved
+
+
+def click_for_a_mask(page: Any) -> bool:
+    """Click the middle of the subject's box (else of the image); True once a mask is drawn."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    if not page.locator("#mask-panel").count():
+        return False
+    box = page.locator(".overlay g.box.role-subject rect.edge")
+    target = box.first if box.count() else page.locator(".stage img")
+    rect = target.bounding_box()
+    page.mouse.click(rect["x"] + rect["width"] / 2, rect["y"] + rect["height"] / 2)
+    page.mouse.move(1, 1)  # no hover effects in the picture
+    try:
+        page.wait_for_selector(".mask-marks circle", timeout=10_000)
+        page.wait_for_function(PAINTED, timeout=30_000)
+    except PlaywrightTimeout:
+        print("note: no mask was drawn within 30 s; annotator-mask.png left out")
+        return False
+    return True
 
 
 def admin_pages(page: Any, demo: Demo, out: Path, *, full_page: bool) -> list[Path]:
@@ -181,8 +211,16 @@ def main() -> None:
     parser.add_argument("--chromium", default="/usr/bin/chromium", help="chromium executable")
     parser.add_argument("--port", type=int, default=0, help="demo server port (default: free)")
     parser.add_argument("--keep-data", action="store_true", help="keep the demo's data dir")
+    parser.add_argument(
+        "--docs-image",
+        type=Path,
+        help="also write a small (256-colour) copy of the 1366x768 annotator page here, "
+        "e.g. docs/img/annotator.png",
+    )
     args = parser.parse_args()
     viewports = args.viewports or VIEWPORTS
+    if args.docs_image and "1366x768" not in viewports:
+        parser.error("--docs-image copies the 1366x768 annotator page: include that viewport")
     data_dir = Path(tempfile.mkdtemp(prefix="emoreview-shots-"))
     try:
         with running_demo(data_dir, port=args.port or free_port()) as demo:
@@ -198,8 +236,30 @@ def main() -> None:
             print(f"demo data kept in {data_dir}")
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
+    if args.docs_image:
+        saved.append(small_copy(args.out / "1366x768", args.docs_image))
     for path in saved:
         print(f"{path}  ({path.stat().st_size // 1024} KiB)")
+
+
+def small_copy(folder: Path, target: Path) -> Path:
+    """The annotator's page (with its mask when one was drawn) in 256 colours: a README picture."""
+    from PIL import Image
+
+    source = folder / "annotator-mask.png"
+    if not source.exists():
+        source = folder / "annotator-sample.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with Image.open(source) as opened:
+        image = opened.convert("RGB")
+    # Median cut gives few-pixel colours no entry (a click mark turned grey): a band of the
+    # marks' and roles' colours (static/css/app.css) makes the palette keep them.
+    probe = Image.new("RGB", (image.width, image.height + 64), "white")
+    probe.paste(image, (0, 0))
+    for i, colour in enumerate(KEPT_COLOURS):
+        probe.paste(Image.new("RGB", (64, 64), colour), (i * 64, image.height))
+    image.quantize(palette=probe.quantize(colors=256)).save(target, optimize=True)
+    return target
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ promise, and the grounded box stays over the same image pixels through all of it
 from __future__ import annotations
 
 import io
+import time
 from typing import Any
 
 import pytest
@@ -155,6 +156,41 @@ def test_box_stays_over_its_pixels_through_zoom_and_pan(demo_site, chromium_brow
     assert dragged["img"][1] == pytest.approx(panned["img"][1] + 30, abs=1)
     assert_box_over_region(dragged, sample)
     assert MaskEdit.objects.count() == 0
+
+
+def test_a_click_on_the_zoomed_image_lands_on_the_pixel_under_the_cursor(
+    demo_site, chromium_browser
+):
+    page, sample = open_first_sample(demo_site, chromium_browser, DESKTOP)
+    left, top, width, height = page.evaluate(GEOMETRY)["img"]
+    wheel(page, left + 0.6 * width, top + 0.5 * height, notches=4)
+    zoomed = page.evaluate(GEOMETRY)
+    cursor = (left + 0.45 * width, top + 0.55 * height)
+    scale = zoomed["img"][2] / sample.width
+    expected = ((cursor[0] - zoomed["img"][0]) / scale, (cursor[1] - zoomed["img"][1]) / scale)
+
+    page.mouse.click(*cursor)  # masks.js: a click on the image adds a point to the subject's mask
+    page.wait_for_function("document.querySelectorAll('.mask-marks circle').length > 0")
+    mark = page.locator(".mask-marks circle").first.bounding_box()
+    assert mark["x"] + mark["width"] / 2 == pytest.approx(cursor[0], abs=TOLERANCE_PX)
+    assert mark["y"] + mark["height"] / 2 == pytest.approx(cursor[1], abs=TOLERANCE_PX)
+    edit = _wait_for_stored_edit()
+    x, y, label = edit.points[0]
+    assert (x, y, label) == (
+        pytest.approx(expected[0], abs=1),
+        pytest.approx(expected[1], abs=1),
+        1,
+    )
+
+
+def _wait_for_stored_edit() -> MaskEdit:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        edit = MaskEdit.objects.order_by("pk").first()
+        if edit is not None and edit.points:
+            return edit
+        time.sleep(0.2)
+    raise AssertionError("the click was not stored")
 
 
 def test_fit_and_actual_pixels(demo_site, chromium_browser):
