@@ -30,7 +30,8 @@ from annotator.services.rle import encode_mask
 from review.models import MaskEdit
 from review.selectors.masks import boxes_without_masks, is_edit_stale
 from review.selectors.samples import sample_image_path
-from review.services.masks import _lock_sample, notify_mask_edit_finished, write_person_region
+from review.services.mask_wakeup import notify_mask_edit_finished
+from review.services.masks import _lock_sample, write_person_region
 
 logger = logging.getLogger(__name__)
 

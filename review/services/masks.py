@@ -5,19 +5,16 @@ plus this click), and queued on the gpu queue after commit; review/services/mask
 computes it. Every write here runs under a lock on the sample row, so seq numbers, the head and
 the person's Region of an element change one writer at a time.
 
-The worker wakes a waiting request through Redis (LPUSH on a key per edit, BLPOP here): a click's
-response can carry its mask ~ms after the worker stores it, without fixed polling intervals.
+A waiting request is woken by the worker through Redis (review/services/mask_wakeup.py).
 """
 
 from __future__ import annotations
 
 import functools
-import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -39,8 +36,6 @@ from review.selectors.masks import (
 )
 from review.selectors.samples import sample_image_path
 
-logger = logging.getLogger(__name__)
-
 GPU_QUEUE = "gpu"
 # Redis serves priority 0 first: a click never waits behind prefetching (docs/performance.md).
 PRIORITY_CLICK = 0
@@ -48,8 +43,6 @@ PRIORITY_OPEN_SAMPLE = 3
 PRIORITY_REGIONS = 6
 PRIORITY_UPCOMING = 9
 MAX_POINTS = 64
-WAKE_PREFIX = "emoreview:maskedit:"
-WAKE_TTL_SECONDS = 60
 
 
 class MaskConflict(ValidationError):
@@ -126,12 +119,33 @@ def add_mask_edit(
     raises ValidationError, a person without the sample raises PermissionDenied; nothing is
     written then.
     """
+    clicks = [click] if click is not None else []
+    return add_mask_edits(
+        sample=sample, role=role, author=author, clicks=clicks, box=box, reset=reset
+    )
+
+
+def add_mask_edits(
+    *,
+    sample: Sample,
+    role: str,
+    author: Any,
+    clicks: Sequence[Click],
+    box: tuple[float, float, float, float] | None = None,
+    reset: bool = False,
+) -> MaskEdit:
+    """Save clicks made in a row (the page sends those made while the previous request was on
+    its way together) as one edit each, in order, so that an undo takes back exactly one click;
+    a box goes with the first. Only the last edit is computed: the ones before it are stored as
+    superseded (stale), and an undo back to one of them computes it, as for any stale edit.
+    Returns the last edit. All or nothing: a bad click refuses the whole batch.
+    """
     check_role(role)
-    if click is None and box is None:
+    if not clicks and box is None:
         raise ValidationError(
             "empty edit: send a click (x, y, label) or a box (x1, y1, x2, y2)", code="empty"
         )
-    point = _check_click(sample, click) if click is not None else None
+    new_points = [_check_click(sample, click) for click in clicks]
     new_box = _checked_box(sample, box) if box is not None else None
     _check_may_edit(user=author, sample=sample)
     if sample_image_path(sample=sample) is None:
@@ -149,23 +163,44 @@ def add_mask_edit(
             else edits.filter(undone=False).order_by("-seq").only("points", "box").first()
         )
         points = list(head.points) if head is not None else []
-        if point is not None:
-            points.append(point)
-        if len(points) > MAX_POINTS:
+        if len(points) + len(new_points) > MAX_POINTS:
             raise ValidationError(f"at most {MAX_POINTS} clicks per mask: undo or start over")
-        # seq counts the element's edits by everyone (one order for the sample's history).
-        everyone = MaskEdit.objects.filter(sample_id=sample.pk, role=role)
-        last = everyone.aggregate(last=Max("seq"))["last"]
-        edit = MaskEdit.objects.create(
+        kept_box = head.box if head is not None else None
+        prompts = _prompts(points, new_points, new_box if new_box is not None else kept_box)
+        edit = _create_edits(sample=sample, role=role, author=author, prompts=prompts)
+        transaction.on_commit(functools.partial(enqueue_mask_edit, edit_id=edit.pk))
+    return edit
+
+
+def _prompts(
+    points: list[Any], new_points: list[list[float]], box: list[float] | None
+) -> list[tuple[list[Any], list[float] | None]]:
+    """The (points, box) of each new edit: the head's points plus one more click each."""
+    if not new_points:
+        return [(points, box)]
+    return [(points + new_points[: i + 1], box) for i in range(len(new_points))]
+
+
+def _create_edits(
+    *, sample: Sample, role: str, author: Any, prompts: list[tuple[list[Any], list[float] | None]]
+) -> MaskEdit:
+    """Write the edits in seq order, all but the last as superseded; returns the last."""
+    # seq counts the element's edits by everyone (one order for the sample's history).
+    everyone = MaskEdit.objects.filter(sample_id=sample.pk, role=role)
+    last_seq = everyone.aggregate(last=Max("seq"))["last"] or 0
+    edits = [
+        MaskEdit.objects.create(
             sample=sample,
             role=role,
             author=author,
-            seq=(last or 0) + 1,
+            seq=last_seq + i,
             points=points,
-            box=new_box if new_box is not None else (head.box if head is not None else None),
+            box=box,
+            status=MaskEdit.Status.PENDING if i == len(prompts) else MaskEdit.Status.STALE,
         )
-        transaction.on_commit(functools.partial(enqueue_mask_edit, edit_id=edit.pk))
-    return edit
+        for i, (points, box) in enumerate(prompts, start=1)
+    ]
+    return edits[-1]
 
 
 def enqueue_mask_edit(*, edit_id: int) -> None:
@@ -344,53 +379,3 @@ def schedule_mask_work(*, user: Any, sample: Sample) -> None:
         enqueue_region_masks(sample_ids=[sample.pk])
     upcoming = upcoming_sample_ids(user=user, sample=sample, count=settings.MASK_PREFETCH_COUNT)
     prefetch_embeddings(sample_ids=upcoming)
-
-
-# Waking a waiting request -----------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=4)
-def _redis_client(url: str) -> Any:
-    import redis
-
-    return redis.Redis.from_url(url, socket_timeout=30)
-
-
-def _wake_client() -> Any:
-    url = settings.CELERY_BROKER_URL
-    if not url or not url.startswith(("redis://", "rediss://", "unix://")):
-        return None
-    return _redis_client(url)
-
-
-def tasks_run_inline() -> bool:
-    """True without a broker: a queued task has already run when on_commit returns."""
-    return bool(current_app.conf.task_always_eager)
-
-
-def notify_mask_edit_finished(*, edit_id: int) -> None:
-    """Tell a request waiting on `edit_id` that its result (or its discarding) is stored."""
-    client = _wake_client()
-    if client is None:
-        return
-    import redis
-
-    key = f"{WAKE_PREFIX}{edit_id}"
-    try:
-        client.pipeline(transaction=False).lpush(key, 1).expire(key, WAKE_TTL_SECONDS).execute()
-    except redis.RedisError as exc:  # the poll still finds the result, a little later
-        logger.warning("mask edit %s: wake-up not sent (%s)", edit_id, exc)
-
-
-def wait_for_mask_edit(*, edit_id: int, timeout: float) -> bool:
-    """Block up to `timeout` seconds for the worker's wake-up; True when it came."""
-    client = _wake_client()
-    if client is None or timeout <= 0 or tasks_run_inline():
-        return False
-    import redis
-
-    try:
-        return client.blpop([f"{WAKE_PREFIX}{edit_id}"], timeout=timeout) is not None
-    except redis.RedisError as exc:
-        logger.warning("mask edit %s: waiting for the wake-up failed (%s)", edit_id, exc)
-        return False

@@ -31,13 +31,16 @@ from review.selectors.masks import (
     mask_states,
 )
 from review.services import masks as mask_services
+from review.services.mask_wakeup import wait_for_mask_edit
 from review.services.masks import Click, MaskConflict, check_role
 from review.views.mask_overlays import mask_png, state_overlays
 from review.views.queue import HtmxHttpRequest, wants_partial
 
 
 class MaskEditForm(forms.Form):
-    """A click (x, y, label) and/or a dragged box (x1, y1, x2, y2), in image pixels."""
+    """A click (x, y, label) and/or a dragged box (x1, y1, x2, y2), in image pixels; or
+    `clicks`, a JSON list of [x, y, label] made in a row (masks.js sends the clicks made while
+    the previous request was on its way together, in order)."""
 
     x = forms.FloatField(required=False)
     y = forms.FloatField(required=False)
@@ -46,6 +49,7 @@ class MaskEditForm(forms.Form):
     y1 = forms.FloatField(required=False)
     x2 = forms.FloatField(required=False)
     y2 = forms.FloatField(required=False)
+    clicks = forms.JSONField(required=False)
     reset = forms.BooleanField(required=False)
 
     def clean(self) -> dict[str, Any]:
@@ -54,19 +58,37 @@ class MaskEditForm(forms.Form):
             given = [data.get(n) is not None for n in names]
             if any(given) and not all(given):
                 raise ValidationError(f"give all of {', '.join(names)} or none of them")
+        if data.get("clicks") and data.get("x") is not None:
+            raise ValidationError("give either x, y or clicks, not both")
         return data
 
-    def click(self) -> Click | None:
+    def clean_clicks(self) -> list[Click]:
+        raw = self.cleaned_data.get("clicks")
+        if raw is None:
+            return []
+        if not isinstance(raw, list) or not raw or not all(_is_click(c) for c in raw):
+            raise ValidationError("a non-empty list of [x, y, label] with label 1 or 0")
+        if len(raw) > mask_services.MAX_POINTS:
+            raise ValidationError(f"at most {mask_services.MAX_POINTS} clicks per mask")
+        return [Click(x=float(x), y=float(y), label=int(label)) for x, y, label in raw]
+
+    def click_list(self) -> list[Click]:
         data = self.cleaned_data
         if data.get("x") is None:
-            return None
-        return Click(x=data["x"], y=data["y"], label=int(data.get("label") or 1))
+            return data.get("clicks") or []
+        return [Click(x=data["x"], y=data["y"], label=int(data.get("label") or 1))]
 
     def box(self) -> tuple[float, float, float, float] | None:
         data = self.cleaned_data
         if data.get("x1") is None:
             return None
         return (data["x1"], data["y1"], data["x2"], data["y2"])
+
+
+def _is_click(value: Any) -> bool:
+    numbers = isinstance(value, list) and len(value) == 3
+    numbers = numbers and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    return numbers and value[2] in (0, 1)
 
 
 def _sample(pk: int) -> Sample:
@@ -106,7 +128,12 @@ def _state_response(
         "overlays": state_overlays(state),
         "can_edit": can_edit,
     }
-    return render(request, "review/_mask_state.html", context)
+    response = render(request, "review/_mask_state.html", context)
+    # The element's panel as it is when the answer arrives: a poll may have replaced the one
+    # the request came from meanwhile.
+    response["HX-Retarget"] = f"#mask-state-{role}"
+    response["HX-Reswap"] = "outerHTML"
+    return response
 
 
 def _author_id(request: HttpRequest, can_edit: bool) -> int | None:
@@ -153,15 +180,15 @@ def _add_edit(request: HtmxHttpRequest, sample: Sample, role: str) -> None:
                 for name, errors in form.errors.items()
             ]
         )
-    edit = mask_services.add_mask_edit(
+    edit = mask_services.add_mask_edits(
         sample=sample,
         role=role,
         author=request.user,
-        click=form.click(),
+        clicks=form.click_list(),
         box=form.box(),
         reset=form.cleaned_data["reset"],
     )
-    mask_services.wait_for_mask_edit(edit_id=edit.pk, timeout=settings.MASK_WAIT_SECONDS)
+    wait_for_mask_edit(edit_id=edit.pk, timeout=settings.MASK_WAIT_SECONDS)
 
 
 def _undo(request: HtmxHttpRequest, sample: Sample, role: str) -> None:
@@ -204,13 +231,10 @@ def mask_poll_view(request: HtmxHttpRequest, pk: int, role: str) -> HttpResponse
     edit_id = int(request.GET["edit"])
     progress = edit_progress(edit_id=edit_id)
     if progress is not None and progress[0] in ("pending", "running"):
-        mask_services.wait_for_mask_edit(edit_id=edit_id, timeout=settings.MASK_WAIT_SECONDS)
+        wait_for_mask_edit(edit_id=edit_id, timeout=settings.MASK_WAIT_SECONDS)
         progress = edit_progress(edit_id=edit_id)
     if progress is None or progress[0] not in ("pending", "running"):
-        response = _state_response(request, sample=sample, role=role, can_edit=can_edit)
-        response["HX-Retarget"] = f"#mask-state-{role}"
-        response["HX-Reswap"] = "outerHTML"
-        return response
+        return _state_response(request, sample=sample, role=role, can_edit=can_edit)
     context = {"sample": sample, "role": role, "edit_id": edit_id, "progress": progress[1]}
     return render(request, "review/_mask_progress.html", context)
 
