@@ -22,7 +22,9 @@ from review.selectors.masks import Candidate, MaskState, PersonMask, ShownMask
 
 # The roles' colours in static/css/app.css.
 ROLE_RGB = {"background": (47, 111, 228), "attribute": (224, 138, 0), "subject": (214, 51, 108)}
-PNG_ALPHA = 120
+PNG_ALPHA = 120  # translucent, for an <img> over the image (no JavaScript, thumbnails)
+# Opaque for the page's canvas: masks.js applies the person's opacity (and outline) itself.
+CANVAS_ALPHA = 255
 # Exact up to this many pixels on the long side (about what the page displays). A state partial
 # carries the alternatives' overlays too while all overlays stay within the budget: smooth masks
 # (a few KB each) cycle without a round trip; ragged ones (tens of KB) come one at a time, which
@@ -47,8 +49,11 @@ def _scaled(mask: np.ndarray, max_side: int | None) -> np.ndarray:
     return mask[np.ix_(rows, cols)]  # nearest neighbour
 
 
-def mask_png(masks: Sequence[ShownMask], *, role: str, max_side: int | None) -> bytes:
-    """The masks (of one image) as one PNG, scaled down to `max_side` on the long side."""
+def mask_png(
+    masks: Sequence[ShownMask], *, role: str, max_side: int | None, alpha: int = PNG_ALPHA
+) -> bytes:
+    """The masks (of one image) as one PNG, scaled down to `max_side` on the long side, in the
+    element's colour with `alpha` (transparent elsewhere)."""
     union = decode_mask(masks[0].rle)
     for other in masks[1:]:
         if list(other.rle["size"]) == list(masks[0].rle["size"]):
@@ -66,7 +71,7 @@ def mask_png(masks: Sequence[ShownMask], *, role: str, max_side: int | None) -> 
             _PNG_SIGNATURE,
             _chunk(b"IHDR", header),
             _chunk(b"PLTE", bytes([0, 0, 0, *ROLE_RGB[role]])),
-            _chunk(b"tRNS", bytes([0, PNG_ALPHA])),
+            _chunk(b"tRNS", bytes([0, alpha])),
             _chunk(b"IDAT", zlib.compress(scanlines.tobytes(), 1)),
             _chunk(b"IEND", b""),
         ]
@@ -79,18 +84,24 @@ def _data_url(png: bytes) -> str:
 
 def _overlay(rle: dict[str, Any], role: str) -> str:
     mask = ShownMask(rle=rle, segmenter="", origin="", score=None)
-    return _data_url(mask_png([mask], role=role, max_side=OVERLAY_MAX_SIDE))
+    png = mask_png([mask], role=role, max_side=OVERLAY_MAX_SIDE, alpha=CANVAS_ALPHA)
+    return _data_url(png)
 
 
 @dataclass(frozen=True)
 class Overlays:
-    """What the page draws for an element, as PNG data URLs. Machine masks in `shown`; with a
-    person's candidates, each candidate with its overlay (the chosen one always, the others
-    while all stay within OVERLAY_BUDGET) or "" (choosing it draws it when the server answers).
+    """What the page draws for an element, as PNG data URLs (opaque: the page sets opacity).
+
+    `shown`: what the element shows now, whatever the segmenter made: the machine's masks, or
+    the chosen candidate of the person's edit (`shown_candidate`, its index; None for machine
+    masks). `candidates`: each candidate of the person's edit with its overlay while all stay
+    within OVERLAY_BUDGET, else "" (choosing it draws it when the server answers); "" for the
+    chosen one too, which is in `shown`.
     """
 
     shown: list[str]
     candidates: list[tuple[Candidate, str]]
+    shown_candidate: int | None = None
 
 
 def state_overlays(state: MaskState) -> Overlays:
@@ -98,8 +109,9 @@ def state_overlays(state: MaskState) -> Overlays:
         shown = [_overlay(m.rle, state.role) for m in state.masks]
         return Overlays(shown=shown, candidates=[])
     chosen = next(c for c in state.candidates if c.chosen)
-    urls = {chosen.index: _overlay(chosen.rle, state.role)}
-    spent = len(urls[chosen.index])
+    shown_url = _overlay(chosen.rle, state.role)
+    urls: dict[int, str] = {}
+    spent = len(shown_url)
     for candidate in state.candidates:
         # A data URL comes to at least ~0.4 byte per RLE character on the ragged masks that
         # strain the budget: skip encoding ones that cannot fit.
@@ -109,8 +121,11 @@ def state_overlays(state: MaskState) -> Overlays:
         if spent + len(url) <= OVERLAY_BUDGET:
             urls[candidate.index] = url
             spent += len(url)
-    # The chosen candidate's button carries the shown overlay: no second copy.
-    return Overlays(shown=[], candidates=[(c, urls.get(c.index, "")) for c in state.candidates])
+    return Overlays(
+        shown=[shown_url],
+        candidates=[(c, urls.get(c.index, "")) for c in state.candidates],
+        shown_candidate=chosen.index,
+    )
 
 
 THUMBNAIL_SIDE = 160

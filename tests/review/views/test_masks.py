@@ -84,13 +84,71 @@ def test_a_click_answers_the_partial_with_the_new_mask(seeded_taxonomy, client, 
     assert edit.status == "done"
     assert np.array_equal(shown_overlay(html), decode_mask(edit.candidates[0]["rle"]))
     assert html.count('name="candidate"') == 3  # the other two one key away
-    assert html.count('data-png="data:image/png;base64,') == 3  # small masks: all three drawn
+    # Small masks: all three overlays come along (the shown one first, then the others).
+    assert html.count('<data class="mask-png') == 3
+    assert '<data class="mask-png" value="data:image/png;base64,' in html
+    assert html.count('class="mask-png mask-alternative"') == 2
+    assert response["HX-Retarget"] == "#mask-state-subject"  # the panel as it is on arrival
     assert "sam-tiny" in html  # which segmenter made the mask
     assert len(response.content) <= MAX_RESPONSE_BYTES
 
 
 @pytest.mark.ml
 @pytest.mark.usefixtures("tiny_sam", "inline_tasks")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("inline_tasks")
+def test_a_one_candidate_segmenter_still_sends_its_overlay(
+    seeded_taxonomy, settings, client, person, sample
+):
+    """GrabCut makes one mask per click: no candidates to choose from, but the overlay comes
+    in the shown list, which the page draws (it drew nothing before)."""
+    pytest.importorskip("cv2")
+    settings.SEGMENTER = "grabcut"
+    html = _click(client, sample).content.decode()
+    edit = MaskEdit.objects.get()
+    assert (edit.status, edit.segmenter, len(edit.candidates)) == ("done", "grabcut", 1)
+    assert 'name="candidate"' not in html  # nothing to cycle through
+    assert html.count('<data class="mask-png" value="data:image/png;base64,') == 1
+    assert np.array_equal(shown_overlay(html), decode_mask(edit.candidates[0]["rle"]))
+    assert 'mask by <strong class="mask-segmenter">grabcut</strong>' in html
+
+
+def test_clicks_sent_together_are_stored_one_edit_each(client, person, sample):
+    """What the page sends for the clicks made while its previous request was on its way."""
+    response = _click(
+        client, sample, x="", y="", clicks="[[10, 20, 1], [30.5, 40, 0], [50, 60, 1]]"
+    )
+    assert response.status_code == 200
+    edits = list(MaskEdit.objects.order_by("seq"))
+    assert [len(e.points) for e in edits] == [1, 2, 3]
+    assert edits[-1].points == [[10.0, 20.0, 1], [30.5, 40.0, 0], [50.0, 60.0, 1]]
+    assert [e.status for e in edits] == ["stale", "stale", "pending"]  # only the last computes
+    assert response.content.decode().count("[50.0,60.0,1]") == 1  # the marks of the last
+
+
+@pytest.mark.parametrize(
+    ("clicks", "extra", "message"),
+    [
+        ("[[10, 20]]", {}, "clicks: a non-empty list of [x, y, label]"),
+        ("[]", {}, "clicks: a non-empty list"),
+        ("[[10, 20, 2]]", {}, "label 1 or 0"),
+        ('[["10", 20, 1]]', {}, "clicks: a non-empty list"),
+        ("[[10, 20, 1], [999, 20, 1]]", {}, "outside the image"),
+        ("not json", {}, "clicks: Enter a valid JSON"),
+        ("[[10, 20, 1]]", {"x": "5", "y": "5"}, "either x, y or clicks"),
+        (str([[1, 1, 1]] * 65), {}, "clicks: at most 64 clicks per mask"),
+    ],
+)
+def test_bad_clicks_are_refused_and_nothing_is_stored(
+    client, person, sample, clicks, extra, message
+):
+    values = {"x": "", "y": "", **extra, "clicks": clicks}
+    response = _click(client, sample, **values)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not MaskEdit.objects.exists()
+
+
 def test_a_plain_form_post_saves_and_returns_to_the_sample_page(
     client, person, sample, django_capture_on_commit_callbacks
 ):
@@ -138,7 +196,10 @@ def test_a_sample_not_assigned_to_the_user_is_refused(client, sample):
 
 
 def test_mask_urls_need_a_login(client, sample):
+    # htmx (the mask panel's requests) gets 401 and where to sign in, never the login page.
     response = _click(client, sample)
+    assert response.status_code == 401 and reverse("login") in response["X-Login-Url"]
+    response = _click(client, sample, htmx=False)
     assert response.status_code == 302 and reverse("login") in response.url
 
 
