@@ -9,7 +9,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required, user_roles
-from review.selectors.assignment import SampleAccess
 from review.selectors.history import event_changes, sample_events
 from review.selectors.samples import adjudication_versions, current_adjudication
 from review.services.adjudication import VersionConflict, can_undo, undo_last_decision
@@ -46,7 +45,11 @@ def undo_view(request: HttpRequest, pk: int) -> HttpResponse:
     """
     sample, access = viewable_sample(request, pk)
     if ADJUDICATOR not in user_roles(request.user):
-        messages.info(request, _annotator_undo_message(access=access))
+        if not access.change:
+            raise PermissionDenied("Only an adjudicator or an admin can undo this decision.")
+        messages.info(
+            request, "Nothing was undone: change your answer below instead (until it is final)."
+        )
         return redirect("review:sample", pk=sample.pk)
     version = request.POST.get("version", "")
     try:
@@ -67,9 +70,3 @@ def undo_view(request: HttpRequest, pk: int) -> HttpResponse:
             )
     target = "review:history" if access.see_all else "review:sample"
     return redirect(target, pk=sample.pk)
-
-
-def _annotator_undo_message(*, access: SampleAccess) -> str:
-    if access.change:
-        return "Nothing was undone: change your answer below instead (until the label is final)."
-    return "Nothing was undone: this sample's label is final; only an adjudicator can undo it."

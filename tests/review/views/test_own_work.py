@@ -115,6 +115,7 @@ def test_once_an_adjudicator_decides_the_answer_is_read_only(client, annotator, 
     assert "Undo this decision" not in html and "Change your answer" not in html
     post = client.post(reverse("review:change_answer", args=[first.pk]), _label("awe"))
     assert post.status_code == 403
+    assert client.post(reverse("review:undo", args=[first.pk]), {"version": "2"}).status_code == 403
     assert Annotation.objects.get(sample=first).emotion == "awe"
 
 
