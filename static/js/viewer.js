@@ -123,6 +123,7 @@
   // Panning ------------------------------------------------------------------------------
 
   Viewer.prototype.wantsPan = function (event) {
+    if (!this.stage.contains(event.target)) return false; // the scrollbars keep their own drag
     if (event.button === 1) return true;
     if (event.button !== 0) return false;
     if (this.spaceHeld) return true;
@@ -252,6 +253,7 @@
     var viewport = document.querySelector(".image-panel .viewport");
     var toolbar = document.querySelector(".image-panel .viewer-toolbar");
     if (!viewport || !toolbar || !viewport.querySelector(".stage img")) return;
+    if (viewer && viewer.viewport === viewport) return;
     viewer = new Viewer(viewport, toolbar);
     viewer.bindPointer();
     viewer.bindWheel();
@@ -269,4 +271,11 @@
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
+  // An image panel swapped in by htmx gets a viewer of its own.
+  document.addEventListener("htmx:load", function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (elt && elt.querySelector && (elt.matches(".image-panel") || elt.querySelector(".viewport"))) {
+      init();
+    }
+  });
 })();
