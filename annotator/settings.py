@@ -71,7 +71,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: it needs request.htmx. Errors for htmx requests are short text, never a page.
+    "review.middleware.HtmxErrorMiddleware",
 ]
+# A stale security token (signed in or out in another tab) is told as such, not a bare 403.
+CSRF_FAILURE_VIEW = "review.http.csrf_failure"
 
 ROOT_URLCONF = "annotator.urls"
 WSGI_APPLICATION = "annotator.wsgi.application"

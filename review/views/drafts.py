@@ -18,7 +18,11 @@ from review.views.sample import viewable_sample
 def draft_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     sample, access = viewable_sample(request, pk)
     if not (access.answer or access.change or access.adjudicate):
-        raise PermissionDenied("You cannot work on this sample.")
+        # Most often answered or skipped in another tab: say so, the person sees it by the form.
+        raise PermissionDenied(
+            "This sample is no longer open for you to answer (answered or skipped, perhaps in "
+            "another tab): your changes here are not kept as a draft."
+        )
     if request.POST.get("discard"):
         # "Keep theirs" after a conflict: the stale draft must not come back on the next visit.
         discard_draft(sample=sample, author=request.user)

@@ -209,6 +209,9 @@ def answer_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """An annotator's answer under their lease; then their next lease (or the queue)."""
     sample, access = viewable_sample(request, pk)
     if not access.answer:
+        saved = own_answer(sample=sample, user=request.user)
+        if saved is not None:  # answered meanwhile, in another tab or window
+            return answered_response(request, sample=sample, saved=saved)
         raise PermissionDenied("You hold no lease on this sample: open it with “Next”.")
     if binary_protocol(dataset=sample.dataset):
         return _binary_answer(request, sample=sample, access=access)
@@ -337,6 +340,28 @@ def conflict_response(
         "rows": rows,
         "action": action,
         "message": str(conflict),
+    }
+    if wants_partial(request):
+        return render(request, "review/_conflict.html", context, status=409)
+    access = sample_access(user=request.user, sample=sample)
+    page = page_context(request, sample=sample, access=access)
+    page["conflict_context"] = context
+    return render(request, "review/sample.html", page, status=409)
+
+
+def answered_response(request: HtmxHttpRequest, *, sample: Sample, saved: Any) -> HttpResponse:
+    """409: the answer this person already saved (another tab) next to what this tab sent."""
+    fields = ("emotion", "confidence", "background", "attribute", "subject", "notes")
+    form = AdjudicationForm(request.POST, labels=sample.dataset.taxonomy.labels)
+    sent = form.cleaned_data if form.is_valid() else request.POST
+    yours = {f: sent.get(f) for f in fields}
+    context = {
+        "kind": "answered",
+        "sample": sample,
+        "theirs": saved,
+        "yours": yours,
+        "rows": [(f, getattr(saved, f), yours[f]) for f in fields],
+        "message": "Nothing from this tab was saved: your earlier answer stands.",
     }
     if wants_partial(request):
         return render(request, "review/_conflict.html", context, status=409)

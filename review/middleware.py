@@ -1,0 +1,75 @@
+"""Error answers for htmx requests, and a signed-out form POST that returns to its page.
+
+Listed last in settings.MIDDLEWARE (it needs django-htmx's request.htmx). See review/http.py
+for the answers themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+
+from review.http import (
+    error_message,
+    htmx_details,
+    is_login_redirect,
+    login_url,
+    session_ended,
+    short_error,
+)
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+
+class HtmxErrorMiddleware:
+    """For htmx: login redirects become 401, refusals and failures short text (never a page).
+
+    Without htmx, a signed-out POST is sent to the login page with next = the page the form was
+    on (its own URL answers only POST); everything else is left to Django's 403/404/500 pages.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not is_login_redirect(response) and response.status_code < 400:
+            return response
+        if htmx_details(request) is None:
+            if is_login_redirect(response) and request.method not in ("GET", "HEAD"):
+                return HttpResponseRedirect(login_url(request))
+            return response
+        if is_login_redirect(response):
+            return session_ended(request)
+        if _is_whole_page(response):
+            # Django's 404 for an unknown URL, a 500 page: the fragment gets one line instead.
+            status = response.status_code
+            return short_error(status, error_message(request, status))
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """The refusal's own words ("This sample is not assigned to you.") for htmx requests."""
+        if htmx_details(request) is None:
+            return None
+        if isinstance(exception, PermissionDenied):
+            return short_error(403, error_message(request, 403, str(exception).strip()))
+        if isinstance(exception, Http404):
+            return short_error(404, error_message(request, 404, _not_found_text(exception)))
+        return None
+
+
+def _not_found_text(exception: Http404) -> str:
+    """Http404's own words, except get_object_or_404's ("No Sample matches the given query.")."""
+    text = str(exception).strip()
+    return "" if text.endswith("matches the given query.") else text
+
+
+def _is_whole_page(response: HttpResponse) -> bool:
+    if getattr(response, "streaming", False):
+        return False
+    if not str(response.get("Content-Type", "")).startswith("text/html"):
+        return False
+    head = response.content[:200].lstrip().lower()
+    return head.startswith((b"<!doctype", b"<html"))
