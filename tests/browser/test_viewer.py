@@ -183,14 +183,15 @@ def test_a_click_on_the_zoomed_image_lands_on_the_pixel_under_the_cursor(
     )
 
 
-def _wait_for_stored_edit() -> MaskEdit:
-    deadline = time.monotonic() + 20
+def _wait_for_stored_edit(*, computed: bool = False) -> MaskEdit:
+    """The first click's edit once stored (and, with `computed`, once its mask is done)."""
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         edit = MaskEdit.objects.order_by("pk").first()
-        if edit is not None and edit.points:
+        if edit is not None and edit.points and (not computed or edit.status == "done"):
             return edit
         time.sleep(0.2)
-    raise AssertionError("the click was not stored")
+    raise AssertionError("the click was not stored" + (" and computed" if computed else ""))
 
 
 def test_fit_and_actual_pixels(demo_site, chromium_browser):
@@ -239,6 +240,26 @@ def _difference_from_original(page: Any, sample: Sample) -> float:
 @pytest.mark.parametrize("viewport", [LAPTOP, DESKTOP], ids=["1366x768", "1440x900"])
 def test_image_and_emotion_choice_share_the_first_screen(demo_site, chromium_browser, viewport):
     page, _ = open_first_sample(demo_site, chromium_browser, viewport)
+    assert_on_first_screen(page, viewport)
+
+
+def test_adjudicator_sees_image_and_emotion_choice_on_a_laptop(demo_site, chromium_browser):
+    """Also with an annotator's mask on the sample (the people's masks card is below the form)."""
+    page, sample = open_first_sample(demo_site, chromium_browser, DESKTOP)
+    left, top, width, height = page.evaluate(GEOMETRY)["img"]
+    page.mouse.click(left + width / 2, top + height / 2)
+    _wait_for_stored_edit(computed=True)
+
+    admin = demo_site.log_in(chromium_browser, "admin", viewport=LAPTOP)
+    admin.goto(f"{demo_site.url}/review/samples/{sample.pk}/")
+    admin.wait_for_function("document.querySelector('.stage img').complete")
+    assert admin.locator("#adjudication-form").count() == 1
+    assert admin.locator(".people-masks").count() == 1
+    assert_on_first_screen(admin, LAPTOP)
+
+
+def assert_on_first_screen(page: Any, viewport: dict[str, int]) -> None:
+    """The whole image and every emotion option are on screen, unscrolled and uncovered."""
     assert page.evaluate("window.scrollY") == 0
 
     def within_screen(selector: str) -> None:
