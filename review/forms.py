@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, cast
 
 from django import forms
 from django.core.validators import FileExtensionValidator
 
 from annotator.models import Dataset, Sample
+from review.limits import CONFIDENCE_STEP, NOTES_MAX_LENGTH, round_to_step
 from review.selectors.queue import NEEDS_ADJUDICATION
 
 TRIPLET_MAX_LENGTH = 300
@@ -15,6 +17,15 @@ TRIPLET_MAX_LENGTH = 300
 
 def _choice_field(form: forms.Form, name: str) -> forms.ChoiceField:
     return cast(forms.ChoiceField, form.fields[name])
+
+
+class NotesField(forms.CharField):
+    """Free text whose line breaks count once: a browser stops typing at maxlength counting a
+    line break once, then sends it as CR LF, which would push a full textarea over max_length."""
+
+    def to_python(self, value: Any) -> str:
+        text = super().to_python(value) or ""
+        return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 class AdjudicationForm(forms.Form):
@@ -27,15 +38,27 @@ class AdjudicationForm(forms.Form):
             "invalid_choice": "%(value)s is not an emotion of this dataset's taxonomy.",
         },
     )
+    # step_size renders the input's step and refuses what the browser would refuse (7.3).
     confidence = forms.FloatField(
         min_value=0,
         max_value=10,
-        widget=forms.NumberInput(attrs={"step": "0.5", "min": "0", "max": "10"}),
+        step_size=CONFIDENCE_STEP,
+        error_messages={
+            "step_size": f"Confidence goes in steps of {CONFIDENCE_STEP:g} (7, 7.5, 8, …).",
+        },
     )
     background = forms.CharField(max_length=TRIPLET_MAX_LENGTH, required=False)
     attribute = forms.CharField(max_length=TRIPLET_MAX_LENGTH, required=False)
     subject = forms.CharField(max_length=TRIPLET_MAX_LENGTH, required=False)
-    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    # max_length also renders maxlength: the browser stops typing there, forms.js counts.
+    notes = NotesField(
+        required=False,
+        max_length=NOTES_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2, "aria-describedby": "notes-counter"}),
+        error_messages={
+            "max_length": "Notes are at most %(limit_value)d characters (these are %(show_value)d)."
+        },
+    )
     # Filled by static/js/app.js with milliseconds since the page loaded.
     time_spent_ms = forms.IntegerField(min_value=0, required=False, widget=forms.HiddenInput)
     # The final-label version the page showed: a save against an older one is refused (409).
@@ -44,6 +67,20 @@ class AdjudicationForm(forms.Form):
     def __init__(self, *args: Any, labels: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _choice_field(self, "emotion").choices = [(label, label) for label in labels]
+        if "confidence" in self.initial:
+            self.initial["confidence"] = _on_step(self.initial["confidence"])
+
+
+def _on_step(value: object) -> object:
+    """A prefilled confidence (a mean of models or answers, an API label) on the input's step,
+    so that the page never offers a value it would then refuse; anything else as it is."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return round_to_step(number) if math.isfinite(number) else value
 
 
 YES_NO = [("yes", "Yes"), ("no", "No")]

@@ -6,6 +6,7 @@ from django.contrib.auth.models import User
 from rest_framework import serializers
 
 from annotator.models import CriticVerdict, Dataset, Proposal, Sample
+from review.limits import NOTES_MAX_LENGTH
 from review.models import Adjudication, Annotation, Assignment, AuditEvent
 
 TRIPLET_MAX_LENGTH = 300
@@ -25,7 +26,13 @@ class LabelInputSerializer(serializers.Serializer):
     subject = serializers.CharField(
         max_length=TRIPLET_MAX_LENGTH, required=False, allow_blank=True, default=""
     )
-    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    notes = serializers.CharField(
+        max_length=NOTES_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        error_messages={"max_length": f"Notes are at most {NOTES_MAX_LENGTH} characters."},
+    )
     time_spent_ms = serializers.IntegerField(min_value=0, required=False, default=0)
 
 

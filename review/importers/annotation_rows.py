@@ -2,7 +2,7 @@
 
 Pure: no database. Formats (docs/formats.md, "Human annotations"):
 
-- `long`: sample_id, annotator, value [, confidence] -- value a category or a number;
+- `long`: sample_id, annotator, value [, confidence] [, notes] -- value a category or a number;
 - `emonet-binary`: path, annotator, value, emotion -- EmoNet-Face Binary's yes/no votes.
 """
 
@@ -17,12 +17,13 @@ from django.core.exceptions import ValidationError
 
 from annotator.importers.issues import LineReport
 from annotator.services.taxonomies import LabelResolver
+from review.limits import NOTES_MAX_LENGTH
 
 FORMAT_LONG = "long"
 FORMAT_EMONET_BINARY = "emonet-binary"
 FORMATS = (FORMAT_LONG, FORMAT_EMONET_BINARY)
 COLUMNS = {
-    FORMAT_LONG: (("sample_id", "annotator", "value"), ("confidence",)),
+    FORMAT_LONG: (("sample_id", "annotator", "value"), ("confidence", "notes")),
     FORMAT_EMONET_BINARY: (("path", "annotator", "value", "emotion"), ()),
 }
 SAMPLE_COLUMN = {FORMAT_LONG: "sample_id", FORMAT_EMONET_BINARY: "path"}
@@ -43,6 +44,7 @@ class AnswerRow:
     number: float | None = None  # long: a numeric answer
     confidence: float | None = None  # long: optional 0-10
     vote: bool | None = None  # binary: is the emotion present?
+    notes: str = ""  # long: optional, at most NOTES_MAX_LENGTH characters
 
 
 class RowParser:
@@ -68,9 +70,10 @@ class RowParser:
             return AnswerRow(report.line, sample, annotator, emotion, vote=vote)
         emotion, number = self._value(fields["value"], report)
         confidence = _confidence(fields.get("confidence", ""), report)
+        notes = _notes(fields.get("notes", ""), report)
         if report.issues:
             return None
-        return AnswerRow(report.line, sample, annotator, emotion, number, confidence)
+        return AnswerRow(report.line, sample, annotator, emotion, number, confidence, notes=notes)
 
     def _sample(self, value: str, field: str, report: LineReport) -> str:
         if not value:
@@ -146,6 +149,12 @@ def _vote(value: str, report: LineReport) -> bool | None:
         return False
     report.error("value", f"{value!r} is not a yes/no value (True/False, 1/0, yes/no)")
     return None
+
+
+def _notes(value: str, report: LineReport) -> str:
+    if len(value) > NOTES_MAX_LENGTH:
+        report.error("notes", f"is {len(value)} characters long; at most {NOTES_MAX_LENGTH}")
+    return value
 
 
 def _confidence(value: str, report: LineReport) -> float | None:

@@ -12,6 +12,7 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 
 from annotator.models import CriticVerdict, Proposal, Region, Sample
+from review.limits import round_to_step
 from review.models import Adjudication, Annotation, Draft
 
 DEFAULT_WEIGHT = 1.0
@@ -144,7 +145,8 @@ def model_weight(*, sample: Sample, model_name: str) -> float:
 def adjudication_draft(*, sample: Sample, proposals: Sequence[Proposal]) -> dict[str, object]:
     """Form initial values from the weighted vote.
 
-    Emotion: the sample's suggestion. Confidence: the mean confidence of the proposals naming it.
+    Emotion: the sample's suggestion. Confidence: the mean confidence of the proposals naming it,
+    rounded to the form's step.
     Triplet: from the best-weighted model that named it and gave a triplet (a classifier gives
     none); ties go to the model name first in order.
     """
@@ -153,7 +155,8 @@ def adjudication_draft(*, sample: Sample, proposals: Sequence[Proposal]) -> dict
     draft: dict[str, object] = {"emotion": emotion}
     confidences = [p.confidence for p in backing if p.confidence is not None]
     if confidences:
-        draft["confidence"] = round(sum(confidences) / len(confidences), 1)
+        # On the input's step: a browser refuses to submit 7.3 into a step-0.5 field.
+        draft["confidence"] = round_to_step(sum(confidences) / len(confidences))
     if backing:
         best = min(
             backing,

@@ -18,6 +18,7 @@ from django.db.models import Max
 
 from annotator.models import Sample
 from annotator.taxonomy import normalise_label
+from review.limits import NOTES_MAX_LENGTH
 from review.models import Adjudication, Assignment, Draft
 from review.roles import is_admin
 from review.selectors.samples import current_adjudication
@@ -80,6 +81,10 @@ def check_label(
         errors["confidence"] = f"Confidence must be between 0 and 10, not {confidence}."
     if time_spent_ms < 0:
         errors["time_spent_ms"] = "Time spent cannot be negative."
+    if len(notes.strip()) > NOTES_MAX_LENGTH:
+        errors["notes"] = (
+            f"Notes are at most {NOTES_MAX_LENGTH} characters (these are {len(notes.strip())})."
+        )
     if errors or label is None or confidence is None:
         raise ValidationError(errors)
     return Label(
@@ -166,8 +171,9 @@ def adjudicate_sample(
     """An adjudicator's (or a person's) final label; the sample is marked adjudicated.
 
     Raises ValidationError (keyed by field) for a label outside the dataset's taxonomy, a
-    confidence outside 0..10 or a negative time; VersionConflict when `base_version` is not the
-    current version any more. Closes the author's adjudication lease and discards their draft.
+    confidence outside 0..10, notes over NOTES_MAX_LENGTH or a negative time; VersionConflict
+    when `base_version` is not the current version any more. Closes the author's adjudication
+    lease and discards their draft.
     """
     label = check_label(
         sample=sample,

@@ -137,11 +137,12 @@ def _upsert_annotations(rows: list[AnswerRow], ids: dict[str, int], users: dict[
                 emotion=row.emotion,
                 value_number=row.number,
                 confidence=row.confidence,
+                notes=row.notes,
                 source=Annotation.Source.IMPORT,
             )
             for row in rows
         ],
         update_conflicts=True,
         unique_fields=["sample", "annotator"],
-        update_fields=["emotion", "value_number", "confidence", "source"],
+        update_fields=["emotion", "value_number", "confidence", "notes", "source"],
     )

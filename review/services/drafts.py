@@ -6,11 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from annotator.models import Sample
+from review.limits import NOTES_MAX_LENGTH
 from review.models import Draft
 
-# The fields a draft keeps (the answer / adjudication form's), each cut to a sane length.
+# The fields a draft keeps (the answer / adjudication form's), each cut to a sane length;
+# notes to what a save accepts, so a restored draft never holds more than the form takes.
 DRAFT_FIELDS = ("emotion", "confidence", "background", "attribute", "subject", "notes")
 MAX_VALUE_LENGTH = 4000
+MAX_LENGTH = {"notes": NOTES_MAX_LENGTH}
 
 
 def clean_draft_data(data: Mapping[str, Any]) -> dict[str, str]:
@@ -20,7 +23,8 @@ def clean_draft_data(data: Mapping[str, Any]) -> dict[str, str]:
         value = data.get(name)
         if value is None:
             continue
-        cleaned[name] = str(value)[:MAX_VALUE_LENGTH]
+        text = str(value).replace("\r\n", "\n")  # as the form counts a line break
+        cleaned[name] = text[: MAX_LENGTH.get(name, MAX_VALUE_LENGTH)]
     return cleaned
 
 

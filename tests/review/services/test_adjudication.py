@@ -77,6 +77,17 @@ def test_errors_for_several_fields_come_together(user):
     assert set(info.value.message_dict) == {"emotion", "confidence", "time_spent_ms"}
 
 
+def test_notes_over_the_limit_are_refused_by_name(user):
+    sample = SampleFactory.create()
+    with pytest.raises(ValidationError) as info:
+        _decide(sample, user, notes="n" * 2001)
+    assert info.value.message_dict == {
+        "notes": ["Notes are at most 2000 characters (these are 2001)."]
+    }
+    assert not Adjudication.objects.exists()
+    assert len(_decide(sample, user, notes=" " + "n" * 2000 + " ").notes) == 2000
+
+
 def test_a_failed_status_update_rolls_the_adjudication_back(user, monkeypatch):
     sample = SampleFactory.create()
 

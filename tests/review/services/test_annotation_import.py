@@ -176,6 +176,22 @@ def test_long_categories_with_confidence(tmp_path):
     assert {a.source for a in rows} == {"import"}
 
 
+def test_long_notes_are_stored_and_too_long_ones_named_by_line(tmp_path):
+    dataset = DatasetFactory(name="emo")
+    SampleFactory(dataset=dataset, external_id="a")
+    ok = write(tmp_path, 'sample_id,annotator,value,notes\na,r1,awe,"a hiker, tiny"\n')
+    import_annotations_file(path=ok, fmt=FORMAT_LONG, dataset_name="emo")
+    assert Annotation.objects.get().notes == "a hiker, tiny"
+    long = "x" * 2001
+    bad = write(tmp_path, f"sample_id,annotator,value,notes\na,r2,awe,ok\na,r3,fear,{long}\n")
+    with pytest.raises(ImportFailed) as failed:
+        import_annotations_file(path=bad, fmt=FORMAT_LONG, dataset_name="emo")
+    assert [str(issue) for issue in failed.value.issues] == [
+        "answers.csv:3: notes: is 2001 characters long; at most 2000"
+    ]
+    assert Annotation.objects.count() == 1  # nothing of the bad file was written
+
+
 def test_long_numbers_are_stored_as_value_number(tmp_path):
     dataset = DatasetFactory(name="valence")
     SampleFactory(dataset=dataset, external_id="x1")
