@@ -78,8 +78,53 @@ def active_run(*, dataset: Dataset) -> PipelineRun | None:
     return PipelineRun.objects.filter(dataset=dataset, status__in=ACTIVE).order_by("-id").first()
 
 
-def recent_runs(*, limit: int = 50) -> QuerySet[PipelineRun]:
-    return PipelineRun.objects.select_related("dataset", "created_by").order_by("-id")[:limit]
+@dataclass(frozen=True)
+class RunStatus:
+    """A run's status as a person reads it: an ended run says how many of its units failed."""
+
+    code: str  # PipelineRun.Status
+    failed: int  # units that failed
+    text: str  # "done", "finished with 3 failures", "running", "cancelled (1 failure)"…
+
+
+def run_status(*, run: PipelineRun, failed: int) -> RunStatus:
+    """The status in words: "done" only when nothing failed; a run whose only unit failed
+    "finished with 1 failure"."""
+    status = str(run.status)
+    failures = f"{failed} failure{'' if failed == 1 else 's'}"
+    if not failed or status == PipelineRun.Status.FAILED:
+        text = status  # a failed run shows its error next to the status
+    elif status == PipelineRun.Status.DONE:
+        text = f"finished with {failures}"
+    elif status in ACTIVE:
+        text = f"{status} ({failures} so far)"
+    else:
+        text = f"{status} ({failures})"
+    return RunStatus(code=status, failed=failed, text=text)
+
+
+def failed_unit_counts(*, run_ids: list[int]) -> dict[int, int]:
+    """Failed units per run (index seeks per stage over stageresult_progress)."""
+    rows = (
+        Unit.objects.filter(run_id__in=run_ids, stage__in=STAGES, status=Unit.Status.FAILED)
+        .values_list("run_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {run_id: n for run_id, n in rows}
+
+
+@dataclass(frozen=True)
+class RunListRow:
+    run: PipelineRun
+    status: RunStatus
+
+
+def recent_runs(*, limit: int = 50) -> list[RunListRow]:
+    """The latest runs, newest first, each with its status as a person reads it."""
+    runs = list(PipelineRun.objects.select_related("dataset", "created_by").order_by("-id")[:limit])
+    failed = failed_unit_counts(run_ids=[run.pk for run in runs])
+    return [RunListRow(run, run_status(run=run, failed=failed.get(run.pk, 0))) for run in runs]
 
 
 def run_for_page(*, pk: int) -> PipelineRun:

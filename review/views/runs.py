@@ -31,6 +31,7 @@ from annotator.selectors.pipeline_runs import (
     run_failures,
     run_for_page,
     run_progress,
+    run_status,
 )
 from annotator.services.pipeline_runs import (
     RunNotStarted,
@@ -116,9 +117,11 @@ def runs_view(request: HttpRequest) -> HttpResponse:
 
 def _progress_context(run: PipelineRun) -> dict[str, Any]:
     run = refresh_run_status(run=run)
+    progress = run_progress(run_id=run.pk)
     return {
         "run": run,
-        "progress": run_progress(run_id=run.pk),
+        "progress": progress,
+        "status": run_status(run=run, failed=sum(p.failed for p in progress)),
         "active": run.status in ACTIVE,
         "poll_every": POLL_EVERY,
     }

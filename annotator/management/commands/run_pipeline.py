@@ -19,7 +19,7 @@ from annotator.pipeline.errors import PipelineConfigError
 from annotator.pipeline.runs.dispatch import uses_broker
 from annotator.pipeline.runs.terminal import BarWriter
 from annotator.pipeline.runs.units import STAGES
-from annotator.selectors.pipeline_runs import ACTIVE, run_failures, run_progress
+from annotator.selectors.pipeline_runs import ACTIVE, run_failures, run_progress, run_status
 from annotator.services.pipeline_runs import (
     RunNotStarted,
     StartedRun,
@@ -157,11 +157,12 @@ class Command(BaseCommand):
         if run.started_at and run.finished_at:
             elapsed = f" in {(run.finished_at - run.started_at).total_seconds():.1f} s"
         failures = run_failures(run=run, limit=10)
-        self.stdout.write(f"Run {run.pk} {run.status}{elapsed}.")
+        total = sum(p.failed for p in run_progress(run_id=run.pk))
+        # "finished with 1 failure", never "done", when units failed.
+        self.stdout.write(f"Run {run.pk} {run_status(run=run, failed=total).text}{elapsed}.")
         if run.error:
             self.stderr.write(run.error)
         if failures:
-            total = sum(p.failed for p in run_progress(run_id=run.pk))
             self.stderr.write(f"{total} units failed (the run went on); the latest:")
             for f in failures:
                 where = f"{f.external_id} {f.stage} {f.model_name}".strip()

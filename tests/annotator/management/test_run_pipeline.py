@@ -93,7 +93,7 @@ def test_failures_are_listed_and_the_run_still_ends(setup, server):
     out, err = run_command(
         "--dataset", dataset.name, "--config", str(config), "--stages", "annotate"
     )
-    assert "done in" in out
+    assert "finished with 1 failure in" in out and " done in" not in out
     assert "1 units failed (the run went on)" in err
     assert "img-0000 annotate gpt4o (round 0): reply still invalid after one repair" in err
 

@@ -41,11 +41,14 @@ def test_page_shows_counts_per_status_and_a_plain_get_form(client, admin_user, w
     response = client.get(PAGE)
     assert response.status_code == 200
     html = response.content.decode()
-    assert '<td data-status="agreed">2</td>' in html
-    assert '<td data-status="disputed">1</td>' in html
-    assert '<td data-scope="decided">3</td>' in html
-    assert '<td data-scope="all">6</td>' in html
+    assert '<td class="num" data-status="agreed">2</td>' in html
+    assert '<td class="num" data-status="disputed">1</td>' in html
+    assert '<td class="num" data-scope="decided">3</td>' in html
+    assert '<td class="num" data-scope="all">6</td>' in html
     assert f'<form method="get" action="{DOWNLOAD}"' in html
+    # Headers in a table head row, counts in body rows (they once sat side by side: .counts
+    # styled the table as a flex row).
+    assert '<table class="data-table" id="export-overview">' in html
     assert '<option value="emo-export"' in html
     preselected = client.get(PAGE, {"dataset": "emo-export", "format": "parquet"}).content
     assert b'<option value="emo-export" selected>' in preselected

@@ -13,7 +13,7 @@ pytest.importorskip("openai")
 from annotator.models import CriticVerdict, PipelineRun, Sample
 from annotator.pipeline.config import load_pipeline_config
 from annotator.services.pipeline_runs import run_pipeline_in_process, start_pipeline_run
-from tests.support.openai_server import OpenAIServer
+from tests.support.openai_server import OpenAIServer, malformed
 from tests.support.pipeline_runs import ScriptedModels, make_pipeline_dataset, write_config
 
 RUNS = reverse("review:runs")
@@ -178,3 +178,25 @@ def test_without_a_broker_the_page_runs_it_in_a_background_thread(client, admin_
     assert run.status == "done"
     assert run.results.filter(status="done").count() == 4
     connections.close_all()
+
+
+def test_a_run_whose_only_unit_failed_says_so_not_done(client, admin_user, tmp_path, server):
+    """One sample, one annotator: the only unit fails (invalid twice), the run still ends."""
+    dataset = make_pipeline_dataset(tmp_path / "images", count=1)
+    config = write_config(
+        tmp_path / "pipeline.toml", base_url=server.base_url, annotators=("gpt4o",)
+    )
+    server.enqueue(malformed(), malformed())
+    started = start_pipeline_run(
+        dataset=dataset, config=load_pipeline_config(path=config), stages="annotate"
+    )
+    run = run_pipeline_in_process(started=started)
+    assert run.status == PipelineRun.Status.DONE  # the run ended; its unit did not succeed
+    client.force_login(admin_user)
+    detail = client.get(reverse("review:run_detail", args=[run.pk])).text
+    partial = client.get(reverse("review:run_progress", args=[run.pk])).text
+    listed = client.get(RUNS).text
+    for page in (detail, partial, listed):
+        assert ">finished with 1 failure</span>" in page
+        assert ">done</span>" not in page
+    assert 'data-count="failed">1<' in detail and "reply still invalid" in detail
