@@ -113,8 +113,9 @@ def _load(filters: AuditFilters) -> AuditData:
     people = in_background(_votes if binary else _answers, filters, ids, labels)
     models, model_labels, model_conf = _proposals(filters, ids, labels)
     critic_label, critic_verdict = _critic(filters, ids, labels)
-    final, final_decisions = _adjudications(filters, ids, labels)
+    final, final_decisions, person_versions = _adjudications(filters, ids, labels)
     ratings, decisions = people()
+    final_decisions = final_decisions[~_answer_copies(final_decisions, person_versions, decisions)]
     return AuditData(
         labels=labels,
         binary=binary,
@@ -224,8 +225,9 @@ def _critic(filters: AuditFilters, ids: IntArray, labels: list[str]) -> tuple[In
 
 def _adjudications(
     filters: AuditFilters, ids: IntArray, labels: list[str]
-) -> tuple[IntArray, FloatArray]:
-    """(current final label per sample, the decisions people made: user, sample, when, spent)."""
+) -> tuple[IntArray, FloatArray, BoolArray]:
+    """(current final label per sample, the decisions people made: user, sample, when, spent,
+    which of those are versions of method person)."""
     qs = _related(Adjudication, filters, "decided_at", ids)
     rows = fetch(
         qs.values_list(
@@ -236,6 +238,7 @@ def _adjudications(
             "annotator_id",
             EpochMillis("decided_at"),
             "time_spent_ms",
+            coded("method", [Adjudication.Method.PERSON]),
         )
     )
     row = positions(ids, rows[:, 0])
@@ -244,7 +247,17 @@ def _adjudications(
     sample, last = _last_per_sample(current, rows[:, 1])
     final[sample] = _codes(rows[last, 2])
     by_person = (row >= 0) & ~np.isnan(rows[:, 4])
-    return final, _decision_rows(rows[by_person, 4], row[by_person], rows[by_person, 5:7])
+    decisions = _decision_rows(rows[by_person, 4], row[by_person], rows[by_person, 5:7])
+    return final, decisions, rows[by_person, 7] == 0
+
+
+def _answer_copies(versions: FloatArray, person: BoolArray, answers: FloatArray) -> BoolArray:
+    """The label versions that repeat an answer: with k = 1 a person's answer is also written as
+    the final label (method person), one decision that must not count twice."""
+    width = max(int(versions[:, 1].max(initial=0)), int(answers[:, 1].max(initial=0))) + 1
+    answered = answers[:, 0].astype(np.int64) * width + answers[:, 1].astype(np.int64)
+    keys = versions[:, 0].astype(np.int64) * width + versions[:, 1].astype(np.int64)
+    return person & np.isin(keys, answered)
 
 
 def _decision_rows(user: FloatArray, sample: IntArray, at_spent_ms: FloatArray) -> FloatArray:

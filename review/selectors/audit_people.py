@@ -133,11 +133,14 @@ def binary_emotion_figures(data: AuditData) -> list[dict[str, Any]] | None:
 
 
 def throughput_figures(data: AuditData) -> list[dict[str, Any]]:
-    """Per person: decisions made in the app, items per hour of active work, time per item."""
+    """Per person: decisions made in the app (`items`: answers, votes, label versions), the
+    samples they were made on (what the "decisions" drill-down lists), items per hour of active
+    work, time per item."""
     if not len(data.decision_person):
         return []
     per_person = stats.throughput(data.decision_person, data.decision_at, data.decision_spent)
+    samples = stats.distinct_items(data.decision_person, data.decision_sample)
     return [
-        {"annotator": data.people[int(code)], **figures}  # type: ignore[call-overload]
+        {"annotator": data.people[int(code)], "samples": samples[code], **figures}  # type: ignore[call-overload]
         for code, figures in per_person.items()
     ]

@@ -42,7 +42,7 @@ from review.stats.summary import (
     human_summary,
     model_summary,
 )
-from review.stats.throughput import AnnotatorThroughput, throughput
+from review.stats.throughput import AnnotatorThroughput, distinct_items, throughput
 
 __all__ = [
     "LEVELS",
@@ -64,6 +64,7 @@ __all__ = [
     "dispute_rates",
     "dispute_rates_by_label",
     "disputed_units",
+    "distinct_items",
     "expected_calibration_error",
     "fleiss_kappa",
     "human_summary",

@@ -1,4 +1,5 @@
-"""Annotator throughput: items per hour of active work and the median time per item."""
+"""Annotator throughput: items per hour of active work, the median time per item, and how
+many different items (samples) each person worked on."""
 
 from __future__ import annotations
 
@@ -96,3 +97,16 @@ def throughput(
         )
         for i, key in enumerate(keys.tolist())
     }
+
+
+def distinct_items(annotators: npt.ArrayLike, items: npt.ArrayLike) -> dict[Hashable, int]:
+    """Per annotator, how many different items (samples) their rows name: what a list of the
+    items they worked on shows, where `throughput`'s `items` counts every row (a revision too)."""
+    keys, codes = factorize(annotators)
+    item_codes = factorize(items)[1]
+    if codes.shape != item_codes.shape:
+        raise ValueError("annotators and items differ in length")
+    width = int(item_codes.max(initial=0)) + 1
+    pairs = np.unique(codes * width + item_codes)  # one entry per (annotator, item)
+    per_key = np.bincount(pairs // width, minlength=len(keys))
+    return {key: int(per_key[i]) for i, key in enumerate(keys.tolist())}

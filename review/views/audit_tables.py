@@ -319,14 +319,23 @@ def _throughput(fig: Figures, link: Link) -> Table:
     table = Table(
         "throughput",
         "Throughput: decisions made in the app",
-        ["person", "decisions", "timed", "active hours", "items per hour", "median s per item"],
+        [
+            "person",
+            "samples",
+            "decisions",
+            "timed",
+            "active hours",
+            "decisions per hour",
+            "median s per decision",
+        ],
     )
     for row in fig["throughput"]:
         name = row["annotator"]
         table.rows.append(
             [
                 text(name),
-                count(row["items"], link("decisions", annotator=name)),
+                count(row["samples"], link("decisions", annotator=name)),
+                count(row["items"]),
                 count(row["timed_items"]),
                 hours(row["active_hours"]),
                 hours(row["items_per_hour"]),
@@ -334,8 +343,11 @@ def _throughput(fig: Figures, link: Link) -> Table:
             ]
         )
     table.note = (
-        "Time per item is what the browser recorded, else the gap since the person's previous "
-        "decision (gaps over 10 minutes count as breaks). Imported answers are not counted."
+        "Samples: the samples the person decided on (the link lists them). Decisions: every "
+        "answer, yes/no vote and label version, so a revised label counts again; a one-person "
+        "answer that also became the final label counts once. Time per decision is what the "
+        "browser recorded, else the gap since the person's previous decision (gaps over 10 "
+        "minutes count as breaks). Imported answers are not counted."
     )
     return table
 

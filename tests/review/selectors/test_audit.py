@@ -20,6 +20,7 @@ from annotator.services.taxonomies import EMONET_FACE_40, read_taxonomy_file, sa
 from annotator.taxonomy import MIKELS_8_LABELS
 from review import stats
 from review.models import Adjudication, Annotation
+from review.roles import ADJUDICATOR, ANNOTATOR
 from review.selectors.audit import (
     AuditFilters,
     audit_data,
@@ -28,8 +29,11 @@ from review.selectors.audit import (
     clear_audit_cache,
 )
 from review.selectors.audit_drilldown import DrilldownError, drilldown
+from review.services.adjudication import adjudicate_sample
 from review.services.annotation_import import FORMAT_EMONET_BINARY, import_annotations_file
+from review.services.consensus import submit_answer
 from tests.factories import DatasetFactory, ProposalFactory, SampleFactory, UserFactory
+from tests.review.team import lease, member
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "emonet_face"
 MODELS = ["gemini", "gpt-4o", "qwen"]  # sorted, as the audit orders them
@@ -358,3 +362,29 @@ def test_rows_of_other_datasets_inside_the_id_range_are_left_out(world):
     assert after["samples"] == 7
     for key in ("models", "human", "annotators", "models_vs_final", "critic_overturns"):
         assert after[key] == before[key]
+
+
+def test_throughput_counts_each_answer_once_and_links_the_samples_it_counts(db):
+    """With k = 1 an answer is also written as the final label (method person): the demo's
+    annotator answered 5 samples, the throughput said 10 decisions, its drill-down listed 5."""
+    dataset = cast(Dataset, DatasetFactory(name="k1", overlap_k=1))
+    person = member(ANNOTATOR, username="solo")
+    boss = member(ADJUDICATOR, username="boss")
+    samples = [cast(Sample, SampleFactory(dataset=dataset)) for _ in range(5)]
+    for sample in samples:
+        lease(sample, person)
+        submit_answer(sample=sample, annotator=person, emotion="awe", confidence=7.0)
+    # An adjudicator revising one label twice: two decisions on one sample.
+    for base in (1, 2):
+        adjudicate_sample(
+            sample=samples[0], annotator=boss, emotion="fear", confidence=6.0,
+            background="", attribute="", subject="", base_version=base,
+        )  # fmt: skip
+    filters = AuditFilters(dataset=dataset)
+    data = audit_data(filters=filters)
+    rows = {row["annotator"]: row for row in audit_figures(filters=filters)["throughput"]}
+    for name, decisions in (("solo", 5), ("boss", 2)):
+        listed = drilldown(data=data, figure="decisions", params={"annotator": name}).sample_ids
+        assert rows[name]["items"] == decisions
+        assert rows[name]["samples"] == len(listed)
+    assert rows["solo"]["samples"] == 5 and rows["boss"]["samples"] == 1

@@ -1,11 +1,11 @@
-"""Items per hour and time per item per annotator."""
+"""Items per hour, time per item and distinct items per annotator."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from review.stats import throughput
+from review.stats import distinct_items, throughput
 
 
 def test_recorded_times_win_and_gaps_fill_in_up_to_the_idle_limit():
@@ -75,3 +75,23 @@ def test_matches_plain_loops_on_random_sessions(seed):
         assert row["active_hours"] == pytest.approx(active / 3600, rel=1e-12)
         assert row["items_per_hour"] == pytest.approx(timed * 3600 / active, rel=1e-12)
         assert row["median_seconds_per_item"] == pytest.approx(float(np.median(seconds)))
+
+
+def test_distinct_items_counts_each_sample_once_per_annotator():
+    # ann has two rows on sample 7 (a revision); bo decided sample 7 too.
+    who = ["ann", "ann", "ann", "bo", "cy", "ann"]
+    samples = [7, 7, 3, 7, 1, 9]
+    assert distinct_items(who, samples) == {"ann": 3, "bo": 1, "cy": 1}
+    assert distinct_items(np.array([], dtype=str), []) == {}
+    with pytest.raises(ValueError, match="differ in length"):
+        distinct_items(["a"], [1, 2])
+
+
+def test_distinct_items_matches_sets_on_random_rows():
+    rng = np.random.default_rng(5)
+    who = rng.integers(0, 40, 5000)
+    samples = rng.integers(0, 700, 5000)
+    expected: dict[int, set[int]] = {}
+    for w, s in zip(who.tolist(), samples.tolist(), strict=True):
+        expected.setdefault(w, set()).add(s)
+    assert distinct_items(who, samples) == {w: len(s) for w, s in expected.items()}
