@@ -224,6 +224,17 @@
     }, q.sending.slice());
   }
 
+  // The stage's pointer shows progress while a request is on its way or a mask computes.
+  function showBusy() {
+    var s = stage();
+    if (!s) return;
+    var busy = Object.keys(queues).some(function (role) {
+      return queues[role].busy;
+    });
+    var computing = document.querySelector('.mask-state[data-status="pending"], .mask-state[data-status="running"]');
+    s.classList.toggle("mask-busy", busy || !!computing);
+  }
+
   function isBusy(role) {
     var q = queueOf(role);
     return q.busy || q.ops.length > 0;
@@ -269,12 +280,13 @@
       })) };
     }
     q.busy = true;
+    showBusy();
     showError(role, "");
-    // The source is the element's canvas, which no answer replaces (the state partial is
-    // replaced by every answer and poll; the server's HX-Retarget finds the current one).
+    // No poll replaces the state while this is on its way (see htmx:beforeRequest below), so
+    // the source stays in the page and errors.js finds the element's error line from it.
     window.htmx
       .ajax("POST", state.dataset[op.urlKey], {
-        source: canvasFor(role) || state,
+        source: state,
         target: state,
         swap: "outerHTML",
         values: values,
@@ -287,12 +299,14 @@
           q.retry = 0;
           drawMarks();
           pump(role);
+          showBusy();
         },
         function () {
           // No answer (network lost): nothing is dropped; the same goes again shortly.
           q.ops.unshift(op);
           q.busy = false;
           q.sending = [];
+          showBusy();
           q.retry = Math.min(2 * (q.retry || 0.5), 16);
           showError(role, "No connection: your clicks are kept and sent again in a moment.");
           window.setTimeout(function () {
@@ -506,14 +520,22 @@
     if (!match) return;
     var shown = stateFor(match[1]);
     if (shown && +shown.dataset.version > +match[2]) event.detail.shouldSwap = false;
+    if (isPoll(event.detail.elt) && queueOf(match[1]).busy) event.detail.shouldSwap = false;
+    var target = event.detail.target; // none: a poller whose panel was replaced meanwhile
+    if (!target || !target.isConnected) event.detail.shouldSwap = false;
   });
 
-  // A poller whose panel was replaced meanwhile stops.
+  function isPoll(elt) {
+    return !!(elt && elt.classList && elt.classList.contains("mask-progress"));
+  }
+
+  // A poller whose panel was replaced meanwhile stops; so does one whose element has a request
+  // on its way (its answer brings the state, with a new poller if still computing).
   document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail.elt;
-    if (elt && elt.classList && elt.classList.contains("mask-progress") && !elt.isConnected) {
-      event.preventDefault();
-    }
+    if (!isPoll(elt)) return;
+    var state = elt.closest(".mask-state");
+    if (!elt.isConnected || !state || queueOf(state.dataset.role).busy) event.preventDefault();
   });
 
   document.addEventListener("htmx:load", function (event) {
@@ -521,6 +543,7 @@
     if (elt && elt.classList && elt.classList.contains("mask-state")) {
       elt.classList.toggle("active", elt.dataset.role === activeRole());
       paint(elt.dataset.role);
+      showBusy();
     }
   });
 

@@ -162,3 +162,19 @@ def test_opacity_outline_and_visibility_change_what_is_painted(demo_site, chromi
     page.wait_for_function("document.querySelector('.stage img').naturalWidth > 0")
     assert page.input_value("input[name=mask-opacity]") == "100"
     page.wait_for_function(f"({PAINTED})()[1] === 255")
+
+
+def test_clicks_while_the_page_polls_are_all_stored(demo_site, chromium_browser, settings):
+    """Answers that come back before the mask (no waiting for the worker): with a worker
+    (the PostgreSQL + Redis leg) the page polls, and clicks made meanwhile still all arrive."""
+    settings.MASK_WAIT_SECONDS = 0
+    page, sample_id = _open_a_sample(demo_site, chromium_browser)
+    masks = MaskPage(page)
+    for i in range(4):
+        masks.click(0.4 + 0.05 * i, 0.5)
+        page.wait_for_timeout(150 * i)  # 0, 150, 300, 450 ms: some while a poll is on its way
+    masks.settle()
+    head = _head(sample_id)
+    assert len(head.points) == 4 and head.status == "done"
+    assert masks.painted()[0] == mask_area(head.candidates[0]["rle"]) > 0
+    assert masks.clicks_drawn() == 4
