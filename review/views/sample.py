@@ -211,7 +211,7 @@ def answer_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not access.answer:
         saved = own_answer(sample=sample, user=request.user)
         if saved is not None:  # answered meanwhile, in another tab or window
-            return answered_response(request, sample=sample, saved=saved)
+            return answered_response(request, sample=sample, saved=saved, access=access)
         raise PermissionDenied("You hold no lease on this sample: open it with “Next”.")
     if binary_protocol(dataset=sample.dataset):
         return _binary_answer(request, sample=sample, access=access)
@@ -349,12 +349,16 @@ def conflict_response(
     return render(request, "review/sample.html", page, status=409)
 
 
-def answered_response(request: HtmxHttpRequest, *, sample: Sample, saved: Any) -> HttpResponse:
-    """409: the answer this person already saved (another tab) next to what this tab sent."""
+def answered_response(
+    request: HtmxHttpRequest, *, sample: Sample, saved: Any, access: SampleAccess
+) -> HttpResponse:
+    """409: the answer this person already saved (another tab) next to what this tab sent;
+    "replace it" while they may still change it (the label is not final)."""
     fields = ("emotion", "confidence", "background", "attribute", "subject", "notes")
     form = AdjudicationForm(request.POST, labels=sample.dataset.taxonomy.labels)
     sent = form.cleaned_data if form.is_valid() else request.POST
     yours = {f: sent.get(f) for f in fields}
+    current = current_adjudication(sample=sample) if access.change else None
     context = {
         "kind": "answered",
         "sample": sample,
@@ -362,6 +366,9 @@ def answered_response(request: HtmxHttpRequest, *, sample: Sample, saved: Any) -
         "yours": yours,
         "rows": [(f, getattr(saved, f), yours[f]) for f in fields],
         "message": "Nothing from this tab was saved: your earlier answer stands.",
+        # The change form's base: the label version now, the one this view shows the answer of.
+        "change_action": "review:change_answer" if access.change else "",
+        "change_base": current.version if current else 0,
     }
     if wants_partial(request):
         return render(request, "review/_conflict.html", context, status=409)

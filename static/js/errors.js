@@ -10,6 +10,8 @@
  * What the person typed is kept in sessionStorage (per tab, per page) whenever a request from
  * their form fails, and put back into the form when the page opens again (after signing in,
  * or a reload); the draft autosave then stores it. A successful request from the form drops it.
+ * The mask panel's own failures are masks.js's (it retries a lost connection); this file adds
+ * only the sign-in link there when the session ended.
  */
 (function () {
   "use strict";
@@ -77,7 +79,7 @@
 
   function boxFor(elt) {
     if (!elt || !elt.isConnected) return null;
-    // A mask element has its own error line (masks.js writes the server's text there too).
+    // A mask element has its own error line (masks.js writes the server's words there).
     var maskState = elt.closest && elt.closest(".mask-state");
     var maskBox = maskState && maskState.querySelector(".mask-error");
     if (maskBox) return maskBox;
@@ -232,10 +234,17 @@
 
   // ---- htmx events ------------------------------------------------------------------------
 
+  // masks.js answers for the mask panel itself (the server's words in the element's error
+  // line; a lost connection is retried): only a session that ended needs more, the sign-in link.
+  function masksOwn(elt, status) {
+    return !!(elt && elt.closest && elt.closest(".mask-state")) && status !== 401;
+  }
+
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
     var elt = event.detail.elt;
     var status = xhr.status;
+    if (masksOwn(elt, status)) return;
     var form = formOf(elt);
     var kept = stash(form);
     var verb = event.detail.requestConfig && event.detail.requestConfig.verb;
@@ -254,6 +263,7 @@
   function networkFailure(message) {
     return function (event) {
       var elt = event.detail.elt;
+      if (masksOwn(elt, 0)) return;
       var kept = stash(formOf(elt));
       show(elt, kept ? message + " " + KEPT : message, null);
     };

@@ -53,6 +53,8 @@ def test_second_tab_save_shows_the_saved_answer(demo_site, chromium_browser):
     assert "You already answered this sample" in text
     assert "saved from the first tab" in text and "typed in the second tab" in text
     assert "awe" in text and "fear" in text
+    # k = 1: the saved answer is the label and still theirs, so it may be replaced.
+    assert conflict.get_by_role("button", name="Replace it with this tab's answer").is_visible()
     assert Annotation.objects.get(notes="saved from the first tab").emotion == "awe"
     assert not Annotation.objects.filter(notes="typed in the second tab").exists()
     second.click("text=Keep my saved answer · next sample")
@@ -98,6 +100,25 @@ def test_expired_session_signs_in_and_returns_to_the_sample_with_the_typed_notes
     page.click(SAVE)
     page.wait_for_url(lambda url: url != sample_url)
     assert Annotation.objects.get().notes == "typed after the session ended"
+
+
+def test_a_mask_click_after_the_session_ended_says_so_in_the_mask_panel(
+    demo_site, chromium_browser
+):
+    page = _start(demo_site, chromium_browser)
+    page.wait_for_function("document.querySelector('.stage img').naturalWidth > 0")
+    Session.objects.all().delete()
+    box = page.locator(".stage img").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    error = page.locator("#mask-state-subject .mask-error")
+    error.get_by_role("link", name="Sign in again").wait_for()
+    error.scroll_into_view_if_needed()
+    _shot(page, "mask_session_ended")
+    assert error.inner_text().startswith("Your session ended: sign in again.")
+    # The panel is still the panel: no login page inside it, no second header.
+    assert page.locator("#mask-panel #id_username").count() == 0
+    assert page.locator("header.topbar").count() == 1
+    assert page.locator("#mask-state-subject h3").inner_text().strip().lower() == "subject"
 
 
 def test_a_lost_connection_says_so_and_keeps_the_typed_text(demo_site, chromium_browser):

@@ -10,9 +10,9 @@ from django.test import Client
 from django.urls import reverse
 
 from review.http import LOGIN_URL_HEADER
-from review.models import Annotation, Assignment
-from review.roles import ANNOTATOR
-from tests.factories import DatasetFactory, ProposalFactory, SampleFactory
+from review.models import Adjudication, Annotation, Assignment
+from review.roles import ADJUDICATOR, ANNOTATOR
+from tests.factories import AdjudicationFactory, DatasetFactory, ProposalFactory, SampleFactory
 from tests.review.team import lease, member
 
 pytestmark = pytest.mark.django_db
@@ -100,6 +100,11 @@ def test_htmx_request_after_the_session_ended_is_401_with_the_way_back(client, s
     assert parse_qs(login.query) == {"next": [page], "ended": ["1"]}
 
 
+def test_htmx_queue_filter_after_the_session_ended_is_401(client):
+    response = client.get(reverse("review:queue"), {"status": "agreed"}, headers=HTMX)
+    assert response.status_code == 401 and b"<html" not in response.content
+
+
 def test_htmx_poll_of_a_mask_after_the_session_ended_is_401_not_the_login_page(client, sample):
     # The mask views use Django's own login_required: the middleware catches every login redirect.
     url = reverse("review:mask_poll", args=[sample.pk, "subject"])
@@ -171,6 +176,27 @@ def test_second_tab_answer_is_a_409_with_the_saved_answer(client, annotator, sam
     assert "from tab one" in html and "from tab two" in html  # saved and this tab's, side by side
     assert 'action="/review/next/"' in html  # a way forward
     assert Annotation.objects.get(sample=sample).emotion == "awe"  # nothing overwritten
+    # k = 1 and the label is still theirs: they may replace it with this tab's answer.
+    change_url = reverse("review:change_answer", args=[sample.pk])
+    assert f'action="{change_url}"' in html and "Replace it with this tab" in html
+    version = Adjudication.objects.get(sample=sample).version
+    assert f'name="base_version" value="{version}"' in html
+    replaced = client.post(
+        change_url, _label("fear", notes="from tab two", base_version=str(version))
+    )
+    assert replaced.status_code == 302
+    assert Annotation.objects.get(sample=sample).emotion == "fear"
+
+
+def test_second_tab_cannot_replace_an_answer_someone_else_decided_over(client, annotator, sample):
+    lease(sample, annotator)
+    client.force_login(annotator)
+    url = reverse("review:answer", args=[sample.pk])
+    client.post(url, _label("awe"), headers=HTMX)
+    judge = member(ADJUDICATOR)
+    AdjudicationFactory.create(sample=sample, version=2, emotion="fear", annotator=judge)
+    html = client.post(url, _label("fear"), headers=HTMX).content.decode()
+    assert "You already answered this sample" in html and "Replace it" not in html
 
 
 def test_second_tab_plain_post_shows_the_conflict_on_the_page(client, annotator, sample):
