@@ -241,6 +241,14 @@ def _difference_from_original(page: Any, sample: Sample) -> float:
 def test_image_and_emotion_choice_share_the_first_screen(demo_site, chromium_browser, viewport):
     page, _ = open_first_sample(demo_site, chromium_browser, viewport)
     assert_on_first_screen(page, viewport)
+    # The next sample opens under a "Saved …" message: still one screen.
+    first = page.url
+    page.keyboard.press("4")
+    page.keyboard.press("Enter")
+    page.wait_for_function("(url) => location.href !== url", arg=first)
+    page.wait_for_function("document.querySelector('.stage img')?.complete")
+    assert "Saved" in page.inner_text(".messages")
+    assert_on_first_screen(page, viewport)
 
 
 def test_adjudicator_sees_image_and_emotion_choice_on_a_laptop(demo_site, chromium_browser):
