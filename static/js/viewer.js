@@ -85,12 +85,17 @@
   };
 
   // Around (x, y) in viewport pixels; the viewport's centre by default (keys, toolbar).
+  // Zooming out stops at "fit": only 1:1 shows a small image smaller than its viewport.
   Viewer.prototype.zoomBy = function (factor, x, y) {
     if (x === undefined) {
       x = this.viewport.clientWidth / 2;
       y = this.viewport.clientHeight / 2;
     }
-    this.zoomTo(this.currentScale() * factor, x, y);
+    var current = this.currentScale();
+    var fit = this.fitScale();
+    var scale = current * factor;
+    if (factor < 1 && current >= fit && scale < fit) scale = fit;
+    this.zoomTo(scale, x, y);
   };
 
   Viewer.prototype.fit = function () {
@@ -101,7 +106,8 @@
   };
 
   Viewer.prototype.actual = function () {
-    this.zoomBy(1 / (window.devicePixelRatio || 1) / this.currentScale());
+    var vp = this.viewport;
+    this.zoomTo(1 / (window.devicePixelRatio || 1), vp.clientWidth / 2, vp.clientHeight / 2);
   };
 
   Viewer.prototype.render = function () {
@@ -183,7 +189,7 @@
         var delta = event.deltaY * (event.deltaMode === 1 ? 16 : event.deltaMode === 2 ? 400 : 1);
         if (!delta) return;
         // Wheeling down over a fitted image scrolls the page, as everywhere else.
-        if (delta > 0 && self.currentScale() <= self.limits().min * 1.001) return;
+        if (delta > 0 && self.currentScale() <= self.fitScale() * 1.001) return;
         event.preventDefault();
         var rect = vp.getBoundingClientRect();
         self.zoomBy(Math.exp(-delta * WHEEL_RATE), event.clientX - rect.left, event.clientY - rect.top);

@@ -121,6 +121,17 @@ def test_wheel_zooms_around_the_cursor(demo_site, chromium_browser):
     assert int(after["zoom"].rstrip("%")) > 1.6 * int(before["zoom"].rstrip("%"))
 
 
+def test_wheel_down_over_a_fitted_image_scrolls_the_page(demo_site, chromium_browser):
+    page, _ = open_first_sample(demo_site, chromium_browser, DESKTOP)
+    before = page.evaluate(GEOMETRY)
+    left, top, width, height = before["img"]
+    page.mouse.move(left + width / 2, top + height / 2)
+    page.mouse.wheel(0, 200)
+    page.wait_for_function("window.scrollY > 0")
+    after = page.evaluate(GEOMETRY)
+    assert after["img"][2:] == before["img"][2:] and after["zoom"] == before["zoom"]
+
+
 def test_box_stays_over_its_pixels_through_zoom_and_pan(demo_site, chromium_browser):
     page, sample = open_first_sample(demo_site, chromium_browser, DESKTOP)
     geometry = page.evaluate(GEOMETRY)
