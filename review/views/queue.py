@@ -161,15 +161,20 @@ def redirect_to_next(
 
 
 def queue_done_message(*, user: Any, kind: str, dataset: Dataset | None) -> str:
-    """ "Queue done" only when nothing is left: skipped samples still open are named."""
+    """Says "Queue done" only when nothing is left: skipped samples still open are named."""
     if kind != Assignment.Kind.ANNOTATE:
         return "Queue done: nothing is waiting for you to adjudicate."
     skipped = open_skipped_count(user=user, dataset=dataset, now=timezone.now())
     if not skipped:
         return "Queue done: nothing is waiting for you to annotate."
-    these = "1 sample you skipped is" if skipped == 1 else f"{skipped} samples you skipped are"
+    these, them = (
+        ("1 sample you skipped is", "it")
+        if skipped == 1
+        else (f"{skipped} samples you skipped are", "them")
+    )
     return (
-        f"No new sample is waiting for you, but {these} still open: take them back under “Skipped”."
+        f"No new sample is waiting for you, but {these} still open: "
+        f"take {them} back under “Skipped”."
     )
 
 
