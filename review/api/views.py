@@ -22,6 +22,7 @@ from review.api import serializers as s
 from review.models import Assignment
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, user_roles
 from review.selectors.assignment import SampleAccess, sample_access, user_assignments
+from review.selectors.blind_answers import blind_state
 from review.selectors.history import sample_events
 from review.selectors.queue import DISPUTED, NEEDS_ADJUDICATION, queue_samples
 from review.selectors.samples import (
@@ -35,7 +36,7 @@ from review.selectors.samples import (
 from review.services.adjudication import VersionConflict, adjudicate_sample, undo_last_decision
 from review.services.assignment import lease_next_sample, skip_assignment
 from review.services.binary import binary_protocol, open_questions, submit_binary_votes
-from review.services.consensus import submit_answer
+from review.services.blind_answers import submit_final_answer
 
 
 def roles_permission(*roles: str) -> type[BasePermission]:
@@ -154,6 +155,8 @@ class SampleView(TeamAPIView):
         """The sample as you may see it (answering blind hides others' answers and the label)."""
         sample, access = self.sample_with_access(request, pk)
         blind = access.answer
+        # A machine-blind dataset hides the machines' evidence until the person commits.
+        hidden = blind_state(sample=sample, user=request.user, answering=blind).hides_machines
         protocol = binary_protocol(dataset=sample.dataset)
         data: dict[str, Any] = {
             **{f: getattr(sample, f) for f in s.QueueItemSerializer.Meta.fields},
@@ -161,9 +164,9 @@ class SampleView(TeamAPIView):
             "image_path": sample.image_path,
             "width": sample.width,
             "height": sample.height,
-            "dispute_reasons": sample.dispute_reasons,
-            "proposals": list(sample.proposals.all()),
-            "critic": latest_critic_verdict(sample=sample),
+            "dispute_reasons": [] if hidden else sample.dispute_reasons,
+            "proposals": [] if hidden else list(sample.proposals.all()),
+            "critic": None if hidden else latest_critic_verdict(sample=sample),
             "final_label": None if blind else current_adjudication(sample=sample),
             "answers": sample_answers(sample=sample) if access.see_all and not blind else [],
             "own_answer": own_answer(sample=sample, user=request.user),
@@ -192,7 +195,9 @@ class AnswerView(TeamAPIView):
         given = s.AnswerInputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         try:
-            outcome = submit_answer(sample=sample, annotator=request.user, **given.validated_data)
+            outcome = submit_final_answer(
+                sample=sample, annotator=request.user, **given.validated_data
+            )
         except VersionConflict as conflict:
             return conflict_response(conflict)
         except DjangoValidationError as error:
@@ -280,6 +285,10 @@ class UndoView(TeamAPIView):
     def post(self, request: Request, pk: int) -> Response:
         """Undo the current decision (its author or an admin); the previous version returns."""
         sample, _ = self.sample_with_access(request, pk)
+        if ADJUDICATOR not in user_roles(request.user):
+            # As on the web: an annotator's undo would leave an answered sample without a
+            # label, for an adjudicator; they change their answer instead.
+            raise PermissionDenied("Only an adjudicator or an admin can undo a decision.")
         given = s.UndoInputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         try:

@@ -8,7 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from annotator.models import Sample
-from review.models import Adjudication
+from review.models import Adjudication, BlindAnswer
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
 from tests.factories import DEFAULT_PASSWORD, DatasetFactory, ProposalFactory, SampleFactory
 from tests.review.team import member
@@ -130,3 +130,31 @@ def test_schema_and_docs_page_use_only_local_assets():
     script = Client().get("/api/docs/?script=")
     assert script.status_code == 200 and b"/api/schema/" in script.content
     assert Client().get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+
+
+def test_a_machine_blind_dataset_hides_the_machines_until_the_answer():
+    ds = DatasetFactory.create(overlap_k=2, machine_blind=True)
+    sample = SampleFactory.create(dataset=ds, dispute_reasons=[{"kind": "label_mismatch"}])
+    ProposalFactory.create(sample=sample, model_name="gpt-4o", emotion="awe")
+    annotator = member(ANNOTATOR)
+    api = _client(annotator)
+    assert api.post("/api/next/", {}, format="json").json()["sample"] == sample.pk
+    seen = api.get(f"/api/samples/{sample.pk}/").json()
+    assert (seen["proposals"], seen["critic"], seen["dispute_reasons"]) == ([], None, [])
+    assert api.post(f"/api/samples/{sample.pk}/answer/", _label("fear")).status_code == 201
+    # Answered without seeing the machines: kept as the blind answer, so the audit counts it.
+    blind = BlindAnswer.objects.get(sample=sample, annotator=annotator)
+    assert blind.emotion == "fear"
+    # An adjudicator still sees everything.
+    judge = _client(member(ADJUDICATOR))
+    assert judge.get(f"/api/samples/{sample.pk}/").json()["proposals"][0]["model_name"] == "gpt-4o"
+
+
+def test_an_annotator_cannot_undo_their_answer_into_an_adjudicators_queue():
+    sample = SampleFactory.create(dataset=DatasetFactory.create(overlap_k=1))
+    api = _client(member(ANNOTATOR))
+    api.post("/api/next/", {}, format="json")
+    assert api.post(f"/api/samples/{sample.pk}/answer/", _label("awe")).json() == {"decided": True}
+    undone = api.post(f"/api/samples/{sample.pk}/adjudication/undo/", {"version": 1})
+    assert undone.status_code == 403
+    assert Adjudication.objects.get(sample=sample).reverted is False
