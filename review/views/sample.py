@@ -125,6 +125,8 @@ def page_context(
         "draft": draft,
         "restored": True,  # a draft on a freshly opened page came from an earlier visit
         "keyed_emotions": KEYED_EMOTIONS,
+        # The last digit that picks an emotion (8 for Mikels 8), for the key hints.
+        "last_emotion_key": min(len(sample.dataset.taxonomy.labels), KEYED_EMOTIONS),
     }
     if access.see_all and not blind:
         # J/K walk the samples sharing this one's status, without wrapping around.

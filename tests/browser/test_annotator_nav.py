@@ -125,3 +125,17 @@ def test_progress_back_and_forth_skip_and_the_keys_list(demo_site, chromium_brow
     page.keyboard.press("Escape")
     assert page.evaluate("document.activeElement.name") != "notes"
     assert page.locator("#id_notes").input_value() == "sky"
+
+
+def test_the_key_hints_name_the_taxonomys_last_digit_and_pages_load_without_console_errors(
+    demo_site, chromium_browser
+):
+    page = demo_site.log_in(chromium_browser, "annotator")
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.click("#start-annotating")
+    page.wait_for_url("**/review/samples/*/")
+    page.keyboard.press("?")
+    first_keys = page.locator("dialog dt").first.locator("kbd").all_inner_texts()
+    assert first_keys == ["1", "8"]  # Mikels 8: the digit 9 picks nothing
+    assert errors == []  # e.g. no 404 for /favicon.ico
