@@ -9,7 +9,7 @@ nothing is written: never a silent overwrite.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -42,6 +42,10 @@ class Label:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# A label's fields in form order: what answers, versions and drafts store and pages compare.
+LABEL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Label))
 
 
 class VersionConflict(Exception):

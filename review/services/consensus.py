@@ -37,6 +37,17 @@ class AnswerOutcome:
     conflict: bool = False  # the k answers disagree: an adjudicator decides
 
 
+def lock_sample_for_answers(*, pk: int) -> Sample:
+    """The sample, row-locked until the transaction ends: answers (new or changed) on one
+    sample take turns. Call inside transaction.atomic()."""
+    return (
+        Sample.objects.select_for_update()
+        .select_related("dataset__taxonomy")
+        .defer("des")
+        .get(pk=pk)
+    )
+
+
 def submit_answer(
     *,
     sample: Sample,
@@ -68,12 +79,7 @@ def submit_answer(
     )
     with transaction.atomic():
         # The row lock serialises answers on one sample, so "the k-th answer" is exact.
-        locked = (
-            Sample.objects.select_for_update()
-            .select_related("dataset__taxonomy")
-            .defer("des")
-            .get(pk=sample.pk)
-        )
+        locked = lock_sample_for_answers(pk=sample.pk)
         _check_lease(sample=locked, annotator=annotator)
         try:
             with transaction.atomic():

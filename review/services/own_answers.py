@@ -19,15 +19,14 @@ from review.selectors.own_answers import answer_change_refusal
 from review.selectors.samples import current_adjudication
 from review.services import history
 from review.services.adjudication import (
+    LABEL_FIELDS,
     MAX_TIME_SPENT_MS,
     Label,
     VersionConflict,
     check_label,
     record_final_label,
 )
-from review.services.consensus import AnswerOutcome, consensus_label
-
-LABEL_FIELDS = ("emotion", "confidence", "background", "attribute", "subject", "notes")
+from review.services.consensus import AnswerOutcome, consensus_label, lock_sample_for_answers
 
 
 class AnswerFinal(ValidationError):
@@ -65,12 +64,7 @@ def change_own_answer(
     )
     with transaction.atomic():
         # The same row lock as a new answer's: changes and answers on one sample take turns.
-        locked = (
-            Sample.objects.select_for_update()
-            .select_related("dataset__taxonomy")
-            .defer("des")
-            .get(pk=sample.pk)
-        )
+        locked = lock_sample_for_answers(pk=sample.pk)
         annotation = _own_answer(sample=locked, annotator=annotator)
         current = current_adjudication(sample=locked)
         current_version = current.version if current else 0

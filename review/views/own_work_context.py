@@ -13,8 +13,7 @@ from review.forms import AdjudicationForm
 from review.models import Adjudication, Annotation, Assignment, Draft
 from review.roles import ANNOTATOR, user_roles
 from review.selectors.progress import annotator_progress, work_place
-
-LABEL_FIELDS = ("emotion", "confidence", "background", "attribute", "subject", "notes")
+from review.services.adjudication import LABEL_FIELDS
 
 
 def own_work_context(request: HttpRequest, *, sample: Sample) -> dict[str, Any]:

@@ -39,7 +39,12 @@ from review.selectors.samples import (
     sample_for_review,
     sample_image_path,
 )
-from review.services.adjudication import VersionConflict, adjudicate_sample, can_undo
+from review.services.adjudication import (
+    LABEL_FIELDS,
+    VersionConflict,
+    adjudicate_sample,
+    can_undo,
+)
 from review.services.assignment import skip_assignment
 from review.services.binary import binary_protocol, open_questions, submit_binary_votes
 from review.services.blind_answers import submit_final_answer
@@ -356,17 +361,16 @@ def answered_response(
 ) -> HttpResponse:
     """409: the answer this person already saved (another tab) next to what this tab sent;
     "replace it" while they may still change it (the label is not final)."""
-    fields = ("emotion", "confidence", "background", "attribute", "subject", "notes")
     form = AdjudicationForm(request.POST, labels=sample.dataset.taxonomy.labels)
     sent = form.cleaned_data if form.is_valid() else request.POST
-    yours = {f: sent.get(f) for f in fields}
+    yours = {f: sent.get(f) for f in LABEL_FIELDS}
     current = current_adjudication(sample=sample) if access.change else None
     context = {
         "kind": "answered",
         "sample": sample,
         "theirs": saved,
         "yours": yours,
-        "rows": [(f, getattr(saved, f), yours[f]) for f in fields],
+        "rows": [(f, getattr(saved, f), yours[f]) for f in LABEL_FIELDS],
         "message": "Nothing from this tab was saved: your earlier answer stands.",
         # The change form's base: the label version now, the one this view shows the answer of.
         "change_action": "review:change_answer" if access.change else "",
