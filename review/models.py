@@ -281,12 +281,29 @@ class MaskEdit(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The running claim: which worker process ("host:pid") and until when it holds the edit
+    # (renewed while it computes); past lease_until, or once that process is gone, another
+    # delivery takes the edit over (review/services/mask_worker.py).
+    claimed_by = models.CharField(max_length=255, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # The outbox (review/services/mask_dispatch.py): when a message for this edit was last
+    # handed to the broker, and why that failed ("" = it did not).
+    sent_at = models.DateTimeField(null=True, blank=True)
+    send_error = models.CharField(max_length=500, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["sample", "role", "seq"], name="maskedit_unique_seq"),
         ]
-        indexes = [models.Index(fields=["sample", "role", "-seq"], name="maskedit_latest")]
+        indexes = [
+            models.Index(fields=["sample", "role", "-seq"], name="maskedit_latest"),
+            # The sweep for stuck edits reads only the few unfinished rows.
+            models.Index(
+                fields=["status"],
+                condition=models.Q(status__in=["pending", "running"]),
+                name="maskedit_unfinished",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.sample_id}/{self.role}#{self.seq} {self.status}"
