@@ -216,6 +216,8 @@ class PipelineRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When stuck units were last looked for (the progress page's check takes turns by it).
+    checked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"run {self.pk} on {self.dataset_id}: {self.status}"
@@ -258,6 +260,15 @@ class StageResult(models.Model):
     output_tokens = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.FloatField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The running claim: which worker process ("node:main pid:pid") holds the unit and until
+    # when; renewed while the unit runs, so a dead worker's unit is retaken once it lapses
+    # (annotator/pipeline/runs/lease.py).
+    claimed_by = models.CharField(max_length=255, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # The outbox: set when the unit is due to be sent to a worker, cleared once the broker took
+    # the message (sent_at); a due unit the broker never took is sent again from here.
+    send_due = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -270,7 +281,27 @@ class StageResult(models.Model):
         ]
         indexes = [
             models.Index(fields=["run", "stage", "status"], name="stageresult_progress"),
+            # The re-send check reads only the few units due and not yet taken by the broker.
+            models.Index(
+                fields=["send_due"],
+                condition=models.Q(send_due__isnull=False),
+                name="stageresult_unsent",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.sample_id}/{self.stage}/{self.model_name}: {self.status}"
+
+
+class WorkerHeartbeat(models.Model):
+    """A Celery worker's last sign of life, written every few seconds by the worker itself
+    (annotator/pipeline/runs/lease.py); /healthz reports the workers seen lately."""
+
+    name = models.CharField(max_length=255, unique=True)  # Celery's node name, worker@host
+    queues = models.JSONField(default=list)
+    pid = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} seen {self.seen_at:%Y-%m-%d %H:%M:%S}"
