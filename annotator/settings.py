@@ -138,7 +138,11 @@ IMPORT_ROOTS = [
     )
 ]
 # Pillow's decompression-bomb guard: images over this many pixels are refused at import.
-MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 89_478_485)
+MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)
+# Import bounds: one JSONL line, one free-text field (description, critic reasoning), one upload.
+MAX_IMPORT_LINE_BYTES = env_int("MAX_IMPORT_LINE_BYTES", 1024 * 1024)
+MAX_IMPORT_TEXT_CHARS = env_int("MAX_IMPORT_TEXT_CHARS", 20_000)
+MAX_IMPORT_UPLOAD_BYTES = env_int("MAX_IMPORT_UPLOAD_BYTES", 512 * 1024 * 1024)
 
 # Celery: unset broker = tasks run in-process (the embedded default needs no Redis).
 CELERY_BROKER_URL = env_optional("CELERY_BROKER_URL")

@@ -64,6 +64,9 @@ def read_number(value: object, *, field: str, report: LineReport) -> float | Non
     except ValueError:
         report.error(field, f"{show(value)} is not a number")
         return None
+    except OverflowError:  # an integer with hundreds of digits
+        report.error(field, f"{show(value)} is out of range")
+        return None
     if not math.isfinite(number):
         report.error(field, f"{show(value)} is not a finite number")
         return None
@@ -112,7 +115,7 @@ def read_des(value: object, *, field: str, report: LineReport) -> bytes | None:
         report.error(field, f"has {len(value)} values, expected {DES_SIZE}")
         return None
     for index, item in enumerate(value):
-        if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
+        if isinstance(item, bool) or not isinstance(item, int | float) or not _finite(item):
             report.error(field, f"value {index} is {show(item)}, not a finite number")
             return None
     try:
@@ -157,7 +160,7 @@ def _read_box(value: object, *, field: str, report: LineReport) -> Box | None:
         if isinstance(corner, bool) or not isinstance(corner, int | float):
             report.error(field, f"{show(value)} has a corner that is not a number")
             return None
-        numbers.append(float(corner))
+        numbers.append(float(corner) if _finite(corner) else math.inf)
     box = Box(*numbers)
     if not all(math.isfinite(n) for n in box):
         report.error(field, f"{show(value)} has a corner that is not a finite number")
@@ -166,6 +169,14 @@ def _read_box(value: object, *, field: str, report: LineReport) -> Box | None:
         report.error(field, f"box {_show_box(box)} is inverted or empty (needs x1 < x2, y1 < y2)")
         return None
     return box
+
+
+def _finite(number: int | float) -> bool:
+    """math.isfinite, but False for an integer too large for a float (JSON allows 4300 digits)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
 
 
 def check_box_inside(item: FieldBox, *, width: int, height: int, report: LineReport) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,8 +49,10 @@ def locate_image(root: Path, relative: str) -> Path:
 def probe_image(path: Path, *, max_pixels: int) -> ImageInfo:
     """Width, height (as stored; EXIF orientation not applied) and sha256 of the bytes.
 
-    Only the header is decoded. Pillow's decompression-bomb guard stays on, and its warning
-    (over max_pixels) is an error here just like its error (over twice that).
+    The image is decoded in full once, so a truncated or corrupt file is refused here and not
+    later in a worker. Pillow's decompression-bomb guard stays on, and its warning (over
+    max_pixels) is an error here just like its error (over twice that): an image over the
+    limit is refused from its header, before its pixels are decoded.
     """
     Image.MAX_IMAGE_PIXELS = max_pixels
     try:
@@ -60,8 +63,9 @@ def probe_image(path: Path, *, max_pixels: int) -> ImageInfo:
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 with Image.open(fh) as image:
                     width, height = image.size
+                    _decode(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageProblem(f"is too large: {exc}") from exc
+        raise ImageProblem(_too_large(str(exc), max_pixels)) from exc
     except UnidentifiedImageError as exc:
         raise ImageProblem("is not an image Pillow can read") from exc
     except OSError as exc:
@@ -69,3 +73,21 @@ def probe_image(path: Path, *, max_pixels: int) -> ImageInfo:
     if width <= 0 or height <= 0:
         raise ImageProblem(f"has no pixels ({width}x{height})")
     return ImageInfo(width, height, content_hash)
+
+
+def _decode(image: Image.Image) -> None:
+    """Decode every pixel (the bytes are hostile until then); any decoder failure is a problem."""
+    try:
+        image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise
+    except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError, ValueError, ...
+        raise ImageProblem(f"cannot be decoded: {exc}") from exc
+
+
+def _too_large(message: str, max_pixels: int) -> str:
+    """Pillow's bomb message, e.g. "Image size (88000000 pixels) exceeds limit of ...", as
+    "is too large: 88,000,000 pixels; the limit is 40,000,000 (MAX_IMAGE_PIXELS)"."""
+    found = re.search(r"\((\d+) pixels\)", message)
+    pixels = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+    return f"is too large: {pixels}; the limit is {max_pixels:,} (MAX_IMAGE_PIXELS)"

@@ -21,6 +21,7 @@ from annotator.importers.fields import (
     split_bas,
 )
 from annotator.importers.issues import LineReport, json_type
+from annotator.importers.storable import json_problems, text_problem
 from annotator.models import CriticVerdict, Proposal, Sample
 
 
@@ -34,6 +35,9 @@ PATH_MAX = max_length(Sample, "image_path")
 SOURCE_MAX = max_length(Sample, "source")
 MODEL_MAX = max_length(Proposal, "model_name")
 PHRASE_MAX = max_length(Proposal, "background")
+# Free text without a column size (description, critic reasoning and instructions): a bound
+# keeps one sample's page readable; MAX_IMPORT_TEXT_CHARS overrides it (importing passes it).
+TEXT_MAX = 20_000
 
 # Current name first, then the older names EmoVerse's build scripts use; the first present wins.
 NAMES = {
@@ -56,6 +60,7 @@ class ParseContext:
     labels: list[str]
     taxonomy: str  # the taxonomy's name, for error messages
     default_model: str  # the model a plain EmoVerse record's proposal is filed under
+    text_max: int = TEXT_MAX  # characters of description, reasoning, instructions
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,8 @@ def parse_record(obj: object, *, ctx: ParseContext, report: LineReport) -> Parse
     if not isinstance(obj, dict):
         report.error("line", f"must be a JSON object, not {json_type(obj)}")
         return None
+    for field, problem in json_problems(obj):
+        report.error(field, problem)
     external_id = _read_id(obj, report)
     image_path = read_image_path(obj.get("image_path"), report=report)
     source = read_text(obj.get("source"), field="source", report=report, max_length=SOURCE_MAX)
@@ -142,8 +149,8 @@ def read_image_path(value: object, *, report: LineReport) -> str:
     if not text:
         return ""
     posix, windows = PurePosixPath(text), PureWindowsPath(text)
-    if "\x00" in text:
-        report.error("image_path", "contains a NUL character")
+    if text_problem(text):  # already reported by parse_record's walk; never touch the disk
+        pass
     elif posix.is_absolute() or windows.is_absolute() or windows.drive or text.startswith("\\"):
         report.error("image_path", f"{text!r} is absolute; give a path relative to the images root")
     elif ".." in posix.parts or ".." in windows.parts:
@@ -208,7 +215,10 @@ def _read_annotation(
     return ParsedProposal(
         model_name=model_name,
         description=read_text(
-            obj.get(description_key), field=prefix + description_key, report=report
+            obj.get(description_key),
+            field=prefix + description_key,
+            report=report,
+            max_length=ctx.text_max,
         ),
         emotion=emotion,
         confidence=read_confidence(
@@ -267,8 +277,16 @@ def _read_critic(value: object, *, ctx: ParseContext, report: LineReport) -> Par
             labels=ctx.labels,
             taxonomy=ctx.taxonomy,
         ),
-        reasoning=read_text(value.get("reasoning"), field="critic.reasoning", report=report),
+        reasoning=read_text(
+            value.get("reasoning"),
+            field="critic.reasoning",
+            report=report,
+            max_length=ctx.text_max,
+        ),
         instructions=read_text(
-            value.get("instructions"), field="critic.instructions", report=report
+            value.get("instructions"),
+            field="critic.instructions",
+            report=report,
+            max_length=ctx.text_max,
         ),
     )

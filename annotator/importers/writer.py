@@ -14,6 +14,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from annotator.importers.decisions import ADJUDICATED, RESTORED, DecisionConflict, find_conflicts
 from annotator.importers.images import ImageInfo
 from annotator.importers.records import ParsedRecord
 from annotator.importers.verify import verify_samples
@@ -40,12 +41,22 @@ class WriteCounts:
     created: int = 0
     updated: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
+    conflicts: list[DecisionConflict] = field(default_factory=list)  # people's decisions met
+    conflict_statuses: dict[int, str] = field(default_factory=dict)  # their status after
 
 
 def write_batch(
-    *, dataset: Dataset, rows: Sequence[tuple[ParsedRecord, ImageInfo]], counts: WriteCounts
+    *,
+    dataset: Dataset,
+    rows: Sequence[tuple[ParsedRecord, ImageInfo]],
+    counts: WriteCounts,
+    override_decisions: bool = False,
 ) -> None:
-    """Upsert one batch of samples with their proposals, regions and verdicts, then verify."""
+    """Upsert one batch of samples with their proposals, regions and verdicts, then verify.
+
+    A person's decision the file contradicts is kept unless `override_decisions`
+    (annotator.importers.decisions); either way it is listed in `counts.conflicts`.
+    """
     ids = [record.external_id for record, _ in rows]
     before = {
         external_id: (pk, status)
@@ -69,13 +80,26 @@ def write_batch(
         )
     )
     records = [(pks[record.external_id], record) for record, _ in rows]
+    statuses = {pk: before.get(r.external_id, (0, Sample.Status.PENDING))[1] for pk, r in records}
+    conflicts = find_conflicts(
+        records=records, statuses=statuses, new={pks[external_id] for external_id in new_ids}
+    )
+    kept = (
+        set() if override_decisions else {pk for pk, c in conflicts.items() if c.kind == RESTORED}
+    )
     _upsert_proposals(records, now)
     _replace_regions(records)
-    _replace_verdicts(records)
-    statuses = {pk: before.get(r.external_id, (0, Sample.Status.PENDING))[1] for pk, r in records}
+    _replace_verdicts([(pk, record) for pk, record in records if pk not in kept])
+    if override_decisions:  # the file's verdict decides, as for a sample nobody decided
+        statuses.update(
+            {pk: Sample.Status.PENDING for pk, c in conflicts.items() if c.kind == ADJUDICATED}
+        )
+    new_statuses = verify_samples(dataset=dataset, statuses=statuses)
     counts.created += len(new_ids)
     counts.updated += len(ids) - len(new_ids)
-    counts.statuses.update(verify_samples(dataset=dataset, statuses=statuses).values())
+    counts.statuses.update(new_statuses.values())
+    counts.conflicts.extend(conflicts.values())
+    counts.conflict_statuses.update({pk: new_statuses[pk] for pk in conflicts})
 
 
 def _sample(dataset: Dataset, record: ParsedRecord, image: ImageInfo, now: datetime) -> Sample:

@@ -12,13 +12,15 @@ import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_slug
-from django.db import transaction
+from django.db import DataError, transaction
 
+from annotator.importers.decisions import DecisionConflict, record_conflicts
 from annotator.importers.fields import check_box_inside
 from annotator.importers.images import (
     ImageInfo,
@@ -36,6 +38,8 @@ from annotator.importers.records import (
     max_length,
     parse_record,
 )
+from annotator.importers.storable import printable
+from annotator.importers.summary import describe_decisions, record_import
 from annotator.importers.writer import WriteCounts, write_batch
 from annotator.models import Dataset, Taxonomy
 from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
@@ -52,6 +56,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500  # samples per bulk write; keeps every IN (...) under SQLite's 999 parameters
+MAX_SHOWN_ISSUES = 200  # a wrong file would otherwise list every one of its lines
 DATASET_NAME_MAX = max_length(Dataset, "name")
 
 
@@ -76,12 +81,16 @@ class ImportReport:
     disputed: int
     pending: int
     dropped: int
+    # People's decisions the file contradicts: kept, or overridden (--override-human-decisions).
+    conflicts: tuple[DecisionConflict, ...] = ()
+    overridden: bool = False
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{self.created} created, {self.updated} updated; agreed {self.agreed}, "
             f"disputed {self.disputed}, pending {self.pending}, dropped {self.dropped}"
         )
+        return text + describe_decisions(self.conflicts, overridden=self.overridden)
 
 
 def import_samples_file(
@@ -91,9 +100,15 @@ def import_samples_file(
     images_root: Path,
     default_model: str = "emoverse",
     display_name: str | None = None,
+    override_human_decisions: bool = False,
+    actor: Any = None,
 ) -> ImportReport:
-    """Validate the whole file, then create or update its samples; raises ImportFailed."""
-    shown = display_name or path.name
+    """Validate the whole file, then create or update its samples; raises ImportFailed.
+
+    A person's decision the file contradicts (a restore, a final label) is kept and reported,
+    unless `override_human_decisions`; both are recorded in the audit log as `actor`'s.
+    """
+    shown = printable(display_name or path.name)
     _raise_if_any(_option_issues(shown, path, dataset_name, images_root, default_model))
     root = images_root.expanduser().resolve()
     ctx = _parse_context(dataset_name, default_model)
@@ -101,19 +116,40 @@ def import_samples_file(
     images = _validate(path=path, shown=shown, root=root, ctx=ctx)
     with transaction.atomic():
         dataset = _dataset_for_import(dataset_name, root)
-        counts = _write(path=path, shown=shown, dataset=dataset, ctx=ctx, images=images)
+        counts = _write(
+            path=path,
+            shown=shown,
+            dataset=dataset,
+            ctx=ctx,
+            images=images,
+            override=override_human_decisions,
+        )
         if _stamp(path) != stamp:
             raise ImportFailed([ImportIssue(shown, 0, "file", "changed while it was imported")])
-    report = ImportReport(
+        report = _report(counts, overridden=override_human_decisions)
+        record_conflicts(
+            conflicts=report.conflicts,
+            statuses_after=counts.conflict_statuses,
+            overridden=override_human_decisions,
+            shown=shown,
+            actor=actor,
+        )
+        record_import(shown=shown, dataset=dataset.name, report=report, actor=actor)
+    logger.info("imported %s into %s: %s", shown, dataset_name, report)
+    return report
+
+
+def _report(counts: WriteCounts, *, overridden: bool) -> ImportReport:
+    return ImportReport(
         created=counts.created,
         updated=counts.updated,
         **{
             status: counts.statuses[status]
             for status in ("agreed", "disputed", "pending", "dropped")
         },
+        conflicts=tuple(counts.conflicts),
+        overridden=overridden,
     )
-    logger.info("imported %s into %s: %s", shown, dataset_name, report)
-    return report
 
 
 def choose_images_root(*, dataset_name: str, given: str | Path | None, display_name: str) -> Path:
@@ -128,10 +164,16 @@ def choose_images_root(*, dataset_name: str, given: str | Path | None, display_n
 
 
 def import_uploaded_samples(
-    *, upload: UploadedFile, dataset_name: str, images_root: str | None, default_model: str
+    *,
+    upload: UploadedFile,
+    dataset_name: str,
+    images_root: str | None,
+    default_model: str,
+    override_human_decisions: bool = False,
+    actor: Any = None,
 ) -> ImportReport:
     """Import an uploaded file: large uploads are already on disk, small ones are spooled."""
-    name = upload.name or "upload.jsonl"
+    name = printable(upload.name or "upload.jsonl")
     root = choose_images_root(dataset_name=dataset_name, given=images_root, display_name=name)
 
     def run(path: Path) -> ImportReport:
@@ -141,6 +183,8 @@ def import_uploaded_samples(
             images_root=root,
             default_model=default_model,
             display_name=name,
+            override_human_decisions=override_human_decisions,
+            actor=actor,
         )
 
     temporary_path = getattr(upload, "temporary_file_path", None)
@@ -176,16 +220,27 @@ def _option_issues(
 
 
 def _raise_if_any(issues: list[ImportIssue]) -> None:
-    if issues:
-        raise ImportFailed(issues)
+    if not issues:
+        return
+    if len(issues) > MAX_SHOWN_ISSUES:
+        hidden = len(issues) - MAX_SHOWN_ISSUES
+        last = issues[-1]
+        issues = [
+            *issues[:MAX_SHOWN_ISSUES],
+            ImportIssue(last.path, 0, "file", f"and {hidden} more problems"),
+        ]
+    raise ImportFailed(issues)
 
 
 def _parse_context(dataset_name: str, default_model: str) -> ParseContext:
     """Labels of the dataset's taxonomy; a new dataset will get Mikels 8."""
     dataset = Dataset.objects.filter(name=dataset_name).select_related("taxonomy").first()
-    if dataset is not None:
-        return ParseContext(dataset.taxonomy.labels, dataset.taxonomy.name, default_model.strip())
-    return ParseContext(list(MIKELS_8_LABELS), MIKELS_8, default_model.strip())
+    labels, taxonomy = (
+        (dataset.taxonomy.labels, dataset.taxonomy.name)
+        if dataset is not None
+        else (list(MIKELS_8_LABELS), MIKELS_8)
+    )
+    return ParseContext(labels, taxonomy, default_model.strip(), settings.MAX_IMPORT_TEXT_CHARS)
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -198,7 +253,7 @@ def _validate(*, path: Path, shown: str, root: Path, ctx: ParseContext) -> dict[
     issues: list[ImportIssue] = []
     images: dict[int, ImageInfo] = {}
     first_line_of: dict[str, int] = {}
-    for number, value in read_json_lines(path):
+    for number, value in read_json_lines(path, max_line_bytes=settings.MAX_IMPORT_LINE_BYTES):
         report = LineReport(path=shown, line=number)
         record = _parse_line(value, ctx=ctx, report=report)
         if record is not None:
@@ -215,7 +270,7 @@ def _validate(*, path: Path, shown: str, root: Path, ctx: ParseContext) -> dict[
 
 def _parse_line(value: object, *, ctx: ParseContext, report: LineReport) -> ParsedRecord | None:
     if isinstance(value, BadLine):
-        report.error("json", value.message)
+        report.error(value.field, value.message)
         return None
     return parse_record(value, ctx=ctx, report=report)
 
@@ -259,12 +314,18 @@ def _dataset_for_import(name: str, root: Path) -> Dataset:
 
 
 def _write(
-    *, path: Path, shown: str, dataset: Dataset, ctx: ParseContext, images: dict[int, ImageInfo]
+    *,
+    path: Path,
+    shown: str,
+    dataset: Dataset,
+    ctx: ParseContext,
+    images: dict[int, ImageInfo],
+    override: bool,
 ) -> WriteCounts:
     """The second pass: the same lines again, now known to be valid, written in batches."""
     counts = WriteCounts()
-    batch: list[tuple[ParsedRecord, ImageInfo]] = []
-    for number, value in read_json_lines(path):
+    batch: list[tuple[int, ParsedRecord, ImageInfo]] = []
+    for number, value in read_json_lines(path, max_line_bytes=settings.MAX_IMPORT_LINE_BYTES):
         report = LineReport(path=shown, line=number)
         record = _parse_line(value, ctx=ctx, report=report)
         if record is None or report.issues or number not in images:
@@ -272,10 +333,31 @@ def _write(
             raise ImportFailed(
                 [ImportIssue(shown, number, "file", "changed while it was imported")]
             )
-        batch.append((record, images.pop(number)))
+        batch.append((number, record, images.pop(number)))
         if len(batch) >= BATCH_SIZE:
-            write_batch(dataset=dataset, rows=batch, counts=counts)
+            _write_batch(
+                dataset=dataset, batch=batch, counts=counts, shown=shown, override=override
+            )
             batch = []
     if batch:
-        write_batch(dataset=dataset, rows=batch, counts=counts)
+        _write_batch(dataset=dataset, batch=batch, counts=counts, shown=shown, override=override)
     return counts
+
+
+def _write_batch(
+    *,
+    dataset: Dataset,
+    batch: list[tuple[int, ParsedRecord, ImageInfo]],
+    counts: WriteCounts,
+    shown: str,
+    override: bool,
+) -> None:
+    """A value the database refuses despite the checks is still a listed problem, not a 500:
+    the whole import rolls back (the caller's transaction) and the lines are named."""
+    rows = [(record, image) for _, record, image in batch]
+    try:
+        write_batch(dataset=dataset, rows=rows, counts=counts, override_decisions=override)
+    except (DataError, UnicodeError) as exc:
+        where = f"lines {batch[0][0]}-{batch[-1][0]}"
+        message = f"{where}: the database refused a value: {printable(str(exc)).strip()}"
+        raise ImportFailed([ImportIssue(shown, 0, "file", message)]) from exc

@@ -1,4 +1,5 @@
-"""python manage.py import_samples PATH --dataset NAME [--images-root DIR] [--model NAME]"""
+"""python manage.py import_samples PATH --dataset NAME [--images-root DIR] [--model NAME]
+[--override-human-decisions]"""
 
 from __future__ import annotations
 
@@ -31,6 +32,12 @@ class Command(BaseCommand):
             default="emoverse",
             help="model name for plain EmoVerse records (default: emoverse)",
         )
+        parser.add_argument(
+            "--override-human-decisions",
+            action="store_true",
+            help="let the file's critic drop samples an admin restored or people gave a final "
+            "label (default: those are kept and listed; both are recorded in the audit log)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["path"]
@@ -40,7 +47,11 @@ class Command(BaseCommand):
                 dataset_name=dataset, given=options["images_root"], display_name=path.name
             )
             report = import_samples_file(
-                path=path, dataset_name=dataset, images_root=root, default_model=options["model"]
+                path=path,
+                dataset_name=dataset,
+                images_root=root,
+                default_model=options["model"],
+                override_human_decisions=options["override_human_decisions"],
             )
         except ImportFailed as exc:
             raise CommandError(str(exc)) from exc
