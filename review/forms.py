@@ -11,6 +11,7 @@ from django.core.validators import FileExtensionValidator
 from annotator.models import Dataset, Sample
 from review.limits import CONFIDENCE_STEP, NOTES_MAX_LENGTH, round_to_step
 from review.selectors.queue import NEEDS_ADJUDICATION
+from review.validators import INT_MAX
 
 TRIPLET_MAX_LENGTH = 300
 
@@ -62,13 +63,20 @@ class AdjudicationForm(forms.Form):
     # Filled by static/js/app.js with milliseconds since the page loaded.
     time_spent_ms = forms.IntegerField(min_value=0, required=False, widget=forms.HiddenInput)
     # The final-label version the page showed: a save against an older one is refused (409).
-    base_version = forms.IntegerField(min_value=0, required=False, widget=forms.HiddenInput)
+    base_version = forms.IntegerField(
+        min_value=0, max_value=INT_MAX, required=False, widget=forms.HiddenInput
+    )
 
     def __init__(self, *args: Any, labels: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _choice_field(self, "emotion").choices = [(label, label) for label in labels]
         if "confidence" in self.initial:
             self.initial["confidence"] = _on_step(self.initial["confidence"])
+
+    def clean_time_spent_ms(self) -> int | None:
+        # A page left open for weeks is not an error the person could fix: cap it at the column.
+        value = self.cleaned_data.get("time_spent_ms")
+        return None if value is None else min(value, INT_MAX)
 
 
 def _on_step(value: object) -> object:
@@ -150,6 +158,12 @@ class ImportForm(forms.Form):
         required=False,
         initial="emoverse",
         help_text="Model name for plain EmoVerse records (default emoverse).",
+    )
+    override_human_decisions = forms.BooleanField(
+        required=False,
+        label="Override people's decisions",
+        help_text="Let the file's critic drop samples an admin restored or people gave a final "
+        "label. Off: those are kept, and listed after the import.",
     )
 
     def clean_model(self) -> str:

@@ -1,7 +1,8 @@
-"""Error answers for htmx requests, and a signed-out form POST that returns to its page.
+"""Error answers for htmx requests, a signed-out form POST that returns to its page, and a
+400 for NUL characters in parameters (PostgreSQL refuses them: a 500 deep in a query).
 
-Listed last in settings.MIDDLEWARE (it needs django-htmx's request.htmx). See review/http.py
-for the answers themselves.
+HtmxErrorMiddleware is listed last in settings.MIDDLEWARE (it needs django-htmx's
+request.htmx). See review/http.py for the answers themselves.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 
 from review.http import (
     error_message,
@@ -19,6 +20,7 @@ from review.http import (
     session_ended,
     short_error,
 )
+from review.validators import NUL_MESSAGE, field_with_nul
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
@@ -58,6 +60,29 @@ class HtmxErrorMiddleware:
         if isinstance(exception, Http404):
             return short_error(404, error_message(request, 404, _not_found_text(exception)))
         return None
+
+
+class RefuseNulMiddleware:
+    """400 naming the parameter when a query string or form body holds a NUL character.
+
+    Every text column and jsonb on PostgreSQL refuses NUL, so one in a filter, a lookup or a
+    raw form value would be a 500 wherever it reaches a query. Multipart bodies are left to
+    the forms (Django's CharField refuses NUL), so that views may still set upload handlers.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        items = list(request.GET.lists())
+        if request.content_type == "application/x-www-form-urlencoded":
+            items += request.POST.lists()
+        field = field_with_nul(items)
+        if field is None:
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            return JsonResponse({field: [NUL_MESSAGE]}, status=400)
+        return short_error(400, f"{field}: {NUL_MESSAGE}")
 
 
 def _not_found_text(exception: Http404) -> str:

@@ -22,6 +22,7 @@ from review.api.views import TeamAPIView, roles_permission
 from review.roles import AUDITOR
 from review.selectors.audit import AuditFilters, audit_data, audit_figures
 from review.selectors.audit_drilldown import FIGURES, DrilldownError, drilldown, sample_facts
+from review.validators import FIRST_DAY, LAST_DAY
 from review.views.audit_tables import BUILDERS, audit_table
 
 
@@ -30,9 +31,13 @@ def _date(request: Request, name: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as exc:
         raise ValidationError({name: f"{value!r} is not a date (YYYY-MM-DD)."}) from exc
+    if not FIRST_DAY <= day <= LAST_DAY:
+        # The day after 9999-12-31, or 0001-01-01 in a time zone west of UTC, is no datetime.
+        raise ValidationError({name: f"Use a date from {FIRST_DAY} to {LAST_DAY}."})
+    return day
 
 
 FILTER_PARAMS = [

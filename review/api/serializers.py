@@ -8,6 +8,7 @@ from rest_framework import serializers
 from annotator.models import CriticVerdict, Dataset, Proposal, Sample
 from review.limits import NOTES_MAX_LENGTH
 from review.models import Adjudication, Annotation, Assignment, AuditEvent
+from review.validators import ID_MAX, INT_MAX
 
 TRIPLET_MAX_LENGTH = 300
 
@@ -33,12 +34,15 @@ class LabelInputSerializer(serializers.Serializer):
         default="",
         error_messages={"max_length": f"Notes are at most {NOTES_MAX_LENGTH} characters."},
     )
-    time_spent_ms = serializers.IntegerField(min_value=0, required=False, default=0)
+    time_spent_ms = serializers.IntegerField(
+        min_value=0, max_value=INT_MAX, required=False, default=0
+    )
 
 
 class AnswerInputSerializer(LabelInputSerializer):
     base_version = serializers.IntegerField(
         min_value=0,
+        max_value=INT_MAX,
         required=False,
         allow_null=True,
         default=None,
@@ -55,19 +59,26 @@ class VotesInputSerializer(serializers.Serializer):
 
 class AdjudicationInputSerializer(LabelInputSerializer):
     base_version = serializers.IntegerField(
-        min_value=0, help_text="The version you decided on top of (0 = none yet)."
+        min_value=0,
+        max_value=INT_MAX,
+        help_text="The version you decided on top of (0 = none yet).",
     )
 
 
 class UndoInputSerializer(serializers.Serializer):
     version = serializers.IntegerField(
-        min_value=1, required=False, help_text="The version you mean to undo (safer)."
+        min_value=1,
+        max_value=INT_MAX,
+        required=False,
+        help_text="The version you mean to undo (safer).",
     )
 
 
 class NextInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Assignment.Kind.choices, required=False)
-    dataset = serializers.IntegerField(required=False, help_text="dataset id")
+    dataset = serializers.IntegerField(
+        min_value=1, max_value=ID_MAX, required=False, help_text="dataset id"
+    )
 
 
 class LabelVersionSerializer(serializers.ModelSerializer):

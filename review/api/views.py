@@ -105,7 +105,7 @@ class QueueView(TeamAPIView):
             dataset_id = params.get("dataset", "")
             queryset = queue_samples(
                 dataset=Dataset.objects.filter(pk=dataset_id).first()
-                if dataset_id.isdigit()
+                if dataset_id.isdecimal()
                 else None,
                 status=params.get("status", DISPUTED),
                 source=params.get("source", ""),

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 from annotator.models import Sample
 from review.limits import NOTES_MAX_LENGTH
 from review.models import Draft
+from review.validators import INT_MAX, NUL, NUL_MESSAGE
 
 # The fields a draft keeps (the answer / adjudication form's), each cut to a sane length;
 # notes to what a save accepts, so a restored draft never holds more than the form takes.
@@ -17,13 +20,16 @@ MAX_LENGTH = {"notes": NOTES_MAX_LENGTH}
 
 
 def clean_draft_data(data: Mapping[str, Any]) -> dict[str, str]:
-    """Only the known fields, as strings; a draft never needs to be valid yet."""
+    """Only the known fields, as strings; a draft never needs to be valid yet, but it must be
+    storable: NUL (which PostgreSQL's jsonb refuses) is a ValidationError naming the field."""
     cleaned = {}
     for name in DRAFT_FIELDS:
         value = data.get(name)
         if value is None:
             continue
         text = str(value).replace("\r\n", "\n")  # as the form counts a line break
+        if NUL in text:
+            raise ValidationError({name: NUL_MESSAGE})
         cleaned[name] = text[: MAX_LENGTH.get(name, MAX_VALUE_LENGTH)]
     return cleaned
 
@@ -31,7 +37,10 @@ def clean_draft_data(data: Mapping[str, Any]) -> dict[str, str]:
 def save_draft(
     *, sample: Sample, author: Any, data: Mapping[str, Any], base_version: int = 0
 ) -> Draft:
-    """Create or replace the author's draft on the sample."""
+    """Create or replace the author's draft on the sample; ValidationError for what the
+    database cannot store (NUL, a base_version past the column's range)."""
+    if base_version > INT_MAX:
+        raise ValidationError({"base_version": f"Use a version from 0 to {INT_MAX}."})
     draft, _ = Draft.objects.update_or_create(
         sample=sample,
         author=author,

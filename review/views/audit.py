@@ -32,6 +32,7 @@ from review.selectors.audit import (
 from review.selectors.audit_drilldown import DrilldownError, drilldown, sample_facts
 from review.views.audit_anchoring import ANCHORING, anchoring_section, anchoring_table
 from review.views.audit_charts import dashboard_charts
+from review.validators import DAY_VALIDATORS
 from review.views.audit_tables import Link, Table, audit_table, audit_tables
 from review.views.queue import HtmxHttpRequest, wants_partial
 
@@ -42,8 +43,12 @@ CSV_CHUNK = 2000
 class AuditFilterForm(forms.Form):
     dataset = forms.ChoiceField(choices=[])
     source = forms.ChoiceField(choices=[], required=False)
-    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    since = forms.DateField(
+        required=False, validators=DAY_VALIDATORS, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, validators=DAY_VALIDATORS, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def __init__(self, data: Any, *, datasets: list[str], sources: list[str]) -> None:
         super().__init__(data)

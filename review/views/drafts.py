@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from review.http import short_error
 from review.roles import ADJUDICATOR, ANNOTATOR, role_required
 from review.services.drafts import discard_draft, save_draft
 from review.views.queue import HtmxHttpRequest
@@ -28,12 +29,16 @@ def draft_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         discard_draft(sample=sample, author=request.user)
         return redirect("review:sample", pk=sample.pk)
     base = request.POST.get("base_version", "")
-    draft = save_draft(
-        sample=sample,
-        author=request.user,
-        data=request.POST.dict(),
-        base_version=int(base) if base.isdigit() else 0,
-    )
+    try:
+        draft = save_draft(
+            sample=sample,
+            author=request.user,
+            data=request.POST.dict(),
+            base_version=int(base) if base.isdecimal() else 0,
+        )
+    except ValidationError as error:
+        problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
+        return short_error(400, f"Draft not kept: {problems}")
     if request.htmx:
         return render(request, "review/_draft_status.html", {"draft": draft})
     return redirect("review:sample", pk=sample.pk)

@@ -54,7 +54,7 @@ def undo_view(request: HttpRequest, pk: int) -> HttpResponse:
     version = request.POST.get("version", "")
     try:
         restored = undo_last_decision(
-            sample=sample, actor=request.user, version=int(version) if version.isdigit() else None
+            sample=sample, actor=request.user, version=int(version) if version.isdecimal() else None
         )
     except VersionConflict as conflict:
         messages.error(request, f"Not undone: {conflict}")

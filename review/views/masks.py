@@ -33,6 +33,7 @@ from review.selectors.masks import (
 from review.services import masks as mask_services
 from review.services.mask_wakeup import wait_for_mask_edit
 from review.services.masks import Click, MaskConflict, check_role
+from review.validators import BoundedJSONField
 from review.views.mask_overlays import mask_png, state_overlays
 from review.views.queue import HtmxHttpRequest, wants_partial
 
@@ -49,7 +50,7 @@ class MaskEditForm(forms.Form):
     y1 = forms.FloatField(required=False)
     x2 = forms.FloatField(required=False)
     y2 = forms.FloatField(required=False)
-    clicks = forms.JSONField(required=False)
+    clicks = BoundedJSONField(required=False)
     reset = forms.BooleanField(required=False)
 
     def clean(self) -> dict[str, Any]:
@@ -201,7 +202,7 @@ def _redo(request: HtmxHttpRequest, sample: Sample, role: str) -> None:
 
 def _choose(request: HtmxHttpRequest, sample: Sample, role: str) -> None:
     raw = request.POST.get("candidate", "")
-    if not raw.isdigit():
+    if not raw.isdecimal():
         raise ValidationError(f"candidate must be a number, got {raw!r}")
     mask_services.choose_mask_candidate(sample=sample, role=role, user=request.user, index=int(raw))
 
@@ -225,7 +226,7 @@ def mask_poll_view(request: HtmxHttpRequest, pk: int, role: str) -> HttpResponse
     One indexed query before waiting and one after; the wait itself is a Redis BLPOP. When the
     edit is finished the whole state replaces the panel (HX-Retarget).
     """
-    if role not in ROLES or not request.GET.get("edit", "").isdigit():
+    if role not in ROLES or not request.GET.get("edit", "").isdecimal():
         return _error("poll needs a known element and ?edit=<id>", 400)
     sample, can_edit = _readable_sample(request, pk)
     edit_id = int(request.GET["edit"])

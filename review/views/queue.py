@@ -55,7 +55,7 @@ def wants_partial(request: HtmxHttpRequest) -> bool:
 
 
 def dataset_from(value: str | None) -> Dataset | None:
-    if not value or not str(value).isdigit():
+    if not value or not str(value).isdecimal():
         return None
     return Dataset.objects.select_related("taxonomy").filter(pk=int(value)).first()
 
