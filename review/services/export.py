@@ -1,7 +1,10 @@
 """Export decided labels for training: CSV or Parquet, streamed batch by batch.
 
 Memory does not grow with the dataset: samples are read in keyset batches of
-settings.EXPORT_BATCH_SIZE and each batch is written before the next is read.
+settings.EXPORT_BATCH_SIZE and each batch is written before the next is read. Every batch of one
+export reads the same snapshot (review.selectors.snapshot), so an export taken while a re-import
+commits is all-old or all-new. CSV text cells that a spreadsheet would run as a formula get a
+leading ' unless the caller turns formula_guard off (export_rows.csv_value).
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from annotator.models import Dataset
 from review.selectors.export import SCOPE_ALL, SCOPE_DECIDED, SCOPES, export_model_names
+from review.selectors.snapshot import consistent_snapshot
 from review.services.export_parquet import write_parquet
 from review.services.export_rows import (
     columns_for,
@@ -52,29 +56,51 @@ class _Echo:
         return value
 
 
-def _csv_chunks(*, dataset: Dataset, scope: str) -> Iterator[tuple[str, int]]:
-    """(text, rows in it): the header with 0 rows, then one chunk per batch."""
+def _csv_line(writer: Any, values: list[object]) -> str:
+    """One CSV line ending in LF, with every cell holding a CR or LF quoted.
+
+    csv quotes only the characters of its line terminator, so with "\n" a bare CR in a cell
+    went out unquoted and split the row for readers; "\r\n" makes both count, then the line's
+    own terminator is written as "\n".
+    """
+    return str(writer.writerow(values))[:-2] + "\n"
+
+
+def _csv_chunks(*, dataset: Dataset, scope: str, formula_guard: bool) -> Iterator[tuple[str, int]]:
+    """(text, rows in it): the header with 0 rows, then one chunk per batch.
+
+    The caller holds the snapshot: the column set and every batch come from the same one.
+    """
     model_names = export_model_names(dataset=dataset)
     columns = columns_for(model_names)
-    writer = csv.writer(_Echo(), lineterminator="\n")
-    yield writer.writerow(columns), 0
+    writer = csv.writer(_Echo(), lineterminator="\r\n")
+    yield _csv_line(writer, list(columns)), 0
     for rows in iter_export_batches_for(dataset=dataset, scope=scope, model_names=model_names):
-        text = "".join(writer.writerow([csv_value(row[c]) for c in columns]) for row in rows)
+        text = "".join(
+            _csv_line(writer, [csv_value(row[c], formula_guard=formula_guard) for c in columns])
+            for row in rows
+        )
         yield text, len(rows)
 
 
-def iter_csv_chunks(*, dataset: Dataset, scope: str) -> Iterator[str]:
-    """The CSV export as text chunks: the header, then one chunk per batch (for streaming)."""
-    for text, _ in _csv_chunks(dataset=dataset, scope=scope):
-        yield text
+def iter_csv_chunks(*, dataset: Dataset, scope: str, formula_guard: bool = True) -> Iterator[str]:
+    """The CSV export as text chunks: the header, then one chunk per batch (for streaming).
+
+    The snapshot opens at the first chunk and closes when the generator ends or is closed (a
+    streamed response closes it when the client is done or gone).
+    """
+    with consistent_snapshot():
+        for text, _ in _csv_chunks(dataset=dataset, scope=scope, formula_guard=formula_guard):
+            yield text
 
 
-def write_csv(*, dataset: Dataset, scope: str, out: TextIO) -> int:
+def write_csv(*, dataset: Dataset, scope: str, out: TextIO, formula_guard: bool = True) -> int:
     """Write the CSV export to `out` (open it with newline=""); return the rows written."""
     written = 0
-    for text, rows in _csv_chunks(dataset=dataset, scope=scope):
-        out.write(text)
-        written += rows
+    with consistent_snapshot():
+        for text, rows in _csv_chunks(dataset=dataset, scope=scope, formula_guard=formula_guard):
+            out.write(text)
+            written += rows
     return written
 
 
@@ -82,10 +108,13 @@ def export_filename(*, dataset: Dataset, scope: str, fmt: str) -> str:
     return f"{dataset.name}-{scope}.{fmt}"
 
 
-def export_to_path(*, dataset: Dataset, scope: str, fmt: str, path: Path) -> int:
+def export_to_path(
+    *, dataset: Dataset, scope: str, fmt: str, path: Path, formula_guard: bool = True
+) -> int:
     """Write the export to `path` atomically: a temporary file beside it, then os.replace.
 
     A failed export leaves no file at `path` (and an older export there stays untouched).
+    `formula_guard` applies to CSV only.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
@@ -97,7 +126,9 @@ def export_to_path(*, dataset: Dataset, scope: str, fmt: str, path: Path) -> int
     try:
         if fmt == FORMAT_CSV:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-                written = write_csv(dataset=dataset, scope=scope, out=out)
+                written = write_csv(
+                    dataset=dataset, scope=scope, out=out, formula_guard=formula_guard
+                )
         else:
             os.close(fd)
             written = write_parquet(dataset=dataset, scope=scope, path=tmp)

@@ -12,6 +12,7 @@ from typing import Any
 
 from annotator.models import Dataset
 from review.selectors.export import export_model_names
+from review.selectors.snapshot import consistent_snapshot
 from review.services.export_rows import (
     DES_COLUMN,
     DES_DIMENSIONS,
@@ -75,16 +76,21 @@ def batch_table(*, rows: Sequence[dict[str, object]], schema: Any) -> Any:
 
 
 def write_parquet(*, dataset: Dataset, scope: str, path: Path) -> int:
-    """Write the export to `path` (not atomically: see export_to_path); return rows written."""
+    """Write the export to `path` (not atomically: see export_to_path); return rows written.
+
+    Every read is in one snapshot, the column set included. Parquet cells are data, never
+    formulas: no formula guard here.
+    """
     import pyarrow.parquet as pq
 
-    model_names = export_model_names(dataset=dataset)
-    schema = parquet_schema(columns=columns_for(model_names))
     written = 0
-    with pq.ParquetWriter(str(path), schema, compression="zstd") as writer:
-        for rows in iter_export_batches_for(
-            dataset=dataset, scope=scope, model_names=model_names, with_des=True
-        ):
-            writer.write_table(batch_table(rows=rows, schema=schema), row_group_size=len(rows))
-            written += len(rows)
+    with consistent_snapshot():
+        model_names = export_model_names(dataset=dataset)
+        schema = parquet_schema(columns=columns_for(model_names))
+        with pq.ParquetWriter(str(path), schema, compression="zstd") as writer:
+            for rows in iter_export_batches_for(
+                dataset=dataset, scope=scope, model_names=model_names, with_des=True
+            ):
+                writer.write_table(batch_table(rows=rows, schema=schema), row_group_size=len(rows))
+                written += len(rows)
     return written

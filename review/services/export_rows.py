@@ -34,6 +34,7 @@ from review.selectors.export import (
     fetch_batch_related,
     iter_sample_batches,
 )
+from review.selectors.snapshot import consistent_snapshot
 
 DEFAULT_WEIGHT = 1.0
 DES_COLUMN = "DES"
@@ -60,6 +61,8 @@ LEADING_COLUMNS = [
 ]
 TRAILING_COLUMNS = ["critic_verdict"]
 TRIPLET_COLUMNS = ("background", "attribute", "subject")
+# OWASP CSV injection: a spreadsheet runs a cell starting with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def model_columns(model_names: Sequence[str]) -> list[str]:
@@ -81,20 +84,23 @@ def iter_export_batches(
     """One list of row dicts per batch of settings.EXPORT_BATCH_SIZE samples, in id order.
 
     Absent values are None. With `with_des`, each row also has "DES": the stored 4096 bytes or
-    None. Five queries per batch, whatever the batch holds.
+    None. Five queries per batch, whatever the batch holds; all of them, and the column set, in
+    one snapshot.
     """
-    yield from iter_export_batches_for(
-        dataset=dataset,
-        scope=scope,
-        model_names=export_model_names(dataset=dataset),
-        with_des=with_des,
-    )
+    with consistent_snapshot():
+        yield from iter_export_batches_for(
+            dataset=dataset,
+            scope=scope,
+            model_names=export_model_names(dataset=dataset),
+            with_des=with_des,
+        )
 
 
 def iter_export_batches_for(
     *, dataset: Dataset, scope: str, model_names: Sequence[str], with_des: bool = False
 ) -> Iterator[list[dict[str, object]]]:
-    """Like iter_export_batches, for a column set the caller already fixed."""
+    """Like iter_export_batches, for a column set the caller already fixed (in the snapshot
+    the caller holds: this reads batch by batch and opens none)."""
     weights: Mapping[str, float] = dataset.model_weights or {}
     for samples in iter_sample_batches(
         dataset=dataset, scope=scope, batch_size=settings.EXPORT_BATCH_SIZE, with_des=with_des
@@ -258,10 +264,18 @@ def des_bytes(sample: SampleRow) -> bytes | None:
     return raw
 
 
-def csv_value(value: object) -> object:
-    """How one value is written to CSV: None as empty, times in ISO 8601 (UTC)."""
+def csv_value(value: object, *, formula_guard: bool = True) -> object:
+    """How one value is written to CSV: None as empty, times in ISO 8601 (UTC), and with
+    `formula_guard` a text cell that starts like a formula behind a ' (numbers stay numbers)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.isoformat()
+    if formula_guard and isinstance(value, str):
+        return neutralise_formula(value)
     return value
+
+
+def neutralise_formula(text: str) -> str:
+    """'=HYPERLINK(...)' becomes "'=HYPERLINK(...)": shown as text, never run (OWASP)."""
+    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text

@@ -1,4 +1,10 @@
-"""The export page and the download (admins only: is_staff)."""
+"""The export page and the download (admins only: is_staff).
+
+The download reads one snapshot (review.selectors.snapshot): a streamed CSV opens it in its
+generator, after this view has returned; Parquet is built in a temporary file before the
+response. Neither runs inside a request transaction (non_atomic_requests), whose isolation the
+snapshot could not set.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
@@ -60,6 +67,11 @@ class ExportForm(forms.Form):
         initial=SCOPE_DECIDED,
         widget=forms.RadioSelect,
     )
+    # Off unless ticked, so a download link without it keeps the guard on.
+    no_formula_guard = forms.BooleanField(
+        required=False,
+        label="Write cells starting with = + - @ as they are (CSV; no formula guard)",
+    )
 
 
 def _page(request: HttpRequest, form: ExportForm, *, status: int = 200) -> HttpResponse:
@@ -77,6 +89,7 @@ def export_view(request: HttpRequest) -> HttpResponse:
     return _page(request, ExportForm(initial=request.GET.dict() or None))
 
 
+@transaction.non_atomic_requests
 @require_GET
 @staff_required
 def download_view(request: HttpRequest) -> HttpResponseBase:
@@ -88,7 +101,12 @@ def download_view(request: HttpRequest) -> HttpResponseBase:
     filename = export_filename(dataset=dataset, scope=scope, fmt=fmt)
     if fmt == FORMAT_CSV:
         response = StreamingHttpResponse(
-            iter_csv_chunks(dataset=dataset, scope=scope), content_type="text/csv; charset=utf-8"
+            iter_csv_chunks(
+                dataset=dataset,
+                scope=scope,
+                formula_guard=not form.cleaned_data["no_formula_guard"],
+            ),
+            content_type="text/csv; charset=utf-8",
         )
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response

@@ -14,7 +14,8 @@ from review.services.export import FORMATS, export_to_path
 class Command(BaseCommand):
     help = (
         "Export a dataset's labels. --scope decided (default): adjudicated and agreed samples; "
-        "--scope all: every sample with its status. The file at --out is replaced atomically."
+        "--scope all: every sample with its status. The file at --out is replaced atomically. "
+        "The export reads one snapshot, even while a re-import runs."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -22,6 +23,12 @@ class Command(BaseCommand):
         parser.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
         parser.add_argument("--out", required=True, type=Path, help="file to write")
         parser.add_argument("--scope", choices=SCOPES, default=SCOPE_DECIDED)
+        parser.add_argument(
+            "--no-formula-guard",
+            action="store_true",
+            help="CSV: write text cells starting with = + - @ tab or CR as they are (by default "
+            "they get a leading ' so spreadsheets don't run them as formulas)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         dataset = dataset_by_name(name=options["dataset"])
@@ -37,7 +44,11 @@ class Command(BaseCommand):
             raise CommandError(f"--out: {out} is a directory; name a file")
         try:
             rows = export_to_path(
-                dataset=dataset, scope=options["scope"], fmt=options["fmt"], path=out
+                dataset=dataset,
+                scope=options["scope"],
+                fmt=options["fmt"],
+                path=out,
+                formula_guard=not options["no_formula_guard"],
             )
         except (OSError, ValueError) as exc:
             raise CommandError(f"export of {dataset.name} to {out} failed: {exc}") from exc

@@ -12,6 +12,7 @@ from django.core.management import call_command, execute_from_command_line
 from django.core.management.base import CommandError
 
 from tests.review.services.test_export import World, make_world
+from tests.review.services.test_export_formulas import HYPERLINK, make_hostile_dataset
 
 
 @pytest.fixture
@@ -91,3 +92,16 @@ def test_exit_codes_from_the_command_line(world, tmp_path: Path, capsys, monkeyp
     execute_from_command_line([*base, "--dataset", "emo-export", "--format", "csv"])
     assert "Wrote 3 rows" in capsys.readouterr().out
     assert path.read_text(encoding="utf-8").startswith("sample_id,external_id,")
+
+
+@pytest.mark.parametrize(
+    ("flags", "description"), [([], "'" + HYPERLINK), (["--no-formula-guard"], HYPERLINK)]
+)
+def test_formula_guard_is_on_unless_switched_off(db, tmp_path: Path, flags, description):
+    make_hostile_dataset()
+    path = tmp_path / "labels.csv"
+    export("--dataset", "formulas", "--format", "csv", "--out", str(path), "--scope", "all", *flags)
+    with path.open(newline="", encoding="utf-8") as handle:
+        (row,) = csv.DictReader(handle)
+    assert row["description"] == description
+    assert row["confidence"] == "-1.5"

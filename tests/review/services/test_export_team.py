@@ -73,8 +73,8 @@ def test_an_undone_version_is_not_exported():
             subject="",
             base_version=base,
         )
-    undo_last_decision(sample=sample, actor=judge)
+    undo_last_decision(sample=sample, actor=judge, version=2)
     assert _rows(ds)["s"]["emotion"] == "awe"
-    undo_last_decision(sample=sample, actor=judge)
+    undo_last_decision(sample=sample, actor=judge, version=1)
     assert Sample.objects.get(pk=sample.pk).status == Sample.Status.DISPUTED
     assert "s" not in _rows(ds)

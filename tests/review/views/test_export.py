@@ -12,6 +12,7 @@ import pytest
 from django.urls import reverse
 
 from tests.review.services.test_export import World, make_world
+from tests.review.services.test_export_formulas import HYPERLINK, make_hostile_dataset
 
 PAGE = reverse("review:export")
 DOWNLOAD = reverse("review:export_download")
@@ -104,3 +105,22 @@ def test_page_without_datasets_says_so(client, admin_user):
     assert response.status_code == 200
     assert b"No datasets yet" in response.content
     assert b'<form method="get"' not in response.content
+
+
+@pytest.mark.parametrize(
+    ("extra", "description"), [({}, "'" + HYPERLINK), ({"no_formula_guard": "on"}, HYPERLINK)]
+)
+def test_csv_download_guards_formulas_unless_the_box_is_ticked(
+    client, admin_user, extra, description
+):
+    make_hostile_dataset()
+    client.force_login(admin_user)
+    page = client.get(PAGE).content.decode()
+    assert '<input type="checkbox" name="no_formula_guard" id="id_no_formula_guard">' in page
+    query = {"dataset": "formulas", "format": "csv", "scope": "all", **extra}
+    response = client.get(DOWNLOAD, query)
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content).decode()
+    (row,) = csv.DictReader(io.StringIO(body, newline=""))
+    assert row["description"] == description
+    assert row["confidence"] == "-1.5"
