@@ -17,7 +17,9 @@ OVERRIDE_FLAG = "--override-human-decisions"
 MAX_NAMED = 10  # sample ids named per kind; the audit log has every one
 
 
-def describe_decisions(conflicts: Sequence[DecisionConflict], *, overridden: bool) -> str:
+def describe_decisions(
+    conflicts: Sequence[DecisionConflict], *, overridden: bool, how_to_override: str = ""
+) -> str:
     """ "" when the file contradicts nobody; else a sentence for the import's summary line."""
     if not conflicts:
         return ""
@@ -33,7 +35,7 @@ def describe_decisions(conflicts: Sequence[DecisionConflict], *, overridden: boo
         return f"; the file's critic drop overrode people's decisions on {'; '.join(parts)}"
     return (
         f"; kept people's decisions the file's critic drop contradicts on {'; '.join(parts)} "
-        f"(import again with {OVERRIDE_FLAG} to apply the file's verdict)"
+        f"({how_to_override or 'import again with ' + OVERRIDE_FLAG} to apply the file's verdict)"
     )
 
 

@@ -86,11 +86,17 @@ class ImportReport:
     overridden: bool = False
 
     def __str__(self) -> str:
+        return self.summary()
+
+    def summary(self, *, how_to_override: str = "") -> str:
+        """One line; `how_to_override` replaces the command's flag in the hint (for a page)."""
         text = (
             f"{self.created} created, {self.updated} updated; agreed {self.agreed}, "
             f"disputed {self.disputed}, pending {self.pending}, dropped {self.dropped}"
         )
-        return text + describe_decisions(self.conflicts, overridden=self.overridden)
+        return text + describe_decisions(
+            self.conflicts, overridden=self.overridden, how_to_override=how_to_override
+        )
 
 
 def import_samples_file(
