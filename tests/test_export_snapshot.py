@@ -28,7 +28,7 @@ from annotator.models import Dataset, Sample, Taxonomy
 from annotator.services.importing import import_samples_file
 from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
 from review.services import export_rows
-from review.services.export import write_csv
+from review.services.export import iter_csv_chunks, write_csv
 from tests.factories import AdminFactory
 
 pytestmark = [
@@ -224,3 +224,15 @@ def test_an_export_reads_in_one_transaction(files, images_root):
     if connection.vendor == "postgresql":
         assert statements[1] == "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
     assert not connection.in_atomic_block
+
+
+def test_a_download_left_half_way_closes_its_transaction(files, images_root):
+    """A streamed CSV holds its snapshot between chunks; closing it (the client left) ends it."""
+    reimport(files[OLD], images_root)
+    chunks = iter_csv_chunks(dataset=_dataset(), scope="all")
+    assert not connection.in_atomic_block
+    assert next(chunks).startswith("sample_id,")
+    assert connection.in_atomic_block
+    chunks.close()
+    assert not connection.in_atomic_block
+    assert Sample.objects.count() == SAMPLES  # the connection is usable afterwards

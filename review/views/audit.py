@@ -30,9 +30,10 @@ from review.selectors.audit import (
     dataset_sources,
 )
 from review.selectors.audit_drilldown import DrilldownError, drilldown, sample_facts
+from review.services.export_rows import csv_value
+from review.validators import DAY_VALIDATORS
 from review.views.audit_anchoring import ANCHORING, anchoring_section, anchoring_table
 from review.views.audit_charts import dashboard_charts
-from review.validators import DAY_VALIDATORS
 from review.views.audit_tables import Link, Table, audit_table, audit_tables
 from review.views.queue import HtmxHttpRequest, wants_partial
 
@@ -219,7 +220,8 @@ def _csv_response(filename: str, lines: Iterable[list[Any]]) -> StreamingHttpRes
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         for i, line in enumerate(lines, start=1):
-            writer.writerow(line)
+            # Imported text (external ids, sources) must not run as a spreadsheet formula.
+            writer.writerow([csv_value(value) for value in line])
             if i % CSV_CHUNK == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)
