@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -27,6 +28,54 @@ app.conf.update(
     task_ignore_result=True,
 )
 app.autodiscover_tasks()
+
+
+@app.on_after_configure.connect
+def _schedule_resend_checks(sender: Celery, **kwargs: Any) -> None:
+    """Beat (`celery -A annotator beat`) runs the re-send checks: units and clicks that a dead
+    worker or an absent broker left behind are sent again from the database. Tasks are named,
+    not imported (annotator never imports review); a tick not run in time is dropped."""
+    from django.conf import settings
+
+    every = float(settings.PIPELINE_RESEND_SECONDS)
+    sender.add_periodic_task(
+        every, sender.signature("annotator.resend_stuck_units", options={"expires": every}),
+        name="resend-stuck-pipeline-units",
+    )  # fmt: skip
+    # Mask edits hold leases of seconds: checked more often (review/services/mask_dispatch.py).
+    masks = float(getattr(settings, "MASK_RESEND_SECONDS", 10))
+    sender.add_periodic_task(
+        masks, sender.signature("review.resend_stuck_mask_edits", options={"expires": masks}),
+        name="resend-stuck-mask-edits",
+    )  # fmt: skip
+
+
+@signals.celeryd_init.connect
+def _name_the_worker(sender: str | None = None, **kwargs: Any) -> None:
+    """Before the pool starts: claims made in this worker name it (children inherit this)."""
+    from annotator.pipeline.runs.lease import set_worker_identity
+
+    set_worker_identity(node=str(sender or ""), main_pid=os.getpid())
+
+
+@signals.worker_ready.connect
+def _start_heartbeat(sender: Any = None, **kwargs: Any) -> None:
+    """The worker's row in WorkerHeartbeat, renewed every few seconds (/healthz reads it)."""
+    from annotator.pipeline.runs.lease import start_worker_heartbeat
+
+    queues = list(getattr(sender.app.amqp.queues, "consume_from", None) or []) if sender else []
+    start_worker_heartbeat(queues=queues)
+
+
+@signals.worker_shutdown.connect
+def _stop_heartbeat(**kwargs: Any) -> None:
+    from django.db import DatabaseError
+
+    from annotator.pipeline.runs.lease import stop_worker_heartbeat
+
+    # Shutting down with the database away: the row ages out instead.
+    with contextlib.suppress(DatabaseError):
+        stop_worker_heartbeat()
 
 
 @signals.task_prerun.connect

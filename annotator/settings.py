@@ -155,6 +155,28 @@ CELERY_RESULT_BACKEND = env_optional("CELERY_RESULT_BACKEND")
 # is set: a new PostgreSQL connection per task. It now closes them every 2N tasks, and
 # annotator/celery.py drops old or broken ones before each task as Django does per request.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
+# Redis redelivers a message nobody acked after this many seconds (kombu's default, 3,600 s,
+# left a killed solo worker's task waiting an hour). Above the longest wait a message may
+# legitimately have: a retry's countdown (Retry-After, at most 600 s) plus a unit's lease;
+# a dead worker's unit comes back sooner through the database (its lease lapses).
+BROKER_VISIBILITY_TIMEOUT = env_int("BROKER_VISIBILITY_TIMEOUT", 900)
+# A pipeline unit's claim lasts this long and is renewed while it runs (every quarter of it);
+# a unit whose worker died is retaken once its lease lapses.
+PIPELINE_UNIT_LEASE_SECONDS = env_int("PIPELINE_UNIT_LEASE_SECONDS", 120)
+# How often stuck units are looked for and sent again (Celery beat; the progress page too).
+PIPELINE_RESEND_SECONDS = env_int("PIPELINE_RESEND_SECONDS", 30)
+# A pending unit sent this long ago whose queue is empty lost its message: sent again.
+PIPELINE_RESEND_SENT_AFTER_SECONDS = env_int(
+    "PIPELINE_RESEND_SENT_AFTER_SECONDS", BROKER_VISIBILITY_TIMEOUT + 60
+)
+# The Runs page takes a pipeline config only from these directories (or as an upload).
+PIPELINE_CONFIG_DIRS = [
+    Path(p).resolve() for p in env_list("PIPELINE_CONFIG_DIRS", [str(DATA_DIR / "pipelines")])
+]
+PIPELINE_CONFIG_MAX_BYTES = env_int("PIPELINE_CONFIG_MAX_BYTES", 256 * 1024)
+# Workers write a heartbeat row this often; /healthz wants one seen within HEALTH_WORKER_SECONDS.
+WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 15)
+HEALTH_WORKER_SECONDS = env_int("HEALTH_WORKER_SECONDS", 60)
 
 SESSION_COOKIE_SECURE = PRODUCTION and env_bool("SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -26,5 +26,13 @@ def reverify_samples(sample_ids: list[int]) -> int:
     return reverify(sample_ids=[int(pk) for pk in sample_ids])
 
 
+@shared_task(name="annotator.resend_stuck_units", ignore_result=True)
+def resend_stuck_units() -> int:
+    """Beat: send again the units a dead worker or an absent broker left behind."""
+    from annotator.services.pipeline_runs import resend_stuck_units as resend
+
+    return resend().sent
+
+
 # The pipeline stage tasks live in their own module; importing it here registers them.
 from annotator.pipeline import tasks as pipeline_tasks  # noqa: E402, F401

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from annotator.pipeline.config_files import decode_config, inside_dirs, read_config_file, too_large
 from annotator.pipeline.errors import PipelineConfigError
 
 CONFIG_ENV_VAR = "EMOREVIEW_PIPELINE_CONFIG"
@@ -81,11 +82,35 @@ def resolve_config_path(*, explicit: str | Path | None = None) -> Path:
     return Path(raw).expanduser()
 
 
-def load_pipeline_config(*, path: Path) -> PipelineConfig:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PipelineConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
+def load_pipeline_config(*, path: Path, max_bytes: int | None = None) -> PipelineConfig:
+    """The file at `path`: a regular file of at most `max_bytes` (PIPELINE_CONFIG_MAX_BYTES)."""
+    text = read_config_file(path=path, max_bytes=max_bytes)
+    return parse_pipeline_config(text=text, path=path)
+
+
+def load_config_in_dirs(
+    *, chosen: str, dirs: Sequence[Path], max_bytes: int | None = None
+) -> tuple[PipelineConfig, Path]:
+    """A config file chosen by name, only when it lies inside one of `dirs` once symlinks are
+    resolved (never /dev/zero, a fifo, or a file elsewhere)."""
+    path = inside_dirs(path=Path(chosen), dirs=dirs) if chosen else None
+    if path is None:
+        where = ", ".join(str(folder) for folder in dirs) or "none configured"
+        problem = f"{chosen}: not a config file in PIPELINE_CONFIG_DIRS ({where})"
+        raise PipelineConfigError([problem])
+    return load_pipeline_config(path=path, max_bytes=max_bytes), path
+
+
+def load_uploaded_config(*, name: str, size: int, chunk: bytes, max_bytes: int) -> PipelineConfig:
+    """An uploaded config: `chunk` is at most max_bytes + 1 of it, `size` its announced size."""
+    if size > max_bytes:
+        raise PipelineConfigError([too_large(name, max_bytes)])
+    text = decode_config(name=name, data=chunk, max_bytes=max_bytes)
+    return parse_pipeline_config(text=text, path=Path(name))
+
+
+def parse_pipeline_config(*, text: str, path: Path) -> PipelineConfig:
+    """`text` as a config; `path` names it in messages (an uploaded file's name)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

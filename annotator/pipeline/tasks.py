@@ -11,11 +11,13 @@ Celery's autodiscovery and the web process do, loads no model stack.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
+logger = logging.getLogger(__name__)
 # The config allows max_retries up to 20 per endpoint; the unit counts attempts, not Celery.
 _CELERY_RETRY_CEILING = 50
 _OPTIONS: dict[str, Any] = {
@@ -33,14 +35,29 @@ def execute_unit_task(task: Task, unit_id: int) -> str:
     from annotator.pipeline.runs.dispatch import send_units
     from annotator.pipeline.runs.execution import execute_unit
 
-    delivery = task.request.delivery_info or {}
-    # A redelivered message (its worker died) or a retry may retake a unit left "running".
-    takeover = bool(delivery.get("redelivered")) or bool(task.request.retries)
-    outcome = execute_unit(unit_id=int(unit_id), takeover=takeover)
+    # A retry's earlier try ended: it may retake the claim this process left. A redelivered
+    # message retakes a dead worker's claim through the claim's lease (runs/claim.py).
+    outcome = execute_unit(unit_id=int(unit_id), takeover=bool(task.request.retries))
     if outcome.retry_in is not None:
-        raise task.retry(countdown=outcome.retry_in)
+        _retry(task, int(unit_id), outcome.retry_in, outcome.status)
+        return outcome.status
     send_units(outcome.next_units)
     return outcome.status
+
+
+def _retry(task: Task, unit_id: int, countdown: float, status: str) -> None:
+    """Publish the retry, then mark the unit sent; with the broker away the unit stays due and
+    the re-send check sends it (a "busy" unit comes back through its lease)."""
+    from annotator.pipeline.runs.dispatch import BROKER_ERRORS, mark_sent
+
+    try:
+        retry = task.retry(countdown=countdown, throw=False)
+    except BROKER_ERRORS as exc:
+        logger.warning("unit %s: retry not sent (%s); the re-send check will send it", unit_id, exc)
+        return
+    if status == "retry":
+        mark_sent([unit_id])
+    raise retry
 
 
 @shared_task(name="annotator.pipeline.annotate", **_OPTIONS)

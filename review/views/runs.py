@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,7 +21,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from annotator.models import Dataset, PipelineRun, Sample
-from annotator.pipeline.config import CONFIG_ENV_VAR, load_pipeline_config
+from annotator.pipeline.config import CONFIG_ENV_VAR, load_config_in_dirs, load_uploaded_config
+from annotator.pipeline.config_files import config_choices
 from annotator.pipeline.errors import PipelineConfigError
 from annotator.pipeline.runs.dispatch import uses_broker
 from annotator.pipeline.runs.units import STAGES
@@ -36,6 +38,7 @@ from annotator.selectors.pipeline_runs import (
 from annotator.services.pipeline_runs import (
     RunNotStarted,
     cancel_pipeline_run,
+    check_run_for_stuck_units,
     launch_pipeline_run,
     refresh_run_status,
     restore_dropped_sample,
@@ -62,11 +65,8 @@ class StartRunForm(forms.Form):
     dataset = forms.ModelChoiceField(
         queryset=Dataset.objects.order_by("name"), to_field_name="name", empty_label=None
     )
-    config = forms.CharField(
-        label="Config file",
-        max_length=1000,
-        help_text="Path of the pipeline TOML on the server (docs/pipeline.md).",
-    )
+    config = forms.ChoiceField(label="Config file", required=False)
+    config_upload = forms.FileField(label="or upload a config", required=False)
     stages = forms.MultipleChoiceField(
         choices=[(stage, stage) for stage in STAGES],
         widget=forms.CheckboxSelectMultiple,
@@ -77,19 +77,53 @@ class StartRunForm(forms.Form):
         min_value=1, required=False, help_text="Only the dataset's first N samples."
     )
 
-    def clean_config(self) -> str:
-        path = self.cleaned_data["config"].strip()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only files in PIPELINE_CONFIG_DIRS are offered, and only those are read.
+        self.dirs = settings.PIPELINE_CONFIG_DIRS
+        self.max_bytes = settings.PIPELINE_CONFIG_MAX_BYTES
+        config = self.fields["config"]
+        assert isinstance(config, forms.ChoiceField)
+        config.choices = [("", "(upload one)")] + [
+            (str(path), path.name) for path in config_choices(dirs=self.dirs)
+        ]
+        where = ", ".join(str(folder) for folder in self.dirs) or "none"
+        config.help_text = f"A pipeline TOML from {where} (PIPELINE_CONFIG_DIRS; docs/pipeline.md)."
+        self.fields[
+            "config_upload"
+        ].help_text = (
+            f"A pipeline TOML of at most {self.max_bytes // 1024:,} KB (PIPELINE_CONFIG_MAX_BYTES)."
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        chosen, upload = data.get("config") or "", data.get("config_upload")
+        if bool(chosen) == bool(upload):
+            self.add_error("config", "Choose a config file or upload one (one of the two).")
+            return data
         try:
-            self.pipeline_config = load_pipeline_config(path=Path(path).expanduser())
+            if upload is not None:
+                chunk = upload.read(self.max_bytes + 1) if upload.size <= self.max_bytes else b""
+                self.pipeline_config = load_uploaded_config(
+                    name=upload.name or "upload", size=upload.size or 0, chunk=chunk,
+                    max_bytes=self.max_bytes,
+                )  # fmt: skip
+                data["config_path"] = f"upload: {upload.name}"
+            else:
+                self.pipeline_config, path = load_config_in_dirs(
+                    chosen=chosen, dirs=self.dirs, max_bytes=self.max_bytes
+                )
+                data["config_path"] = str(path)
         except PipelineConfigError as exc:
-            raise ValidationError(exc.problems) from exc
-        return path
+            self.add_error("config_upload" if upload else "config", exc.problems)
+        return data
 
 
 def _start_form(request: HttpRequest) -> StartRunForm:
     if request.method == "POST":
-        return StartRunForm(request.POST)
-    return StartRunForm(initial={"config": os.environ.get(CONFIG_ENV_VAR, "")})
+        return StartRunForm(request.POST, request.FILES)
+    initial = os.environ.get(CONFIG_ENV_VAR, "")
+    return StartRunForm(initial={"config": str(Path(initial).resolve()) if initial else ""})
 
 
 @admin_required
@@ -99,15 +133,15 @@ def runs_view(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             started = start_pipeline_run(
-                dataset=data["dataset"], config=form.pipeline_config, config_path=data["config"],
-                stages=data["stages"] or None, limit=data["limit"], user=request.user,
+                dataset=data["dataset"], config=form.pipeline_config,
+                config_path=data["config_path"], stages=data["stages"] or None,
+                limit=data["limit"], user=request.user,
             )  # fmt: skip
         except RunNotStarted as exc:
             form.add_error(None, str(exc))
         else:
             if started.report.units:
-                launch_pipeline_run(started=started)
-                messages.success(request, f"Run {started.run.pk} started.")
+                _launched(request, started.run.pk, launch_pipeline_run(started=started))
             else:
                 messages.info(request, "Nothing to do: earlier runs finished all of this work.")
             return redirect("review:run_detail", pk=started.run.pk)
@@ -115,7 +149,19 @@ def runs_view(request: HttpRequest) -> HttpResponse:
     return render(request, "review/runs.html", context, status=400 if form.errors else 200)
 
 
+def _launched(request: HttpRequest, pk: int, how: str) -> None:
+    if how == "waiting":
+        messages.warning(
+            request,
+            f"Run {pk} is saved, but the workers are unreachable (the broker does not answer): "
+            "it starts by itself as soon as the broker is back. Cancel it to start another.",
+        )
+    else:
+        messages.success(request, f"Run {pk} started.")
+
+
 def _progress_context(run: PipelineRun) -> dict[str, Any]:
+    check_run_for_stuck_units(run=run)  # units of dead workers, or never sent: sent again
     run = refresh_run_status(run=run)
     progress = run_progress(run_id=run.pk)
     return {

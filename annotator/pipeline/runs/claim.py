@@ -3,12 +3,17 @@
 On PostgreSQL one statement does both (an UPDATE ... RETURNING inside a WITH, joined to the run,
 sample, dataset and taxonomy rows): a worker's first round trip for each unit. Elsewhere (SQLite)
 the same conditional UPDATE, then one SELECT.
+
+A claim names its process and holds a lease (lease.py): a running unit is claimable again once
+its lease lapsed, or at once when its process is known to be gone (`take_unit`). A unit held by
+a live process is "busy": the caller checks again when that lease would lapse.
 """
 
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import connection
@@ -16,15 +21,13 @@ from django.db.models import Exists, F, Model, OuterRef, Q
 from django.utils import timezone
 
 from annotator.models import Dataset, PipelineRun, Sample, StageResult, Taxonomy
+from annotator.pipeline.runs.lease import holder_id, holder_is_gone, lease_length
 from annotator.pipeline.runs.units import PENDING, RUNNING
-
-# A unit still "running" after this long lost its worker (killed without redelivery): retake it.
-STALE_CLAIM = timedelta(minutes=30)
 
 # (alias, model, fields) of the rows loaded with a claimed unit; the unit's own come first.
 _LOADED: list[tuple[str, type[Model], list[str]]] = [
     ("u", StageResult, ["id", "run", "sample", "stage", "model_name", "prompt_version", "round",
-                        "status", "attempts", "claimed_at"]),
+                        "status", "attempts", "claimed_at", "claimed_by", "lease_until"]),
     ("r", PipelineRun, ["id", "dataset", "config", "stages", "cancel_requested"]),
     ("s", Sample, ["id", "dataset", "external_id", "image_path", "width", "height",
                    "content_hash", "status"]),
@@ -33,20 +36,59 @@ _LOADED: list[tuple[str, type[Model], list[str]]] = [
 ]  # fmt: skip
 
 
-def claim_unit(*, unit_id: int, takeover: bool = False) -> StageResult | None:
-    """Mark the unit running and return it (with run and sample, dataset, taxonomy loaded), or
-    None when it is not pending, its run is cancelled, or it is gone. `takeover`: also retake
-    a running unit (the broker redelivered its message: the worker that had it died)."""
+@dataclass(frozen=True)
+class Taken:
+    unit: StageResult | None
+    busy_for: float | None = None  # seconds until the lease of a live holder lapses
+
+
+def take_unit(*, unit_id: int, retake_own: bool = False) -> Taken:
+    """Claim the unit for this process; or retake a claim whose process is gone (`retake_own`:
+    also one this process holds, its earlier try having ended). A unit a live process holds
+    is busy until its lease lapses."""
+    holder = holder_id()
+    unit = claim_unit(unit_id=unit_id, holder=holder)
+    if unit is not None:
+        return Taken(unit)
+    row = (
+        StageResult.objects.filter(pk=unit_id, status=RUNNING, run__cancel_requested=False)
+        .values_list("claimed_by", "lease_until")
+        .first()
+    )
+    if row is None:
+        return Taken(None)  # finished, cancelled or gone
+    claimed_by, lease_until = row
+    if (retake_own and claimed_by == holder) or holder_is_gone(claimed_by):
+        unit = claim_unit(unit_id=unit_id, holder=holder, takeover_from=claimed_by)
+        if unit is not None:
+            return Taken(unit)
+    if lease_until is None:
+        return Taken(None)
+    return Taken(None, busy_for=max(0.0, (lease_until - timezone.now()).total_seconds()) + 1)
+
+
+def claim_unit(
+    *, unit_id: int, holder: str | None = None, takeover_from: str | None = None
+) -> StageResult | None:
+    """Mark the unit running under `holder` (this process by default) and return it (with run
+    and sample, dataset, taxonomy loaded), or None when it is neither pending nor running with a
+    lapsed lease (nor held by `takeover_from`), its run is cancelled, or it is gone."""
     now = timezone.now()
+    holder = holder or holder_id()
     if connection.vendor == "postgresql":
-        return _claim_postgresql(unit_id, now, takeover)
-    claimable = Q(status=PENDING) | Q(status=RUNNING, claimed_at__lt=now - STALE_CLAIM)
-    if takeover:
-        claimable |= Q(status=RUNNING)
+        return _claim_postgresql(unit_id, now, holder, takeover_from)
+    claimable = (
+        Q(status=PENDING)
+        | Q(status=RUNNING, lease_until__isnull=True)
+        | Q(status=RUNNING, lease_until__lt=now)
+    )
+    if takeover_from is not None:
+        claimable |= Q(status=RUNNING, claimed_by=takeover_from)
     live = PipelineRun.objects.filter(pk=OuterRef("run_id"), cancel_requested=False)
     claimed = StageResult.objects.filter(claimable, Exists(live), pk=unit_id).update(
-        status=RUNNING, claimed_at=now, attempts=F("attempts") + 1
-    )
+        status=RUNNING, claimed_at=now, claimed_by=holder, lease_until=now + lease_length(),
+        send_due=None, attempts=F("attempts") + 1,
+    )  # fmt: skip
     if not claimed:
         return None
     return (
@@ -73,11 +115,14 @@ def _claim_sql() -> tuple[str, list[list[tuple[str, Any]]]]:
     sql = f"""
         WITH c AS (
             UPDATE "{tables["u"]}" AS u
-            SET status = %(running)s, claimed_at = %(now)s, attempts = u.attempts + 1
+            SET status = %(running)s, claimed_at = %(now)s, claimed_by = %(holder)s,
+                lease_until = %(lease_until)s, send_due = NULL, attempts = u.attempts + 1
             FROM "{tables["r"]}" AS r
             WHERE u.id = %(id)s AND r.id = u.run_id AND NOT r.cancel_requested
               AND (u.status = %(pending)s
-                   OR (u.status = %(running)s AND (%(takeover)s OR u.claimed_at < %(stale)s)))
+                   OR (u.status = %(running)s
+                       AND (u.lease_until IS NULL OR u.lease_until < %(now)s
+                            OR u.claimed_by = %(takeover_from)s)))
             RETURNING {unit_columns}
         )
         SELECT {selected} FROM c
@@ -89,11 +134,13 @@ def _claim_sql() -> tuple[str, list[list[tuple[str, Any]]]]:
     return sql, columns
 
 
-def _claim_postgresql(unit_id: int, now: datetime, takeover: bool) -> StageResult | None:
+def _claim_postgresql(
+    unit_id: int, now: datetime, holder: str, takeover_from: str | None
+) -> StageResult | None:
     sql, columns = _claim_sql()
     params: dict[str, Any] = {
-        "id": unit_id, "now": now, "stale": now - STALE_CLAIM, "takeover": takeover,
-        "pending": PENDING, "running": RUNNING,
+        "id": unit_id, "now": now, "holder": holder, "lease_until": now + lease_length(),
+        "takeover_from": takeover_from, "pending": PENDING, "running": RUNNING,
     }  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

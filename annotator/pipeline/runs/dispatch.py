@@ -1,15 +1,31 @@
-"""Hand units to Celery after the transaction commits; or tell that there is no broker."""
+"""Hand units to Celery after the transaction commits; or tell that there is no broker.
+
+An outbox: a unit due to be sent carries StageResult.send_due, set in the transaction that
+made it due; once the broker took its message, send_due is cleared and sent_at set. A unit the
+broker never took (it was down) keeps send_due and is sent again by the re-send check
+(annotator/services/unit_recovery.py), so no unit is lost to a failed publish.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerOperationalError
 
+from annotator.models import StageResult
 from annotator.pipeline.runs.units import QUEUES, UnitRef
+
+logger = logging.getLogger(__name__)
+# What a publish raises when the broker cannot be reached (kombu wraps most in the first).
+BROKER_ERRORS: tuple[type[BaseException], ...] = (BrokerOperationalError, OSError, TimeoutError)
+_MARK_BATCH = 1000
 
 
 def uses_broker() -> bool:
@@ -22,14 +38,57 @@ def send_units(units: Iterable[UnitRef]) -> None:
     (at once outside one), so a worker never looks for rows it cannot see yet."""
     refs = list(units)
     if refs:
-        transaction.on_commit(partial(_publish, refs))
+        transaction.on_commit(partial(publish_units, refs))
 
 
-def _publish(refs: list[UnitRef], producer: Any = None) -> None:
+def publish_units(refs: list[UnitRef], producer: Any = None) -> bool:
+    """Publish now; True when the broker took every message. On a broker error the rest stay
+    due (send_due) for the re-send check, and False is returned: never raised, so neither a
+    page nor a worker's task fails because the broker is away."""
     from annotator.celery import app
     from annotator.pipeline.tasks import STAGE_TASKS
 
-    with app.producer_or_acquire(producer) as producer:  # one connection for the lot
-        for ref in refs:
-            task = STAGE_TASKS[ref.stage]
-            task.apply_async((ref.id,), queue=QUEUES[ref.stage], producer=producer)
+    sent: list[int] = []
+    started = timezone.now()  # a unit made due again after this keeps its mark
+    try:
+        with app.producer_or_acquire(producer) as producer:  # one connection for the lot
+            for ref in refs:
+                task = STAGE_TASKS[ref.stage]
+                task.apply_async((ref.id,), queue=QUEUES[ref.stage], producer=producer)
+                sent.append(ref.id)
+    except BROKER_ERRORS as exc:
+        logger.warning(
+            "broker unreachable: %d of %d units not sent (%s); they are sent again when it "
+            "answers", len(refs) - len(sent), len(refs), exc,
+        )  # fmt: skip
+        mark_sent(sent, due_before=started)
+        return False
+    mark_sent(sent, due_before=started)
+    return True
+
+
+def mark_sent(ids: list[int], *, due_before: datetime | None = None) -> None:
+    """The broker has these units' messages: nothing left to re-send (`due_before`: only marks
+    made before the publish began; a later one asks for another message)."""
+    now = timezone.now()
+    for offset in range(0, len(ids), _MARK_BATCH):
+        batch = ids[offset : offset + _MARK_BATCH]
+        StageResult.objects.filter(pk__in=batch, send_due__lte=due_before or now).update(
+            send_due=None, sent_at=now
+        )
+
+
+def queue_lengths(names: list[str]) -> dict[str, int] | None:
+    """Messages waiting in each queue (Redis LLEN); None for a broker without lists (memory://,
+    AMQP). Raises one of BROKER_ERRORS when the broker cannot be reached."""
+    from annotator.celery import app
+
+    with app.connection_for_read() as connection:
+        connection.ensure_connection(
+            max_retries=1, interval_start=0, interval_step=0,
+            timeout=max(1, round(settings.CELERY_BROKER_CONNECTION_TIMEOUT)),
+        )  # fmt: skip
+        client = getattr(connection.default_channel, "client", None)
+        if client is None or not hasattr(client, "llen"):
+            return None
+        return {name: int(client.llen(name)) for name in names}

@@ -3,13 +3,17 @@
 Transport-free: a Celery task and the in-process runner both call `execute_unit` and dispatch
 the units it returns. Idempotent: a unit is claimed with a conditional UPDATE (pending ->
 running, and only while its run is not cancelled), so a redelivered or duplicated message finds
-nothing to do. The next stage of a sample is chosen in the transaction that records the unit,
-with the run's units of that sample and round locked, so when parallel units (one per annotator)
-finish together exactly one of them starts the next stage.
+nothing to do. The claim names its process and holds a lease renewed while the unit runs
+(lease.py); only the current holder records the result, so a unit taken over from a worker
+thought dead is recorded once. The next stage of a sample is chosen in the transaction that
+records the unit, with the run's units of that sample and round locked, so when parallel units
+(one per annotator) finish together exactly one of them starts the next stage; those units are
+marked due to be sent (the outbox, dispatch.py) in the same transaction.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -21,9 +25,10 @@ from django.utils import timezone
 from annotator.models import PipelineRun, StageResult
 from annotator.pipeline.errors import ModelError, PipelineConfigError, TransientModelError
 from annotator.pipeline.retry import retry_delay
-from annotator.pipeline.runs.claim import claim_unit
+from annotator.pipeline.runs.claim import take_unit
 from annotator.pipeline.runs.config_store import run_config
 from annotator.pipeline.runs.context import Computed, RoundUnits, StageFailed, UnitContext
+from annotator.pipeline.runs.lease import hold, release
 from annotator.pipeline.runs.stages import STAGE_FUNCTIONS, stage_endpoint_retries
 from annotator.pipeline.runs.units import (
     DONE,
@@ -40,19 +45,36 @@ from annotator.selectors.pipeline_runs import run_is_unfinished
 
 logger = logging.getLogger(__name__)
 ERROR_MAX = 2000
+LOST = "lost"
 
 
 @dataclass(frozen=True)
 class UnitOutcome:
-    status: str  # done, failed, skipped, retry, or "idle" when there was nothing to claim
+    # done, failed, skipped, retry; "idle" when there was nothing to claim, "busy" when a live
+    # process holds the unit (check again in retry_in), "lost" when another process took it
+    # over meanwhile (its result counts, not this one)
+    status: str
     next_units: list[UnitRef] = field(default_factory=list)
     retry_in: float | None = None
 
 
 def execute_unit(*, unit_id: int, takeover: bool = False) -> UnitOutcome:
-    unit = claim_unit(unit_id=unit_id, takeover=takeover)
+    """`takeover`: the caller's earlier try at this unit ended (a retry): retake its claim."""
+    taken = take_unit(unit_id=unit_id, retake_own=takeover)
+    unit = taken.unit
     if unit is None or unit.run is None:
+        if taken.busy_for is not None:
+            return UnitOutcome("busy", retry_in=taken.busy_for)
         return UnitOutcome("idle")
+    hold(unit_id=unit.pk, holder=unit.claimed_by)
+    try:
+        return _execute_claimed(unit)
+    finally:
+        release(unit_id=unit.pk)
+
+
+def _execute_claimed(unit: StageResult) -> UnitOutcome:
+    assert unit.run is not None
     ctx = UnitContext(unit=unit, config=run_config(data=unit.run.config))
     try:
         result: Computed | str = STAGE_FUNCTIONS[unit.stage](ctx)
@@ -68,21 +90,36 @@ def execute_unit(*, unit_id: int, takeover: bool = False) -> UnitOutcome:
     try:
         finished = finish_unit(ctx, result)
     except (OperationalError, InterfaceError):
-        raise  # the database itself: the task is retried and retakes the unit
+        _let_go(unit)  # the database itself: the task is retried and takes the unit again
+        raise
     except Exception as exc:  # a write the data refused: record the failure instead
         logger.exception("pipeline unit %s (%s): result not recorded", unit.pk, unit.stage)
         finished = finish_unit(ctx, f"result not recorded: {type(exc).__name__}: {exc}")
+    if finished.status == LOST:
+        logger.warning("pipeline unit %s: taken over by another worker; result dropped", unit.pk)
+        return UnitOutcome(LOST)
     if not finished.next_units and not finished.round_open:
         finish_run_if_complete(run_id=unit.run.pk)  # this sample may have been the last
     return UnitOutcome(finished.status, finished.next_units)
 
 
+def _let_go(unit: StageResult) -> None:
+    """Hand the claim back (pending), so the retry need not wait for the lease to lapse;
+    the database may refuse this too, and then the lease does it."""
+    with contextlib.suppress(OperationalError, InterfaceError):
+        StageResult.objects.filter(pk=unit.pk, status=RUNNING, claimed_by=unit.claimed_by).update(
+            status=PENDING, claimed_by="", lease_until=None
+        )
+
+
 def _retry_later(unit: StageResult, exc: TransientModelError) -> UnitOutcome:
     delay = retry_delay(attempt=unit.attempts - 1, retry_after=exc.retry_after)
     message = f"attempt {unit.attempts}: {exc} (retrying in {delay:.1f} s)"
-    StageResult.objects.filter(pk=unit.pk, status=RUNNING).update(
-        status=PENDING, error=message[:ERROR_MAX]
-    )
+    # Pending again and due to be sent: the task's retry is that message (sent_at once sent).
+    StageResult.objects.filter(pk=unit.pk, status=RUNNING, claimed_by=unit.claimed_by).update(
+        status=PENDING, error=message[:ERROR_MAX], claimed_by="", lease_until=None,
+        send_due=timezone.now(),
+    )  # fmt: skip
     return UnitOutcome("retry", retry_in=delay)
 
 
@@ -96,9 +133,11 @@ def finish_unit(ctx: UnitContext, result: Computed | str) -> Finished:
     """Record the unit (a Computed, or an error message) and return the units to start next."""
     unit = ctx.unit
     with transaction.atomic():
-        round_units = _lock_round(unit, sample_status=ctx.sample.status)
+        round_units, holder = _lock_round(unit, sample_status=ctx.sample.status)
         if unit.pk not in round_units.status:
             return Finished([], FAILED)  # deleted with its sample meanwhile
+        if round_units.status[unit.pk] != RUNNING or holder != unit.claimed_by:
+            return Finished([], LOST)  # its lease lapsed and another process took it over
         extra: list[UnitRef] = []
         values: dict[str, object]
         if isinstance(result, str):
@@ -110,6 +149,7 @@ def finish_unit(ctx: UnitContext, result: Computed | str) -> Finished:
         round_units.status[unit.pk] = str(values["status"])
         following = _advance(unit, round_units)
         following, more = _run_inline(ctx, following, round_units)
+        mark_due([ref.id for ref in [*following, *extra, *more]])
     is_open = any(s in (PENDING, RUNNING) for s in round_units.status.values())
     return Finished([*following, *extra, *more], str(values["status"]), is_open)
 
@@ -125,22 +165,32 @@ def _done_values(result: Computed) -> dict[str, object]:
     }
 
 
-def _lock_round(unit: StageResult, *, sample_status: str) -> RoundUnits:
+def mark_due(ids: list[int]) -> None:
+    """These units are to be sent to the workers (dispatch clears it once the broker has them)."""
+    now = timezone.now()
+    for offset in range(0, len(ids), 1000):
+        StageResult.objects.filter(pk__in=ids[offset : offset + 1000]).update(send_due=now)
+
+
+def _lock_round(unit: StageResult, *, sample_status: str) -> tuple[RoundUnits, str]:
     """Lock the run's units of this sample and round (in id order: no deadlocks). A sibling
-    finishing at the same time waits here, then sees this unit's result."""
+    finishing at the same time waits here, then sees this unit's result. Also returns who holds
+    the unit's claim now."""
     # Plain SQL: this runs for every unit, and building the ORM query cost more than running it.
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f'SELECT id, stage, status FROM "{StageResult._meta.db_table}" '
+            f'SELECT id, stage, status, claimed_by FROM "{StageResult._meta.db_table}" '
             f"WHERE run_id = %s AND sample_id = %s AND round = %s ORDER BY id{lock}",
             [unit.run_id, unit.sample_id, unit.round],
         )
         rows = cursor.fetchall()
-    status, stage = {}, {}
-    for pk, unit_stage, unit_status in rows:
+    status, stage, holder = {}, {}, ""
+    for pk, unit_stage, unit_status, claimed_by in rows:
         status[pk], stage[pk] = unit_status, unit_stage
-    return RoundUnits(sample_status=sample_status, status=status, stage=stage)
+        if pk == unit.pk:
+            holder = claimed_by
+    return RoundUnits(sample_status=sample_status, status=status, stage=stage), holder
 
 
 def _advance(unit: StageResult, round_units: RoundUnits) -> list[UnitRef]:

@@ -14,7 +14,8 @@ from annotator.models import CriticVerdict, PipelineRun, Sample, StageResult
 from annotator.pipeline.config import EndpointConfig, GroundingConfig, PipelineConfig
 from annotator.pipeline.runs.config_store import config_from_json, config_to_json
 from annotator.pipeline.runs.context import Computed, UnitContext
-from annotator.pipeline.runs.execution import claim_unit, execute_unit, finish_unit
+from annotator.pipeline.runs.claim import claim_unit, take_unit
+from annotator.pipeline.runs.execution import execute_unit, finish_unit
 from annotator.pipeline.runs.local import LocalRunner
 from annotator.pipeline.runs.stages import STAGE_FUNCTIONS, votes_and_verdict
 from annotator.pipeline.runs.terminal import BarWriter, render_bar
@@ -163,16 +164,21 @@ def started(tmp_path, db):
 
 def test_a_unit_is_claimed_once(started):
     unit_id = started.report.start[0].id
-    assert claim_unit(unit_id=unit_id) is not None
+    assert claim_unit(unit_id=unit_id, holder="w1@a:10:11") is not None
     assert claim_unit(unit_id=unit_id) is None  # a duplicate message finds it running
-    assert claim_unit(unit_id=unit_id, takeover=True) is not None  # a redelivered one retakes it
+    taken = take_unit(unit_id=unit_id)  # ... held by a live process elsewhere: busy
+    assert taken.unit is None and taken.busy_for is not None and taken.busy_for > 100
+    # A claim known to be gone is retaken at once.
+    assert claim_unit(unit_id=unit_id, takeover_from="w1@a:10:11") is not None
     assert StageResult.objects.get(pk=unit_id).attempts == 2
 
 
-def test_a_unit_left_running_too_long_is_retaken(started):
+def test_a_unit_whose_lease_lapsed_is_retaken(started):
     unit_id = started.report.start[0].id
-    long_ago = timezone.now() - timedelta(hours=2)
-    StageResult.objects.filter(pk=unit_id).update(status="running", claimed_at=long_ago)
+    lapsed = timezone.now() - timedelta(seconds=1)
+    StageResult.objects.filter(pk=unit_id).update(
+        status="running", claimed_by="w1@a:10:11", lease_until=lapsed
+    )
     assert claim_unit(unit_id=unit_id) is not None
 
 

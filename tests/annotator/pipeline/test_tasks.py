@@ -16,7 +16,7 @@ from annotator.celery import app
 from annotator.models import Sample, StageResult
 from annotator.pipeline import tasks
 from annotator.pipeline.config import load_pipeline_config
-from annotator.pipeline.runs.dispatch import _publish
+from annotator.pipeline.runs.dispatch import publish_units
 from annotator.pipeline.runs.units import STAGES, UnitRef
 from annotator.services.pipeline_runs import launch_pipeline_run, start_pipeline_run
 from tests.support.openai_server import OpenAIServer, rate_limited
@@ -59,7 +59,7 @@ def publishing():
 def test_each_unit_is_published_to_its_stages_queue(publishing):
     refs = [UnitRef(11, "annotate"), UnitRef(12, "ground"), UnitRef(13, "verify")]
     with app.connection_for_write("memory://") as connection:
-        _publish(refs, producer=app.amqp.Producer(connection))
+        assert publish_units(refs, producer=app.amqp.Producer(connection))
         received = {}
         for queue in ("llm", "gpu", "default"):
             with connection.SimpleQueue(queue) as simple:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import html
+import os
 import time
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections
 from django.urls import reverse
 
@@ -24,6 +27,13 @@ pytestmark = pytest.mark.ml
 def no_broker(settings):
     """The embedded default (a background thread runs a started run), even with a broker set."""
     settings.CELERY_TASK_ALWAYS_EAGER = True
+
+
+@pytest.fixture(autouse=True)
+def config_dirs(settings, tmp_path):
+    """The Runs page offers (and reads) config files from tmp_path only."""
+    settings.PIPELINE_CONFIG_DIRS = [tmp_path.resolve()]
+    settings.PIPELINE_CONFIG_MAX_BYTES = 4096
 
 
 @pytest.fixture
@@ -72,12 +82,14 @@ def test_the_nav_links_to_runs_for_admins_only(client, user, admin_user, db):
 
 
 def test_the_page_lists_runs_and_offers_a_start_form(client, admin_user, setup, monkeypatch):
+    _, config = setup
     run = started_run(setup, stages="annotate").run
-    monkeypatch.setenv("EMOREVIEW_PIPELINE_CONFIG", "/etc/emoreview/pipeline.toml")
+    monkeypatch.setenv("EMOREVIEW_PIPELINE_CONFIG", str(config))
     client.force_login(admin_user)
     page = client.get(RUNS).text
     assert f'href="{reverse("review:run_detail", args=[run.pk])}"' in page
-    assert 'value="/etc/emoreview/pipeline.toml"' in page
+    assert f'<option value="{config.resolve()}" selected>pipeline.toml</option>' in page
+    assert 'name="config_upload"' in page and 'enctype="multipart/form-data"' in page
     assert 'name="stages" value="critic"' in page and "No broker is configured" in page
 
 
@@ -200,3 +212,78 @@ def test_a_run_whose_only_unit_failed_says_so_not_done(client, admin_user, tmp_p
         assert ">finished with 1 failure</span>" in page
         assert ">done</span>" not in page
     assert 'data-count="failed">1<' in detail and "reply still invalid" in detail
+
+
+# --- the config: only from PIPELINE_CONFIG_DIRS or uploaded, and bounded ------------------------
+
+
+def post_run(client, dataset, **fields):
+    return client.post(RUNS, {"dataset": dataset.name, "stages": ["annotate"], **fields})
+
+
+def test_a_path_outside_the_config_dirs_is_refused_unread(client, admin_user, setup, monkeypatch):
+    """/dev/zero once grew a web worker to 21.8 GB: now no such path is even opened."""
+    dataset, _ = setup
+    opened = []
+    real_open = os.open
+    monkeypatch.setattr(
+        os, "open", lambda path, *a, **k: opened.append(path) or real_open(path, *a, **k)
+    )
+    client.force_login(admin_user)
+    for path in ("/dev/zero", "/etc/passwd", "../pipeline.toml"):
+        response = post_run(client, dataset, config=path)
+        assert response.status_code == 400
+        assert f"Select a valid choice. {path} is not one of the available choices." in (
+            html.unescape(response.text)
+        )
+    assert not any(str(path).startswith(("/dev", "/etc")) for path in opened)
+    assert not PipelineRun.objects.exists()
+
+
+def test_a_symlink_in_the_config_dirs_to_a_device_or_elsewhere_is_not_offered(
+    client, admin_user, setup, tmp_path
+):
+    dataset, _ = setup
+    (tmp_path / "zero.toml").symlink_to("/dev/zero")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.toml"
+    outside.write_text("[annotators.a]\n")
+    (tmp_path / "elsewhere.toml").symlink_to(outside)
+    client.force_login(admin_user)
+    page = client.get(RUNS).text
+    assert ">pipeline.toml</option>" in page
+    assert "zero.toml" not in page and "elsewhere.toml" not in page
+    response = post_run(client, dataset, config=str(tmp_path / "zero.toml"))
+    assert response.status_code == 400 and not PipelineRun.objects.exists()
+
+
+def test_an_uploaded_config_starts_a_run(client, admin_user, setup):
+    dataset, config = setup
+    upload = SimpleUploadedFile("mine.toml", config.read_bytes())
+    client.force_login(admin_user)
+    response = post_run(client, dataset, config_upload=upload)
+    run = PipelineRun.objects.get()
+    assert response.status_code == 302 and run.config_path == "upload: mine.toml"
+    assert sorted(run.config["annotators"]) == ["gemini", "gpt4o"]
+
+
+def test_an_upload_over_the_size_limit_is_refused_with_the_limit(client, admin_user, setup):
+    dataset, config = setup
+    big = config.read_bytes() + b"#" * 5000  # PIPELINE_CONFIG_MAX_BYTES is 4096 here
+    client.force_login(admin_user)
+    response = post_run(client, dataset, config_upload=SimpleUploadedFile("big.toml", big))
+    assert response.status_code == 400
+    assert "big.toml: larger than 4,096 bytes (PIPELINE_CONFIG_MAX_BYTES)" in response.text
+    assert not PipelineRun.objects.exists()
+
+
+def test_a_config_is_chosen_or_uploaded_not_neither_nor_both(client, admin_user, setup):
+    dataset, config = setup
+    client.force_login(admin_user)
+    for fields in (
+        {},
+        {"config": str(config.resolve()), "config_upload": SimpleUploadedFile("a.toml", b"[x]")},
+    ):
+        response = post_run(client, dataset, **fields)
+        assert response.status_code == 400
+        assert "Choose a config file or upload one (one of the two)." in response.text
+    assert not PipelineRun.objects.exists()
