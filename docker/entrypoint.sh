@@ -1,5 +1,5 @@
 #!/bin/sh
-# Container entry point: `web`, `migrate`, `worker [celery worker options]`, `demo`,
+# Container entry point: `web`, `migrate`, `worker [celery worker options]`, `beat`, `demo`,
 # or any other command (run as given).
 set -eu
 
@@ -18,6 +18,13 @@ case "${1:-web}" in
   worker)
     shift
     exec celery -A annotator worker --loglevel "${LOG_LEVEL:-INFO}" "$@"
+    ;;
+  beat)
+    # One per deployment: the periodic re-send checks (units and clicks left by a dead worker
+    # or sent while the broker was away). Its schedule file only records the last runs.
+    shift
+    exec celery -A annotator beat --loglevel "${LOG_LEVEL:-INFO}" \
+      --schedule /tmp/celerybeat-schedule "$@"
     ;;
   demo)
     # The embedded demo (SQLite, in-process tasks); ALLOWED_HOSTS must name the host you browse.
