@@ -151,6 +151,20 @@ CELERY_BROKER_URL = env_optional("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env_optional("CELERY_RESULT_BACKEND")
+# Connecting to an unreachable broker gives up after this many seconds (redis' own default is
+# to wait forever): a click is then kept in the database and sent again when the broker answers
+# (review/services/mask_dispatch.py), instead of hanging the request.
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0)
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+}
+# One retry when publishing fails (Celery's default is three): a request gives up within seconds.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 # Celery's Django fixup closes the database connection before and after every task unless this
 # is set: a new PostgreSQL connection per task. It now closes them every 2N tasks, and
 # annotator/celery.py drops old or broken ones before each task as Django does per request.
@@ -246,8 +260,12 @@ EMBEDDING_CACHE_MAX_BYTES = env_int("EMBEDDING_CACHE_MAX_BYTES", 2 * 1024**3)
 MASK_PREFETCH_COUNT = env_int("MASK_PREFETCH_COUNT", 3)
 # How long a click's response (and each poll) waits for the worker before answering "pending".
 MASK_WAIT_SECONDS = env_float("MASK_WAIT_SECONDS", 2.0)
-# A "running" edit whose claim is older than this is taken over by a redelivered task.
-MASK_CLAIM_TIMEOUT_SECONDS = env_int("MASK_CLAIM_TIMEOUT_SECONDS", 300)
+# A worker's claim on an edit lasts this long and is renewed while it computes (every third
+# of it); a claim its worker stopped renewing (killed) is taken over, and the edit re-sent.
+MASK_CLAIM_LEASE_SECONDS = env_float("MASK_CLAIM_LEASE_SECONDS", 20.0)
+# Segmentation works on a copy of the image whose long side is at most this (SAM resizes to
+# 1024 anyway); points are scaled in, masks scaled back to the image's size.
+MASK_WORK_MAX_SIDE = env_int("MASK_WORK_MAX_SIDE", 2048)
 # Prefetch and box-to-mask tasks when a sample page opens; off without a broker, where they
 # would run inside the page request.
 MASK_BACKGROUND_TASKS = env_bool("MASK_BACKGROUND_TASKS", CELERY_BROKER_URL is not None)

@@ -4,12 +4,13 @@ review/services/masks.py (apply_async(queue="gpu", priority=...)).
 Each task parses its JSON arguments and calls a service; the services are imported inside the
 bodies so that the web process (which imports this module through autodiscovery) never loads the
 model stack. acks_late and reject-on-worker-lost come from annotator/celery.py: a worker killed
-mid-task leaves its message unacknowledged and the edit claimable, so redelivery recomputes it.
+mid-task leaves its message unacknowledged and its claim to lapse (review/services/mask_worker.py);
+a redelivered or re-sent message (resend_stuck_mask_edits, beat) then recomputes the edit.
 """
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
 # A locked SQLite file or a dropped PostgreSQL connection is worth another try; a bug is not.
@@ -17,17 +18,27 @@ TRANSIENT = (OperationalError, InterfaceError)
 
 
 @shared_task(
+    bind=True,
     name="review.compute_mask_edit",
     autoretry_for=TRANSIENT,
     retry_backoff=True,
     retry_backoff_max=30,
     max_retries=5,
 )
-def compute_mask_edit(edit_id: int) -> str:
+def compute_mask_edit(self: Task, edit_id: int) -> str:
     """Run the segmenter on one saved click; safe to deliver twice."""
     from review.services.mask_worker import compute_mask_edit as compute
 
-    return compute(edit_id=int(edit_id))
+    # Inline (no broker) there is no other worker to take a lapsed claim: no lease to renew.
+    return compute(edit_id=int(edit_id), heartbeat=not self.request.is_eager)
+
+
+@shared_task(name="review.resend_stuck_mask_edits", ignore_result=True)
+def resend_stuck_mask_edits() -> int:
+    """Beat: send again the clicks the broker never took and those a dead worker left."""
+    from review.services.mask_dispatch import resend_stuck_mask_edits as resend
+
+    return resend()
 
 
 @shared_task(

@@ -153,7 +153,7 @@ def test_a_worker_killed_mid_task_leaves_the_edit_to_be_recomputed(scene, worker
     assert edit.status in ("pending", "running") and edit.candidates == []
     assert not Region.objects.filter(origin="person").exists()
     app.control.purge()  # whatever is queued is gone; the unacknowledged message is not
-    again = {**worker_env, "TINY_SAM_REDELIVER_AFTER": "1", "MASK_CLAIM_TIMEOUT_SECONDS": "1"}
+    again = {**worker_env, "TINY_SAM_REDELIVER_AFTER": "1", "MASK_CLAIM_LEASE_SECONDS": "1"}
     with running_worker(queues=("gpu",), extra_env=again) as worker:
         wait_until(lambda: MaskEdit.objects.get().status == "done", worker=worker, timeout=60)
     assert Region.objects.filter(sample=sample, origin="person").count() == 1

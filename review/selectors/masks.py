@@ -87,9 +87,12 @@ def is_edit_stale(*, edit: MaskEdit) -> bool:
 QUEUED_AFTER_SECONDS = 1.0
 
 
-def progress_word(*, status: str, preparing: bool, waited: float) -> str:
-    """What an unfinished edit is doing, as the page says it: "preparing" (the worker encodes
-    the image), "queued" (no worker has taken it for a while) or "computing"."""
+def progress_word(*, status: str, preparing: bool, waited: float, send_error: str = "") -> str:
+    """What an unfinished edit is doing, as the page says it: "unreachable" (the broker did not
+    take it: saved, sent when the workers are back), "preparing" (the worker encodes the
+    image), "queued" (no worker has taken it for a while) or "computing"."""
+    if status == MaskEdit.Status.PENDING and send_error:
+        return "unreachable"
     if preparing:
         return "preparing"
     if status == MaskEdit.Status.PENDING and waited > QUEUED_AFTER_SECONDS:
@@ -99,13 +102,14 @@ def progress_word(*, status: str, preparing: bool, waited: float) -> str:
 
 def edit_progress(*, edit_id: int) -> tuple[str, str] | None:
     """(status, progress_word) by primary key: what a poll asks, one query."""
-    fields = ("status", "preparing", "created_at")
+    fields = ("status", "preparing", "created_at", "send_error")
     row = MaskEdit.objects.filter(pk=edit_id).values_list(*fields).first()
     if row is None:
         return None
-    status, preparing, created_at = row
+    status, preparing, created_at, send_error = row
     waited = max(0.0, time.time() - created_at.timestamp())
-    return status, progress_word(status=status, preparing=preparing, waited=waited)
+    word = progress_word(status=status, preparing=preparing, waited=waited, send_error=send_error)
+    return status, word
 
 
 @dataclass(frozen=True)
@@ -153,7 +157,10 @@ class MaskState:
         if self.head is None:
             return ""
         return progress_word(
-            status=self.head.status, preparing=self.head.preparing, waited=self.waiting_seconds
+            status=self.head.status,
+            preparing=self.head.preparing,
+            waited=self.waiting_seconds,
+            send_error=self.head.send_error,
         )
 
     @property

@@ -23,7 +23,8 @@ WAKE_TTL_SECONDS = 60
 def _redis_client(url: str) -> Any:
     import redis
 
-    return redis.Redis.from_url(url, socket_timeout=30)
+    # A Redis that does not answer fails fast: the page polls instead (mask_dispatch).
+    return redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=2)
 
 
 def _wake_client() -> Any:

@@ -2,7 +2,9 @@
 
 A click is saved first, as the element's next MaskEdit (its prompt: the head's clicks and box
 plus this click), and queued on the gpu queue after commit; review/services/mask_worker.py
-computes it. Every write here runs under a lock on the sample row, so seq numbers, the head and
+computes it. A broker that does not take it leaves the edit saved and marked; it is sent again
+from the database (review/services/mask_dispatch.py).
+Every write here runs under a lock on the sample row, so seq numbers, the head and
 the person's Region of an element change one writer at a time.
 
 A waiting request is woken by the worker through Redis (review/services/mask_wakeup.py).
@@ -35,13 +37,13 @@ from review.selectors.masks import (
     upcoming_sample_ids,
 )
 from review.selectors.samples import sample_image_path
+from review.services.mask_dispatch import GPU_QUEUE as GPU_QUEUE
+from review.services.mask_dispatch import PRIORITY_CLICK as PRIORITY_CLICK
+from review.services.mask_dispatch import PRIORITY_OPEN_SAMPLE as PRIORITY_OPEN_SAMPLE
+from review.services.mask_dispatch import PRIORITY_REGIONS as PRIORITY_REGIONS
+from review.services.mask_dispatch import PRIORITY_UPCOMING as PRIORITY_UPCOMING
+from review.services.mask_dispatch import publish_each, send_mask_edit
 
-GPU_QUEUE = "gpu"
-# Redis serves priority 0 first: a click never waits behind prefetching (docs/performance.md).
-PRIORITY_CLICK = 0
-PRIORITY_OPEN_SAMPLE = 3
-PRIORITY_REGIONS = 6
-PRIORITY_UPCOMING = 9
 MAX_POINTS = 64
 
 
@@ -197,6 +199,8 @@ def _create_edits(
             points=points,
             box=box,
             status=MaskEdit.Status.PENDING if i == len(prompts) else MaskEdit.Status.STALE,
+            # Sent on commit: a send that fails says so on the row (mask_dispatch).
+            sent_at=timezone.now() if i == len(prompts) else None,
         )
         for i, (points, box) in enumerate(prompts, start=1)
     ]
@@ -204,13 +208,20 @@ def _create_edits(
 
 
 def enqueue_mask_edit(*, edit_id: int) -> None:
-    tasks.compute_mask_edit.apply_async(args=(edit_id,), queue=GPU_QUEUE, priority=PRIORITY_CLICK)
+    send_mask_edit(edit_id=edit_id)
 
 
 def _requeue(edit: MaskEdit) -> None:
     """Compute an edit again whose result was discarded (it had been stale) or never made."""
     MaskEdit.objects.filter(pk=edit.pk).update(
-        status=MaskEdit.Status.PENDING, started_at=None, finished_at=None, error=""
+        status=MaskEdit.Status.PENDING,
+        started_at=None,
+        finished_at=None,
+        error="",
+        claimed_by="",
+        lease_until=None,
+        sent_at=timezone.now(),
+        send_error="",
     )
     transaction.on_commit(functools.partial(enqueue_mask_edit, edit_id=edit.pk))
 
@@ -351,8 +362,7 @@ def _enqueue_after_commit(task: Any, sample_ids: Iterable[int], *, priority: int
     ids = list(dict.fromkeys(int(pk) for pk in sample_ids))
 
     def send() -> None:
-        for pk in ids:
-            task.apply_async(args=(pk,), queue=GPU_QUEUE, priority=priority)
+        publish_each(task, ids, priority=priority)
 
     if ids:
         transaction.on_commit(send)

@@ -31,6 +31,7 @@ from review.selectors.masks import (
     mask_states,
 )
 from review.services import masks as mask_services
+from review.services.mask_dispatch import resend_mask_edit_if_stuck
 from review.services.mask_wakeup import wait_for_mask_edit
 from review.services.masks import Click, MaskConflict, check_role
 from review.validators import BoundedJSONField
@@ -224,7 +225,8 @@ def mask_poll_view(request: HtmxHttpRequest, pk: int, role: str) -> HttpResponse
     """Wait for edit ?edit= to finish; answer a tiny progress fragment while it has not.
 
     One indexed query before waiting and one after; the wait itself is a Redis BLPOP. When the
-    edit is finished the whole state replaces the panel (HX-Retarget).
+    edit is finished the whole state replaces the panel (HX-Retarget). An unfinished edit the
+    broker never took, or whose worker died, is sent again first (one UPDATE when it is not).
     """
     if role not in ROLES or not request.GET.get("edit", "").isdecimal():
         return _error("poll needs a known element and ?edit=<id>", 400)
@@ -232,6 +234,7 @@ def mask_poll_view(request: HtmxHttpRequest, pk: int, role: str) -> HttpResponse
     edit_id = int(request.GET["edit"])
     progress = edit_progress(edit_id=edit_id)
     if progress is not None and progress[0] in ("pending", "running"):
+        resend_mask_edit_if_stuck(edit_id=edit_id)
         wait_for_mask_edit(edit_id=edit_id, timeout=settings.MASK_WAIT_SECONDS)
         progress = edit_progress(edit_id=edit_id)
     if progress is None or progress[0] not in ("pending", "running"):

@@ -207,11 +207,13 @@ def test_staleness_is_checked_again_before_storing(settings, sample, person):
 def test_a_claim_left_by_a_dead_worker_is_taken_over_a_live_one_is_not(settings, sample, person):
     edit = _click(sample, person, 150.0, 100.0)
     now = timezone.now()
-    MaskEdit.objects.filter(pk=edit.pk).update(status="running", started_at=now)
+    lease = timedelta(seconds=settings.MASK_CLAIM_LEASE_SECONDS)
+    MaskEdit.objects.filter(pk=edit.pk).update(
+        status="running", started_at=now, claimed_by="elsewhere:1", lease_until=now + lease
+    )
     assert compute_mask_edit(edit_id=edit.pk) == "skipped"  # another worker is on it
-    old = now - timedelta(seconds=settings.MASK_CLAIM_TIMEOUT_SECONDS + 1)
-    MaskEdit.objects.filter(pk=edit.pk).update(started_at=old)
-    assert compute_mask_edit(edit_id=edit.pk) == "done"  # redelivered after the worker died
+    MaskEdit.objects.filter(pk=edit.pk).update(lease_until=now - timedelta(seconds=1))
+    assert compute_mask_edit(edit_id=edit.pk) == "done"  # its lease lapsed: the worker died
 
 
 @pytest.mark.usefixtures("tiny_sam")
