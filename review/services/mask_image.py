@@ -72,7 +72,10 @@ def load_work_image(path: Path, *, max_side: int) -> WorkImage:
             return WorkImage(np.asarray(image.convert("RGB")), width, height)
         target = _bounded_size(width, height, max_side)
         image.draft("RGB", target)  # JPEG: decode at 1/2, 1/4 or 1/8 scale; others: no-op
-        work: Any = image if image.mode in ("RGB", "L") else image.convert("RGB")
+        # Reduced in its own mode where Pillow can (RGB, grey); bilevel as grey; the rest as RGB.
+        work: Any = image
+        if image.mode not in ("RGB", "L"):
+            work = image.convert("L" if image.mode == "1" else "RGB")
         work = work.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
         return WorkImage(np.asarray(work.convert("RGB")), width, height)
 
