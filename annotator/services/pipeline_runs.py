@@ -184,7 +184,10 @@ def check_run_for_stuck_units(*, run: PipelineRun) -> Resent:
     due = Q(checked_at__isnull=True) | Q(checked_at__lte=now - timedelta(seconds=every))
     if not PipelineRun.objects.filter(due, pk=run.pk).update(checked_at=now):
         return Resent()  # checked lately, by this page or another
-    return resend(run_ids=[run.pk], now=now)
+    report = resend(run_ids=[run.pk], now=now)
+    if report.started:
+        run.refresh_from_db()  # it waited for the broker and runs now
+    return report
 
 
 def refresh_run_status(*, run: PipelineRun) -> PipelineRun:

@@ -51,8 +51,9 @@ def resend_stuck_units(
     if not active:
         return Resent()
     ids = [run.pk for run in active]
-    report = Resent(released=release_lapsed_claims(run_ids=ids, now=now))
-    refs = _due_units(ids, now, batch)
+    released = release_lapsed_claims(run_ids=ids, now=now)
+    report = Resent(released=len(released))
+    refs = released + _due_units(ids, now, batch, skip={ref.id for ref in released})
     if lost_messages and len(refs) < batch:
         refs += _lost_units(ids, now, batch - len(refs))
     if refs:
@@ -67,14 +68,20 @@ def resend_stuck_units(
     return report
 
 
-def release_lapsed_claims(*, run_ids: list[int], now: datetime) -> int:
-    """Running units whose lease lapsed go back to pending, due to be sent."""
-    return StageResult.objects.filter(
+def release_lapsed_claims(*, run_ids: list[int], now: datetime) -> list[UnitRef]:
+    """Running units whose lease lapsed go back to pending, due to be sent (now)."""
+    lapsed = StageResult.objects.filter(
         run_id__in=run_ids, stage__in=STAGES, status=RUNNING, lease_until__lt=now
-    ).update(status=PENDING, claimed_by="", lease_until=None, send_due=now)
+    )
+    refs = [UnitRef(pk, stage) for pk, stage in lapsed.values_list("id", "stage")]
+    if refs:  # the same conditions again: a holder that renewed meanwhile keeps its unit
+        lapsed.filter(pk__in=[ref.id for ref in refs]).update(
+            status=PENDING, claimed_by="", lease_until=None, send_due=now
+        )
+    return refs
 
 
-def _due_units(run_ids: list[int], now: datetime, limit: int) -> list[UnitRef]:
+def _due_units(run_ids: list[int], now: datetime, limit: int, skip: set[int]) -> list[UnitRef]:
     rows = (
         StageResult.objects.filter(
             send_due__lt=now - SEND_GRACE, status=PENDING, run_id__in=run_ids
@@ -82,7 +89,7 @@ def _due_units(run_ids: list[int], now: datetime, limit: int) -> list[UnitRef]:
         .order_by("send_due", "id")
         .values_list("id", "stage")[:limit]
     )
-    return [UnitRef(pk, stage) for pk, stage in rows]
+    return [UnitRef(pk, stage) for pk, stage in rows if pk not in skip]
 
 
 def _lost_units(run_ids: list[int], now: datetime, limit: int) -> list[UnitRef]:
