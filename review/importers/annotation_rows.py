@@ -16,6 +16,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 
 from annotator.importers.issues import LineReport
+from annotator.importers.storable import text_problem
 from annotator.services.taxonomies import LabelResolver
 from review.limits import NOTES_MAX_LENGTH
 
@@ -60,6 +61,13 @@ class RowParser:
         self._username = UnicodeUsernameValidator()
 
     def parse(self, fields: dict[str, str], report: LineReport) -> AnswerRow | None:
+        # A NUL (or anything else the database refuses) is named here, not at write time.
+        for column, value in fields.items():
+            problem = text_problem(value)
+            if problem:
+                report.error(column, problem)
+        if report.issues:
+            return None
         sample = self._sample(fields[SAMPLE_COLUMN[self.fmt]], SAMPLE_COLUMN[self.fmt], report)
         annotator = self._annotator(fields["annotator"], report)
         if self.fmt == FORMAT_EMONET_BINARY:

@@ -1,56 +1,76 @@
-"""Read a CSV file of human annotations: header check, then (line number, row dict) per record."""
+"""Read a CSV file of human annotations: header check, then (line number, row dict) per record.
+
+The file is streamed one physical line at a time (UTF-8 decoded per line, so a bad byte names
+its line), each line bounded by MAX_IMPORT_LINE_BYTES; what the csv module refuses (a field
+over its limit) is an issue on its line, never a traceback.
+"""
 
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from annotator.importers.issues import ImportIssue
 
+DEFAULT_MAX_LINE_BYTES = 1024 * 1024
+
 
 class CsvProblem(Exception):
-    """The file as a whole cannot be read (encoding, header); carries the issues."""
+    """The file cannot be read on (encoding, header, a line too long); carries the issues."""
 
     def __init__(self, issues: list[ImportIssue]) -> None:
         self.issues = issues
         super().__init__(issues)
 
 
-def read_text(path: Path, *, shown: str) -> str:
-    """The whole file as text (UTF-8, BOM allowed); a decoding problem names its line."""
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        message = f"not UTF-8 (byte {exc.start + 1})"
-        raise CsvProblem([ImportIssue(shown, line, "file", message)]) from exc
-
-
 def read_rows(
-    text: str, *, shown: str, required: Sequence[str], optional: Sequence[str] = ()
+    path: Path,
+    *,
+    shown: str,
+    required: Sequence[str],
+    optional: Sequence[str] = (),
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> Iterator[tuple[int, dict[str, str] | ImportIssue]]:
     """Records as {column: stripped value}, keyed by the header's names (any order, any case).
 
     A record with the wrong number of fields yields an ImportIssue instead of a dict; blank
     lines are skipped. Raises CsvProblem when the header lacks a required column or names an
-    unknown one.
+    unknown one, and where reading cannot go on (a line not UTF-8 or too long, a csv error).
     """
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    columns = [name.strip().casefold() for name in header or []]
-    _check_header(columns, shown=shown, required=required, optional=optional)
-    width = len(columns)
-    for fields in reader:
-        if not fields or (len(fields) == 1 and not fields[0].strip()):
-            continue
-        if len(fields) != width:
-            message = f"expected {width} fields ({', '.join(columns)}), got {len(fields)}"
-            yield reader.line_num, ImportIssue(shown, reader.line_num, "row", message)
-            continue
-        yield reader.line_num, {c: v.strip() for c, v in zip(columns, fields, strict=True)}
+    with path.open("rb") as fh:
+        reader = csv.reader(_lines(fh, shown=shown, max_line_bytes=max_line_bytes))
+        try:
+            header = next(reader, None)
+            columns = [name.strip().casefold() for name in header or []]
+            _check_header(columns, shown=shown, required=required, optional=optional)
+            width = len(columns)
+            for fields in reader:
+                if not fields or (len(fields) == 1 and not fields[0].strip()):
+                    continue
+                if len(fields) != width:
+                    message = f"expected {width} fields ({', '.join(columns)}), got {len(fields)}"
+                    yield reader.line_num, ImportIssue(shown, reader.line_num, "row", message)
+                    continue
+                yield reader.line_num, {c: v.strip() for c, v in zip(columns, fields, strict=True)}
+        except csv.Error as exc:
+            line = reader.line_num
+            raise CsvProblem([ImportIssue(shown, line, "row", f"unreadable CSV: {exc}")]) from exc
+
+
+def _lines(fh: BinaryIO, *, shown: str, max_line_bytes: int) -> Iterator[str]:
+    number = 0
+    while raw := fh.readline(max_line_bytes + 1):
+        number += 1
+        if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+            message = f"is longer than {max_line_bytes:,} bytes (MAX_IMPORT_LINE_BYTES)"
+            raise CsvProblem([ImportIssue(shown, number, "line", message)])
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            message = f"not UTF-8 (byte {exc.start + 1} of the line)"
+            raise CsvProblem([ImportIssue(shown, number, "file", message)]) from exc
 
 
 def _check_header(

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import DataError, transaction
 
 from annotator.importers.issues import ImportIssue, LineReport
+from annotator.importers.storable import printable
 from annotator.models import Dataset, Taxonomy
 from annotator.services.importing import ImportFailed
 from annotator.services.taxonomies import EMONET_FACE_40, LabelResolver
@@ -30,13 +32,15 @@ from review.importers.annotation_rows import (
     AnswerRow,
     RowParser,
 )
-from review.importers.csvfile import CsvProblem, read_rows, read_text
+from review.importers.csvfile import CsvProblem, read_rows
 from review.models import Annotation, AuditEvent
 from review.services.annotation_writer import (
     Key,
+    changed_decided_answers,
     create_users,
     existing_answers,
     find_users,
+    record_decided_answers,
     sample_ids,
     write_answers,
     write_placeholder_samples,
@@ -68,6 +72,9 @@ class AnnotationImportReport:
     samples_created: int  # placeholders (--create-samples)
     users_created: list[str] = field(default_factory=list)
     synonyms: dict[str, str] = field(default_factory=dict)  # value -> label it was read as
+    decided: list[str] = field(default_factory=list)  # samples with a final label the file
+    decided_answers: int = 0  # changes answers of: kept (or replaced when overridden)
+    overridden: bool = False
 
     def __str__(self) -> str:
         what = "votes" if self.fmt == FORMAT_EMONET_BINARY else "answers"
@@ -80,7 +87,20 @@ class AnnotationImportReport:
             text += "; read as synonyms: " + ", ".join(
                 f"{value!r} -> {label!r}" for value, label in self.synonyms.items()
             )
-        return text
+        return text + self._decided_text()
+
+    def _decided_text(self) -> str:
+        if not self.decided_answers:
+            return ""
+        named = ", ".join(self.decided[:10]) + ("..." if len(self.decided) > 10 else "")
+        answers = "answer" if self.decided_answers == 1 else "answers"
+        where = (
+            f"{self.decided_answers} imported {answers} on {len(self.decided)} samples with a "
+            f"final label ({named})"
+        )
+        if self.overridden:
+            return f"; replaced {where}"
+        return f"; kept {where} (import again with --override-human-decisions to replace them)"
 
 
 @dataclass
@@ -103,38 +123,76 @@ def import_annotations_file(
     taxonomy_name: str | None = None,
     display_name: str | None = None,
     actor: Any = None,
+    override_human_decisions: bool = False,
 ) -> AnnotationImportReport:
-    """Check the whole file, then write its answers; raises ImportFailed listing every problem."""
-    shown = display_name or path.name
+    """Check the whole file, then write its answers; raises ImportFailed listing every problem.
+
+    An imported answer on a sample with a final label is what that decision was made from: a
+    changed one is kept as it is (reported, and in the audit log) unless
+    `override_human_decisions`.
+    """
+    shown = printable(display_name or path.name)
     plan = _plan(path, shown, fmt, dataset_name, create_samples, taxonomy_name)
-    keys = {row.sample for row in plan.rows}
-    with transaction.atomic():
-        ids = sample_ids(dataset=plan.dataset, keys=keys) if plan.dataset else {}
-        users = find_users(names={row.annotator for row in plan.rows})
-        existing = existing_answers(fmt=fmt, dataset=plan.dataset, users=users)
-        issues = plan.issues + _app_answer_issues(plan.rows, ids, users, existing, shown=shown)
-        if not create_samples:
-            issues += _missing_sample_issues(plan.rows, ids, shown=shown)
-        _raise_if_any(sorted(issues, key=lambda issue: issue.line))
-        dataset = plan.dataset or Dataset.objects.create(name=dataset_name, taxonomy=plan.taxonomy)
-        created_samples = write_placeholder_samples(dataset=dataset, keys=keys - set(ids), into=ids)
-        new_users = create_users(names={row.annotator for row in plan.rows}, into=users)
-        created, updated = write_answers(
-            fmt=fmt, rows=plan.rows, ids=ids, users=users, existing=existing
-        )
-        report = AnnotationImportReport(
-            fmt=fmt,
-            rows=len(plan.rows),
-            created=created,
-            updated=updated,
-            samples=len(keys),
-            samples_created=created_samples,
-            users_created=new_users,
-            synonyms={value: label for value, label in plan.parser.synonyms},
-        )
-        _record(actor=actor, shown=shown, dataset=dataset, report=report)
+    try:
+        with transaction.atomic():
+            report, dataset = _check_and_write(
+                plan,
+                shown=shown,
+                dataset_name=dataset_name,
+                create_samples=create_samples,
+                override=override_human_decisions,
+                actor=actor,
+            )
+    except (DataError, UnicodeError) as exc:  # despite the checks: still a listed problem
+        message = f"the database refused a value: {printable(str(exc)).strip()}"
+        raise ImportFailed([ImportIssue(shown, 0, "file", message)]) from exc
     logger.info("imported %s into %s: %s", shown, dataset.name, report)
     return report
+
+
+def _check_and_write(
+    plan: _Plan,
+    *,
+    shown: str,
+    dataset_name: str,
+    create_samples: bool,
+    override: bool,
+    actor: Any,
+) -> tuple[AnnotationImportReport, Dataset]:
+    fmt, keys = plan.parser.fmt, {row.sample for row in plan.rows}
+    ids = sample_ids(dataset=plan.dataset, keys=keys) if plan.dataset else {}
+    users = find_users(names={row.annotator for row in plan.rows})
+    existing = existing_answers(fmt=fmt, dataset=plan.dataset, users=users)
+    issues = plan.issues + _app_answer_issues(plan.rows, ids, users, existing, shown=shown)
+    if not create_samples:
+        issues += _missing_sample_issues(plan.rows, ids, shown=shown)
+    _raise_if_any(sorted(issues, key=lambda issue: issue.line))
+    decided = changed_decided_answers(
+        fmt=fmt, dataset=plan.dataset, rows=plan.rows, ids=ids, users=users
+    )
+    dataset = plan.dataset or Dataset.objects.create(name=dataset_name, taxonomy=plan.taxonomy)
+    created_samples = write_placeholder_samples(dataset=dataset, keys=keys - set(ids), into=ids)
+    new_users = create_users(names={row.annotator for row in plan.rows}, into=users)
+    rows = plan.rows if override else [row for row in plan.rows if row.line not in decided]
+    created, updated = write_answers(fmt=fmt, rows=rows, ids=ids, users=users, existing=existing)
+    report = AnnotationImportReport(
+        fmt=fmt,
+        rows=len(plan.rows),
+        created=created,
+        updated=updated,
+        samples=len(keys),
+        samples_created=created_samples,
+        users_created=new_users,
+        synonyms={value: label for value, label in plan.parser.synonyms},
+        decided=sorted({change.sample for change in decided.values()}),
+        decided_answers=len(decided),
+        overridden=override,
+    )
+    record_decided_answers(
+        changes=list(decided.values()), overridden=override, shown=shown, actor=actor
+    )
+    _record(actor=actor, shown=shown, dataset=dataset, report=report)
+    return report, dataset
 
 
 def _plan(
@@ -199,13 +257,17 @@ def _taxonomy(
 
 def _parse(path: Path, shown: str, parser: RowParser) -> tuple[list[AnswerRow], list[ImportIssue]]:
     required, optional = COLUMNS[parser.fmt]
+    issues: list[ImportIssue] = []
+    rows: list[AnswerRow] = []
+    first_line: dict[tuple[str, str, str], int] = {}
     try:
         records = read_rows(
-            read_text(path, shown=shown), shown=shown, required=required, optional=optional
+            path,
+            shown=shown,
+            required=required,
+            optional=optional,
+            max_line_bytes=settings.MAX_IMPORT_LINE_BYTES,
         )
-        issues: list[ImportIssue] = []
-        rows: list[AnswerRow] = []
-        first_line: dict[tuple[str, str, str], int] = {}
         for line, fields in records:
             if isinstance(fields, ImportIssue):
                 issues.append(fields)
@@ -217,8 +279,8 @@ def _parse(path: Path, shown: str, parser: RowParser) -> tuple[list[AnswerRow], 
             issues.extend(report.issues)
             if row is not None and not report.issues:
                 rows.append(row)
-    except CsvProblem as exc:
-        raise ImportFailed(exc.issues) from exc
+    except CsvProblem as exc:  # reading stops there; what was found before is listed too
+        raise ImportFailed(issues + exc.issues) from exc
     if not rows and not issues:
         issues.append(ImportIssue(shown, 0, "file", "contains no rows"))
     return rows, issues
@@ -295,5 +357,7 @@ def _record(*, actor: Any, shown: str, dataset: Dataset, report: AnnotationImpor
             "updated": report.updated,
             "samples_created": report.samples_created,
             "users_created": report.users_created,
+            "decided_answers_kept": 0 if report.overridden else report.decided_answers,
+            "decided_answers_replaced": report.decided_answers if report.overridden else 0,
         },
     )

@@ -7,15 +7,31 @@ batches keep each one under SQLite's bound-parameter limit.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth import get_user_model
 
 from annotator.models import Dataset, Sample
 from review.importers.annotation_rows import FORMAT_EMONET_BINARY, AnswerRow
-from review.models import Annotation, BinaryVote
+from review.models import Annotation, AuditEvent, BinaryVote
 
 BATCH_SIZE = 500
 Key = tuple[int, str, int]  # (sample id, emotion for binary votes else "", user id)
+KEPT_ACTION = "import_kept_answers"
+REPLACED_ACTION = "import_replaced_answers"
+
+
+@dataclass(frozen=True)
+class DecidedChange:
+    """A row that would change an imported answer a final label was decided from."""
+
+    line: int
+    sample: str  # external id
+    sample_id: int
+    who: str  # the annotator, and for a binary vote "/emotion"
+    before: dict[str, Any]
+    after: dict[str, Any]
 
 
 def sample_ids(*, dataset: Dataset, keys: set[str]) -> dict[str, int]:
@@ -145,4 +161,84 @@ def _upsert_annotations(rows: list[AnswerRow], ids: dict[str, int], users: dict[
         update_conflicts=True,
         unique_fields=["sample", "annotator"],
         update_fields=["emotion", "value_number", "confidence", "notes", "source"],
+    )
+
+
+def changed_decided_answers(
+    *,
+    fmt: str,
+    dataset: Dataset | None,
+    rows: list[AnswerRow],
+    ids: dict[str, int],
+    users: dict[str, int],
+) -> dict[int, DecidedChange]:
+    """{line: change} for rows that would change an imported answer on a sample that has a
+    final label (status adjudicated); rows equal to what is stored are no change."""
+    if dataset is None or not users:
+        return {}
+    binary = fmt == FORMAT_EMONET_BINARY
+    stored = _imported_on_decided(binary=binary, dataset=dataset, user_ids=sorted(users.values()))
+    changes = {}
+    for row in rows:
+        key = (ids.get(row.sample, 0), row.emotion if binary else "", users.get(row.annotator, 0))
+        after = _answer_values(row, binary=binary)
+        if key in stored and stored[key] != after:
+            who = f"{row.annotator}/{row.emotion}" if binary else row.annotator
+            changes[row.line] = DecidedChange(row.line, row.sample, key[0], who, stored[key], after)
+    return changes
+
+
+def _imported_on_decided(
+    *, binary: bool, dataset: Dataset, user_ids: list[int]
+) -> dict[Key, dict[str, Any]]:
+    scope = {
+        "sample__dataset": dataset,
+        "sample__status": Sample.Status.ADJUDICATED,
+        "annotator_id__in": user_ids,
+        "source": Annotation.Source.IMPORT,
+    }
+    if binary:
+        votes = BinaryVote.objects.filter(**scope).values_list(
+            "sample_id", "emotion", "annotator_id", "value"
+        )
+        return {(s, e, u): {"value": v} for s, e, u, v in votes.iterator(chunk_size=5000)}
+    answers = Annotation.objects.filter(**scope).values_list(
+        "sample_id", "annotator_id", "emotion", "value_number", "confidence", "notes"
+    )
+    return {
+        (s, "", u): {"emotion": e, "value_number": n, "confidence": c, "notes": notes}
+        for s, u, e, n, c, notes in answers.iterator(chunk_size=5000)
+    }
+
+
+def _answer_values(row: AnswerRow, *, binary: bool) -> dict[str, Any]:
+    if binary:
+        return {"value": bool(row.vote)}
+    return {
+        "emotion": row.emotion,
+        "value_number": row.number,
+        "confidence": row.confidence,
+        "notes": row.notes,
+    }
+
+
+def record_decided_answers(
+    *, changes: list[DecidedChange], overridden: bool, shown: str, actor: Any
+) -> None:
+    """One audit event per sample (its history) listing the answers kept or replaced."""
+    by_sample: dict[int, list[DecidedChange]] = {}
+    for change in changes:
+        by_sample.setdefault(change.sample_id, []).append(change)
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            sample_id=sample_id,
+            actor=actor if getattr(actor, "is_authenticated", False) else None,
+            action=REPLACED_ACTION if overridden else KEPT_ACTION,
+            before={
+                "status": Sample.Status.ADJUDICATED,
+                "answers": {c.who: c.before for c in group},
+            },
+            after={"file": shown, "answers": {c.who: c.after for c in group}},
+        )
+        for sample_id, group in by_sample.items()
     )

@@ -1,5 +1,5 @@
 """python manage.py import_annotations PATH --format {long,emonet-binary} --dataset NAME
-[--create-samples] [--taxonomy NAME]"""
+[--create-samples] [--taxonomy NAME] [--override-human-decisions]"""
 
 from __future__ import annotations
 
@@ -45,6 +45,12 @@ class Command(BaseCommand):
             help="taxonomy of a dataset this import creates (default: emonet-face-40 for "
             "emonet-binary); must match an existing dataset's",
         )
+        parser.add_argument(
+            "--override-human-decisions",
+            action="store_true",
+            help="replace imported answers that samples' final labels were decided from "
+            "(default: those are kept and listed; both are recorded in the audit log)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["path"]
@@ -55,6 +61,7 @@ class Command(BaseCommand):
                 dataset_name=options["dataset"],
                 create_samples=options["create_samples"],
                 taxonomy_name=options["taxonomy"],
+                override_human_decisions=options["override_human_decisions"],
             )
         except ImportFailed as exc:
             raise CommandError(str(exc)) from exc
