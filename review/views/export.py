@@ -70,7 +70,7 @@ class ExportForm(forms.Form):
     # Off unless ticked, so a download link without it keeps the guard on.
     no_formula_guard = forms.BooleanField(
         required=False,
-        label="Write cells starting with = + - @ as they are (CSV; no formula guard)",
+        label="Write cells starting with = + - @ as they are (no formula guard)",
     )
 
 
