@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "review.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -195,6 +196,50 @@ HEALTH_WORKER_SECONDS = env_int("HEALTH_WORKER_SECONDS", 60)
 SESSION_COOKIE_SECURE = PRODUCTION and env_bool("SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# HTTPS only in production (unless SECURE_COOKIES=false: plain HTTP): HSTS and a redirect from
+# http. Behind a proxy that terminates TLS, BEHIND_TLS_PROXY=1 trusts its X-Forwarded-Proto
+# (only when the proxy sets that header itself) so requests it got over https count as such.
+if env_bool("BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SESSION_COOKIE_SECURE)
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]  # compose healthchecks call it over plain http
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if SESSION_COOKIE_SECURE else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Preloading binds the domain to HTTPS in browsers for months: the operator's call, so
+# check --deploy's W021 ("not preloaded") is silenced unless SECURE_HSTS_PRELOAD is set.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# review/csp.py sets this policy on every response; "nonce" is the response's own nonce (the
+# <style> with a sample's layout values). CSP_REPORT_ONLY=1 only reports violations.
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "nonce"],
+    "img-src": ["'self'", "data:", "blob:"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+}
+CONTENT_SECURITY_POLICY_REPORT_ONLY = env_bool("CSP_REPORT_ONLY", False)
+
+# Sign-in throttling (login page, /api/token/): this many wrong passwords for one username from
+# one address, then refused for the rest of the window, even with the right password.
+SIGN_IN_MAX_FAILURES = env_int("SIGN_IN_MAX_FAILURES", 10)
+SIGN_IN_WINDOW_SECONDS = env_int("SIGN_IN_WINDOW_SECONDS", 900)
+# CACHE_URL=redis://… shares throttle counts (and cached audit figures) between web processes.
+_cache_url = env_optional("CACHE_URL")
+if _cache_url:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _cache_url,
+        }
+    }
+# The OpenAPI schema and /api/docs/ need a signed-in person unless this opens them.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -210,6 +255,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # /api/token/ requests per client address, right or wrong (failures: SIGN_IN_MAX_FAILURES).
+    "DEFAULT_THROTTLE_RATES": {"token": env_str("TOKEN_RATE", "30/min")},
+    # Proxies in front that append to X-Forwarded-For (0: the client is REMOTE_ADDR).
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "EmoReview API",

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from PIL import Image
 
 from tests.factories import AdminFactory, DatasetFactory, UserFactory
@@ -26,6 +27,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for marker, reason in reasons.items():
             if reason and marker in item.keywords:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    # Sign-in failure counts and the token rate live in the cache: one test's never another's.
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

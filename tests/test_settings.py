@@ -26,6 +26,9 @@ print(json.dumps({
     "EAGER": settings.CELERY_TASK_ALWAYS_EAGER,
     "APP_EAGER": app.conf.task_always_eager, "BROKER": app.conf.broker_url,
     "SESSION_COOKIE_SECURE": settings.SESSION_COOKIE_SECURE,
+    "SECURE_SSL_REDIRECT": settings.SECURE_SSL_REDIRECT,
+    "SECURE_HSTS_SECONDS": settings.SECURE_HSTS_SECONDS,
+    "SECURE_PROXY_SSL_HEADER": settings.SECURE_PROXY_SSL_HEADER,
 }))
 """
 
@@ -36,6 +39,9 @@ MANAGED = [
     "CELERY_BROKER_URL",
     "EMOREVIEW_ENV",
     "SECURE_COOKIES",
+    "BEHIND_TLS_PROXY",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
 ]
 
 
@@ -122,3 +128,39 @@ def test_bad_values_stop_start_up_with_a_clear_message(tmp_path, env, message):
 
 def test_debug_can_be_turned_on(tmp_path):
     assert _settings(tmp_path, DEBUG="1")["DEBUG"] is True
+
+
+def test_production_passes_check_deploy(tmp_path):
+    # W004 (no HSTS) and W008 (no SSL redirect) were reported before.
+    out = _run(
+        "import sys; from django.core.management import execute_from_command_line; "
+        "execute_from_command_line(['manage.py', 'check', '--deploy', '--fail-level', 'WARNING'])",
+        tmp_path,
+        EMOREVIEW_ENV="production",
+        SECRET_KEY="k" * 20 + "-Xy9" * 10,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "System check identified no issues" in out.stdout
+
+
+def test_production_is_https_only_with_hsts(tmp_path):
+    got = _settings(tmp_path, EMOREVIEW_ENV="production", SECRET_KEY="x" * 50)
+
+    assert got["SECURE_SSL_REDIRECT"] is True
+    assert got["SECURE_HSTS_SECONDS"] == 31_536_000
+    assert got["SECURE_PROXY_SSL_HEADER"] is None
+
+
+def test_behind_a_tls_proxy_its_forwarded_proto_is_trusted(tmp_path):
+    got = _settings(tmp_path, EMOREVIEW_ENV="production", SECRET_KEY="x" * 50, BEHIND_TLS_PROXY="1")
+
+    assert got["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert got["SECURE_SSL_REDIRECT"] is True
+
+
+def test_plain_http_production_turns_off_redirect_and_hsts(tmp_path):
+    got = _settings(
+        tmp_path, EMOREVIEW_ENV="production", SECRET_KEY="x" * 50, SECURE_COOKIES="false"
+    )
+
+    assert (got["SECURE_SSL_REDIRECT"], got["SECURE_HSTS_SECONDS"]) == (False, 0)

@@ -1,19 +1,45 @@
-"""/api/: the team-review API, its OpenAPI schema and the docs page (assets from static/)."""
+"""/api/: the team-review API, its OpenAPI schema and the docs page (assets from static/).
+
+The schema and the docs need a signed-in person (session or token) unless API_DOCS_PUBLIC.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponseBase
 from django.templatetags.static import static
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.permissions import BasePermission
 
 from review.api import views
+from review.api.token import ThrottledObtainAuthToken
 
 SWAGGER_UI = "vendor/swagger-ui"
 
 
+class DocsPermission(BasePermission):
+    """Signed in, unless settings.API_DOCS_PUBLIC opens the schema and docs to anyone."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return bool(settings.API_DOCS_PUBLIC or request.user.is_authenticated)
+
+
+DOCS_ACCESS: dict[str, Any] = {
+    # Token first: an anonymous request is answered 401 with WWW-Authenticate: Token.
+    "authentication_classes": [TokenAuthentication, SessionAuthentication],
+    "permission_classes": [DocsPermission],
+}
+
+
 class LocalSwaggerView(SpectacularSwaggerSplitView):
-    """Swagger UI from static/vendor/swagger-ui, its init script from this view (no inline JS)."""
+    """Swagger UI from static/vendor/swagger-ui, its init script from this view (no inline JS);
+    a signed-out browser is sent to the login page and back."""
 
     @staticmethod
     def _swagger_ui_resource(filename: str) -> str:
@@ -23,11 +49,17 @@ class LocalSwaggerView(SpectacularSwaggerSplitView):
     def _swagger_ui_favicon() -> str:
         return static(f"{SWAGGER_UI}/favicon-32x32.png")
 
+    def handle_exception(self, exc: Exception) -> Any:
+        if isinstance(exc, NotAuthenticated):
+            response: HttpResponseBase = redirect_to_login(self.request.get_full_path())
+            return response
+        return super().handle_exception(exc)
+
 
 app_name = "api"
 
 urlpatterns = [
-    path("token/", obtain_auth_token, name="token"),
+    path("token/", ThrottledObtainAuthToken.as_view(), name="token"),
     path("queue/", views.QueueView.as_view(), name="queue"),
     path("next/", views.NextView.as_view(), name="next"),
     path("samples/<int:pk>/", views.SampleView.as_view(), name="sample"),
@@ -38,6 +70,10 @@ urlpatterns = [
     path("samples/<int:pk>/adjudication/undo/", views.UndoView.as_view(), name="undo"),
     path("samples/<int:pk>/history/", views.HistoryView.as_view(), name="history"),
     path("audit/", include("review.api.audit")),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", LocalSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("schema/", SpectacularAPIView.as_view(**DOCS_ACCESS), name="schema"),
+    path(
+        "docs/",
+        LocalSwaggerView.as_view(url_name="api:schema", **DOCS_ACCESS),
+        name="docs",
+    ),
 ]

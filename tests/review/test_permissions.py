@@ -163,9 +163,9 @@ API = [
         api=True,
     ),
     Cell("api_history", "get", lambda pk: f"/api/samples/{pk}/history/", SEE_ALL, api=True),
-    # The schema and its docs page are public: they describe the API, they hold no data.
-    Cell("api_schema", "get", lambda pk: "/api/schema/", dict.fromkeys(ROLES, 200), api=True),
-    Cell("api_docs", "get", lambda pk: "/api/docs/", dict.fromkeys(ROLES, 200), api=True),
+    # The schema and its docs page need a signed-in person (API_DOCS_PUBLIC opens them).
+    Cell("api_schema", "get", lambda pk: "/api/schema/", dict.fromkeys(SIGNED_IN, 200), api=True),
+    Cell("api_docs", "get", lambda pk: "/api/docs/", dict.fromkeys(SIGNED_IN, 200)),
 ]
 
 # Web page -> API endpoint doing the same thing: same people allowed (status codes differ).

@@ -1,0 +1,49 @@
+"""/api/token/: a token for a username and password, throttled like the login page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import parsers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import Throttled
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+
+from review.api.parsers import BoundedJSONParser
+from review.services.sign_in import (
+    SignInRefused,
+    check_sign_in_allowed,
+    clear_sign_in_failures,
+    client_address,
+    record_sign_in_failure,
+)
+
+
+class ThrottledObtainAuthToken(ObtainAuthToken):
+    """DRF's token view with the sign-in failure limit (429 with Retry-After, even for the right
+    password) and a request rate per address (REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"])."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token"
+    parser_classes = [parsers.FormParser, parsers.MultiPartParser, BoundedJSONParser]
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = request.data if isinstance(request.data, Mapping) else {}
+        username = str(data.get("username") or "")
+        address = client_address(request)
+        try:
+            check_sign_in_allowed(username=username, address=address)
+        except SignInRefused as refused:
+            raise Throttled(wait=refused.retry_after, detail=str(refused)) from refused
+        serializer = self.get_serializer(data=data)
+        if not serializer.is_valid():
+            if data.get("password"):
+                record_sign_in_failure(username=username, address=address)
+            return Response(serializer.errors, status=status.HTTP_400_BAD_REQUEST)
+        clear_sign_in_failures(username=username, address=address)
+        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        return Response({"token": token.key})
