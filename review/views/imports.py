@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
+from annotator.importers.storable import printable
 from annotator.services.importing import ImportFailed, import_uploaded_samples
 from review.forms import ImportForm
 
@@ -90,9 +91,8 @@ def _import(request: HttpRequest, *, guard: UploadLimit | None, limit: int) -> H
             dataset = form.cleaned_data["dataset"]
             level = messages.WARNING if report.conflicts else messages.SUCCESS
             summary = report.summary(how_to_override=HOW_TO_OVERRIDE)
-            messages.add_message(
-                request, level, f"Imported {upload.name} into {dataset}: {summary}"
-            )
+            name = printable(upload.name or "")  # the message is stored in the session
+            messages.add_message(request, level, f"Imported {name} into {dataset}: {summary}")
             return redirect("review:queue")
     return render(request, "review/import.html", {"form": form, "issues": issues})
 
