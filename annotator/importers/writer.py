@@ -57,6 +57,32 @@ def write_batch(
     A person's decision the file contradicts is kept unless `override_decisions`
     (annotator.importers.decisions); either way it is listed in `counts.conflicts`.
     """
+    now = timezone.now()
+    statuses, pks, new = _upsert_samples(dataset, rows, now)
+    records = [(pks[record.external_id], record) for record, _ in rows]
+    conflicts = find_conflicts(records=records, statuses=statuses, new=new)
+    kept = (
+        set() if override_decisions else {pk for pk, c in conflicts.items() if c.kind == RESTORED}
+    )
+    _upsert_proposals(records, now)
+    _replace_regions(records)
+    _replace_verdicts([(pk, record) for pk, record in records if pk not in kept])
+    if override_decisions:  # the file's verdict decides, as for a sample nobody decided
+        statuses.update(
+            {pk: Sample.Status.PENDING for pk, c in conflicts.items() if c.kind == ADJUDICATED}
+        )
+    new_statuses = verify_samples(dataset=dataset, statuses=statuses)
+    counts.created += len(new)
+    counts.updated += len(rows) - len(new)
+    counts.statuses.update(new_statuses.values())
+    counts.conflicts.extend(conflicts.values())
+    counts.conflict_statuses.update({pk: new_statuses[pk] for pk in conflicts})
+
+
+def _upsert_samples(
+    dataset: Dataset, rows: Sequence[tuple[ParsedRecord, ImageInfo]], now: datetime
+) -> tuple[dict[int, str], dict[str, int], set[int]]:
+    """({sample id: status before}, {external id: sample id}, ids of the new samples)."""
     ids = [record.external_id for record, _ in rows]
     before = {
         external_id: (pk, status)
@@ -64,7 +90,6 @@ def write_batch(
             dataset=dataset, external_id__in=ids
         ).values_list("external_id", "pk", "status")
     }
-    now = timezone.now()
     Sample.objects.bulk_create(
         [_sample(dataset, record, image, now) for record, image in rows],
         update_conflicts=True,
@@ -79,27 +104,8 @@ def write_batch(
             "external_id", "pk"
         )
     )
-    records = [(pks[record.external_id], record) for record, _ in rows]
-    statuses = {pk: before.get(r.external_id, (0, Sample.Status.PENDING))[1] for pk, r in records}
-    conflicts = find_conflicts(
-        records=records, statuses=statuses, new={pks[external_id] for external_id in new_ids}
-    )
-    kept = (
-        set() if override_decisions else {pk for pk, c in conflicts.items() if c.kind == RESTORED}
-    )
-    _upsert_proposals(records, now)
-    _replace_regions(records)
-    _replace_verdicts([(pk, record) for pk, record in records if pk not in kept])
-    if override_decisions:  # the file's verdict decides, as for a sample nobody decided
-        statuses.update(
-            {pk: Sample.Status.PENDING for pk, c in conflicts.items() if c.kind == ADJUDICATED}
-        )
-    new_statuses = verify_samples(dataset=dataset, statuses=statuses)
-    counts.created += len(new_ids)
-    counts.updated += len(ids) - len(new_ids)
-    counts.statuses.update(new_statuses.values())
-    counts.conflicts.extend(conflicts.values())
-    counts.conflict_statuses.update({pk: new_statuses[pk] for pk in conflicts})
+    statuses = {pks[i]: before.get(i, (0, Sample.Status.PENDING))[1] for i in ids}
+    return statuses, pks, {pks[i] for i in new_ids}
 
 
 def _sample(dataset: Dataset, record: ParsedRecord, image: ImageInfo, now: datetime) -> Sample:

@@ -133,16 +133,23 @@ def import_samples_file(
         if _stamp(path) != stamp:
             raise ImportFailed([ImportIssue(shown, 0, "file", "changed while it was imported")])
         report = _report(counts, overridden=override_human_decisions)
-        record_conflicts(
-            conflicts=report.conflicts,
-            statuses_after=counts.conflict_statuses,
-            overridden=override_human_decisions,
-            shown=shown,
-            actor=actor,
-        )
-        record_import(shown=shown, dataset=dataset.name, report=report, actor=actor)
+        _audit(report, counts=counts, shown=shown, dataset=dataset, actor=actor)
     logger.info("imported %s into %s: %s", shown, dataset_name, report)
     return report
+
+
+def _audit(
+    report: ImportReport, *, counts: WriteCounts, shown: str, dataset: Dataset, actor: Any
+) -> None:
+    """The decisions met, one event per sample; then the import's own event."""
+    record_conflicts(
+        conflicts=report.conflicts,
+        statuses_after=counts.conflict_statuses,
+        overridden=report.overridden,
+        shown=shown,
+        actor=actor,
+    )
+    record_import(shown=shown, dataset=dataset.name, report=report, actor=actor)
 
 
 def _report(counts: WriteCounts, *, overridden: bool) -> ImportReport:
