@@ -4,6 +4,7 @@ inside `with broker_at(UNREACHABLE_BROKER, settings):` apply_async fails as with
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,18 +25,34 @@ def _drop_connections() -> None:
     app.amqp._producer_pool = None  # type: ignore[attr-defined]
 
 
+def _configure(url: str | None, eager: bool) -> None:
+    # Celery reads the CELERY_BROKER_URL environment variable first, then the Django
+    # namespace's keys, then its own names: set all three.
+    if url is None:
+        os.environ.pop("CELERY_BROKER_URL", None)
+    else:
+        os.environ["CELERY_BROKER_URL"] = url
+    app.conf.update(
+        broker_url=url,
+        CELERY_BROKER_URL=url,
+        task_always_eager=eager,
+        CELERY_TASK_ALWAYS_EAGER=eager,
+    )
+
+
 @contextmanager
 def broker_at(url: str, settings: Any, *, eager: bool = False) -> Iterator[None]:
     """Publish to `url` (not inline) until the block ends; then back to what it was."""
-    before = (app.conf.broker_url, app.conf.task_always_eager, settings.CELERY_BROKER_URL)
+    before = (os.environ.get("CELERY_BROKER_URL"), app.conf.task_always_eager)
+    before_setting = settings.CELERY_BROKER_URL
     _drop_connections()
     breaker.reset()
-    app.conf.update(broker_url=url, task_always_eager=eager)
+    _configure(url, eager)
     settings.CELERY_BROKER_URL = url  # the wake-ups (review/services/mask_wakeup.py) too
     try:
         yield
     finally:
         _drop_connections()
         breaker.reset()
-        app.conf.update(broker_url=before[0], task_always_eager=before[1])
-        settings.CELERY_BROKER_URL = before[2]
+        _configure(before[0], before[1])
+        settings.CELERY_BROKER_URL = before_setting

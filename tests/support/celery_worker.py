@@ -105,21 +105,26 @@ def running_worker(
     queues: Sequence[str] = ("default", "gpu", "llm"),
     ready_timeout: float = 30.0,
     extra_env: dict[str, str] | None = None,
+    pool: str = "solo",
+    concurrency: int = 1,
+    purge: bool = True,
 ) -> Iterator[Worker]:
-    """Start `celery -A annotator worker --pool solo` on `queues`; always stop it afterwards.
+    """Start `celery -A annotator worker --pool <pool>` on `queues`; always stop it afterwards.
 
-    Messages left in the queues by earlier runs are purged first, so the worker only sees
-    what this test sends.
+    Messages left in the queues by earlier runs are purged first (unless `purge` is False: a
+    worker started in place of one a test killed), so the worker only sees what this test sends.
     """
     env = _worker_env() | (extra_env or {})
-    app.control.purge()
+    if purge:
+        app.control.purge()
     hostname = f"pytest-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
     log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in finally)
         prefix="celery-worker-", suffix=".log", delete=False
     )
     command = [
         sys.executable, "-m", "celery", "-A", "annotator", "worker",
-        "-Q", ",".join(queues), "--pool", "solo", "--hostname", hostname,
+        "-Q", ",".join(queues), "--pool", pool, "--concurrency", str(concurrency),
+        "--hostname", hostname,
         "--loglevel", "INFO", "--without-gossip", "--without-mingle",
     ]  # fmt: skip
     process = subprocess.Popen(
