@@ -49,23 +49,26 @@ def locate_image(root: Path, relative: str) -> Path:
 def probe_image(path: Path, *, max_pixels: int) -> ImageInfo:
     """Width, height (as stored; EXIF orientation not applied) and sha256 of the bytes.
 
-    The image is decoded in full once, so a truncated or corrupt file is refused here and not
-    later in a worker. Pillow's decompression-bomb guard stays on, and its warning (over
-    max_pixels) is an error here just like its error (over twice that): an image over the
-    limit is refused from its header, before its pixels are decoded.
+    An image over `max_pixels` is refused from its header, before its pixels are decoded;
+    every other one is decoded in full once, so a truncated or corrupt file is refused here and
+    not later in a worker. Pillow's global guard is left as it is (it would also bind the mask
+    workers of this process); its error, over twice its own limit, is a refusal too.
     """
-    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with path.open("rb") as fh:
             content_hash = hashlib.file_digest(fh, "sha256").hexdigest()
             fh.seek(0)
             with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                # Pillow warns over its own limit; the check against max_pixels decides here.
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 with Image.open(fh) as image:
                     width, height = image.size
+                    if width * height > max_pixels:
+                        raise ImageProblem(_too_large(width * height, max_pixels))
                     _decode(image)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageProblem(_too_large(str(exc), max_pixels)) from exc
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        raise ImageProblem(_too_large(int(found.group(1)) if found else None, max_pixels)) from exc
     except UnidentifiedImageError as exc:
         raise ImageProblem("is not an image Pillow can read") from exc
     except OSError as exc:
@@ -79,15 +82,12 @@ def _decode(image: Image.Image) -> None:
     """Decode every pixel (the bytes are hostile until then); any decoder failure is a problem."""
     try:
         image.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise
     except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError, ValueError, ...
         raise ImageProblem(f"cannot be decoded: {exc}") from exc
 
 
-def _too_large(message: str, max_pixels: int) -> str:
-    """Pillow's bomb message, e.g. "Image size (88000000 pixels) exceeds limit of ...", as
-    "is too large: 88,000,000 pixels; the limit is 40,000,000 (MAX_IMAGE_PIXELS)"."""
-    found = re.search(r"\((\d+) pixels\)", message)
-    pixels = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
-    return f"is too large: {pixels}; the limit is {max_pixels:,} (MAX_IMAGE_PIXELS)"
+def _too_large(pixels: int | None, max_pixels: int) -> str:
+    count = f"{pixels:,} pixels" if pixels is not None else "too many pixels"
+    return f"is too large: {count}; the limit is {max_pixels:,} (MAX_IMAGE_PIXELS)"

@@ -40,9 +40,21 @@ def test_decompression_bomb_warning_and_error_are_both_refused(images_root: Path
         probe_image(images_root / "a.jpg", max_pixels=max_pixels)
 
 
-def test_pillow_guard_uses_the_given_limit(images_root: Path):
+def test_pillow_global_guard_is_left_alone(images_root: Path):
+    # It binds every Image.open of the process: an import in a web process that also runs
+    # mask tasks (no broker) must not lower it for images imported under an earlier limit.
+    before = Image.MAX_IMAGE_PIXELS
     probe_image(images_root / "a.jpg", max_pixels=12345)
-    assert Image.MAX_IMAGE_PIXELS == 12345
+    assert before == Image.MAX_IMAGE_PIXELS
+
+
+def test_an_image_over_twice_pillows_own_limit_is_refused_with_its_size(
+    tmp_path: Path, monkeypatch
+):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow's error above 2,000
+    Image.new("RGB", (64, 48)).save(tmp_path / "x.png")
+    with pytest.raises(ImageProblem, match=r"^is too large: 3,072 pixels; the limit is 5,000 "):
+        probe_image(tmp_path / "x.png", max_pixels=5000)
 
 
 def test_locate_refuses_symlinks_that_lead_outside_the_root(images_root: Path, tmp_path: Path):
