@@ -20,10 +20,11 @@ import sys
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Count
 
 pytest.importorskip("openai")
 
-from annotator.models import PipelineRun, Region, StageResult, Taxonomy
+from annotator.models import CriticVerdict, PipelineRun, Region, Sample, StageResult, Taxonomy
 from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
 from tests.support.celery_worker import (
     REPO_ROOT,
@@ -33,6 +34,7 @@ from tests.support.celery_worker import (
 )
 from tests.support.openai_server import OpenAIServer, rate_limited
 from tests.support.pipeline_runs import ScriptedModels, make_pipeline_dataset, write_config
+from tests.support.unit_faults import run_with_kills
 
 pytestmark = [
     pytest.mark.redis,
@@ -110,3 +112,21 @@ def test_a_run_through_a_real_worker(tmp_path):
     for row in rows:
         index = int(row["external_id"].removeprefix("img-"))
         assert (row["status"], row["critic_verdict"]) == expected(index), row["external_id"]
+
+
+@pytest.mark.parametrize("pool", ["solo", "prefork"])
+def test_units_survive_workers_killed_mid_unit(tmp_path, pool):
+    """SIGKILL a worker (solo) or the child running a unit (prefork) three times in the middle
+    of model calls: every unit still completes exactly once and the run finishes. Before, a
+    solo worker's unit stayed "running" (the message waited an hour in Redis' unacked set)."""
+    report = run_with_kills(root=tmp_path, pool=pool, kills=3, samples=4)
+    assert report.run_status == "done", report
+    assert report.kills == 3 and report.killed_mid_unit >= 1, report
+    assert (report.lost, report.failed, report.completed) == (0, 0, report.units), report
+    # Exactly once: one verdict per judged sample and round, one proposal per annotator, every
+    # sample decided. (Which status depends on the kills: the scripted critic counts its calls.)
+    verdicts = CriticVerdict.objects.values("sample_id", "round").annotate(n=Count("id"))
+    assert verdicts and all(row["n"] == 1 for row in verdicts), list(verdicts)
+    for sample in Sample.objects.all():
+        assert sample.status in ("agreed", "disputed", "dropped"), sample.external_id
+        assert sample.proposals.count() == 2

@@ -28,7 +28,8 @@ def beat(name: str, queues: list[str], ago: float = 1) -> None:
     WorkerHeartbeat.objects.create(name=name, queues=queues, pid=1, started_at=seen, seen_at=seen)
 
 
-def test_without_a_broker_the_database_is_all_it_needs(client):
+def test_without_a_broker_the_database_is_all_it_needs(client, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # the embedded default, even where a broker is set
     response = client.get(URL)  # no sign-in
     body = response.json()
     assert response.status_code == 200 and response["Cache-Control"].startswith("max-age=0")
@@ -65,3 +66,18 @@ def test_the_broker_down_is_503_naming_the_broker_and_nothing_secret(client, set
     assert body["failing"] == ["broker", "queues"]
     assert body["broker"] == {"ok": False, "error": "unreachable (OperationalError)"}
     assert "s3cret" not in response.text and "127.0.0.1" not in response.text
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_is_seen_and_queues_are_counted_until_it_stops(client):
+    from tests.support.celery_worker import running_worker
+
+    with running_worker(queues=("default", "gpu", "llm")) as worker:
+        body = client.get(URL).json()
+        assert body["status"] == "ok", body
+        assert [w["name"] for w in body["workers"]["seen"]] == [worker.hostname]
+        assert body["queues"]["llm"] == {"waiting": 0, "workers": 1}
+    response = client.get(URL)  # a warm shutdown takes its row away
+    assert response.status_code == 503 and response.json()["failing"] == ["workers"]
