@@ -24,6 +24,7 @@ from annotator.services.pipeline_runs import (
     RunNotStarted,
     StartedRun,
     cancel_pipeline_run,
+    check_run_for_stuck_units,
     launch_pipeline_run,
     refresh_run_status,
     release_running_units,
@@ -73,7 +74,11 @@ class Command(BaseCommand):
             self.stdout.write("Nothing to do: every unit was finished by earlier runs.")
             return
         if uses_broker():
-            launch_pipeline_run(started=started)
+            if launch_pipeline_run(started=started) == "waiting":
+                self.stderr.write(
+                    f"The broker does not answer: run {started.run.pk} waits and starts as soon "
+                    "as it is back (Celery beat, this command or the run's page sends it)."
+                )
             if options["no_wait"]:
                 self.stdout.write(f"Run {started.run.pk} dispatched to the workers.")
                 return
@@ -132,6 +137,7 @@ class Command(BaseCommand):
         bars = BarWriter(self.stdout)
         try:
             while True:
+                check_run_for_stuck_units(run=run)  # what a dead worker or no broker left
                 run = refresh_run_status(run=run)
                 bars.draw(run_progress(run_id=run.pk))
                 if run.status not in ACTIVE:

@@ -3,11 +3,13 @@ claim holder records a result; lapsed, unsent and lost units are sent again (the
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from annotator.models import PipelineRun, StageResult
@@ -195,3 +197,21 @@ def test_a_run_started_with_the_broker_away_waits_then_starts(tmp_path, settings
     run.refresh_from_db()
     assert run.status == PipelineRun.Status.RUNNING
     assert StageResult.objects.filter(run=run, sent_at__isnull=False).count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_pipeline_with_the_broker_away_says_the_run_waits(tmp_path, settings):
+    from tests.support.pipeline_runs import write_config
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    dataset = make_pipeline_dataset(tmp_path / "images", count=1)
+    config = write_config(tmp_path / "pipeline.toml", base_url="http://127.0.0.1:9/v1")
+    err = io.StringIO()
+    with broker_at(UNREACHABLE_BROKER, settings):
+        call_command(
+            "run_pipeline", "--dataset", dataset.name, "--config", str(config), "--no-wait",
+            stdout=io.StringIO(), stderr=err,
+        )  # fmt: skip
+    run = PipelineRun.objects.get()
+    assert f"The broker does not answer: run {run.pk} waits" in err.getvalue()
+    assert run.status == PipelineRun.Status.PENDING
