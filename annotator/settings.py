@@ -175,6 +175,7 @@ CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 # legitimately have: a retry's countdown (Retry-After, at most 600 s) plus a unit's lease;
 # a dead worker's unit comes back sooner through the database (its lease lapses).
 BROKER_VISIBILITY_TIMEOUT = env_int("BROKER_VISIBILITY_TIMEOUT", 900)
+CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = BROKER_VISIBILITY_TIMEOUT
 # A pipeline unit's claim lasts this long and is renewed while it runs (every quarter of it);
 # a unit whose worker died is retaken once its lease lapses.
 PIPELINE_UNIT_LEASE_SECONDS = env_int("PIPELINE_UNIT_LEASE_SECONDS", 120)
