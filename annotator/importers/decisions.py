@@ -58,16 +58,19 @@ def find_conflicts(
     restored = _restored(list(dropping))
     conflicts = {}
     for pk, record in dropping.items():
-        kind = ADJUDICATED if statuses[pk] == Sample.Status.ADJUDICATED else ""
-        kind = kind or (RESTORED if pk in restored else "")
-        if kind:
-            conflicts[pk] = DecisionConflict(
-                sample_id=pk,
-                external_id=record.external_id,
-                kind=kind,
-                status_before=statuses[pk],
-                file_verdict=_verdict_json(record),
-            )
+        if statuses[pk] == Sample.Status.ADJUDICATED:
+            kind = ADJUDICATED
+        elif pk in restored:
+            kind = RESTORED
+        else:
+            continue
+        conflicts[pk] = DecisionConflict(
+            sample_id=pk,
+            external_id=record.external_id,
+            kind=kind,
+            status_before=statuses[pk],
+            file_verdict=_verdict_json(record),
+        )
     return conflicts
 
 
