@@ -127,3 +127,16 @@ def test_a_duplicate_message_does_nothing(started):
     unit_id = started.report.start[0].id
     assert tasks.annotate_unit.apply(args=[unit_id]).get() == "done"
     assert tasks.annotate_unit.apply(args=[unit_id]).get() == "idle"
+
+
+def test_messages_come_back_within_the_visibility_timeout_and_beat_resends():
+    """kombu's default (3,600 s) kept a killed solo worker's message an hour."""
+    from django.conf import settings
+
+    options = app.conf.broker_transport_options
+    assert options["visibility_timeout"] == settings.BROKER_VISIBILITY_TIMEOUT == 900
+    assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
+    app.loader.import_default_modules()
+    schedule = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert {"annotator.resend_stuck_units", "review.resend_stuck_mask_edits"} <= schedule
+    assert {"annotator.resend_stuck_units", "review.resend_stuck_mask_edits"} <= set(app.tasks)
