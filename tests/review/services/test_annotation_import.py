@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import cast
 
@@ -90,15 +89,12 @@ def test_reimport_replaces_imported_votes_without_duplicates(emonet_taxonomy):
 
 @pytest.mark.skipif(not FULL.is_file(), reason="../shared/datasets/emonet-face is not present")
 def test_full_emonet_face_binary_file(emonet_taxonomy):
-    start = time.perf_counter()
     report = import_binary(FULL)
-    elapsed = time.perf_counter() - start
     assert (report.rows, report.samples, report.created) == (65_686, 19_999, 65_686)
     assert BinaryVote.objects.count() == 65_686
     assert Sample.objects.filter(dataset__name="emonet").count() == 19_999
     assert BinaryVote.objects.filter(value=True).count() == 37_800
     assert BinaryVote.objects.values("sample", "emotion").distinct().count() == 39_998
-    assert elapsed < 30, f"import took {elapsed:.1f} s"
 
 
 def test_votes_need_the_dataset_or_create_samples(emonet_taxonomy):
