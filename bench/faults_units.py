@@ -1,0 +1,123 @@
+"""Pipeline units through worker deaths: units sent, completed, lost, and time to recover.
+
+For each pool (solo, prefork) and run: a pipeline run (annotate, verify, critic; 2 annotators,
+every model call slowed to 0.4 s by the loopback OpenAI server) over --samples samples on a real
+Celery worker; the process running a unit is SIGKILLed --kills times mid model call (solo: the
+whole worker, then a new one is started; prefork: a pool child, which the pool replaces). This
+process plays Celery beat (annotator.resend_stuck_units every 0.5 s); the workers' unit lease is
+3 s (tests/support/unit_faults.py). It reports units completed, lost (pending or running when
+the run should have ended), failed, kills that cut a unit off, the longest time from a kill to
+that unit's completion (queueing behind the other units included) and the run's total.
+Needs PostgreSQL and Redis:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \\
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/12 \\
+    .venv/bin/python bench/faults_units.py [--runs 3] [--samples 6] [--kills 3] \\
+        [--pools solo prefork]
+
+A throwaway database (emoreview_unit_faults_<pid>) is created next to DATABASE_URL's and dropped
+at the end; the broker's queues are purged before each run, so give it a Redis database of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[0] = str(REPO)  # the repo root, not bench/
+
+from bench._common import load, print_table  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pools", nargs="+", default=["solo", "prefork"])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--samples", type=int, default=6)
+    parser.add_argument("--kills", type=int, default=3)
+    return parser.parse_args()
+
+
+def create_database(url: str) -> tuple[str, str]:
+    import psycopg
+
+    name = f"emoreview_unit_faults_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return name, urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def drop_database(url: str, name: str) -> None:
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def setup_django(data_dir: Path) -> None:
+    os.environ["EMOREVIEW_DATA_DIR"] = str(data_dir)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "annotator.settings"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def one_run(args: argparse.Namespace, pool: str, root: Path) -> object:
+    from annotator.models import Dataset, PipelineRun
+    from tests.support.unit_faults import run_with_kills
+
+    PipelineRun.objects.all().delete()
+    Dataset.objects.filter(name=f"faults-{pool}").delete()
+    return run_with_kills(root=root, pool=pool, kills=args.kills, samples=args.samples)
+
+
+def main() -> None:
+    args = parse_args()
+    database, broker = os.environ.get("DATABASE_URL", ""), os.environ.get("CELERY_BROKER_URL", "")
+    if not database.startswith(("postgres://", "postgresql://")) or not broker.startswith("redis"):
+        sys.exit("Set DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://... (see --help)")
+    name, os.environ["DATABASE_URL"] = create_database(database)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="emoreview-unit-faults-") as tmp:
+        setup_django(Path(tmp) / "data")
+        try:
+            for pool in args.pools:
+                for index in range(args.runs):
+                    run = one_run(args, pool, Path(tmp) / f"{pool}-{index}")
+                    print(f"{pool} run {index + 1}: {run}", file=sys.stderr, flush=True)
+                    rows.append(run)
+        finally:
+            drop_database(database, name)
+    print(f"\n{args.samples} samples and {args.kills} kills per run, unit lease 3 s, model calls "
+          f"0.4 s; {load()}\n")  # fmt: skip
+    table = []
+    for pool in args.pools:
+        runs = [r for r in rows if r.pool == pool]  # type: ignore[attr-defined]
+        table.append([
+            pool, len(runs), sum(r.units for r in runs), sum(r.kills for r in runs),
+            sum(r.killed_mid_unit for r in runs), sum(r.completed for r in runs),
+            sum(r.lost for r in runs), sum(r.failed for r in runs),
+            max(max(r.recover_s, default=0.0) for r in runs), max(r.seconds for r in runs),
+        ])  # fmt: skip
+    print_table(
+        [
+            "pool", "runs", "units sent", "workers killed", "cut off mid-unit", "completed",
+            "lost", "failed", "recover max (s)", "run max (s)",
+        ],
+        table,
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
