@@ -135,16 +135,16 @@ def run_mask_faults(
             for sample, role in _elements(samples, clicks)
         ]
         killed: set[str] = set()
-        kill_times: dict[int, float] = {}
+        kill_times: list[tuple[int, float]] = []  # (edit, when): an edit may be hit twice
         for _ in range(kills):
             found = _wait(lambda: _claimer(ids, killed), timeout=timeout, workers=workers)
             if found is None:
                 break
             edit_id, owner = found
             killed.add(owner)
-            kill_times[edit_id] = time.monotonic()
+            kill_times.append((edit_id, time.monotonic()))
             workers.kill(int(owner.rsplit(":", 1)[1]))
-        run.kills, run.killed_edits = len(kill_times), list(kill_times)
+        run.kills, run.killed_edits = len(kill_times), [e for e, _ in kill_times]
         done_at: dict[int, float] = {}
 
         def all_done() -> bool:
@@ -156,7 +156,7 @@ def run_mask_faults(
 
         _wait(all_done, timeout=timeout, workers=workers)
         run.total_seconds = time.monotonic() - started
-        recoveries = [done_at[e] - t for e, t in kill_times.items() if e in done_at]
+        recoveries = [done_at[e] - t for e, t in kill_times if e in done_at]
         run.recover_seconds = max(recoveries, default=0.0)
     finally:
         workers.close()
