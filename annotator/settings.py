@@ -313,6 +313,9 @@ MASK_WAIT_SECONDS = env_float("MASK_WAIT_SECONDS", 2.0)
 # A worker's claim on an edit lasts this long and is renewed while it computes (every third
 # of it); a claim its worker stopped renewing (killed) is taken over, and the edit re-sent.
 MASK_CLAIM_LEASE_SECONDS = env_float("MASK_CLAIM_LEASE_SECONDS", 20.0)
+# How often Celery beat sends again the edits stuck past their lease or never taken by the broker
+# (review.resend_stuck_mask_edits; a waiting page's polls do it for their own edit too).
+MASK_RESEND_SECONDS = env_float("MASK_RESEND_SECONDS", 5.0)
 # Segmentation works on a copy of the image whose long side is at most this (SAM resizes to
 # 1024 anyway); points are scaled in, masks scaled back to the image's size.
 MASK_WORK_MAX_SIDE = env_int("MASK_WORK_MAX_SIDE", 2048)
