@@ -51,11 +51,18 @@ def _schedule_resend_checks(sender: Celery, **kwargs: Any) -> None:
 
 
 @signals.celeryd_init.connect
-def _name_the_worker(sender: str | None = None, **kwargs: Any) -> None:
+def _name_the_worker(
+    sender: str | None = None, conf: Any = None, options: Any = None, **kwargs: Any
+) -> None:
     """Before the pool starts: claims made in this worker name it (children inherit this)."""
     from annotator.pipeline.runs.lease import set_worker_identity
 
-    set_worker_identity(node=str(sender or ""), main_pid=os.getpid())
+    pool = (options or {}).get("pool_cls") or getattr(conf, "worker_pool", None) or "prefork"
+    name = pool if isinstance(pool, str) else f"{pool.__module__}.{pool.__name__}"
+    # Solo and prefork processes run one task at a time: a claim of their own is a past try.
+    # Thread (or green) pools run several: their own claims lapse with the lease like others'.
+    single = any(kind in name.lower() for kind in ("solo", "prefork"))
+    set_worker_identity(node=str(sender or ""), main_pid=os.getpid(), single_task=single)
 
 
 @signals.worker_ready.connect
