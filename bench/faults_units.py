@@ -26,12 +26,16 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[0] = str(REPO)  # the repo root, not bench/
 
 from bench._common import load, print_table  # noqa: E402
+
+if TYPE_CHECKING:
+    from tests.support.unit_faults import FaultReport
 
 
 def parse_args() -> argparse.Namespace:
@@ -73,7 +77,7 @@ def setup_django(data_dir: Path) -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
-def one_run(args: argparse.Namespace, pool: str, root: Path) -> object:
+def one_run(args: argparse.Namespace, pool: str, root: Path) -> FaultReport:
     from annotator.models import Dataset, PipelineRun
     from tests.support.unit_faults import run_with_kills
 
@@ -88,7 +92,7 @@ def main() -> None:
     if not database.startswith(("postgres://", "postgresql://")) or not broker.startswith("redis"):
         sys.exit("Set DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://... (see --help)")
     name, os.environ["DATABASE_URL"] = create_database(database)
-    rows = []
+    rows: list[FaultReport] = []
     with tempfile.TemporaryDirectory(prefix="emoreview-unit-faults-") as tmp:
         setup_django(Path(tmp) / "data")
         try:
@@ -103,7 +107,7 @@ def main() -> None:
           f"0.4 s; {load()}\n")  # fmt: skip
     table = []
     for pool in args.pools:
-        runs = [r for r in rows if r.pool == pool]  # type: ignore[attr-defined]
+        runs = [r for r in rows if r.pool == pool]
         table.append([
             pool, len(runs), sum(r.units for r in runs), sum(r.kills for r in runs),
             sum(r.killed_mid_unit for r in runs), sum(r.completed for r in runs),

@@ -75,14 +75,15 @@ def run_with_kills(
     report = FaultReport(pool=pool)
     with OpenAIServer(default=SlowModels()) as server, ExitStack() as stack:
         path = write_config(root / "pipeline.toml", base_url=server.base_url, timeout_s=10)
-        options = {"pool": pool, "concurrency": 2 if pool == "prefork" else 1, "extra_env": env}
+        concurrency = 2 if pool == "prefork" else 1
+        options: dict[str, Any] = {"pool": pool, "concurrency": concurrency, "extra_env": env}
         worker = stack.enter_context(running_worker(**options))
         started = start_pipeline_run(
             dataset=dataset, config=load_pipeline_config(path=path), stages="annotate,verify,critic"
         )
         began = time.monotonic()
         launch_pipeline_run(started=started)
-        run_id, killed = started.run.pk, []
+        run_id, killed = started.run.pk, list[_Kill]()
         while time.monotonic() - began < timeout:
             resend_stuck_units()  # what beat does every PIPELINE_RESEND_SECONDS
             if PipelineRun.objects.get(pk=run_id).status != PipelineRun.Status.RUNNING:

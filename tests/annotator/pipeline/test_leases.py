@@ -67,7 +67,7 @@ def test_a_claim_names_its_process_and_holds_a_lease(started, worker):
     before = timezone.now()
     unit = claim_unit(unit_id=unit_id(started))
     assert unit is not None and unit.claimed_by == f"w@host:{os.getpid()}:{os.getpid()}"
-    assert unit.send_due is None  # the message arrived: nothing left to send
+    assert unit.send_due is None and unit.lease_until is not None  # nothing left to send
     assert (
         before + timedelta(seconds=LEASE)
         <= unit.lease_until
@@ -88,7 +88,8 @@ def test_a_live_holder_or_another_workers_claim_is_busy_until_its_lease_lapses(s
     for holder in (f"w@host:{os.getpid()}:{os.getppid()}", "other@host2:7:8"):
         hold_as(pk, holder)
         taken = take_unit(unit_id=pk)
-        assert taken.unit is None and LEASE - 2 < taken.busy_for <= LEASE + 1
+        assert taken.unit is None and taken.busy_for is not None
+        assert LEASE - 2 < taken.busy_for <= LEASE + 1
         outcome = execute_unit(unit_id=pk)
         assert outcome.status == "busy" and outcome.retry_in == pytest.approx(LEASE + 1, abs=2)
     hold_as(pk, "other@host2:7:8", lease_s=-1)  # its lease lapsed: the worker is gone
@@ -113,7 +114,7 @@ def test_the_lease_is_renewed_while_held_and_not_once_taken_over(started, worker
     try:
         assert lease.renew_leases() == 1
         renewed = StageResult.objects.get(pk=pk).lease_until
-        assert renewed > timezone.now() + timedelta(seconds=LEASE - 5)
+        assert renewed is not None and renewed > timezone.now() + timedelta(seconds=LEASE - 5)
         StageResult.objects.filter(pk=pk).update(claimed_by="other@host2:7:8")
         assert lease.renew_leases() == 0  # not ours any more: left to lapse
     finally:

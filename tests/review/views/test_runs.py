@@ -224,11 +224,14 @@ def post_run(client, dataset, **fields):
 def test_a_path_outside_the_config_dirs_is_refused_unread(client, admin_user, setup, monkeypatch):
     """/dev/zero once grew a web worker to 21.8 GB: now no such path is even opened."""
     dataset, _ = setup
-    opened = []
+    opened: list[str] = []
     real_open = os.open
-    monkeypatch.setattr(
-        os, "open", lambda path, *a, **k: opened.append(path) or real_open(path, *a, **k)
-    )
+
+    def spy(path, *args, **kwargs):
+        opened.append(str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", spy)
     client.force_login(admin_user)
     for path in ("/dev/zero", "/etc/passwd", "../pipeline.toml"):
         response = post_run(client, dataset, config=path)
