@@ -76,7 +76,7 @@ def _log_count(worker, text: str) -> int:
 def test_click_task_mask_stored_and_the_partial_shows_it(client, scene, worker_env, settings):
     settings.MASK_WAIT_SECONDS = 20.0  # the first click also loads the model in the worker
     sample, image = scene
-    person = make_annotator()
+    person = make_annotator(sample)
     client.force_login(person)
     url = reverse("review:mask_edit", args=[sample.pk, "subject"])
     with running_worker(queues=("gpu",), extra_env=worker_env):
@@ -95,7 +95,7 @@ def test_click_task_mask_stored_and_the_partial_shows_it(client, scene, worker_e
 
 def test_a_duplicate_delivery_stores_one_result(scene, worker_env):
     sample, _ = scene
-    person = make_annotator()
+    person = make_annotator(sample)
     with running_worker(queues=("gpu",), extra_env=worker_env) as worker:
         with transaction.atomic():
             edit = add_mask_edit(
@@ -115,7 +115,7 @@ def test_a_duplicate_delivery_stores_one_result(scene, worker_env):
 
 def test_a_stale_result_is_discarded(scene, worker_env):
     sample, _ = scene
-    person = make_annotator()
+    person = make_annotator(sample)
     with running_worker(queues=("gpu",), extra_env=worker_env) as worker:
         with transaction.atomic():  # both queued on commit: the worker sees the older first
             older = add_mask_edit(
@@ -139,7 +139,7 @@ def test_a_stale_result_is_discarded(scene, worker_env):
 @pytest.mark.slow
 def test_a_worker_killed_mid_task_leaves_the_edit_to_be_recomputed(scene, worker_env):
     sample, _ = scene
-    person = make_annotator()
+    person = make_annotator(sample)
     slow = {**worker_env, "SEGMENTER": "sam-slow", "TINY_SAM_DELAY_SECONDS": "60"}
     with running_worker(queues=("gpu",), extra_env=slow) as worker:
         with transaction.atomic():

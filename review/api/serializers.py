@@ -69,8 +69,8 @@ class UndoInputSerializer(serializers.Serializer):
     version = serializers.IntegerField(
         min_value=1,
         max_value=INT_MAX,
-        required=False,
-        help_text="The version you mean to undo (safer).",
+        help_text="The version you saw and mean to undo (required): 409 when it is no longer "
+        "the current one.",
     )
 
 

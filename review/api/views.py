@@ -18,12 +18,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.models import Dataset, Sample
+from review import policy
 from review.api import serializers as s
 from review.models import Assignment
+from review.policy import Decision, SampleAccess, sample_access
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, user_roles
-from review.selectors.assignment import SampleAccess, sample_access, user_assignments
-from review.selectors.blind_answers import blind_state
-from review.selectors.history import sample_events
+from review.selectors.assignment import user_assignments
 from review.selectors.queue import DISPUTED, NEEDS_ADJUDICATION, queue_samples
 from review.selectors.samples import (
     adjudication_versions,
@@ -59,9 +59,14 @@ class TeamAPIView(APIView):
     def sample_with_access(self, request: Request, pk: int) -> tuple[Sample, SampleAccess]:
         sample = sample_for_review(pk=pk)
         access = sample_access(user=request.user, sample=sample)
-        if not access.view:
-            raise PermissionDenied("This sample is not assigned to you.")
+        check(policy.can_view(access=access))
         return sample, access
+
+
+def check(decision: Decision) -> None:
+    """403 with the policy's reason when it says no."""
+    if not decision:
+        raise PermissionDenied(decision.reason)
 
 
 def conflict_response(conflict: VersionConflict) -> Response:
@@ -99,8 +104,7 @@ class QueueView(TeamAPIView):
 
     @extend_schema(parameters=QUEUE_PARAMS, responses=s.QueueItemSerializer(many=True))
     def get(self, request: Request) -> Response:
-        roles = user_roles(request.user)
-        if roles & {ADJUDICATOR, AUDITOR}:
+        if policy.sees_whole_queue(user=request.user):
             params = request.query_params
             dataset_id = params.get("dataset", "")
             queryset = queue_samples(
@@ -154,9 +158,9 @@ class SampleView(TeamAPIView):
     def get(self, request: Request, pk: int) -> Response:
         """The sample as you may see it (answering blind hides others' answers and the label)."""
         sample, access = self.sample_with_access(request, pk)
-        blind = access.answer
+        blind = access.blind
         # A machine-blind dataset hides the machines' evidence until the person commits.
-        hidden = blind_state(sample=sample, user=request.user, answering=blind).hides_machines
+        hidden = access.machines_hidden
         protocol = binary_protocol(dataset=sample.dataset)
         data: dict[str, Any] = {
             **{f: getattr(sample, f) for f in s.QueueItemSerializer.Meta.fields},
@@ -167,7 +171,7 @@ class SampleView(TeamAPIView):
             "dispute_reasons": [] if hidden else sample.dispute_reasons,
             "proposals": [] if hidden else list(sample.proposals.all()),
             "critic": None if hidden else latest_critic_verdict(sample=sample),
-            "final_label": None if blind else current_adjudication(sample=sample),
+            "final_label": current_adjudication(sample=sample) if access.see_final else None,
             "answers": sample_answers(sample=sample) if access.see_all and not blind else [],
             "own_answer": own_answer(sample=sample, user=request.user),
             "open_questions": open_questions(sample=sample, protocol=protocol, user=request.user)
@@ -248,7 +252,8 @@ class AdjudicationView(TeamAPIView):
     @extend_schema(responses=s.AdjudicationStateSerializer)
     def get(self, request: Request, pk: int) -> Response:
         """The final label and every version of it."""
-        sample, _ = self.sample_with_access(request, pk)
+        sample, access = self.sample_with_access(request, pk)
+        check(policy.can_see_final_label(access=access))
         data = {
             "current": current_adjudication(sample=sample),
             "versions": adjudication_versions(sample=sample),
@@ -261,7 +266,8 @@ class AdjudicationView(TeamAPIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         """Save version base_version + 1; 409 with their version when it changed meanwhile."""
-        sample, _ = self.sample_with_access(request, pk)
+        sample, access = self.sample_with_access(request, pk)
+        check(policy.can_adjudicate(access=access))
         given = s.AdjudicationInputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         try:
@@ -283,17 +289,17 @@ class UndoView(TeamAPIView):
         responses={200: s.AdjudicationStateSerializer, 409: s.ConflictSerializer},
     )
     def post(self, request: Request, pk: int) -> Response:
-        """Undo the current decision (its author or an admin); the previous version returns."""
-        sample, _ = self.sample_with_access(request, pk)
-        if ADJUDICATOR not in user_roles(request.user):
-            # As on the web: an annotator's undo would leave an answered sample without a
-            # label, for an adjudicator; they change their answer instead.
-            raise PermissionDenied("Only an adjudicator or an admin can undo a decision.")
+        """Undo the current decision (its author or an admin), naming the version you saw: the
+        previous version returns; 409 when yours is no longer current, 400 without one."""
+        sample, access = self.sample_with_access(request, pk)
+        # As on the web: an annotator's undo would leave an answered sample without a label,
+        # for an adjudicator; they change their answer instead.
+        check(policy.can_adjudicate(access=access))
         given = s.UndoInputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         try:
             undo_last_decision(
-                sample=sample, actor=request.user, version=given.validated_data.get("version")
+                sample=sample, actor=request.user, version=given.validated_data["version"]
             )
         except VersionConflict as conflict:
             return conflict_response(conflict)
@@ -313,10 +319,10 @@ class HistoryView(TeamAPIView):
 
     @extend_schema(responses=s.HistorySerializer)
     def get(self, request: Request, pk: int) -> Response:
-        """Every audit event of the sample (who, when, before, after) and every label version."""
-        sample, _ = self.sample_with_access(request, pk)
-        data = {
-            "events": list(sample_events(sample=sample)),
-            "versions": adjudication_versions(sample=sample),
-        }
+        """Every audit event of the sample (who, when, before, after) and every label version;
+        while you answer it blind, only your own lease events and no versions."""
+        sample, access = self.sample_with_access(request, pk)
+        shown = policy.visible_history(user=request.user, sample=sample, access=access)
+        check(shown.decision)
+        data = {"events": shown.events, "versions": shown.versions}
         return Response(s.HistorySerializer(data).data)

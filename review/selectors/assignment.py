@@ -1,4 +1,5 @@
-"""Reads behind leases: which samples need people, who holds what, and who may do what.
+"""Reads behind leases: which samples need people and who holds what (who may do what on a
+sample: review.policy).
 
 "Open" samples need people: disputed ones, and agreed ones picked for a human check. Gold
 samples (a known answer) are answered once by every annotator, never capped by k, and never
@@ -7,7 +8,6 @@ decided from those answers: they only measure people.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,8 +26,6 @@ from django.db.models.functions import Coalesce, Greatest
 
 from annotator.models import Dataset, Sample
 from review.models import Annotation, Assignment, AuditEvent, BinaryVote
-from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, user_roles
-from review.selectors.own_answers import answer_change_refusal
 
 CONFLICT_ACTION = "conflict"  # review.services.history.CONFLICT
 
@@ -206,46 +204,4 @@ def user_assignments(*, user: Any) -> QuerySet[Assignment]:
         .select_related("sample__dataset")
         .defer("sample__des")
         .order_by("-leased_at", "-id")
-    )
-
-
-@dataclass(frozen=True)
-class SampleAccess:
-    """What one user may do on one sample; the web pages and the API both ask this."""
-
-    view: bool = False
-    answer: bool = False  # an annotator holding a lease on it, not answered yet
-    change: bool = False  # an annotator who answered it and may still change that answer
-    adjudicate: bool = False
-    see_all: bool = False  # everyone's answers and the sample's history
-    lease: Assignment | None = None
-
-
-def sample_access(*, user: Any, sample: Sample) -> SampleAccess:
-    roles = user_roles(user)
-    if not roles:
-        return SampleAccess()
-    see_all = bool(roles & {ADJUDICATOR, AUDITOR})
-    lease = None
-    answered = change = False
-    if ANNOTATOR in roles:
-        lease = Assignment.objects.filter(
-            sample=sample, annotator=user, kind=Assignment.Kind.ANNOTATE
-        ).first()
-        own = Annotation.objects.filter(sample=sample, annotator=user).first()
-        answered = (
-            own is not None or BinaryVote.objects.filter(sample=sample, annotator=user).exists()
-        )
-        change = own is not None and answer_change_refusal(sample=sample, annotation=own) is None
-    holds = lease is not None and lease.status in (
-        Assignment.Status.ACTIVE,
-        Assignment.Status.EXPIRED,
-    )
-    return SampleAccess(
-        view=see_all or lease is not None or answered,
-        answer=holds and not answered,
-        change=change,
-        adjudicate=ADJUDICATOR in roles,
-        see_all=see_all,
-        lease=lease,
     )

@@ -1,4 +1,5 @@
-"""Reads behind click-to-refine masks: who may edit, and each B-A-S element's mask state.
+"""Reads behind click-to-refine masks: each B-A-S element's mask state (who may edit them:
+review.policy).
 
 Each person refines their own masks: an element's history *for a person* is the MaskEdit rows
 they authored (seq grows per sample and element, across people), so annotators under blind
@@ -20,33 +21,11 @@ from django.db.models import Q
 
 from annotator.models import Region, Sample
 from review.models import Assignment, MaskEdit
-from review.roles import ADJUDICATOR, ANNOTATOR, has_role, is_admin
 
 ROLES: tuple[str, ...] = tuple(Region.Role.values)
 ROLE_LABELS = dict(Region.Role.choices)
 INACTIVE_ASSIGNMENTS = (Assignment.Status.EXPIRED, Assignment.Status.SKIPPED)
 UNFINISHED = (MaskEdit.Status.PENDING, MaskEdit.Status.RUNNING)
-
-
-def can_edit_sample(*, user: Any, sample: Sample) -> bool:
-    """Whether `user` may click, undo, choose and accept masks on `sample`.
-
-    - Admins (staff, superusers) and adjudicators: always.
-    - Whoever holds an Assignment for the sample that is neither expired nor skipped (active or
-      submitted: a person may still refine the masks of a sample they answered).
-    - On a dataset without team review (overlap_k == 1): anyone with the annotator role.
-    """
-    if user is None or not user.is_authenticated or not user.is_active:
-        return False
-    if is_admin(user) or has_role(user, ADJUDICATOR):
-        return True
-    if sample.dataset.overlap_k == 1 and has_role(user, ANNOTATOR):
-        return True
-    return (
-        Assignment.objects.filter(sample=sample, annotator=user)
-        .exclude(status__in=INACTIVE_ASSIGNMENTS)
-        .exists()
-    )
 
 
 def element_edits(*, sample_id: int, role: str, author_id: int | None) -> Any:

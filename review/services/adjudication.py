@@ -20,7 +20,7 @@ from annotator.models import Sample
 from annotator.taxonomy import normalise_label
 from review.limits import NOTES_MAX_LENGTH
 from review.models import Adjudication, Assignment, Draft
-from review.roles import is_admin
+from review.policy import is_decision_author
 from review.selectors.samples import current_adjudication
 from review.services import history
 
@@ -213,28 +213,24 @@ def adjudicate_sample(
 
 
 def can_undo(*, user: Any, adjudication: Adjudication | None) -> bool:
-    """The author of the current version, or an admin, may undo it."""
-    if adjudication is None or not user.is_authenticated:
-        return False
-    return is_admin(user) or (
-        adjudication.annotator_id is not None and adjudication.annotator_id == user.pk
-    )
+    """The author of the current version, or an admin, may undo it (review.policy)."""
+    return is_decision_author(user=user, adjudication=adjudication)
 
 
-def undo_last_decision(
-    *, sample: Sample, actor: Any, version: int | None = None
-) -> Adjudication | None:
+def undo_last_decision(*, sample: Sample, actor: Any, version: int) -> Adjudication | None:
     """Mark the current version reverted and restore the previous one (or the earlier status).
 
-    `version` is the version the actor means to undo; when another change came first the undo
-    is refused with VersionConflict. Returns the version now current (None when none is left).
+    `version` is the version the actor saw and means to undo: when it is not the current one
+    (another change came first) the undo is refused with VersionConflict and nothing changes,
+    so an undo never reverts a later label its author did not see. Returns the version now
+    current (None when none is left).
     """
     with transaction.atomic():
         locked = Sample.objects.select_for_update().defer("des").get(pk=sample.pk)
         current = current_adjudication(sample=locked)
         if current is None:
             raise ValidationError("There is no decision to undo on this sample.")
-        if version is not None and version != current.version:
+        if version != current.version:
             theirs = Label(**{k: getattr(current, k) for k in Label.__dataclass_fields__})
             raise VersionConflict(theirs=current, yours=theirs, base_version=version)
         if not can_undo(user=actor, adjudication=current):

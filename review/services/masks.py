@@ -24,12 +24,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from annotator.models import Region, Sample
-from review import tasks
+from review import policy, tasks
 from review.models import AuditEvent, MaskEdit
 from review.selectors.masks import (
     ROLES,
     boxes_without_masks,
-    can_edit_sample,
     element_edits,
     head_edit,
     redo_target,
@@ -92,10 +91,9 @@ def _check_click(sample: Sample, click: Click) -> list[float]:
 
 
 def _check_may_edit(*, user: Any, sample: Sample) -> None:
-    if not can_edit_sample(user=user, sample=sample):
-        raise PermissionDenied(
-            f"Sample {sample.external_id} is not assigned to you: you cannot edit its masks."
-        )
+    allowed = policy.can_edit_masks(user=user, sample=sample)
+    if not allowed:
+        raise PermissionDenied(allowed.reason)
 
 
 def _lock_sample(sample_id: int) -> None:

@@ -7,6 +7,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from review import policy
 from review.http import short_error
 from review.roles import ADJUDICATOR, ANNOTATOR, role_required
 from review.services.drafts import discard_draft, save_draft
@@ -18,12 +19,10 @@ from review.views.sample import viewable_sample
 @require_POST
 def draft_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     sample, access = viewable_sample(request, pk)
-    if not (access.answer or access.change or access.adjudicate):
+    allowed = policy.can_save_draft(access=access)
+    if not allowed:
         # Most often answered or skipped in another tab: say so, the person sees it by the form.
-        raise PermissionDenied(
-            "This sample is no longer open for you to answer (answered or skipped, perhaps in "
-            "another tab): your changes here are not kept as a draft."
-        )
+        raise PermissionDenied(allowed.reason)
     if request.POST.get("discard"):
         # "Keep theirs" after a conflict: the stale draft must not come back on the next visit.
         discard_draft(sample=sample, author=request.user)

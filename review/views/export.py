@@ -25,7 +25,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from annotator.models import Dataset, Sample
-from review.roles import is_admin
+from review import policy
 from review.selectors.export import SCOPE_DECIDED, SCOPES, export_overview
 from review.services.export import (
     FORMAT_CSV,
@@ -43,7 +43,7 @@ def staff_required(view: View) -> View:
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not is_admin(request.user):
+        if not policy.can_administer(user=request.user):
             raise PermissionDenied("Only admins can export labels.")
         return view(request, *args, **kwargs)
 

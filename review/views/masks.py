@@ -22,10 +22,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotator.models import Sample
-from review.roles import AUDITOR, has_role
+from review import policy
 from review.selectors.masks import (
     ROLES,
-    can_edit_sample,
     edit_progress,
     mask_state,
     mask_states,
@@ -98,13 +97,14 @@ def _sample(pk: int) -> Sample:
 
 
 def _readable_sample(request: HttpRequest, pk: int) -> tuple[Sample, bool]:
-    """(the sample, whether this person may edit its masks) for whoever may edit them or
-    audits; 403 for anyone else."""
+    """(the sample, whether this person may edit its masks) for whoever may see the sample
+    page (review.policy); 403 for anyone else."""
     sample = _sample(pk)
-    can_edit = can_edit_sample(user=request.user, sample=sample)
-    if not (can_edit or has_role(request.user, AUDITOR)):
-        raise PermissionDenied("This sample is not assigned to you.")
-    return sample, can_edit
+    access = policy.sample_access(user=request.user, sample=sample)
+    allowed = policy.can_read_masks(access=access)
+    if not allowed:
+        raise PermissionDenied(allowed.reason)
+    return sample, access.edit_masks
 
 
 def _error(message: str, status: int) -> HttpResponse:
@@ -260,9 +260,11 @@ def mask_png_view(request: HttpRequest, pk: int, role: str) -> HttpResponse:
     return response
 
 
-def mask_page_context(request: HttpRequest, *, sample: Sample) -> dict[str, Any]:
+def mask_page_context(
+    request: HttpRequest, *, sample: Sample, access: policy.SampleAccess
+) -> dict[str, Any]:
     """What the sample page's image panel needs for masks (templates/review/_image.html)."""
-    can_edit = can_edit_sample(user=request.user, sample=sample)
+    can_edit = access.edit_masks
     states = mask_states(sample=sample, author_id=_author_id(request, can_edit))
     return {
         "mask_states": [(state, state_overlays(state)) for state in states],
@@ -270,8 +272,8 @@ def mask_page_context(request: HttpRequest, *, sample: Sample) -> dict[str, Any]
     }
 
 
-def start_mask_work(request: HttpRequest, *, sample: Sample) -> None:
+def start_mask_work(request: HttpRequest, *, sample: Sample, access: policy.SampleAccess) -> None:
     """On opening a sample that the person may edit: prefetch this sample's and the next
     samples' embeddings and mask its bare boxes, on the gpu queue after commit."""
-    if can_edit_sample(user=request.user, sample=sample):
+    if access.edit_masks:
         mask_services.schedule_mask_work(user=request.user, sample=sample)

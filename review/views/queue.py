@@ -22,6 +22,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from annotator.models import Dataset
+from review import policy
 from review.forms import QueueFilterForm
 from review.models import Assignment
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required, user_roles
@@ -80,9 +81,9 @@ def _filter_form(request: HttpRequest) -> tuple[QueueFilterForm, dict[str, Any]]
 @role_required(ANNOTATOR, ADJUDICATOR, AUDITOR)
 @require_GET
 def queue_view(request: HtmxHttpRequest) -> HttpResponse:
-    roles = user_roles(request.user)
-    if not roles & {ADJUDICATOR, AUDITOR}:
+    if not policy.sees_whole_queue(user=request.user):
         return _my_work(request)
+    roles = user_roles(request.user)
     form, filters = _filter_form(request)
     page = Paginator(queue_samples(**filters), settings.QUEUE_PAGE_SIZE).get_page(
         request.GET.get("page")

@@ -1,6 +1,6 @@
 """The sample page and what is done on it: answer (annotators, blind), adjudicate, skip.
 
-What the page shows depends on the person (review.selectors.assignment.sample_access):
+What the page shows depends on the person (review.policy.sample_access):
 an annotator holding a lease answers blind (no one else's answers, no final label); an
 adjudicator sees every answer, the models' proposals and the critic's reasoning and decides;
 an auditor sees everything and changes nothing.
@@ -18,10 +18,11 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
 from annotator.models import Region, Sample
+from review import policy
 from review.forms import AdjudicationForm, BinaryVoteForm
 from review.models import Adjudication, Assignment, Draft
+from review.policy import SampleAccess, sample_access
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required
-from review.selectors.assignment import SampleAccess, sample_access
 from review.selectors.blind_answers import blind_state
 from review.selectors.masks import people_masks
 from review.selectors.queue import next_sample_after, previous_sample_before
@@ -43,12 +44,11 @@ from review.services.adjudication import (
     LABEL_FIELDS,
     VersionConflict,
     adjudicate_sample,
-    can_undo,
 )
 from review.services.assignment import skip_assignment
 from review.services.binary import binary_protocol, open_questions, submit_binary_votes
 from review.services.blind_answers import submit_final_answer
-from review.views.blind_context import blind_page_context
+from review.views.blind_context import HIDDEN_EVIDENCE, blind_page_context
 from review.views.mask_overlays import people_mask_thumbnails
 from review.views.masks import mask_page_context, start_mask_work
 from review.views.own_work_context import change_answer_form, own_work_context
@@ -78,8 +78,9 @@ def viewable_sample(request: HttpRequest, pk: int) -> tuple[Sample, SampleAccess
     """The sample and the user's access to it; 403 when it is not theirs to see."""
     sample = sample_for_review(pk=pk)
     access = sample_access(user=request.user, sample=sample)
-    if not access.view:
-        raise PermissionDenied("This sample is not assigned to you.")
+    allowed = policy.can_view(access=access)
+    if not allowed:
+        raise PermissionDenied(allowed.reason)
     return sample, access
 
 
@@ -110,15 +111,15 @@ def page_context(
     # Blind answers never show the final label; a person deciding directly (k = 1) still
     # starts from its version.
     current = current_adjudication(sample=sample) if mode != MODE_BINARY else None
-    decision = None if blind else current
+    decision = current if access.see_final and not blind else None
     draft = draft_for(sample=sample, user=request.user) if mode != MODE_READ else None
     context: dict[str, Any] = {
         **_evidence(sample),
-        **mask_page_context(request, sample=sample),
+        **mask_page_context(request, sample=sample, access=access),
         "mode": mode,
         "access": access,
         "decision": decision,
-        "can_undo": can_undo(user=request.user, adjudication=decision),
+        "can_undo": bool(policy.can_undo(access=access, user=request.user, adjudication=decision)),
         "answers": sample_answers(sample=sample) if access.see_all and not blind else [],
         # Blind answers see only their own masks (in the mask panel); the others compare all.
         "people_masks": (
@@ -158,6 +159,8 @@ def page_context(
     to_machines = blind_state(sample=sample, user=request.user, answering=mode == MODE_ANSWER)
     if to_machines.applies:  # Dataset.machine_blind: machines hidden until a first answer
         context |= blind_page_context(sample=sample, state=to_machines, context=context)
+    elif access.machines_hidden:  # skipped without answering: still blind to the machines
+        context |= HIDDEN_EVIDENCE
     return context
 
 
@@ -189,7 +192,7 @@ def _evidence(sample: Sample) -> dict[str, Any]:
 @require_GET
 def sample_view(request: HttpRequest, pk: int) -> HttpResponse:
     sample, access = viewable_sample(request, pk)
-    start_mask_work(request, sample=sample)
+    start_mask_work(request, sample=sample, access=access)
     return render(
         request, "review/sample.html", page_context(request, sample=sample, access=access)
     )
@@ -200,8 +203,9 @@ def sample_view(request: HttpRequest, pk: int) -> HttpResponse:
 def image_view(request: HttpRequest, pk: int) -> FileResponse:
     """Stream the sample's image from its dataset's images_root; 404 if absent or outside it."""
     sample = get_object_or_404(Sample.objects.select_related("dataset").defer("des"), pk=pk)
-    if not sample_access(user=request.user, sample=sample).view:
-        raise PermissionDenied("This sample is not assigned to you.")
+    allowed = policy.can_view_sample(user=request.user, sample=sample)
+    if not allowed:
+        raise PermissionDenied(allowed.reason)
     path = sample_image_path(sample=sample)
     if path is None:
         raise Http404("No image for this sample.")
@@ -270,6 +274,9 @@ def _binary_answer(
 def adjudicate_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A new version of the final label; refused (409) when it changed since the page opened."""
     sample, access = viewable_sample(request, pk)
+    allowed = policy.can_adjudicate(access=access)
+    if not allowed:
+        raise PermissionDenied(allowed.reason)
     return _save_label(
         request,
         sample=sample,

@@ -1,242 +1,177 @@
-"""The permission matrix: every page and API endpoint x every role (and anonymous).
+"""The leaks issue 10 found, one test each (the whole table: test_permission_matrix.py).
 
-Each cell is the status the person gets. Web pages send anonymous people to the login page
-(LOGIN); the API answers them 401. A refused signed-in person gets 403 on both. The API's
-cells equal the web page's for the same action (the parity test below checks that).
-
-Roles: "nobody" is signed in without a role; "leaseholder" is an annotator holding a lease on
-the sample; "annotator" holds none; "admin" holds every role (and no lease).
+- A person both annotator and adjudicator (every admin) read the other answers and notes in the
+  history (page and API) while their own lease was unanswered.
+- A skipped annotator still read the final label and the adjudicator's notes.
+- On a k = 1 dataset an annotator refused the sample page could still click its masks and
+  fetch mask.png.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
+import numpy as np
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.test import Client
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
+from annotator.services.rle import encode_mask
+from review.models import Annotation, Assignment
 from review.roles import ADJUDICATOR, ANNOTATOR
-from tests.factories import AdjudicationFactory, AdminFactory, DatasetFactory, SampleFactory
-from tests.review.team import lease, member
+from review.services import history
+from review.services.masks import Click, add_mask_edit
+from tests.factories import (
+    AdjudicationFactory,
+    AdminFactory,
+    DatasetFactory,
+    RegionFactory,
+    SampleFactory,
+)
+from tests.review.team import answer, lease, member
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ["anonymous", "nobody", "annotator", "leaseholder", "adjudicator", "auditor", "admin"]
-LOGIN = "login"
-SIGNED_IN = ROLES[1:]
-
-
-@dataclass(frozen=True)
-class Cell:
-    name: str
-    method: str
-    path: Any  # (sample_pk) -> str; None when the page is not installed
-    allowed: dict[str, int]
-    data: dict[str, Any] = field(default_factory=dict)
-    api: bool = False
-
-    def expected(self, role: str) -> int | str:
-        if role in self.allowed:
-            return self.allowed[role]
-        if role == "anonymous":
-            return 401 if self.api else LOGIN
-        return 403
-
-
-def _web(name: str, *, sample_arg: bool = True, query: str = "") -> Any:
-    def path(pk: int) -> str | None:
-        try:
-            url = reverse(name, args=[pk] if sample_arg else [])
-        except NoReverseMatch:
-            return None
-        return url + query
-
-    return path
-
-
+OTHERS_NOTE = "the-other-annotators-note"
+FINAL_NOTE = "the-adjudicators-note"
 LABEL = {"emotion": "fear", "confidence": "6", "background": "", "attribute": "", "subject": ""}
-VIEWERS = {"leaseholder": 200, "adjudicator": 200, "auditor": 200, "admin": 200}
-SEE_ALL = {"adjudicator": 200, "auditor": 200, "admin": 200}
-
-WEB = [
-    Cell(
-        "queue",
-        "get",
-        _web("review:queue", sample_arg=False),
-        {r: 200 for r in ("annotator", "leaseholder", "adjudicator", "auditor", "admin")},
-    ),
-    Cell(
-        "next",
-        "get",
-        _web("review:next", sample_arg=False),
-        {"annotator": 302, "leaseholder": 302, "adjudicator": 302, "admin": 302},
-    ),
-    Cell("sample", "get", _web("review:sample"), VIEWERS),
-    Cell("sample_image", "get", _web("review:sample_image"), VIEWERS),
-    Cell("answer", "post", _web("review:answer"), {"leaseholder": 302}, LABEL),
-    Cell("skip", "post", _web("review:skip"), {"leaseholder": 302}),
-    Cell(
-        "adjudicate",
-        "post",
-        _web("review:adjudicate"),
-        {"adjudicator": 302, "admin": 302},
-        {**LABEL, "base_version": "1"},
-    ),
-    Cell(
-        "draft",
-        "post",
-        _web("review:draft"),
-        {"leaseholder": 302, "adjudicator": 302, "admin": 302},
-        LABEL,
-    ),
-    Cell("history", "get", _web("review:history"), SEE_ALL),
-    Cell("undo", "post", _web("review:undo"), {"admin": 302}, {"version": "1"}),
-    # Admin pages (issue 2) and other helpers' pages, when installed.
-    Cell("export", "get", _web("review:export", sample_arg=False), {"admin": 200}),
-    Cell(
-        "export_download",
-        "get",
-        _web("review:export_download", sample_arg=False, query="?scope=bogus"),
-        {"admin": 400},
-    ),
-    Cell("import", "get", _web("review:import", sample_arg=False), {"admin": 200}),
-    Cell("runs", "get", _web("review:runs", sample_arg=False), {"admin": 200}),
-    Cell(
-        "audit",
-        "get",
-        _web("review:audit", sample_arg=False),
-        {"auditor": 200, "admin": 200},
-    ),
-]
-
-API = [
-    Cell(
-        "api_queue",
-        "get",
-        lambda pk: "/api/queue/",
-        {r: 200 for r in ("annotator", "leaseholder", "adjudicator", "auditor", "admin")},
-        api=True,
-    ),
-    Cell(
-        "api_next",
-        "post",
-        lambda pk: "/api/next/",
-        # The sample is still open: annotators get a lease on it; nothing waits for an
-        # adjudicator (no answers yet).
-        {"annotator": 200, "leaseholder": 200, "adjudicator": 204, "admin": 200},
-        api=True,
-    ),
-    Cell("api_sample", "get", lambda pk: f"/api/samples/{pk}/", VIEWERS, api=True),
-    Cell(
-        "api_answer",
-        "post",
-        lambda pk: f"/api/samples/{pk}/answer/",
-        {"leaseholder": 201},
-        LABEL,
-        api=True,
-    ),
-    Cell("api_skip", "post", lambda pk: f"/api/samples/{pk}/skip/", {"leaseholder": 204}, api=True),
-    Cell(
-        "api_adjudication_get",
-        "get",
-        lambda pk: f"/api/samples/{pk}/adjudication/",
-        SEE_ALL,
-        api=True,
-    ),
-    Cell(
-        "api_adjudicate",
-        "post",
-        lambda pk: f"/api/samples/{pk}/adjudication/",
-        {"adjudicator": 201, "admin": 201},
-        {**LABEL, "base_version": "1"},
-        api=True,
-    ),
-    Cell(
-        "api_undo",
-        "post",
-        lambda pk: f"/api/samples/{pk}/adjudication/undo/",
-        {"admin": 200},
-        {"version": "1"},
-        api=True,
-    ),
-    Cell("api_history", "get", lambda pk: f"/api/samples/{pk}/history/", SEE_ALL, api=True),
-    # The schema and its docs page need a signed-in person (API_DOCS_PUBLIC opens them).
-    Cell("api_schema", "get", lambda pk: "/api/schema/", dict.fromkeys(SIGNED_IN, 200), api=True),
-    Cell("api_docs", "get", lambda pk: "/api/docs/", dict.fromkeys(SIGNED_IN, 200)),
-]
-
-# Web page -> API endpoint doing the same thing: same people allowed (status codes differ).
-PARITY = {
-    "queue": "api_queue",
-    "sample": "api_sample",
-    "answer": "api_answer",
-    "skip": "api_skip",
-    "adjudicate": "api_adjudicate",
-    "history": "api_history",
-    "undo": "api_undo",
-}
 
 
 @pytest.fixture
-def world(images_root):
-    """A disputed sample (k = 2) with a decision by another adjudicator (version 1)."""
-    ds = DatasetFactory.create(images_root=str(images_root), overlap_k=2)
-    sample = SampleFactory.create(dataset=ds, image_path="a.jpg")
-    AdjudicationFactory.create(sample=sample, version=1, annotator=member(ADJUDICATOR))
-    return sample
+def sample():
+    """k = 2: another person answered (with notes); no label yet."""
+    s = SampleFactory.create(dataset=DatasetFactory.create(overlap_k=2))
+    other = member(ANNOTATOR)
+    answer(s, other, "awe", notes=OTHERS_NOTE)
+    after = {"emotion": "awe", "notes": OTHERS_NOTE}
+    history.record_event(sample=s, actor=other, action=history.ANSWER, after=after)
+    return s
 
 
-def _person(role: str, sample: Any) -> Any:
-    if role == "anonymous":
-        return None
-    if role == "admin":
-        return AdminFactory()
-    roles = {"annotator": [ANNOTATOR], "leaseholder": [ANNOTATOR], "nobody": []}
-    person = member(*roles.get(role, [role]))
-    if role == "leaseholder":
-        lease(sample, person)
-    return person
+def _api(person) -> Client:
+    token = Token.objects.create(user=person).key
+    return Client(headers={"Authorization": f"Token {token}"})
 
 
-def _request(cell: Cell, role: str, sample: Any) -> Any:
-    path = cell.path(sample.pk)
-    if path is None:
-        pytest.skip(f"{cell.name} is not installed")
-    person = _person(role, sample)
+def _web(person) -> Client:
     client = Client()
-    headers = {}
-    if person is not None and cell.api:
-        headers["Authorization"] = f"Token {Token.objects.create(user=person).key}"
-    elif person is not None:
-        client.force_login(person)
-    return getattr(client, cell.method)(path, cell.data, headers=headers)
+    client.force_login(person)
+    return client
 
 
-def _status(response: Any) -> int | str:
-    if response.status_code == 302 and response.url.startswith(reverse("login")):
-        return LOGIN
-    return response.status_code
+@pytest.mark.parametrize("who", ["annotator+adjudicator", "admin"])
+def test_answering_blind_hides_others_answers_in_the_history_until_they_answer(sample, who):
+    person = AdminFactory() if who == "admin" else member(ANNOTATOR, ADJUDICATOR)
+    lease(sample, person)
+    web, api = _web(person), _api(person)
+    history_url = reverse("review:history", args=[sample.pk])
+    page = web.get(history_url)
+    assert page.status_code == 200
+    assert OTHERS_NOTE not in page.content.decode()
+    assert "answering this sample blind" in page.content.decode()
+    events = api.get(f"/api/samples/{sample.pk}/history/").json()["events"]
+    assert [e["action"] for e in events] == []  # their lease was handed out directly
+    assert OTHERS_NOTE not in str(events)
+    assert api.get(f"/api/samples/{sample.pk}/adjudication/").status_code == 403
+
+    assert web.post(reverse("review:answer", args=[sample.pk]), LABEL).status_code == 302
+    assert OTHERS_NOTE in web.get(history_url).content.decode()
+    assert OTHERS_NOTE in str(api.get(f"/api/samples/{sample.pk}/history/").json())
 
 
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("cell", WEB + API, ids=lambda c: c.name)
-def test_matrix(cell: Cell, role: str, world) -> None:
-    assert _status(_request(cell, role, world)) == cell.expected(role)
+def test_giving_up_the_lease_ends_blind_review_for_an_adjudicator(sample):
+    person = member(ANNOTATOR, ADJUDICATOR)
+    lease(sample, person)
+    web = _web(person)
+    assert web.post(reverse("review:skip", args=[sample.pk])).status_code == 302
+    assert OTHERS_NOTE in web.get(reverse("review:history", args=[sample.pk])).content.decode()
 
 
-@pytest.mark.parametrize(("page", "endpoint"), PARITY.items())
-def test_the_api_allows_exactly_whom_the_page_allows(page: str, endpoint: str) -> None:
-    web = next(c for c in WEB if c.name == page)
-    api = next(c for c in API if c.name == endpoint)
-    assert set(web.allowed) == set(api.allowed)
+def test_answering_blind_refuses_deciding_the_label(sample):
+    person = AdminFactory()
+    lease(sample, person)
+    data = {**LABEL, "base_version": "0"}
+    refused = _web(person).post(reverse("review:adjudicate", args=[sample.pk]), data)
+    assert refused.status_code == 403
+    assert _api(person).post(f"/api/samples/{sample.pk}/adjudication/", data).status_code == 403
 
 
-def test_the_author_may_undo_their_own_decision(client, world) -> None:
-    author = world.adjudications.get().annotator
+def test_a_skipped_annotator_reads_neither_the_final_label_nor_the_notes(sample):
+    AdjudicationFactory.create(
+        sample=sample, version=1, annotator=member(ADJUDICATOR), notes=FINAL_NOTE
+    )
+    person = member(ANNOTATOR)
+    lease(sample, person, status=Assignment.Status.SKIPPED)
+    web, api = _web(person), _api(person)
+    page = web.get(reverse("review:sample", args=[sample.pk]))
+    assert page.status_code == 200  # still listed under "Skipped": they may take it back
+    assert page.context["decision"] is None and page.context["answers"] == []
+    html = page.content.decode()
+    assert FINAL_NOTE not in html and OTHERS_NOTE not in html
+    data = api.get(f"/api/samples/{sample.pk}/").json()
+    assert data["final_label"] is None and data["answers"] == []
+    assert FINAL_NOTE not in str(data) and OTHERS_NOTE not in str(data)
+    assert web.get(reverse("review:history", args=[sample.pk])).status_code == 403
+    assert api.get(f"/api/samples/{sample.pk}/history/").status_code == 403
+
+
+def test_the_final_label_shows_once_the_persons_own_answer_is_final(sample):
+    AdjudicationFactory.create(
+        sample=sample, version=1, annotator=member(ADJUDICATOR), notes=FINAL_NOTE
+    )
+    person = member(ANNOTATOR)
+    lease(sample, person, status=Assignment.Status.SUBMITTED)
+    answer(sample, person, "joy")
+    data = _api(person).get(f"/api/samples/{sample.pk}/").json()
+    assert data["final_label"]["notes"] == FINAL_NOTE and data["answers"] == []
+
+
+@pytest.fixture
+def k1_sample(images_root):
+    dataset = DatasetFactory.create(images_root=str(images_root), overlap_k=1)
+    s = SampleFactory.create(dataset=dataset, image_path="a.jpg")
+    machine = np.zeros((48, 64), dtype=bool)
+    machine[4:20, 4:30] = True
+    RegionFactory.create(sample=s, role="subject", mask=encode_mask(machine))
+    return s
+
+
+def test_on_k1_a_refused_sample_page_means_refused_masks(client, k1_sample):
+    person = member(ANNOTATOR)
+    client.force_login(person)
+    assert client.get(reverse("review:sample", args=[k1_sample.pk])).status_code == 403
+    click = reverse("review:mask_edit", args=[k1_sample.pk, "subject"])
+    assert client.post(click, {"x": "10", "y": "10", "label": "1"}).status_code == 403
+    png = reverse("review:mask_png", args=[k1_sample.pk, "subject"])
+    assert client.get(png).status_code == 403
+    poll = reverse("review:mask_poll", args=[k1_sample.pk, "subject"]) + "?edit=1"
+    assert client.get(poll).status_code == 403
+    with pytest.raises(PermissionDenied):  # the service asks the same policy
+        add_mask_edit(sample=k1_sample, role="subject", author=person, click=Click(10, 10, 1))
+
+    lease(k1_sample, person)  # "Next" handed it to them: page and masks open together
+    assert client.get(reverse("review:sample", args=[k1_sample.pk])).status_code == 200
+    assert client.get(png).status_code == 200
+
+
+def test_machine_blind_hides_the_machines_masks_until_the_first_answer(images_root):
+    dataset = DatasetFactory.create(images_root=str(images_root), machine_blind=True)
+    s = SampleFactory.create(dataset=dataset, image_path="a.jpg")
+    RegionFactory.create(sample=s, role="subject", mask=encode_mask(np.ones((48, 64), bool)))
+    person = member(ANNOTATOR)
+    lease(s, person)
+    client = _web(person)
+    png = reverse("review:mask_png", args=[s.pk, "subject"])
+    assert client.get(png).status_code == 403
+    click = reverse("review:mask_edit", args=[s.pk, "subject"])
+    assert client.post(click, {"x": "10", "y": "10", "label": "1"}).status_code == 403
+    assert not Annotation.objects.exists()
+
+
+def test_the_author_may_undo_their_own_decision(client, sample):
+    author = member(ADJUDICATOR)
+    AdjudicationFactory.create(sample=sample, version=1, annotator=author)
     client.force_login(author)
-    response = client.post(reverse("review:undo", args=[world.pk]), {"version": "1"})
+    response = client.post(reverse("review:undo", args=[sample.pk]), {"version": "1"})
     assert response.status_code == 302
-    assert world.adjudications.get().reverted
+    assert sample.adjudications.get().reverted

@@ -49,7 +49,7 @@ def sent(monkeypatch) -> list[tuple[str, tuple, dict]]:
 @pytest.mark.usefixtures("tiny_sam", "inline_tasks")
 def test_tasks_take_json_ids_and_run_the_services(sample):
     edit = add_mask_edit(
-        sample=sample, role="subject", author=make_annotator(), click=Click(150.0, 100.0, 1)
+        sample=sample, role="subject", author=make_annotator(sample), click=Click(150.0, 100.0, 1)
     )
     assert tasks.compute_mask_edit.apply(args=(str(edit.pk),)).get() == "done"
     assert tasks.compute_mask_edit.apply(args=(edit.pk,)).get() == "skipped"
@@ -62,7 +62,7 @@ def test_tasks_take_json_ids_and_run_the_services(sample):
 @pytest.mark.usefixtures("tiny_sam", "inline_tasks")
 def test_a_database_hiccup_while_storing_is_retried_and_the_edit_released(sample, monkeypatch):
     edit = add_mask_edit(
-        sample=sample, role="subject", author=make_annotator(), click=Click(150.0, 100.0, 1)
+        sample=sample, role="subject", author=make_annotator(sample), click=Click(150.0, 100.0, 1)
     )
     real_sync = mask_worker.write_person_region
     failures: list[int] = []
@@ -87,7 +87,7 @@ def test_a_click_goes_to_the_gpu_queue_first_in_line(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         edit = add_mask_edit(
-            sample=sample, role="subject", author=make_annotator(), click=Click(1.0, 2.0, 1)
+            sample=sample, role="subject", author=make_annotator(sample), click=Click(1.0, 2.0, 1)
         )
     assert sent == [
         ("review.compute_mask_edit", (edit.pk,), {"queue": "gpu", "priority": PRIORITY_CLICK})

@@ -7,15 +7,18 @@ Import the fixtures into a test module to use them.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from django.contrib.auth.models import Group
+from django.utils import timezone
 from PIL import Image
 
 from annotator.celery import app
 from annotator.models import Sample
+from review.models import Assignment
 from review.roles import ANNOTATOR
 from tests.factories import DatasetFactory, SampleFactory, UserFactory
 
@@ -46,10 +49,15 @@ def make_scene_sample(images_root: Path, *, name: str = "scene.png", **fields: o
     )
 
 
-def make_annotator(**fields: object):
-    """A user with the annotator role (may edit masks on datasets with overlap_k == 1)."""
+def make_annotator(*samples: Sample, **fields: object):
+    """A user with the annotator role, holding a running lease on each of `samples` (whoever
+    may edit a sample's masks is decided by review.policy, as for the sample page)."""
     user = UserFactory.create(**fields)
     user.groups.add(Group.objects.get_or_create(name=ANNOTATOR)[0])
+    for sample in samples:
+        Assignment.objects.create(
+            sample=sample, annotator=user, expires_at=timezone.now() + timedelta(hours=1)
+        )
     return user
 
 

@@ -96,7 +96,10 @@ def test_undo_and_history():
         f"/api/samples/{sample.pk}/adjudication/", _label("awe", base_version=0), format="json"
     )
     other = _client(member(ADJUDICATOR))
-    assert other.post(f"/api/samples/{sample.pk}/adjudication/undo/", {}).status_code == 403
+    url = f"/api/samples/{sample.pk}/adjudication/undo/"
+    assert other.post(url, {"version": 1}).status_code == 403  # not the author
+    missing = api.post(url, {})  # the version the person saw is required
+    assert missing.status_code == 400 and "version" in missing.json()
     undone = api.post(f"/api/samples/{sample.pk}/adjudication/undo/", {"version": 1})
     assert undone.status_code == 200 and undone.json()["current"] is None
     assert undone.json()["versions"][0]["reverted"] is True

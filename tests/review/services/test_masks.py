@@ -47,8 +47,8 @@ def sample(images_root):
 
 
 @pytest.fixture
-def person(db):
-    return make_annotator()
+def person(sample):
+    return make_annotator(sample)
 
 
 def _click(sample, person, x, y, label=1, role="subject", **kwargs):

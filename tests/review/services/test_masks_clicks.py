@@ -35,8 +35,8 @@ def sample(images_root):
 
 
 @pytest.fixture
-def person(db):
-    return make_annotator()
+def person(sample):
+    return make_annotator(sample)
 
 
 @pytest.fixture

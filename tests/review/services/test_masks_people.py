@@ -39,7 +39,7 @@ def _computed(sample, person, x, y, label=1):
 
 @pytest.mark.usefixtures("tiny_sam")
 def test_two_people_build_on_their_own_clicks_and_see_their_own_mask(sample):
-    first, second = make_annotator(), make_annotator()
+    first, second = make_annotator(sample), make_annotator(sample)
     a1 = _computed(sample, first, 150.0, 100.0)
     b1 = _computed(sample, second, 40.0, 30.0, label=0)
     a2 = _computed(sample, first, 160.0, 110.0)
@@ -58,7 +58,7 @@ def test_two_people_build_on_their_own_clicks_and_see_their_own_mask(sample):
 
 @pytest.mark.usefixtures("tiny_sam")
 def test_undo_and_accept_touch_only_the_persons_own_history(sample):
-    first, second = make_annotator(), make_annotator()
+    first, second = make_annotator(sample), make_annotator(sample)
     a1 = _computed(sample, first, 150.0, 100.0)
     b1 = _computed(sample, second, 40.0, 30.0)
     assert undo_mask_edit(sample=sample, role="subject", user=first) is None
@@ -72,7 +72,7 @@ def test_undo_and_accept_touch_only_the_persons_own_history(sample):
 
 @pytest.mark.usefixtures("tiny_sam")
 def test_another_persons_later_click_does_not_make_a_result_stale(sample):
-    first, second = make_annotator(), make_annotator()
+    first, second = make_annotator(sample), make_annotator(sample)
     mine = _click(sample, first, 150.0, 100.0)
     theirs = _click(sample, second, 40.0, 30.0)
     assert compute_mask_edit(edit_id=theirs.pk) == "done"
@@ -87,7 +87,7 @@ def test_a_reader_sees_the_machines_masks_and_nobodys_edits(sample):
     RegionFactory.create(
         sample=sample, role="subject", mask=encode_mask(machine), segmenter="sam-vit_b"
     )
-    person = make_annotator()
+    person = make_annotator(sample)
     _click(sample, person, 150.0, 100.0)  # pending: no worker here
     reader = mask_state(sample=sample, role="subject", author_id=None)
     assert reader.head is None and not reader.can_redo and not reader.can_undo

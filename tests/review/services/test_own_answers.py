@@ -81,7 +81,7 @@ def test_k1_the_label_is_final_once_someone_else_decides_on_top():
 def test_k1_an_admins_undo_also_makes_it_final_for_the_person():
     sample = SampleFactory.create(dataset=DatasetFactory.create(overlap_k=1))
     person = _answered(sample, "awe")
-    undo_last_decision(sample=sample, actor=AdminFactory())
+    undo_last_decision(sample=sample, actor=AdminFactory(), version=1)
     with pytest.raises(AnswerFinal):
         _change(sample, person, "fear")
 

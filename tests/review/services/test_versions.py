@@ -61,7 +61,7 @@ def test_undo_restores_the_previous_version_and_then_the_earlier_status():
     restored = undo_last_decision(sample=sample, actor=a, version=2)
     assert restored is not None and restored.emotion == "awe"
     assert Adjudication.objects.get(version=2).reverted
-    assert undo_last_decision(sample=sample, actor=a) is None
+    assert undo_last_decision(sample=sample, actor=a, version=1) is None
     sample.refresh_from_db()
     assert sample.status == Sample.Status.DISPUTED
     assert AuditEvent.objects.filter(sample=sample, action="undo").count() == 2
@@ -71,7 +71,7 @@ def test_undo_restores_the_previous_version_and_then_the_earlier_status():
 
 def test_undo_without_a_decision_is_refused():
     with pytest.raises(ValidationError, match="no decision"):
-        undo_last_decision(sample=SampleFactory.create(), actor=AdminFactory())
+        undo_last_decision(sample=SampleFactory.create(), actor=AdminFactory(), version=1)
 
 
 def test_only_the_author_or_an_admin_may_undo():
@@ -79,8 +79,8 @@ def test_only_the_author_or_an_admin_may_undo():
     author, other = member(ADJUDICATOR), member(ADJUDICATOR)
     _decide(sample, author, "awe", 0)
     with pytest.raises(PermissionDenied):
-        undo_last_decision(sample=sample, actor=other)
-    assert undo_last_decision(sample=sample, actor=AdminFactory()) is None
+        undo_last_decision(sample=sample, actor=other, version=1)
+    assert undo_last_decision(sample=sample, actor=AdminFactory(), version=1) is None
 
 
 def test_undo_of_a_version_that_is_no_longer_current_is_a_conflict():
@@ -91,3 +91,19 @@ def test_undo_of_a_version_that_is_no_longer_current_is_a_conflict():
     with pytest.raises(VersionConflict):
         undo_last_decision(sample=sample, actor=a, version=1)
     assert not Adjudication.objects.filter(reverted=True).exists()
+
+
+def test_an_admins_undo_of_the_version_they_saw_never_reverts_a_later_label():
+    """An admin opened version 1; another adjudicator saved version 2 meanwhile: the admin's
+    undo names version 1 and is refused, version 2 stays (an undo always names a version)."""
+    sample = SampleFactory.create()
+    first, second = member(ADJUDICATOR), member(ADJUDICATOR)
+    _decide(sample, first, "awe", 0)
+    _decide(sample, second, "fear", 1)
+    with pytest.raises(VersionConflict) as info:
+        undo_last_decision(sample=sample, actor=AdminFactory(), version=1)
+    assert info.value.theirs is not None and info.value.theirs.version == 2
+    assert "version 2" in str(info.value)
+    assert not Adjudication.objects.filter(reverted=True).exists()
+    with pytest.raises(TypeError):  # no undo without the version the person saw
+        undo_last_decision(sample=sample, actor=AdminFactory())  # type: ignore[call-arg]

@@ -46,8 +46,8 @@ def sample(images_root):
 
 
 @pytest.fixture
-def person(client):
-    user = make_annotator()
+def person(client, sample):
+    user = make_annotator(sample)
     client.force_login(user)
     return user
 
