@@ -148,9 +148,13 @@ def sample_access(*, user: Any, sample: Sample) -> SampleAccess:
     answered = own is not None or BinaryVote.objects.filter(sample=sample, annotator=user).exists()
     change = own is not None and answer_change_refusal(sample=sample, annotation=own) is None
     # Answering it, or (only an annotator here) having skipped it without answering.
-    blind_reader = lease is not None and not answered and (
-        lease.status in HELD
-        or (lease.status == Assignment.Status.SKIPPED and not roles & SEE_ALL_ROLES)
+    blind_reader = (
+        lease is not None
+        and not answered
+        and (
+            lease.status in HELD
+            or (lease.status == Assignment.Status.SKIPPED and not roles & SEE_ALL_ROLES)
+        )
     )
     hidden = (
         blind_reader
@@ -271,3 +275,30 @@ def visible_history(*, user: Any, sample: Sample, access: SampleAccess) -> Visib
         )
     own = sample_events(sample=sample).filter(actor=user, action__in=BLIND_SAFE_EVENTS)
     return VisibleHistory(ALLOWED, events=list(own))
+
+
+def blind_sample_ids(*, user: Any) -> set[int]:
+    """The samples the person answers blind now (their leases not answered yet: a few)."""
+    if ANNOTATOR not in user_roles(user):
+        return set()
+    held = set(
+        Assignment.objects.filter(
+            annotator=user, kind=Assignment.Kind.ANNOTATE, status__in=HELD
+        ).values_list("sample_id", flat=True)
+    )
+    if not held:
+        return held
+    answered = Annotation.objects.filter(annotator=user, sample_id__in=held)
+    voted = BinaryVote.objects.filter(annotator=user, sample_id__in=held)
+    return (
+        held
+        - set(answered.values_list("sample_id", flat=True))
+        - set(voted.values_list("sample_id", flat=True))
+    )
+
+
+def without_blind_samples(*, user: Any, sample_ids: list[int]) -> list[int]:
+    """`sample_ids` less those the person answers blind: per-sample lists (the audit's
+    drill-downs show each sample's final label) leave them out until they answer."""
+    hidden = blind_sample_ids(user=user)
+    return [pk for pk in sample_ids if pk not in hidden] if hidden else sample_ids

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator.models import Dataset
+from review import policy
 from review.api.views import TeamAPIView, roles_permission
 from review.roles import AUDITOR
 from review.selectors.audit import AuditFilters, audit_data, audit_figures
@@ -112,7 +113,8 @@ class AuditSamplesView(AuditAPIView):
         except DrilldownError as exc:
             raise ValidationError({"figure": str(exc)}) from exc
         paginator = PageNumberPagination()
-        ids: list[int] = found.sample_ids.tolist()
+        # Not the samples this person answers blind: each row shows its final label.
+        ids = policy.without_blind_samples(user=request.user, sample_ids=found.sample_ids.tolist())
         page: list[int] = paginator.paginate_queryset(ids, request, view=self) or []
         facts = sample_facts(data=data, sample_ids=page)
         response = paginator.get_paginated_response([_fact(f, data.models) for f in facts])

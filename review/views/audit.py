@@ -20,6 +20,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from annotator.models import Dataset
+from review import policy
 from review.roles import AUDITOR, role_required
 from review.selectors.anchoring import anchoring
 from review.selectors.audit import (
@@ -248,7 +249,7 @@ def audit_samples_view(request: HttpRequest) -> HttpResponseBase:
     except DrilldownError as exc:
         context = {"filters": filters, "error": str(exc), "dashboard_url": dashboard_url}
         return render(request, "review/audit_samples.html", context, status=400)
-    ids = found.sample_ids.tolist()
+    ids = policy.without_blind_samples(user=request.user, sample_ids=found.sample_ids.tolist())
     if request.GET.get("format") == "csv":
         return _csv_response(
             f"{filters.dataset.name}-{figure}-samples.csv", _sample_lines(data, ids)

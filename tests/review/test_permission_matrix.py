@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from django.db import transaction
 from django.shortcuts import resolve_url
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from PIL import Image
 from rest_framework.authtoken.models import Token
 
@@ -115,14 +117,12 @@ def _people() -> dict[str, Any]:
 
 
 def _lease(sample: Sample, person: Any, status: str) -> None:
-    from django.utils import timezone
-
     Assignment.objects.create(
         sample=sample,
         annotator=person,
         kind=Assignment.Kind.ANNOTATE,
         status=status,
-        expires_at=timezone.now() + timezone.timedelta(hours=1),
+        expires_at=timezone.now() + timedelta(hours=1),
     )
 
 
@@ -189,12 +189,13 @@ def _paths(row: Row, world: World, dataset: str) -> list[str]:
         # model's list stand for them.
         return [reverse("admin:index"), reverse("admin:annotator_sample_changelist")]
     sample = world.samples[dataset]
-    args: list[Any] = {
+    arguments: dict[str, list[object]] = {
         SAMPLE: [sample.pk],
         MASK: [sample.pk, MASK_ROLE],
         RUN: [world.run.pk],
         TABLE: [AUDIT_TABLE],
-    }.get(row.args, [])
+    }
+    args = arguments.get(row.args, [])
     if row.url == "" or "/" in row.url:  # an unnamed pattern: its route
         return ["/" + row.url]
     return [reverse(row.url, args=args) + row.query.format(dataset_name=sample.dataset.name)]

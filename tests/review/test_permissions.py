@@ -175,3 +175,25 @@ def test_the_author_may_undo_their_own_decision(client, sample):
     response = client.post(reverse("review:undo", args=[sample.pk]), {"version": "1"})
     assert response.status_code == 302
     assert sample.adjudications.get().reverted
+
+
+def test_the_audit_drilldown_leaves_out_a_sample_its_viewer_answers_blind():
+    """Each drill-down row shows the sample's final label: not while the viewer (an admin
+    here) holds an unanswered lease on it."""
+    from annotator.models import Sample
+    from review.selectors.audit import clear_audit_cache
+    from tests.review.selectors.test_audit import make_audit_world
+
+    clear_audit_cache()
+    make_audit_world()
+    admin = AdminFactory()
+    api = _api(admin)
+    query = {"dataset": "emo-audit", "figure": "critic", "verdict": "drop"}
+    assert api.get("/api/audit/samples/", query).json()["count"] == 1
+    web = _web(admin)
+    assert ">s4</a>" in web.get(reverse("review:audit_samples"), query).content.decode()
+
+    lease(Sample.objects.get(external_id="s4"), admin)
+    assert api.get("/api/audit/samples/", query).json()["count"] == 0
+    assert ">s4</a>" not in web.get(reverse("review:audit_samples"), query).content.decode()
+    clear_audit_cache()

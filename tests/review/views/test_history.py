@@ -70,7 +70,7 @@ def test_the_current_version_is_undone_and_the_page_offers_it(client, sample):
 
 
 def test_the_api_undo_needs_the_version_and_refuses_a_stale_one(sample):
-    token = Token.objects.create(user=AdminFactory()).key
+    token = Token.objects.create(user=AdminFactory.create()).key
     api = Client(headers={"Authorization": f"Token {token}"})
     url = f"/api/samples/{sample.pk}/adjudication/undo/"
     missing = api.post(url, {})
