@@ -24,12 +24,16 @@ import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[0] = str(REPO)  # the repo root, not bench/
 
 from bench._common import load, print_table  # noqa: E402
+
+if TYPE_CHECKING:
+    from tests.support.mask_faults import FaultRun
 
 
 def parse_args() -> argparse.Namespace:
@@ -74,7 +78,7 @@ def setup_django(data_dir: Path, lease: float) -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
-def one_run(args: argparse.Namespace, pool: str, images: Path) -> object:
+def one_run(args: argparse.Namespace, pool: str, images: Path) -> FaultRun:
     from django.utils import timezone
 
     from annotator.models import Taxonomy
@@ -108,7 +112,7 @@ def main() -> None:
     if not database.startswith(("postgres://", "postgresql://")) or not broker.startswith("redis"):
         sys.exit("Set DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://... (see --help)")
     name, os.environ["DATABASE_URL"] = create_database(database)
-    rows = []
+    rows: list[FaultRun] = []
     with tempfile.TemporaryDirectory(prefix="emoreview-faults-") as tmp:
         images = Path(tmp) / "images"
         images.mkdir()
@@ -125,7 +129,7 @@ def main() -> None:
           f"segmenting {args.segment_seconds:g} s a click; {load()}\n")  # fmt: skip
     table = []
     for pool in args.pools:
-        runs = [r for r in rows if r.pool == pool]  # type: ignore[attr-defined]
+        runs = [r for r in rows if r.pool == pool]
         table.append([
             pool, len(runs), sum(r.clicks for r in runs), sum(r.kills for r in runs),
             sum(r.computed for r in runs), sum(r.lost for r in runs),

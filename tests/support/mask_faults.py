@@ -45,7 +45,8 @@ class _Workers:
     """The worker of a run, restarted after a kill of the whole process; logs kept."""
 
     def __init__(self, pool: str, env: dict[str, str]) -> None:
-        self.pool, self.env, self.logs = pool, env, []
+        self.pool, self.env = pool, env
+        self.logs: list[str] = []
         self._stack = ExitStack()
         self.current = self._start(purge=True)
 
