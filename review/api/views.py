@@ -102,6 +102,8 @@ QUEUE_PARAMS = [
 class QueueView(TeamAPIView):
     """Adjudicators and auditors: the filtered queue. Annotators: what was handed to them."""
 
+    pagination_class = PageNumberPagination  # the schema then says {count, next, results}
+
     @extend_schema(parameters=QUEUE_PARAMS, responses=s.QueueItemSerializer(many=True))
     def get(self, request: Request) -> Response:
         if policy.sees_whole_queue(user=request.user):

@@ -106,7 +106,7 @@ def test_annotator_decides_with_the_keyboard_and_lands_on_the_next_sample(
 
     page.click("#start-annotating")  # "Next": the oldest disputed sample is leased to them
     page.wait_for_url(f"**/review/samples/{first.pk}/")
-    page.wait_for_function("document.querySelector('.stage img').naturalWidth === 640")
+    page.wait_for_function("() => document.querySelector('.stage img').naturalWidth === 640")
     assert page.locator(".overlay g.box").count() == 3
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 

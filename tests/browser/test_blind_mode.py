@@ -38,7 +38,7 @@ def test_blind_mode_hides_the_machines_until_a_first_answer(demo_site, chromium_
     assert "gpt-4o" in models  # the demo's proposals exist; the page must not show them
 
     # Blind: the image, an empty form; no proposals, critic, vote, boxes or masks.
-    page.wait_for_function("document.querySelector('.stage img').naturalWidth > 0")
+    page.wait_for_function("() => document.querySelector('.stage img').naturalWidth > 0")
     body = page.inner_text("main")
     assert all(name not in body for name in models), body
     assert "Model proposals" not in body and "Weighted vote" not in body

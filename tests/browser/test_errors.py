@@ -106,7 +106,7 @@ def test_a_mask_click_after_the_session_ended_says_so_in_the_mask_panel(
     demo_site, chromium_browser
 ):
     page = _start(demo_site, chromium_browser)
-    page.wait_for_function("document.querySelector('.stage img').naturalWidth > 0")
+    page.wait_for_function("() => document.querySelector('.stage img').naturalWidth > 0")
     Session.objects.all().delete()
     box = page.locator(".stage img").bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)

@@ -39,7 +39,7 @@ def _open_sample(page, live_server, sample):
     page.fill("#id_password", DEFAULT_PASSWORD)
     page.click("button[type=submit] >> text=Log in")
     page.goto(f"{live_server.url}/review/samples/{sample.pk}/")
-    page.wait_for_function("document.querySelector('.stage img').naturalWidth === 320")
+    page.wait_for_function("() => document.querySelector('.stage img').naturalWidth === 320")
 
 
 def _wait_state(page, version_before: str) -> str:

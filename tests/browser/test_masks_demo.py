@@ -72,7 +72,7 @@ def _open_a_sample(demo_site, chromium_browser):
     page = demo_site.log_in(chromium_browser, "annotator", viewport=LAPTOP)
     page.click("#start-annotating")
     page.wait_for_url("**/review/samples/*/")
-    page.wait_for_function("document.querySelector('.stage img').naturalWidth > 0")
+    page.wait_for_function("() => document.querySelector('.stage img').naturalWidth > 0")
     found = re.search(r"/samples/(\d+)/", page.url)
     assert found is not None
     sample_id = int(found.group(1))
@@ -159,7 +159,7 @@ def test_opacity_outline_and_visibility_change_what_is_painted(demo_site, chromi
 
     # The opacity and outline choice stays for the next sample (this browser's storage).
     page.reload()
-    page.wait_for_function("document.querySelector('.stage img').naturalWidth > 0")
+    page.wait_for_function("() => document.querySelector('.stage img').naturalWidth > 0")
     assert page.input_value("input[name=mask-opacity]") == "100"
     page.wait_for_function(f"({PAINTED})()[1] === 255")
 

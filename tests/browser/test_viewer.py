@@ -127,7 +127,7 @@ def test_wheel_down_over_a_fitted_image_scrolls_the_page(demo_site, chromium_bro
     left, top, width, height = before["img"]
     page.mouse.move(left + width / 2, top + height / 2)
     page.mouse.wheel(0, 200)
-    page.wait_for_function("window.scrollY > 0")
+    page.wait_for_function("() => window.scrollY > 0")
     after = page.evaluate(GEOMETRY)
     assert after["img"][2:] == before["img"][2:] and after["zoom"] == before["zoom"]
 
@@ -181,7 +181,7 @@ def test_a_click_on_the_zoomed_image_lands_on_the_pixel_under_the_cursor(
     expected = ((cursor[0] - zoomed["img"][0]) / scale, (cursor[1] - zoomed["img"][1]) / scale)
 
     page.mouse.click(*cursor)  # masks.js: a click on the image adds a point to the subject's mask
-    page.wait_for_function("document.querySelectorAll('.mask-marks circle').length > 0")
+    page.wait_for_function("() => document.querySelectorAll('.mask-marks circle').length > 0")
     mark = page.locator(".mask-marks circle").first.bounding_box()
     assert mark["x"] + mark["width"] / 2 == pytest.approx(cursor[0], abs=TOLERANCE_PX)
     assert mark["y"] + mark["height"] / 2 == pytest.approx(cursor[1], abs=TOLERANCE_PX)
@@ -257,7 +257,7 @@ def test_image_and_emotion_choice_share_the_first_screen(demo_site, chromium_bro
     page.keyboard.press("4")
     page.keyboard.press("Enter")
     page.wait_for_function("(url) => location.href !== url", arg=first)
-    page.wait_for_function("document.querySelector('.stage img')?.complete")
+    page.wait_for_function("() => document.querySelector('.stage img')?.complete")
     assert "Saved" in page.inner_text(".messages")
     assert_on_first_screen(page, viewport)
 
@@ -271,7 +271,7 @@ def test_adjudicator_sees_image_and_emotion_choice_on_a_laptop(demo_site, chromi
 
     admin = demo_site.log_in(chromium_browser, "admin", viewport=LAPTOP)
     admin.goto(f"{demo_site.url}/review/samples/{sample.pk}/")
-    admin.wait_for_function("document.querySelector('.stage img').complete")
+    admin.wait_for_function("() => document.querySelector('.stage img').complete")
     assert admin.locator("#adjudication-form").count() == 1
     assert admin.locator(".people-masks").count() == 1
     assert_on_first_screen(admin, LAPTOP)

@@ -1,0 +1,162 @@
+"""schemathesis against the served schema (/api/schema/ through the WSGI app), with every role's
+token and none: no server error, and every response matches what the schema says it is.
+
+Bounded and deterministic: EXAMPLES cases per operation, role and variant (data that fits the
+schema with drawn or real sample ids, data that does not), derandomized; each request is rolled
+back (a savepoint), so every case meets the same data: a disputed sample with a critic verdict
+and a lease for the annotator, a decided one with versions and history, ids that do not exist.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections, transaction
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from rest_framework.authtoken.models import Token
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from annotator.models import Sample
+from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
+from tests.factories import (
+    AdjudicationFactory,
+    AdminFactory,
+    CriticVerdictFactory,
+    DatasetFactory,
+    ProposalFactory,
+    SampleFactory,
+)
+from tests.review.team import lease, member
+
+pytestmark = pytest.mark.django_db
+
+# Cases per operation x role x variant (~1,000 requests at 6: about 30 s on SQLite, a minute on
+# PostgreSQL); SCHEMATHESIS_EXAMPLES=100 for a deeper run by hand.
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "6"))
+CHECKS = [not_a_server_error, response_schema_conformance]
+ROLES = ["anonymous", "annotator", "adjudicator", "auditor", "admin"]
+
+
+def _isolated(app: Callable[..., Iterable[bytes]]) -> Callable[..., list[bytes]]:
+    """The WSGI app, each request inside a savepoint rolled back afterwards (a request that
+    broke the transaction cannot break the next ones; every case meets the same data)."""
+
+    def call(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        savepoint = transaction.savepoint()
+        try:
+            result = app(environ, start_response)
+            try:
+                return [b"".join(result)]
+            finally:
+                getattr(result, "close", lambda: None)()
+        finally:
+            transaction.savepoint_rollback(savepoint)
+
+    return call
+
+
+@pytest.fixture
+def wsgi_app() -> Iterator[Callable[..., list[bytes]]]:
+    # As Django's test client does: the request signals must not close the test's connection.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield _isolated(get_wsgi_application())
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def world() -> dict[str, Any]:
+    """The data every case meets, and each role's Authorization header."""
+    ds = DatasetFactory.create(name="fuzz", overlap_k=1)
+    disputed = SampleFactory.create(dataset=ds, external_id="disputed")
+    ProposalFactory.create(sample=disputed, model_name="gpt-4o", emotion="awe")
+    CriticVerdictFactory.create(sample=disputed)
+    decided = SampleFactory.create(dataset=ds, external_id="decided")
+    judge = member(ADJUDICATOR)
+    for version in (1, 2):
+        AdjudicationFactory.create(sample=decided, version=version, annotator=judge)
+    Sample.objects.filter(pk=decided.pk).update(status=Sample.Status.ADJUDICATED)
+    people = {
+        "annotator": member(ANNOTATOR),
+        "adjudicator": judge,
+        "auditor": member(AUDITOR),
+        "admin": AdminFactory.create(),
+    }
+    lease(disputed, people["annotator"])
+    headers: dict[str, dict[str, str]] = {"anonymous": {}}
+    for role, person in people.items():
+        headers[role] = {"Authorization": f"Token {Token.objects.create(user=person).key}"}
+    return {"headers": headers, "ids": [disputed.pk, decided.pk]}
+
+
+def _run(operation: Any, mode: GenerationMode, fixed: dict[str, Any], auth: dict[str, str]):
+    """EXAMPLES cases of one operation; the first failure's text, or None."""
+    failures: list[str] = []
+
+    @given(case=operation.as_strategy(generation_mode=mode, path_parameters=fixed or None))
+    @settings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def cases(case: Any) -> None:
+        if failures:
+            return
+        response = case.call(headers=auth)
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except (AssertionError, BaseExceptionGroup) as failure:  # schemathesis' FailureGroup
+            found = getattr(failure, "exceptions", [failure])
+            text = " | ".join(f"{type(f).__name__}: {str(f)[:400]}" for f in found)
+            failures.append(
+                f"{case.method} {case.formatted_path} -> {response.status_code}: {text}"
+            )
+
+    try:
+        cases()
+    except Unsatisfiable:  # nothing of this operation can be made invalid (no parameters)
+        assert mode == GenerationMode.NEGATIVE
+    return failures[0] if failures else None
+
+
+def _variants(operation: Any, ids: list[int]) -> list[tuple[GenerationMode, dict[str, Any]]]:
+    """Valid data with drawn path ids (mostly missing) and with each real sample's id; invalid
+    data where the operation takes any (an operation with no input has no invalid case)."""
+    variants: list[tuple[GenerationMode, dict[str, Any]]] = [(GenerationMode.POSITIVE, {})]
+    if any(p.name == "id" for p in operation.path_parameters):
+        variants += [(GenerationMode.POSITIVE, {"id": pk}) for pk in ids]
+    takes_input = any(
+        [operation.path_parameters, operation.query, operation.headers, operation.body]
+    )
+    if takes_input:
+        variants.append((GenerationMode.NEGATIVE, {}))
+    return variants
+
+
+def test_the_served_schema_holds_for_every_role(wsgi_app, world):
+    headers = world["headers"]
+    schema = schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app, headers=headers["admin"])
+    failures = {}
+    for result in schema.get_all_operations():
+        operation = result.ok()  # type: ignore[union-attr]  # Err raises: a broken schema
+        for role in ROLES:
+            for mode, fixed in _variants(operation, world["ids"]):
+                failure = _run(operation, mode, fixed, headers[role])
+                if failure:
+                    failures[f"{operation.label} as {role} ({mode}, {fixed})"] = failure
+    assert failures == {}, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
