@@ -10,7 +10,7 @@ A claim names its worker process ("host:pid") and holds a lease of MASK_CLAIM_LE
 renewed while the edit computes. It is taken over when the lease has lapsed (a killed solo
 worker: mask_dispatch sends the edit again) or when its process is gone from this host (a
 killed prefork child: the redelivered message, at once). Segmentation runs on a bounded working
-copy of the image (review/services/mask_image.py).
+copy of the image (annotator/adapters/segmenters/working_copy.py).
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from annotator.adapters.segmenters import MaskCandidate, Prompt, get_segmenter
+from annotator.adapters.segmenters.working_copy import WorkImage, load_work_image
 from annotator.models import Region, Sample
 from review.models import MaskEdit
 from review.selectors.masks import boxes_without_masks, is_edit_stale
 from review.selectors.samples import sample_image_path
-from review.services.mask_image import WorkImage, load_work_image
 from review.services.mask_wakeup import notify_mask_edit_finished
 from review.services.masks import _lock_sample, write_person_region
 

@@ -1,19 +1,18 @@
-"""Segmentation on a bounded working copy: an 88-megapixel image is segmented at most
-MASK_WORK_MAX_SIDE on its long side, with the clicks scaled in and the mask scaled back."""
+"""A click on an 88-megapixel image is segmented on a bounded working copy (at most
+MASK_WORK_MAX_SIDE on its long side), the click scaled in and the mask scaled back
+(annotator/adapters/segmenters/working_copy.py; its own tests beside the segmenters')."""
 
 from __future__ import annotations
 
 import tracemalloc
 from datetime import timedelta
 
-import numpy as np
 import pytest
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
-from annotator.services.rle import decode_mask, encode_mask, mask_area, mask_bbox
+from annotator.services.rle import decode_mask, mask_area, mask_bbox
 from review.models import Assignment, MaskEdit
-from review.services.mask_image import encode_upscaled, load_work_image
 from review.services.mask_worker import compute_mask_edit, load_sample_image
 from review.services.masks import Click, add_mask_edit
 from tests.factories import DatasetFactory, SampleFactory
@@ -21,39 +20,6 @@ from tests.support.masks import make_annotator
 
 HUGE = (11_000, 8_000)  # 88 megapixels: 264 MB as an RGB array
 OBJECT = (6_000, 2_000, 9_000, 6_000)  # a bright rectangle on a dark ground
-
-
-def _nearest(mask: np.ndarray, height: int, width: int) -> np.ndarray:
-    rows = np.minimum(
-        ((np.arange(height) + 0.5) * mask.shape[0] / height).astype(int), mask.shape[0] - 1
-    )
-    cols = np.minimum(
-        ((np.arange(width) + 0.5) * mask.shape[1] / width).astype(int), mask.shape[1] - 1
-    )
-    return mask[np.ix_(rows, cols)]
-
-
-@pytest.mark.parametrize(
-    "small, full", [((5, 7), (13, 29)), ((40, 30), (81, 60)), ((9, 1), (30, 4))]
-)
-def test_the_upscaled_rle_is_the_nearest_neighbour_mask_encoded(small, full):
-    rng = np.random.default_rng(0)
-    for share in (0.0, 0.3, 0.7, 1.0):
-        mask = rng.random(small) < share
-        expected = encode_mask(_nearest(mask, *full))
-        assert encode_upscaled(mask, height=full[0], width=full[1]) == expected
-
-
-def test_an_image_within_the_bound_is_used_as_it_is(tmp_path):
-    Image.new("RGB", (300, 200), "red").save(tmp_path / "small.png")
-    work = load_work_image(tmp_path / "small.png", max_side=2048)
-    assert work.pixels.shape == (200, 300, 3) and not work.scaled
-
-
-def test_a_jpeg_is_decoded_at_a_reduced_scale(tmp_path):
-    Image.new("RGB", (4000, 3000), "green").save(tmp_path / "big.jpg")
-    work = load_work_image(tmp_path / "big.jpg", max_side=1000)
-    assert work.pixels.shape == (750, 1000, 3) and (work.width, work.height) == (4000, 3000)
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
-"""The bounded working copy segmentation runs on: a sample image whose long side is at most
-settings.MASK_WORK_MAX_SIDE, prompts scaled into it and masks scaled back to the image's size.
+"""The bounded working copy segmentation runs on: an image whose long side is at most
+`max_side` (settings.MASK_WORK_MAX_SIDE for clicks), prompts scaled into it and masks scaled back
+to the image's size. Any caller of a Segmenter on a large image can use it (review's mask worker
+does: review/services/mask_worker.py).
 
 An 88-megapixel image would cost GrabCut (and the RGB array alone, 264 MB) gigabytes a click;
 the working copy costs at most MASK_WORK_MAX_SIDE² x 3 bytes, kept between clicks. A JPEG is
