@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
+from celery.exceptions import Reject
 from django.db import InterfaceError, OperationalError
 
 logger = logging.getLogger(__name__)
@@ -52,8 +53,10 @@ def _retry(task: Task, unit_id: int, countdown: float, status: str) -> None:
 
     try:
         retry = task.retry(countdown=countdown, throw=False)
-    except BROKER_ERRORS as exc:
-        logger.warning("unit %s: retry not sent (%s); the re-send check will send it", unit_id, exc)
+    except Reject as rejected:  # Celery's wrapping of a failed publish
+        if not isinstance(getattr(rejected, "reason", None), BROKER_ERRORS):
+            raise
+        logger.warning("unit %s: retry not sent (%s); re-sent later", unit_id, rejected)
         return
     if status == "retry":
         mark_sent([unit_id])

@@ -19,6 +19,7 @@ from annotator.pipeline.config import load_pipeline_config
 from annotator.pipeline.runs.dispatch import publish_units
 from annotator.pipeline.runs.units import STAGES, UnitRef
 from annotator.services.pipeline_runs import launch_pipeline_run, start_pipeline_run
+from tests.support.broker import broker_at
 from tests.support.openai_server import OpenAIServer, rate_limited
 from tests.support.pipeline_runs import ScriptedModels, make_pipeline_dataset, write_config
 
@@ -59,6 +60,9 @@ def publishing():
 def test_each_unit_is_published_to_its_stages_queue(publishing):
     refs = [UnitRef(11, "annotate"), UnitRef(12, "ground"), UnitRef(13, "verify")]
     with app.connection_for_write("memory://") as connection:
+        for queue in ("llm", "gpu", "default"):  # what earlier tests left in memory://
+            with connection.SimpleQueue(queue) as simple:
+                simple.clear()
         assert publish_units(refs, producer=app.amqp.Producer(connection))
         received = {}
         for queue in ("llm", "gpu", "default"):
@@ -82,15 +86,15 @@ def test_autodiscovery_registers_a_task_per_stage():
 def test_eager_tasks_chain_every_stage_after_commit(
     started, settings, django_capture_on_commit_callbacks
 ):
-    settings.CELERY_BROKER_URL = "memory://"  # a broker is "configured": tasks are published
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    with django_capture_on_commit_callbacks() as callbacks:
-        assert launch_pipeline_run(started=started) == "broker"
-    assert len(callbacks) == 1  # one publish, after the run's transaction commits
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # a broker is "configured": tasks are published
+    with broker_at("memory://", settings, eager=True):
+        with django_capture_on_commit_callbacks() as callbacks:
+            assert launch_pipeline_run(started=started) == "broker"
+        assert len(callbacks) == 1  # one publish, after the run's transaction commits
 
-    settings.CELERY_TASK_ALWAYS_EAGER = True  # ... and here the publish runs the tasks inline
-    with django_capture_on_commit_callbacks(execute=True):
-        callbacks[0]()
+        settings.CELERY_TASK_ALWAYS_EAGER = True  # ... and here the publish runs them inline
+        with django_capture_on_commit_callbacks(execute=True):
+            callbacks[0]()
     statuses = dict(Sample.objects.values_list("external_id", "status"))
     assert statuses == {"img-0000": "agreed", "img-0001": "dropped", "img-0002": "agreed"}
     assert not StageResult.objects.filter(status__in=["pending", "running"]).exists()
@@ -98,7 +102,16 @@ def test_eager_tasks_chain_every_stage_after_commit(
     assert started.run.status == "done"
 
 
-def test_a_transient_error_retries_the_task_with_the_retry_after_countdown(started, server):
+@pytest.fixture
+def inline_retries(settings):
+    """Retries published inline (memory://, eager) whatever earlier tests did to the app."""
+    with broker_at("memory://", settings, eager=True):
+        yield
+
+
+def test_a_transient_error_retries_the_task_with_the_retry_after_countdown(
+    started, server, inline_retries
+):
     server.enqueue(rate_limited(retry_after="7"))
     unit_id = started.report.start[0].id
     tasks.annotate_unit.push_request(
@@ -140,3 +153,25 @@ def test_messages_come_back_within_the_visibility_timeout_and_beat_resends():
     schedule = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert {"annotator.resend_stuck_units", "review.resend_stuck_mask_edits"} <= schedule
     assert {"annotator.resend_stuck_units", "review.resend_stuck_mask_edits"} <= set(app.tasks)
+
+
+def test_a_retry_the_broker_refuses_leaves_the_unit_due_for_the_resend_check(
+    started, server, monkeypatch
+):
+    from kombu.exceptions import OperationalError
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+
+    monkeypatch.setattr("celery.canvas.Signature.apply_async", refuse)
+    server.enqueue(rate_limited(retry_after="7"))
+    unit_id = started.report.start[0].id
+    tasks.annotate_unit.push_request(
+        id="test-task", retries=0, delivery_info={}, args=[unit_id], called_directly=False
+    )
+    try:
+        assert tasks.annotate_unit.run(unit_id) == "retry"  # no Reject, no lost unit
+    finally:
+        tasks.annotate_unit.pop_request()
+    unit = StageResult.objects.get(pk=unit_id)
+    assert (unit.status, unit.claimed_by) == ("pending", "") and unit.send_due is not None
