@@ -106,3 +106,29 @@ def test_a_deeply_nested_token_request_is_a_parse_error():
     body = "[" * 100_000 + "]" * 100_000
     response = APIClient().post("/api/token/", body, content_type="application/json")
     assert response.status_code == 400
+
+
+def _log_in_via(client: Client, username: str, password: str, forwarded: str):
+    return client.post(
+        reverse("login"),
+        {"username": username, "password": password},
+        REMOTE_ADDR="10.0.0.9",
+        HTTP_X_FORWARDED_FOR=forwarded,
+    )
+
+
+def test_a_forged_forwarded_for_does_not_reset_the_count(client):
+    person = member(ANNOTATOR)
+    for i in range(LIMIT):
+        _log_in_via(client, person.username, "wrong", forwarded=f"192.0.2.{i}")
+    refused = _log_in_via(client, person.username, DEFAULT_PASSWORD, forwarded="192.0.2.99")
+    assert refused.status_code == 429
+
+
+def test_behind_a_proxy_the_forwarded_address_counts(client, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    person = member(ANNOTATOR)
+    for _ in range(LIMIT):
+        _log_in_via(client, person.username, "wrong", forwarded="198.51.100.7, 192.0.2.1")
+    assert _log_in_via(client, person.username, DEFAULT_PASSWORD, "192.0.2.1").status_code == 429
+    assert _log_in_via(client, person.username, DEFAULT_PASSWORD, "192.0.2.2").status_code == 302
