@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from annotator.importers.storable import printable
 from annotator.services.importing import ImportFailed, import_uploaded_samples
+from review import policy
 from review.forms import ImportForm
 
 FORM_FIELDS_ALLOWANCE = 64 * 1024  # the form's other fields and the multipart framing
@@ -55,8 +56,9 @@ class UploadLimit(FileUploadHandler):
 @csrf_exempt
 @login_required
 def import_view(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_staff:
-        raise PermissionDenied
+    allowed = policy.can_administer(user=request.user)
+    if not allowed:
+        raise PermissionDenied(allowed.reason)
     limit = settings.MAX_IMPORT_UPLOAD_BYTES
     if request.method == "POST":
         announced = _content_length(request)

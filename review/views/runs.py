@@ -44,7 +44,7 @@ from annotator.services.pipeline_runs import (
     restore_dropped_sample,
     start_pipeline_run,
 )
-from review.roles import is_admin
+from review import policy
 
 POLL_EVERY = "2s"
 
@@ -54,7 +54,7 @@ def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not is_admin(request.user):
+        if not policy.can_administer(user=request.user):
             raise PermissionDenied("Only admins can run the pipeline.")
         return view(request, *args, **kwargs)
 
