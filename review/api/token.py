@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rest_framework import parsers, status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import parsers, serializers, status
 from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
@@ -31,7 +33,20 @@ class ThrottledObtainAuthToken(ObtainAuthToken):
     throttle_scope = "token"
     parser_classes = [parsers.FormParser, parsers.MultiPartParser, BoundedJSONParser]
 
+    @extend_schema(
+        request=AuthTokenSerializer,
+        responses={
+            200: inline_serializer("Token", {"token": serializers.CharField()}),
+            400: OpenApiResponse(description="Wrong username or password."),
+            429: OpenApiResponse(
+                description="Too many failed sign-ins for this username from this address, or "
+                "too many requests: wait Retry-After seconds."
+            ),
+        },
+        auth=[],
+    )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """A token for a username and password; refused for a while after repeated failures."""
         data = request.data if isinstance(request.data, Mapping) else {}
         username = str(data.get("username") or "")
         address = client_address(request)

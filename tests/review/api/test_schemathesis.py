@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from annotator.models import Sample
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
 from tests.factories import (
+    DEFAULT_PASSWORD,
     AdjudicationFactory,
     AdminFactory,
     CriticVerdictFactory,
@@ -160,3 +161,16 @@ def test_the_served_schema_holds_for_every_role(wsgi_app, world):
                 if failure:
                     failures[f"{operation.label} as {role} ({mode}, {fixed})"] = failure
     assert failures == {}, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
+
+
+def test_a_real_sign_in_matches_the_schema(wsgi_app, world):
+    # Drawn usernames never sign in: the 200 needs a real one.
+    person = member(ANNOTATOR)
+    admin = world["headers"]["admin"]
+    schema = schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app, headers=admin)
+    operation = schema["/api/token/"]["POST"]
+    body = {"username": person.username, "password": DEFAULT_PASSWORD}
+    case = operation.Case(body=body, media_type="application/json")
+    response = case.call()
+    assert response.status_code == 200
+    case.validate_response(response, checks=CHECKS)
