@@ -25,13 +25,13 @@ def _drop_connections() -> None:
     app.amqp._producer_pool = None  # type: ignore[attr-defined]
 
 
-def _configure(url: str | None, eager: bool) -> None:
-    # Celery reads the CELERY_BROKER_URL environment variable first, then the Django
-    # namespace's keys, then its own names: set all three.
-    if url is None:
-        os.environ.pop("CELERY_BROKER_URL", None)
-    else:
-        os.environ["CELERY_BROKER_URL"] = url
+# Celery reads the CELERY_BROKER_URL environment variable first, then the Django namespace's
+# keys, then its own names: all are set, and put back as they were afterwards.
+_KEYS = ("broker_url", "CELERY_BROKER_URL", "task_always_eager", "CELERY_TASK_ALWAYS_EAGER")
+
+
+def _configure(url: str, eager: bool) -> None:
+    os.environ["CELERY_BROKER_URL"] = url
     app.conf.update(
         broker_url=url,
         CELERY_BROKER_URL=url,
@@ -43,8 +43,11 @@ def _configure(url: str | None, eager: bool) -> None:
 @contextmanager
 def broker_at(url: str, settings: Any, *, eager: bool = False) -> Iterator[None]:
     """Publish to `url` (not inline) until the block ends; then back to what it was."""
-    before = (os.environ.get("CELERY_BROKER_URL"), app.conf.task_always_eager)
-    before_setting = settings.CELERY_BROKER_URL
+    env_before = os.environ.get("CELERY_BROKER_URL")
+    changes = app.conf.changes
+    assert changes is not None  # the app is configured (annotator/celery.py)
+    conf_before = {key: changes[key] for key in _KEYS if key in changes}
+    setting_before = settings.CELERY_BROKER_URL
     _drop_connections()
     breaker.reset()
     _configure(url, eager)
@@ -54,5 +57,11 @@ def broker_at(url: str, settings: Any, *, eager: bool = False) -> Iterator[None]
     finally:
         _drop_connections()
         breaker.reset()
-        _configure(before[0], before[1])
-        settings.CELERY_BROKER_URL = before_setting
+        if env_before is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = env_before
+        for key in _KEYS:
+            changes.pop(key, None)
+        changes.update(conf_before)
+        settings.CELERY_BROKER_URL = setting_before
