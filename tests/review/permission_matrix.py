@@ -22,8 +22,10 @@ Personas (the test's world builds each one):
   admin_lease   admin holding a lease not answered yet
 
 Datasets ("blind state"): plain (k = 2), machine_blind (k = 2, machines hidden until a first
-answer), k1 (k = 1: one answer makes the label). The sample in each has another person's answer
-(notes OTHERS_NOTE) and a final label by another adjudicator (version 1, notes FINAL_NOTE).
+answer), k1 (k = 1: one answer makes the label), open (k = 3, no final label yet: "answered"
+may still change their answer, so they still see no one else's). The sample in each has
+another person's answer (notes OTHERS_NOTE) and, except on open, a final label by another
+adjudicator (version 1, notes FINAL_NOTE).
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ PERSONAS = (
     "dual",
     "admin_lease",
 )
-DATASETS = ("plain", "machine_blind", "k1")
+DATASETS = ("plain", "machine_blind", "k1", "open")
+UNDECIDED = frozenset({"open"})  # no final label there
 OTHERS_NOTE = "others-answer-note-7f3a"
 FINAL_NOTE = "final-label-note-91c2"
 LOGIN = "login"  # a redirect to the login page
@@ -159,13 +162,22 @@ ROWS: tuple[Row, ...] = (
     ),
     Row("review:skip", "post", some(302, *LEASEHOLDERS), args=SAMPLE),
     Row("review:take_back", "post", some(302, *ANNOTATORS), args=SAMPLE),
-    Row("review:change_answer", "post", {}, args=SAMPLE, data={**LABEL, "base_version": "1"}),
+    # Open: their answer may change (409 here: the form's base version 1 is not current).
+    Row(
+        "review:change_answer",
+        "post",
+        {},
+        args=SAMPLE,
+        data={**LABEL, "base_version": "1"},
+        datasets={"open": {"answered": 409}},
+    ),
     Row(
         "review:adjudicate",
         "post",
         some(302, "adjudicator", "admin"),
         args=SAMPLE,
         data={**LABEL, "base_version": "1"},
+        datasets={"open": some(409, "adjudicator", "admin")},  # no version 1 there
     ),
     Row(
         "review:draft",
@@ -173,6 +185,7 @@ ROWS: tuple[Row, ...] = (
         some(302, "leaseholder", "adjudicator", "admin", "dual", "admin_lease"),
         args=SAMPLE,
         data=LABEL,
+        datasets={"open": {"answered": 302}},  # a change of their answer
     ),
     Row(
         "review:history",
@@ -182,7 +195,15 @@ ROWS: tuple[Row, ...] = (
         others=SEE_ALL,
         final=SEE_ALL,
     ),
-    Row("review:undo", "post", some(302, "admin"), args=SAMPLE, data={"version": "1"}),
+    # Open: nothing to undo (the page says so); "answered" is told to change their answer.
+    Row(
+        "review:undo",
+        "post",
+        some(302, "admin"),
+        args=SAMPLE,
+        data={"version": "1"},
+        datasets={"open": some(302, "answered", "adjudicator")},
+    ),
     # --- masks: the sample page's rules (review.policy) -------------------------------------
     Row(
         "review:mask_edit",
@@ -255,8 +276,16 @@ ROWS: tuple[Row, ...] = (
         some(201, "adjudicator", "admin"),
         args=SAMPLE,
         data={**LABEL, "base_version": "1"},
+        datasets={"open": some(409, "adjudicator", "admin")},
     ),
-    Row("api:undo", "post", some(200, "admin"), args=SAMPLE, data={"version": "1"}),
+    Row(
+        "api:undo",
+        "post",
+        some(200, "admin"),
+        args=SAMPLE,
+        data={"version": "1"},
+        datasets={"open": some(400, "adjudicator", "admin")},  # no decision to undo
+    ),
     Row(
         "api:history",
         "get",

@@ -47,6 +47,7 @@ from tests.review.permission_matrix import (
     RUN,
     SAMPLE,
     TABLE,
+    UNDECIDED,
     Row,
 )
 from tests.review.team import member
@@ -57,6 +58,7 @@ KINDS = {
     "plain": {"overlap_k": 2},
     "machine_blind": {"overlap_k": 2, "machine_blind": True},
     "k1": {"overlap_k": 1},
+    "open": {"overlap_k": 3},  # no final label yet: an answer may still change
 }
 MASK_ROLE = "subject"
 AUDIT_TABLE = "models"
@@ -126,14 +128,23 @@ def _lease(sample: Sample, person: Any, status: str) -> None:
     )
 
 
+def _decide(sample: Sample, judge: Any) -> None:
+    final = Adjudication.objects.create(
+        sample=sample, annotator=judge, version=1, emotion="awe", confidence=8, notes=FINAL_NOTE
+    )
+    after = history.adjudication_snapshot(final)
+    history.record_event(sample=sample, actor=judge, action=history.DECIDE, after=after)
+
+
 def _sample(kind: str, root: Any, people: dict[str, Any]) -> Sample:
-    """A decided sample: another person's answer, a final label by another adjudicator, the
-    machines' proposal and a masked region; each persona's relation to it."""
+    """A decided sample (an open one on the "open" dataset): another person's answer, a final
+    label by another adjudicator, the machines' proposal and a masked region; each persona's
+    relation to it."""
     dataset = DatasetFactory.create(images_root=str(root), **KINDS[kind])
     Image.new("RGB", (64, 48), "red").save(root / f"{kind}.png")
-    sample = SampleFactory.create(
-        dataset=dataset, image_path=f"{kind}.png", status=Sample.Status.ADJUDICATED
-    )
+    decided = kind not in UNDECIDED
+    status = Sample.Status.ADJUDICATED if decided else Sample.Status.DISPUTED
+    sample = SampleFactory.create(dataset=dataset, image_path=f"{kind}.png", status=status)
     ProposalFactory.create(sample=sample, model_name="gpt-4o")
     mask = np.zeros((48, 64), dtype=bool)
     mask[5:20, 5:30] = True
@@ -142,15 +153,8 @@ def _sample(kind: str, root: Any, people: dict[str, Any]) -> Sample:
     answer = {"emotion": "awe", "confidence": 7.0, "notes": OTHERS_NOTE}
     Annotation.objects.create(sample=sample, annotator=other, **answer)
     history.record_event(sample=sample, actor=other, action=history.ANSWER, after=answer)
-    final = Adjudication.objects.create(
-        sample=sample, annotator=judge, version=1, emotion="awe", confidence=8, notes=FINAL_NOTE
-    )
-    history.record_event(
-        sample=sample,
-        actor=judge,
-        action=history.DECIDE,
-        after=history.adjudication_snapshot(final),
-    )
+    if decided:
+        _decide(sample, judge)
     Annotation.objects.create(sample=sample, annotator=people["answered"], emotion="joy")
     _lease(sample, people["answered"], Assignment.Status.SUBMITTED)
     _lease(sample, people["skipped"], Assignment.Status.SKIPPED)
@@ -247,8 +251,9 @@ def _check(row: Row, world: World, persona: str, dataset: str) -> list[str]:
         if row.method != "get" or got != 200 or not (row.others or row.final):
             continue
         body = _body(response)
+        final = row.final if dataset not in UNDECIDED else frozenset()
         for marker, whom, what in ((OTHERS_NOTE, row.others, "others' answers"),
-                                   (FINAL_NOTE, row.final, "the final label")):  # fmt: skip
+                                   (FINAL_NOTE, final, "the final label")):  # fmt: skip
             if (marker in body) != (persona in whom):
                 shown = "shows" if marker in body else "hides"
                 problems.append(f"{where}: {shown} {what}")
