@@ -16,7 +16,11 @@ from review.models import Assignment, MaskEdit
 from review.services.mask_worker import compute_mask_edit, load_sample_image
 from review.services.masks import Click, add_mask_edit
 from tests.factories import DatasetFactory, SampleFactory
-from tests.support.masks import make_annotator
+from tests.support.masks import (  # noqa: F401 (fixtures)
+    make_annotator,
+    make_scene_sample,
+    tiny_sam,
+)
 
 HUGE = (11_000, 8_000)  # 88 megapixels: 264 MB as an RGB array
 OBJECT = (6_000, 2_000, 9_000, 6_000)  # a bright rectangle on a dark ground
@@ -62,3 +66,22 @@ def test_an_88_megapixel_click_is_segmented_on_a_bounded_copy(huge_sample, setti
     assert abs(x + w - right) < tolerance and abs(y + h - bottom) < tolerance
     assert mask_area(rle) > 0.9 * (right - left) * (bottom - top)
     assert decode_mask(rle)[4000, 7500]  # the clicked pixel is in it
+
+
+@pytest.mark.ml
+@pytest.mark.django_db
+@pytest.mark.usefixtures("tiny_sam")
+def test_sam_segments_the_working_copy_and_answers_at_full_size(images_root, settings):
+    settings.MASK_WORK_MAX_SIDE = 160  # the 320x240 scene is halved
+    sample = make_scene_sample(images_root)
+    person = make_annotator()
+    expires = timezone.now() + timedelta(hours=1)
+    Assignment.objects.create(sample=sample, annotator=person, expires_at=expires)
+    edit = add_mask_edit(sample=sample, role="subject", author=person, click=Click(150, 100, 1))
+    assert compute_mask_edit(edit_id=edit.pk) == "done"
+    edit.refresh_from_db()
+    assert edit.segmenter == "sam-tiny" and len(edit.candidates) == 3
+    assert {tuple(c["rle"]["size"]) for c in edit.candidates} == {(240, 320)}
+    work = load_sample_image(sample=sample)
+    assert work.pixels.shape == (120, 160, 3)
+    assert work.key(sample.content_hash) == f"{sample.content_hash}@160x120"
