@@ -65,6 +65,13 @@ def _name_the_worker(
     set_worker_identity(node=str(sender or ""), main_pid=os.getpid(), single_task=single)
 
 
+@signals.worker_process_init.connect
+def _in_pool_child(**kwargs: Any) -> None:
+    from annotator.pipeline.runs.lease import in_pool_child
+
+    in_pool_child()
+
+
 @signals.worker_ready.connect
 def _start_heartbeat(sender: Any = None, **kwargs: Any) -> None:
     """The worker's row in WorkerHeartbeat, renewed every few seconds (/healthz reads it)."""

@@ -159,10 +159,18 @@ def renew_leases() -> int:
 
 
 def start_worker_heartbeat(*, queues: list[str]) -> None:
-    """In a worker's main process, once it is ready: write the row now and every few seconds."""
+    """In a worker's main process, once it is ready: write the row now and every few seconds.
+    Rows of workers gone for a day (killed, renamed) are dropped on the way."""
     _identity.queues = sorted(queues)
     write_worker_heartbeat()
+    WorkerHeartbeat.objects.filter(seen_at__lt=timezone.now() - timedelta(days=1)).delete()
     keeper().wake.set()
+
+
+def in_pool_child() -> None:
+    """A prefork child (forked, maybe after the main process started its heartbeat): it runs
+    units, renews their leases, and leaves the heartbeat row to the main process."""
+    _identity.queues = None
 
 
 def write_worker_heartbeat() -> None:
