@@ -4,6 +4,7 @@ script, the one per-sample <style> carries the response's nonce; schema and docs
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -90,3 +91,20 @@ def test_the_docs_page_style_carries_the_nonce():
     response = client.get("/api/docs/")
     nonce = _policy(response)["style-src"][1].removeprefix("'nonce-").removesuffix("'")
     assert _inline_problems(response.content.decode(), nonce) == []
+
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+COMMENT = re.compile(r"{%\s*comment\s*%}.*?{%\s*endcomment\s*%}|{#.*?#}", re.DOTALL)
+
+
+@pytest.mark.parametrize("path", sorted(TEMPLATES.rglob("*.html")), ids=lambda p: p.name)
+def test_templates_keep_the_policy(path):
+    # The policy refuses style="" attributes, inline scripts and on*= handlers: a template that
+    # brings one back breaks silently in the browser, so it fails here first.
+    html = COMMENT.sub("", path.read_text())
+    if path.parent.name == "drf_spectacular":  # its inline fallback script is never rendered
+        html = re.sub(r"{% else %}\s*<script>.*?</script>", "", html, flags=re.DOTALL)
+    assert re.findall(r"\sstyle=[\"']", html) == []
+    assert re.findall(r"<script(?![^>]*\ssrc=)[^>]*>", html) == []
+    assert re.findall(r"\son[a-z]+=[\"']", html) == []
+    assert all("nonce=" in tag for tag in re.findall(r"<style[^>]*>", html))
