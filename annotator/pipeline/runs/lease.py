@@ -104,6 +104,8 @@ class _Keeper(threading.Thread):
                 write_worker_heartbeat()
             except DatabaseError as exc:  # the database is away: try again next time
                 logger.warning("lease keeper: %s", exc)
+            except Exception:  # never let the thread die: leases would lapse under live units
+                logger.exception("lease keeper")
             finally:
                 connection.close_if_unusable_or_obsolete()
 
