@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from annotator.models import CriticVerdict, PipelineRun, Sample, StageResult
 from annotator.pipeline.config import EndpointConfig, GroundingConfig, PipelineConfig
+from annotator.pipeline.runs.claim import claim_unit, take_unit
 from annotator.pipeline.runs.config_store import config_from_json, config_to_json
 from annotator.pipeline.runs.context import Computed, UnitContext
-from annotator.pipeline.runs.claim import claim_unit, take_unit
 from annotator.pipeline.runs.execution import execute_unit, finish_unit
 from annotator.pipeline.runs.local import LocalRunner
 from annotator.pipeline.runs.stages import STAGE_FUNCTIONS, votes_and_verdict
