@@ -66,7 +66,11 @@ class Watch:
         self.check()
 
 
-def test_an_annotators_pages_and_a_mask_click_keep_the_policy(demo_site, chromium_browser):
+def test_an_annotators_pages_and_a_mask_click_keep_the_policy(
+    demo_site, chromium_browser, settings
+):
+    # A mask poll waits this long on the server: short, so none is still running at teardown.
+    settings.MASK_WAIT_SECONDS = 0.3
     watch = Watch(chromium_browser, demo_site.url)
     watch.log_in("annotator", demo_site.passwords["annotator"])
     page = watch.page
