@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET
 
 from annotator.models import Dataset
 from review import policy
+from review.http import short_error
 from review.roles import AUDITOR, role_required
 from review.selectors.anchoring import anchoring
 from review.selectors.audit import (
@@ -164,6 +165,9 @@ def _empty_note(section: str, figures: dict[str, Any]) -> str:
 @role_required(AUDITOR)
 def audit_view(request: HtmxHttpRequest) -> HttpResponse:
     form, filters, fingerprint = _filters(request)
+    datasets_exist = bool(cast(forms.ChoiceField, form.fields["dataset"]).choices)
+    if form.errors and datasets_exist:  # figures for other filters would mislead: none, 400
+        return _bad_filters(request, form)
     context: dict[str, Any] = {"form": form, "filters": filters}
     if filters is not None:
         fresh = request.GET.get("fresh") == "1"
@@ -180,13 +184,29 @@ def audit_view(request: HtmxHttpRequest) -> HttpResponse:
     return response
 
 
+def _filter_errors(form: AuditFilterForm) -> str:
+    return " ".join(
+        f"{name}: {' '.join(str(e) for e in errors)}" for name, errors in form.errors.items()
+    )
+
+
+def _bad_filters(request: HtmxHttpRequest, form: AuditFilterForm) -> HttpResponse:
+    """The page with the form's errors and no figures; htmx gets the short text errors.js shows."""
+    if request.htmx:
+        return short_error(400, _filter_errors(form))
+    context = {"form": form, "filters": None, "filter_errors": True}
+    return render(request, "review/audit.html", context, status=400)
+
+
 @require_GET
 @role_required(AUDITOR)
 def audit_json_view(request: HttpRequest) -> HttpResponse:
     """The figures as `manage.py agreement --json` prints them."""
-    _, filters, fingerprint = _filters(request)
+    form, filters, fingerprint = _filters(request)
     if filters is None:
         raise Http404("No such dataset.")
+    if form.errors:
+        return JsonResponse({"errors": form.errors}, status=400)
     figures = audit_figures(filters=filters, fingerprint=fingerprint)
     return JsonResponse({**figures, ANCHORING: anchoring(filters=filters).as_json()})
 
@@ -195,9 +215,11 @@ def audit_json_view(request: HttpRequest) -> HttpResponse:
 @role_required(AUDITOR)
 def audit_table_view(request: HttpRequest, table: str) -> HttpResponseBase:
     """One table: an HTML fragment (what the dashboard embeds), or CSV with ?format=csv."""
-    _, filters, fingerprint = _filters(request)
+    form, filters, fingerprint = _filters(request)
     if filters is None:
         raise Http404("No such dataset.")
+    if form.errors:
+        return short_error(400, _filter_errors(form))
     figures = audit_figures(filters=filters, fingerprint=fingerprint)
     found = audit_table(table, figures=figures, link=_linker(filters))
     if found is None and table == ANCHORING:  # not a cached figure: read when asked
@@ -238,9 +260,11 @@ def _csv_response(filename: str, lines: Iterable[list[Any]]) -> StreamingHttpRes
 @role_required(AUDITOR)
 def audit_samples_view(request: HttpRequest) -> HttpResponseBase:
     """The samples behind one number, read-only; ?format=csv lists them all."""
-    _, filters, fingerprint = _filters(request)
+    form, filters, fingerprint = _filters(request)
     if filters is None:
         raise Http404("No such dataset.")
+    if form.errors:
+        return short_error(400, _filter_errors(form))
     data = audit_data(filters=filters, fingerprint=fingerprint)
     figure = request.GET.get("figure", "")
     dashboard_url = reverse("review:audit") + "?" + urlencode(filters.query())

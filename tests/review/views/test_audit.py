@@ -182,13 +182,27 @@ def test_drilldown_csv_and_errors(client: Client, world):
     assert client.get(missing, {"dataset": "emo-audit"}).status_code == 404
 
 
-def test_bad_dates_are_reported_and_ignored(client: Client, world):
+def test_bad_dates_are_reported_with_no_figures(client: Client, world):
+    # Figures for the whole range under a date error were read as the filtered ones.
     client.force_login(person_with(AUDITOR))
-    response = client.get(
-        DASHBOARD, {"dataset": "emo-audit", "since": "2030-01-02", "until": "2030-01-01"}
+    bad = {"dataset": "emo-audit", "since": "2030-01-02", "until": "2030-01-01"}
+    response = client.get(DASHBOARD, bad)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "The end date is before the start date." in page
+    assert "No figures: correct the filter above" in page
+    assert "audit-summary" not in page
+    htmx = client.get(DASHBOARD, bad, HTTP_HX_REQUEST="true")
+    assert htmx.status_code == 400
+    assert htmx.content.decode() == "until: The end date is before the start date."
+    assert client.get(reverse("review:audit_json"), bad).json() == {
+        "errors": {"until": ["The end date is before the start date."]}
+    }
+    table = reverse("review:audit_table", args=["models"])
+    assert client.get(table, bad).status_code == 400
+    assert (
+        client.get(reverse("review:audit_samples"), {**bad, "figure": "human"}).status_code == 400
     )
-    assert response.status_code == 200
-    assert "The end date is before the start date." in response.content.decode()
 
 
 def test_no_dataset_yet(client: Client, db):
