@@ -25,6 +25,15 @@ from review.services.sign_in import (
 )
 
 
+class SignInThrottled(Throttled):
+    """Throttled with our message as it is: DRF's appends "Expected available in N seconds."
+    to a detail that already says how long; Retry-After still comes from `wait`."""
+
+    def __init__(self, *, wait: float, detail: str) -> None:
+        super().__init__(wait=None, detail=detail)
+        self.wait = wait
+
+
 class ThrottledObtainAuthToken(ObtainAuthToken):
     """DRF's token view with the sign-in failure limit (429 with Retry-After, even for the right
     password) and a request rate per address (REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"])."""
@@ -53,7 +62,7 @@ class ThrottledObtainAuthToken(ObtainAuthToken):
         try:
             check_sign_in_allowed(username=username, address=address)
         except SignInRefused as refused:
-            raise Throttled(wait=refused.retry_after, detail=str(refused)) from refused
+            raise SignInThrottled(wait=refused.retry_after, detail=str(refused)) from refused
         serializer = self.get_serializer(data=data)
         if not serializer.is_valid():
             if data.get("password"):
