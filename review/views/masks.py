@@ -50,7 +50,7 @@ class MaskEditForm(forms.Form):
     y1 = forms.FloatField(required=False)
     x2 = forms.FloatField(required=False)
     y2 = forms.FloatField(required=False)
-    clicks = BoundedJSONField(required=False)
+    clicks = BoundedJSONField(required=False)  # a 100,000-deep list is a form error
     reset = forms.BooleanField(required=False)
 
     def clean(self) -> dict[str, Any]:
