@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 
 from annotator.selectors.health import system_health
 
 
+@csrf_exempt  # nothing to protect; a POST gets 405, not the CSRF failure page
 @never_cache
-@require_GET
+@require_safe
 def healthz_view(request: HttpRequest) -> JsonResponse:
     """200 when the database, broker, workers and queues are fine, else 503 naming what fails.
     No sign-in: compose healthchecks and monitors call it; it holds no secret."""

@@ -115,6 +115,8 @@ def parse_pipeline_config(*, text: str, path: Path) -> PipelineConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PipelineConfigError([f"{path}: invalid TOML: {exc}"]) from exc
+    except RecursionError as exc:  # tomllib recurses per nesting level: x = [[[[...]]]]
+        raise PipelineConfigError([f"{path}: invalid TOML: nested too deeply"]) from exc
     reader = _Reader(path=path, text=text)
     config = reader.pipeline(data)
     if reader.problems:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -81,3 +82,9 @@ def test_a_real_worker_is_seen_and_queues_are_counted_until_it_stops(client):
         assert body["queues"]["llm"] == {"waiting": 0, "workers": 1}
     response = client.get(URL)  # a warm shutdown takes its row away
     assert response.status_code == 503 and response.json()["failing"] == ["workers"]
+
+
+def test_a_post_is_405_not_the_csrf_failure_page():
+    response = Client(enforce_csrf_checks=True).post(URL)  # was a redirect to sign in again
+    assert response.status_code == 405 and response["Allow"] == "GET, HEAD"
+    assert Client().head(URL).status_code == 200

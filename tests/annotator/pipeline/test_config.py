@@ -10,6 +10,7 @@ from annotator.pipeline.config import (
     EndpointConfig,
     GroundingConfig,
     load_pipeline_config,
+    parse_pipeline_config,
     resolve_config_path,
 )
 from annotator.pipeline.errors import PipelineConfigError
@@ -209,3 +210,10 @@ def test_the_documented_example_loads(tmp_path):
     config = load_pipeline_config(path=write(tmp_path, blocks[0]))
     assert {"gpt4o", "gemini", "local"} <= set(config.annotators)
     assert config.critic is not None and config.grounding.enabled
+
+
+def test_toml_nested_past_the_recursion_limit_is_a_config_error():
+    # tomllib recurses once per level: this was a RecursionError (a 500 from an upload).
+    text = "x = " + "[" * 100_000 + "]" * 100_000
+    with pytest.raises(PipelineConfigError, match=r"deep\.toml: invalid TOML: nested too deeply"):
+        parse_pipeline_config(text=text, path=Path("deep.toml"))
