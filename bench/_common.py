@@ -14,9 +14,11 @@ import statistics
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = ["EmoSet", "FI", "ArtPhoto", "Emotion6", "WEBEmo", "Abstract"]
@@ -47,6 +49,46 @@ def setup_django(data_dir: Path) -> None:
     import django
 
     django.setup()
+
+
+def required_postgres_and_redis() -> tuple[str, str]:
+    """DATABASE_URL and CELERY_BROKER_URL, or exit saying what the bench needs."""
+    database, broker = os.environ.get("DATABASE_URL", ""), os.environ.get("CELERY_BROKER_URL", "")
+    if not database.startswith(("postgres://", "postgresql://")) or not broker.startswith("redis"):
+        sys.exit("Set DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://... (see --help)")
+    return database, broker
+
+
+@contextmanager
+def scratch_postgres(url: str, *, prefix: str, keep: bool = False) -> Iterator[str]:
+    """A fresh database on `url`'s server, named after this process; DATABASE_URL points at it
+    meanwhile (workers the bench starts inherit it). Dropped afterwards unless `keep`."""
+    import psycopg
+
+    name = f"{prefix}_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    os.environ["DATABASE_URL"] = urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+    try:
+        yield os.environ["DATABASE_URL"]
+    finally:
+        if not keep:
+            from django.db import connections
+
+            connections.close_all()
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def setup_django_migrated(data_dir: Path) -> None:
+    """Configure Django on the DATABASE_URL already set (a scratch_postgres) and migrate it."""
+    os.environ["EMOREVIEW_DATA_DIR"] = str(data_dir)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "annotator.settings"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    migrate()
 
 
 def migrate() -> None:

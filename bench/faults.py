@@ -25,12 +25,17 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[0] = str(REPO)  # the repo root, not bench/
 
-from bench._common import load, print_table  # noqa: E402
+from bench._common import (  # noqa: E402
+    load,
+    print_table,
+    required_postgres_and_redis,
+    scratch_postgres,
+    setup_django_migrated,
+)
 
 if TYPE_CHECKING:
     from tests.support.mask_faults import FaultRun
@@ -45,37 +50,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--lease", type=float, default=2.0, help="MASK_CLAIM_LEASE_SECONDS")
     parser.add_argument("--segment-seconds", type=float, default=0.5)
     return parser.parse_args()
-
-
-def create_database(url: str) -> tuple[str, str]:
-    import psycopg
-
-    name = f"emoreview_faults_{os.getpid()}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    return name, urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def drop_database(url: str, name: str) -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def setup_django(data_dir: Path, lease: float) -> None:
-    os.environ["EMOREVIEW_DATA_DIR"] = str(data_dir)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "annotator.settings"
-    os.environ["MASK_CLAIM_LEASE_SECONDS"] = str(lease)  # the sweep here reads it
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
 
 
 def one_run(args: argparse.Namespace, pool: str, images: Path) -> FaultRun:
@@ -108,23 +82,21 @@ def one_run(args: argparse.Namespace, pool: str, images: Path) -> FaultRun:
 
 def main() -> None:
     args = parse_args()
-    database, broker = os.environ.get("DATABASE_URL", ""), os.environ.get("CELERY_BROKER_URL", "")
-    if not database.startswith(("postgres://", "postgresql://")) or not broker.startswith("redis"):
-        sys.exit("Set DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://... (see --help)")
-    name, os.environ["DATABASE_URL"] = create_database(database)
+    database, _ = required_postgres_and_redis()
+    os.environ["MASK_CLAIM_LEASE_SECONDS"] = str(args.lease)  # the sweep here reads it
     rows: list[FaultRun] = []
-    with tempfile.TemporaryDirectory(prefix="emoreview-faults-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="emoreview-faults-") as tmp,
+        scratch_postgres(database, prefix="emoreview_faults"),
+    ):
         images = Path(tmp) / "images"
         images.mkdir()
-        setup_django(Path(tmp), args.lease)
-        try:
-            for pool in args.pools:
-                for run_index in range(args.runs):
-                    run = one_run(args, pool, images)
-                    print(f"{pool} run {run_index + 1}: {run}", file=sys.stderr, flush=True)
-                    rows.append(run)
-        finally:
-            drop_database(database, name)
+        setup_django_migrated(Path(tmp))
+        for pool in args.pools:
+            for run_index in range(args.runs):
+                run = one_run(args, pool, images)
+                print(f"{pool} run {run_index + 1}: {run}", file=sys.stderr, flush=True)
+                rows.append(run)
     print(f"\n{args.clicks} clicks and {args.kills} kills per run, lease {args.lease:g} s, "
           f"segmenting {args.segment_seconds:g} s a click; {load()}\n")  # fmt: skip
     table = []

@@ -22,17 +22,21 @@ at the end; the broker's queues are purged before each run, so give it a Redis d
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[0] = str(REPO)  # the repo root, not bench/
 
-from bench._common import load, print_table  # noqa: E402
+from bench._common import (  # noqa: E402
+    load,
+    print_table,
+    required_postgres_and_redis,
+    scratch_postgres,
+    setup_django_migrated,
+)
 
 if TYPE_CHECKING:
     from tests.support.unit_faults import FaultReport
@@ -47,36 +51,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def create_database(url: str) -> tuple[str, str]:
-    import psycopg
-
-    name = f"emoreview_unit_faults_{os.getpid()}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    return name, urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def drop_database(url: str, name: str) -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def setup_django(data_dir: Path) -> None:
-    os.environ["EMOREVIEW_DATA_DIR"] = str(data_dir)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "annotator.settings"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
-
-
 def one_run(args: argparse.Namespace, pool: str, root: Path) -> FaultReport:
     from annotator.models import Dataset, PipelineRun
     from tests.support.unit_faults import run_with_kills
@@ -88,21 +62,18 @@ def one_run(args: argparse.Namespace, pool: str, root: Path) -> FaultReport:
 
 def main() -> None:
     args = parse_args()
-    database, broker = os.environ.get("DATABASE_URL", ""), os.environ.get("CELERY_BROKER_URL", "")
-    if not database.startswith(("postgres://", "postgresql://")) or not broker.startswith("redis"):
-        sys.exit("Set DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://... (see --help)")
-    name, os.environ["DATABASE_URL"] = create_database(database)
+    database, _ = required_postgres_and_redis()
     rows: list[FaultReport] = []
-    with tempfile.TemporaryDirectory(prefix="emoreview-unit-faults-") as tmp:
-        setup_django(Path(tmp) / "data")
-        try:
-            for pool in args.pools:
-                for index in range(args.runs):
-                    run = one_run(args, pool, Path(tmp) / f"{pool}-{index}")
-                    print(f"{pool} run {index + 1}: {run}", file=sys.stderr, flush=True)
-                    rows.append(run)
-        finally:
-            drop_database(database, name)
+    with (
+        tempfile.TemporaryDirectory(prefix="emoreview-unit-faults-") as tmp,
+        scratch_postgres(database, prefix="emoreview_unit_faults"),
+    ):
+        setup_django_migrated(Path(tmp) / "data")
+        for pool in args.pools:
+            for index in range(args.runs):
+                run = one_run(args, pool, Path(tmp) / f"{pool}-{index}")
+                print(f"{pool} run {index + 1}: {run}", file=sys.stderr, flush=True)
+                rows.append(run)
     print(f"\n{args.samples} samples and {args.kills} kills per run, unit lease 3 s, model calls "
           f"0.4 s; {load()}\n")  # fmt: skip
     table = []

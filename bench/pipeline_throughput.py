@@ -28,12 +28,17 @@ import uuid
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[0] = str(REPO)  # the repo root, not bench/
 
-from bench._common import load, print_table  # noqa: E402
+from bench._common import (  # noqa: E402
+    load,
+    print_table,
+    required_postgres_and_redis,
+    scratch_postgres,
+    setup_django_migrated,
+)
 
 STAGES = "annotate,verify,critic"
 CONFIG = """\
@@ -73,46 +78,6 @@ def parse_args() -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
     return parser.parse_args()
-
-
-def required_env() -> tuple[str, str]:
-    database, broker = os.environ.get("DATABASE_URL", ""), os.environ.get("CELERY_BROKER_URL", "")
-    if not database.startswith(("postgres://", "postgresql://")) or not broker.startswith("redis"):
-        sys.exit("Set DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://... (see --help)")
-    return database, broker
-
-
-@contextmanager
-def bench_database(url: str, *, keep: bool):
-    """A fresh database on the same server; DATABASE_URL points at it meanwhile."""
-    import psycopg
-
-    name = f"emoreview_bench_{os.getpid()}"
-    parts = urlsplit(url)
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
-    try:
-        yield os.environ["DATABASE_URL"]
-    finally:
-        if not keep:
-            from django.db import connections
-
-            connections.close_all()
-            with psycopg.connect(url, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def setup_django(data_dir: Path) -> None:
-    os.environ["EMOREVIEW_DATA_DIR"] = str(data_dir)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "annotator.settings"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
 
 
 def make_images(root: Path, count: int) -> None:
@@ -281,13 +246,13 @@ def measure(setting: str, *, args: argparse.Namespace, ctx: dict[str, Any]) -> l
 
 def main() -> None:
     args = parse_args()
-    database, broker = required_env()
+    database, broker = required_postgres_and_redis()
     with (
         tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp,
-        bench_database(database, keep=args.keep_db) as bench_url,
+        scratch_postgres(database, prefix="emoreview_bench", keep=args.keep_db) as bench_url,
     ):
         tmp_path = Path(tmp)
-        setup_django(tmp_path / "data")
+        setup_django_migrated(tmp_path / "data")
         make_images(tmp_path / "images", args.samples)
         with endpoint_process() as url:
             config = tmp_path / "pipeline.toml"

@@ -33,6 +33,7 @@ from django.utils import timezone
 from annotator.adapters.segmenters import MaskCandidate, Prompt, get_segmenter
 from annotator.adapters.segmenters.working_copy import WorkImage, load_work_image
 from annotator.models import Region, Sample
+from annotator.processes import process_alive
 from review.models import MaskEdit
 from review.selectors.masks import boxes_without_masks, is_edit_stale
 from review.selectors.samples import sample_image_path
@@ -109,23 +110,7 @@ def owner_is_gone(claimed_by: str) -> bool:
     host, _, pid = claimed_by.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
         return False
-    return not _process_alive(int(pid))
-
-
-def _process_alive(pid: int) -> bool:
-    stat = Path(f"/proc/{pid}/stat")
-    if Path("/proc/self/stat").exists():
-        try:  # a zombie (killed, not yet reaped) is gone too
-            return stat.read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-        except (OSError, IndexError):
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return not process_alive(int(pid))
 
 
 def _claim_values(now: datetime) -> dict[str, Any]:

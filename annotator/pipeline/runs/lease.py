@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from annotator.models import StageResult, WorkerHeartbeat
 from annotator.pipeline.runs.units import RUNNING
+from annotator.processes import process_alive
 
 logger = logging.getLogger(__name__)
 
@@ -68,21 +69,7 @@ def holder_is_gone(claimed_by: str) -> bool:
         return False
     if pid == os.getpid():
         return _identity.single_task
-    return not _process_alive(pid)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed child not yet reaped is a zombie: gone all the same
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+    return not process_alive(pid)
 
 
 class _Keeper(threading.Thread):
