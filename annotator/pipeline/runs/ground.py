@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-import numpy as np
+from django.conf import settings
 from django.utils import timezone
 
+from annotator.adapters.segmenters.working_copy import WorkImage, load_work_image
 from annotator.models import Proposal, Region
 from annotator.pipeline.runs.context import Computed, RoundUnits, UnitContext, image_file
 from annotator.pipeline.runs.units import GROUNDING_DINO, UnitRef
@@ -38,16 +39,16 @@ def ground(ctx: UnitContext) -> Computed:
     from annotator.adapters.grounding import get_grounder
     from annotator.adapters.segmenters import get_segmenter
 
-    image = _load_rgb(ctx)
+    work = _load_work_image(ctx)
     grounder = get_grounder(ctx.config.grounding)
     if grounder is not None:
-        targets = _detected(grounder, image, _phrases(ctx.unit.sample_id))
+        targets = _detected(grounder, work, _phrases(ctx.unit.sample_id))
     else:
         targets = _existing_boxes(ctx.unit.sample_id)
-    height, width = image.shape[:2]
-    targets = [t for t in (_clamped(t, width, height) for t in targets) if t is not None]
+    clamped = (_clamped(t, work.width, work.height) for t in targets)
+    targets = [t for t in clamped if t is not None]
     segmenter = get_segmenter()
-    _mask(targets, image=image, image_key=ctx.sample.content_hash, segmenter=segmenter)
+    _mask(targets, work=work, image_key=ctx.sample.content_hash, segmenter=segmenter)
     sample_id, name = ctx.unit.sample_id, segmenter.name
 
     def write(round_units: RoundUnits) -> list[UnitRef]:
@@ -62,12 +63,10 @@ def ground(ctx: UnitContext) -> Computed:
     return Computed(output=output, write=write)
 
 
-def _load_rgb(ctx: UnitContext) -> np.ndarray:
-    from PIL import Image
-
-    # Stored pixel size, no EXIF rotation: the frame imported boxes are given in.
-    with Image.open(image_file(ctx.sample)) as opened:
-        return np.asarray(opened.convert("RGB"))
+def _load_work_image(ctx: UnitContext) -> WorkImage:
+    """The bounded working copy (MASK_WORK_MAX_SIDE) detection and segmentation run on; boxes
+    stay in image pixels. Stored pixel size, no EXIF rotation: the frame imported boxes are in."""
+    return load_work_image(image_file(ctx.sample), max_side=settings.MASK_WORK_MAX_SIDE)
 
 
 def _phrases(sample_id: int) -> dict[str, str]:
@@ -86,17 +85,20 @@ def _phrases(sample_id: int) -> dict[str, str]:
     return phrases
 
 
-def _detected(grounder: Any, image: np.ndarray, phrases: dict[str, str]) -> list[Target]:
+def _detected(grounder: Any, work: WorkImage, phrases: dict[str, str]) -> list[Target]:
     from annotator.adapters.grounding import best_per_phrase
 
     if not phrases:
         return []
-    best = best_per_phrase(grounder.detect(image=image, phrases=list(phrases)))
+    best = best_per_phrase(grounder.detect(image=work.pixels, phrases=list(phrases)))
+    fx, fy = work.factors  # detected on the working copy: boxes back in image pixels
     return [
-        Target(phrases[phrase], phrase, d.box, GROUNDING_DINO, score=d.score)
+        Target(phrases[phrase], phrase, (x1 / fx, y1 / fy, x2 / fx, y2 / fy), GROUNDING_DINO,
+               score=d.score)
         for phrase, d in best.items()
         if phrase in phrases
-    ]
+        for x1, y1, x2, y2 in [d.box]
+    ]  # fmt: skip
 
 
 def _existing_boxes(sample_id: int) -> list[Target]:
@@ -134,16 +136,18 @@ def _clamped(target: Target, width: int, height: int) -> Target | None:
     return target
 
 
-def _mask(targets: list[Target], *, image: np.ndarray, image_key: str, segmenter: Any) -> None:
+def _mask(targets: list[Target], *, work: WorkImage, image_key: str, segmenter: Any) -> None:
     from annotator.adapters.segmenters import Prompt
-    from annotator.services.rle import encode_mask
 
     for target in targets:
         candidates = segmenter.segment(
-            image=image, image_key=image_key, prompt=Prompt(box=target.box), multimask=False
+            image=work.pixels,
+            image_key=work.key(image_key),
+            prompt=work.prompt_in(Prompt(box=target.box)),
+            multimask=False,
         )
         if candidates:
-            target.mask = encode_mask(candidates[0].mask)
+            target.mask = work.encode(candidates[0].mask)  # at the image's own size
             if target.score is None:
                 target.score = round(float(candidates[0].score), 6)
 

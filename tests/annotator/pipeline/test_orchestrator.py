@@ -18,7 +18,7 @@ from annotator.pipeline.config import load_pipeline_config
 from annotator.pipeline.runs.units import chosen_for_spot_check
 from annotator.selectors.pipeline_runs import run_progress
 from annotator.services.pipeline_runs import run_pipeline_in_process, start_pipeline_run
-from annotator.services.rle import mask_area
+from annotator.services.rle import mask_area, mask_bbox
 from tests.support.openai_server import OpenAIServer
 from tests.support.pipeline_runs import (
     BASE_WIDTH,
@@ -252,3 +252,30 @@ def test_weights_from_the_config_count_in_the_vote(tmp_path, server, five):
     assert five.model_weights == {"gpt4o": 1.0, "gemini": 1.1}
     sample = Sample.objects.get(external_id="img-0004")  # gpt4o awe (1.0) vs gemini fear (1.1)
     assert (sample.status, sample.suggested_emotion) == ("disputed", "fear")
+
+
+def test_the_ground_stage_segments_a_bounded_copy_and_masks_at_full_size(
+    tmp_path, server, five, settings, monkeypatch
+):
+    from annotator.adapters.segmenters.grabcut import GrabCutSegmenter
+
+    settings.MASK_WORK_MAX_SIDE = 24  # the test images are larger: every one is reduced
+    seen: list[tuple[int, ...]] = []
+    segment = GrabCutSegmenter.segment
+
+    def recording(self, *, image, **kwargs):  # the real GrabCut, noting what it was given
+        seen.append(image.shape)
+        return segment(self, image=image, **kwargs)
+
+    monkeypatch.setattr(GrabCutSegmenter, "segment", recording)
+    run(five, config_for(tmp_path, server))
+    assert len(seen) == 5 and all(max(shape[:2]) <= 24 for shape in seen)
+    for region in Region.objects.filter(sample__dataset=five).select_related("sample"):
+        sample = region.sample
+        assert max(sample.width, sample.height) > 24
+        assert region.mask is not None and region.mask["size"] == [sample.height, sample.width]
+        x, y, w, h = mask_bbox(region.mask)
+        x1, y1, x2, y2 = region.box
+        slack = max(sample.width, sample.height) / 24 + 1  # one working pixel, scaled back
+        assert w > 0 and x1 - slack <= x and x + w <= x2 + slack
+        assert h > 0 and y1 - slack <= y and y + h <= y2 + slack
