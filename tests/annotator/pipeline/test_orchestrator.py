@@ -275,6 +275,7 @@ def test_the_ground_stage_segments_a_bounded_copy_and_masks_at_full_size(
         assert max(sample.width, sample.height) > 24
         assert region.mask is not None and region.mask["size"] == [sample.height, sample.width]
         x, y, w, h = mask_bbox(region.mask)
+        assert region.box is not None
         x1, y1, x2, y2 = region.box
         slack = max(sample.width, sample.height) / 24 + 1  # one working pixel, scaled back
         assert w > 0 and x1 - slack <= x and x + w <= x2 + slack
