@@ -173,6 +173,9 @@ class CriticVerdict(models.Model):
         REVISE = "revise"
         DROP = "drop"
 
+    # model_name of a person's verdict (an admin's restore): "person:<username>".
+    PERSON_PREFIX = "person:"
+
     sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="verdicts")
     model_name = models.CharField(max_length=100, default="critic")
     verdict = models.CharField(max_length=16, choices=Verdict.choices)

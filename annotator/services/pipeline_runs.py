@@ -219,7 +219,7 @@ def restore_dropped_sample(*, sample: Sample, user: Any) -> Sample:
         name = getattr(user, "username", "") or "someone"
         CriticVerdict.objects.create(
             sample=sample,
-            model_name=f"person:{name}"[:100],
+            model_name=f"{CriticVerdict.PERSON_PREFIX}{name}"[:100],
             verdict=CriticVerdict.Verdict.PRESERVE,
             reasoning=f"Restored by {name}: the critic's drop was overruled.",
             checks={"origin": "person", "restored_by": name},

@@ -189,6 +189,18 @@ def needs_critic(*, status: str, sample_id: int, share: float) -> bool:
     return agreed and chosen_for_spot_check(sample_id=sample_id, share=share)
 
 
+def restored_by(*, sample_id: int) -> str:
+    """The person whose verdict is the sample's latest (an admin's restore), or ""."""
+    latest = (
+        CriticVerdict.objects.filter(sample_id=sample_id)
+        .order_by("-created_at", "-id")
+        .values_list("model_name", flat=True)
+        .first()
+    )
+    person = CriticVerdict.PERSON_PREFIX
+    return latest.removeprefix(person) if latest and latest.startswith(person) else ""
+
+
 def verify(ctx: UnitContext) -> Computed:
     """Needs no model: the unit before it usually runs it in its own transaction (execution)."""
     unit = ctx.unit
@@ -200,6 +212,9 @@ def verify(ctx: UnitContext) -> Computed:
         output.update(status=result.status, suggested=result.suggested_emotion)
         if not needs_critic(status=result.status, sample_id=unit.sample_id, share=share):
             round_units.skip(CRITIC, f"{result.status}: not sent to the critic")
+        elif person := restored_by(sample_id=unit.sample_id):
+            # A person overruled the critic's drop: a new run's critic may not drop it again.
+            round_units.skip(CRITIC, f"restored by {person}: their verdict stands")
         return []
 
     return Computed(output=output, write=write)

@@ -17,7 +17,11 @@ from annotator.models import CriticVerdict, PipelineRun, Proposal, Region, Sampl
 from annotator.pipeline.config import load_pipeline_config
 from annotator.pipeline.runs.units import chosen_for_spot_check
 from annotator.selectors.pipeline_runs import run_progress
-from annotator.services.pipeline_runs import run_pipeline_in_process, start_pipeline_run
+from annotator.services.pipeline_runs import (
+    restore_dropped_sample,
+    run_pipeline_in_process,
+    start_pipeline_run,
+)
 from annotator.services.rle import mask_area, mask_bbox
 from tests.support.openai_server import OpenAIServer
 from tests.support.pipeline_runs import (
@@ -280,3 +284,24 @@ def test_the_ground_stage_segments_a_bounded_copy_and_masks_at_full_size(
         slack = max(sample.width, sample.height) / 24 + 1  # one working pixel, scaled back
         assert w > 0 and x1 - slack <= x and x + w <= x2 + slack
         assert h > 0 and y1 - slack <= y and y + h <= y2 + slack
+
+
+def test_a_new_run_leaves_a_restored_sample_to_the_person_who_restored_it(
+    tmp_path, server, five, models, admin_user
+):
+    run(five, config_for(tmp_path, server))
+    dropped = Sample.objects.get(dataset=five, status="dropped")
+    restored = restore_dropped_sample(sample=dropped, user=admin_user)
+    assert restored.status == "disputed"
+    critic_calls = sum(models.critic_calls.values())
+
+    # A third annotator: every sample is voted and judged again; the critic would drop it again.
+    second = run(five, config_for(tmp_path, server, annotators=("gpt4o", "gemini", "qwen")))
+    restored.refresh_from_db()
+    assert restored.status == "disputed"
+    unit = second.results.get(sample=restored, stage="critic")
+    reason = f"restored by {admin_user.username}: their verdict stands"
+    assert (unit.status, unit.output) == ("skipped", {"reason": reason})
+    latest = restored.verdicts.order_by("-created_at", "-id")[0]
+    assert latest.model_name == f"person:{admin_user.username}"
+    assert sum(models.critic_calls.values()) > critic_calls  # the other disputed ones: judged
