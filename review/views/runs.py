@@ -188,8 +188,12 @@ def run_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @admin_required
 def run_progress_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """The progress partial that the page polls while the run is active."""
-    return render(request, "review/_run_progress.html", _progress_context(run_for_page(pk=pk)))
+    """The progress partial that the page polls while the run is active, with the cancel button
+    and the failed and dropped samples swapped out of band (a run ending shows its outcome)."""
+    context = _progress_context(run_for_page(pk=pk))
+    run = context["run"]
+    context |= {"failures": run_failures(run=run), "dropped": run_dropped_samples(run=run)}
+    return render(request, "review/_run_progress.html", {**context, "oob": True})
 
 
 @require_POST

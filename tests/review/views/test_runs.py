@@ -138,6 +138,8 @@ def test_progress_polls_while_the_run_is_active_and_stops_after(client, admin_us
     partial = client.get(progress_url, headers={"HX-Request": "true"}).text
     assert partial.lstrip().startswith('<section id="run-progress"')
     assert '<tr data-stage="annotate">' in partial and 'data-count="pending">4<' in partial
+    assert '<div id="run-actions" hx-swap-oob="true">' in partial and 'id="cancel-run"' in partial
+    assert page.count('id="run-outcome"') == 1 and "hx-swap-oob" not in page
 
     run_pipeline_in_process(started=started)
     partial = client.get(progress_url, headers={"HX-Request": "true"}).text
@@ -212,6 +214,9 @@ def test_a_run_whose_only_unit_failed_says_so_not_done(client, admin_user, tmp_p
         assert ">finished with 1 failure</span>" in page
         assert ">done</span>" not in page
     assert 'data-count="failed">1<' in detail and "reply still invalid" in detail
+    # A page watched while the run ended learns it from the poll: failures, no cancel button.
+    assert '<div id="run-outcome" hx-swap-oob="true">' in partial
+    assert "reply still invalid" in partial and 'id="cancel-run"' not in partial
 
 
 # --- the config: only from PIPELINE_CONFIG_DIRS or uploaded, and bounded ------------------------
