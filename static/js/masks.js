@@ -233,6 +233,26 @@
     });
     var computing = document.querySelector('.mask-state[data-status="pending"], .mask-state[data-status="running"]');
     s.classList.toggle("mask-busy", busy || !!computing);
+    Object.keys(queues).forEach(function (role) {
+      showSending(role, queues[role].busy);
+    });
+  }
+
+  // While a click is on its way the status says so (in-process segmenting answers only when
+  // done: "No mask yet" stood there for seconds); the answer's state partial replaces it.
+  function showSending(role, sending) {
+    var status = document.querySelector("#mask-state-" + role + " .mask-status");
+    if (!status) return;
+    var note = status.querySelector(".mask-sending");
+    if (sending && !note && !status.querySelector(".mask-progress")) {
+      note = document.createElement("span");
+      note.className = "mask-progress mask-sending";
+      note.textContent = "computing mask…";
+      status.insertBefore(note, status.firstChild);
+    } else if (!sending && note) {
+      note.remove();
+    }
+    status.classList.toggle("mask-status-sending", !!(sending && note));
   }
 
   function isBusy(role) {

@@ -178,3 +178,28 @@ def test_clicks_while_the_page_polls_are_all_stored(demo_site, chromium_browser,
     assert len(head.points) == 4 and head.status == "done"
     assert masks.painted()[0] == mask_area(head.candidates[0]["rle"]) > 0
     assert masks.clicks_drawn() == 4
+
+
+# Every text the subject's status line shows, as the person reads it (innerText skips hidden).
+RECORD_STATUS = """() => {
+  window.__statusTexts = [];
+  const note = () => {
+    const status = document.querySelector("#mask-state-subject .mask-status");
+    if (status) window.__statusTexts.push(status.innerText.trim());
+  };
+  new MutationObserver(note).observe(document.querySelector(".mask-panel") || document.body,
+    {subtree: true, childList: true, characterData: true, attributes: true});
+}"""
+
+
+def test_the_status_says_computing_while_a_click_is_on_its_way(demo_site, chromium_browser):
+    page, _ = _open_a_sample(demo_site, chromium_browser)
+    masks = MaskPage(page)
+    assert "No mask yet" in page.inner_text("#mask-state-subject .mask-status")
+    page.evaluate(RECORD_STATUS)
+    masks.click(0.5, 0.5)
+    masks.settle()
+    seen = page.evaluate("window.__statusTexts")
+    assert any(text.startswith("computing mask…") for text in seen), seen
+    assert not any("No mask yet" in text and "computing" in text for text in seen), seen
+    assert "grabcut" in page.inner_text("#mask-state-subject .mask-status")
