@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from django.db.models import Prefetch
+from django.db.models import Max, Prefetch
 from django.shortcuts import get_object_or_404
 
 from annotator.models import CriticVerdict, Proposal, Region, Sample
@@ -51,6 +51,13 @@ def current_adjudication(*, sample: Sample) -> Adjudication | None:
         .order_by("-version")
         .first()
     )
+
+
+def next_label_version(*, sample: Sample) -> int:
+    """The version a save writes: one above the highest, reverted versions included (an undone
+    version 1 leaves the next save version 2)."""
+    highest = Adjudication.objects.filter(sample=sample).aggregate(v=Max("version"))["v"]
+    return (highest or 0) + 1
 
 
 def latest_adjudication(*, sample: Sample) -> Adjudication | None:

@@ -14,14 +14,13 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 
 from annotator.models import Sample
 from annotator.taxonomy import normalise_label
 from review.limits import NOTES_MAX_LENGTH
 from review.models import Adjudication, Assignment, Draft
 from review.policy import is_decision_author
-from review.selectors.samples import current_adjudication
+from review.selectors.samples import current_adjudication, next_label_version
 from review.services import history
 
 MAX_CONFIDENCE = 10.0
@@ -122,7 +121,7 @@ def record_final_label(
     current_version = current.version if current else 0
     if base_version is not None and base_version != current_version:
         raise VersionConflict(theirs=current, yours=label, base_version=base_version)
-    highest = Adjudication.objects.filter(sample=sample).aggregate(v=Max("version"))["v"] or 0
+    highest = next_label_version(sample=sample) - 1
     details = dict(details or {})
     # The status to return to when every version is undone.
     details["status_before"] = (

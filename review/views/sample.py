@@ -33,6 +33,7 @@ from review.selectors.samples import (
     draft_for,
     latest_critic_verdict,
     model_weight,
+    next_label_version,
     own_answer,
     proposal_comparison,
     region_boxes,
@@ -151,6 +152,8 @@ def page_context(
             sample=sample, mode=mode, current=current, draft=draft
         )
         context["form_action"] = "review:answer" if mode == MODE_ANSWER else "review:adjudicate"
+        if mode == MODE_ADJUDICATE:
+            context["next_version"] = next_label_version(sample=sample)
     elif mode == MODE_CHANGE:
         context["form"] = form or change_answer_form(
             sample=sample, own=context["own_answer"], current=current, draft=draft

@@ -79,3 +79,12 @@ def test_the_api_undo_needs_the_version_and_refuses_a_stale_one(sample):
     assert stale.status_code == 409 and stale.json()["theirs"]["version"] == 2
     assert _nothing_reverted()
     assert api.post(url, {"version": 2}).status_code == 200
+
+
+def test_after_undoing_every_version_the_form_names_the_version_a_save_makes(client, sample):
+    client.force_login(AdminFactory())
+    assert _undo(client, sample, version="2").status_code < 400
+    assert _undo(client, sample, version="1").status_code < 400
+    page = client.get(reverse("review:sample", args=[sample.pk])).content.decode()
+    # Versions are never reused: the next save is version 3 (the form said "version 1").
+    assert "No final label yet: saving makes version 3." in page
