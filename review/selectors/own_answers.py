@@ -40,7 +40,9 @@ def answer_change_refusal(*, sample: Sample, annotation: Annotation) -> str | No
         return None
     current = current_adjudication(sample=sample)
     if sample.dataset.overlap_k <= 1:
-        if current is not None and made_from_answer(adjudication=current, annotation=annotation):
+        if current is None:  # an admin undid the label the answer made
+            return "The label your answer made was undone: the sample waits for an adjudicator."
+        if made_from_answer(adjudication=current, annotation=annotation):
             return None
         return "Someone else has decided this sample since your answer: its label is final."
     if current is not None:

@@ -11,9 +11,23 @@ from django.urls import reverse
 from annotator.models import Sample
 from review.forms import AdjudicationForm
 from review.models import Adjudication, Annotation, Assignment, Draft
+from review.policy import SampleAccess
 from review.roles import ANNOTATOR, user_roles
+from review.selectors.own_answers import answer_change_refusal
 from review.selectors.progress import annotator_progress, work_place
+from review.selectors.samples import own_answer
 from review.services.adjudication import LABEL_FIELDS
+
+
+def own_answer_context(
+    request: HttpRequest, *, sample: Sample, access: SampleAccess, read_only: bool
+) -> dict[str, Any]:
+    """An annotator's own answer, and why it can no longer change when the page is read-only."""
+    own = None if access.see_all else own_answer(sample=sample, user=request.user)
+    locked = None
+    if own is not None and read_only:
+        locked = answer_change_refusal(sample=sample, annotation=own)
+    return {"own_answer": own, "answer_locked": locked}
 
 
 def own_work_context(request: HttpRequest, *, sample: Sample) -> dict[str, Any]:

@@ -52,7 +52,11 @@ from review.services.blind_answers import submit_final_answer
 from review.views.blind_context import HIDDEN_EVIDENCE, blind_page_context
 from review.views.mask_overlays import people_mask_thumbnails
 from review.views.masks import mask_page_context, start_mask_work
-from review.views.own_work_context import change_answer_form, own_work_context
+from review.views.own_work_context import (
+    change_answer_form,
+    own_answer_context,
+    own_work_context,
+)
 from review.views.queue import HtmxHttpRequest, redirect_to_next, wants_partial
 
 KEYED_EMOTIONS = 9  # digits 1-9 pick an emotion; labels past the ninth are clicked
@@ -128,7 +132,7 @@ def page_context(
             if access.see_all and not blind
             else []
         ),
-        "own_answer": None if access.see_all else own_answer(sample=sample, user=request.user),
+        **own_answer_context(request, sample=sample, access=access, read_only=mode == MODE_READ),
         "draft": draft,
         "restored": True,  # a draft on a freshly opened page came from an earlier visit
         "keyed_emotions": KEYED_EMOTIONS,

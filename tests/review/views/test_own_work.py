@@ -151,3 +151,18 @@ def test_the_sample_page_queries_do_not_grow_with_the_work(client, annotator, wo
     while (got := lease_next_sample(user=annotator)) is not None:
         submit_answer(sample=got.sample, annotator=annotator, emotion="awe", confidence=5.0)
     assert queries(work[1]) == few
+
+
+def test_a_read_only_answer_says_why_it_cannot_change(client, annotator, work):
+    first = work[0]  # k = 1: the answer made version 1
+    admin = member(ADJUDICATOR)
+    admin.is_staff = True
+    admin.save()
+    client.force_login(admin)
+    assert client.post(reverse("review:undo", args=[first.pk]), {"version": "1"}).status_code < 400
+    client.force_login(annotator)
+    response = client.get(_url(first))
+    assert response.context["mode"] == "read"  # no form: it said only "Your answer: awe"
+    html = response.content.decode()
+    assert "Your answer: <strong>awe</strong>" in html
+    assert "The label your answer made was undone: the sample waits for an adjudicator." in html
