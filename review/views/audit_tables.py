@@ -27,6 +27,16 @@ class Table:
     rows: list[list[Cell]] = field(default_factory=list)
     note: str = ""
 
+    @property
+    def headers(self) -> list[tuple[str, bool]]:
+        """(title, numeric) per column: a numeric column's header sits right, over its numbers."""
+        numeric = [
+            any(i < len(row) and row[i].numeric for row in self.rows)
+            for i in range(len(self.columns))
+        ]
+        numeric[:1] = [False] * len(numeric[:1])  # the row headers' column
+        return list(zip(self.columns, numeric, strict=True))
+
 
 def text(value: Any) -> Cell:
     return Cell(value, "—" if value in (None, "") else str(value))

@@ -280,3 +280,16 @@ def test_dashboard_says_when_figures_were_computed_and_recomputes_on_request(
         client.get(reverse("review:audit_json"), {"dataset": "emo-audit"}).json()["human"]["items"]
         == 5
     )
+
+
+def test_numeric_columns_have_their_headers_over_the_numbers_and_counts_agree(
+    client: Client, world
+):
+    client.force_login(person_with(AUDITOR))
+    html = client.get(DASHBOARD, {"dataset": "emo-audit"}).content.decode()
+    # Headers were left-aligned over right-aligned numbers: each value sat under the next title.
+    assert '<th scope="col" class="num">' in html
+    counts = re.findall(r'<span class="count-n">(\d+)</span> <span class="count-label">(\w+)', html)
+    assert len(counts) >= 4
+    for number, label in counts:  # "1 annotators" before
+        assert label.endswith("s") == (number != "1"), (number, label)
