@@ -87,4 +87,4 @@ def test_a_real_worker_is_seen_and_queues_are_counted_until_it_stops(client):
 def test_a_post_is_405_not_the_csrf_failure_page():
     response = Client(enforce_csrf_checks=True).post(URL)  # was a redirect to sign in again
     assert response.status_code == 405 and response["Allow"] == "GET, HEAD"
-    assert Client().head(URL).status_code == 200
+    assert Client().head(URL).status_code == Client().get(URL).status_code  # 200, or 503
