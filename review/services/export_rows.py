@@ -210,11 +210,21 @@ def _agreed_decision(
 def chosen_proposal(
     *, proposals: Sequence[ProposalRow], emotion: str, weights: Mapping[str, float]
 ) -> ProposalRow | None:
-    """The highest-weighted proposal naming `emotion`; equal weights go to the first model name."""
+    """The proposal naming `emotion` whose triplet and description the row carries: one with
+    text first (a classifier's label has none, and won ties by name: empty B-A-S for agreed
+    samples two VLMs described), then the highest weight, then the first model name; the
+    answer form's draft picks the same way (review.selectors.samples.adjudication_draft)."""
     named = [p for p in proposals if p.emotion == emotion]
     if not named:
         return None
-    return min(named, key=lambda p: (-weights.get(p.model_name, DEFAULT_WEIGHT), p.model_name))
+    return min(
+        named,
+        key=lambda p: (
+            not (p.background or p.attribute or p.subject or p.description),
+            -weights.get(p.model_name, DEFAULT_WEIGHT),
+            p.model_name,
+        ),
+    )
 
 
 def bbox_json(regions: Sequence[RegionRow], masks: Sequence[MaskRow] = ()) -> str:

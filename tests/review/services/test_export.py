@@ -427,3 +427,17 @@ def test_queries_per_batch_are_constant(db, settings, django_assert_max_num_quer
     assert (large_queries - small_queries) == 6 * (5 - 2)
     with django_assert_max_num_queries(1 + 6 * 5):
         list(iter_export_batches(dataset=large, scope="all"))
+
+
+def test_an_agreed_row_takes_its_triplet_from_a_proposal_that_has_one(db):
+    # A classifier's label has no text and won the name tie ("emovit" < "gemini"): 3 of 5
+    # agreed demo rows exported empty background/attribute/subject/description.
+    dataset = DatasetFactory(name="emo-classifier", model_weights={})
+    sample = SampleFactory(dataset=dataset, status=Sample.Status.AGREED, suggested_emotion="awe")
+    empty = {"description": "", "background": "", "attribute": "", "subject": ""}
+    propose(sample, "emovit", "awe", 0.0, **empty)
+    propose(sample, "gemini", "awe", 7.0)
+    propose(sample, "gpt-4o", "awe", 6.0)
+    (row,) = [r for batch in iter_export_batches(dataset=dataset, scope="decided") for r in batch]
+    assert (row["background"], row["subject"]) == ("gemini-bg", "gemini-subj")
+    assert row["description"] == "gemini sees awe"
