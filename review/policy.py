@@ -87,6 +87,7 @@ class SampleAccess:
     lease: Assignment | None = None  # their annotate lease, whatever its status
     answered: bool = False  # an answer (or a binary vote) of theirs exists
     change: bool = False  # they answered and may still change that answer
+    change_refusal: str = ""  # why their answer may not change any more ("" when it may)
     machines_hidden: bool = False  # machine-blind dataset, no blind answer of theirs yet
 
     @property
@@ -146,7 +147,8 @@ def sample_access(*, user: Any, sample: Sample) -> SampleAccess:
     ).first()
     own = Annotation.objects.filter(sample=sample, annotator=user).first()
     answered = own is not None or BinaryVote.objects.filter(sample=sample, annotator=user).exists()
-    change = own is not None and answer_change_refusal(sample=sample, annotation=own) is None
+    refusal = answer_change_refusal(sample=sample, annotation=own) if own is not None else None
+    change = own is not None and refusal is None
     # Answering it, or (only an annotator here) having skipped it without answering.
     blind_reader = (
         lease is not None
@@ -162,8 +164,9 @@ def sample_access(*, user: Any, sample: Sample) -> SampleAccess:
         and not BlindAnswer.objects.filter(sample=sample, annotator=user).exists()
     )
     return SampleAccess(
-        roles=roles, lease=lease, answered=answered, change=change, machines_hidden=hidden
-    )
+        roles=roles, lease=lease, answered=answered, change=change,
+        change_refusal=refusal or "", machines_hidden=hidden,
+    )  # fmt: skip
 
 
 def can_view(*, access: SampleAccess) -> Decision:

@@ -13,7 +13,6 @@ from review.forms import AdjudicationForm
 from review.models import Adjudication, Annotation, Assignment, Draft
 from review.policy import SampleAccess
 from review.roles import ANNOTATOR, user_roles
-from review.selectors.own_answers import answer_change_refusal
 from review.selectors.progress import annotator_progress, work_place
 from review.selectors.samples import own_answer
 from review.services.adjudication import LABEL_FIELDS
@@ -24,9 +23,7 @@ def own_answer_context(
 ) -> dict[str, Any]:
     """An annotator's own answer, and why it can no longer change when the page is read-only."""
     own = None if access.see_all else own_answer(sample=sample, user=request.user)
-    locked = None
-    if own is not None and read_only:
-        locked = answer_change_refusal(sample=sample, annotation=own)
+    locked = access.change_refusal if own is not None and read_only else ""
     return {"own_answer": own, "answer_locked": locked}
 
 
