@@ -44,6 +44,10 @@ class Dataset(models.Model):
         help_text="Annotators answer before they see the machines' proposals, critic and boxes; "
         "then they may revise. Both answers are kept so the audit can measure anchoring.",
     )
+    # What a dataset paper must state about reuse: exports carry both (COCO info/licenses,
+    # Parquet columns, the datasheet).
+    licence = models.CharField(max_length=200, blank=True, help_text="e.g. CC BY-NC 4.0")
+    attribution = models.TextField(blank=True, help_text="how to cite or credit the images")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -75,6 +79,9 @@ class Sample(models.Model):
     human_check = models.BooleanField(default=False)
     # A gold sample's known answer; measures each annotator.
     gold_emotion = models.CharField(max_length=64, blank=True)
+    # When status last changed (an agreed sample's decision time): updated_at moves on every
+    # write, an identical re-import included, so exports cannot use it as decided_at.
+    status_changed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

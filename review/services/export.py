@@ -19,6 +19,14 @@ from typing import Any, TextIO
 from annotator.models import Dataset
 from review.selectors.export import SCOPE_ALL, SCOPE_DECIDED, SCOPES, export_model_names
 from review.selectors.snapshot import consistent_snapshot
+from review.services.export_formats import (
+    FORMAT_CSV,
+    FORMAT_PARQUET,
+    FORMATS,
+    ExportChunk,
+    ExportOptions,
+    export_format,
+)
 from review.services.export_parquet import write_parquet
 from review.services.export_rows import (
     columns_for,
@@ -27,10 +35,6 @@ from review.services.export_rows import (
     iter_export_batches,
     iter_export_batches_for,
 )
-
-FORMAT_CSV = "csv"
-FORMAT_PARQUET = "parquet"
-FORMATS = (FORMAT_CSV, FORMAT_PARQUET)
 
 __all__ = [
     "FORMATS",
@@ -43,6 +47,7 @@ __all__ = [
     "export_filename",
     "export_to_path",
     "iter_csv_chunks",
+    "iter_csv_export",
     "iter_export_batches",
     "write_csv",
     "write_parquet",
@@ -94,6 +99,17 @@ def iter_csv_chunks(*, dataset: Dataset, scope: str, formula_guard: bool = True)
             yield text
 
 
+def iter_csv_export(
+    *, dataset: Dataset, scope: str, options: ExportOptions
+) -> Iterator[ExportChunk]:
+    """The CSV export as UTF-8 chunks (review.services.export_formats.ChunkWriter)."""
+    with consistent_snapshot():
+        for text, rows in _csv_chunks(
+            dataset=dataset, scope=scope, formula_guard=options.formula_guard
+        ):
+            yield ExportChunk(text.encode("utf-8"), rows)
+
+
 def write_csv(*, dataset: Dataset, scope: str, out: TextIO, formula_guard: bool = True) -> int:
     """Write the CSV export to `out` (open it with newline=""); return the rows written."""
     written = 0
@@ -105,33 +121,36 @@ def write_csv(*, dataset: Dataset, scope: str, out: TextIO, formula_guard: bool 
 
 
 def export_filename(*, dataset: Dataset, scope: str, fmt: str) -> str:
-    return f"{dataset.name}-{scope}.{fmt}"
+    return f"{dataset.name}-{scope}.{export_format(fmt).suffix}"
 
 
 def export_to_path(
-    *, dataset: Dataset, scope: str, fmt: str, path: Path, formula_guard: bool = True
+    *,
+    dataset: Dataset,
+    scope: str,
+    fmt: str,
+    path: Path,
+    formula_guard: bool = True,
+    options: ExportOptions | None = None,
 ) -> int:
     """Write the export to `path` atomically: a temporary file beside it, then os.replace.
 
     A failed export leaves no file at `path` (and an older export there stays untouched).
-    `formula_guard` applies to CSV only.
+    `formula_guard` applies to CSV only (`options`, when given, wins).
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+    chosen = export_format(fmt)
     if scope not in SCOPES:
         raise ValueError(f"unknown export scope {scope!r}: use one of {', '.join(SCOPES)}")
+    options = options or ExportOptions(formula_guard=formula_guard)
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     tmp = Path(tmp_name)
+    written = 0
     try:
-        if fmt == FORMAT_CSV:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-                written = write_csv(
-                    dataset=dataset, scope=scope, out=out, formula_guard=formula_guard
-                )
-        else:
-            os.close(fd)
-            written = write_parquet(dataset=dataset, scope=scope, path=tmp)
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chosen.chunks(dataset=dataset, scope=scope, options=options):
+                out.write(chunk.data)
+                written += chunk.rows
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -6,13 +6,14 @@ for loading it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from annotator.models import Dataset
 from review.selectors.export import export_model_names
 from review.selectors.snapshot import consistent_snapshot
+from review.services.export_formats import ExportChunk, ExportOptions
 from review.services.export_rows import (
     DES_COLUMN,
     DES_DIMENSIONS,
@@ -94,3 +95,52 @@ def write_parquet(*, dataset: Dataset, scope: str, path: Path) -> int:
                 writer.write_table(batch_table(rows=rows, schema=schema), row_group_size=len(rows))
                 written += len(rows)
     return written
+
+
+class _Drain:
+    """A write-only file for pyarrow that keeps what was written until taken: the Parquet
+    bytes leave row group by row group instead of after the whole file."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.closed = False
+        self.position = 0
+
+    def write(self, data: Any) -> int:
+        raw = bytes(data)
+        self.parts.append(raw)
+        self.position += len(raw)
+        return len(raw)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+    def take(self) -> bytes:
+        data, self.parts = b"".join(self.parts), []
+        return data
+
+
+def iter_parquet_export(
+    *, dataset: Dataset, scope: str, options: ExportOptions
+) -> Iterator[ExportChunk]:
+    """The Parquet export as chunks, one per row group (review.services.export_formats)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with consistent_snapshot():
+        model_names = export_model_names(dataset=dataset)
+        schema = parquet_schema(columns=columns_for(model_names))
+        drain = _Drain()
+        with pq.ParquetWriter(pa.PythonFile(drain, mode="w"), schema, compression="zstd") as writer:
+            for rows in iter_export_batches_for(
+                dataset=dataset, scope=scope, model_names=model_names, with_des=True
+            ):
+                writer.write_table(batch_table(rows=rows, schema=schema), row_group_size=len(rows))
+                yield ExportChunk(drain.take(), len(rows))
+        yield ExportChunk(drain.take(), 0)

@@ -1,4 +1,4 @@
-"""`manage.py export_labels`: write a dataset's labels to CSV or Parquet."""
+"""`manage.py export_labels`: write a dataset's labels in one of the export formats."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from review.selectors.export import SCOPE_DECIDED, SCOPES, dataset_by_name, dataset_names
-from review.services.export import FORMATS, export_to_path
+from review.services.export import export_to_path
+from review.services.export_formats import FORMATS
 
 
 class Command(BaseCommand):
@@ -20,7 +21,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dataset", required=True, help="dataset name")
-        parser.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
+        parser.add_argument("--format", required=True, choices=list(FORMATS), dest="fmt")
         parser.add_argument("--out", required=True, type=Path, help="file to write")
         parser.add_argument("--scope", choices=SCOPES, default=SCOPE_DECIDED)
         parser.add_argument(
