@@ -32,6 +32,10 @@ class SampleRow(NamedTuple):
     status: str
     suggested_emotion: str
     updated_at: datetime
+    width: int
+    height: int
+    content_hash: str
+    status_changed_at: datetime | None
     des: bytes | memoryview | None
 
 
@@ -44,6 +48,7 @@ class ProposalRow(NamedTuple):
     background: str
     attribute: str
     subject: str
+    prompt_version: str
 
 
 class AdjudicationRow(NamedTuple):
@@ -56,6 +61,7 @@ class AdjudicationRow(NamedTuple):
     decided_at: datetime
     method: str
     details: dict[str, Any]
+    notes: str
     annotator: str | None
 
 
@@ -63,6 +69,11 @@ class VerdictRow(NamedTuple):
     sample_id: int
     verdict: str
     created_at: datetime
+    model_name: str
+    emotion: str
+    reasoning: str
+    instructions: str
+    prompt_version: str
 
 
 class RegionRow(NamedTuple):
@@ -75,6 +86,9 @@ class RegionRow(NamedTuple):
     y2: float
     mask: dict[str, Any] | None  # COCO RLE, imported or made from the box by a segmenter
     segmenter: str
+    origin: str
+    model_name: str
+    score: float | None
 
 
 class MaskRow(NamedTuple):

@@ -5,8 +5,9 @@ Label rules (issue 2, §6; issue 5):
   how it was decided: "person" (one person, k = 1), "consensus" (the k blind answers agreed;
   annotator lists them, ";"-separated) or "adjudicator" (annotator is the adjudicator).
 - agreed: the models' shared emotion (Sample.suggested_emotion), mean confidence of the proposals
-  that named it, triplet and description from the highest-weighted of those proposals (ties by
-  model name); decided_by "models".
+  that named it, triplet and description from the proposal chosen_proposal picks (one with text,
+  then the highest weight, then the model name); decided_by "models"; decided_at when the
+  sample's status last changed (an identical re-import does not move it).
 - dropped with a latest verdict of drop: decided_by "critic", no label.
 - anything else (disputed, pending): no label; the per-model emotions are still filled.
 """
@@ -61,6 +62,14 @@ LEADING_COLUMNS = [
 ]
 TRAILING_COLUMNS = ["critic_verdict"]
 TRIPLET_COLUMNS = ("background", "attribute", "subject")
+# Row keys beside the CSV columns (see _extra_fields).
+EXTRA_WIDTH = "width"
+EXTRA_HEIGHT = "height"
+EXTRA_CONTENT_HASH = "content_hash"
+EXTRA_REGIONS = "regions"  # list of dicts, as region_entries builds them
+EXTRA_PROPOSALS = "proposals"  # list of ProposalRow, in id order
+EXTRA_CRITIC = "critic"  # VerdictRow or None: the latest verdict
+EXTRA_NOTES = "notes"  # the final label's notes (adjudicated samples), else None
 # OWASP CSV injection: a spreadsheet runs a cell starting with one of these as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -143,7 +152,30 @@ def sample_row(
     for name, column in zip(model_names, model_columns(model_names), strict=True):
         row[column] = by_model.get(name)
     row["critic_verdict"] = verdict.verdict if verdict else None
+    row.update(_extra_fields(sample=sample, related=related, proposals=proposals))
     return row
+
+
+def _extra_fields(
+    *, sample: SampleRow, related: BatchRelated, proposals: list[ProposalRow]
+) -> dict[str, object]:
+    """What the richer formats read beside the CSV columns (never written as CSV columns
+    unless a format names them): size, hash, the structured regions, every proposal, the
+    latest critic verdict and the final label's notes."""
+    adjudication = related.adjudications.get(sample.id)
+    return {
+        EXTRA_WIDTH: sample.width,
+        EXTRA_HEIGHT: sample.height,
+        EXTRA_CONTENT_HASH: sample.content_hash,
+        EXTRA_REGIONS: region_entries(
+            related.regions.get(sample.id, []), related.masks.get(sample.id, [])
+        ),
+        EXTRA_PROPOSALS: proposals,
+        EXTRA_CRITIC: related.verdicts.get(sample.id),
+        EXTRA_NOTES: (adjudication.notes or None)
+        if adjudication is not None and sample.status == Sample.Status.ADJUDICATED
+        else None,
+    }
 
 
 def _decision(
@@ -199,7 +231,7 @@ def _agreed_decision(
         "emotion": emotion,
         "confidence": fmean(confidences) if confidences else None,
         "decided_by": "models",
-        "decided_at": sample.updated_at,
+        "decided_at": sample.status_changed_at or sample.updated_at,
     }
     if chosen is not None:
         for key in (*TRIPLET_COLUMNS, "description"):
@@ -228,12 +260,26 @@ def chosen_proposal(
 
 
 def bbox_json(regions: Sequence[RegionRow], masks: Sequence[MaskRow] = ()) -> str:
-    """The grounded B-A-S elements as JSON, one entry per boxed region and per accepted mask.
+    """The grounded B-A-S elements as JSON (the CSV's bbox column): region_entries without
+    the origin and model of machine regions, as the column always was."""
+    entries = region_entries(regions, masks)
+    for entry in entries:
+        if entry.get("origin") != "person":
+            entry.pop("origin", None)
+            entry.pop("model_name", None)
+            entry.pop("score", None)
+    return json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
 
-    A boxed region: {"role", "phrase", "box": [x1, y1, x2, y2]}, plus "mask" (COCO RLE
-    {"size": [h, w], "counts": str}) and "segmenter" when it has a mask. A mask a person
-    accepted: {"role", "phrase", "box" (around the mask), "mask", "segmenter", "score",
-    "origin": "person"}.
+
+def region_entries(
+    regions: Sequence[RegionRow], masks: Sequence[MaskRow] = ()
+) -> list[dict[str, object]]:
+    """The grounded B-A-S elements, one entry per boxed region and per accepted mask.
+
+    A boxed region: {"role", "phrase", "box": [x1, y1, x2, y2], "origin", "model_name",
+    "score"}, plus "mask" (COCO RLE {"size": [h, w], "counts": str}) and "segmenter" when it
+    has a mask. A mask a person accepted: {"role", "phrase", "box" (around the mask), "mask",
+    "segmenter", "score", "origin": "person"}.
     """
     entries: list[dict[str, object]] = []
     for r in regions:
@@ -241,6 +287,9 @@ def bbox_json(regions: Sequence[RegionRow], masks: Sequence[MaskRow] = ()) -> st
             "role": r.role,
             "phrase": r.phrase,
             "box": [r.x1, r.y1, r.x2, r.y2],
+            "origin": r.origin,
+            "model_name": r.model_name,
+            "score": r.score,
         }
         if r.mask:
             entry.update(mask=r.mask, segmenter=r.segmenter)
@@ -258,7 +307,7 @@ def bbox_json(regions: Sequence[RegionRow], masks: Sequence[MaskRow] = ()) -> st
             "score": chosen["score"],
             "origin": "person",
         })  # fmt: skip
-    return json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
+    return entries
 
 
 def des_bytes(sample: SampleRow) -> bytes | None:
