@@ -277,6 +277,12 @@ SPECTACULAR_SETTINGS = {
 # Review queue
 QUEUE_PAGE_SIZE = env_int("QUEUE_PAGE_SIZE", 25)
 EXPORT_BATCH_SIZE = env_int("EXPORT_BATCH_SIZE", 2000)
+# Export jobs (review/services/export_jobs.py): files under EXPORT_ROOT/<job id>/; a worker's
+# claim on a job lasts EXPORT_CLAIM_LEASE_SECONDS, renewed while it writes (a killed worker's job
+# is written again by another once it lapses; beat looks every EXPORT_RESEND_SECONDS).
+EXPORT_ROOT = env_path("EXPORT_ROOT", DATA_DIR / "exports")
+EXPORT_CLAIM_LEASE_SECONDS = env_float("EXPORT_CLAIM_LEASE_SECONDS", 60.0)
+EXPORT_RESEND_SECONDS = env_float("EXPORT_RESEND_SECONDS", 30.0)
 HUMAN_CHECK_SHARE = env_float("HUMAN_CHECK_SHARE", 0.0)
 # Audit dashboard: how long computed figures are kept, and how long stale ones are served
 # while people keep annotating (every answer changes the tables' fingerprint).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from annotator.models import Sample
+from annotator.models import Dataset, Sample
 
 
 class Adjudication(models.Model):
@@ -307,3 +307,80 @@ class MaskEdit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sample_id}/{self.role}#{self.seq} {self.status}"
+
+
+class ExportJob(models.Model):
+    """One export run in the background (review/services/export_jobs.py): its files go under
+    settings.EXPORT_ROOT/<id>/, its progress is counted here for the page and the API.
+
+    A worker claims the job with a conditional UPDATE (claimed_by "host:pid", lease_until,
+    renewed while it writes); a killed worker's job is retaken once the lease lapses (or its
+    process is gone) and written again from the start: every file is written atomically, so a
+    half-written one never shows.
+    """
+
+    class Kind(models.TextChoices):
+        LABELS = "labels"  # the decided labels (review.services.export_formats.FORMATS)
+        ANSWERS = "answers"  # every human answer and vote, one row each
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="export_jobs")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.LABELS)
+    fmt = models.CharField(max_length=32)
+    scope = models.CharField(max_length=16, default="decided")
+    # {"formula_guard": bool, "embed_images": bool} (ExportOptions' fields)
+    options = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    file_name = models.CharField(max_length=255, blank=True)  # the main file, once written
+    file_size = models.BigIntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="export_jobs",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The running claim, as MaskEdit's: which worker process and until when; tries so far.
+    claimed_by = models.CharField(max_length=255, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # The outbox: when a message for this job was last handed to the broker, and why that
+    # failed ("" = it did not).
+    sent_at = models.DateTimeField(null=True, blank=True)
+    send_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The sweep for stuck jobs reads only the few unfinished rows.
+            models.Index(
+                fields=["status"],
+                condition=models.Q(status__in=["pending", "running"]),
+                name="exportjob_unfinished",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} {self.kind} {self.fmt} of {self.dataset_id} {self.status}"
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        if not self.rows_total:
+            return 100 if self.status == self.Status.DONE else 0
+        return min(100, round(100 * self.rows_done / self.rows_total))
