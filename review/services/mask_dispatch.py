@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery.exceptions import Retry
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
@@ -84,6 +85,13 @@ def publish(task: Any, *, args: Sequence[Any], priority: int) -> str:
         return skipped
     try:
         task.apply_async(args=tuple(args), queue=GPU_QUEUE, priority=priority)
+    except Retry as exc:
+        # In-process tasks (no broker) propagate a transient error's retry to the sender:
+        # the work did not happen, so it counts as not sent and the next poll or sweep sends
+        # it again. The broker is not at fault: the breaker stays closed.
+        reason = f"not computed, will try again: {exc.exc or exc}"[:500]
+        logger.warning("%s%s ran in-process and must retry: %s", task.name, list(args), reason)
+        return reason
     except PUBLISH_ERRORS as exc:
         reason = f"broker unreachable: {exc}"[:500]
         logger.warning("%s%s not sent: %s", task.name, list(args), reason)

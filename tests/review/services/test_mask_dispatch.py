@@ -207,3 +207,35 @@ def test_what_counts_as_stuck(sample, person, settings, monkeypatch):
     MaskEdit.objects.filter(pk=edit.pk).update(status="done")
     assert resend_stuck_mask_edits() == 0
     assert len(calls) == 2
+
+
+@pytest.mark.usefixtures("inline_tasks")
+def test_an_in_process_edit_that_hits_a_transient_error_is_computed_on_the_next_poll(
+    sample, person, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Without a broker a transient database error (SQLite: "cannot release savepoint") made the
+    task's retry raise through the click's commit hook: a 500 and an edit left pending."""
+    from django.db import OperationalError
+
+    from review.services import mask_worker
+
+    real = mask_worker.compute_mask_edit
+    calls: list[int] = []
+
+    def flaky(*, edit_id: int, heartbeat: bool = True) -> str:
+        calls.append(edit_id)
+        if len(calls) == 1:
+            raise OperationalError("cannot release savepoint - SQL statements in progress")
+        return real(edit_id=edit_id, heartbeat=heartbeat)
+
+    monkeypatch.setattr(mask_worker, "compute_mask_edit", flaky)
+    with django_capture_on_commit_callbacks(execute=True):
+        edit = _click(sample, person)  # the hook must not raise
+    edit.refresh_from_db()
+    assert edit.status == "pending" and "will try again" in edit.send_error
+    assert not mask_dispatch.breaker.reason_to_skip()  # the broker is not blamed
+    later = timezone.now() + timedelta(seconds=mask_dispatch.RETRY_SEND_SECONDS + 1)
+    assert resend_mask_edit_if_stuck(edit_id=edit.pk, now=later)
+    edit.refresh_from_db()
+    assert (edit.status, edit.send_error) == ("done", "")
+    assert len(calls) >= 2
