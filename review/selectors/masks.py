@@ -64,6 +64,9 @@ def is_edit_stale(*, edit: MaskEdit) -> bool:
 # A click waits this long for a worker to take it before the page says so (a free worker takes
 # it within milliseconds; a busy one may be encoding another image for seconds).
 QUEUED_AFTER_SECONDS = 1.0
+# How a send that ran in-process and must retry (a transient database error) is recorded: the
+# page keeps saying "computing", the broker is not at fault.
+RETRYING_PREFIX = "not computed, will try again: "
 
 
 def progress_word(*, status: str, preparing: bool, waited: float, send_error: str = "") -> str:
@@ -71,7 +74,7 @@ def progress_word(*, status: str, preparing: bool, waited: float, send_error: st
     take it: saved, sent when the workers are back), "preparing" (the worker encodes the
     image), "queued" (no worker has taken it for a while) or "computing"."""
     if status == MaskEdit.Status.PENDING and send_error:
-        return "unreachable"
+        return "computing" if send_error.startswith(RETRYING_PREFIX) else "unreachable"
     if preparing:
         return "preparing"
     if status == MaskEdit.Status.PENDING and waited > QUEUED_AFTER_SECONDS:

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 
 from review import tasks
 from review.models import MaskEdit
+from review.selectors.masks import RETRYING_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def publish(task: Any, *, args: Sequence[Any], priority: int) -> str:
         # In-process tasks (no broker) propagate a transient error's retry to the sender:
         # the work did not happen, so it counts as not sent and the next poll or sweep sends
         # it again. The broker is not at fault: the breaker stays closed.
-        reason = f"not computed, will try again: {exc.exc or exc}"[:500]
+        reason = f"{RETRYING_PREFIX}{exc.exc or exc}"[:500]
         logger.warning("%s%s ran in-process and must retry: %s", task.name, list(args), reason)
         return reason
     except PUBLISH_ERRORS as exc:

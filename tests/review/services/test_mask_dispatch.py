@@ -217,6 +217,7 @@ def test_an_in_process_edit_that_hits_a_transient_error_is_computed_on_the_next_
     task's retry raise through the click's commit hook: a 500 and an edit left pending."""
     from django.db import OperationalError
 
+    from review.selectors.masks import edit_progress
     from review.services import mask_worker
 
     real = mask_worker.compute_mask_edit
@@ -234,6 +235,7 @@ def test_an_in_process_edit_that_hits_a_transient_error_is_computed_on_the_next_
     edit.refresh_from_db()
     assert edit.status == "pending" and "will try again" in edit.send_error
     assert not mask_dispatch.breaker.reason_to_skip()  # the broker is not blamed
+    assert edit_progress(edit_id=edit.pk) == ("pending", "computing")  # not "unreachable"
     later = timezone.now() + timedelta(seconds=mask_dispatch.RETRY_SEND_SECONDS + 1)
     assert resend_mask_edit_if_stuck(edit_id=edit.pk, now=later)
     edit.refresh_from_db()
