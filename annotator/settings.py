@@ -271,6 +271,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SampleStatusEnum": "annotator.models.Sample.Status",
         "LeaseStatusEnum": "review.models.Assignment.Status",
+        "LeaseKindEnum": "review.models.Assignment.Kind",
+        "ExportKindEnum": "review.models.ExportJob.Kind",
     },
 }
 
