@@ -48,6 +48,13 @@ def _schedule_resend_checks(sender: Celery, **kwargs: Any) -> None:
         masks, sender.signature("review.resend_stuck_mask_edits", options={"expires": masks}),
         name="resend-stuck-mask-edits",
     )  # fmt: skip
+    # Export jobs hold leases of a minute (review/services/export_jobs.py).
+    exports = float(getattr(settings, "EXPORT_RESEND_SECONDS", 30))
+    sender.add_periodic_task(
+        exports,
+        sender.signature("review.resend_stuck_export_jobs", options={"expires": exports}),
+        name="resend-stuck-export-jobs",
+    )
 
 
 @signals.celeryd_init.connect

@@ -67,3 +67,26 @@ def segment_sample_regions(sample_id: int) -> int:
     from review.services.mask_worker import segment_sample_regions as segment
 
     return segment(sample_id=int(sample_id))
+
+
+@shared_task(
+    name="review.run_export_job",
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=30,
+    max_retries=5,
+)
+def run_export_job(job_id: int) -> str:
+    """Write one export job's files (default queue); safe to deliver twice: the claim makes a
+    second delivery a no-op while the first runs, and a takeover once its worker is dead."""
+    from review.services.export_jobs import run_export_job as run
+
+    return run(job_id=int(job_id))
+
+
+@shared_task(name="review.resend_stuck_export_jobs", ignore_result=True)
+def resend_stuck_export_jobs() -> int:
+    """Beat: send again the export jobs the broker never took and those a dead worker left."""
+    from review.services.export_jobs import resend_stuck_export_jobs as resend
+
+    return resend()
