@@ -1,5 +1,8 @@
 """Export decided labels for training: CSV or Parquet, streamed batch by batch.
 
+The CSV carries export_rows.csv_columns_for: the label, every model's own answer, the critic's
+reasoning, notes, size, hash and licence (docs/formats.md, "Label export").
+
 Memory does not grow with the dataset: samples are read in keyset batches of
 settings.EXPORT_BATCH_SIZE and each batch is written before the next is read. Every batch of one
 export reads the same snapshot (review.selectors.snapshot), so an export taken while a re-import
@@ -29,7 +32,7 @@ from review.services.export_formats import (
 )
 from review.services.export_parquet import write_parquet
 from review.services.export_rows import (
-    columns_for,
+    csv_columns_for,
     csv_value,
     export_columns,
     iter_export_batches,
@@ -77,7 +80,7 @@ def _csv_chunks(*, dataset: Dataset, scope: str, formula_guard: bool) -> Iterato
     The caller holds the snapshot: the column set and every batch come from the same one.
     """
     model_names = export_model_names(dataset=dataset)
-    columns = columns_for(model_names)
+    columns = csv_columns_for(model_names)
     writer = csv.writer(_Echo(), lineterminator="\r\n")
     yield _csv_line(writer, list(columns)), 0
     for rows in iter_export_batches_for(dataset=dataset, scope=scope, model_names=model_names):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from statistics import fmean
 
 from django.conf import settings
@@ -62,6 +63,10 @@ LEADING_COLUMNS = [
 ]
 TRAILING_COLUMNS = ["critic_verdict"]
 TRIPLET_COLUMNS = ("background", "attribute", "subject")
+# Each model's own answer, one block of columns per field: emotion_<m> for every model, then
+# confidence_<m> for every model, and so on (the emotion block stays where it always was).
+PER_MODEL_FIELDS = ("emotion", "confidence", *TRIPLET_COLUMNS, "description")
+CRITIC_COLUMNS = ["critic_verdict", "critic_emotion", "critic_reasoning", "critic_instructions"]
 # Row keys beside the CSV columns (see _extra_fields).
 EXTRA_WIDTH = "width"
 EXTRA_HEIGHT = "height"
@@ -70,6 +75,16 @@ EXTRA_REGIONS = "regions"  # list of dicts, as region_entries builds them
 EXTRA_PROPOSALS = "proposals"  # list of ProposalRow, in id order
 EXTRA_CRITIC = "critic"  # VerdictRow or None: the latest verdict
 EXTRA_NOTES = "notes"  # the final label's notes (adjudicated samples), else None
+EXTRA_LICENCE = "licence"  # the dataset's licence, else None
+# The CSV's columns after the per-model blocks; each is a row key (critic_* from the verdict).
+CSV_TRAILING_COLUMNS = [
+    *CRITIC_COLUMNS,
+    EXTRA_NOTES,
+    EXTRA_WIDTH,
+    EXTRA_HEIGHT,
+    EXTRA_CONTENT_HASH,
+    EXTRA_LICENCE,
+]
 # OWASP CSV injection: a spreadsheet runs a cell starting with one of these as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -78,13 +93,37 @@ def model_columns(model_names: Sequence[str]) -> list[str]:
     return [f"{MODEL_COLUMN_PREFIX}{name}" for name in model_names]
 
 
+@lru_cache(maxsize=32)
+def _per_model_keys(model_names: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(model, its row keys in PER_MODEL_FIELDS order) per model: built once per column set,
+    not per row."""
+    return tuple(
+        (name, tuple(f"{field}_{name}" for field in PER_MODEL_FIELDS)) for name in model_names
+    )
+
+
+def per_model_columns(model_names: Sequence[str]) -> list[str]:
+    """emotion_<m> for every model, then confidence_<m>, background_<m>, attribute_<m>,
+    subject_<m>, description_<m> (models sorted as given)."""
+    return [f"{field}_{name}" for field in PER_MODEL_FIELDS for name in model_names]
+
+
 def export_columns(*, dataset: Dataset) -> list[str]:
-    """The columns of a CSV export, in order (Parquet appends DES)."""
-    return columns_for(export_model_names(dataset=dataset))
+    """The columns of a CSV export, in order."""
+    return csv_columns_for(export_model_names(dataset=dataset))
 
 
 def columns_for(model_names: Sequence[str]) -> list[str]:
+    """The label columns every tabular format shares (Parquet's, before DES): the CSV's
+    leading columns, emotion_<m> per model, critic_verdict."""
     return [*LEADING_COLUMNS, *model_columns(model_names), *TRAILING_COLUMNS]
+
+
+def csv_columns_for(model_names: Sequence[str]) -> list[str]:
+    """The CSV's columns: the leading ones, every model's own answer (per_model_columns), the
+    critic's latest verdict with its reasoning, the final label's notes, the image's size and
+    hash, the dataset's licence."""
+    return [*LEADING_COLUMNS, *per_model_columns(model_names), *CSV_TRAILING_COLUMNS]
 
 
 def iter_export_batches(
@@ -111,6 +150,7 @@ def iter_export_batches_for(
     """Like iter_export_batches, for a column set the caller already fixed (in the snapshot
     the caller holds: this reads batch by batch and opens none)."""
     weights: Mapping[str, float] = dataset.model_weights or {}
+    licence = dataset.licence or None
     for samples in iter_sample_batches(
         dataset=dataset, scope=scope, batch_size=settings.EXPORT_BATCH_SIZE, with_des=with_des
     ):
@@ -123,6 +163,7 @@ def iter_export_batches_for(
             row = sample_row(
                 sample=sample, related=related, weights=weights, model_names=model_names
             )
+            row[EXTRA_LICENCE] = licence
             if with_des:
                 row[DES_COLUMN] = des_bytes(sample)
             rows.append(row)
@@ -148,12 +189,30 @@ def sample_row(
     row.update(dict.fromkeys(LEADING_COLUMNS[5:]))
     row.update(_decision(sample=sample, related=related, weights=weights, proposals=proposals))
     row["bbox"] = bbox_json(related.regions.get(sample.id, []), related.masks.get(sample.id, []))
-    by_model = {p.model_name: p.emotion or None for p in proposals}
-    for name, column in zip(model_names, model_columns(model_names), strict=True):
-        row[column] = by_model.get(name)
+    _add_model_answers(row, proposals=proposals, model_names=model_names)
     row["critic_verdict"] = verdict.verdict if verdict else None
+    row["critic_emotion"] = (verdict.emotion or None) if verdict else None
+    row["critic_reasoning"] = (verdict.reasoning or None) if verdict else None
+    row["critic_instructions"] = (verdict.instructions or None) if verdict else None
     row.update(_extra_fields(sample=sample, related=related, proposals=proposals))
     return row
+
+
+def _add_model_answers(
+    row: dict[str, object], *, proposals: list[ProposalRow], model_names: Sequence[str]
+) -> None:
+    """Every model's own answer (per_model_columns): its emotion, confidence, triplet and
+    description, None where it left one empty or did not propose (one proposal per model and
+    sample: proposal_unique_model)."""
+    by_model = {p.model_name: p for p in proposals}
+    for name, keys in _per_model_keys(tuple(model_names)):
+        p = by_model.get(name)
+        if p is None:
+            row.update(dict.fromkeys(keys))
+            continue
+        values = (p.emotion, p.confidence, p.background, p.attribute, p.subject, p.description)
+        for key, value in zip(keys, values, strict=True):
+            row[key] = None if value == "" else value
 
 
 def _extra_fields(
@@ -325,11 +384,15 @@ def des_bytes(sample: SampleRow) -> bytes | None:
 
 def csv_value(value: object, *, formula_guard: bool = True) -> object:
     """How one value is written to CSV: None as empty, times in ISO 8601 (UTC), and with
-    `formula_guard` a text cell that starts like a formula behind a ' (numbers stay numbers)."""
+    `formula_guard` a text cell that starts like a formula behind a ' (numbers stay numbers).
+
+    Times always carry microseconds: isoformat() drops them when they are 0, and one column
+    in two shapes is left as text by pandas' parse_dates (it infers the format from one cell).
+    """
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.isoformat()
+        return value.isoformat(timespec="microseconds")
     if formula_guard and isinstance(value, str):
         return neutralise_formula(value)
     return value

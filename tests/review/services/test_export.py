@@ -174,10 +174,30 @@ EXPECTED_COLUMNS = [
     "emotion_llava",
     "critic_verdict",
 ]
+MODELS = ("claude", "gemini", "gpt-4o", "llava")
+# The CSV: the label columns, then every model's own answer (one block per field), the critic's
+# verdict with its reasoning, notes, size, hash and licence.
+CSV_COLUMNS = [
+    *EXPECTED_COLUMNS[:15],
+    *(
+        f"{field}_{model}"
+        for field in ("emotion", "confidence", "background", "attribute", "subject", "description")
+        for model in MODELS
+    ),
+    "critic_verdict",
+    "critic_emotion",
+    "critic_reasoning",
+    "critic_instructions",
+    "notes",
+    "width",
+    "height",
+    "content_hash",
+    "licence",
+]
 
 
-def test_columns_have_one_emotion_column_per_proposing_model_sorted(world):
-    assert export_columns(dataset=world.dataset) == EXPECTED_COLUMNS
+def test_columns_have_one_block_per_field_with_a_column_per_proposing_model_sorted(world):
+    assert export_columns(dataset=world.dataset) == CSV_COLUMNS
 
 
 def test_columns_ignore_models_of_other_datasets(world):
@@ -296,7 +316,7 @@ def read_csv(world: World, scope: str) -> tuple[int, list[dict[str, str]], list[
 def test_csv_reads_back_with_every_column(world):
     written, rows, header = read_csv(world, "all")
     assert written == len(rows) == 6
-    assert header == EXPECTED_COLUMNS
+    assert header == CSV_COLUMNS
     by_id = {int(row["sample_id"]): row for row in rows}
     adjudicated = by_id[world.adjudicated.pk]
     assert adjudicated["description"] == 'Snow, "wide", open\nplain'
@@ -320,19 +340,21 @@ def test_parquet_reads_back_with_real_types(world, tmp_path: Path):
     path = tmp_path / "labels.parquet"
     assert write_parquet(dataset=world.dataset, scope="all", path=path) == 6
     table = pq.read_table(path)
-    assert table.column_names == [*EXPECTED_COLUMNS, "DES"]
+    # Parquet has its own columns (test_export_parquet.py): structs, not the CSV's JSON text.
+    assert table.column_names[:5] == EXPECTED_COLUMNS[:5]
+    assert "bbox" not in table.column_names
     schema = table.schema
     assert schema.field("sample_id").type == pa.int64()
     assert schema.field("confidence").type == pa.float64()
     assert schema.field("decided_at").type == pa.timestamp("us", tz="UTC")
     assert schema.field("emotion").type == pa.string()
     assert schema.field("emotion").nullable
-    assert schema.field("DES").type == pa.list_(pa.float32())
+    assert schema.field("DES").type == pa.list_(pa.float32(), 1024)
     by_id = {row["sample_id"]: row for row in table.to_pylist()}
     adjudicated = by_id[world.adjudicated.pk]
     assert (adjudicated["emotion"], adjudicated["confidence"]) == ("awe", 9.5)
     assert adjudicated["decided_at"] == T1
-    assert json.loads(adjudicated["bbox"])[1]["role"] == "background"
+    assert adjudicated["regions"][1]["role"] == "background"
     assert by_id[world.disputed.pk]["emotion"] is None
     assert by_id[world.dropped.pk]["decided_at"] == T2
 
@@ -364,7 +386,7 @@ def test_empty_export_keeps_the_schema(db, tmp_path: Path):
     assert write_parquet(dataset=dataset, scope="decided", path=path) == 0
     table = pq.read_table(path)
     assert table.num_rows == 0
-    assert table.column_names[-1] == "DES"
+    assert table.schema.field("DES").type == pa.list_(pa.float32(), 1024)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

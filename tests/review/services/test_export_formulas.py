@@ -108,3 +108,29 @@ def test_a_carriage_return_in_a_cell_is_quoted_and_lines_still_end_in_lf(hostile
     assert text.count("\n") == 2 and "\r\n" not in text
     (row,) = csv.DictReader(io.StringIO(text, newline=""))
     assert row["source"] == "\r@cmd"
+
+
+def test_every_new_text_column_is_guarded_too(hostile):
+    """Each model's own triplet and description, the critic's words, notes and licence come
+    from models, people and admins: the same guard applies to each."""
+    sample = Sample.objects.get(dataset=hostile)
+    factories.CriticVerdictFactory(
+        sample=sample, emotion="-awe", reasoning=HYPERLINK, instructions="+do it"
+    )
+    factories.AdjudicationFactory(sample=sample, notes="@notes")
+    Sample.objects.filter(pk=sample.pk).update(status=Sample.Status.ADJUDICATED)
+    Dataset.objects.filter(pk=hostile.pk).update(licence="=licence()")
+    hostile.refresh_from_db()
+    row = csv_row(hostile)
+    assert row["description_m"] == "'" + HYPERLINK
+    for column in ("background", "attribute", "subject"):
+        assert row[f"{column}_m"] == "'" + HOSTILE[column]
+    assert row["critic_emotion"] == "'-awe"
+    assert row["critic_reasoning"] == "'" + HYPERLINK
+    assert row["critic_instructions"] == "'+do it"
+    assert row["notes"] == "'@notes"
+    assert row["licence"] == "'=licence()"
+    assert row["confidence_m"] == "-1.5"  # a number stays a number
+    unguarded = csv_row(hostile, formula_guard=False)
+    assert unguarded["critic_reasoning"] == HYPERLINK
+    assert unguarded["notes"] == "@notes"
