@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 import re
 import struct
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import NamedTuple
 
 from annotator.importers.issues import LineReport, json_type, show
+from annotator.importers.storable import text_problem
 from annotator.taxonomy import normalise_label
 
 DES_SIZE = 1024
@@ -52,6 +54,24 @@ def read_required_text(
         report.error(field, "missing")
         return ""
     return read_text(value, field=field, report=report, max_length=max_length)
+
+
+def read_relative_path(value: object, *, field: str, report: LineReport, max_length: int) -> str:
+    """A required path under the images root (image_path, mask_path), normalised; refuses
+    absolute paths and `..` before touching the disk."""
+    text = read_required_text(value, field=field, report=report, max_length=max_length)
+    if not text:
+        return ""
+    posix, windows = PurePosixPath(text), PureWindowsPath(text)
+    if text_problem(text):  # already reported by parse_record's walk; never touch the disk
+        pass
+    elif posix.is_absolute() or windows.is_absolute() or windows.drive or text.startswith("\\"):
+        report.error(field, f"{text!r} is absolute; give a path relative to the images root")
+    elif ".." in posix.parts or ".." in windows.parts:
+        report.error(field, f"{text!r} contains '..'; it must stay inside the images root")
+    else:
+        return str(posix)
+    return ""
 
 
 def read_number(value: object, *, field: str, report: LineReport) -> float | None:
@@ -132,20 +152,21 @@ def read_boxes(value: object, *, field: str, report: LineReport) -> list[FieldBo
     if isinstance(value, dict) or (
         isinstance(value, list) and value and not isinstance(value[0], dict | list)
     ):
-        box = _read_box(value, field=field, report=report)
+        box = read_box(value, field=field, report=report)
         return [FieldBox(field, box)] if box else []
     if not isinstance(value, list):
         report.error(field, f"must be a box or a list of boxes, not {json_type(value)}")
         return []
     boxes = []
     for index, item in enumerate(value):
-        box = _read_box(item, field=f"{field}[{index}]", report=report)
+        box = read_box(item, field=f"{field}[{index}]", report=report)
         if box:
             boxes.append(FieldBox(f"{field}[{index}]", box))
     return boxes
 
 
-def _read_box(value: object, *, field: str, report: LineReport) -> Box | None:
+def read_box(value: object, *, field: str, report: LineReport) -> Box | None:
+    """One box, {x1, y1, x2, y2} or [x1, y1, x2, y2]: finite, x1 < x2, y1 < y2."""
     if isinstance(value, dict) and {"x1", "y1", "x2", "y2"} <= value.keys():
         corners = [value["x1"], value["y1"], value["x2"], value["y2"]]
     elif isinstance(value, list) and len(value) == 4:

@@ -6,7 +6,6 @@ Pure: no database, no files. Image checks happen in annotator.importers.images.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import PurePosixPath, PureWindowsPath
 
 from django.db import models
 
@@ -16,12 +15,14 @@ from annotator.importers.fields import (
     read_confidence,
     read_des,
     read_label,
+    read_relative_path,
     read_required_text,
     read_text,
     split_bas,
 )
 from annotator.importers.issues import LineReport, json_type
-from annotator.importers.storable import json_problems, text_problem
+from annotator.importers.masks import ROLES, ParsedMask, read_masks
+from annotator.importers.storable import json_problems
 from annotator.models import CriticVerdict, Proposal, Sample
 
 
@@ -53,6 +54,9 @@ ANNOTATION_KEYS = frozenset(
     {name for names in NAMES.values() for name in names} | {"emotion", BAS_KEY, "bbox"}
 )
 VERDICTS = [v.value for v in CriticVerdict.Verdict]
+MASK_KEYS = frozenset({"mask_path", "masks"})
+# Stored in their own columns and rows, not again in the proposal's raw record.
+NOT_RAW = frozenset({"DES", "masks"})
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class ParsedProposal:
     attribute: str
     subject: str
     boxes: tuple[FieldBox, ...]
+    masks: tuple[ParsedMask, ...]
     raw: dict[str, object]
 
 
@@ -98,6 +103,10 @@ class ParsedRecord:
     def boxes(self) -> list[FieldBox]:
         return [box for proposal in self.proposals for box in proposal.boxes]
 
+    @property
+    def has_masks(self) -> bool:
+        return any(proposal.masks for proposal in self.proposals)
+
 
 def external_id_of(obj: dict[str, object]) -> str:
     """The record's id as text ("" when missing or not a string/integer)."""
@@ -121,10 +130,12 @@ def parse_record(obj: object, *, ctx: ParseContext, report: LineReport) -> Parse
     if "proposals" in obj:
         proposals = _read_proposals(obj, ctx=ctx, report=report)
     elif ANNOTATION_KEYS & obj.keys():
-        raw = {key: value for key, value in obj.items() if key != "DES"}
+        raw = {key: value for key, value in obj.items() if key not in NOT_RAW}
         proposals = [_read_annotation(obj, ctx.default_model, "", raw, ctx=ctx, report=report)]
     else:
         proposals = []  # only id and image_path: awaiting the pipeline
+        for key in sorted(MASK_KEYS & obj.keys()):
+            report.error(key, "needs an annotation (an emotion) to belong to")
     critic = _read_critic(obj.get("critic"), ctx=ctx, report=report)
     return ParsedRecord(external_id, image_path, source, des, tuple(proposals), critic)
 
@@ -145,19 +156,7 @@ def _read_id(obj: dict[str, object], report: LineReport) -> str:
 
 def read_image_path(value: object, *, report: LineReport) -> str:
     """The path as given, normalised; refuses absolute paths and `..` before touching the disk."""
-    text = read_required_text(value, field="image_path", report=report, max_length=PATH_MAX)
-    if not text:
-        return ""
-    posix, windows = PurePosixPath(text), PureWindowsPath(text)
-    if text_problem(text):  # already reported by parse_record's walk; never touch the disk
-        pass
-    elif posix.is_absolute() or windows.is_absolute() or windows.drive or text.startswith("\\"):
-        report.error("image_path", f"{text!r} is absolute; give a path relative to the images root")
-    elif ".." in posix.parts or ".." in windows.parts:
-        report.error("image_path", f"{text!r} contains '..'; it must stay inside the images root")
-    else:
-        return str(posix)
-    return ""
+    return read_relative_path(value, field="image_path", report=report, max_length=PATH_MAX)
 
 
 def _read_proposals(
@@ -184,7 +183,8 @@ def _read_proposals(
         if any(p.model_name == model for p in proposals):
             report.error(f"{prefix}.model", f"{model!r} appears twice in this sample's proposals")
             continue
-        proposals.append(_read_annotation(item, model, f"{prefix}.", item, ctx=ctx, report=report))
+        raw = {key: value for key, value in item.items() if key not in NOT_RAW}
+        proposals.append(_read_annotation(item, model, f"{prefix}.", raw, ctx=ctx, report=report))
     return proposals
 
 
@@ -228,6 +228,9 @@ def _read_annotation(
         attribute=triplet[1],
         subject=triplet[2],
         boxes=tuple(read_boxes(obj.get("bbox"), field=prefix + "bbox", report=report)),
+        masks=read_masks(
+            obj, prefix=prefix, phrases=dict(zip(ROLES, triplet, strict=True)), report=report
+        ),
         raw=raw,
     )
 

@@ -11,11 +11,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from django.utils import timezone
 
 from annotator.importers.decisions import ADJUDICATED, RESTORED, DecisionConflict, find_conflicts
 from annotator.importers.images import ImageInfo
+from annotator.importers.masks import ImportedMask
 from annotator.importers.records import ParsedRecord
 from annotator.importers.verify import verify_samples
 from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample
@@ -36,6 +38,14 @@ PROPOSAL_FIELDS = [
 ]
 
 
+class CheckedLine(NamedTuple):
+    """A valid line with what its files told: the image's facts, the masks (per model)."""
+
+    record: ParsedRecord
+    image: ImageInfo
+    masks: tuple[tuple[str, ImportedMask], ...] = ()
+
+
 @dataclass
 class WriteCounts:
     created: int = 0
@@ -48,7 +58,7 @@ class WriteCounts:
 def write_batch(
     *,
     dataset: Dataset,
-    rows: Sequence[tuple[ParsedRecord, ImageInfo]],
+    rows: Sequence[CheckedLine],
     counts: WriteCounts,
     override_decisions: bool = False,
 ) -> None:
@@ -59,13 +69,13 @@ def write_batch(
     """
     now = timezone.now()
     statuses, pks, new = _upsert_samples(dataset, rows, now)
-    records = [(pks[record.external_id], record) for record, _ in rows]
+    records = [(pks[row.record.external_id], row.record) for row in rows]
     conflicts = find_conflicts(records=records, statuses=statuses, new=new)
     kept = (
         set() if override_decisions else {pk for pk, c in conflicts.items() if c.kind == RESTORED}
     )
     _upsert_proposals(records, now)
-    _replace_regions(records)
+    _replace_regions(records, [(pks[row.record.external_id], row.masks) for row in rows])
     _replace_verdicts([(pk, record) for pk, record in records if pk not in kept])
     if override_decisions:  # the file's verdict decides, as for a sample nobody decided
         statuses.update(
@@ -80,10 +90,10 @@ def write_batch(
 
 
 def _upsert_samples(
-    dataset: Dataset, rows: Sequence[tuple[ParsedRecord, ImageInfo]], now: datetime
+    dataset: Dataset, rows: Sequence[CheckedLine], now: datetime
 ) -> tuple[dict[int, str], dict[str, int], set[int]]:
     """({sample id: status before}, {external id: sample id}, ids of the new samples)."""
-    ids = [record.external_id for record, _ in rows]
+    ids = [row.record.external_id for row in rows]
     before = {
         external_id: (pk, status)
         for external_id, pk, status in Sample.objects.filter(
@@ -91,7 +101,7 @@ def _upsert_samples(
         ).values_list("external_id", "pk", "status")
     }
     Sample.objects.bulk_create(
-        [_sample(dataset, record, image, now) for record, image in rows],
+        [_sample(dataset, row.record, row.image, now) for row in rows],
         update_conflicts=True,
         unique_fields=["dataset", "external_id"],
         update_fields=SAMPLE_FIELDS,
@@ -148,11 +158,15 @@ def _upsert_proposals(records: list[tuple[int, ParsedRecord]], now: datetime) ->
         )
 
 
-def _replace_regions(records: list[tuple[int, ParsedRecord]]) -> None:
+def _replace_regions(
+    records: list[tuple[int, ParsedRecord]],
+    masks: list[tuple[int, tuple[tuple[str, ImportedMask], ...]]],
+) -> None:
+    """The import-origin regions become the lines' boxes (role subject) and masks."""
     Region.objects.filter(
         sample_id__in=[pk for pk, _ in records], origin=Region.Origin.IMPORT
     ).delete()
-    Region.objects.bulk_create(
+    boxes = [
         Region(
             sample_id=pk,
             role=Region.Role.SUBJECT,
@@ -167,6 +181,25 @@ def _replace_regions(records: list[tuple[int, ParsedRecord]]) -> None:
         for pk, record in records
         for p in record.proposals
         for item in p.boxes
+    ]
+    Region.objects.bulk_create(
+        boxes + [_mask_region(pk, model, mask) for pk, found in masks for model, mask in found]
+    )
+
+
+def _mask_region(sample_id: int, model_name: str, mask: ImportedMask) -> Region:
+    box = mask.box
+    return Region(
+        sample_id=sample_id,
+        role=mask.role,
+        phrase=mask.phrase,
+        x1=box.x1 if box else None,
+        y1=box.y1 if box else None,
+        x2=box.x2 if box else None,
+        y2=box.y2 if box else None,
+        mask=mask.rle,
+        origin=Region.Origin.IMPORT,
+        model_name=model_name,
     )
 
 

@@ -31,6 +31,7 @@ from annotator.importers.images import (
 )
 from annotator.importers.issues import ImportIssue, LineReport
 from annotator.importers.jsonl import BadLine, read_json_lines
+from annotator.importers.masks import ImportedMask, check_masks
 from annotator.importers.records import (
     MODEL_MAX,
     ParseContext,
@@ -40,7 +41,7 @@ from annotator.importers.records import (
 )
 from annotator.importers.storable import printable
 from annotator.importers.summary import describe_decisions, record_import
-from annotator.importers.writer import WriteCounts, write_batch
+from annotator.importers.writer import CheckedLine, WriteCounts, write_batch
 from annotator.models import Dataset, Taxonomy
 from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
 
@@ -124,6 +125,7 @@ def import_samples_file(
         dataset = _dataset_for_import(dataset_name, root)
         counts = _write(
             path=path,
+            root=root,
             shown=shown,
             dataset=dataset,
             ctx=ctx,
@@ -299,6 +301,7 @@ def _check_unique_id(
 
 
 def _check_image(record: ParsedRecord, *, root: Path, report: LineReport) -> ImageInfo | None:
+    """The image's facts when it and everything placed on it (boxes, masks) are fine."""
     if not record.image_path:
         return None
     try:
@@ -310,7 +313,19 @@ def _check_image(record: ParsedRecord, *, root: Path, report: LineReport) -> Ima
         return None
     for item in record.boxes:
         check_box_inside(item, width=image.width, height=image.height, report=report)
+    _check_masks(record, image=image, root=root, report=report)
     return image
+
+
+def _check_masks(
+    record: ParsedRecord, *, image: ImageInfo, root: Path, report: LineReport
+) -> tuple[tuple[str, ImportedMask], ...]:
+    """(model, mask) for each of the record's masks that fits the image."""
+    return tuple(
+        (proposal.model_name, mask)
+        for proposal in record.proposals
+        for mask in check_masks(proposal.masks, image=image, root=root, report=report)
+    )
 
 
 def _dataset_for_import(name: str, root: Path) -> Dataset:
@@ -329,6 +344,7 @@ def _dataset_for_import(name: str, root: Path) -> Dataset:
 def _write(
     *,
     path: Path,
+    root: Path,
     shown: str,
     dataset: Dataset,
     ctx: ParseContext,
@@ -337,7 +353,7 @@ def _write(
 ) -> WriteCounts:
     """The second pass: the same lines again, now known to be valid, written in batches."""
     counts = WriteCounts()
-    batch: list[tuple[int, ParsedRecord, ImageInfo]] = []
+    batch: list[tuple[int, CheckedLine]] = []
     for number, value in read_json_lines(path, max_line_bytes=settings.MAX_IMPORT_LINE_BYTES):
         report = LineReport(path=shown, line=number)
         record = _parse_line(value, ctx=ctx, report=report)
@@ -346,7 +362,13 @@ def _write(
             raise ImportFailed(
                 [ImportIssue(shown, number, "file", "changed while it was imported")]
             )
-        batch.append((number, record, images.pop(number)))
+        image = images.pop(number)
+        masks = _check_masks(record, image=image, root=root, report=report)
+        if report.issues:  # a mask file changed between the passes
+            raise ImportFailed(
+                [ImportIssue(shown, number, "file", "changed while it was imported")]
+            )
+        batch.append((number, CheckedLine(record, image, masks)))
         if len(batch) >= BATCH_SIZE:
             _write_batch(
                 dataset=dataset, batch=batch, counts=counts, shown=shown, override=override
@@ -360,14 +382,14 @@ def _write(
 def _write_batch(
     *,
     dataset: Dataset,
-    batch: list[tuple[int, ParsedRecord, ImageInfo]],
+    batch: list[tuple[int, CheckedLine]],
     counts: WriteCounts,
     shown: str,
     override: bool,
 ) -> None:
     """A value the database refuses despite the checks is still a listed problem, not a 500:
     the whole import rolls back (the caller's transaction) and the lines are named."""
-    rows = [(record, image) for _, record, image in batch]
+    rows = [line for _, line in batch]
     try:
         write_batch(dataset=dataset, rows=rows, counts=counts, override_decisions=override)
     except (DataError, UnicodeError) as exc:

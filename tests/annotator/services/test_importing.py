@@ -95,6 +95,10 @@ def test_emoverse_readme_record_becomes_one_proposal(tmp_path, images_root):
         "bbox": [{"x1": 0, "y1": 0, "x2": 20, "y2": 20}, {"x1": 30, "y1": 10, "x2": 64, "y2": 48}],
         "mask_path": "masks/ev-1.png",
     }
+    (images_root / "masks").mkdir()
+    pixels = Image.new("L", (64, 48), 0)
+    pixels.paste(255, (30, 10, 64, 48))
+    pixels.save(images_root / "masks" / "ev-1.png")
     report = run(tmp_path, images_root, line, default_model="emoverse-v1")
     assert (report.created, report.agreed) == (1, 1)
     sample = Sample.objects.get(external_id="ev-1")
@@ -108,8 +112,13 @@ def test_emoverse_readme_record_becomes_one_proposal(tmp_path, images_root):
         "children",
     )
     assert p.raw["mask_path"] == "masks/ev-1.png" and "DES" not in p.raw
-    boxes = sorted(r.box or [] for r in sample.regions.filter(role="subject", origin="import"))
+    boxes = sorted(
+        r.box or []
+        for r in sample.regions.filter(role="subject", origin="import", mask__isnull=True)
+    )
     assert boxes == [[0.0, 0.0, 20.0, 20.0], [30.0, 10.0, 64.0, 48.0]]
+    masked = sample.regions.get(mask__isnull=False)  # the mask file: its own region
+    assert (masked.role, masked.phrase, masked.box) == ("subject", "children", [30, 10, 64, 48])
 
 
 def test_old_names_and_bas_string_only(tmp_path, images_root):
