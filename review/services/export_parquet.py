@@ -1,12 +1,18 @@
-"""Parquet export: a fixed schema, one row group per batch, DES as list<float32>.
+"""Parquet export that Hugging Face `datasets`, pandas, polars and pyarrow read with real types.
 
-pyarrow is imported here only, inside functions, so pages that never export Parquet don't pay
-for loading it.
+The schema (review.services.export_parquet_schema, docs/formats.md "Parquet") is the
+export's own, not the CSV's: regions as structs, DES as 1024 float32, a struct per model.
+One row group per batch of settings.EXPORT_BATCH_SIZE samples, and the bytes of each leave
+as soon as it is written (_Drain); with embedded images a row group holds IMAGE_GROUP_ROWS
+samples, so memory holds at most that many images. pyarrow and numpy are imported inside
+functions only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,87 +20,158 @@ from annotator.models import Dataset
 from review.selectors.export import export_model_names
 from review.selectors.snapshot import consistent_snapshot
 from review.services.export_formats import ExportChunk, ExportOptions
-from review.services.export_rows import (
-    DES_COLUMN,
+from review.services.export_parquet_schema import (
     DES_DIMENSIONS,
-    columns_for,
-    iter_export_batches_for,
+    IMAGE_COLUMN,
+    MODEL_FIELDS,
+    model_column,
+    parquet_schema,
 )
+from review.services.export_rows import iter_export_batches_for
 
-INT_COLUMNS = {"sample_id"}
-FLOAT_COLUMNS = {"confidence"}
-TIME_COLUMNS = {"decided_at"}
-REQUIRED_COLUMNS = {"sample_id", "external_id", "image_path", "status", "bbox"}
-
-
-def parquet_schema(*, columns: Sequence[str]) -> Any:
-    """The Arrow schema for `columns` (as export_columns orders them) plus DES."""
-    import pyarrow as pa
-
-    fields = []
-    for name in columns:
-        if name in INT_COLUMNS:
-            kind = pa.int64()
-        elif name in FLOAT_COLUMNS:
-            kind = pa.float64()
-        elif name in TIME_COLUMNS:
-            kind = pa.timestamp("us", tz="UTC")
-        else:
-            kind = pa.string()
-        fields.append(pa.field(name, kind, nullable=name not in REQUIRED_COLUMNS))
-    fields.append(pa.field(DES_COLUMN, pa.list_(pa.float32()), nullable=True))
-    return pa.schema(fields)
+# `datasets` advises ~100 rows per row group for image data (random access and memory).
+IMAGE_GROUP_ROWS = 100
+PLAIN_COLUMNS = (
+    "sample_id", "external_id", "image_path", "source", "status", "emotion", "confidence",
+    "background", "attribute", "subject", "description", "decided_by", "annotator",
+    "decided_at", "width", "height", "content_hash", "notes",
+)  # fmt: skip
 
 
-def des_array(values: Sequence[bytes | None]) -> Any:
-    """list<float32> from raw little-endian float32 vectors (None stays null), without copies
-    through Python floats."""
-    import numpy as np
-    import pyarrow as pa
+@dataclass(frozen=True)
+class _Context:
+    """What every batch needs beside its rows: fixed once per export, in the snapshot."""
 
-    present = [v for v in values if v is not None]
-    flat = np.frombuffer(b"".join(present), dtype="<f4") if present else np.empty(0, "<f4")
-    offsets = np.zeros(len(values) + 1, dtype=np.int32)
-    lengths = np.array([0 if v is None else DES_DIMENSIONS for v in values], dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    mask = pa.array([v is None for v in values], type=pa.bool_())
-    return pa.ListArray.from_arrays(
-        pa.array(offsets), pa.array(flat, type=pa.float32()), type=pa.list_(pa.float32()), mask=mask
+    schema: Any
+    model_names: list[str]
+    label_ids: Mapping[str, int]
+    licence: str | None
+    images_root: Path | None  # set only when images are embedded
+
+
+def _context(*, dataset: Dataset, options: ExportOptions) -> _Context:
+    labels = list(dataset.taxonomy.labels)
+    model_names = export_model_names(dataset=dataset)
+    root = dataset.images_root
+    return _Context(
+        schema=parquet_schema(
+            model_names=model_names, labels=labels, embed_images=options.embed_images
+        ),
+        model_names=model_names,
+        label_ids={label: i for i, label in enumerate(labels)},
+        licence=dataset.licence or None,
+        images_root=Path(root).resolve() if options.embed_images and root else None,
     )
 
 
-def batch_table(*, rows: Sequence[dict[str, object]], schema: Any) -> Any:
+def des_array(values: Sequence[bytes | None]) -> Any:
+    """fixed_size_list<float32, 1024> from raw little-endian float32 vectors (None stays
+    null), without copies through Python floats."""
+    import numpy as np
     import pyarrow as pa
 
-    arrays = []
-    for field in schema:
-        values = [row[field.name] for row in rows]
-        if field.name == DES_COLUMN:
-            arrays.append(des_array(values))  # type: ignore[arg-type]
-        else:
-            arrays.append(pa.array(values, type=field.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
+    flat = np.zeros(len(values) * DES_DIMENSIONS, dtype="<f4")
+    for i, raw in enumerate(values):
+        if raw is not None:
+            flat[i * DES_DIMENSIONS : (i + 1) * DES_DIMENSIONS] = np.frombuffer(raw, dtype="<f4")
+    mask = pa.array([v is None for v in values], type=pa.bool_())
+    return pa.FixedSizeListArray.from_arrays(
+        pa.array(flat, type=pa.float32()), DES_DIMENSIONS, mask=mask
+    )
 
 
-def write_parquet(*, dataset: Dataset, scope: str, path: Path) -> int:
-    """Write the export to `path` (not atomically: see export_to_path); return rows written.
+def _normalised(box: list[float], width: int | None, height: int | None) -> list[float] | None:
+    if not width or not height:
+        return None
+    x1, y1, x2, y2 = box
+    return [x1 / width, y1 / height, x2 / width, y2 / height]
 
-    Every read is in one snapshot, the column set included. Parquet cells are data, never
-    formulas: no formula guard here.
-    """
-    import pyarrow.parquet as pq
 
-    written = 0
-    with consistent_snapshot():
-        model_names = export_model_names(dataset=dataset)
-        schema = parquet_schema(columns=columns_for(model_names))
-        with pq.ParquetWriter(str(path), schema, compression="zstd") as writer:
-            for rows in iter_export_batches_for(
-                dataset=dataset, scope=scope, model_names=model_names, with_des=True
-            ):
-                writer.write_table(batch_table(rows=rows, schema=schema), row_group_size=len(rows))
-                written += len(rows)
-    return written
+def _mask(value: object) -> dict[str, object] | None:
+    """The RLE as the mask struct; a malformed one keeps what fits (null size or counts)."""
+    if not isinstance(value, dict):
+        return None
+    size, counts = value.get("size"), value.get("counts")
+    ok_size = isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) for v in size)
+    return {
+        "size": size if ok_size else None,
+        "counts": counts if isinstance(counts, str) else None,
+    }
+
+
+def region_structs(row: Mapping[str, Any]) -> list[dict[str, object]]:
+    """The row's region entries (export_rows.region_entries) as region structs."""
+    width, height = row.get("width"), row.get("height")
+    return [
+        {
+            "role": entry["role"],
+            "phrase": entry.get("phrase") or None,
+            "box": [float(v) for v in entry["box"]],
+            "box_normalized": _normalised([float(v) for v in entry["box"]], width, height),
+            "origin": entry.get("origin") or None,
+            "model_name": entry.get("model_name") or None,
+            "segmenter": entry.get("segmenter") or None,
+            "score": entry.get("score"),
+            "mask": _mask(entry.get("mask")),
+        }
+        for entry in row.get("regions") or []
+    ]
+
+
+def model_structs(row: Mapping[str, Any], name: str) -> dict[str, object] | None:
+    """The proposal `name` made for the row's sample (its own answer), or None."""
+    for proposal in row.get("proposals") or []:
+        if proposal.model_name == name:
+            values = {key: getattr(proposal, key) for key in MODEL_FIELDS}
+            return {k: (v if v != "" else None) for k, v in values.items()}
+    return None
+
+
+def _critic(row: Mapping[str, Any], attribute: str) -> str | None:
+    verdict = row.get("critic")
+    return (getattr(verdict, attribute) or None) if verdict is not None else None
+
+
+def image_struct(*, root: Path | None, image_path: str) -> dict[str, object] | None:
+    """The image's bytes and path, or None when the file is missing or outside the root
+    (the same rule as the sample page: resolve() follows '..' and symlinks)."""
+    if root is None or not image_path:
+        return None
+    path = (root / image_path).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return {"bytes": path.read_bytes(), "path": image_path}
+
+
+def _column(name: str, rows: Sequence[Mapping[str, Any]], ctx: _Context) -> list[Any]:
+    if name in PLAIN_COLUMNS:
+        return [row.get(name) for row in rows]
+    if name == "emotion_id":
+        return [ctx.label_ids.get(row.get("emotion") or "") for row in rows]
+    if name == "licence":
+        return [ctx.licence] * len(rows)
+    if name == "regions":
+        return [region_structs(row) for row in rows]
+    if name.startswith("critic_"):
+        attribute = "model_name" if name == "critic_model" else name.removeprefix("critic_")
+        return [_critic(row, attribute) for row in rows]
+    if name == IMAGE_COLUMN:
+        return [image_struct(root=ctx.images_root, image_path=row["image_path"]) for row in rows]
+    model = next(m for m in ctx.model_names if model_column(m) == name)
+    return [model_structs(row, model) for row in rows]
+
+
+def batch_table(*, rows: Sequence[Mapping[str, Any]], ctx: _Context) -> Any:
+    """One batch of export rows as an Arrow table of the export's schema."""
+    import pyarrow as pa
+
+    arrays = [
+        des_array([row.get("DES") for row in rows])
+        if field.name == "DES"
+        else pa.array(_column(field.name, rows, ctx), type=field.type)
+        for field in ctx.schema
+    ]
+    return pa.Table.from_arrays(arrays, schema=ctx.schema)
 
 
 class _Drain:
@@ -126,6 +203,13 @@ class _Drain:
         return data
 
 
+def _groups(rows: list[dict[str, object]], *, embed: bool) -> Iterator[list[dict[str, object]]]:
+    """A batch as row groups: the whole batch, or IMAGE_GROUP_ROWS rows with images."""
+    size = IMAGE_GROUP_ROWS if embed else max(len(rows), 1)
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
 def iter_parquet_export(
     *, dataset: Dataset, scope: str, options: ExportOptions
 ) -> Iterator[ExportChunk]:
@@ -134,13 +218,30 @@ def iter_parquet_export(
     import pyarrow.parquet as pq
 
     with consistent_snapshot():
-        model_names = export_model_names(dataset=dataset)
-        schema = parquet_schema(columns=columns_for(model_names))
+        ctx = _context(dataset=dataset, options=options)
         drain = _Drain()
-        with pq.ParquetWriter(pa.PythonFile(drain, mode="w"), schema, compression="zstd") as writer:
+        sink = pa.PythonFile(drain, mode="w")
+        with pq.ParquetWriter(sink, ctx.schema, compression="zstd") as writer:
             for rows in iter_export_batches_for(
-                dataset=dataset, scope=scope, model_names=model_names, with_des=True
+                dataset=dataset, scope=scope, model_names=ctx.model_names, with_des=True
             ):
-                writer.write_table(batch_table(rows=rows, schema=schema), row_group_size=len(rows))
-                yield ExportChunk(drain.take(), len(rows))
+                for group in _groups(rows, embed=options.embed_images):
+                    table = batch_table(rows=group, ctx=ctx)
+                    writer.write_table(table, row_group_size=len(group))
+                    yield ExportChunk(drain.take(), len(group))
         yield ExportChunk(drain.take(), 0)
+
+
+def write_parquet(
+    *, dataset: Dataset, scope: str, path: Path, options: ExportOptions | None = None
+) -> int:
+    """Write the export to `path` (not atomically: see export.export_to_path); return rows
+    written. Parquet cells are data, never formulas: no formula guard here."""
+    written = 0
+    with open(os.fspath(path), "wb") as out:
+        for chunk in iter_parquet_export(
+            dataset=dataset, scope=scope, options=options or ExportOptions()
+        ):
+            out.write(chunk.data)
+            written += chunk.rows
+    return written
