@@ -378,14 +378,21 @@ def test_accepted_and_machine_masks_round_trip_through_csv_and_parquet(
     write_parquet(dataset=sample.dataset, scope="all", path=tmp_path / "labels.parquet")
     (parquet_row,) = pq.read_table(tmp_path / "labels.parquet").to_pylist()
 
-    for row in (csv_row, parquet_row):
-        entries = json.loads(row["bbox"])
-        assert [(e["role"], e.get("origin"), e.get("segmenter")) for e in entries] == [
-            ("background", None, "g"),
-            ("subject", None, None),
-            ("subject", "person", "sam-vit_b"),
-        ]
-        assert "mask" not in entries[1]
+    # The CSV's bbox is JSON text without machine origins; Parquet's regions are structs
+    # (every key present, null when absent) with each region's origin.
+    csv_entries, parquet_entries = json.loads(csv_row["bbox"]), parquet_row["regions"]
+    assert [(e["role"], e.get("origin"), e.get("segmenter")) for e in csv_entries] == [
+        ("background", None, "g"),
+        ("subject", None, None),
+        ("subject", "person", "sam-vit_b"),
+    ]
+    assert [(e["role"], e["origin"], e["segmenter"]) for e in parquet_entries] == [
+        ("background", "import", "g"),
+        ("subject", "import", None),
+        ("subject", "person", "sam-vit_b"),
+    ]
+    assert "mask" not in csv_entries[1] and parquet_entries[1]["mask"] is None
+    for entries in (csv_entries, parquet_entries):
         person_entry = entries[2]
         assert person_entry["phrase"] == "ellipse" and person_entry["score"] == 0.8
         assert person_entry["box"] == [120.0, 100.0, 220.0, 150.0]  # around the mask
