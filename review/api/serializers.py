@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import User
+from django.urls import reverse
 from rest_framework import serializers
 
-from annotator.models import CriticVerdict, Dataset, Proposal, Sample
+from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample
 from review.limits import NOTES_MAX_LENGTH
 from review.models import Adjudication, Annotation, Assignment, AuditEvent
 from review.validators import ID_MAX, INT_MAX
@@ -175,9 +178,41 @@ class AccessSerializer(serializers.Serializer):
     see_all = serializers.BooleanField()
 
 
+class RleSerializer(serializers.Serializer):
+    size = serializers.ListField(
+        child=serializers.IntegerField(min_value=0),
+        min_length=2,
+        max_length=2,
+        help_text="[height, width] of the image",
+    )
+    counts = serializers.CharField(
+        help_text="COCO compressed RLE, as pycocotools.mask.encode makes it (bytes as ASCII)"
+    )
+
+
+class RegionSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Region.Role.choices)
+    phrase = serializers.CharField(allow_blank=True)
+    box = serializers.ListField(
+        child=serializers.FloatField(),
+        min_length=4,
+        max_length=4,
+        allow_null=True,
+        help_text="[x1, y1, x2, y2] in image pixels (a person's mask: the bounds of the mask)",
+    )
+    mask = RleSerializer(allow_null=True)
+    origin = serializers.ChoiceField(choices=Region.Origin.choices)
+    model_name = serializers.CharField(allow_blank=True)
+    segmenter = serializers.CharField(allow_blank=True)
+    score = serializers.FloatField(allow_null=True)
+    author = serializers.CharField(allow_null=True, help_text="a person's mask: whose it is")
+
+
 class SampleDetailSerializer(QueueItemSerializer):
     """A sample as the person may see it: blind answers hide the final label and others'."""
 
+    image_url = serializers.URLField(read_only=True, help_text="the image (token or session)")
+    regions = RegionSerializer(many=True, read_only=True)
     proposals = ProposalSerializer(many=True, read_only=True)
     critic = CriticSerializer(read_only=True, allow_null=True)
     final_label = LabelVersionSerializer(read_only=True, allow_null=True)
@@ -190,8 +225,11 @@ class SampleDetailSerializer(QueueItemSerializer):
         fields = [
             *QueueItemSerializer.Meta.fields,
             "image_path",
+            "image_url",
             "width",
             "height",
+            "content_hash",
+            "regions",
             "dispute_reasons",
             "proposals",
             "critic",
@@ -232,3 +270,56 @@ class AuditEventSerializer(serializers.ModelSerializer):
 class HistorySerializer(serializers.Serializer):
     events = AuditEventSerializer(many=True)
     versions = LabelVersionSerializer(many=True)
+
+
+StatusCountsSerializer = type(
+    "StatusCountsSerializer",
+    (serializers.Serializer,),
+    {status: serializers.IntegerField(min_value=0) for status in Sample.Status.values},
+)
+
+
+class DatasetSerializer(serializers.Serializer):
+    """A dataset with its samples per status (review.selectors.export.DatasetCounts)."""
+
+    id = serializers.IntegerField(source="dataset.pk")
+    name = serializers.CharField(source="dataset.name")
+    taxonomy = serializers.CharField(source="dataset.taxonomy.name")
+    labels = serializers.ListField(child=serializers.CharField(), source="dataset.taxonomy.labels")
+    overlap_k = serializers.IntegerField(source="dataset.overlap_k")
+    machine_blind = serializers.BooleanField(source="dataset.machine_blind")
+    licence = serializers.CharField(source="dataset.licence", allow_blank=True)
+    attribution = serializers.CharField(source="dataset.attribution", allow_blank=True)
+    counts = StatusCountsSerializer(help_text="samples per status")
+    total = serializers.IntegerField()
+    decided = serializers.IntegerField(help_text="adjudicated and agreed: what an export takes")
+    url = serializers.SerializerMethodField()
+    samples_url = serializers.SerializerMethodField()
+
+    def get_url(self, entry: Any) -> str:
+        return self._absolute("api:dataset", entry)
+
+    def get_samples_url(self, entry: Any) -> str:
+        return self._absolute("api:dataset_samples", entry)
+
+    def _absolute(self, name: str, entry: Any) -> str:
+        path = reverse(name, args=[entry.dataset.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class SampleListItemSerializer(QueueItemSerializer):
+    image_url = serializers.SerializerMethodField()
+
+    class Meta(QueueItemSerializer.Meta):
+        fields = [*QueueItemSerializer.Meta.fields, "image_path", "width", "height",
+                  "content_hash", "image_url"]  # fmt: skip
+
+    def get_image_url(self, sample: Sample) -> str:
+        return sample_image_url(sample.pk, self.context.get("request"))
+
+
+def sample_image_url(pk: int, request: Any) -> str:
+    """The API's image URL of a sample: absolute when the request is known."""
+    path = reverse("api:sample_image", args=[pk])
+    return request.build_absolute_uri(path) if request is not None else path

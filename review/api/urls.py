@@ -17,7 +17,7 @@ from rest_framework.authentication import SessionAuthentication, TokenAuthentica
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import BasePermission
 
-from review.api import views
+from review.api import datasets, views
 from review.api.token import ThrottledObtainAuthToken
 
 SWAGGER_UI = "vendor/swagger-ui"
@@ -62,7 +62,13 @@ urlpatterns = [
     path("token/", ThrottledObtainAuthToken.as_view(), name="token"),
     path("queue/", views.QueueView.as_view(), name="queue"),
     path("next/", views.NextView.as_view(), name="next"),
+    path("datasets/", datasets.DatasetListView.as_view(), name="datasets"),
+    path("datasets/<str:ref>/", datasets.DatasetView.as_view(), name="dataset"),
+    path(
+        "datasets/<str:ref>/samples/", datasets.DatasetSamplesView.as_view(), name="dataset_samples"
+    ),
     path("samples/<int:pk>/", views.SampleView.as_view(), name="sample"),
+    path("samples/<int:pk>/image/", datasets.SampleImageView.as_view(), name="sample_image"),
     path("samples/<int:pk>/answer/", views.AnswerView.as_view(), name="answer"),
     path("samples/<int:pk>/votes/", views.VotesView.as_view(), name="votes"),
     path("samples/<int:pk>/skip/", views.SkipView.as_view(), name="skip"),
@@ -70,6 +76,7 @@ urlpatterns = [
     path("samples/<int:pk>/adjudication/undo/", views.UndoView.as_view(), name="undo"),
     path("samples/<int:pk>/history/", views.HistoryView.as_view(), name="history"),
     path("audit/", include("review.api.audit")),
+    path("exports/", include("review.api.exports")),
     path("schema/", SpectacularAPIView.as_view(**DOCS_ACCESS), name="schema"),
     path(
         "docs/",

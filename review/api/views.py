@@ -20,9 +20,11 @@ from rest_framework.views import APIView
 from annotator.models import Dataset, Sample
 from review import policy
 from review.api import serializers as s
+from review.api.schema import ErrorsAutoSchema
 from review.models import Assignment
 from review.policy import Decision, SampleAccess, sample_access
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, user_roles
+from review.selectors.api import visible_regions
 from review.selectors.assignment import user_assignments
 from review.selectors.queue import DISPUTED, NEEDS_ADJUDICATION, queue_samples
 from review.selectors.samples import (
@@ -55,6 +57,7 @@ class TeamAPIView(APIView):
     # Token first: an anonymous request is answered 401 with WWW-Authenticate: Token.
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [roles_permission(ANNOTATOR, ADJUDICATOR, AUDITOR)]
+    schema = ErrorsAutoSchema()
 
     def sample_with_access(self, request: Request, pk: int) -> tuple[Sample, SampleAccess]:
         sample = sample_for_review(pk=pk)
@@ -168,8 +171,12 @@ class SampleView(TeamAPIView):
             **{f: getattr(sample, f) for f in s.QueueItemSerializer.Meta.fields},
             "dataset": sample.dataset,
             "image_path": sample.image_path,
+            "image_url": s.sample_image_url(sample.pk, request),
             "width": sample.width,
             "height": sample.height,
+            "content_hash": sample.content_hash,
+            # Boxes and masks as the sample page shows them to this person.
+            "regions": visible_regions(sample=sample, access=access, user=request.user),
             "dispute_reasons": [] if hidden else sample.dispute_reasons,
             "proposals": [] if hidden else list(sample.proposals.all()),
             "critic": None if hidden else latest_critic_verdict(sample=sample),
