@@ -60,6 +60,8 @@ SAMPLE = "sample"
 MASK = "mask"
 RUN = "run"
 TABLE = "table"
+DATASET = "dataset"  # the sample's dataset, by id
+JOB = "job"  # a pending export job of the sample's dataset
 NONE = "none"
 
 
@@ -236,6 +238,11 @@ ROWS: tuple[Row, ...] = (
     # --- admin pages --------------------------------------------------------------------------
     Row("review:export", "get", some(200, *ADMINS)),
     Row("review:export_download", "get", some(400, *ADMINS), query="?scope=bogus"),
+    # Export jobs (the web page's): JOB is running, so its files are not there yet (404).
+    Row("review:export_start", "post", some(400, *ADMINS)),
+    Row("review:export_job_progress", "get", some(200, *ADMINS), args=JOB),
+    Row("review:export_job_cancel", "post", some(302, *ADMINS), args=JOB),
+    Row("review:export_job_download", "get", some(404, *ADMINS), args=JOB),
     Row("review:import", "get", some(200, *ADMINS)),
     Row("review:runs", "get", some(200, *ADMINS)),
     Row("review:run_detail", "get", some(200, *ADMINS), args=RUN),
@@ -260,6 +267,7 @@ ROWS: tuple[Row, ...] = (
         others=SEE_ALL,
         final=SEE_ALL | {"answered"},  # final for them: their answer can no longer change
     ),
+    Row("api:sample_image", "get", some(200, *VIEWERS), args=SAMPLE),
     Row("api:answer", "post", some(201, *LEASEHOLDERS), args=SAMPLE, data=LABEL),
     Row("api:votes", "post", some(400, *LEASEHOLDERS), args=SAMPLE),
     Row("api:skip", "post", some(204, *LEASEHOLDERS), args=SAMPLE),
@@ -294,6 +302,18 @@ ROWS: tuple[Row, ...] = (
         others=SEE_ALL,
         final=SEE_ALL,
     ),
+    # Datasets: every team role (annotators need the ids /api/next/ takes); an annotator lists
+    # only the samples handed to them.
+    Row("api:datasets", "get", some(200, *SIGNED_IN[1:])),
+    Row("api:dataset", "get", some(200, *SIGNED_IN[1:]), args=DATASET),
+    Row("api:dataset_samples", "get", some(200, *SIGNED_IN[1:]), args=DATASET),
+    # Exports: admins, as the Export page (409: the job has not finished; 400: no body).
+    Row("api:exports", "get", some(200, *ADMINS)),
+    Row("api:exports", "post", some(400, *ADMINS)),
+    Row("api:export", "get", some(200, *ADMINS), args=JOB),
+    Row("api:export", "delete", some(200, *ADMINS), args=JOB),
+    Row("api:export_cancel", "post", some(200, *ADMINS), args=JOB),
+    Row("api:export_download", "get", some(409, *ADMINS), args=JOB),
     Row("api:audit", "get", some(200, *AUDITORS), query=BY_NAME),
     Row("api:audit_table", "get", some(200, *AUDITORS), args=TABLE, query=BY_NAME),
     Row("api:audit_samples", "get", some(400, *AUDITORS)),

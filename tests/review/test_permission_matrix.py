@@ -26,7 +26,7 @@ from rest_framework.authtoken.models import Token
 
 from annotator.models import PipelineRun, Sample
 from annotator.services.rle import encode_mask
-from review.models import Adjudication, Annotation, Assignment
+from review.models import Adjudication, Annotation, Assignment, ExportJob
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
 from review.services import history
 from tests.factories import (
@@ -37,8 +37,10 @@ from tests.factories import (
     SampleFactory,
 )
 from tests.review.permission_matrix import (
+    DATASET,
     DATASETS,
     FINAL_NOTE,
+    JOB,
     LOGIN,
     MASK,
     OTHERS_NOTE,
@@ -97,6 +99,7 @@ def test_every_url_pattern_has_a_row() -> None:
 class World:
     samples: dict[str, Sample]
     run: PipelineRun
+    job: ExportJob
     sessions: dict[str, str]  # persona -> session key
     tokens: dict[str, str]  # persona -> API token
     client: Client
@@ -175,6 +178,12 @@ def world(tmp_path, settings, monkeypatch) -> World:
     people = _people()
     samples = {kind: _sample(kind, root, people) for kind in DATASETS}
     run = PipelineRun.objects.create(dataset=samples["plain"].dataset)
+    # Running under a live lease: no request of the table sends it to a worker again.
+    later = timezone.now() + timedelta(days=1)
+    job = ExportJob.objects.create(
+        dataset=samples["plain"].dataset, fmt="csv", status=ExportJob.Status.RUNNING,
+        lease_until=later, sent_at=timezone.now(),
+    )  # fmt: skip
     sessions, tokens = {}, {}
     client = Client()
     for persona, person in people.items():
@@ -184,7 +193,7 @@ def world(tmp_path, settings, monkeypatch) -> World:
         client.force_login(person)
         sessions[persona] = client.cookies[settings.SESSION_COOKIE_NAME].value
         tokens[persona] = Token.objects.create(user=person).key
-    return World(samples=samples, run=run, sessions=sessions, tokens=tokens, client=client)
+    return World(samples=samples, run=run, job=job, sessions=sessions, tokens=tokens, client=client)
 
 
 def _paths(row: Row, world: World, dataset: str) -> list[str]:
@@ -198,6 +207,8 @@ def _paths(row: Row, world: World, dataset: str) -> list[str]:
         MASK: [sample.pk, MASK_ROLE],
         RUN: [world.run.pk],
         TABLE: [AUDIT_TABLE],
+        DATASET: [sample.dataset.pk],
+        JOB: [world.job.pk],
     }
     args = arguments.get(row.args, [])
     if row.url == "" or "/" in row.url:  # an unnamed pattern: its route
