@@ -1,9 +1,15 @@
-"""The export page and the download (admins only: is_staff).
+"""The export page, its background jobs and the direct download (admins only: is_staff).
 
-The download streams every format chunk by chunk (review.services.export_formats), so bytes
-start to flow at once even at 219K samples. It reads one snapshot (review.selectors.snapshot),
-opened in the writer's generator after this view has returned, so it does not run inside a
-request transaction (non_atomic_requests), whose isolation the snapshot could not set.
+Export jobs (review/services/export_jobs.py) run on a worker, or in a thread of this process
+without a broker; the page shows each job's progress bar, polled with htmx every POLL_EVERY,
+and once done links to the file, the label map and the datasheet (FileResponse). Every action
+is a plain form POST too.
+
+The direct download streams every format chunk by chunk (review.services.export_formats), so
+bytes start to flow at once even at 219K samples: for small datasets and scripts. It reads one
+snapshot (review.selectors.snapshot), opened in the writer's generator after this view has
+returned, so it does not run inside a request transaction (non_atomic_requests), whose
+isolation the snapshot could not set.
 """
 
 from __future__ import annotations
@@ -13,19 +19,37 @@ from functools import wraps
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
 from annotator.models import Dataset, Sample
 from review import policy
+from review.models import ExportJob
 from review.selectors.export import SCOPE_DECIDED, SCOPES, export_overview
+from review.selectors.export_jobs import (
+    PART_CONTENT_TYPES,
+    PARTS,
+    export_job_file,
+    export_job_for,
+    export_job_parts,
+    recent_export_jobs,
+)
 from review.services.export import export_filename
 from review.services.export_formats import FORMAT_CSV, FORMATS, ExportChunk, ExportOptions
+from review.services.export_job_runner import ANSWER_FORMATS
+from review.services.export_jobs import (
+    ExportJobError,
+    cancel_export_job,
+    resend_export_job_if_stuck,
+    start_export_job,
+)
 
 View = Callable[..., HttpResponseBase]
 
@@ -66,13 +90,74 @@ class ExportForm(forms.Form):
     )
 
 
-def _page(request: HttpRequest, form: ExportForm, *, status: int = 200) -> HttpResponse:
-    return render(
-        request,
-        "review/export.html",
-        {"form": form, "overview": export_overview(), "statuses": Sample.Status.values},
-        status=status,
+POLL_EVERY = "1s"  # a job's progress bar: a 219K export shows progress within a second
+KIND_TITLES = {
+    ExportJob.Kind.LABELS: "Labels: one row per sample, in any format",
+    ExportJob.Kind.ANSWERS: "Answers: every human answer and vote, one row each (CSV, Parquet)",
+}
+PART_TITLES = {"data": "File", "labels": "Label map (JSON)", "datasheet": "Datasheet (Markdown)"}
+
+
+class StartExportForm(forms.Form):
+    """An export job: what the direct download takes, plus the kind and Parquet's images."""
+
+    dataset = forms.ModelChoiceField(
+        queryset=Dataset.objects.order_by("name"), to_field_name="name", empty_label=None
     )
+    kind = forms.ChoiceField(
+        choices=list(KIND_TITLES.items()), initial=ExportJob.Kind.LABELS, widget=forms.RadioSelect
+    )
+    format = forms.ChoiceField(
+        choices=[(f.name, f.title) for f in FORMATS.values()],
+        initial=FORMAT_CSV,
+        widget=forms.RadioSelect,
+    )
+    scope = forms.ChoiceField(
+        choices=ExportForm.base_fields["scope"].choices,  # type: ignore[attr-defined]
+        initial=SCOPE_DECIDED,
+        widget=forms.RadioSelect,
+        help_text="Labels only: answers are always all of them.",
+    )
+    no_formula_guard = forms.BooleanField(
+        required=False, label=ExportForm.base_fields["no_formula_guard"].label
+    )
+    embed_images = forms.BooleanField(
+        required=False, label="Put each image's bytes in the file (Parquet: an image column)"
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("kind") == ExportJob.Kind.ANSWERS and data.get("format") not in ANSWER_FORMATS:
+            self.add_error("format", "Answers export as CSV or Parquet.")
+        return data
+
+
+def _job_item(job: ExportJob) -> dict[str, Any]:
+    """What the job partial shows: the job, its format's title and its files to download."""
+    fmt = FORMATS.get(job.fmt)
+    return {
+        "job": job,
+        "format_title": fmt.title if fmt and job.kind == ExportJob.Kind.LABELS else job.fmt,
+        "parts": [(part, PART_TITLES[part]) for part in export_job_parts(job=job)],
+        "poll_every": POLL_EVERY,
+    }
+
+
+def _page(
+    request: HttpRequest,
+    form: ExportForm | None = None,
+    *,
+    start_form: StartExportForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "form": form or ExportForm(),
+        "start_form": start_form or StartExportForm(),
+        "overview": export_overview(),
+        "statuses": Sample.Status.values,
+        "jobs": [_job_item(job) for job in recent_export_jobs(user=request.user)],
+    }
+    return render(request, "review/export.html", context, status=status)
 
 
 @require_GET
@@ -112,3 +197,70 @@ def _bytes(chunks: Iterator[ExportChunk]) -> Iterator[bytes]:
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
+
+
+@require_POST
+@staff_required
+def export_start_view(request: HttpRequest) -> HttpResponse:
+    """Start an export job; back to the page, where its progress bar runs."""
+    form = StartExportForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        options = {"formula_guard": not data["no_formula_guard"]}
+        if data["format"] == "parquet":
+            options["embed_images"] = data["embed_images"]
+        try:
+            job = start_export_job(
+                user=request.user, dataset=data["dataset"], kind=data["kind"],
+                fmt=data["format"], scope=data["scope"], options=options,
+            )  # fmt: skip
+        except ExportJobError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Export {job.pk} started.")
+            return redirect(reverse("review:export") + f"#export-job-{job.pk}")
+    return _page(request, start_form=form, status=400)
+
+
+@require_GET
+@staff_required
+def export_job_progress_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """One job's partial, polled while it runs; a job whose worker died (or that the broker
+    never took) is sent again from here too."""
+    job = export_job_for(job_id=pk, user=request.user)
+    if job.active and resend_export_job_if_stuck(job_id=job.pk):
+        job.refresh_from_db()
+    return render(request, "review/_export_job.html", _job_item(job))
+
+
+@require_POST
+@staff_required
+def export_job_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+    job = export_job_for(job_id=pk, user=request.user)
+    cancelled = cancel_export_job(job=job, user=request.user)
+    if getattr(request, "htmx", False):
+        return render(request, "review/_export_job.html", _job_item(job))
+    if cancelled:
+        messages.success(request, f"Export {job.pk} cancelled.")
+    else:
+        messages.info(request, f"Export {job.pk} had already ended ({job.status}).")
+    return redirect(reverse("review:export") + f"#export-job-{job.pk}")
+
+
+@require_GET
+@staff_required
+def export_job_download_view(request: HttpRequest, pk: int) -> FileResponse:
+    """A finished job's file: the export, or ?part=labels (its label map) or ?part=datasheet
+    (404 before it is done)."""
+    part = request.GET.get("part", "data")
+    if part not in PARTS:
+        raise Http404(f"No part {part[:40]!r}: use one of {', '.join(PARTS)}.")
+    job = export_job_for(job_id=pk, user=request.user)
+    path = export_job_file(job=job, part=part)  # type: ignore[arg-type]
+    fmt = FORMATS.get(job.fmt)
+    content_type = PART_CONTENT_TYPES.get(part) or (
+        fmt.content_type if fmt else "application/octet-stream"
+    )
+    return FileResponse(
+        path.open("rb"), as_attachment=True, filename=path.name, content_type=content_type
+    )

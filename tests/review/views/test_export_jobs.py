@@ -1,0 +1,166 @@
+"""The export page's jobs: the start form, the progress partial, cancel, the downloads; admins
+only."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pyarrow.parquet as pq
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from annotator.models import Sample
+from review.models import ExportJob
+from review.services.export_jobs import run_export_job
+from tests.factories import DatasetFactory, SampleFactory
+
+pytestmark = pytest.mark.django_db
+
+PAGE = reverse("review:export")
+START = reverse("review:export_start")
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture(autouse=True)
+def export_root(tmp_path, settings):
+    settings.EXPORT_ROOT = tmp_path / "exports"
+
+
+@pytest.fixture
+def dataset():
+    dataset = DatasetFactory(name="views")
+    for i in range(4):
+        SampleFactory(dataset=dataset, external_id=f"v{i}", status=Sample.Status.AGREED)
+    return dataset
+
+
+def _start(client, django_capture_on_commit_callbacks, **fields) -> ExportJob:
+    data = {"dataset": "views", "kind": "labels", "format": "csv", "scope": "all"} | fields
+    with django_capture_on_commit_callbacks(execute=False) as sends:
+        response = client.post(START, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    job = ExportJob.objects.get()
+    assert response["Location"] == f"{PAGE}#export-job-{job.pk}"
+    assert len(sends) == 1
+    return job
+
+
+def _progress(client, job) -> str:
+    response = client.get(reverse("review:export_job_progress", args=[job.pk]), **HTMX)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_page_has_a_start_form_and_lists_the_jobs(client, admin_user, dataset):
+    client.force_login(admin_user)
+    job = ExportJob.objects.create(dataset=dataset, fmt="coco", scope="all", created_by=admin_user)
+    html = client.get(PAGE).content.decode()
+    assert f'action="{START}"' in html and 'name="csrfmiddlewaretoken"' in html
+    assert 'name="kind" value="answers"' in html and 'name="embed_images"' in html
+    assert f'id="export-job-{job.pk}"' in html and 'data-status="pending"' in html
+    assert "COCO instance segmentation" in html
+    # The direct streamed download stays.
+    assert f'action="{reverse("review:export_download")}"' in html
+
+
+def test_a_started_job_polls_then_offers_its_file(
+    client, admin_user, dataset, django_capture_on_commit_callbacks
+):
+    client.force_login(admin_user)
+    job = _start(client, django_capture_on_commit_callbacks, no_formula_guard="on")
+    assert job.options == {"formula_guard": False, "embed_images": False}
+    html = _progress(client, job)
+    poll = reverse("review:export_job_progress", args=[job.pk])
+    assert f'hx-get="{poll}"' in html and 'hx-trigger="every 1s"' in html
+    assert "<progress" in html and "data-cancel-job" in html
+    assert run_export_job(job_id=job.pk) == "done"
+    html = _progress(client, job)
+    assert "hx-get" not in html and "data-cancel-job" not in html  # done: no more polls
+    assert 'data-rows-done="4"' in html and 'value="4"' in html
+    url = reverse("review:export_job_download", args=[job.pk])
+    assert f'href="{url}"' in html
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="views-all.csv"'
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    body = b"".join(response.streaming_content).decode()
+    assert sorted(r["external_id"] for r in csv.DictReader(io.StringIO(body))) == [
+        f"v{i}" for i in range(4)
+    ]
+
+
+def test_a_parquet_download_is_read_by_pyarrow(
+    client, admin_user, dataset, django_capture_on_commit_callbacks, tmp_path
+):
+    client.force_login(admin_user)
+    job = _start(client, django_capture_on_commit_callbacks, format="parquet")
+    run_export_job(job_id=job.pk)
+    response = client.get(reverse("review:export_job_download", args=[job.pk]))
+    path = tmp_path / "got.parquet"
+    path.write_bytes(b"".join(response.streaming_content))
+    assert pq.read_table(path).num_rows == 4
+
+
+def test_answers_take_only_csv_or_parquet(client, admin_user, dataset):
+    client.force_login(admin_user)
+    data = {"dataset": "views", "kind": "answers", "format": "coco", "scope": "all"}
+    response = client.post(START, data)
+    assert response.status_code == 400
+    assert "Answers export as CSV or Parquet." in response.content.decode()
+    assert not ExportJob.objects.exists()
+
+
+def test_cancel_with_htmx_swaps_the_job_and_a_plain_post_redirects(client, admin_user, dataset):
+    client.force_login(admin_user)
+    job = ExportJob.objects.create(dataset=dataset, fmt="csv", scope="all")
+    url = reverse("review:export_job_cancel", args=[job.pk])
+    html = client.post(url, **HTMX).content.decode()
+    assert 'data-status="cancelled"' in html and "hx-get" not in html
+    response = client.post(url)  # again, as a plain form: it had already ended
+    assert response.status_code == 302 and response["Location"].endswith(f"#export-job-{job.pk}")
+
+
+def test_a_file_before_the_job_is_done_or_an_unknown_part_is_404(client, admin_user, dataset):
+    client.force_login(admin_user)
+    job = ExportJob.objects.create(dataset=dataset, fmt="csv", scope="all")
+    url = reverse("review:export_job_download", args=[job.pk])
+    for part in ("data", "datasheet", "bogus"):
+        assert client.get(url, {"part": part}).status_code == 404
+    assert client.get(reverse("review:export_job_progress", args=[job.pk + 1])).status_code == 404
+
+
+def test_the_poll_sends_a_job_whose_worker_died_again(client, admin_user, dataset, monkeypatch):
+    client.force_login(admin_user)
+    old = timezone.now() - timedelta(hours=1)
+    job = ExportJob.objects.create(
+        dataset=dataset, fmt="csv", scope="all", status="running", started_at=old,
+        claimed_by="gone:1", lease_until=old, sent_at=old,
+    )  # fmt: skip
+    sent: list[int] = []
+    monkeypatch.setattr(
+        "review.services.export_jobs.run_in_background", lambda *, job_id: sent.append(job_id)
+    )
+    _progress(client, job)
+    assert sent == [job.pk]
+    assert ExportJob.objects.get().sent_at > old
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_non_admins_get_403_and_anonymous_people_the_login(client, user, dataset, method):
+    job = ExportJob.objects.create(dataset=dataset, fmt="csv", scope="all")
+    urls = {
+        "get": [
+            reverse("review:export_job_progress", args=[job.pk]),
+            reverse("review:export_job_download", args=[job.pk]),
+        ],
+        "post": [START, reverse("review:export_job_cancel", args=[job.pk])],
+    }[method]
+    for url in urls:
+        assert getattr(client, method)(url)["Location"].startswith(reverse("login"))
+    client.force_login(user)
+    for url in urls:
+        assert getattr(client, method)(url).status_code == 403
+    assert ExportJob.objects.get().status == "pending"
