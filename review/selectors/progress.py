@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -22,13 +21,9 @@ from review.selectors.assignment import (
     live_lease_q,
     skipped_with_room,
 )
+from review.selectors.queue_counts import QueueFigures, queue_figures
 
 WORK_STATUSES = (Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED)
-# Up to this many samples, looking for human-check and gold samples reads every row each time
-# (a few ms); above, the answer is reused for a while (an admin's new human checks or gold
-# samples show in the counts within EXTRAS_CACHE_SECONDS; "Next" hands them out at once).
-EXTRAS_SCAN_LIMIT = 20_000
-EXTRAS_CACHE_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -91,58 +86,48 @@ def open_skipped_count(*, user: Any, dataset: Dataset | None = None, now: dateti
     return skipped.order_by().count()
 
 
-def available_count(*, user: Any, dataset: Dataset | None, now: datetime) -> int:
+def available_count(
+    *, user: Any, dataset: Dataset | None, now: datetime, figures: QueueFigures | None = None
+) -> int:
     """How many samples "Next" could still hand `user`: annotation_candidates, counted cheaply.
 
-    On SQLite a sample row holds its 4 KiB DES before `status`, so anything that reads rows
-    costs about 3.5 ms per thousand samples (the candidates query weighs every open one: 0.8 s
-    at EmoVerse's 219K). Disputed samples are counted on the queue's covering index instead:
-    the untouched ones (no answer, vote or lease, never handed to this person) all have room;
-    only the touched ones are weighed. Human-check and gold samples need their rows read
-    (no index covers those flags), so they are looked for only where some exist.
+    The candidates query weighs every open sample (0.8 s at EmoVerse's 219K on SQLite, where a
+    row holds its 4 KiB DES). Instead: the disputed samples come from QueueCount; the untouched
+    ones (no answer, vote or lease, never handed to this person) all have room; only the
+    touched ones, found from the answers, votes and leases (people's work, not the dataset),
+    are weighed. Human-check and gold samples need their rows read (no index covers those
+    flags), so they are looked for only where QueueCount says some exist.
     """
-    datasets = (
-        [dataset.pk] if dataset is not None else list(Dataset.objects.values_list("pk", flat=True))
-    )
-    touched = _touched_q(user=user, now=now)
-    disputed = Sample.objects.filter(dataset_id__in=datasets, status=Sample.Status.DISPUTED)
-    disputed = disputed.order_by()
-    touched_disputed = disputed.filter(touched)
+    figures = figures or queue_figures()
+    dataset_id = None if dataset is None else dataset.pk
+    disputed = Sample.objects.filter(status=Sample.Status.DISPUTED).order_by()
+    if dataset is not None:
+        disputed = disputed.filter(dataset=dataset)
+    touched_disputed = disputed.filter(pk__in=_touched_ids(user=user, now=now))
     candidates = annotation_candidates(user=user, dataset=dataset, now=now).order_by()
     weighed = candidates.filter(pk__in=touched_disputed.values("id")).count()
-    available = disputed.count() - touched_disputed.count() + weighed
-    if _may_hold_extras(dataset_ids=datasets):
+    untouched = figures.total(dataset_id=dataset_id, status=Sample.Status.DISPUTED)
+    available = untouched - touched_disputed.count() + weighed
+    if figures.has_extras(dataset_ids=None if dataset_id is None else [dataset_id]):
         available += candidates.exclude(status=Sample.Status.DISPUTED).count()
     return available
 
 
-def _touched_q(*, user: Any, now: datetime) -> Q:
-    """Samples someone answered, voted on or holds, or that were ever handed to `user`."""
+def _touched_ids(*, user: Any, now: datetime) -> QuerySet[Any]:
+    """Ids of samples someone answered, voted on or holds, or that were ever handed to `user`
+    (one UNION: the database starts from these few rows, not from every disputed sample)."""
     annotate = Assignment.Kind.ANNOTATE
     live = Assignment.objects.filter(live_lease_q(now=now), kind=annotate)
     mine = Assignment.objects.filter(annotator=user, kind=annotate)
     return (
-        Q(pk__in=Annotation.objects.values("sample_id"))
-        | Q(pk__in=BinaryVote.objects.values("sample_id"))
-        | Q(pk__in=live.values("sample_id"))
-        | Q(pk__in=mine.values("sample_id"))
+        Annotation.objects.order_by()
+        .values("sample_id")
+        .union(
+            BinaryVote.objects.order_by().values("sample_id"),
+            live.order_by().values("sample_id"),
+            mine.order_by().values("sample_id"),
+        )
     )
-
-
-def _may_hold_extras(*, dataset_ids: list[int]) -> bool:
-    """Whether the datasets have samples open to people besides the disputed ones (agreed ones
-    picked for a human check, gold ones). Finding out reads every row; above
-    EXTRAS_SCAN_LIMIT samples the answer is kept for EXTRAS_CACHE_SECONDS."""
-    scope = Sample.objects.filter(dataset_id__in=dataset_ids).order_by()
-    flagged = scope.filter(Q(human_check=True) | Q(gold_emotion__gt=""))
-    if scope.count() <= EXTRAS_SCAN_LIMIT:
-        return flagged.exists()
-    key = "progress:extras:" + ",".join(str(pk) for pk in sorted(dataset_ids))
-    found = cache.get(key)
-    if found is None:
-        found = flagged.exists()
-        cache.set(key, found, EXTRAS_CACHE_SECONDS)
-    return bool(found)
 
 
 def own_work(*, user: Any) -> QuerySet[Assignment]:

@@ -10,6 +10,7 @@ from django.db.models import Count, QuerySet
 from annotator.models import Dataset, Proposal, Sample
 from annotator.taxonomy import MIKELS_8_LABELS
 from review.selectors.assignment import needs_adjudication
+from review.selectors.queue_counts import QueueFigures, queue_figures
 
 DISPUTED = Sample.Status.DISPUTED.value
 NEEDS_ADJUDICATION = "needs_adjudication"  # not a Sample.Status: answers in, no agreement
@@ -85,13 +86,10 @@ def first_queued_sample(*, dataset: Dataset | None, status: str = DISPUTED) -> S
     return qs.first()
 
 
-def queue_counts(*, dataset: Dataset | None) -> dict[str, int]:
-    """Samples per status (every status present, zero when none), in one query."""
-    qs = Sample.objects.all() if dataset is None else Sample.objects.filter(dataset=dataset)
-    counts = {status.value: 0 for status in Sample.Status}
-    for row in qs.order_by().values("status").annotate(n=Count("id")):
-        counts[row["status"]] = row["n"]
-    return counts
+def queue_counts(*, dataset: Dataset | None, figures: QueueFigures | None = None) -> dict[str, int]:
+    """Samples per status (every status present, zero when none), from QueueCount."""
+    figures = figures or queue_figures()
+    return figures.status_counts(dataset_id=None if dataset is None else dataset.pk)
 
 
 def adjudication_count(*, dataset: Dataset | None) -> int:
@@ -105,12 +103,84 @@ class QueueChoices:
     emotions: list[str]
 
 
-def queue_filter_choices(*, dataset: Dataset | None) -> QueueChoices:
+def queue_filter_choices(
+    *, dataset: Dataset | None, figures: QueueFigures | None = None
+) -> QueueChoices:
     """Values the source and suggested-emotion filters can take, as present in the data."""
-    qs = Sample.objects.all() if dataset is None else Sample.objects.filter(dataset=dataset)
-    sources = sorted(s for s in qs.order_by().values_list("source", flat=True).distinct() if s)
-    present = {e for e in qs.order_by().values_list("suggested_emotion", flat=True).distinct() if e}
+    figures = figures or queue_figures()
+    pk = None if dataset is None else dataset.pk
     order = dataset.taxonomy.labels if dataset is not None else MIKELS_8_LABELS
     rank = {label: i for i, label in enumerate(order)}
+    present = figures.emotions(dataset_id=pk)
     emotions = sorted(present, key=lambda e: (rank.get(e, len(rank)), e))
-    return QueueChoices(sources=sources, emotions=emotions)
+    return QueueChoices(sources=sorted(figures.sources(dataset_id=pk)), emotions=emotions)
+
+
+@dataclass
+class QueuePage:
+    """A page of the queue, shaped like Django's Page where the templates read it, whose links
+    carry the id they continue from: `after` the last row for Next, `before` the first for
+    Previous. A keyset page costs the same at page 2,600 as at page 1 (an OFFSET walks every
+    row before it); the total comes from QueueCount, not from a COUNT(*)."""
+
+    object_list: list[Sample]
+    number: int
+    count: int
+    per_page: int
+
+    @property
+    def paginator(self) -> QueuePage:  # templates read page.paginator.count / .num_pages
+        return self
+
+    @property
+    def num_pages(self) -> int:
+        return max(1, -(-self.count // self.per_page))
+
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    def has_next(self) -> bool:
+        return self.number < self.num_pages and bool(self.object_list)
+
+    def has_other_pages(self) -> bool:
+        return self.has_previous() or self.has_next()
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def before(self) -> int | None:
+        return self.object_list[0].pk if self.object_list else None
+
+    @property
+    def after(self) -> int | None:
+        return self.object_list[-1].pk if self.object_list else None
+
+
+def _page_number(value: str, *, num_pages: int) -> int:
+    if value == "last":
+        return num_pages
+    return min(max(int(value), 1), num_pages) if value.isdecimal() else 1
+
+
+def queue_page(
+    *, samples: QuerySet[Sample], count: int, per_page: int, page: str, after: str, before: str
+) -> QueuePage:
+    """The page of `samples` (ordered by id) that `page` names, found from `after` / `before`
+    when the link carries one; a bare page number falls back to OFFSET (a typed URL)."""
+    result = QueuePage(object_list=[], number=1, count=count, per_page=per_page)
+    number = _page_number(page, num_pages=result.num_pages)
+    if after.isdecimal() and number > 1:
+        rows = list(samples.filter(id__gt=int(after))[:per_page])
+    elif before.isdecimal():
+        rows = list(samples.filter(id__lt=int(before)).order_by("-id")[:per_page])[::-1]
+    elif number == result.num_pages and number > 1:  # "last": the tail, read backwards
+        tail = count - (number - 1) * per_page
+        rows = list(samples.order_by("-id")[:tail])[::-1]
+    else:
+        rows = list(samples[(number - 1) * per_page : number * per_page])
+    result.object_list, result.number = rows, number
+    return result

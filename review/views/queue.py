@@ -35,12 +35,15 @@ from review.selectors.progress import (
 )
 from review.selectors.queue import (
     DISPUTED,
+    NEEDS_ADJUDICATION,
     adjudication_count,
     queue_counts,
     queue_filter_choices,
+    queue_page,
     queue_samples,
     with_proposal_counts,
 )
+from review.selectors.queue_counts import QueueFigures, queue_figures
 from review.services.assignment import lease_next_sample
 
 
@@ -61,12 +64,14 @@ def dataset_from(value: str | None) -> Dataset | None:
     return Dataset.objects.select_related("taxonomy").filter(pk=int(value)).first()
 
 
-def _filter_form(request: HttpRequest) -> tuple[QueueFilterForm, dict[str, Any]]:
+def _filter_form(
+    request: HttpRequest, *, figures: QueueFigures
+) -> tuple[QueueFilterForm, dict[str, Any]]:
     data = request.GET.copy()
     data.setdefault("status", DISPUTED)  # no status in the URL = the disputed queue
     dataset = dataset_from(data.get("dataset", ""))
     # Choices span every dataset: they stay valid when htmx swaps results for another dataset.
-    choices = queue_filter_choices(dataset=None)
+    choices = queue_filter_choices(dataset=None, figures=figures)
     form = QueueFilterForm(data, sources=choices.sources, emotions=choices.emotions)
     form.is_valid()  # an unknown value in one filter drops that filter, not the others
     filters = {
@@ -84,17 +89,34 @@ def queue_view(request: HtmxHttpRequest) -> HttpResponse:
     if not policy.sees_whole_queue(user=request.user):
         return _my_work(request)
     roles = user_roles(request.user)
-    form, filters = _filter_form(request)
-    page = Paginator(queue_samples(**filters), settings.QUEUE_PAGE_SIZE).get_page(
-        request.GET.get("page")
+    figures = queue_figures()  # every figure above the rows, in one query
+    form, filters = _filter_form(request, figures=figures)
+    dataset = filters["dataset"]
+    conflicts = adjudication_count(dataset=dataset)
+    if filters["status"] == NEEDS_ADJUDICATION:
+        count = conflicts
+    else:
+        count = figures.total(
+            dataset_id=dataset.pk if dataset else None,
+            status=filters["status"],
+            source=filters["source"],
+            suggested=filters["suggested"],
+        )
+    page = queue_page(
+        samples=queue_samples(**filters),
+        count=count,
+        per_page=settings.QUEUE_PAGE_SIZE,
+        page=request.GET.get("page", ""),
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
     )
     page.object_list = with_proposal_counts(samples=page.object_list)
     context = {
         "see_all": True,
         "form": form,
         "page": page,
-        "counts": queue_counts(dataset=filters["dataset"]),
-        "conflicts": adjudication_count(dataset=filters["dataset"]),
+        "counts": queue_counts(dataset=dataset, figures=figures),
+        "conflicts": conflicts,
         "filters": filters,
         "can_annotate": ANNOTATOR in roles,
         "can_adjudicate": ADJUDICATOR in roles,

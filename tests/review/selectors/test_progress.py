@@ -155,21 +155,18 @@ def test_skipped_samples_are_listed_with_whether_they_can_be_taken_back():
     assert (progress.skipped_open, progress.finished) == (1, False)
 
 
-def test_above_the_scan_limit_human_checks_are_looked_for_once_in_a_while(monkeypatch):
-    """Finding human-check and gold samples reads every row: a large dataset keeps the answer."""
-    from django.core.cache import cache
-
-    from review.selectors import progress
-
-    monkeypatch.setattr(progress, "EXTRAS_SCAN_LIMIT", 2)
-    cache.clear()
+def test_a_new_human_check_or_gold_sample_counts_at_once():
+    """Whether human-check and gold samples exist comes from QueueCount, never stale."""
     ds = DatasetFactory.create(overlap_k=1)
     SampleFactory.create_batch(3, dataset=ds)
     agreed = SampleFactory.create(dataset=ds, status=Sample.Status.AGREED)
+    other = SampleFactory.create(dataset=ds, status=Sample.Status.AGREED)
     person = member(ANNOTATOR)
     assert annotator_progress(user=person).available == 3
-    Sample.objects.filter(pk=agreed.pk).update(human_check=True)
-    assert annotator_progress(user=person).available == 3  # "none here" is remembered
-    cache.clear()
+    Sample.objects.filter(pk=agreed.pk).update(human_check=True)  # as the sampling service does
     assert annotator_progress(user=person).available == 4
-    cache.clear()
+    assert annotator_progress(user=person, dataset=ds).available == 4
+    Sample.objects.filter(pk=other.pk).update(gold_emotion="awe")
+    assert annotator_progress(user=person).available == 5
+    Sample.objects.filter(pk__in=[agreed.pk, other.pk]).update(status=Sample.Status.DROPPED)
+    assert annotator_progress(user=person).available == 3
