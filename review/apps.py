@@ -5,9 +5,12 @@ from django.db.models.signals import post_migrate
 
 
 def _ensure_builtin_rows(**kwargs: Any) -> None:
+    from review.services.queue_counts import install_and_recount
     from review.services.roles import ensure_role_groups
 
     ensure_role_groups()
+    # Triggers a SQLite table rebuild dropped, rows a flush left: see services.queue_counts.
+    install_and_recount(using=kwargs.get("using", "default"))
 
 
 class ReviewConfig(AppConfig):

@@ -384,3 +384,7 @@ class ExportJob(models.Model):
         if not self.rows_total:
             return 100 if self.status == self.Status.DONE else 0
         return min(100, round(100 * self.rows_done / self.rows_total))
+
+
+# Defined in its own module (kept by database triggers); imported here so Django registers it.
+from review.models_queue import QueueCount  # noqa: E402, F401
