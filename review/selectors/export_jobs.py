@@ -18,7 +18,7 @@ from django.http import Http404
 
 from annotator.models import Sample
 from review import policy
-from review.models import Annotation, BinaryVote, ExportJob
+from review.models import Adjudication, Annotation, BinaryVote, BlindAnswer, ExportJob
 from review.selectors.export import DECIDED_STATUSES, SCOPE_DECIDED
 
 Part = Literal["data", "labels", "datasheet"]
@@ -95,11 +95,9 @@ def export_job_parts(*, job: ExportJob) -> list[Part]:
 def export_rows_expected(*, dataset_id: int, kind: str, scope: str) -> int:
     """How many rows the job will write, counted before it starts (its progress bar's end; the
     finished job records the rows it really wrote)."""
-    if kind == ExportJob.Kind.ANSWERS:
-        return (
-            Annotation.objects.filter(sample__dataset_id=dataset_id).count()
-            + BinaryVote.objects.filter(sample__dataset_id=dataset_id).count()
-        )
+    if kind == ExportJob.Kind.ANSWERS:  # one row per each of these (export_answers)
+        models = (BlindAnswer, Annotation, BinaryVote, Adjudication)
+        return sum(m.objects.filter(sample__dataset_id=dataset_id).count() for m in models)
     samples = Sample.objects.filter(dataset_id=dataset_id)
     if scope == SCOPE_DECIDED:
         samples = samples.filter(status__in=DECIDED_STATUSES)

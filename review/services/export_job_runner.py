@@ -180,13 +180,16 @@ def job_file_name(*, job: ExportJob) -> str:
 
 def job_chunks(*, job: ExportJob) -> Iterator[ExportChunk]:
     """The job's main file as chunks, from the labels registry or the answers writer."""
-    if job.kind == ExportJob.Kind.ANSWERS:
-        writer = import_string("review.services.export_answers.iter_answers_export")
-        return writer(dataset=job.dataset, fmt=job.fmt)  # type: ignore[no-any-return]
     options = ExportOptions(
         formula_guard=bool(job.options.get("formula_guard", True)),
         embed_images=bool(job.options.get("embed_images", False)),
     )
+    if job.kind == ExportJob.Kind.ANSWERS:
+        writer = import_string("review.services.export_answers.iter_answers_export")
+        answers: Iterator[ExportChunk] = writer(
+            dataset=job.dataset, fmt=job.fmt, formula_guard=options.formula_guard
+        )
+        return answers
     return export_format(job.fmt).chunks(dataset=job.dataset, scope=job.scope, options=options)
 
 
@@ -211,7 +214,7 @@ def _beside_bytes(*, job: ExportJob, part: str) -> bytes | None:
     if part == "labels":
         return bytes(writer(dataset=job.dataset))
     scope = job.scope if job.kind == ExportJob.Kind.LABELS else "all"
-    return str(writer(dataset=job.dataset, scope=scope)).encode("utf-8")
+    return str(writer(dataset=job.dataset, scope=scope, fmt=job.fmt)).encode("utf-8")
 
 
 def write_job_files(*, job: ExportJob) -> tuple[str, int, int]:

@@ -258,3 +258,37 @@ def test_without_a_broker_a_thread_of_this_process_runs_the_job(dataset, admin, 
     job.refresh_from_db()
     assert (job.status, job.rows_done, job.error) == ("done", N, "")
     assert len(_csv_ids(export_job_file(job=job, part="data"))) == N
+
+
+def test_an_answers_job_writes_every_answer_and_vote_read_by_pandas(dataset, admin):
+    import pandas as pd
+
+    from review.models import Annotation, BinaryVote
+
+    first, second = Sample.objects.filter(dataset=dataset).order_by("pk")[:2]
+    person = UserFactory()
+    Annotation.objects.create(sample=first, annotator=person, emotion="awe", confidence=7)
+    BinaryVote.objects.create(sample=second, annotator=person, emotion="fear", value=True)
+    BinaryVote.objects.create(sample=second, annotator=admin, emotion="fear", value=False)
+    job = ExportJob.objects.create(dataset=dataset, kind="answers", fmt="csv", scope="all")
+    assert run_export_job(job_id=job.pk) == "done"
+    job.refresh_from_db()
+    assert (job.file_name, job.rows_done, job.rows_total) == ("pets-answers.csv", 3, 3)
+    frame = pd.read_csv(export_job_file(job=job, part="data"))
+    assert sorted(frame["kind"]) == ["answer", "binary_vote", "binary_vote"]
+    assert set(frame["external_id"]) == {first.external_id, second.external_id}
+
+
+def test_the_label_map_and_datasheet_lie_beside_the_file(dataset, admin):
+    import json
+
+    job = _job(dataset, admin, fmt="csv", scope="decided")
+    assert run_export_job(job_id=job.pk) == "done"
+    job.refresh_from_db()
+    labels = export_job_file(job=job, part="labels")
+    sheet = export_job_file(job=job, part="datasheet")
+    assert labels.name == "pets-decided.csv.labels.json"
+    assert sheet.name == "pets-decided.csv.datasheet.md"
+    names = json.dumps(json.loads(labels.read_text()))
+    assert "amusement" in names and "sadness" in names  # the dataset's taxonomy, Mikels 8
+    assert sheet.read_text().startswith("# Datasheet: pets")
