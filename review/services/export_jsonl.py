@@ -22,7 +22,7 @@ pending (dropped with the drop); a disputed sample's proposals are not in the re
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -92,29 +92,35 @@ def jsonl_record(row: dict[str, Any]) -> dict[str, object]:
     # missing from it would be an error there.
     record[BAS_KEY] = BAS_SEPARATOR.join(triplet) if all(triplet) else None
     record["DES"] = des_array(des) if des is not None else None
-    record["bbox"], record["masks"] = boxes_and_masks(row[EXTRA_REGIONS])
+    record["bbox"], record["masks"] = boxes_and_masks(row)
     return record
 
 
 def boxes_and_masks(
-    regions: Sequence[dict[str, Any]],
+    row: dict[str, Any],
 ) -> tuple[list[dict[str, float]], list[dict[str, object]]]:
-    """(`bbox`, `masks`): boxes of the regions without a mask as {x1, y1, x2, y2}, and the
-    regions with one (machine or person) as {role, phrase, box, mask}, in the export's order."""
+    """(`bbox`, `masks`): boxes of the row's regions without a mask as {x1, y1, x2, y2}, and
+    the regions with one (machine or person) as {role, phrase, box, mask}, in export order."""
     boxes: list[dict[str, float]] = []
     masks: list[dict[str, object]] = []
-    for region in regions:
+    for region in row[EXTRA_REGIONS]:
         x1, y1, x2, y2 = (float(v) for v in region["box"])
         if region.get("mask"):
             masks.append({
                 "role": region["role"],
-                "phrase": region["phrase"],
+                "phrase": region_phrase(region, row),
                 "box": [x1, y1, x2, y2],
                 "mask": {"size": list(region["mask"]["size"]), "counts": region["mask"]["counts"]},
             })  # fmt: skip
         else:
             boxes.append({"x1": x1, "y1": y1, "x2": x2, "y2": y2})
     return boxes, masks
+
+
+def region_phrase(region: dict[str, Any], row: dict[str, Any]) -> str:
+    """The region's phrase, else the final label's phrase for its role: a person's mask of an
+    element carries no phrase of its own when no machine region named that element."""
+    return str(region["phrase"] or row.get(region["role"]) or "")
 
 
 def _drop_verdict(verdict: VerdictRow | None) -> dict[str, object] | None:

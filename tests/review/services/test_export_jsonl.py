@@ -57,6 +57,7 @@ def test_records_carry_the_final_label_in_emoverse_names(rich: Rich, tmp_path: P
     assert machine["mask"] == rich.machine_mask.mask
     chosen = rich.person_mask.candidates[1]["rle"]
     assert person["role"] == "attribute" and person["mask"] == chosen
+    assert person["phrase"] == "tiny, still"  # the label's attribute: no region names it
     ys, xs = np.nonzero(decode_mask(chosen))
     assert person["box"] == [xs.min(), ys.min(), xs.max() + 1.0, ys.max() + 1.0]
     agreed = records["881"]
