@@ -90,6 +90,13 @@ def test_a_started_job_polls_then_offers_its_file(
     assert sorted(r["external_id"] for r in csv.DictReader(io.StringIO(body))) == [
         f"v{i}" for i in range(4)
     ]
+    for part, content_type in (("labels", "application/json"), ("datasheet", "text/markdown")):
+        assert f'href="{url}?part={part}"' in html
+        response = client.get(url, {"part": part})
+        assert response["Content-Type"].startswith(content_type)
+        assert response["Content-Disposition"].endswith(
+            f'views-all.csv.{part}.{"json" if part == "labels" else "md"}"'
+        )
 
 
 def test_a_parquet_download_is_read_by_pyarrow(
