@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from django.utils import timezone
+
 from annotator.models import CriticVerdict, Dataset, Proposal, Sample
+from annotator.services.sample_status import status_fields
 from annotator.services.verification import Vote, apply_review_rules, cross_verify
 
 
@@ -44,8 +47,10 @@ def verify_samples(*, dataset: Dataset, statuses: Mapping[int, str]) -> dict[int
         }
         groups.setdefault(json.dumps(values, sort_keys=True), (values, []))[1].append(pk)
         new_statuses[pk] = str(status)
+    now = timezone.now()
     for values, pks in groups.values():
-        Sample.objects.filter(pk__in=pks).update(**values)
+        status = str(values.pop("status"))
+        Sample.objects.filter(pk__in=pks).update(**values, **status_fields(status, now=now))
     return new_statuses
 
 

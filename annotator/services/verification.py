@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from annotator.models import CriticVerdict, Sample
+from annotator.services.sample_status import status_fields
 
 DEFAULT_WEIGHT = 1.0
 
@@ -100,7 +101,7 @@ def verify_sample(*, sample: Sample) -> Verification:
     )
     with transaction.atomic():
         Sample.objects.filter(pk=sample.pk).update(
-            status=status,
+            **status_fields(status),
             suggested_emotion=suggested,
             vote_margin=result.margin,
             dispute_reasons=result.reasons,
