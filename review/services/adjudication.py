@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
 from annotator.models import Sample
+from annotator.services.sample_status import set_status
 from annotator.taxonomy import normalise_label
 from review.limits import NOTES_MAX_LENGTH
 from review.models import Adjudication, Assignment, Draft
@@ -145,8 +146,7 @@ def record_final_label(
             yours=label,
             base_version=current_version if base_version is None else base_version,
         ) from exc
-    sample.status = Sample.Status.ADJUDICATED
-    sample.save(update_fields=["status", "updated_at"])
+    sample.save(update_fields=set_status(sample, Sample.Status.ADJUDICATED))
     history.record_event(
         sample=sample,
         actor=actor if actor is not None else decided_by,
@@ -237,12 +237,12 @@ def undo_last_decision(*, sample: Sample, actor: Any, version: int) -> Adjudicat
         current.reverted = True
         current.save(update_fields=["reverted"])
         previous = current_adjudication(sample=locked)
-        locked.status = (
+        status = (
             Sample.Status.ADJUDICATED
             if previous
             else current.details.get("status_before", Sample.Status.DISPUTED)
         )
-        locked.save(update_fields=["status", "updated_at"])
+        locked.save(update_fields=set_status(locked, status))
         history.record_event(
             sample=locked,
             actor=actor,

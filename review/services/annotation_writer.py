@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from annotator.models import Dataset, Sample
 from review.importers.annotation_rows import FORMAT_EMONET_BINARY, AnswerRow
@@ -48,6 +49,7 @@ def write_placeholder_samples(
     """Samples for answers whose images are not shipped (EmoNet-Face): the id is the image path,
     size 0x0, no hash, status pending. Adds their ids to `into`; returns how many were made."""
     wanted = sorted(keys)
+    now = timezone.now()
     for start in range(0, len(wanted), BATCH_SIZE):
         Sample.objects.bulk_create(
             [
@@ -59,6 +61,7 @@ def write_placeholder_samples(
                     height=0,
                     content_hash="",
                     status=Sample.Status.PENDING,
+                    status_changed_at=now,
                 )
                 for key in wanted[start : start + BATCH_SIZE]
             ]

@@ -35,6 +35,7 @@ from annotator.pipeline.runs.units import (
     chosen_for_spot_check,
 )
 from annotator.selectors.pipeline_runs import critic_inputs, revise_instructions
+from annotator.services.sample_status import status_fields
 from annotator.services.verification import Verification, Vote, apply_review_rules, cross_verify
 
 PROPOSAL_FIELDS = [
@@ -173,7 +174,7 @@ def store_verification(
         current_status=current_status,
     )
     Sample.objects.filter(pk=sample.pk).exclude(status=Sample.Status.ADJUDICATED).update(
-        status=status,
+        **status_fields(status),
         suggested_emotion=suggested,
         vote_margin=result.margin,
         dispute_reasons=result.reasons,
