@@ -29,7 +29,7 @@ def run(*args: str) -> str:
 def test_coco_from_the_command_loads_in_pycocotools(rich: Rich, tmp_path: Path):
     path = tmp_path / "rich.coco.json"
     message = run("export_labels", "--dataset", "rich", "--format", "coco", "--out", str(path))
-    assert message == f"Wrote 3 rows (decided) of rich to {path} (coco)"
+    assert message.splitlines()[0] == f"Wrote 3 rows (decided) of rich to {path} (coco)"
     with contextlib.redirect_stdout(io.StringIO()):
         coco = COCO(str(path))
     assert len(coco.getImgIds()) == 3 and len(coco.getAnnIds()) == 4
@@ -43,7 +43,7 @@ def test_coco_from_the_command_loads_in_pycocotools(rich: Rich, tmp_path: Path):
 def test_jsonl_from_the_command_goes_back_in_unchanged(rich: Rich, tmp_path, images_root):
     first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
     message = run("export_labels", "--dataset", "rich", "--format", "jsonl", "--out", str(first))
-    assert message == f"Wrote 3 rows (decided) of rich to {first} (jsonl)"
+    assert message.splitlines()[0] == f"Wrote 3 rows (decided) of rich to {first} (jsonl)"
     assert pd.read_json(first, lines=True).shape == (3, 13)
     run("import_samples", str(first), "--dataset", "again", "--images-root", str(images_root))
     run("export_labels", "--dataset", "again", "--format", "jsonl", "--out", str(second))
