@@ -1,4 +1,5 @@
-"""`manage.py export_labels`: write a dataset's labels in one of the export formats."""
+"""`manage.py export_labels`: write a dataset's labels in one of the export formats, with the
+label map and the datasheet beside the file (review.services.export_beside)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from review.selectors.export import SCOPE_DECIDED, SCOPES, dataset_by_name, dataset_names
 from review.services.export import export_to_path
-from review.services.export_formats import FORMATS
+from review.services.export_beside import write_beside_files
+from review.services.export_formats import FORMAT_PARQUET, FORMATS, ExportOptions
 
 
 class Command(BaseCommand):
     help = (
         "Export a dataset's labels. --scope decided (default): adjudicated and agreed samples; "
         "--scope all: every sample with its status. The file at --out is replaced atomically. "
-        "The export reads one snapshot, even while a re-import runs."
+        "The export reads one snapshot, even while a re-import runs. Beside the file: "
+        "FILE.labels.json (label map), FILE.datasheet.md (datasheet) and, for labelstudio, "
+        "FILE.labelconfig.xml (labeling config), each written atomically too."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -29,6 +33,12 @@ class Command(BaseCommand):
             action="store_true",
             help="CSV: write text cells starting with = + - @ tab or CR as they are (by default "
             "they get a leading ' so spreadsheets don't run them as formulas)",
+        )
+        parser.add_argument(
+            "--embed-images",
+            action="store_true",
+            help="Parquet: an `image` column with each image file's bytes (Hugging Face "
+            "datasets' Image feature); the file grows by the size of the images",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -43,16 +53,27 @@ class Command(BaseCommand):
             raise CommandError(f"--out: directory {out.parent} does not exist")
         if out.is_dir():
             raise CommandError(f"--out: {out} is a directory; name a file")
+        if options["embed_images"] and options["fmt"] != FORMAT_PARQUET:
+            raise CommandError("--embed-images: only with --format parquet")
+        export_options = ExportOptions(
+            formula_guard=not options["no_formula_guard"], embed_images=options["embed_images"]
+        )
         try:
             rows = export_to_path(
                 dataset=dataset,
                 scope=options["scope"],
                 fmt=options["fmt"],
                 path=out,
-                formula_guard=not options["no_formula_guard"],
+                options=export_options,
+            )
+            beside = write_beside_files(
+                dataset=dataset, scope=options["scope"], fmt=options["fmt"], path=out
             )
         except (OSError, ValueError) as exc:
             raise CommandError(f"export of {dataset.name} to {out} failed: {exc}") from exc
         self.stdout.write(
             f"Wrote {rows} rows ({options['scope']}) of {dataset.name} to {out} ({options['fmt']})"
         )
+        for item in beside:
+            self.stdout.write(f"Wrote {item.path} ({item.what})")
+        self.stdout.write("Each file was written to a temporary file first, then renamed.")

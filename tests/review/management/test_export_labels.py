@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pyarrow.parquet as pq
 import pytest
 from django.core.management import call_command, execute_from_command_line
 from django.core.management.base import CommandError
+from PIL import Image
 
+from annotator.models import Region
 from tests.review.services.test_export import World, make_world
 from tests.review.services.test_export_formulas import HYPERLINK, make_hostile_dataset
 
@@ -29,7 +33,7 @@ def export(*args: str) -> str:
 def test_writes_csv_of_decided_labels_by_default(world, tmp_path: Path):
     path = tmp_path / "labels.csv"
     message = export("--dataset", "emo-export", "--format", "csv", "--out", str(path))
-    assert message.strip() == f"Wrote 3 rows (decided) of emo-export to {path} (csv)"
+    assert message.splitlines()[0] == f"Wrote 3 rows (decided) of emo-export to {path} (csv)"
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert sorted(row["decided_by"] for row in rows) == ["models", "models", "person"]
@@ -105,3 +109,59 @@ def test_formula_guard_is_on_unless_switched_off(db, tmp_path: Path, flags, desc
         (row,) = csv.DictReader(handle)
     assert row["description"] == description
     assert row["confidence"] == "-1.5"
+
+
+def test_label_map_and_datasheet_are_written_beside_the_file(world, tmp_path: Path):
+    path = tmp_path / "labels.parquet"
+    message = export("--dataset", "emo-export", "--format", "parquet", "--out", str(path))
+    labels = tmp_path / "labels.parquet.labels.json"
+    sheet = tmp_path / "labels.parquet.datasheet.md"
+    assert sorted(tmp_path.iterdir()) == [path, sheet, labels]  # no temporary file left
+    assert message.splitlines()[1:] == [
+        f"Wrote {labels} (label map)",
+        f"Wrote {sheet} (datasheet)",
+        "Each file was written to a temporary file first, then renamed.",
+    ]
+    names = [label["name"] for label in json.loads(labels.read_text(encoding="utf-8"))["labels"]]
+    assert names == world.dataset.taxonomy.labels
+    text = sheet.read_text(encoding="utf-8")
+    assert text.startswith("# Datasheet: emo-export\n")
+    assert "as parquet, scope decided." in text
+
+
+def test_a_failed_datasheet_leaves_no_partial_file(world, tmp_path: Path, monkeypatch):
+    def broken(**kwargs: object) -> str:
+        raise ValueError("no figures")
+
+    monkeypatch.setattr("review.services.export_beside.datasheet_markdown", broken)
+    path = tmp_path / "labels.csv"
+    with pytest.raises(CommandError, match="failed: no figures"):
+        export("--dataset", "emo-export", "--format", "csv", "--out", str(path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.csv"]
+
+
+def test_embed_images_adds_the_image_column_and_only_for_parquet(world, tmp_path: Path):
+    root = tmp_path / "images"
+    root.mkdir()
+    Image.new("RGB", (8, 6), (10, 200, 10)).save(root / world.agreed.image_path, format="PNG")
+    world.dataset.images_root = str(root)
+    world.dataset.save()
+    path = tmp_path / "labels.parquet"
+    export("--dataset", "emo-export", "--format", "parquet", "--embed-images", "--out", str(path))
+    table = pq.read_table(path, columns=["sample_id", "image"]).to_pydict()
+    images = dict(zip(table["sample_id"], table["image"], strict=True))
+    picture = Image.open(io.BytesIO(images[world.agreed.pk]["bytes"]))
+    assert picture.size == (8, 6)
+    with pytest.raises(CommandError, match="--embed-images: only with --format parquet"):
+        export("--dataset", "emo-export", "--format", "csv", "--embed-images", "--out", str(path))
+
+
+def test_label_studio_export_also_writes_the_labeling_config(world, tmp_path: Path):
+    pytest.importorskip("review.services.export_labelstudio")
+    # The world's background region has a mask without counts, which Label Studio can't take.
+    Region.objects.filter(sample=world.adjudicated).update(mask=None)
+    path = tmp_path / "tasks.json"
+    message = export("--dataset", "emo-export", "--format", "labelstudio", "--out", str(path))
+    config = tmp_path / "tasks.json.labelconfig.xml"
+    assert f"Wrote {config} (Label Studio labeling config)" in message
+    assert ElementTree.fromstring(config.read_text(encoding="utf-8")).tag == "View"
