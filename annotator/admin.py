@@ -113,6 +113,7 @@ class DatasetAdmin(admin.ModelAdmin):
         "overlap_k",
         "agreed_review_share",
         "machine_blind",
+        "licence",  # exports and datasheets state it (the form edits it and attribution)
         "created_at",
     ]
     list_filter = ["machine_blind"]
