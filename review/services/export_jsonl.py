@@ -40,6 +40,7 @@ from review.services.export_rows import (
     iter_export_batches_for,
 )
 
+CHUNK_RECORDS = 256
 BAS_KEY = "B-A-S"
 BAS_SEPARATOR = " - "
 # numpy float32 arrays written value by value as the shortest float32 decimal (Ryu).
@@ -49,14 +50,18 @@ _ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
 def iter_jsonl_export(
     *, dataset: Dataset, scope: str, options: ExportOptions
 ) -> Iterator[ExportChunk]:
-    """The JSONL export, one chunk per batch (review.services.export_formats.ChunkWriter)."""
+    """The JSONL export in chunks of at most CHUNK_RECORDS records
+    (review.services.export_formats.ChunkWriter)."""
     with consistent_snapshot():
         model_names = export_model_names(dataset=dataset)
         for rows in iter_export_batches_for(
             dataset=dataset, scope=scope, model_names=model_names, with_des=True
         ):
-            data = b"".join(record_line(jsonl_record(row)) for row in rows)
-            yield ExportChunk(data, len(rows))
+            # A record with DES is ~12 KB of text: a batch's worth is yielded in slices, so
+            # the text held at once stays small whatever EXPORT_BATCH_SIZE is.
+            for start in range(0, len(rows), CHUNK_RECORDS):
+                part = rows[start : start + CHUNK_RECORDS]
+                yield ExportChunk(b"".join(record_line(jsonl_record(r)) for r in part), len(part))
 
 
 def record_line(record: dict[str, object]) -> bytes:

@@ -15,6 +15,7 @@ from django.core.management import call_command
 
 from annotator.models import Dataset, Region, Sample
 from annotator.services.rle import decode_mask
+from review.services import export_jsonl as jsonl_module
 from review.services.export import export_to_path
 from review.services.export_formats import FORMATS
 from tests.review.services.rich_export import Rich, add_undecided, des_values, make_rich
@@ -126,8 +127,13 @@ def test_scope_all_imports_and_keeps_pending_and_dropped(rich: Rich, tmp_path, i
     assert [again[r["id"]] for r in decided] == decided
 
 
-def test_chunks_stream_per_batch_and_count_samples(rich: Rich, settings):
+def test_chunks_stream_per_batch_and_count_samples(rich: Rich, settings, monkeypatch):
     settings.EXPORT_BATCH_SIZE = 2
     chunks = list(FORMATS["jsonl"].chunks(dataset=rich.dataset, scope="decided"))
     assert [c.rows for c in chunks] == [2, 1]
     assert [c.data.count(b"\n") for c in chunks] == [2, 1]
+    settings.EXPORT_BATCH_SIZE = 3
+    monkeypatch.setattr(jsonl_module, "CHUNK_RECORDS", 2)  # a batch in slices
+    sliced = list(FORMATS["jsonl"].chunks(dataset=rich.dataset, scope="decided"))
+    assert [c.rows for c in sliced] == [2, 1]
+    assert b"".join(c.data for c in sliced) == b"".join(c.data for c in chunks)
