@@ -131,9 +131,6 @@ def test_pandas_reads_the_columns_with_their_types(world):
     assert json.loads(row["bbox"])[0]["phrase"] == "hiker"
 
 
-@pytest.mark.xfail(
-    reason="until the import stops moving status_changed_at (helper H6, session 5)", strict=False
-)
 def test_decided_at_of_an_agreed_sample_survives_an_identical_reimport(tmp_path, images_root):
     """Re-importing the same file changes nothing a person decided, nor when the models'
     agreement became the label (it moved with updated_at on every import)."""
