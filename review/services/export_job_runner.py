@@ -109,6 +109,7 @@ class _Progress:
         self.job, self.rows, self.lost = job, 0, False
         self._inline = connection.in_atomic_block
         self._stop = threading.Event()
+        self._first_rows = threading.Event()  # the first rows are written at once, not at a tick
         self._last = timezone.now()
         self._thread = threading.Thread(target=self._run, name=f"export-{job.pk}", daemon=True)
 
@@ -119,11 +120,14 @@ class _Progress:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        self._first_rows.set()  # a thread still waiting for rows ends now
         if not self._inline:
             self._thread.join()
 
     def add(self, rows: int) -> None:
         self.rows += rows
+        if self.rows:
+            self._first_rows.set()
         if self._inline and (timezone.now() - self._last).total_seconds() >= PROGRESS_EVERY:
             self._last = timezone.now()
             self._write()
@@ -137,8 +141,10 @@ class _Progress:
 
     def _run(self) -> None:
         try:
-            while not self._stop.wait(PROGRESS_EVERY) and not self.lost:
+            self._first_rows.wait(PROGRESS_EVERY)
+            while not self._stop.is_set() and not self.lost:
                 self._write()
+                self._stop.wait(PROGRESS_EVERY)
         except DatabaseError as exc:  # the lease lapses; a takeover writes the job again
             logger.warning("export job %s: progress not written (%s)", self.job.pk, exc)
         finally:
