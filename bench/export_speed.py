@@ -109,7 +109,7 @@ def _label_download(dataset: Any, fmt: str) -> Any:
     def chunks() -> Any:
         response = client.get(reverse("review:export_download"), params)
         assert response.status_code == 200, response.status_code
-        yield from response.streaming_content
+        yield from response.streaming_content  # type: ignore[attr-defined]
 
     return chunks()
 
@@ -123,6 +123,7 @@ def _baseline(dataset: Any, which: str) -> Any:
 
     def rows() -> Any:
         with consistent_snapshot():
+            batches: Any
             if which == "answers read":
                 batches = iter_answer_batches(
                     dataset=dataset, batch_size=settings.EXPORT_BATCH_SIZE
@@ -181,6 +182,7 @@ def job(data_dir: Path, fmt: str, batch_size: int) -> dict[str, float]:
     from review.services.export_jobs import cancel_export_job, run_export_job
 
     dataset = dataset_by_name(name=DATASET)
+    assert dataset is not None
     admin = get_user_model().objects.get(username="bench-admin")
     row = ExportJob.objects.create(dataset=dataset, fmt=fmt, scope="all", created_by=admin)
 

@@ -62,7 +62,7 @@ def test_a_worker_killed_mid_export_leaves_no_half_file_and_the_job_finishes(
 ):
     settings.EXPORT_ROOT = tmp_path / "exports"
     settings.EXPORT_CLAIM_LEASE_SECONDS = LEASE
-    dataset = DatasetFactory(name="killed")
+    dataset = DatasetFactory.create(name="killed")
     SampleFactory.create_batch(SAMPLES, dataset=dataset, status=Sample.Status.AGREED)
     env = {
         "DJANGO_SETTINGS_MODULE": "tests.support.export_fault_settings",
@@ -72,7 +72,7 @@ def test_a_worker_killed_mid_export_leaves_no_half_file_and_the_job_finishes(
     }
     with running_worker(queues=("default",), extra_env=env, pool=pool) as first:
         job = start_export_job(
-            user=AdminFactory(), dataset=dataset, kind="labels", fmt="csv", scope="all"
+            user=AdminFactory.create(), dataset=dataset, kind="labels", fmt="csv", scope="all"
         )
         _wait(lambda: _job().rows_done >= 5 * BATCH, worker=first, timeout=60)
         claimed = _job().claimed_by

@@ -242,7 +242,8 @@ def test_the_sweep_records_an_unreachable_broker_and_stops(dataset, admin, setti
     with broker_at(UNREACHABLE_BROKER, settings):
         assert resend_stuck_export_jobs() == 0
     first = ExportJob.objects.get(pk=stuck[0].pk)
-    assert first.send_error.startswith("broker unreachable") and first.sent_at > old
+    assert first.send_error.startswith("broker unreachable")
+    assert first.sent_at is not None and first.sent_at > old
     assert ExportJob.objects.get(pk=stuck[1].pk).sent_at is None  # stopped at the first refusal
     assert ExportJob.objects.get(pk=fresh.pk).send_error == ""
 
@@ -266,7 +267,7 @@ def test_an_answers_job_writes_every_answer_and_vote_read_by_pandas(dataset, adm
     from review.models import Annotation, BinaryVote
 
     first, second = Sample.objects.filter(dataset=dataset).order_by("pk")[:2]
-    person = UserFactory()
+    person = UserFactory.create()
     Annotation.objects.create(sample=first, annotator=person, emotion="awe", confidence=7)
     BinaryVote.objects.create(sample=second, annotator=person, emotion="fear", value=True)
     BinaryVote.objects.create(sample=second, annotator=admin, emotion="fear", value=False)
