@@ -1,254 +1,324 @@
-"""Queue speed at EmoVerse scale: 219K samples in one dataset, about 30% disputed.
+"""Pages whose cost does not grow with the dataset: server CPU per request at two sizes.
 
-Times (median of --runs, in ms) the queue selector's page of rows, its COUNT (what the
-paginator runs), the status counts and the filter choices, and the whole rendered queue page
-through django.test.Client as a signed-in annotator: page 1, a deep page, and filtered by source
-and by suggested emotion. Then every SQL statement the page ran is timed on its own and shown
-with SQLite's EXPLAIN QUERY PLAN, so a slow page points at its slow query and the index used.
+For each size a fresh database (SQLite, or PostgreSQL with --postgres) gets one dataset of N
+EmoVerse-like samples (bench/_queue_data.py: 4 KiB DES each, 30% disputed, a fixed amount of
+people's work; no ANALYZE). Then, per page kind, in this process through django.test.Client:
+server CPU per request (this process's user+system time, plus its PostgreSQL backend's), wall
+p50, SQL statements; the old whole-dataset aggregates the queue page used to run, and
+/healthz, as baselines from the same run. Then gunicorn (as docker/entrypoint.sh starts it)
+with --clients concurrent clients: reviewers walking the queue, annotators doing
+sample page -> save and next -> their own work; p50/p95 and server CPU per request.
 
-    .venv/bin/python bench/queue_speed.py                  # 219K samples (about 4 minutes)
-    .venv/bin/python bench/queue_speed.py --samples 20000 --runs 5
+    .venv/bin/python bench/queue_speed.py                    # 10K samples (about 2 minutes)
+    .venv/bin/python bench/queue_speed.py --big              # 10K and 219K
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \\
+        .venv/bin/python bench/queue_speed.py --big --postgres
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repo root, not bench/
 
-from bench import _common  # noqa: E402
+from bench import _common, _queue_load  # noqa: E402
 
-STATUSES = [
-    ("disputed", 0.30),
-    ("agreed", 0.50),
-    ("adjudicated", 0.10),
-    ("pending", 0.05),
-    ("dropped", 0.05),
-]
-SLOW_MS = 50.0
+TARGET_CPU_MS, TARGET_P95_MS, TARGET_GROWTH = 15.0, 150.0, 1.5
 
 
-def build(count: int) -> Any:
-    _common.migrate()
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
-
-    from annotator.models import Dataset, Taxonomy
-
-    reviewer = get_user_model().objects.create_user(
-        username="bench-reviewer", password="unused-in-bench"
-    )
-    # The whole queue is for adjudicators and auditors (annotators see only their own work).
-    reviewer.groups.add(Group.objects.get(name="auditor"))
-    dataset = Dataset.objects.create(
-        name="bench-queue", taxonomy=Taxonomy.objects.get(name="mikels8")
-    )
-    _common.fast_samples(dataset=dataset, count=count, statuses=STATUSES)
+def _backend_cpu() -> float:
     from django.db import connection
 
+    if connection.vendor != "postgresql":
+        return 0.0
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")  # what a deployed database has after `PRAGMA optimize`
-    return dataset
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    return _queue_load.proc_cpu(pid)
 
 
-def cases(dataset: Any) -> list[tuple[str, dict[str, str]]]:
-    from review.selectors.queue import queue_samples
-
-    disputed = queue_samples(dataset=dataset, status="disputed").count()
-    from django.conf import settings
-
-    deep = max(1, (disputed + settings.QUEUE_PAGE_SIZE - 1) // settings.QUEUE_PAGE_SIZE)
-    base = {"dataset": str(dataset.pk), "status": "disputed"}
-    return [
-        ("page 1", base),
-        (f"deep page {deep:,} (last)", {**base, "page": str(deep)}),
-        ("source=FI", {**base, "source": "FI"}),
-        ("suggested=fear", {**base, "suggested": "fear"}),
-        ("any status, page 1", {**base, "status": ""}),
-    ]
+def measure(fn: Any, runs: int) -> dict[str, float]:
+    """Server CPU ms per call (mean) and wall p50 ms of `fn`, after two warm-up calls."""
+    fn(), fn()
+    walls = []
+    cpu0, db0 = time.process_time(), _backend_cpu()
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        walls.append((time.perf_counter() - start) * 1000)
+    cpu = (time.process_time() - cpu0 + _backend_cpu() - db0) * 1000 / runs
+    return {"cpu": cpu, "p50": statistics.median(walls)}
 
 
-def selector_timings(dataset: Any, params: dict[str, str], runs: int) -> tuple[float, float]:
-    """(ms for the page's rows, ms for the COUNT) as the view's paginator runs them."""
-    from django.conf import settings
-    from django.core.paginator import Paginator
-
-    from review.selectors.queue import queue_samples
-
-    filters = {
-        "dataset": dataset,
-        "status": params.get("status", ""),
-        "source": params.get("source", ""),
-        "suggested": params.get("suggested", ""),
-    }
-    size = settings.QUEUE_PAGE_SIZE
-    page = int(params.get("page", "1"))
-
-    def rows() -> list[Any]:
-        return list(queue_samples(**filters)[(page - 1) * size : page * size])
-
-    def count() -> int:
-        return Paginator(queue_samples(**filters), size).count
-
-    return _common.median_ms(rows, runs=runs), _common.median_ms(count, runs=runs)
-
-
-def page_timer(client: Any, params: dict[str, str], *, htmx: bool) -> Callable[[], None]:
-    headers = {"HX-Request": "true"} if htmx else {}
-
-    def get() -> None:
-        response = client.get("/review/", params, headers=headers)
-        assert response.status_code == 200, response.status_code
-
-    return get
-
-
-def page_queries(client: Any, params: dict[str, str]) -> list[str]:
+def statements(fn: Any) -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as ctx:
-        page_timer(client, params, htmx=False)()
-    return [q["sql"] for q in ctx.captured_queries]
+        fn()
+    return len(ctx.captured_queries)
 
 
-def explain(sql: str) -> str:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
-        steps = [row[-1] for row in cursor.fetchall()]
-    return "; ".join(steps)
-
-
-def time_sql(sql: str, runs: int) -> float:
-    from django.db import connection
-
-    def run() -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-            cursor.fetchall()
-
-    return _common.median_ms(run, runs=runs)
-
-
-def short(sql: str, width: int = 110) -> str:
-    sql = " ".join(sql.split())
-    return sql if len(sql) <= width else sql[: width - 1] + "…"
-
-
-def alternatives(dataset: Any, runs: int) -> list[list[object]]:
-    """The last disputed page and the per-page counts, written other ways (for the report)."""
+def queue_params(dataset: Any) -> dict[str, dict[str, str]]:
     from django.conf import settings
+
+    from annotator.models import Sample
+
+    base = {"dataset": str(dataset.pk), "status": "disputed"}
+    disputed = Sample.objects.filter(dataset=dataset, status="disputed").order_by("id")
+    size = settings.QUEUE_PAGE_SIZE
+    deep = max(2, disputed.count() // size // 2)
+    after = disputed.values_list("id", flat=True)[(deep - 1) * size - 1]
+    return {
+        "queue, first page": base,
+        f"queue, page {deep:,} (its Next link)": {**base, "page": str(deep), "after": str(after)},
+        f"queue, page {deep:,} typed (OFFSET)": {**base, "page": str(deep)},
+        "queue, filtered (source + emotion)": {**base, "source": "FI", "suggested": "fear"},
+    }
+
+
+def page_kinds(built: dict[str, Any]) -> dict[str, Any]:
+    """Page kind -> a function that requests it once (asserting the status)."""
+    from django.test import Client
+
+    from review.services.assignment import lease_next_sample
+
+    reviewer, person = Client(), Client()
+    reviewer.force_login(built["auditor"])
+    annotator = built["annotators"][0]
+    person.force_login(annotator)
+
+    def get(client: Any, path: str, params: dict[str, str] | None = None) -> Any:
+        def call() -> None:
+            response = client.get(path, params or {})
+            assert response.status_code == 200, (path, response.status_code)
+
+        return call
+
+    kinds = {
+        name: get(reviewer, "/review/", p) for name, p in queue_params(built["dataset"]).items()
+    }
+    held = lease_next_sample(user=annotator)
+    assert held is not None
+    state = {"pk": held.sample_id}
+
+    def save_and_next() -> None:
+        answer = {"emotion": "awe", "confidence": "7", "time_spent_ms": "900"}
+        response = person.post(f"/review/samples/{state['pk']}/answer/", answer)
+        assert response.status_code == 302, response.status_code
+        state["pk"] = int(response["Location"].rstrip("/").rsplit("/", 1)[1])
+
+    kinds["sample page (annotator)"] = lambda: get(person, f"/review/samples/{state['pk']}/")()
+    kinds["save and next (annotator)"] = save_and_next
+    kinds["own work (annotator)"] = get(person, "/review/")
+    kinds["baseline: /healthz"] = get(person, "/healthz")
+    return kinds
+
+
+def old_aggregates(dataset: Any) -> dict[str, Any]:
+    """What the queue page computed on every request before QueueCount (same run, same data)."""
     from django.db.models import Count
 
-    from annotator.models import Proposal, Sample
-    from review.selectors.queue import queue_samples
+    from annotator.models import Sample
+    from review.selectors.queue import adjudication_count
 
-    size = settings.QUEUE_PAGE_SIZE
-    base = Sample.objects.filter(dataset=dataset, status="disputed").defer("des")
-    last = (base.count() - 1) // size * size
-    by_id = base.order_by("id")
-    after = by_id.values_list("id", flat=True)[last - 1]
+    every = Sample.objects.order_by()
+    mine = every.filter(dataset=dataset)
+    return {
+        "old: samples per status (GROUP BY)": lambda: list(
+            mine.values("status").annotate(n=Count("id"))
+        ),
+        "old: filter choices (2 DISTINCT)": lambda: (
+            list(every.values_list("source", flat=True).distinct()),
+            list(every.values_list("suggested_emotion", flat=True).distinct()),
+        ),
+        "old: paginator COUNT(*)": lambda: mine.filter(status="disputed").count(),
+        "still per page: adjudication_count": lambda: adjudication_count(dataset=dataset),
+    }
 
-    def ids_then_counts() -> object:
-        ids = list(by_id.values_list("id", flat=True)[last : last + size])
-        page = list(Sample.objects.filter(id__in=ids).defer("des").order_by("id"))
-        counts = Proposal.objects.filter(sample_id__in=ids).values_list("sample_id")
-        return page, dict(counts.annotate(n=Count("id")).order_by())
 
-    with_count = base.annotate(proposal_count=Count("proposals")).order_by("id")
-    ways: list[tuple[str, Callable[[], object]]] = [
-        ("last page, as now (select_related + Count, OFFSET)",
-         lambda: list(queue_samples(dataset=dataset)[last : last + size])),
-        ("last page, no select_related, with Count",
-         lambda: list(with_count[last : last + size])),
-        ("last page, select_related, no Count",
-         lambda: list(base.select_related("dataset").order_by("id")[last : last + size])),
-        ("last page, neither (walks sample_queue in id order)",
-         lambda: list(by_id[last : last + size])),
-        ("last page, as now but keyset id > previous page's last id",
-         lambda: list(queue_samples(dataset=dataset).filter(id__gt=after)[:size])),
-        ("last page, ids by OFFSET on sample_queue, then counts for those ids",
-         ids_then_counts),
-        ("status counts, GROUP BY status (as now)",
-         lambda: list(Sample.objects.filter(dataset=dataset).order_by().values_list("status")
-                      .annotate(n=Count("id")))),
-        ("status counts, one COUNT(*) per status",
-         lambda: [Sample.objects.filter(dataset=dataset, status=s).count()
-                  for s in Sample.Status.values]),
-        ("DISTINCT source over all samples (as now)",
-         lambda: list(Sample.objects.order_by().values_list("source", flat=True).distinct())),
-    ]  # fmt: skip
-    return [[name, _common.median_ms(fn, runs=runs)] for name, fn in ways]
+def concurrent(built: dict[str, Any], *, clients: int, seconds: float, workers: int) -> dict:
+    server = _queue_load.Server(workers=workers)
+    try:
+        queue = [f"/review/?{'&'.join(f'{k}={v}' for k, v in p.items())}"
+                 for p in queue_params(built["dataset"]).values()]  # fmt: skip
+        queue = [queue[0], queue[1], queue[3]]  # first, deep by its link, filtered
+        reviewers = [(_queue_load.session_cookies(built["auditor"]), _reviewer(queue))
+                     for _ in range(clients)]  # fmt: skip
+        people = [(_queue_load.session_cookies(p), _annotator()) for p in built["annotators"]]
+        result = {}
+        for phase, group in (("reviewers", reviewers), ("annotators", people[:clients])):
+            times, cpu, requests = _queue_load.run_clients(server, clients=group, seconds=seconds)
+            result[phase] = {
+                "cpu_per_request": cpu * 1000 / max(1, requests),
+                "kinds": {k: {"n": len(v), "p50": _queue_load.percentile(v, 0.5),
+                              "p95": _queue_load.percentile(v, 0.95)} for k, v in times.items()},
+            }  # fmt: skip
+        return result
+    finally:
+        server.stop()
+
+
+def _reviewer(paths: list[str]) -> Any:
+    turn = {"i": 0}
+    names = ["queue, first page", "queue, deep page (Next link)", "queue, filtered"]
+
+    def step(server: Any, cookies: dict[str, str]) -> str:
+        i = turn["i"] = (turn["i"] + 1) % len(paths)
+        status, _, _ = server.get(paths[i], cookies)
+        assert status == 200, status
+        return names[i]
+
+    return step
+
+
+def _annotator() -> Any:
+    """next (a lease) -> sample page -> save and next -> sample page -> ...; every fourth
+    request their own work page."""
+    state: dict[str, Any] = {"path": "", "phase": "next", "n": 0}
+
+    def step(server: Any, cookies: dict[str, str]) -> str:
+        state["n"] += 1
+        if state["n"] % 4 == 0:
+            assert server.get("/review/", cookies)[0] == 200
+            return "own work"
+        if state["phase"] == "next":
+            status, headers, _ = server.get("/review/next/?kind=annotate", cookies)
+            assert status == 302, status
+            state["path"], state["phase"] = headers["Location"], "page"
+            return "next (lease)"
+        if state["phase"] == "page":
+            assert server.get(state["path"], cookies)[0] == 200
+            state["phase"] = "save"
+            return "sample page"
+        body = "emotion=awe&confidence=7&time_spent_ms=900"
+        headers = {"X-CSRFToken": cookies.get("csrftoken", "")}
+        status, got, _ = server.request("POST", state["path"] + "answer/", cookies, body, **headers)
+        assert status == 302, status
+        state["path"], state["phase"] = got["Location"], "page"
+        if "/samples/" not in state["path"]:  # nothing left for them: ask again
+            state["phase"] = "next"
+        return "save and next"
+
+    return step
+
+
+def one_size(args: argparse.Namespace) -> dict[str, Any]:
+    """Build one database of args.one samples and measure it (runs in its own process)."""
+    from bench import _queue_data
+
+    start = time.perf_counter()
+    built = _queue_data.build(args.one)
+    result: dict[str, Any] = {"samples": args.one, "build_s": time.perf_counter() - start}
+    kinds = page_kinds(built)
+    result["pages"] = {
+        name: {**measure(fn, args.runs), "sql": statements(fn)} for name, fn in kinds.items()
+    }
+    result["old"] = {
+        name: measure(fn, args.runs) for name, fn in old_aggregates(built["dataset"]).items()
+    }
+    result["concurrent"] = concurrent(
+        built, clients=args.clients, seconds=args.seconds, workers=args.workers
+    )
+    result["load"] = _common.load()
+    return result
+
+
+def run_one(args: argparse.Namespace) -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="emoreview-queue-"))
+    try:
+        if args.postgres:
+            url, _ = _common.required_postgres_and_redis()
+            with _common.scratch_postgres(url, prefix="bench_queue"):
+                _common.setup_django_migrated(data_dir)
+                result = one_size(args)
+        else:
+            _common.setup_django(data_dir)
+            result = one_size(args)
+    finally:
+        import shutil
+
+        shutil.rmtree(data_dir, ignore_errors=True)
+    print("RESULT " + json.dumps(result))
+
+
+def report(results: list[dict[str, Any]], *, postgres: bool) -> None:
+    sizes = [r["samples"] for r in results]
+    small, large = results[0], results[-1]
+    print(f"Database: {'PostgreSQL' if postgres else 'SQLite'}; sizes {sizes}; "
+          f"build s: {[round(r['build_s']) for r in results]}\n")  # fmt: skip
+    headers = ["page (1 client, in-process)"]
+    for n in sizes:
+        headers += [f"CPU ms @{n:,}", f"p50 ms @{n:,}", f"SQL @{n:,}"]
+    headers += ["CPU growth", f"<= {TARGET_CPU_MS:g} ms and <= {TARGET_GROWTH}x"]
+    rows = []
+    for name in large["pages"]:
+        key = name if name in small["pages"] else None
+        row: list[object] = [name]
+        for r in results:
+            page = r["pages"].get(name) or _same_kind(r["pages"], name)
+            row += [page["cpu"], page["p50"], page["sql"]]
+        first = (small["pages"].get(key) if key else None) or _same_kind(small["pages"], name)
+        growth = large["pages"][name]["cpu"] / max(first["cpu"], 0.01)
+        ok = large["pages"][name]["cpu"] <= TARGET_CPU_MS and growth <= TARGET_GROWTH
+        rows.append([*row, growth, "yes" if ok else "NO"])
+    _common.print_table(headers, rows)
+    headers = ["per request, old way (baseline)"] + [f"CPU ms @{n:,}" for n in sizes]
+    _common.print_table(
+        headers, [[k] + [r["old"][k]["cpu"] for r in results] for k in large["old"]]
+    )
+    for r in results:
+        for phase, got in r["concurrent"].items():
+            print(f"gunicorn, {phase}, {r['samples']:,} samples: server CPU per request "
+                  f"{got['cpu_per_request']:.1f} ms")  # fmt: skip
+            _common.print_table(
+                ["kind", "requests", "p50 ms", "p95 ms", f"p95 <= {TARGET_P95_MS:g}"],
+                [[k, v["n"], v["p50"], v["p95"], "yes" if v["p95"] <= TARGET_P95_MS else "NO"]
+                 for k, v in got["kinds"].items()],
+            )  # fmt: skip
+    print("Load after each size: " + "; ".join(r["load"] for r in results))
+
+
+def _same_kind(pages: dict[str, Any], name: str) -> dict[str, Any]:
+    """The deep-page rows are named after their page number, which differs between sizes."""
+    prefix = name.split(" (")[0].split(" typed")[0].rsplit(" ", 1)[0]
+    suffix = name.rsplit(" ", 1)[-1]
+    return next(v for k, v in pages.items() if k.startswith(prefix) and k.endswith(suffix))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=219_000)
+    parser.add_argument("--sizes", default="10000", help="comma-separated sample counts")
+    parser.add_argument("--big", action="store_true", help="add EmoVerse's 219,000")
+    parser.add_argument("--postgres", action="store_true", help="a scratch DB on DATABASE_URL")
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--keep", type=Path, help="keep the database in this directory")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 3)))
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    data_dir = args.keep or Path(tempfile.mkdtemp(prefix="emoreview-bench-"))
-    _common.setup_django(data_dir)
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-
-    from review.selectors.queue import queue_counts, queue_filter_choices
-
-    print(f"Machine: {_common.machine()}; QUEUE_PAGE_SIZE={settings.QUEUE_PAGE_SIZE}")
-    start = time.perf_counter()
-    dataset = build(args.samples)
-    seconds = time.perf_counter() - start
-    print(f"Generated {args.samples:,} samples (3 proposals each) in {seconds:.0f} s\n")
-    client = Client()
-    client.force_login(get_user_model().objects.get(username="bench-reviewer"))
-
-    rows = []
-    plans: list[list[object]] = []
-    seen: set[str] = set()
-    for name, params in cases(dataset):
-        rows_ms, count_ms = selector_timings(dataset, params, args.runs)
-        page_ms = _common.median_ms(page_timer(client, params, htmx=False), runs=args.runs)
-        partial_ms = _common.median_ms(page_timer(client, params, htmx=True), runs=args.runs)
-        rows.append([name, rows_ms, count_ms, page_ms, partial_ms])
-        for sql in page_queries(client, params):
-            if "django_session" in sql or "auth_user" in sql or sql in seen:
-                continue
-            seen.add(sql)
-            ms = time_sql(sql, max(3, args.runs // 4))
-            plans.append([name, ms, "SLOW" if ms > SLOW_MS else "", short(sql), explain(sql)])
-    counts_ms = _common.median_ms(lambda: queue_counts(dataset=dataset), runs=args.runs)
-    choices_ms = _common.median_ms(lambda: queue_filter_choices(dataset=None), runs=args.runs)
-
-    print(f"Median of {args.runs} runs, ms:\n")
-    _common.print_table(
-        ["case", "selector rows", "selector COUNT", "page (full)", "page (htmx partial)"], rows
-    )
-    _common.print_table(
-        ["per page, any case", "ms"],
-        [
-            ["queue_counts (status counts)", counts_ms],
-            ["queue_filter_choices (all datasets)", choices_ms],
-        ],
-    )
-    print("Each distinct SQL statement of the full page (first case it appeared in; session and")
-    print("user lookups left out), timed alone:\n")
-    _common.print_table(["case", "ms", "", "SQL", "EXPLAIN QUERY PLAN"], plans)
-    print("The same reads written other ways:\n")
-    _common.print_table(["query", "ms"], alternatives(dataset, args.runs))
-    print(f"After the runs: {_common.load()}")
-    if not args.keep:
-        import shutil
-
-        shutil.rmtree(data_dir, ignore_errors=True)
+    if args.one:
+        return run_one(args)
+    sizes = [int(s) for s in args.sizes.split(",")] + ([219_000] if args.big else [])
+    print(f"Machine: {_common.machine()}")
+    results = []
+    for n in sizes:
+        command = [sys.executable, __file__, "--one", str(n), *sys.argv[1:]]
+        done = subprocess.run(command, capture_output=True, text=True)
+        line = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
+        if done.returncode or not line:
+            sys.exit(f"size {n} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
+        results.append(json.loads(line[-1][len("RESULT ") :]))
+    report(results, postgres=args.postgres)
 
 
 if __name__ == "__main__":

@@ -150,10 +150,13 @@ def needs_adjudication(*, dataset: Dataset | None = None) -> QuerySet[Sample]:
         .values("sample_id")
     )
     conflicts = AuditEvent.objects.filter(action=CONFLICT_ACTION, sample__isnull=False)
-    qs = Sample.objects.defer("des").filter(open_q()).exclude(gold_q())
+    # One IN over a UNION: the database starts from those ids. Two ORed INs let SQLite walk
+    # every open sample of the dataset instead (157 ms at 219K samples before ANALYZE, 7 now).
+    candidates = answered.union(conflicts.order_by().values("sample_id"))
+    qs = Sample.objects.defer("des").filter(pk__in=candidates).filter(open_q()).exclude(gold_q())
     if dataset is not None:
         qs = qs.filter(dataset=dataset)
-    return qs.filter(Q(pk__in=answered) | Q(pk__in=conflicts.values("sample_id"))).order_by("id")
+    return qs.order_by("id")
 
 
 def adjudication_candidates(

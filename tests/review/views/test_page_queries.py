@@ -1,0 +1,102 @@
+"""Every page people work through runs a fixed number of SQL statements, whatever the size of
+the dataset: counted on a small dataset, then again after it grew tenfold."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from annotator.models import Proposal, Sample
+from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
+from review.services.assignment import lease_next_sample
+from review.services.consensus import submit_answer
+from tests.factories import DatasetFactory
+from tests.review.team import lease, member
+
+pytestmark = pytest.mark.django_db
+
+STATUSES = ["disputed", "agreed", "disputed", "adjudicated", "pending", "dropped"]
+SOURCES = ["FI", "EmoSet", "ArtPhoto"]
+EMOTIONS = ["awe", "fear", "sadness", "amusement"]
+# The statements each page runs (session, user and roles included).
+EXPECTED = {
+    "queue": 11,
+    "queue_deep": 11,
+    "queue_filtered": 11,
+    "own_work": 13,
+    "sample": 31,
+    "save_and_next": 41,
+}
+
+
+def grow(dataset, count: int) -> None:
+    start = Sample.objects.count()
+    samples = Sample.objects.bulk_create(
+        Sample(
+            dataset=dataset, external_id=f"s{start + i}", image_path="a.jpg", width=64,
+            height=48, source=SOURCES[i % 3], status=STATUSES[i % 6],
+            suggested_emotion=EMOTIONS[i % 4],
+        )
+        for i in range(count)
+    )  # fmt: skip
+    Proposal.objects.bulk_create(
+        Proposal(sample=s, model_name=m, emotion=EMOTIONS[(s.pk + j) % 4])
+        for s in samples
+        for j, m in enumerate(["gpt-4o", "gemini"])
+    )
+
+
+@pytest.fixture
+def world(client):
+    ds = DatasetFactory.create(overlap_k=2)
+    grow(ds, 60)
+    people = [member(ANNOTATOR) for _ in range(3)]
+    for sample in Sample.objects.filter(status="disputed").order_by("-id")[:3]:
+        for person, emotion in zip(people[:2], ["awe", "fear"], strict=True):
+            lease(sample, person)  # two answers that disagree: waits for an adjudicator
+            submit_answer(sample=sample, annotator=person, emotion=emotion, confidence=7.0)
+    reviewer = member(AUDITOR, ADJUDICATOR)
+    return {"dataset": ds, "annotator": people[2], "reviewer": reviewer}
+
+
+def statements(fn) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        fn()
+    return len(ctx.captured_queries)
+
+
+def pages(world, client) -> dict[str, int]:
+    ds, person = world["dataset"], world["annotator"]
+    queue = reverse("review:queue")
+    base = {"dataset": ds.pk, "status": "disputed"}
+
+    def get(params):
+        return lambda: client.get(queue, params)
+
+    client.force_login(world["reviewer"])
+    first = client.get(queue, base).context["page"]
+    found = {
+        "queue": statements(get(base)),
+        "queue_deep": statements(get({**base, "page": 2, "after": first.after})),
+        "queue_filtered": statements(get({**base, "source": "FI", "suggested": "sadness"})),
+    }
+    client.force_login(person)
+    held = lease_next_sample(user=person)
+    assert held is not None
+    found["own_work"] = statements(get({}))
+    found["sample"] = statements(
+        lambda: client.get(reverse("review:sample", args=[held.sample_id]))
+    )
+    answer = {"emotion": "awe", "confidence": "7", "time_spent_ms": "900"}
+    url = reverse("review:answer", args=[held.sample_id])
+    found["save_and_next"] = statements(lambda: client.post(url, answer))
+    return found
+
+
+def test_each_page_runs_the_same_statements_at_ten_times_the_samples(world, client):
+    small = pages(world, client)
+    grow(world["dataset"], 600)
+    large = pages(world, client)
+    assert small == large == EXPECTED
