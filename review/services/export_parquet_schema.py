@@ -6,9 +6,10 @@ column per model (`model_<name>`), the latest critic verdict, the final label's 
 --embed-images, `image` in `datasets`' Image layout.
 
 The file's schema metadata carries the `datasets` features under the "huggingface" key, in
-the vocabulary every `datasets` release reads (Value, Sequence with a length, dicts, lists,
-ClassLabel, Image): `emotion_id` loads as a ClassLabel with the taxonomy's names and `image`
-as an Image that decodes to PIL. pyarrow is imported inside functions only, so pages that
+the pre-4.0 vocabulary (Value, Sequence with a length, dicts, one-element lists, ClassLabel,
+Image) that `datasets` 4 and 5 still read (the tests load it with the installed one):
+`emotion_id` loads as a ClassLabel with the taxonomy's names and `image` as an Image that
+decodes to PIL. pyarrow is imported inside functions only, so pages that
 never export Parquet don't load it.
 """
 
