@@ -13,8 +13,8 @@ boxed regions) plus one human answer on 30% of them. Then, each in a fresh proce
   response; each answers format from its chunk writer (it has no streamed page).
 - `job`: an export job started as the page starts one (run in a thread of the process, as
   without a broker); "total known" is when the job has its row count (the page's bar has an
-  end), "first rows" when it has counted rows written (the bar moves). The job is then
-  cancelled (it stops at its next progress write).
+  end), "first bytes" when it shows bytes written, "first rows" when it has counted rows
+  written (the bar moves). The job is then cancelled (it stops at its next progress write).
 
 Growth is peak RSS (ru_maxrss) minus RSS just before the export, with Django, pyarrow and a
 first query loaded.
@@ -195,20 +195,23 @@ def job(data_dir: Path, fmt: str, batch_size: int) -> dict[str, float]:
     start = time.perf_counter()
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
-    known = moving = None
-    while moving is None and time.perf_counter() - start < 60:
-        total, done, status = ExportJob.objects.values_list(
-            "rows_total", "rows_done", "status"
+    known = written = moving = None
+    while moving is None and time.perf_counter() - start < 120:
+        total, done, size, status = ExportJob.objects.values_list(
+            "rows_total", "rows_done", "file_size", "status"
         ).get(pk=row.pk)
         now = time.perf_counter() - start
         if known is None and total:
             known = now
+        if written is None and (size or status == "done"):
+            written = now
         if done or status == "done":
             moving = now
         time.sleep(0.02)
     cancel_export_job(job=row, user=admin)
     thread.join(timeout=120)
-    return {"known": known or float("nan"), "moving": moving or float("nan")}
+    nan = float("nan")
+    return {"known": known or nan, "written": written or nan, "moving": moving or nan}
 
 
 def child(args: list[str]) -> dict[str, float]:
@@ -224,17 +227,18 @@ def _rows_for(size: int, args: argparse.Namespace, tmp: str) -> list[list[object
     results = {t: child(["--child-export", t, *common]) for t in [*BASELINES, *args.formats]}
     rows: list[list[object]] = []
     for target, r in results.items():
-        base = results["answers read" if target.startswith("answers") else "read"]["seconds"]
+        base = results["answers read" if target.startswith("answers") else "read"]
         progress = (
             child(["--child-job", target, *common])
             if args.jobs and target in LABEL_FORMATS
-            else {"known": float("nan"), "moving": float("nan")}
+            else dict.fromkeys(("known", "written", "moving"), float("nan"))
         )
         rows.append(
             [
-                f"{size:,}", target, r["first"], r["seconds"], r["seconds"] / base, r["cpu"],
+                f"{size:,}", target, r["first"], r["seconds"], r["seconds"] / base["seconds"],
+                r["cpu"], r["cpu"] / base["cpu"],
                 r["growth"], r["mib"] if target not in BASELINES else float("nan"),
-                progress["known"], progress["moving"],
+                progress["known"], progress["written"], progress["moving"],
             ]
         )  # fmt: skip
     return rows
@@ -275,8 +279,9 @@ def main() -> None:
             table += _rows_for(size, args, tmp)
     print()
     headers = [
-        "N", "export", "first byte s", "wall s", "x read", "CPU s", "growth MiB", "file MiB",
-        "job: total known s", "job: first rows s",
+        "N", "export", "first byte s", "wall s", "x read (wall)", "CPU s", "x read (CPU)",
+        "growth MiB", "file MiB",
+        "job: total known s", "job: first bytes s", "job: first rows s",
     ]  # fmt: skip
     _common.print_table(headers, table)
     print(f"\nAfter the runs: {_common.load()}")

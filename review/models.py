@@ -341,7 +341,7 @@ class ExportJob(models.Model):
     rows_done = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     file_name = models.CharField(max_length=255, blank=True)  # the main file, once written
-    file_size = models.BigIntegerField(null=True, blank=True)
+    file_size = models.BigIntegerField(null=True, blank=True)  # bytes so far while running
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

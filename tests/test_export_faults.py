@@ -80,6 +80,7 @@ def test_a_worker_killed_mid_export_leaves_no_half_file_and_the_job_finishes(
         os.kill(pid, signal.SIGKILL)  # mid-file: no warm shutdown, no acknowledgement
         killed = _job()
         assert killed.status == "running" and killed.rows_done < SAMPLES
+        assert killed.file_size  # the bytes written so far, as the page shows them
         assert not (export_job_dir(job_id=job.pk) / "killed-all.csv").exists()
         if pool == "prefork":  # the pool replaces its child and redelivers the message
             _wait(lambda: _job().status == "done", worker=first, timeout=90)

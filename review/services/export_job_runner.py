@@ -101,15 +101,17 @@ def _ours(job: ExportJob) -> Any:
 
 
 class _Progress:
-    """Counts rows as chunks come and writes them (and renews the lease) every PROGRESS_EVERY
-    seconds: from a thread with its own connection, or inline when the caller runs the job
-    inside a transaction of its own (a test), where another connection would not see the job."""
+    """Counts rows and bytes as chunks come and writes them (and renews the lease) every
+    PROGRESS_EVERY seconds, the first bytes at once (a format may count its rows only in a
+    second pass, as COCO's annotations: its bytes still move). From a thread with its own
+    connection, or inline when the caller runs the job inside a transaction of its own (a
+    test), where another connection would not see the job."""
 
     def __init__(self, job: ExportJob) -> None:
-        self.job, self.rows, self.lost = job, 0, False
+        self.job, self.rows, self.bytes, self.lost = job, 0, 0, False
         self._inline = connection.in_atomic_block
         self._stop = threading.Event()
-        self._first_rows = threading.Event()  # the first rows are written at once, not at a tick
+        self._first = threading.Event()  # the first bytes' progress is written at once
         self._last = timezone.now()
         self._thread = threading.Thread(target=self._run, name=f"export-{job.pk}", daemon=True)
 
@@ -120,14 +122,15 @@ class _Progress:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._first_rows.set()  # a thread still waiting for rows ends now
+        self._first.set()  # a thread still waiting for the first bytes ends now
         if not self._inline:
             self._thread.join()
 
-    def add(self, rows: int) -> None:
+    def add(self, rows: int, size: int) -> None:
         self.rows += rows
-        if self.rows:
-            self._first_rows.set()
+        self.bytes += size
+        if self.bytes:
+            self._first.set()
         if self._inline and (timezone.now() - self._last).total_seconds() >= PROGRESS_EVERY:
             self._last = timezone.now()
             self._write()
@@ -136,12 +139,13 @@ class _Progress:
 
     def _write(self) -> None:
         lease_until = timezone.now() + _lease()
-        if not _ours(self.job).update(rows_done=self.rows, lease_until=lease_until):
+        progress = {"rows_done": self.rows, "file_size": self.bytes, "lease_until": lease_until}
+        if not _ours(self.job).update(**progress):
             self.lost = True
 
     def _run(self) -> None:
         try:
-            self._first_rows.wait(PROGRESS_EVERY)
+            self._first.wait(PROGRESS_EVERY)
             while not self._stop.is_set() and not self.lost:
                 self._write()
                 self._stop.wait(PROGRESS_EVERY)
@@ -203,7 +207,7 @@ def _data_bytes(chunks: Iterator[ExportChunk], progress: _Progress) -> Iterator[
     try:
         for chunk in chunks:
             yield chunk.data
-            progress.add(chunk.rows)
+            progress.add(chunk.rows, len(chunk.data))
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
