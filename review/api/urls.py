@@ -9,9 +9,10 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import NotAuthenticated
@@ -56,6 +57,12 @@ class LocalSwaggerView(SpectacularSwaggerSplitView):
         return super().handle_exception(exc)
 
 
+@csrf_exempt  # it changes nothing; a POST gets the same JSON 404, not the CSRF page
+def not_found_view(request: HttpRequest) -> JsonResponse:
+    """Any other /api/.../ URL: a 404 in JSON, as the API's own (Django's is an HTML page)."""
+    return JsonResponse({"detail": "Not found: no such API URL."}, status=404)
+
+
 app_name = "api"
 
 urlpatterns = [
@@ -83,4 +90,6 @@ urlpatterns = [
         LocalSwaggerView.as_view(url_name="api:schema", **DOCS_ACCESS),
         name="docs",
     ),
+    # Last: only URLs ending in "/" (without it, APPEND_SLASH still redirects to a real one).
+    re_path(r"^(?:[\s\S]*/)?$", not_found_view, name="not_found"),
 ]

@@ -318,6 +318,7 @@ ROWS: tuple[Row, ...] = (
     Row("api:audit_table", "get", some(200, *AUDITORS), args=TABLE, query=BY_NAME),
     Row("api:audit_samples", "get", some(400, *AUDITORS)),
     # The schema and its docs page need sign-in (unless a setting opens them).
+    Row("api:not_found", "get", every(404)),  # /api/ and any unknown /api/.../: JSON 404
     Row("api:schema", "get", {**every(200), "anonymous": 401}),
     Row("api:docs", "get", {**every(200), "anonymous": LOGIN}),
 )

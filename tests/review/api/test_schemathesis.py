@@ -13,20 +13,30 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from PIL import Image
 from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from annotator.models import Sample
+from annotator.services.rle import encode_mask
+from review.models import ExportJob, MaskEdit
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
+from review.services.export_jobs import run_export_job
 from tests.factories import (
     DEFAULT_PASSWORD,
     AdjudicationFactory,
@@ -34,16 +44,24 @@ from tests.factories import (
     CriticVerdictFactory,
     DatasetFactory,
     ProposalFactory,
+    RegionFactory,
     SampleFactory,
 )
 from tests.review.team import lease, member
 
 pytestmark = pytest.mark.django_db
 
-# Cases per operation x role x variant (~1,000 requests at 6: about 30 s on SQLite, a minute on
-# PostgreSQL); SCHEMATHESIS_EXAMPLES=100 for a deeper run by hand.
+# Cases per operation x role x variant (~1,000 requests at 6 before the datasets and exports
+# endpoints came: about 30 s on SQLite, a minute on PostgreSQL; with them 4 min 44 s on SQLite
+# on a shared machine under heavy load, 2026-12-03); SCHEMATHESIS_EXAMPLES=100 for a deeper run.
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "6"))
-CHECKS = [not_a_server_error, response_schema_conformance]
+# Every status documented, its content type too, and every JSON body matching its schema.
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 ROLES = ["anonymous", "annotator", "adjudicator", "auditor", "admin"]
 
 
@@ -78,12 +96,19 @@ def wsgi_app() -> Iterator[Callable[..., list[bytes]]]:
 
 
 @pytest.fixture
-def world() -> dict[str, Any]:
-    """The data every case meets, and each role's Authorization header."""
-    ds = DatasetFactory.create(name="fuzz", overlap_k=1)
-    disputed = SampleFactory.create(dataset=ds, external_id="disputed")
+def world(tmp_path, settings) -> dict[str, Any]:
+    """The data every case meets, and each role's Authorization header: an image, a masked
+    region, an accepted person mask, a finished export job (its files) and a pending one."""
+    settings.IMPORT_ROOTS = [*settings.IMPORT_ROOTS, tmp_path.resolve()]
+    settings.EXPORT_ROOT = tmp_path / "exports"
+    Image.new("RGB", (64, 48), "green").save(tmp_path / "disputed.png")
+    ds = DatasetFactory.create(name="fuzz", overlap_k=1, images_root=str(tmp_path))
+    disputed = SampleFactory.create(dataset=ds, external_id="disputed", image_path="disputed.png")
     ProposalFactory.create(sample=disputed, model_name="gpt-4o", emotion="awe")
     CriticVerdictFactory.create(sample=disputed)
+    mask = np.zeros((48, 64), dtype=bool)
+    mask[4:20, 8:30] = True
+    RegionFactory.create(sample=disputed, mask=encode_mask(mask), score=0.5)
     decided = SampleFactory.create(dataset=ds, external_id="decided")
     judge = member(ADJUDICATOR)
     for version in (1, 2):
@@ -96,10 +121,22 @@ def world() -> dict[str, Any]:
         "admin": AdminFactory.create(),
     }
     lease(disputed, people["annotator"])
+    MaskEdit.objects.create(
+        sample=disputed, role="subject", author=people["annotator"], seq=1, status="done",
+        accepted_at=disputed.created_at, candidates=[{"rle": encode_mask(mask), "score": 0.9}],
+    )  # fmt: skip
+    done = ExportJob.objects.create(dataset=ds, fmt="csv", scope="all")
+    assert run_export_job(job_id=done.pk) == "done"
+    pending = ExportJob.objects.create(dataset=ds, fmt="parquet", sent_at=timezone.now())
     headers: dict[str, dict[str, str]] = {"anonymous": {}}
     for role, person in people.items():
         headers[role] = {"Authorization": f"Token {Token.objects.create(user=person).key}"}
-    return {"headers": headers, "ids": [disputed.pk, decided.pk]}
+    return {
+        "headers": headers,
+        "ids": [disputed.pk, decided.pk],
+        "jobs": [done.pk, pending.pk],
+        "datasets": [str(ds.pk), ds.name],
+    }
 
 
 def _run(operation: Any, mode: GenerationMode, fixed: dict[str, Any], auth: dict[str, str]):
@@ -135,12 +172,17 @@ def _run(operation: Any, mode: GenerationMode, fixed: dict[str, Any], auth: dict
     return failures[0] if failures else None
 
 
-def _variants(operation: Any, ids: list[int]) -> list[tuple[GenerationMode, dict[str, Any]]]:
-    """Valid data with drawn path ids (mostly missing) and with each real sample's id; invalid
-    data where the operation takes any (an operation with no input has no invalid case)."""
+def _variants(operation: Any, world: dict[str, Any]) -> list[tuple[GenerationMode, dict[str, Any]]]:
+    """Valid data with drawn path ids (mostly missing) and with each real object's id (a
+    sample's, an export job's, a dataset's id and name); invalid data where the operation
+    takes any (an operation with no input has no invalid case)."""
     variants: list[tuple[GenerationMode, dict[str, Any]]] = [(GenerationMode.POSITIVE, {})]
-    if any(p.name == "id" for p in operation.path_parameters):
+    names = {p.name for p in operation.path_parameters}
+    if "id" in names:
+        ids = world["jobs"] if "/api/exports/" in operation.path else world["ids"]
         variants += [(GenerationMode.POSITIVE, {"id": pk}) for pk in ids]
+    if "ref" in names:
+        variants += [(GenerationMode.POSITIVE, {"ref": ref}) for ref in world["datasets"]]
     takes_input = any(
         [operation.path_parameters, operation.query, operation.headers, operation.body]
     )
@@ -156,7 +198,7 @@ def test_the_served_schema_holds_for_every_role(wsgi_app, world):
     for result in schema.get_all_operations():
         operation = result.ok()  # type: ignore[union-attr]  # Err raises: a broken schema
         for role in ROLES:
-            for mode, fixed in _variants(operation, world["ids"]):
+            for mode, fixed in _variants(operation, world):
                 failure = _run(operation, mode, fixed, headers[role])
                 if failure:
                     failures[f"{operation.label} as {role} ({mode}, {fixed})"] = failure
