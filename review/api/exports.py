@@ -23,16 +23,26 @@ from review.api.views import TeamAPIView
 from review.models import ExportJob
 from review.selectors.api import dataset_by_ref
 from review.selectors.export_jobs import (
+    PART_CONTENT_TYPES,
     PARTS,
     export_job_file,
     export_job_for,
     recent_export_jobs,
 )
+from review.services.export_formats import FORMATS
 from review.services.export_jobs import (
     ExportJobError,
     cancel_export_job,
     resend_export_job_if_stuck,
     start_export_job,
+)
+
+# Every media type a download may have (without parameters): the formats' and the parts'.
+DOWNLOAD_TYPES = sorted(
+    {
+        t.split(";")[0]
+        for t in [*(f.content_type for f in FORMATS.values()), *PART_CONTENT_TYPES.values()]
+    }
 )
 
 
@@ -62,7 +72,7 @@ class ExportsView(ExportAPIView):
 
     @extend_schema(responses=ExportJobSerializer(many=True))
     def get(self, request: Request) -> Response:
-        """Your recent export jobs, newest first."""
+        """The latest export jobs, newest first (every admin's: exports are shared work)."""
         jobs = recent_export_jobs(user=request.user)
         return Response(ExportJobSerializer(jobs, many=True, context={"request": request}).data)
 
@@ -123,9 +133,10 @@ class ExportDownloadView(ExportAPIView):
     @extend_schema(
         parameters=[OpenApiParameter("part", str, enum=PARTS, description="default: data")],
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="the file, as an attachment"
-            ),
+            **{
+                (200, media): OpenApiResponse(OpenApiTypes.BINARY, description="the file")
+                for media in DOWNLOAD_TYPES
+            },
             409: CONFLICT,
         },
     )
@@ -140,7 +151,10 @@ class ExportDownloadView(ExportAPIView):
             detail = f"The export is {job.status}, not done: nothing to download."
             return Response({"detail": detail}, status=status.HTTP_409_CONFLICT)
         file = export_job_file(job=job, part=part)  # Http404 when that part was not written
-        return FileResponse(file.open("rb"), as_attachment=True, filename=file.name)
+        kind = FORMATS[job.fmt].content_type if part == "data" else PART_CONTENT_TYPES[part]
+        return FileResponse(
+            file.open("rb"), as_attachment=True, filename=file.name, content_type=kind
+        )
 
 
 urlpatterns = [
