@@ -155,6 +155,10 @@ def concurrent(built: dict[str, Any], *, clients: int, seconds: float, workers: 
         reviewers = [(_queue_load.session_cookies(built["auditor"]), _reviewer(queue))
                      for _ in range(clients)]  # fmt: skip
         people = [(_queue_load.session_cookies(p), _annotator()) for p in built["annotators"]]
+        for _ in range(3 * workers):  # warm every worker (imports, compiled templates)
+            for path in queue:
+                server.get(path, dict(reviewers[0][0]))
+            server.get("/review/", dict(people[-1][0]))
         result = {}
         for phase, group in (("reviewers", reviewers), ("annotators", people[:clients])):
             times, cpu, requests = _queue_load.run_clients(server, clients=group, seconds=seconds)
@@ -212,6 +216,18 @@ def _annotator() -> Any:
     return step
 
 
+def database_mib() -> float:
+    """The database's size on disk (SQLite: the file after a WAL checkpoint)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_database_size(current_database())")
+            return cursor.fetchone()[0] / 2**20
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return Path(connection.settings_dict["NAME"]).stat().st_size / 2**20
+
+
 def one_size(args: argparse.Namespace) -> dict[str, Any]:
     """Build one database of args.one samples and measure it (runs in its own process)."""
     from bench import _queue_data
@@ -219,6 +235,7 @@ def one_size(args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     built = _queue_data.build(args.one)
     result: dict[str, Any] = {"samples": args.one, "build_s": time.perf_counter() - start}
+    result["db_mib"] = database_mib()
     kinds = page_kinds(built)
     result["pages"] = {
         name: {**measure(fn, args.runs), "sql": statements(fn)} for name, fn in kinds.items()
@@ -255,7 +272,8 @@ def report(results: list[dict[str, Any]], *, postgres: bool) -> None:
     sizes = [r["samples"] for r in results]
     small, large = results[0], results[-1]
     print(f"Database: {'PostgreSQL' if postgres else 'SQLite'}; sizes {sizes}; "
-          f"build s: {[round(r['build_s']) for r in results]}\n")  # fmt: skip
+          f"build s: {[round(r['build_s']) for r in results]}; database MiB: "
+          f"{[round(r.get('db_mib', 0)) for r in results]}\n")  # fmt: skip
     headers = ["page (1 client, in-process)"]
     for n in sizes:
         headers += [f"CPU ms @{n:,}", f"p50 ms @{n:,}", f"SQL @{n:,}"]
