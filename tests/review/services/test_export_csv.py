@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from annotator.models import CriticVerdict, Dataset
+from annotator.services.demo import import_demo_dataset
 from annotator.services.importing import import_samples_file
 from review.models import Adjudication
 from review.services.export import iter_export_batches, write_csv
@@ -165,3 +166,21 @@ def test_model_columns_for_one_model_only(db):
         "subject_m",
         "description_m",
     ]
+
+
+def test_every_agreed_demo_row_has_its_triplet_and_description(db):
+    """Issue 11's named bug: 3 of the 5 agreed demo rows exported an empty triplet (a
+    classifier's text-less label won the tie); each model's own answer is beside it."""
+    import_demo_dataset()
+    rows = list(
+        csv.DictReader(
+            io.StringIO(csv_text(Dataset.objects.get(name="demo"), "decided"), newline="")
+        )
+    )
+    agreed = [r for r in rows if r["status"] == "agreed"]
+    assert len(agreed) == 5
+    for row in agreed:
+        assert all(row[c] for c in ("background", "attribute", "subject", "description")), row
+        assert not row["description_emovit"]  # the classifier gives a label only
+    # Where the classifier named the label too, its text-less answer did not win the tie.
+    assert sum(r["emotion_emovit"] == r["emotion"] for r in agreed) >= 3
