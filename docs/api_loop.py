@@ -90,6 +90,8 @@ def export_csv(
         job = admin.get(job["url"], timeout=TIMEOUT).json()
     if job["status"] != "done":
         sys.exit(f"export {job['id']} {job['status']}: {job['error']}")
+    if job["downloads"]["data"] is None:  # web and workers must share EXPORT_ROOT
+        sys.exit(f"export {job['id']} is done but its file is not where the web server looks")
     data = admin.get(job["downloads"]["data"], timeout=TIMEOUT)
     data.raise_for_status()
     print(f"export {job['id']}: done, {job['rows_done']} rows, {len(data.content)} bytes")

@@ -20,8 +20,18 @@ SCRIPT = Path(__file__).resolve().parents[3] / "docs" / "api_loop.py"
 pytestmark = pytest.mark.slow
 
 
-def test_the_documented_loop_runs_against_a_live_server(demo_site, settings, tmp_path):  # noqa: F811
-    settings.EXPORT_ROOT = tmp_path / "exports"
+@pytest.fixture
+def export_root(tmp_path, settings, monkeypatch):
+    """One EXPORT_ROOT for the web process and, on the Redis leg, the worker (started by
+    demo_site from this environment): the web serves the files the worker writes."""
+    root = tmp_path / "exports"
+    settings.EXPORT_ROOT = root
+    monkeypatch.setenv("EXPORT_ROOT", str(root))
+    return root
+
+
+# export_root first: the worker demo_site starts must see its variable.
+def test_the_documented_loop_runs_against_a_live_server(export_root, demo_site):  # noqa: F811
     env = {
         **os.environ,
         "EMOREVIEW_PASSWORD": demo_site.passwords["annotator"],
@@ -35,6 +45,7 @@ def test_the_documented_loop_runs_against_a_live_server(demo_site, settings, tmp
         timeout=180,
         check=False,
     )
+    print(done.stdout)  # what docs/api.md shows (pytest -s)
     assert done.returncode == 0, done.stdout + done.stderr
     answer = Annotation.objects.get(notes="answered by docs/api_loop.py")
     sample = Sample.objects.get(pk=answer.sample_id)
@@ -43,3 +54,4 @@ def test_the_documented_loop_runs_against_a_live_server(demo_site, settings, tmp
     job = ExportJob.objects.get()
     assert (job.status, job.fmt, job.rows_done) == ("done", "csv", job.rows_total)
     assert f"pandas: {job.rows_done} rows" in done.stdout
+    assert (export_root / str(job.pk) / job.file_name).is_file()
