@@ -25,8 +25,8 @@ EXPECTED = {
     "queue": 11,
     "queue_deep": 11,
     "queue_filtered": 11,
-    "own_work": 13,
-    "sample": 31,
+    "own_work": 11,
+    "sample": 29,
     "save_and_next": 41,
 }
 
