@@ -108,9 +108,14 @@ def test_people_see_their_own_accepted_masks_and_judges_see_everyones():
     assert [(r["origin"], r["author"]) for r in own] == [("person", "ana")]
     assert np.array_equal(_decoded(own[0]["mask"]), ana_mask)
     assert own[0]["box"] == [2.0, 2.0, 12.0, 12.0]  # the mask's bounds
+    # An adjudicator who also answers it blind sees only their own, as on the sample page.
+    dual = member(ANNOTATOR, ADJUDICATOR, username="dual")
+    lease(sample, dual)
+    _accepted(sample, dual, _mask(slice(1, 3), slice(1, 3)), seq=6)
+    assert [r["author"] for r in _regions(dual, sample)] == ["dual"]
     for judge in (member(ADJUDICATOR), member(AUDITOR)):
         seen = {r["author"]: r for r in _regions(judge, sample) if r["origin"] == "person"}
-        assert sorted(seen) == ["ana", "bea"]
+        assert sorted(seen) == ["ana", "bea", "dual"]
         assert np.array_equal(_decoded(seen["bea"]["mask"]), bea_mask)
 
 
