@@ -13,10 +13,18 @@ from tests.browser.demo_site import LAPTOP
 pytestmark = [pytest.mark.browser]
 
 
+@pytest.fixture
+def export_root(tmp_path, settings, monkeypatch):
+    """Before demo_site: the worker it starts on the PostgreSQL + Redis leg writes here too."""
+    root = tmp_path / "exports"
+    monkeypatch.setenv("EXPORT_ROOT", str(root))
+    settings.EXPORT_ROOT = root
+    return root
+
+
 def test_an_export_job_runs_to_done_and_its_file_downloads(
-    demo_site, chromium_browser, tmp_path, settings
+    export_root, demo_site, chromium_browser, tmp_path
 ):
-    settings.EXPORT_ROOT = tmp_path / "exports"
     page = demo_site.log_in(chromium_browser, "admin", viewport=LAPTOP)
     page.goto(f"{demo_site.url}/review/export/")
     form = page.locator("#export-start")
