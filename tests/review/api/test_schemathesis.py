@@ -216,3 +216,15 @@ def test_a_real_sign_in_matches_the_schema(wsgi_app, world):
     response = case.call()
     assert response.status_code == 200
     case.validate_response(response, checks=CHECKS)
+
+
+def test_a_real_export_start_matches_the_schema(wsgi_app, world):
+    # Drawn dataset names never exist: the 202 needs a real one.
+    admin = world["headers"]["admin"]
+    schema = schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app, headers=admin)
+    operation = schema["/api/exports/"]["POST"]
+    body = {"dataset": "fuzz", "format": "coco", "scope": "all"}
+    case = operation.Case(body=body, media_type="application/json")
+    response = case.call(headers=admin)
+    assert response.status_code == 202
+    case.validate_response(response, checks=CHECKS)
