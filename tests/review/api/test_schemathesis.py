@@ -223,7 +223,7 @@ def test_a_real_export_start_matches_the_schema(wsgi_app, world):
     admin = world["headers"]["admin"]
     schema = schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app, headers=admin)
     operation = schema["/api/exports/"]["POST"]
-    body = {"dataset": "fuzz", "format": "coco", "scope": "all"}
+    body: dict[str, Any] = {"dataset": "fuzz", "format": "coco", "scope": "all"}
     case = operation.Case(body=body, media_type="application/json")
     response = case.call(headers=admin)
     assert response.status_code == 202
