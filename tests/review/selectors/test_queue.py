@@ -87,3 +87,49 @@ def test_filter_choices_are_present_values_in_taxonomy_order():
     choices = queue_filter_choices(dataset=None)
     assert choices.sources == ["EmoSet", "Flickr"]
     assert choices.emotions == ["amusement", "sadness"]
+
+
+def _walk(samples, *, count, per_page, page="", after="", before=""):
+    from review.selectors.queue import queue_page
+
+    return queue_page(
+        samples=samples, count=count, per_page=per_page, page=page, after=after, before=before
+    )
+
+
+def test_queue_page_links_walk_every_sample_once_forwards_and_back():
+    ds = DatasetFactory.create()
+    SampleFactory.create_batch(11, dataset=ds)
+    SampleFactory.create_batch(3, dataset=ds, status=Sample.Status.AGREED)  # not in the queue
+    order = list(queue_samples(dataset=ds).values_list("id", flat=True))
+    qs = queue_samples(dataset=ds)
+    page = _walk(qs, count=11, per_page=4)
+    seen, numbers = [s.pk for s in page.object_list], [page.number]
+    while page.has_next():
+        page = _walk(
+            qs, count=11, per_page=4, page=str(page.next_page_number()), after=str(page.after)
+        )
+        seen += [s.pk for s in page.object_list]
+        numbers.append(page.number)
+    assert (seen, numbers, page.num_pages) == (order, [1, 2, 3], 3)
+    back = []
+    while page.has_previous():
+        page = _walk(
+            qs, count=11, per_page=4, page=str(page.previous_page_number()), before=str(page.before)
+        )
+        back = [s.pk for s in page.object_list] + back
+    assert back == order[:8] and page.number == 1
+
+
+def test_queue_page_by_number_last_and_nonsense():
+    ds = DatasetFactory.create()
+    SampleFactory.create_batch(10, dataset=ds)
+    order = list(queue_samples(dataset=ds).values_list("id", flat=True))
+    qs = queue_samples(dataset=ds)
+    assert [s.pk for s in _walk(qs, count=10, per_page=4, page="2").object_list] == order[4:8]
+    last = _walk(qs, count=10, per_page=4, page="last")
+    assert ([s.pk for s in last.object_list], last.number) == (order[8:], 3)
+    assert _walk(qs, count=10, per_page=4, page="99").number == 3  # clamped, the tail
+    assert _walk(qs, count=10, per_page=4, page="x", after="y").number == 1
+    empty = _walk(queue_samples(dataset=ds, source="nowhere"), count=0, per_page=4)
+    assert (empty.object_list, empty.num_pages, empty.has_other_pages()) == ([], 1, False)

@@ -74,6 +74,30 @@ def test_pagination_uses_the_page_size_setting(client, auditor, settings):
     assert b"page=3" in page2.content and b"page=1" in page2.content
 
 
+def test_next_and_previous_links_carry_the_id_they_continue_from(client, auditor, settings):
+    import re
+    from html import unescape
+
+    settings.QUEUE_PAGE_SIZE = 2
+    samples = SampleFactory.create_batch(5)
+    client.force_login(auditor)
+
+    def follow(response, rel):
+        href = re.search(rf'href="([^"]+)"[^>]*rel="{rel}"', response.content.decode())
+        assert href is not None
+        return client.get(unescape(href[1]))
+
+    page2 = follow(client.get(QUEUE), "next")
+    assert f"after={samples[1].pk}" in page2.request["QUERY_STRING"]
+    assert (_ids(page2), page2.context["page"].number) == ([s.external_id for s in samples[2:4]], 2)
+    page3 = follow(page2, "next")
+    assert _ids(page3) == [samples[4].external_id]
+    back = follow(page3, "prev")
+    assert f"before={samples[4].pk}" in back.request["QUERY_STRING"]
+    assert "after" not in back.request["QUERY_STRING"]
+    assert _ids(back) == [s.external_id for s in samples[2:4]]
+
+
 def test_htmx_request_gets_only_the_rows_fragment(client, auditor):
     SampleFactory.create(external_id="only-one")
     client.force_login(auditor)
