@@ -8,11 +8,15 @@ import struct
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import NamedTuple
 
+import numpy as np
+
 from annotator.importers.issues import LineReport, json_type, show
 from annotator.importers.storable import text_problem
 from annotator.taxonomy import normalise_label
 
 DES_SIZE = 1024
+DES_FORMAT = f"<{DES_SIZE}f"
+_NUMBER_TYPES = frozenset({int, float})  # exact types: a bool (an int subclass) is not one
 CONFIDENCE_MAX = 10.0
 
 
@@ -62,6 +66,8 @@ def read_relative_path(value: object, *, field: str, report: LineReport, max_len
     text = read_required_text(value, field=field, report=report, max_length=max_length)
     if not text:
         return ""
+    if _plain_path(text) and not text_problem(text):
+        return text  # what the checks below would return, without building two path objects
     posix, windows = PurePosixPath(text), PureWindowsPath(text)
     if text_problem(text):  # already reported by parse_record's walk; never touch the disk
         pass
@@ -72,6 +78,19 @@ def read_relative_path(value: object, *, field: str, report: LineReport, max_len
     else:
         return str(posix)
     return ""
+
+
+def _plain_path(text: str) -> bool:
+    """A relative POSIX path already in normal form: no drive, backslash, `.`/`..` segment,
+    empty segment or trailing slash (anything else takes the full checks)."""
+    return (
+        not text.startswith(("/", "."))
+        and not text.endswith("/")
+        and "\\" not in text
+        and ":" not in text
+        and "//" not in text
+        and "/." not in text
+    )
 
 
 def read_number(value: object, *, field: str, report: LineReport) -> float | None:
@@ -124,8 +143,9 @@ def read_label(
     return label
 
 
-def read_des(value: object, *, field: str, report: LineReport) -> bytes | None:
-    """A 1024-d vector as 1024 little-endian float32 values (4 KiB)."""
+def read_des(value: object, *, field: str, report: LineReport, bools: bool = True) -> bytes | None:
+    """A 1024-d vector as 1024 little-endian float32 values (4 KiB). `bools`: False when the
+    line holds no true/false literal, so no value can be a bool."""
     if value is None:
         return None
     if not isinstance(value, list):
@@ -134,15 +154,33 @@ def read_des(value: object, *, field: str, report: LineReport) -> bytes | None:
     if len(value) != DES_SIZE:
         report.error(field, f"has {len(value)} values, expected {DES_SIZE}")
         return None
+    packed = _pack_des(value, bools=bools)
+    if packed is not None:
+        return packed
     for index, item in enumerate(value):
         if isinstance(item, bool) or not isinstance(item, int | float) or not _finite(item):
             report.error(field, f"value {index} is {show(item)}, not a finite number")
             return None
     try:
-        return struct.pack(f"<{DES_SIZE}f", *value)
+        return struct.pack(DES_FORMAT, *value)
     except OverflowError:
         report.error(field, "has a value outside the float32 range")
         return None
+
+
+def _pack_des(value: list[object], *, bools: bool) -> bytes | None:
+    """The fast way for a list of plain finite numbers inside the float32 range; None sends
+    anything else through the checks that name the value. struct.pack refuses what is not a
+    number but takes a bool, so types are looked at when the line may hold one."""
+    try:
+        packed = struct.pack(DES_FORMAT, *value)
+    except (struct.error, OverflowError):
+        return None
+    if bools and not _NUMBER_TYPES.issuperset(map(type, value)):
+        return None
+    if not np.isfinite(np.frombuffer(packed, dtype="<f4")).all():
+        return None
+    return packed
 
 
 def read_boxes(value: object, *, field: str, report: LineReport) -> list[FieldBox]:
@@ -178,12 +216,21 @@ def read_box(value: object, *, field: str, report: LineReport) -> Box | None:
         return None
     numbers = []
     for corner in corners:
-        if isinstance(corner, bool) or not isinstance(corner, int | float):
+        kind = type(corner)  # JSON numbers are exactly int or float; a bool is neither
+        if kind is float:
+            numbers.append(corner)
+        elif kind is int:
+            numbers.append(float(corner) if _finite(corner) else math.inf)
+        else:
             report.error(field, f"{show(value)} has a corner that is not a number")
             return None
-        numbers.append(float(corner) if _finite(corner) else math.inf)
     box = Box(*numbers)
-    if not all(math.isfinite(n) for n in box):
+    if not (
+        math.isfinite(box.x1)
+        and math.isfinite(box.y1)
+        and math.isfinite(box.x2)
+        and math.isfinite(box.y2)
+    ):
         report.error(field, f"{show(value)} has a corner that is not a finite number")
         return None
     if box.x2 <= box.x1 or box.y2 <= box.y1:

@@ -91,3 +91,29 @@ def _decode(image: Image.Image) -> None:
 def _too_large(pixels: int | None, max_pixels: int) -> str:
     count = f"{pixels:,} pixels" if pixels is not None else "too many pixels"
     return f"is too large: {count}; the limit is {max_pixels:,} (MAX_IMAGE_PIXELS)"
+
+
+class ImageCache:
+    """probe_image once per distinct path during one import: EmoVerse lines share images (one
+    per B-A-S element, several annotators). Bounded, so a file of all-distinct images keeps
+    memory flat; a problem is remembered like the facts, for every line naming that file."""
+
+    MAX_ENTRIES = 65_536
+
+    def __init__(self, root: Path, *, max_pixels: int) -> None:
+        self.root, self.max_pixels = root, max_pixels
+        self._seen: dict[str, ImageInfo | ImageProblem] = {}
+
+    def probe(self, relative: str) -> ImageInfo:
+        found = self._seen.get(relative)
+        if found is None:
+            try:
+                found = probe_image(locate_image(self.root, relative), max_pixels=self.max_pixels)
+            except ImageProblem as exc:
+                found = exc
+            if len(self._seen) >= self.MAX_ENTRIES:
+                del self._seen[next(iter(self._seen))]  # the oldest
+            self._seen[relative] = found
+        if isinstance(found, ImageProblem):
+            raise found
+        return found

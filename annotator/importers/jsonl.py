@@ -6,9 +6,14 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
+
+import orjson
+
+from annotator.importers.storable import MAX_JSON_DEPTH
 
 DEFAULT_MAX_LINE_BYTES = 1024 * 1024
+_BOM = b"\xef\xbb\xbf"
 _SKIP_CHUNK = 1024 * 1024  # an over-long line is read past in pieces this size, never whole
 
 
@@ -22,11 +27,32 @@ def _refuse_constant(name: str) -> object:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class LineHints(NamedTuple):
+    """What the line's bytes already tell, so the readers can skip work a value cannot need."""
+
+    # No string can hold a NUL or a lone surrogate and nesting is shallower than any limit:
+    # orjson read it (it refuses lone surrogates), no \u0000 escape, few brackets.
+    storable: bool = False
+    # A true/false literal may be in the line (somewhere a number is wanted, a bool is refused).
+    bools: bool = True
+
+
+CAUTIOUS = LineHints()
+
+
 def read_json_lines(
     path: Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 ) -> Iterator[tuple[int, object | BadLine]]:
     """Blank lines are skipped but counted, so numbers match what an editor shows. A line over
     `max_line_bytes` (newline not counted) is a BadLine; no more than that is held in memory."""
+    for number, value, _ in read_hinted_lines(path, max_line_bytes=max_line_bytes):
+        yield number, value
+
+
+def read_hinted_lines(
+    path: Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> Iterator[tuple[int, object | BadLine, LineHints]]:
+    """read_json_lines, with each line's LineHints."""
     with path.open("rb") as fh:
         number = 0
         while raw := fh.readline(max_line_bytes + 1):
@@ -34,15 +60,42 @@ def read_json_lines(
             if len(raw) > max_line_bytes and not raw.endswith(b"\n"):  # the line goes on
                 size = len(raw) + _skip_rest_of_line(fh)
                 limit = f"the limit is {max_line_bytes:,} (MAX_IMPORT_LINE_BYTES)"
-                yield number, BadLine(f"is {size:,} bytes long; {limit}", field="line")
+                yield number, BadLine(f"is {size:,} bytes long; {limit}", field="line"), CAUTIOUS
+                continue
+            if number == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM) :]
+            fast = _fast(raw)
+            if fast is not None:
+                yield number, fast[0], fast[1]
                 continue
             try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                yield number, BadLine(f"not UTF-8 (byte {exc.start + 1})")
+                yield number, BadLine(f"not UTF-8 (byte {exc.start + 1})"), CAUTIOUS
                 continue
             if text.strip():
-                yield number, _parse(text)
+                yield number, _parse(text), CAUTIOUS
+
+
+def _fast(raw: bytes) -> tuple[object, LineHints] | None:
+    """orjson's reading, several times faster than the json module's; None for anything it
+    refuses (bad JSON, a lone surrogate, deep nesting), which is read again the old way, so
+    what is accepted and every message stay the json module's."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if _big_int_id(value):
+        return None
+    shallow = raw.count(b"[") + raw.count(b"{") < MAX_JSON_DEPTH
+    storable = shallow and b"\\u0000" not in raw
+    return value, LineHints(storable=storable, bools=b"true" in raw or b"false" in raw)
+
+
+def _big_int_id(value: object) -> bool:
+    """orjson reads an integer past 64 bits as a float; only an `id` keeps such a number as it
+    is (elsewhere numbers become floats anyway), so only then is the line read again."""
+    return isinstance(value, dict) and type(value.get("id")) is float
 
 
 def _skip_rest_of_line(fh: BinaryIO) -> int:

@@ -21,6 +21,7 @@ from annotator.importers.fields import (
     split_bas,
 )
 from annotator.importers.issues import LineReport, json_type
+from annotator.importers.jsonl import CAUTIOUS, LineHints
 from annotator.importers.masks import ROLES, ParsedMask, read_masks
 from annotator.importers.storable import json_problems
 from annotator.models import CriticVerdict, Proposal, Sample
@@ -116,17 +117,21 @@ def external_id_of(obj: dict[str, object]) -> str:
     return str(value).strip()
 
 
-def parse_record(obj: object, *, ctx: ParseContext, report: LineReport) -> ParsedRecord | None:
-    """Every problem goes to `report`; None only when the line is not a JSON object."""
+def parse_record(
+    obj: object, *, ctx: ParseContext, report: LineReport, hints: LineHints = CAUTIOUS
+) -> ParsedRecord | None:
+    """Every problem goes to `report`; None only when the line is not a JSON object. `hints`
+    (from the line's bytes) only ever skip checks that cannot find anything."""
     if not isinstance(obj, dict):
         report.error("line", f"must be a JSON object, not {json_type(obj)}")
         return None
-    for field, problem in json_problems(obj):
-        report.error(field, problem)
+    if not hints.storable:
+        for field, problem in json_problems(obj):
+            report.error(field, problem)
     external_id = _read_id(obj, report)
     image_path = read_image_path(obj.get("image_path"), report=report)
     source = read_text(obj.get("source"), field="source", report=report, max_length=SOURCE_MAX)
-    des = read_des(obj.get("DES"), field="DES", report=report)
+    des = read_des(obj.get("DES"), field="DES", report=report, bools=hints.bools)
     if "proposals" in obj:
         proposals = _read_proposals(obj, ctx=ctx, report=report)
     elif ANNOTATION_KEYS & obj.keys():
@@ -198,10 +203,12 @@ def _read_annotation(
     report: LineReport,
 ) -> ParsedProposal:
     """One model's annotation; the current field names win over the old ones."""
-    keys = {
-        name: next((k for k in names if obj.get(k) not in (None, "")), names[0])
-        for name, names in NAMES.items()
-    }
+    keys = {}
+    for name, names in NAMES.items():
+        key = names[0]
+        if len(names) > 1 and obj.get(key) in (None, ""):
+            key = next((k for k in names[1:] if obj.get(k) not in (None, "")), key)
+        keys[name] = key
     description_key, confidence_key = keys["description"], keys["confidence"]
     emotion = read_label(
         obj.get("emotion"),

@@ -17,13 +17,16 @@ from django.utils import timezone
 
 from annotator.importers.decisions import ADJUDICATED, RESTORED, DecisionConflict, find_conflicts
 from annotator.importers.images import ImageInfo
+from annotator.importers.inserts import (
+    IMPORTED_VERDICT_CHECKS,
+    first_verification,
+    insert_related,
+    insert_samples,
+)
 from annotator.importers.masks import ImportedMask
 from annotator.importers.records import ParsedRecord
 from annotator.importers.verify import verify_samples
 from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample
-
-# Marks a CriticVerdict that came from an import file (re-import replaces only these).
-IMPORTED_VERDICT_CHECKS = {"origin": "import"}
 
 SAMPLE_FIELDS = ["image_path", "source", "width", "height", "content_hash", "des", "updated_at"]
 PROPOSAL_FIELDS = [
@@ -61,13 +64,55 @@ def write_batch(
     rows: Sequence[CheckedLine],
     counts: WriteCounts,
     override_decisions: bool = False,
+    all_new: bool = False,
 ) -> None:
-    """Upsert one batch of samples with their proposals, regions and verdicts, then verify.
+    """Write one batch: new samples by plain inserts, existing ones by upserts. `all_new`: the
+    dataset had no samples when the import began (and ids are unique), so none is looked up."""
+    if all_new:
+        existing: set[str] = set()
+    else:
+        ids = [row.record.external_id for row in rows]
+        existing = set(
+            Sample.objects.filter(dataset=dataset, external_id__in=ids).values_list(
+                "external_id", flat=True
+            )
+        )
+    now = timezone.now()
+    new = [row for row in rows if row.record.external_id not in existing]
+    if new:
+        _insert_new(dataset, new, counts, now)
+    if len(new) < len(rows):
+        old = [row for row in rows if row.record.external_id in existing]
+        _update_existing(dataset, old, counts, override_decisions, now)
+
+
+def _insert_new(
+    dataset: Dataset, rows: Sequence[CheckedLine], counts: WriteCounts, now: datetime
+) -> None:
+    checked = [(row.record, row.image, first_verification(record=row.record, dataset=dataset))
+               for row in rows]  # fmt: skip
+    pks = insert_samples(dataset=dataset, lines=checked, now=now)
+    insert_related(
+        records=[(pks[row.record.external_id], row.record) for row in rows],
+        masks=[(pks[row.record.external_id], row.masks) for row in rows if row.masks],
+        now=now,
+    )
+    counts.created += len(rows)
+    counts.statuses.update(str(result.status) for _, _, result in checked)
+
+
+def _update_existing(
+    dataset: Dataset,
+    rows: Sequence[CheckedLine],
+    counts: WriteCounts,
+    override_decisions: bool,
+    now: datetime,
+) -> None:
+    """Upsert samples that exist, with their proposals, regions and verdicts, then verify.
 
     A person's decision the file contradicts is kept unless `override_decisions`
     (annotator.importers.decisions); either way it is listed in `counts.conflicts`.
     """
-    now = timezone.now()
     statuses, pks, new = _upsert_samples(dataset, rows, now)
     records = [(pks[row.record.external_id], row.record) for row in rows]
     conflicts = find_conflicts(records=records, statuses=statuses, new=new)

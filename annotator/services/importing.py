@@ -1,9 +1,11 @@
 """Import samples from a JSON Lines file (the format: docs/formats.md).
 
-Two streamed passes over the file. The first validates every line and opens every image, and
-reports every problem at once; only when there are none does the second re-read the lines and
-write them in batches inside one transaction. Between the passes only each line's image facts
-(size, hash) are kept, never the records, so memory stays small for a 219K-line EmoVerse file.
+One streamed pass inside one transaction (annotator.importers.checking): each line is parsed
+and checked once, and valid lines are written in batches as they come (new samples by plain
+inserts, annotator.importers.inserts). The first problem stops the writing but not the checking,
+so every problem of the file is reported at once; then the transaction rolls back and nothing
+is written. Only a batch of records, the ids seen and a bounded cache of image facts are held,
+so memory stays flat for a 219K-line EmoVerse file. Afterwards the tables are ANALYZEd.
 """
 
 from __future__ import annotations
@@ -20,25 +22,12 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_slug
 from django.db import DataError, transaction
 
+from annotator.importers.checking import MAX_SHOWN_ISSUES, check_file
 from annotator.importers.decisions import DecisionConflict, record_conflicts
-from annotator.importers.fields import check_box_inside
-from annotator.importers.images import (
-    ImageInfo,
-    ImageProblem,
-    check_images_root,
-    locate_image,
-    probe_image,
-)
-from annotator.importers.issues import ImportIssue, LineReport
-from annotator.importers.jsonl import BadLine, read_json_lines
-from annotator.importers.masks import ImportedMask, check_masks
-from annotator.importers.records import (
-    MODEL_MAX,
-    ParseContext,
-    ParsedRecord,
-    max_length,
-    parse_record,
-)
+from annotator.importers.images import check_images_root
+from annotator.importers.issues import ImportIssue
+from annotator.importers.records import MODEL_MAX, ParseContext, max_length
+from annotator.importers.statistics import refresh_statistics
 from annotator.importers.storable import printable
 from annotator.importers.summary import describe_decisions, record_import
 from annotator.importers.writer import CheckedLine, WriteCounts, write_batch
@@ -57,7 +46,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500  # samples per bulk write; keeps every IN (...) under SQLite's 999 parameters
-MAX_SHOWN_ISSUES = 200  # a wrong file would otherwise list every one of its lines
 DATASET_NAME_MAX = max_length(Dataset, "name")
 
 
@@ -120,22 +108,21 @@ def import_samples_file(
     root = images_root.expanduser().resolve()
     ctx = _parse_context(dataset_name, default_model)
     stamp = _stamp(path)
-    images = _validate(path=path, shown=shown, root=root, ctx=ctx)
     with transaction.atomic():
         dataset = _dataset_for_import(dataset_name, root)
-        counts = _write(
+        counts = _check_and_write(
             path=path,
             root=root,
             shown=shown,
             dataset=dataset,
             ctx=ctx,
-            images=images,
             override=override_human_decisions,
         )
         if _stamp(path) != stamp:
             raise ImportFailed([ImportIssue(shown, 0, "file", "changed while it was imported")])
         report = _report(counts, overridden=override_human_decisions)
         _audit(report, counts=counts, shown=shown, dataset=dataset, actor=actor)
+    refresh_statistics()
     logger.info("imported %s into %s: %s", shown, dataset_name, report)
     return report
 
@@ -263,71 +250,6 @@ def _stamp(path: Path) -> tuple[int, int]:
     return stat.st_size, stat.st_mtime_ns
 
 
-def _validate(*, path: Path, shown: str, root: Path, ctx: ParseContext) -> dict[int, ImageInfo]:
-    """Every line's problems, all at once (ImportFailed); else each line's image facts."""
-    issues: list[ImportIssue] = []
-    images: dict[int, ImageInfo] = {}
-    first_line_of: dict[str, int] = {}
-    for number, value in read_json_lines(path, max_line_bytes=settings.MAX_IMPORT_LINE_BYTES):
-        report = LineReport(path=shown, line=number)
-        record = _parse_line(value, ctx=ctx, report=report)
-        if record is not None:
-            _check_unique_id(record, first_line_of, report)
-            image = _check_image(record, root=root, report=report)
-            if image is not None:
-                images[number] = image
-        issues.extend(report.issues)
-    if not first_line_of and not issues:
-        issues.append(ImportIssue(shown, 0, "file", "contains no samples"))
-    _raise_if_any(issues)
-    return images
-
-
-def _parse_line(value: object, *, ctx: ParseContext, report: LineReport) -> ParsedRecord | None:
-    if isinstance(value, BadLine):
-        report.error(value.field, value.message)
-        return None
-    return parse_record(value, ctx=ctx, report=report)
-
-
-def _check_unique_id(
-    record: ParsedRecord, first_line_of: dict[str, int], report: LineReport
-) -> None:
-    if not record.external_id:
-        return
-    first = first_line_of.setdefault(record.external_id, report.line)
-    if first != report.line:
-        report.error("id", f"duplicate id {record.external_id!r} (first on line {first})")
-
-
-def _check_image(record: ParsedRecord, *, root: Path, report: LineReport) -> ImageInfo | None:
-    """The image's facts when it and everything placed on it (boxes, masks) are fine."""
-    if not record.image_path:
-        return None
-    try:
-        image = probe_image(
-            locate_image(root, record.image_path), max_pixels=settings.MAX_IMAGE_PIXELS
-        )
-    except ImageProblem as exc:
-        report.error("image_path", f"{record.image_path!r} {exc}")
-        return None
-    for item in record.boxes:
-        check_box_inside(item, width=image.width, height=image.height, report=report)
-    _check_masks(record, image=image, root=root, report=report)
-    return image
-
-
-def _check_masks(
-    record: ParsedRecord, *, image: ImageInfo, root: Path, report: LineReport
-) -> tuple[tuple[str, ImportedMask], ...]:
-    """(model, mask) for each of the record's masks that fits the image."""
-    return tuple(
-        (proposal.model_name, mask)
-        for proposal in record.proposals
-        for mask in check_masks(proposal.masks, image=image, root=root, report=report)
-    )
-
-
 def _dataset_for_import(name: str, root: Path) -> Dataset:
     taxonomy, _ = Taxonomy.objects.get_or_create(
         name=MIKELS_8, defaults={"labels": list(MIKELS_8_LABELS)}
@@ -341,41 +263,36 @@ def _dataset_for_import(name: str, root: Path) -> Dataset:
     return dataset
 
 
-def _write(
-    *,
-    path: Path,
-    root: Path,
-    shown: str,
-    dataset: Dataset,
-    ctx: ParseContext,
-    images: dict[int, ImageInfo],
-    override: bool,
+def _check_and_write(
+    *, path: Path, root: Path, shown: str, dataset: Dataset, ctx: ParseContext, override: bool
 ) -> WriteCounts:
-    """The second pass: the same lines again, now known to be valid, written in batches."""
+    """One pass: valid lines are written in batches as they come; any problem raises
+    ImportFailed once the whole file is checked, and the caller's transaction rolls back."""
     counts = WriteCounts()
-    batch: list[tuple[int, CheckedLine]] = []
-    for number, value in read_json_lines(path, max_line_bytes=settings.MAX_IMPORT_LINE_BYTES):
-        report = LineReport(path=shown, line=number)
-        record = _parse_line(value, ctx=ctx, report=report)
-        if record is None or report.issues or number not in images:
-            # Only possible if the file changed between the passes; roll everything back.
-            raise ImportFailed(
-                [ImportIssue(shown, number, "file", "changed while it was imported")]
-            )
-        image = images.pop(number)
-        masks = _check_masks(record, image=image, root=root, report=report)
-        if report.issues:  # a mask file changed between the passes
-            raise ImportFailed(
-                [ImportIssue(shown, number, "file", "changed while it was imported")]
-            )
-        batch.append((number, CheckedLine(record, image, masks)))
-        if len(batch) >= BATCH_SIZE:
-            _write_batch(
-                dataset=dataset, batch=batch, counts=counts, shown=shown, override=override
-            )
-            batch = []
-    if batch:
-        _write_batch(dataset=dataset, batch=batch, counts=counts, shown=shown, override=override)
+    all_new = not dataset.samples.exists()
+
+    def write(batch: list[tuple[int, CheckedLine]]) -> None:
+        _write_batch(
+            dataset=dataset,
+            batch=batch,
+            counts=counts,
+            shown=shown,
+            override=override,
+            all_new=all_new,
+        )
+
+    problems = check_file(
+        path=path,
+        shown=shown,
+        root=root,
+        ctx=ctx,
+        max_line_bytes=settings.MAX_IMPORT_LINE_BYTES,
+        max_pixels=settings.MAX_IMAGE_PIXELS,
+        batch_size=BATCH_SIZE,
+        write=write,
+    )
+    if problems:
+        raise ImportFailed(problems.as_list())
     return counts
 
 
@@ -386,12 +303,15 @@ def _write_batch(
     counts: WriteCounts,
     shown: str,
     override: bool,
+    all_new: bool,
 ) -> None:
     """A value the database refuses despite the checks is still a listed problem, not a 500:
     the whole import rolls back (the caller's transaction) and the lines are named."""
     rows = [line for _, line in batch]
     try:
-        write_batch(dataset=dataset, rows=rows, counts=counts, override_decisions=override)
+        write_batch(
+            dataset=dataset, rows=rows, counts=counts, override_decisions=override, all_new=all_new
+        )
     except (DataError, UnicodeError) as exc:
         where = f"lines {batch[0][0]}-{batch[-1][0]}"
         message = f"{where}: the database refused a value: {printable(str(exc)).strip()}"

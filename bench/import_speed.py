@@ -1,0 +1,172 @@
+"""Import speed at EmoVerse scale: `import_samples` on generated EmoVerse records, against just
+parsing the same file, in the same run.
+
+Each record has 2 model proposals (about 30% disagree), a 1024-d DES, one box per proposal, a
+critic verdict on a tenth, and names one of `--images` distinct JPEGs (640x480), so image
+headers are read once per distinct path as a real dataset with repeated images would allow.
+Per size, a fresh database and a fresh child process: the baseline (read the file and decode
+each line with orjson, nothing else), then the import through `import_samples_file`. The table
+gives wall and CPU seconds, lines per second, the ratio to the baseline, the peak RSS growth,
+and the growth ratio (seconds per line at the largest size / at the smallest: about 1 means the
+cost per line does not grow with the file).
+
+    .venv/bin/python bench/import_speed.py --sizes 10000,50000
+    .venv/bin/python bench/import_speed.py --sizes 10000,50000 --postgres   # DATABASE_URL=postgres://…
+    .venv/bin/python bench/import_speed.py --full                           # adds 219,000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repo root, not bench/
+
+from bench import _common  # noqa: E402
+
+FULL = 219_000
+WIDTH, HEIGHT = 640, 480
+
+
+def make_images(root: Path, count: int) -> None:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        base = rng.integers(0, 255, size=(HEIGHT // 16, WIDTH // 16, 3), dtype=np.uint8)
+        pixels = np.kron(base, np.ones((16, 16, 1), dtype=np.uint8))  # blocks: JPEG-sized
+        Image.fromarray(pixels).save(root / f"{i:05d}.jpg", quality=85)
+
+
+def make_file(path: Path, *, count: int, images: int, seed: int = 5) -> None:
+    """`count` EmoVerse records, shape 1 (two proposals), DES on every one."""
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(count):
+            first = rng.choice(_common.EMOTIONS)
+            second = rng.choice(_common.EMOTIONS) if rng.random() < 0.3 else first
+            record: dict[str, Any] = {
+                "id": f"ev-{i:07d}",
+                "image_path": f"{rng.randrange(images):05d}.jpg",
+                "source": rng.choice(_common.SOURCES),
+                "DES": [round(rng.gauss(0, 0.05), 6) for _ in range(1024)],
+                "proposals": [_proposal(rng, model, emotion) for model, emotion in
+                              (("gpt-4o", first), ("gemini-2.5", second))],
+            }  # fmt: skip
+            if rng.random() < 0.1:
+                record["critic"] = {"verdict": "preserve", "emotion": first, "reasoning": "fits"}
+            out.write(json.dumps(record) + "\n")
+
+
+def _proposal(rng: random.Random, model: str, emotion: str) -> dict[str, Any]:
+    x, y = rng.randrange(0, 300), rng.randrange(0, 200)
+    return {
+        "model": model,
+        "description": f"A lone hiker faces a vast glacier; {model} reads it as {emotion}.",
+        "emotion": emotion,
+        "confidence": round(rng.uniform(3, 10), 1),
+        "B-A-S": "vast glacier - tiny, still - hiker",
+        "bbox": [x, y, x + rng.randrange(20, 300), y + rng.randrange(20, 250)],
+    }
+
+
+def child(path: Path, images_root: Path, data_dir: Path) -> None:
+    """One measurement in this fresh process; prints one JSON line."""
+    os.environ["IMPORT_ROOTS"] = str(images_root)
+    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        _common.setup_django_migrated(data_dir)
+    else:
+        _common.setup_django(data_dir)
+        _common.migrate()
+    import orjson
+
+    from annotator.services.importing import import_samples_file
+
+    cpu, wall = _common.cpu_seconds(), time.perf_counter()
+    with path.open("rb") as handle:
+        lines = sum(1 for line in handle if orjson.loads(line))
+    baseline = (time.perf_counter() - wall, _common.cpu_seconds() - cpu)
+    rss = _common.rss_mib()
+    cpu, wall = _common.cpu_seconds(), time.perf_counter()
+    report = import_samples_file(path=path, dataset_name="bench-import", images_root=images_root)
+    took = (time.perf_counter() - wall, _common.cpu_seconds() - cpu)
+    result = {
+        "lines": lines,
+        "created": report.created,
+        "disputed": report.disputed,
+        "baseline_wall": baseline[0],
+        "baseline_cpu": baseline[1],
+        "wall": took[0],
+        "cpu": took[1],
+        "growth_mib": _common.peak_rss_mib() - rss,
+    }
+    print(json.dumps(result), flush=True)
+
+
+def measure(path: Path, images_root: Path, work: Path, postgres: str) -> dict[str, Any]:
+    data_dir = Path(tempfile.mkdtemp(prefix="db-", dir=work))
+    command = [sys.executable, __file__, "--child", str(path), str(images_root), str(data_dir)]
+    env = dict(os.environ)
+    if postgres:
+        with _common.scratch_postgres(postgres, prefix="bench_import"):
+            env["DATABASE_URL"] = os.environ["DATABASE_URL"]
+            done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        os.environ["DATABASE_URL"] = postgres
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{data_dir / 'bench.sqlite3'}"
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode:
+        sys.exit(f"the import failed:\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,50000", help="comma-separated line counts")
+    parser.add_argument("--full", action="store_true", help=f"add {FULL:,} lines (EmoVerse)")
+    parser.add_argument("--images", type=int, default=1000, help="distinct image files")
+    parser.add_argument("--postgres", action="store_true", help="a scratch DB on DATABASE_URL")
+    parser.add_argument("--child", nargs=3, type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    postgres = os.environ.get("DATABASE_URL", "") if args.postgres else ""
+    if args.postgres and not postgres.startswith(("postgres://", "postgresql://")):
+        sys.exit("--postgres needs DATABASE_URL=postgres://… (a scratch database is made there)")
+    sizes = sorted({int(s) for s in args.sizes.split(",") if s} | ({FULL} if args.full else set()))
+    work = Path(tempfile.mkdtemp(prefix="emoreview-import-bench-"))
+    images_root = work / "images"
+    make_images(images_root, args.images)
+    rows, per_line = [], []
+    for size in sizes:
+        path = work / f"emoverse-{size}.jsonl"
+        make_file(path, count=size, images=args.images)
+        got = measure(path, images_root, work, postgres)
+        per_line.append(got["wall"] / size)
+        rows.append([
+            f"{size:,}", round(path.stat().st_size / 1024**2), got["baseline_wall"],
+            got["wall"], got["cpu"], round(size / got["wall"]), got["wall"] / got["baseline_wall"],
+            got["growth_mib"],
+        ])  # fmt: skip
+        path.unlink()
+    print(f"{'PostgreSQL' if postgres else 'SQLite'}; {_common.machine()}")
+    headers = ["lines", "file MB", "parse only s", "import s", "import CPU s", "lines/s"]
+    _common.print_table([*headers, "x parse", "peak RSS growth MB"], rows)
+    if len(per_line) > 1:
+        print(f"growth ratio (s per line, {sizes[-1]:,} / {sizes[0]:,}): "
+              f"{per_line[-1] / per_line[0]:.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
