@@ -5,7 +5,7 @@ EmoVerse-like samples (bench/_queue_data.py: 4 KiB DES each, 30% disputed, a fix
 people's work; no ANALYZE). Then, per page kind, in this process through django.test.Client:
 server CPU per request (this process's user+system time, plus its PostgreSQL backend's), wall
 p50, SQL statements; the old whole-dataset aggregates the queue page used to run, and
-/healthz, as baselines from the same run. Then gunicorn (as docker/entrypoint.sh starts it)
+the sign-in page, as baselines from the same run. Then gunicorn (as docker/entrypoint.sh starts it)
 with --clients concurrent clients: reviewers walking the queue, annotators doing
 sample page -> save and next -> their own work; p50/p95 and server CPU per request.
 
@@ -89,6 +89,7 @@ def queue_params(dataset: Any) -> dict[str, dict[str, str]]:
 def page_kinds(built: dict[str, Any]) -> dict[str, Any]:
     """Page kind -> a function that requests it once (asserting the status)."""
     from django.test import Client
+    from django.urls import reverse
 
     from review.services.assignment import lease_next_sample
 
@@ -120,7 +121,8 @@ def page_kinds(built: dict[str, Any]) -> dict[str, Any]:
     kinds["sample page (annotator)"] = lambda: get(person, f"/review/samples/{state['pk']}/")()
     kinds["save and next (annotator)"] = save_and_next
     kinds["own work (annotator)"] = get(person, "/review/")
-    kinds["baseline: /healthz"] = get(person, "/healthz")
+    # The framework's floor: a page with a template and no data, for someone not signed in.
+    kinds["baseline: sign-in page"] = get(Client(), reverse("login"))
     return kinds
 
 
