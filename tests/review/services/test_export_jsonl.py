@@ -9,6 +9,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 from django.core.management import call_command
@@ -137,3 +138,15 @@ def test_chunks_stream_per_batch_and_count_samples(rich: Rich, settings, monkeyp
     sliced = list(FORMATS["jsonl"].chunks(dataset=rich.dataset, scope="decided"))
     assert [c.rows for c in sliced] == [2, 1]
     assert b"".join(c.data for c in sliced) == b"".join(c.data for c in chunks)
+
+
+def test_float32_text_reads_back_exactly_across_every_exponent():
+    """A million bit patterns, strided over all 2**32 (every exponent, varied mantissas):
+    orjson's shortest text, read as the importer reads it (JSON double -> float32), gives the
+    same bits."""
+    bits = np.arange(0, 2**32, 4099, dtype=np.uint64).astype(np.uint32)
+    values = bits.view("<f4")[np.isfinite(bits.view("<f4"))]
+    text = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)
+    back = np.array(json.loads(text), dtype=np.float64).astype("<f4")
+    assert len(values) > 1_000_000
+    assert np.array_equal(back.view(np.uint32), values.view(np.uint32))
