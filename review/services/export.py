@@ -7,7 +7,7 @@ Memory does not grow with the dataset: samples are read in keyset batches of
 settings.EXPORT_BATCH_SIZE and each batch is written before the next is read. Every batch of one
 export reads the same snapshot (review.selectors.snapshot), so an export taken while a re-import
 commits is all-old or all-new. CSV text cells that a spreadsheet would run as a formula get a
-leading ' unless the caller turns formula_guard off (export_rows.csv_value).
+leading ' unless the caller turns formula_guard off (csv_cells.csv_value).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from annotator.models import Dataset
 from review.selectors.export import SCOPE_ALL, SCOPE_DECIDED, SCOPES, export_model_names
 from review.selectors.snapshot import consistent_snapshot
+from review.services.csv_cells import csv_value
 from review.services.export_formats import (
     FORMAT_CSV,
     FORMAT_PARQUET,
@@ -33,7 +34,6 @@ from review.services.export_formats import (
 from review.services.export_parquet import write_parquet
 from review.services.export_rows import (
     csv_columns_for,
-    csv_value,
     export_columns,
     iter_export_batches,
     iter_export_batches_for,

@@ -3,7 +3,7 @@
 The rows (review.selectors.export_answers, docs/formats.md "Answers export") are read in keyset
 batches of settings.EXPORT_BATCH_SIZE samples inside one snapshot, and each batch leaves as one
 chunk (CSV text, or one Parquet row group) before the next is read, so memory stays flat. CSV
-text cells that a spreadsheet would run get a leading ' (export_rows.csv_value) unless
+text cells that a spreadsheet would run get a leading ' (csv_cells.csv_value) unless
 `formula_guard` is off; Parquet cells are data and never changed.
 """
 
@@ -21,8 +21,8 @@ from django.conf import settings
 from annotator.models import Dataset
 from review.selectors.export_answers import ANSWER_COLUMNS, AnswerExportRow, iter_answer_batches
 from review.selectors.snapshot import consistent_snapshot
+from review.services.csv_cells import csv_value
 from review.services.export_formats import ExportChunk
-from review.services.export_rows import csv_value
 
 ANSWER_FORMATS = ("csv", "parquet")
 ANSWER_CONTENT_TYPES = {

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
 from functools import lru_cache
 from statistics import fmean
 
@@ -37,6 +36,11 @@ from review.selectors.export import (
     iter_sample_batches,
 )
 from review.selectors.snapshot import consistent_snapshot
+
+# How a cell is written moved to csv_cells; the names stay importable from here (audit views).
+from review.services.csv_cells import FORMULA_PREFIXES as FORMULA_PREFIXES
+from review.services.csv_cells import csv_value as csv_value
+from review.services.csv_cells import neutralise_formula as neutralise_formula
 
 DEFAULT_WEIGHT = 1.0
 DES_COLUMN = "DES"
@@ -85,8 +89,6 @@ CSV_TRAILING_COLUMNS = [
     EXTRA_CONTENT_HASH,
     EXTRA_LICENCE,
 ]
-# OWASP CSV injection: a spreadsheet runs a cell starting with one of these as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def model_columns(model_names: Sequence[str]) -> list[str]:
@@ -380,24 +382,3 @@ def des_bytes(sample: SampleRow) -> bytes | None:
             f"expected {DES_BYTES} (1024 little-endian float32)"
         )
     return raw
-
-
-def csv_value(value: object, *, formula_guard: bool = True) -> object:
-    """How one value is written to CSV: None as empty, times in ISO 8601 (UTC), and with
-    `formula_guard` a text cell that starts like a formula behind a ' (numbers stay numbers).
-
-    Times always carry microseconds: isoformat() drops them when they are 0, and one column
-    in two shapes is left as text by pandas' parse_dates (it infers the format from one cell).
-    """
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="microseconds")
-    if formula_guard and isinstance(value, str):
-        return neutralise_formula(value)
-    return value
-
-
-def neutralise_formula(text: str) -> str:
-    """'=HYPERLINK(...)' becomes "'=HYPERLINK(...)": shown as text, never run (OWASP)."""
-    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text

