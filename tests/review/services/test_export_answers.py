@@ -26,13 +26,13 @@ pytestmark = pytest.mark.django_db
 
 T1 = datetime(2025, 4, 1, 9, 0, 0, tzinfo=UTC)
 # What docs/formats.md tells pandas users to pass for the answers CSV.
+TEXT = ["external_id", "annotator", "kind", "emotion", "background", "attribute", "subject"]
 PANDAS_READ: dict[str, Any] = {
     "dtype": {
-        "external_id": "string",
-        "annotator": "string",
-        "emotion": "string",
+        **dict.fromkeys([*TEXT, "notes", "source", "method"], "string"),
         "vote": "boolean",
         "reverted": "boolean",
+        "time_spent_ms": "Int64",
     },
     "keep_default_na": False,
     "na_values": [""],
@@ -131,6 +131,7 @@ def test_values_sources_and_times(dataset):
     assert str(types["answered_at"]).startswith("datetime64") and "UTC" in str(types["answered_at"])
     assert types["external_id"] == "string"
     assert types["vote"] == "boolean" and types["reverted"] == "boolean"
+    assert types["time_spent_ms"] == "Int64" and types["notes"] == "string"
     assert frame["external_id"].iloc[0] == "00042"
     assert frame["vote"].sum() == 2  # two yes votes
 

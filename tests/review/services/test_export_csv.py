@@ -30,12 +30,25 @@ pytestmark = pytest.mark.django_db
 
 # How docs/formats.md tells pandas users to read the CSV: ids stay text ("00042"), only empty
 # cells are missing (a subject called "NA" stays "NA"), decided_at as UTC times.
-PANDAS_READ = {
-    "dtype": {"external_id": "string", "image_path": "string"},
-    "keep_default_na": False,
-    "na_values": [""],
-    "parse_dates": ["decided_at"],
-}
+NUMBERS = {"sample_id": "int64", "confidence": "float64", "width": "int64", "height": "int64"}
+
+
+def read_labels(text: str) -> pd.DataFrame:
+    """docs/formats.md's recipe: every column its type, text as text even where a column is
+    all empty (pandas' own guess is float64 NaN there)."""
+    header = pd.read_csv(io.StringIO(text), nrows=0).columns
+    dtype = {
+        c: NUMBERS.get(c, "float64" if c.startswith("confidence_") else "string")
+        for c in header
+        if c != "decided_at"
+    }
+    return pd.read_csv(
+        io.StringIO(text, newline=""),
+        dtype=dtype,
+        keep_default_na=False,
+        na_values=[""],
+        parse_dates=["decided_at"],
+    )
 
 
 @pytest.fixture
@@ -115,7 +128,7 @@ def test_pandas_reads_the_columns_with_their_types(world):
     world.adjudicated.external_id = "00042"
     world.adjudicated.save(update_fields=["external_id"])
     Adjudication.objects.filter(sample=world.adjudicated).update(subject="NA")
-    frame = pd.read_csv(io.StringIO(csv_text(world.dataset), newline=""), **PANDAS_READ)
+    frame = read_labels(csv_text(world.dataset))
     assert len(frame) == 6
     types = frame.dtypes
     for column in ("sample_id", "width", "height"):
@@ -123,7 +136,10 @@ def test_pandas_reads_the_columns_with_their_types(world):
     for column in ("confidence", "confidence_gemini", "confidence_claude"):
         assert types[column] == "float64", column
     assert str(types["decided_at"]).startswith("datetime64") and "UTC" in str(types["decided_at"])
-    assert types["external_id"] == "string"
+    # Text stays text, even in a column no row fills (notes, critic_instructions here).
+    for column in ("external_id", "notes", "critic_instructions", "subject_claude", "licence"):
+        assert types[column] == "string", column
+    assert frame["critic_instructions"].isna().all()
     row = frame.set_index("sample_id").loc[world.adjudicated.pk]
     assert row["external_id"] == "00042"  # not the number 42
     assert row["subject"] == "NA"  # text, not a missing value
