@@ -23,7 +23,6 @@ from review.services.export_formats import ExportChunk, ExportOptions
 from review.services.export_parquet_schema import (
     DES_DIMENSIONS,
     IMAGE_COLUMN,
-    MODEL_FIELDS,
     model_column,
     parquet_schema,
 )
@@ -118,13 +117,25 @@ def region_structs(row: Mapping[str, Any]) -> list[dict[str, object]]:
     ]
 
 
-def model_structs(row: Mapping[str, Any], name: str) -> dict[str, object] | None:
-    """The proposal `name` made for the row's sample (its own answer), or None."""
-    for proposal in row.get("proposals") or []:
-        if proposal.model_name == name:
-            values = {key: getattr(proposal, key) for key in MODEL_FIELDS}
-            return {k: (v if v != "" else None) for k, v in values.items()}
-    return None
+def model_arrays(*, rows: Sequence[Mapping[str, Any]], ctx: _Context) -> dict[str, Any]:
+    """Each model's struct column (model_<name>: its own proposal, null where it made none),
+    built field by field: per-row dicts cost three times as much at 219K rows."""
+    import pyarrow as pa
+
+    by_row = [{p.model_name: p for p in row.get("proposals") or []} for row in rows]
+    columns = {}
+    for name in ctx.model_names:
+        kind = ctx.schema.field(model_column(name)).type
+        found = [proposals.get(name) for proposals in by_row]
+        children = []
+        for field in kind:
+            values = [None if p is None else getattr(p, field.name) for p in found]
+            children.append(pa.array([v if v != "" else None for v in values], type=field.type))
+        missing = pa.array([p is None for p in found], type=pa.bool_())
+        columns[model_column(name)] = pa.StructArray.from_arrays(
+            children, fields=list(kind), mask=missing
+        )
+    return columns
 
 
 def _critic(row: Mapping[str, Any], attribute: str) -> str | None:
@@ -157,17 +168,18 @@ def _column(name: str, rows: Sequence[Mapping[str, Any]], ctx: _Context) -> list
         return [_critic(row, attribute) for row in rows]
     if name == IMAGE_COLUMN:
         return [image_struct(root=ctx.images_root, image_path=row["image_path"]) for row in rows]
-    model = next(m for m in ctx.model_names if model_column(m) == name)
-    return [model_structs(row, model) for row in rows]
+    raise ValueError(f"no values for Parquet column {name!r}")
 
 
 def batch_table(*, rows: Sequence[Mapping[str, Any]], ctx: _Context) -> Any:
     """One batch of export rows as an Arrow table of the export's schema."""
     import pyarrow as pa
 
+    built = model_arrays(rows=rows, ctx=ctx)
+    built["DES"] = des_array([row.get("DES") for row in rows])
     arrays = [
-        des_array([row.get("DES") for row in rows])
-        if field.name == "DES"
+        built[field.name]
+        if field.name in built
         else pa.array(_column(field.name, rows, ctx), type=field.type)
         for field in ctx.schema
     ]

@@ -23,9 +23,8 @@ DES_DIMENSIONS = 1024
 MODEL_PREFIX = "model_"
 IMAGE_COLUMN = "image"
 HF_METADATA_KEY = b"huggingface"
-# Per-model struct fields (each a proposal's own answer), in order.
+# Per-model struct fields (each a proposal's own answer, a ProposalRow attribute), in order.
 MODEL_TEXT_FIELDS = ("emotion", "background", "attribute", "subject", "description")
-MODEL_FIELDS = (*MODEL_TEXT_FIELDS, "confidence", "prompt_version")
 
 
 def model_column(name: str) -> str:
