@@ -10,10 +10,12 @@ The matching labeling config is labelstudio_config_xml(dataset=...). Layout in d
 
 from __future__ import annotations
 
-import json
+import gc
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, cast
 
+import orjson
 from django.urls import reverse
 
 from annotator.models import Dataset
@@ -40,10 +42,8 @@ def iter_labelstudio_export(
     yield ExportChunk(b"[", 0)
     separator = b"\n"
     for tasks in labelstudio_tasks(dataset=dataset, scope=scope):
-        body = ",\n".join(
-            json.dumps(t, ensure_ascii=False, separators=(",", ":"), allow_nan=False) for t in tasks
-        )
-        yield ExportChunk(separator + body.encode(), len(tasks))
+        body = b",\n".join(orjson.dumps(t) for t in tasks)  # compact UTF-8, as json.dumps
+        yield ExportChunk(separator + body, len(tasks))
         separator = b",\n"
     yield ExportChunk(b"\n]\n", 0)
 
@@ -60,7 +60,23 @@ def labelstudio_tasks(*, dataset: Dataset, scope: str) -> Iterator[list[dict[str
                 first_id=cast(int, rows[0]["sample_id"]),
                 last_id=cast(int, rows[-1]["sample_id"]),
             )
-            yield _batch_tasks(rows, ids=ids, image_url=image_url)
+            with _gc_paused():
+                tasks = _batch_tasks(rows, ids=ids, image_url=image_url)
+            yield tasks
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic GC while a batch's tasks are built: they are ~30 small dicts and lists per
+    sample, none in a cycle (reference counting frees them), and the collections their
+    allocations triggered were ~40% of the export's CPU time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _batch_tasks(rows: Sequence[Mapping[str, Any]], *, ids: Any, image_url: str) -> list[Any]:
