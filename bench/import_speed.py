@@ -1,9 +1,10 @@
 """Import speed at EmoVerse scale: `import_samples` on generated EmoVerse records, against just
 parsing the same file, in the same run.
 
-Each record has 2 model proposals (about 30% disagree), a 1024-d DES, one box per proposal, a
-critic verdict on a tenth, and names one of `--images` distinct JPEGs (640x480), so image
-headers are read once per distinct path as a real dataset with repeated images would allow.
+Each record has 2 model proposals (about 30% disagree) with EmoVerse's fields (description,
+emotion, confidence, background/attribute/subject and B-A-S, one box), a 1024-d DES (values of
+6 decimals), a critic verdict on a tenth, and names one of `--images` distinct JPEGs (640x480),
+so image headers are read once per distinct path, as repeated images allow.
 Per size, a fresh database and a fresh child process: the baseline (read the file and decode
 each line with orjson, nothing else), then the import through `import_samples_file`. The table
 gives wall and CPU seconds, lines per second, the ratio to the baseline, the peak RSS growth,
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,8 +52,12 @@ def make_images(root: Path, count: int) -> None:
 
 def make_file(path: Path, *, count: int, images: int, seed: int = 5) -> None:
     """`count` EmoVerse records, shape 1 (two proposals), DES on every one."""
+    import numpy as np
+    import orjson
+
     rng = random.Random(seed)
-    with path.open("w", encoding="utf-8") as out:
+    vectors = np.random.default_rng(seed)
+    with path.open("wb") as out:
         for i in range(count):
             first = rng.choice(_common.EMOTIONS)
             second = rng.choice(_common.EMOTIONS) if rng.random() < 0.3 else first
@@ -59,13 +65,13 @@ def make_file(path: Path, *, count: int, images: int, seed: int = 5) -> None:
                 "id": f"ev-{i:07d}",
                 "image_path": f"{rng.randrange(images):05d}.jpg",
                 "source": rng.choice(_common.SOURCES),
-                "DES": [round(rng.gauss(0, 0.05), 6) for _ in range(1024)],
+                "DES": vectors.normal(0, 0.05, 1024).round(6).tolist(),
                 "proposals": [_proposal(rng, model, emotion) for model, emotion in
                               (("gpt-4o", first), ("gemini-2.5", second))],
             }  # fmt: skip
             if rng.random() < 0.1:
                 record["critic"] = {"verdict": "preserve", "emotion": first, "reasoning": "fits"}
-            out.write(json.dumps(record) + "\n")
+            out.write(orjson.dumps(record) + b"\n")
 
 
 def _proposal(rng: random.Random, model: str, emotion: str) -> dict[str, Any]:
@@ -75,6 +81,9 @@ def _proposal(rng: random.Random, model: str, emotion: str) -> dict[str, Any]:
         "description": f"A lone hiker faces a vast glacier; {model} reads it as {emotion}.",
         "emotion": emotion,
         "confidence": round(rng.uniform(3, 10), 1),
+        "background": "vast glacier",
+        "attribute": "tiny, still",
+        "subject": "hiker",
         "B-A-S": "vast glacier - tiny, still - hiker",
         "bbox": [x, y, x + rng.randrange(20, 300), y + rng.randrange(20, 250)],
     }
@@ -130,6 +139,27 @@ def measure(path: Path, images_root: Path, work: Path, postgres: str) -> dict[st
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def run_sizes(
+    sizes: list[int], *, work: Path, images: int, postgres: str
+) -> tuple[list[list[object]], list[float]]:
+    images_root = work / "images"
+    make_images(images_root, images)
+    rows: list[list[object]] = []
+    per_line: list[float] = []
+    for size in sizes:
+        path = work / f"emoverse-{size}.jsonl"
+        make_file(path, count=size, images=images)
+        got = measure(path, images_root, work, postgres)
+        per_line.append(got["wall"] / size)
+        rows.append([
+            f"{size:,}", round(path.stat().st_size / 1024**2), got["baseline_wall"],
+            got["wall"], got["cpu"], round(size / got["wall"]), got["wall"] / got["baseline_wall"],
+            got["growth_mib"],
+        ])  # fmt: skip
+        path.unlink()
+    return rows, per_line
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,50000", help="comma-separated line counts")
@@ -146,20 +176,10 @@ def main() -> None:
         sys.exit("--postgres needs DATABASE_URL=postgres://… (a scratch database is made there)")
     sizes = sorted({int(s) for s in args.sizes.split(",") if s} | ({FULL} if args.full else set()))
     work = Path(tempfile.mkdtemp(prefix="emoreview-import-bench-"))
-    images_root = work / "images"
-    make_images(images_root, args.images)
-    rows, per_line = [], []
-    for size in sizes:
-        path = work / f"emoverse-{size}.jsonl"
-        make_file(path, count=size, images=args.images)
-        got = measure(path, images_root, work, postgres)
-        per_line.append(got["wall"] / size)
-        rows.append([
-            f"{size:,}", round(path.stat().st_size / 1024**2), got["baseline_wall"],
-            got["wall"], got["cpu"], round(size / got["wall"]), got["wall"] / got["baseline_wall"],
-            got["growth_mib"],
-        ])  # fmt: skip
-        path.unlink()
+    try:
+        rows, per_line = run_sizes(sizes, work=work, images=args.images, postgres=postgres)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     print(f"{'PostgreSQL' if postgres else 'SQLite'}; {_common.machine()}")
     headers = ["lines", "file MB", "parse only s", "import s", "import CPU s", "lines/s"]
     _common.print_table([*headers, "x parse", "peak RSS growth MB"], rows)

@@ -16,7 +16,6 @@ from annotator.taxonomy import normalise_label
 
 DES_SIZE = 1024
 DES_FORMAT = f"<{DES_SIZE}f"
-_NUMBER_TYPES = frozenset({int, float})  # exact types: a bool (an int subclass) is not one
 CONFIDENCE_MAX = 10.0
 
 
@@ -143,9 +142,8 @@ def read_label(
     return label
 
 
-def read_des(value: object, *, field: str, report: LineReport, bools: bool = True) -> bytes | None:
-    """A 1024-d vector as 1024 little-endian float32 values (4 KiB). `bools`: False when the
-    line holds no true/false literal, so no value can be a bool."""
+def read_des(value: object, *, field: str, report: LineReport) -> bytes | None:
+    """A 1024-d vector as 1024 little-endian float32 values (4 KiB)."""
     if value is None:
         return None
     if not isinstance(value, list):
@@ -154,7 +152,7 @@ def read_des(value: object, *, field: str, report: LineReport, bools: bool = Tru
     if len(value) != DES_SIZE:
         report.error(field, f"has {len(value)} values, expected {DES_SIZE}")
         return None
-    packed = _pack_des(value, bools=bools)
+    packed = _pack_des(value)
     if packed is not None:
         return packed
     for index, item in enumerate(value):
@@ -168,18 +166,20 @@ def read_des(value: object, *, field: str, report: LineReport, bools: bool = Tru
         return None
 
 
-def _pack_des(value: list[object], *, bools: bool) -> bytes | None:
+def _pack_des(value: list[object]) -> bytes | None:
     """The fast way for a list of plain finite numbers inside the float32 range; None sends
     anything else through the checks that name the value. struct.pack refuses what is not a
-    number but takes a bool, so types are looked at when the line may hold one."""
+    number but takes a bool as 0.0 or 1.0, so only values packed as exactly that are looked at."""
     try:
         packed = struct.pack(DES_FORMAT, *value)
     except (struct.error, OverflowError):
         return None
-    if bools and not _NUMBER_TYPES.issuperset(map(type, value)):
+    vector = np.frombuffer(packed, dtype="<f4")
+    if not np.isfinite(vector).all():
         return None
-    if not np.isfinite(np.frombuffer(packed, dtype="<f4")).all():
-        return None
+    for index in np.flatnonzero((vector == 0.0) | (vector == 1.0)).tolist():
+        if type(value[index]) is bool:
+            return None
     return packed
 
 

@@ -33,8 +33,6 @@ class LineHints(NamedTuple):
     # No string can hold a NUL or a lone surrogate and nesting is shallower than any limit:
     # orjson read it (it refuses lone surrogates), no \u0000 escape, few brackets.
     storable: bool = False
-    # A true/false literal may be in the line (somewhere a number is wanted, a bool is refused).
-    bools: bool = True
 
 
 CAUTIOUS = LineHints()
@@ -87,9 +85,22 @@ def _fast(raw: bytes) -> tuple[object, LineHints] | None:
         return None
     if _big_int_id(value):
         return None
-    shallow = raw.count(b"[") + raw.count(b"{") < MAX_JSON_DEPTH
-    storable = shallow and b"\\u0000" not in raw
-    return value, LineHints(storable=storable, bools=b"true" in raw or b"false" in raw)
+    storable = _shallow(raw) and (b"\\" not in raw or b"\\u0000" not in raw)
+    return value, LineHints(storable=storable)
+
+
+def _shallow(raw: bytes) -> bool:
+    """Fewer opening brackets than MAX_JSON_DEPTH, so no value can nest that deep. Counted by
+    find (memchr), far faster than bytes.count on a DES line's 11 KB with a handful of them."""
+    seen = 0
+    for bracket in (b"[", b"{"):
+        position = raw.find(bracket)
+        while position >= 0:
+            seen += 1
+            if seen >= MAX_JSON_DEPTH:
+                return False
+            position = raw.find(bracket, position + 1)
+    return True
 
 
 def _big_int_id(value: object) -> bool:
