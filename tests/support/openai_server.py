@@ -21,13 +21,14 @@ import itertools
 import json
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from annotator.taxonomy import MIKELS_8_LABELS
+from tests.support.openai_batches import BatchBackend
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,15 @@ def instant_annotation(body: dict[str, Any]) -> Behaviour:
     return reply(annotation_content(emotion=MIKELS_8_LABELS[index]))
 
 
+def call_key(body: dict[str, Any]) -> str:
+    """Which unit a chat request belongs to: its model, image and system prompt."""
+    urls = RecordedRequest(path="", headers={}, body=body).image_urls()
+    messages = body.get("messages") or [{}]
+    system = str(messages[0].get("content", ""))[:200]
+    seed = f"{body.get('model')}|{urls[0] if urls else ''}|{system}"
+    return hashlib.blake2b(seed.encode(), digest_size=8).hexdigest()
+
+
 class OpenAIServer:
     def __init__(
         self,
@@ -146,6 +156,10 @@ class OpenAIServer:
         self.stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.batches = BatchBackend(self)  # /v1/files, /v1/batches (openai_batches.py)
+        # Calls per unit (model, image, prompt), direct or in a batch: "never sent twice".
+        self.count_calls = record
+        self.calls: Counter[str] = Counter()
 
     @classmethod
     def instant(cls) -> OpenAIServer:
@@ -171,6 +185,12 @@ class OpenAIServer:
             if self._queue:
                 return self._queue.popleft()
         return self.default(body) if callable(self.default) else self.default
+
+    def count_call(self, body: dict[str, Any]) -> None:
+        if self.count_calls:
+            key = call_key(body)
+            with self._lock:
+                self.calls[key] += 1
 
     def completion(self, body: dict[str, Any], behaviour: Behaviour) -> dict[str, Any]:
         completion: dict[str, Any] = {
@@ -233,10 +253,15 @@ class _Handler(BaseHTTPRequestHandler):
     # client's delayed ACK (~40 ms a request on Linux).
     disable_nagle_algorithm = True
 
+    def do_GET(self) -> None:
+        self._batch_route("GET", b"")
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         if self.path.rstrip("/") != "/v1/chat/completions":
+            if self._batch_route("POST", raw):
+                return
             self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
             return
         try:
@@ -246,6 +271,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         headers = {key.lower(): value for key, value in self.headers.items()}
         behaviour = self.app.behaviour_for(self.path, headers, body)
+        self.app.count_call(body)
         if behaviour.delay_s and self.app.stopping.wait(behaviour.delay_s):
             return
         if behaviour.status == 200:
@@ -254,8 +280,19 @@ class _Handler(BaseHTTPRequestHandler):
             payload = {"error": {"message": behaviour.error, "type": "test_error", "code": None}}
             self._send(behaviour.status, payload, behaviour.headers)
 
-    def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None):
-        data = json.dumps(payload).encode()
+    def _batch_route(self, method: str, raw: bytes) -> bool:
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        answer = self.app.batches.handle(method, self.path, headers, raw)
+        if answer is None:
+            self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+            return True
+        self._send(*answer)
+        return True
+
+    def _send(
+        self, status: int, payload: dict[str, Any] | bytes, headers: dict[str, str] | None = None
+    ):
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
