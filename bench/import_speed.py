@@ -27,8 +27,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repo root, not bench/
 
@@ -122,15 +125,30 @@ def child(path: Path, images_root: Path, data_dir: Path) -> None:
     print(json.dumps(result), flush=True)
 
 
+@contextmanager
+def scratch_database(url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database on `url`'s server for one child; dropped afterwards. (This
+    parent process never sets Django up, so _common.scratch_postgres does not fit.)"""
+    import psycopg
+
+    name = f"bench_import_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def measure(path: Path, images_root: Path, work: Path, postgres: str) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="db-", dir=work))
     command = [sys.executable, __file__, "--child", str(path), str(images_root), str(data_dir)]
     env = dict(os.environ)
     if postgres:
-        with _common.scratch_postgres(postgres, prefix="bench_import"):
-            env["DATABASE_URL"] = os.environ["DATABASE_URL"]
+        with scratch_database(postgres) as url:
+            env["DATABASE_URL"] = url
             done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        os.environ["DATABASE_URL"] = postgres
     else:
         env["DATABASE_URL"] = f"sqlite:///{data_dir / 'bench.sqlite3'}"
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
