@@ -7,7 +7,8 @@ column per model (`model_<name>`), the latest critic verdict, the final label's 
 
 The file's schema metadata carries the `datasets` features under the "huggingface" key, in
 the pre-4.0 vocabulary (Value, Sequence with a length, dicts, one-element lists, ClassLabel,
-Image) that `datasets` 4 and 5 still read (the tests load it with the installed one):
+Image) that `datasets` 4 and 5 still read (the tests load it with the installed one; 2.21
+read it too, checked by hand):
 `emotion_id` loads as a ClassLabel with the taxonomy's names and `image` as an Image that
 decodes to PIL. pyarrow is imported inside functions only, so pages that
 never export Parquet don't load it.
