@@ -27,10 +27,10 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class CriticReply:
     reasoning: str
-    checks: dict[str, bool]  # emotion_consistent, triplet_grounded, box_matches_subject, ...
+    checks: dict[str, bool | None]  # emotion_consistent, ...; None: the critic did not say
     verdict: str  # CriticVerdict.Verdict value: preserve, revise, drop
     emotion: str  # a taxonomy label; "" only for drop
-    instructions: str  # re-annotation instructions for revise, else ""
+    instructions: str  # re-annotation instructions for revise, else "" (also when not given)
     raw: str
     prompt_version: str
     model: str
@@ -39,6 +39,8 @@ class CriticReply:
     output_tokens: int | None
     latency_ms: float
     repaired: bool = False
+    unknown: Sequence[str] = ()  # optional fields the critic left out: shown as not given
+    first_raw: str | None = None  # the invalid first reply, when a repair was needed
 
     def verdict_fields(self) -> dict[str, Any]:
         """Keyword arguments for a CriticVerdict row (minus sample and round)."""
@@ -104,6 +106,7 @@ class CriticAgent:
             output_tokens=reply.output_tokens,
             latency_ms=reply.latency_ms,
             repaired=reply.repaired,
+            first_raw=reply.first_raw,
         )
 
 

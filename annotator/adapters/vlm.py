@@ -50,6 +50,8 @@ class AnnotationReply:
     output_tokens: int | None
     latency_ms: float
     repaired: bool = False
+    unknown: Sequence[str] = ()  # optional fields the model left out or gave invalid: not given
+    first_raw: str | None = None  # the invalid first reply, when a repair was needed
 
     def proposal_fields(self) -> dict[str, Any]:
         """Keyword arguments for a Proposal row (minus sample and model_name)."""
@@ -69,6 +71,8 @@ class AnnotationReply:
                 "output_tokens": self.output_tokens,
                 "latency_ms": round(self.latency_ms, 1),
                 "repaired": self.repaired,
+                "unknown": list(self.unknown),
+                **({"first_reply": self.first_raw} if self.first_raw is not None else {}),
             },
         }
 
@@ -115,6 +119,7 @@ class VlmAnnotator:
             output_tokens=reply.output_tokens,
             latency_ms=reply.latency_ms,
             repaired=reply.repaired,
+            first_raw=reply.first_raw,
         )
 
 

@@ -1,12 +1,17 @@
-"""JSON schemas sent as structured output, and strict validation of what models answer.
+"""JSON schemas sent as structured output, and tolerant, honest validation of what models answer.
 
-Validation never trusts the schema was honoured (many endpoints ignore it): each parser returns
-the cleaned value and a list of problems phrased for the model, which the repair prompt sends
-back verbatim.
+Validation never trusts the schema was honoured (many endpoints ignore it). Only the fields a
+decision needs are required (an annotation: `emotion`, `confidence`; a critic verdict: `verdict`,
+`reasoning`, and `emotion` for preserve/revise): each parser returns the cleaned value and the
+problems with those, phrased for the model, which the repair prompt sends back verbatim. An
+optional field that is missing or invalid (a description, a triplet part, one of the critic's
+`checks`, a box) costs no repair: it is stored as unknown ("" or None) and named in the value's
+`unknown` list, so that people see "not given" rather than a guess.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from typing import Any
@@ -96,6 +101,15 @@ def _string(data: dict[str, Any], key: str, problems: Problems, max_len: int) ->
     return value.strip()
 
 
+def _optional_string(data: dict[str, Any], key: str, unknown: list[str], max_len: int) -> str:
+    """The text, or "" (unknown) when missing, empty, not a string or too long to store whole."""
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > max_len:
+        unknown.append(key)
+        return ""
+    return value.strip()
+
+
 def _emotion(value: Any, labels: list[str], problems: Problems, *, allow_empty: bool) -> str:
     if allow_empty and (value is None or value == ""):
         return ""
@@ -107,6 +121,9 @@ def _emotion(value: Any, labels: list[str], problems: Problems, *, allow_empty: 
 
 
 def _confidence(value: Any, problems: Problems) -> float:
+    if isinstance(value, str):  # "7" is as clear as 7
+        with contextlib.suppress(ValueError):
+            value = float(value.strip())
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 10:
         problems.append(f'"confidence" must be a number from 0 to 10 (got {value!r})')
         return 0.0
@@ -119,12 +136,13 @@ def _four_numbers(values: list[Any]) -> bool:
     )
 
 
-def _boxes(value: Any, size: tuple[int, int], problems: Problems) -> list[dict[str, Any]] | None:
-    """Boxes come as [x1, y1, x2, y2] fractions of the image; returned in pixels of `size`."""
+def _boxes(value: Any, size: tuple[int, int], unknown: list[str]) -> list[dict[str, Any]] | None:
+    """Boxes come as [x1, y1, x2, y2] fractions of the image; returned in pixels of `size`.
+    Boxes are optional: a malformed one is left out and named in `unknown`."""
     if value is None:
         return None
     if not isinstance(value, list):
-        problems.append('"boxes" must be a list or null')
+        unknown.append("boxes")
         return None
     width, height = size
     result = []
@@ -134,14 +152,11 @@ def _boxes(value: Any, size: tuple[int, int], problems: Problems) -> list[dict[s
         if not isinstance(box, list) or not _four_numbers(box):
             box = None
         if not isinstance(phrase, str) or not phrase.strip() or box is None:
-            problems.append(f'"boxes"[{index}] must be {{"phrase": text, "box": [x1, y1, x2, y2]}}')
+            unknown.append(f"boxes[{index}]")
             continue
         x1, y1, x2, y2 = (float(v) for v in box)
         if not (0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1):
-            problems.append(
-                f'"boxes"[{index}].box must be fractions of the image size with 0 <= x1 < x2 <= 1 '
-                "and 0 <= y1 < y2 <= 1"
-            )
+            unknown.append(f"boxes[{index}]")
             continue
         pixels = [x1 * width, y1 * height, x2 * width, y2 * height]
         result.append({"phrase": phrase.strip(), "box": [round(v, 2) for v in pixels]})
@@ -151,57 +166,64 @@ def _boxes(value: Any, size: tuple[int, int], problems: Problems) -> list[dict[s
 def parse_annotation(
     text: str | None, *, labels: list[str], image_size: tuple[int, int]
 ) -> tuple[dict[str, Any] | None, Problems]:
+    """Required: `emotion` and `confidence`; the description, triplet and boxes are optional."""
     data, problems = load_json_object(text)
     if data is None:
         return None, problems
+    unknown: list[str] = []
     value = {
-        "description": _string(data, "description", problems, DESCRIPTION_MAX),
+        "description": _optional_string(data, "description", unknown, DESCRIPTION_MAX),
         "emotion": _emotion(data.get("emotion"), labels, problems, allow_empty=False),
         "confidence": _confidence(data.get("confidence"), problems),
-        "background": _string(data, "background", problems, TRIPLET_MAX),
-        "attribute": _string(data, "attribute", problems, TRIPLET_MAX),
-        "subject": _string(data, "subject", problems, TRIPLET_MAX),
-        "boxes": _boxes(data.get("boxes"), image_size, problems),
+        "background": _optional_string(data, "background", unknown, TRIPLET_MAX),
+        "attribute": _optional_string(data, "attribute", unknown, TRIPLET_MAX),
+        "subject": _optional_string(data, "subject", unknown, TRIPLET_MAX),
+        "boxes": _boxes(data.get("boxes"), image_size, unknown),
+        "unknown": unknown,
     }
     return (None, problems) if problems else (value, [])
 
 
-def _checks(value: Any, problems: Problems) -> dict[str, bool]:
-    if not isinstance(value, dict):
-        problems.append(f'"checks" must be an object with true/false for: {", ".join(CHECKS)}')
-        return {}
-    result = {}
+def _checks(value: Any, unknown: list[str]) -> dict[str, bool | None]:
+    """All four checks, each true, false or None (not given)."""
+    given = value if isinstance(value, dict) else {}
+    result: dict[str, bool | None] = {}
     for name in CHECKS:
-        if not isinstance(value.get(name), bool):
-            problems.append(f'"checks"."{name}" must be true or false')
-        else:
-            result[name] = value[name]
+        answer = given.get(name)
+        result[name] = answer if isinstance(answer, bool) else None
+        if result[name] is None:
+            unknown.append(f"checks.{name}")
     return result
 
 
 def parse_critic(text: str | None, *, labels: list[str]) -> tuple[dict[str, Any] | None, Problems]:
+    """Required: `verdict`, `reasoning`, and `emotion` for preserve and revise. The checks and
+    the instructions are optional (a revise without instructions re-annotates without them)."""
     data, problems = load_json_object(text)
     if data is None:
         return None, problems
+    unknown: list[str] = []
     reasoning = _string(data, "reasoning", problems, DESCRIPTION_MAX)
-    checks = _checks(data.get("checks"), problems)
+    checks = _checks(data.get("checks"), unknown)
     verdict = data.get("verdict")
     verdict = verdict.strip().lower() if isinstance(verdict, str) else verdict
     if verdict not in VERDICTS:
         problems.append(f'"verdict" must be one of: {", ".join(VERDICTS)} (got {verdict!r})')
-    # A drop needs no emotion; preserve and revise name the emotion they stand for.
-    emotion = _emotion(data.get("emotion"), labels, problems, allow_empty=verdict != "preserve")
+    if verdict == "drop":  # a drop stands for no emotion: one it names anyway is kept if valid
+        emotion = _emotion(data.get("emotion"), labels, [], allow_empty=True)
+    else:
+        emotion = _emotion(data.get("emotion"), labels, problems, allow_empty=False)
     instructions = data.get("instructions")
-    instructions = instructions.strip() if isinstance(instructions, str) else instructions
-    if not isinstance(instructions, str):
-        problems.append('"instructions" must be a string')
-    elif verdict == "revise" and not instructions:
-        problems.append('"instructions" must say what to re-annotate when the verdict is revise')
+    if not isinstance(instructions, str) or not instructions.strip():
+        instructions = ""
+        if verdict == "revise":
+            unknown.append("instructions")
     value = {
         "reasoning": reasoning,
         "checks": checks,
         "verdict": verdict,
         "emotion": emotion,
-        "instructions": instructions,
+        "instructions": instructions.strip(),
+        "unknown": unknown,
     }
     return (None, problems) if problems else (value, [])

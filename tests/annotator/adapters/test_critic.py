@@ -93,11 +93,39 @@ def test_an_invalid_verdict_is_repaired_once_then_permanent(server):
     assert (verdict.verdict, verdict.emotion, verdict.repaired) == ("drop", "", True)
     assert '"emotion" must be one of' in server.requests[1].body["messages"][-1]["content"]
 
-    broken = critic_content()
-    del broken["checks"]
+    broken = critic_content(reasoning="")
     server.enqueue(reply(broken), reply(broken))
-    with pytest.raises(PermanentModelError, match='"checks" must be an object'):
+    with pytest.raises(
+        PermanentModelError, match='"reasoning" must be a non-empty string'
+    ) as caught:
         judge(critic(server))
+    assert caught.value.raw == json.dumps(broken)  # the reply is kept, even when it failed
+
+
+def test_a_verdict_with_some_checks_is_kept_without_a_repair(server):
+    partial = critic_content(verdict="preserve", instructions=None)
+    partial["checks"] = {"emotion_consistent": True, "box_matches_subject": False}
+    server.enqueue(reply(partial))
+    verdict = judge(critic(server))
+    assert len(server.requests) == 1  # no repair asked for optional fields
+    assert (verdict.verdict, verdict.emotion, verdict.repaired) == ("preserve", "awe", False)
+    assert verdict.checks == {
+        "emotion_consistent": True,
+        "triplet_grounded": None,
+        "box_matches_subject": False,
+        "confidence_plausible": None,
+    }
+    assert list(verdict.unknown) == ["checks.triplet_grounded", "checks.confidence_plausible"]
+    assert verdict.raw == json.dumps(partial)
+    assert verdict.verdict_fields()["checks"]["triplet_grounded"] is None
+
+
+def test_a_repaired_verdict_keeps_both_replies(server):
+    first = critic_content(verdict="preserve", emotion="joy")
+    server.enqueue(reply(first), reply(critic_content(verdict="preserve")))
+    verdict = judge(critic(server))
+    assert verdict.repaired and verdict.first_raw == json.dumps(first)
+    assert json.loads(verdict.raw)["emotion"] == "awe"
 
 
 def test_rate_limits_reach_the_task_layer(server):

@@ -129,6 +129,30 @@ def test_a_malformed_reply_gets_one_repair_request(server):
     assert messages[2] == {"role": "assistant", "content": bad}
     assert messages[3]["role"] == "user"
     assert "- the reply is not valid JSON" in messages[3]["content"]
+    raw = result.proposal_fields()["raw"]
+    assert (raw["first_reply"], raw["reply"]) == (bad, result.raw)  # both replies kept
+
+
+def test_a_reply_without_description_or_triplet_is_kept_as_unknown(server):
+    partial = {"emotion": "sadness", "confidence": 6, "subject": "person"}
+    server.enqueue(reply(partial))
+    result = annotator(server).annotate(image=picture(64, 64))
+    assert len(server.requests) == 1  # optional fields cost no repair
+    assert (result.emotion, result.confidence, result.subject) == ("sadness", 6.0, "person")
+    assert (result.description, result.background, result.attribute) == ("", "", "")
+    fields = result.proposal_fields()
+    assert fields["raw"]["unknown"] == ["description", "background", "attribute"]
+    assert json.loads(fields["raw"]["reply"]) == partial
+
+
+def test_a_reply_missing_a_required_field_fails_after_the_repair(server):
+    partial = annotation_content()
+    del partial["confidence"]
+    server.enqueue(reply(partial), reply(partial))
+    with pytest.raises(PermanentModelError, match='"confidence" must be a number') as caught:
+        annotator(server).annotate(image=picture(64, 64))
+    assert json.loads(caught.value.raw or "") == partial
+    assert len(server.requests) == 2
 
 
 def test_a_reply_outside_the_taxonomy_is_repaired_with_the_problem_named(server):

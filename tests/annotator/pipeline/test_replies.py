@@ -54,22 +54,52 @@ def test_a_fenced_or_wrapped_object_is_accepted(text):
     ("overrides", "expected"),
     [
         ({"emotion": "joy"}, '"emotion" must be one of: amusement, awe, contentment'),
+        ({"emotion": None}, '"emotion" must be one of'),
         ({"confidence": 11}, '"confidence" must be a number from 0 to 10 (got 11)'),
-        ({"confidence": "7"}, '"confidence" must be a number from 0 to 10'),
+        ({"confidence": "high"}, '"confidence" must be a number from 0 to 10'),
         ({"confidence": True}, '"confidence" must be a number from 0 to 10'),
-        ({"background": "  "}, '"background" must be a non-empty string'),
-        ({"subject": None}, '"subject" must be a non-empty string'),
-        ({"attribute": "x" * 301}, '"attribute" must be at most 300 characters'),
-        ({"boxes": [{"phrase": "p", "box": [0.5, 0.1, 0.2, 0.9]}]}, '"boxes"[0].box must be'),
-        ({"boxes": [{"phrase": "p", "box": [10, 20, 300, 400]}]}, '"boxes"[0].box must be'),
-        ({"boxes": [{"box": [0, 0, 1, 1]}]}, '"boxes"[0] must be {"phrase"'),
-        ({"boxes": "person"}, '"boxes" must be a list or null'),
+        ({"confidence": None}, '"confidence" must be a number from 0 to 10'),
     ],
 )
-def test_invalid_fields_are_named_for_the_repair_prompt(overrides, expected):
+def test_required_fields_are_named_for_the_repair_prompt(overrides, expected):
     value, problems = annotate(annotation_content(**overrides))
     assert value is None
     assert len(problems) == 1 and problems[0].startswith(expected)
+
+
+def test_a_confidence_written_as_text_is_read():
+    value, problems = annotate(annotation_content(confidence=" 7.5 "))
+    assert problems == [] and value is not None and value["confidence"] == 7.5
+
+
+@pytest.mark.parametrize(
+    ("overrides", "unknown"),
+    [
+        ({"background": "  "}, ["background"]),
+        ({"subject": None}, ["subject"]),
+        ({"attribute": "x" * 301}, ["attribute"]),
+        ({"description": 3}, ["description"]),
+        ({"boxes": [{"phrase": "p", "box": [0.5, 0.1, 0.2, 0.9]}]}, ["boxes[0]"]),
+        ({"boxes": [{"phrase": "p", "box": [10, 20, 300, 400]}]}, ["boxes[0]"]),
+        ({"boxes": [{"box": [0, 0, 1, 1]}]}, ["boxes[0]"]),
+        ({"boxes": "person"}, ["boxes"]),
+    ],
+)
+def test_invalid_optional_fields_are_stored_as_unknown_without_a_repair(overrides, unknown):
+    value, problems = annotate(annotation_content(**overrides))
+    assert problems == [] and value is not None
+    assert value["unknown"] == unknown
+    for field in ("background", "subject", "attribute", "description"):
+        if field in unknown:
+            assert value[field] == ""  # unknown, never a guess or a cut-off text
+    assert value["emotion"] == "awe" and value["confidence"] == 7.0
+
+
+def test_a_bad_box_is_left_out_and_the_good_ones_kept():
+    boxes = [{"phrase": "p", "box": [0.5, 0.1, 0.2, 0.9]}, {"phrase": "q", "box": [0, 0, 1, 1]}]
+    value, _ = annotate(annotation_content(boxes=boxes), size=(10, 10))
+    assert value is not None and value["unknown"] == ["boxes[0]"]
+    assert value["boxes"] == [{"phrase": "q", "box": [0.0, 0.0, 10.0, 10.0]}]
 
 
 @pytest.mark.parametrize(
@@ -86,10 +116,13 @@ def test_non_objects_are_rejected(text, expected):
     assert value is None and problems[0].startswith(expected)
 
 
-def test_missing_keys_are_all_listed():
-    value, problems = annotate({"emotion": "awe"})
-    assert value is None
-    assert len(problems) == 5  # description, confidence, background, attribute, subject
+def test_only_emotion_and_confidence_are_required():
+    value, problems = annotate({"emotion": "awe", "confidence": 3})
+    assert problems == [] and value is not None
+    assert value["unknown"] == ["description", "background", "attribute", "subject"]
+    assert value["boxes"] is None  # no boxes is an answer, not an unknown
+    value, problems = annotate({"description": "a plain"})
+    assert value is None and len(problems) == 2  # emotion, confidence
 
 
 def critic(content):
@@ -108,20 +141,49 @@ def test_verdict_rules():
     assert critic(critic_content(verdict="drop", emotion="", instructions=""))[1] == []
     _, problems = critic(critic_content(verdict="preserve", emotion=""))
     assert problems == ['"emotion" must be one of: ' + ", ".join(LABELS) + " (got '')"]
-    _, problems = critic(critic_content(verdict="revise", instructions=" "))
-    assert problems == ['"instructions" must say what to re-annotate when the verdict is revise']
+    _, problems = critic(critic_content(verdict="revise", emotion=None))
+    assert problems == ['"emotion" must be one of: ' + ", ".join(LABELS) + " (got None)"]
     _, problems = critic(critic_content(verdict="keep"))
     assert problems == ["\"verdict\" must be one of: preserve, revise, drop (got 'keep')"]
+    _, problems = critic(critic_content(reasoning=""))
+    assert problems == ['"reasoning" must be a non-empty string']
 
 
-def test_checks_must_all_be_booleans():
+def test_a_revise_without_instructions_is_kept_with_them_unknown():
+    value, problems = critic(critic_content(verdict="revise", instructions=" "))
+    assert problems == [] and value is not None
+    assert (value["verdict"], value["instructions"], value["unknown"]) == (
+        "revise",
+        "",
+        ["instructions"],
+    )
+
+
+def test_a_drop_needs_no_emotion_and_a_bad_one_is_not_kept():
+    value, problems = critic(critic_content(verdict="drop", emotion="joy", instructions=None))
+    assert problems == [] and value is not None and value["emotion"] == ""
+
+
+def test_checks_not_given_are_unknown_not_false():
     checks = {"emotion_consistent": "yes", "triplet_grounded": True}
-    _, problems = critic(critic_content(checks=checks))
-    assert problems == [
-        '"checks"."emotion_consistent" must be true or false',
-        '"checks"."box_matches_subject" must be true or false',
-        '"checks"."confidence_plausible" must be true or false',
+    value, problems = critic(critic_content(checks=checks))
+    assert problems == [] and value is not None
+    assert value["checks"] == {
+        "emotion_consistent": None,
+        "triplet_grounded": True,
+        "box_matches_subject": None,
+        "confidence_plausible": None,
+    }
+    assert value["unknown"] == [
+        "checks.emotion_consistent",
+        "checks.box_matches_subject",
+        "checks.confidence_plausible",
     ]
+    content = critic_content()
+    del content["checks"]
+    value, problems = critic(content)
+    assert problems == [] and value is not None
+    assert set(value["checks"].values()) == {None}
 
 
 def assert_strict(schema):

@@ -138,6 +138,28 @@ def test_page_shows_latest_critic_verdict_reasons_and_vote(client, user, sample)
     assert "Label mismatch: a → awe, b → fear" in html and "0.25" in html
 
 
+def test_critic_checks_not_given_say_so(client, user, sample):
+    checks = {
+        "emotion_consistent": True,
+        "triplet_grounded": None,
+        "box_matches_subject": False,
+        "confidence_plausible": None,
+    }
+    CriticVerdictFactory.create(sample=sample, checks=checks)
+    client.force_login(user)
+    html = client.get(reverse("review:sample", args=[sample.pk])).content.decode()
+    panel = html[
+        html.index("critic-checks") : html.index("</section>", html.index("critic-checks"))
+    ]
+    answers = re.findall(r"<dt>(\w+)</dt><dd>(.*?)</dd>", panel)
+    assert answers == [
+        ("emotion_consistent", "yes"),
+        ("triplet_grounded", '<span class="muted">not given</span>'),
+        ("box_matches_subject", "no"),
+        ("confidence_plausible", '<span class="muted">not given</span>'),
+    ]
+
+
 def test_form_is_prefilled_from_the_weighted_vote(client, user, sample):
     sample.suggested_emotion = "awe"
     sample.save()
