@@ -9,11 +9,12 @@ from django.db.models import Count, QuerySet
 
 from annotator.models import Dataset, Proposal, Sample
 from annotator.taxonomy import MIKELS_8_LABELS
-from review.selectors.assignment import needs_adjudication
+from review.selectors.assignment import answered_or_conflicting_ids, needs_adjudication
 from review.selectors.queue_counts import QueueFigures, queue_figures
 
 DISPUTED = Sample.Status.DISPUTED.value
 NEEDS_ADJUDICATION = "needs_adjudication"  # not a Sample.Status: answers in, no agreement
+ID_BATCH = 5_000  # ids per statement (SQLite allows 32,766 parameters)
 QUEUE_COLUMNS = ("id", "dataset_id", "external_id", "source", "suggested_emotion", "vote_margin",
                  "status")  # fmt: skip
 
@@ -95,8 +96,24 @@ def queue_counts(*, dataset: Dataset | None, figures: QueueFigures | None = None
 
 
 def adjudication_count(*, dataset: Dataset | None) -> int:
-    """Samples waiting for an adjudicator."""
-    return needs_adjudication(dataset=dataset).count()
+    """Samples waiting for an adjudicator (needs_adjudication, counted in two steps).
+
+    The candidate ids come first (people's work: answered or conflicting samples), then those
+    rows by primary key, judged here. In one statement PostgreSQL without statistics (a fresh
+    import) looped over every open sample for each candidate: 11 s at 219K samples.
+    """
+    ids = [row["sample_id"] for row in answered_or_conflicting_ids()]
+    agreed, dropped = Sample.Status.AGREED, Sample.Status.DROPPED
+    waiting = 0
+    for start in range(0, len(ids), ID_BATCH):
+        rows = Sample.objects.filter(pk__in=ids[start : start + ID_BATCH])
+        fields = rows.values_list("dataset_id", "status", "human_check", "gold_emotion")
+        for dataset_id, status, human_check, gold in fields.order_by():
+            mine = dataset is None or dataset_id == dataset.pk
+            is_open = status == DISPUTED or (status == agreed and human_check)
+            is_gold = bool(gold) and status != dropped
+            waiting += mine and is_open and not is_gold  # open_q() and not gold_q()
+    return waiting
 
 
 @dataclass(frozen=True)

@@ -133,3 +133,33 @@ def test_queue_page_by_number_last_and_nonsense():
     assert _walk(qs, count=10, per_page=4, page="x", after="y").number == 1
     empty = _walk(queue_samples(dataset=ds, source="nowhere"), count=0, per_page=4)
     assert (empty.object_list, empty.num_pages, empty.has_other_pages()) == ([], 1, False)
+
+
+def test_adjudication_count_agrees_with_needs_adjudication_on_mixed_samples():
+    from review.models import AuditEvent
+    from review.selectors.assignment import CONFLICT_ACTION, needs_adjudication
+    from review.selectors.queue import adjudication_count
+    from tests.factories import UserFactory
+    from tests.review.team import answer
+
+    one, two = DatasetFactory.create(overlap_k=2), DatasetFactory.create(overlap_k=1)
+    people = UserFactory.create_batch(2)
+    kinds = [
+        {},  # disputed
+        {"status": Sample.Status.AGREED, "human_check": True},
+        {"status": Sample.Status.AGREED},  # not open
+        {"gold_emotion": "awe"},  # gold: never adjudicated
+        {"status": Sample.Status.DROPPED},
+        {"status": Sample.Status.ADJUDICATED},
+    ]
+    for ds in (one, two):
+        for fields in kinds:
+            full, half, flagged = SampleFactory.create_batch(3, dataset=ds, **fields)
+            for person in people:
+                answer(full, person, "awe")
+            answer(half, people[0], "fear")  # k answers only where k = 1
+            AuditEvent.objects.create(sample=flagged, action=CONFLICT_ACTION)
+    SampleFactory.create_batch(4, dataset=one)  # untouched
+    for scope in (one, two, None):
+        expected = needs_adjudication(dataset=scope).count()
+        assert adjudication_count(dataset=scope) == expected > 0

@@ -22,9 +22,9 @@ SOURCES = ["FI", "EmoSet", "ArtPhoto"]
 EMOTIONS = ["awe", "fear", "sadness", "amusement"]
 # The statements each page runs (session, user and roles included).
 EXPECTED = {
-    "queue": 11,
-    "queue_deep": 11,
-    "queue_filtered": 11,
+    "queue": 12,
+    "queue_deep": 12,
+    "queue_filtered": 12,
     "own_work": 11,
     "sample": 29,
     "save_and_next": 41,
