@@ -41,6 +41,9 @@ class EndpointConfig:
     concurrency: int = 4
     image_max_side: int = 768
     temperature: float = 0.0
+    # "batch": requests go through the provider's Batch API (annotator/pipeline/batch.py).
+    mode: str = "direct"
+    batch_max_requests: int = 1000  # requests per submitted batch
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,8 @@ _ENDPOINT_FIELDS: dict[str, Check] = {
     "concurrency": _integer(1, 256),
     "image_max_side": _integer(64, 4096),
     "temperature": _number(0, 2),
+    "mode": _text(re.compile("direct|batch"), 'one of "direct", "batch"'),
+    "batch_max_requests": _integer(1, 50000),
 }
 _SHARED_FIELDS = set(_ENDPOINT_FIELDS) - {"base_url", "model", "api_key_env", "weight"}
 _GROUNDING_FIELDS: dict[str, Check] = {
