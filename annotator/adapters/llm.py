@@ -9,12 +9,14 @@ off). `openai` is imported lazily: nothing on the web path may load it.
 from __future__ import annotations
 
 import base64
+import contextlib
+import contextvars
 import email.utils
 import io
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,7 @@ from annotator.pipeline.errors import (
 )
 from annotator.pipeline.prompts import load_prompt
 from annotator.pipeline.ratelimit import limiter_for
+from annotator.pipeline.staging import BatchStaged
 
 if TYPE_CHECKING:
     import openai
@@ -144,6 +147,33 @@ def _add(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else a + b
 
 
+_batch_reply: contextvars.ContextVar[Completion | None] = contextvars.ContextVar(
+    "batch_reply", default=None
+)
+
+
+@contextlib.contextmanager
+def batch_reply(completion: Completion) -> Iterator[None]:
+    """Within this block the next JSON call takes `completion` (a batch's answer) as its first
+    reply instead of sending; a repair it needs goes as a direct call."""
+    token = _batch_reply.set(completion)
+    try:
+        yield
+    finally:
+        _batch_reply.reset(token)
+
+
+def completion_from_body(body: dict[str, Any]) -> Completion:
+    """A chat.completion JSON object (a batch output line's response body) as a Completion."""
+    choices = body.get("choices") or [{}]
+    usage = body.get("usage") or {}
+    return Completion(
+        content=(choices[0].get("message") or {}).get("content"),
+        input_tokens=usage.get("prompt_tokens"),
+        output_tokens=usage.get("completion_tokens"),
+    )
+
+
 class ChatEndpoint:
     """Thread-safe: one per endpoint and process is enough (see VlmAnnotator, CriticAgent)."""
 
@@ -216,7 +246,7 @@ class ChatEndpoint:
     ) -> JsonReply:
         """A validated JSON reply; an invalid one gets one repair request, then is permanent."""
         started = time.perf_counter()
-        first = self.complete(messages=messages, schema_name=schema_name, schema=schema)
+        first = self._first(messages, schema_name, schema)
         value, problems = parse(first.content)
         tokens_in, tokens_out, raw, repaired = first.input_tokens, first.output_tokens, first, False
         if value is None:
@@ -240,6 +270,30 @@ class ChatEndpoint:
         return JsonReply(
             value, raw.content or "", tokens_in, tokens_out, latency_ms, repaired, first_raw
         )
+
+    def _first(
+        self, messages: list[dict[str, Any]], schema_name: str, schema: dict[str, Any]
+    ) -> Completion:
+        answered = _batch_reply.get()
+        if answered is not None:
+            _batch_reply.set(None)  # the repair, if any, goes direct
+            return answered
+        if self.config.mode == "batch":
+            response_format = _response_format(self.mode, schema_name, schema)
+            raise BatchStaged(self.request_body(messages, response_format))
+        return self.complete(messages=messages, schema_name=schema_name, schema=schema)
+
+    def request_body(
+        self, messages: list[dict[str, Any]], response_format: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.config.model,
+            "messages": messages,
+            "temperature": self.config.temperature,
+        }
+        if response_format:
+            body["response_format"] = response_format
+        return body
 
     def _repair_text(self, problems: list[str]) -> str:
         listed = "\n".join(f"- {problem}" for problem in problems)
