@@ -315,3 +315,7 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} seen {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+# Batch mode (annotator/pipeline/batch.py): its rows live beside the pipeline code.
+from annotator.pipeline.batch_models import BatchRequest, ModelBatch  # noqa: E402, F401
