@@ -41,6 +41,7 @@ from annotator.pipeline.runs.units import (
     VERIFY_MODEL,
     UnitRef,
 )
+from annotator.pipeline.staging import BatchStaged
 from annotator.selectors.pipeline_runs import run_is_unfinished
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,11 @@ def _execute_claimed(unit: StageResult) -> UnitOutcome:
     ctx = UnitContext(unit=unit, config=run_config(data=unit.run.config))
     try:
         result: Computed | str = STAGE_FUNCTIONS[unit.stage](ctx)
+    except BatchStaged as staged:  # batch mode: the request waits in a batch (pipeline/batch.py)
+        from annotator.pipeline.batch import stage_request
+
+        stage_request(unit=unit, body=staged.body)
+        return UnitOutcome("staged")
     except TransientModelError as exc:
         if unit.attempts <= stage_endpoint_retries(ctx):
             return _retry_later(unit, exc)

@@ -21,6 +21,7 @@ from annotator.pipeline.runs.units import UnitRef
 
 logger = logging.getLogger(__name__)
 DB_RETRY_S = 1.0  # a locked SQLite file: try the unit again shortly
+BATCH_POLL_S = 0.5  # how often an open batch is polled when nothing else is left to run
 
 
 class LocalRunner:
@@ -46,7 +47,7 @@ class LocalRunner:
         """Until no unit is ready or waiting. Units of a cancelled run are not claimed, so a
         cancel from elsewhere (the Runs page) ends this loop quickly."""
         self._ready.extend((ref, False) for ref in start)
-        while self._ready or self._later:
+        while self._ready or self._later or self._batches_open():
             self._release_due()
             if not self._ready:
                 self.sleep(min(0.2, max(0.0, self._later[0][0] - self.clock())))
@@ -57,6 +58,18 @@ class LocalRunner:
             self._progress()
         finish_run_if_complete(run_id=self.run_id)
         self._progress(force=True)
+
+    def _batches_open(self) -> bool:
+        """Batch mode: submit what waits, poll, run what the batches answered; while requests
+        are still out, wait BATCH_POLL_S (then the loop asks again)."""
+        from annotator.pipeline.batch import poll_batches
+
+        polled = poll_batches(run_ids=[self.run_id])
+        self._ready.extend((ref, False) for ref in polled.next_units)
+        if polled.open and not polled.next_units:
+            self.sleep(BATCH_POLL_S)
+            self._progress()
+        return polled.open or bool(polled.next_units)
 
     def _execute(self, ref: UnitRef, takeover: bool) -> None:
         try:
