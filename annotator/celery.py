@@ -42,6 +42,12 @@ def _schedule_resend_checks(sender: Celery, **kwargs: Any) -> None:
         every, sender.signature("annotator.resend_stuck_units", options={"expires": every}),
         name="resend-stuck-pipeline-units",
     )  # fmt: skip
+    # Batch mode: submit staged requests, poll the provider's batches (annotator/pipeline/batch.py).
+    batches = float(getattr(settings, "PIPELINE_BATCH_POLL_SECONDS", 30))
+    sender.add_periodic_task(
+        batches, sender.signature("annotator.pipeline.poll_batches", options={"expires": batches}),
+        name="poll-pipeline-batches",
+    )  # fmt: skip
     # Mask edits hold leases of seconds: checked more often (review/services/mask_dispatch.py).
     masks = float(getattr(settings, "MASK_RESEND_SECONDS", 10))
     sender.add_periodic_task(

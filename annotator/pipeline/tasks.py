@@ -100,3 +100,15 @@ STAGE_TASKS: dict[str, Any] = {
     "verify": verify_unit,
     "critic": critic_unit,
 }
+
+
+@shared_task(name="annotator.pipeline.poll_batches", ignore_result=True)
+def poll_batches_task() -> int:
+    """Beat (every PIPELINE_BATCH_POLL_SECONDS): submit staged batch-mode requests, poll the
+    provider's batches, ingest the finished ones and send the units that follow."""
+    from annotator.pipeline.batch import poll_batches
+    from annotator.pipeline.runs.dispatch import send_units
+
+    polled = poll_batches()
+    send_units(polled.next_units)
+    return polled.ingested
