@@ -21,6 +21,7 @@ from review.selectors.assignment import (
     live_lease_q,
     skipped_with_room,
 )
+from review.selectors.queue import ID_BATCH
 from review.selectors.queue_counts import QueueFigures, queue_figures
 
 WORK_STATUSES = (Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED)
@@ -101,22 +102,38 @@ def available_count(
     row holds its 4 KiB DES). Instead: the disputed samples come from QueueCount; the untouched
     ones (no answer, vote or lease, never handed to this person) all have room; only the
     touched ones, found from the answers, votes and leases (people's work, not the dataset),
-    are weighed. Human-check and gold samples need their rows read (no index covers those
-    flags), so they are looked for only where QueueCount says some exist.
+    are weighed. Their ids are read first and the samples then by primary key: joined in one
+    statement, PostgreSQL without statistics (a fresh import) scanned every sample. Human-check
+    and gold samples need their rows read (no index covers those flags), so they are looked
+    for only where QueueCount says some exist.
     """
     figures = figures or queue_figures()
     dataset_id = None if dataset is None else dataset.pk
-    disputed = Sample.objects.filter(status=Sample.Status.DISPUTED).order_by()
-    if dataset is not None:
-        disputed = disputed.filter(dataset=dataset)
-    touched_disputed = disputed.filter(pk__in=_touched_ids(user=user, now=now))
+    touched = [row["sample_id"] for row in _touched_ids(user=user, now=now)]
+    touched_disputed = _disputed_among(ids=touched, dataset_id=dataset_id)
     candidates = annotation_candidates(user=user, dataset=dataset, now=now).order_by()
-    weighed = candidates.filter(pk__in=touched_disputed.values("id")).count()
+    weighed = sum(
+        candidates.filter(pk__in=touched_disputed[start : start + ID_BATCH]).count()
+        for start in range(0, len(touched_disputed), ID_BATCH)
+    )
     untouched = figures.total(dataset_id=dataset_id, status=Sample.Status.DISPUTED)
-    available = untouched - touched_disputed.count() + weighed
+    available = untouched - len(touched_disputed) + weighed
     if figures.has_extras(dataset_ids=None if dataset_id is None else [dataset_id]):
         available += candidates.exclude(status=Sample.Status.DISPUTED).count()
     return available
+
+
+def _disputed_among(*, ids: list[int], dataset_id: int | None) -> list[int]:
+    """The disputed samples (of the dataset, when one is given) among `ids`, by primary key."""
+    found: list[int] = []
+    for start in range(0, len(ids), ID_BATCH):
+        rows = Sample.objects.filter(pk__in=ids[start : start + ID_BATCH]).order_by()
+        found += [
+            pk
+            for pk, in_dataset, status in rows.values_list("id", "dataset_id", "status")
+            if status == Sample.Status.DISPUTED and dataset_id in (None, in_dataset)
+        ]
+    return found
 
 
 def _touched_ids(*, user: Any, now: datetime) -> QuerySet[Any]:

@@ -114,12 +114,12 @@ def test_progress_queries_do_not_grow_with_work_or_samples():
     _answer_next(person)
     without_skips = queries()
     skip_assignment(sample=_next(person), user=person)
-    few = queries()  # two more: whether skipped samples still have room is checked
+    few = queries()  # more: the skipped sample is touched and disputed, and may have room
     SampleFactory.create_batch(30, dataset=ds)
     for _ in range(6):
         _answer_next(person)
     skip_assignment(sample=_next(person), user=person)
-    assert queries() == few == without_skips + 2 <= 14
+    assert without_skips < few == queries() <= 14
 
 
 def test_work_place_walks_the_work_in_the_order_it_was_handed_out():

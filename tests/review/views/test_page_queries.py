@@ -25,8 +25,8 @@ EXPECTED = {
     "queue": 12,
     "queue_deep": 12,
     "queue_filtered": 12,
-    "own_work": 11,
-    "sample": 29,
+    "own_work": 12,
+    "sample": 30,
     "save_and_next": 41,
 }
 
