@@ -60,9 +60,8 @@ def poll_batches(*, run_ids: list[int] | None = None) -> BatchPoll:
     """One pass: cancel the batches of cancelled runs, submit staged requests, poll and ingest
     submitted batches. Provider errors are logged and tried again on the next pass."""
     report = BatchPoll()
+    # Any cancelled run's batches, not only these runs': a cancel may come from elsewhere.
     runs = PipelineRun.objects.filter(model_batches__status__in=_LIVE)
-    if run_ids is not None:
-        runs = runs.filter(pk__in=run_ids)
     for run in PipelineRun.objects.filter(pk__in=runs.values("pk"), cancel_requested=True):
         cancel_run_batches(run=run)
     active = PipelineRun.objects.filter(cancel_requested=False)

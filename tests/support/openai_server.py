@@ -129,11 +129,10 @@ def instant_annotation(body: dict[str, Any]) -> Behaviour:
 
 
 def call_key(body: dict[str, Any]) -> str:
-    """Which unit a chat request belongs to: its model, image and system prompt."""
-    urls = RecordedRequest(path="", headers={}, body=body).image_urls()
-    messages = body.get("messages") or [{}]
-    system = str(messages[0].get("content", ""))[:200]
-    seed = f"{body.get('model')}|{urls[0] if urls else ''}|{system}"
+    """Which unit a chat request belongs to: its model and its first two messages (the system
+    prompt; the user text, with a revise round's instructions, and image). A repair request
+    counts as another call of the same unit."""
+    seed = json.dumps([body.get("model"), (body.get("messages") or [])[:2]], sort_keys=True)
     return hashlib.blake2b(seed.encode(), digest_size=8).hexdigest()
 
 

@@ -50,7 +50,8 @@ class LocalRunner:
         while self._ready or self._later or self._batches_open():
             self._release_due()
             if not self._ready:
-                self.sleep(min(0.2, max(0.0, self._later[0][0] - self.clock())))
+                if self._later:  # else batch mode's poll waited already
+                    self.sleep(min(0.2, max(0.0, self._later[0][0] - self.clock())))
                 self._progress()
                 continue
             ref, takeover = self._ready.popleft()
