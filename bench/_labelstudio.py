@@ -11,6 +11,7 @@ Nothing here imports Django or EmoReview: a test can use it beside its own setti
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import secrets
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -282,6 +284,34 @@ class LabelStudio:
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")[:2000]
             raise LabelStudioError(f"POST {path}: HTTP {exc.code}: {detail}") from None
+
+    def browser(self) -> urllib.request.OpenerDirector:
+        """A signed-in browser session (cookies), for views outside the token-authenticated
+        API such as /data/local-files/: gives the admin a new password and logs in."""
+        password = secrets.token_hex(12)
+        code = (
+            f"from users.models import User; u = User.objects.get(email={ADMIN_EMAIL!r}); "
+            f"u.set_password({password!r}); u.save()"
+        )
+        manage = [str(venv_python(self.venv)), str(self._package_dir() / "manage.py")]
+        done = subprocess.run([*manage, "shell", "-c", code], env=self.env, cwd=self.data_dir,
+                              capture_output=True, text=True)  # fmt: skip
+        if done.returncode != 0:
+            raise LabelStudioError(f"setting the admin's password failed:\n{done.stderr[-2000:]}")
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        opener.open(f"{self.url}/user/login/").read()
+        csrf = next(c.value for c in jar if c.name == "csrftoken")
+        form = {"email": ADMIN_EMAIL, "password": password, "csrfmiddlewaretoken": csrf}
+        login = urllib.request.Request(
+            f"{self.url}/user/login/",
+            data=urllib.parse.urlencode(form).encode(),
+            headers={"Referer": f"{self.url}/user/login/"},
+        )
+        opener.open(login).read()
+        if not any(c.name == "sessionid" for c in jar):
+            raise LabelStudioError("logging in to Label Studio gave no session")
+        return opener
 
     def server_pids(self) -> list[int]:
         """The server's processes (its group), for CPU accounting."""

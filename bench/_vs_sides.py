@@ -176,7 +176,7 @@ class LabelStudioSide:
         self.with_des = with_des
         env = {
             "LOCAL_FILES_SERVING_ENABLED": "true",
-            "LOCAL_FILES_DOCUMENT_ROOT": str(images),
+            "LOCAL_FILES_DOCUMENT_ROOT": str(images.parent),
             "DATA_UPLOAD_MAX_MEMORY_SIZE": str(4 * 1024**3),
         }
         self.ls = _labelstudio.LabelStudio(data_dir, workers=workers, threads=1, env=env)
@@ -266,7 +266,8 @@ def _tasks_from_records(
                 result += region_results(entry, size=(640, 480), n=len(result))
                 predictions.append({"model_version": p["model"], "score": p["confidence"] / 10,
                                     "result": result})  # fmt: skip
-            data = {"image": local_files_url(record["image_path"]), "source": record["source"],
+            image = local_files_url(record["image_path"], images_root="images")
+            data = {"image": image, "source": record["source"],
                     "critic": json.dumps(record.get("critic", "")), "DES": record["DES"],
                     "meta": {"external_id": record["id"]}}  # fmt: skip
             if not with_des:

@@ -61,7 +61,9 @@ def labelstudio_tasks(*, dataset: Dataset, scope: str) -> Iterator[list[dict[str
                 last_id=cast(int, rows[-1]["sample_id"]),
             )
             with _gc_paused():
-                tasks = _batch_tasks(rows, ids=ids, image_url=image_url)
+                tasks = _batch_tasks(
+                    rows, ids=ids, image_url=image_url, images_root=dataset.images_root
+                )
             yield tasks
 
 
@@ -79,7 +81,9 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _batch_tasks(rows: Sequence[Mapping[str, Any]], *, ids: Any, image_url: str) -> list[Any]:
+def _batch_tasks(
+    rows: Sequence[Mapping[str, Any]], *, ids: Any, image_url: str, images_root: str
+) -> list[Any]:
     answers = batch_answers(sample_ids=ids)
     masks = batch_person_masks(sample_ids=ids)
     emails = emails_of(
@@ -97,6 +101,7 @@ def _batch_tasks(rows: Sequence[Mapping[str, Any]], *, ids: Any, image_url: str)
                 if row["decided_by"] in _ONE_PERSON
                 else None,
                 emoreview_image_url=image_url.format(sample_id),
+                images_root=images_root,
             )
         )
     return tasks

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
@@ -44,10 +45,17 @@ REGIONS_WITHOUT_MODEL = "import"  # model_version of boxes a file brought withou
 Result = dict[str, Any]
 
 
-def local_files_url(image_path: str) -> str:
+def local_files_url(image_path: str, *, images_root: str) -> str:
     """The image as Label Studio's local-files view serves it: a path relative to its
-    LOCAL_FILES_DOCUMENT_ROOT, which is set to the dataset's images root (docs/formats.md)."""
-    return LOCAL_FILES_PREFIX + quote(image_path.lstrip("/"), safe="/")
+    LOCAL_FILES_DOCUMENT_ROOT, set to the folder that holds the images root, so the path starts
+    with the root's own name (Label Studio refuses a storage at the document root itself; the
+    project's Local Files storage is the images root). An absolute image path stays absolute
+    (under a document root of /)."""
+    if image_path.startswith("/") or not images_root:
+        relative = image_path.lstrip("/")
+    else:
+        relative = f"{PurePosixPath(images_root).name}/{image_path}"
+    return LOCAL_FILES_PREFIX + quote(relative, safe="/")
 
 
 def labelstudio_task(
@@ -57,6 +65,7 @@ def labelstudio_task(
     person_masks: Mapping[int, Sequence[PersonMaskRow]],
     decider_email: str | None,
     emoreview_image_url: str,
+    images_root: str,
 ) -> dict[str, Any]:
     size = (int(row[EXTRA_WIDTH] or 0), int(row[EXTRA_HEIGHT] or 0))
     annotations = _annotations(
@@ -65,7 +74,7 @@ def labelstudio_task(
     meta = _meta(row=row, answers=answers, emoreview_image_url=emoreview_image_url)
     return {
         "data": {
-            IMAGE: local_files_url(str(row["image_path"])),
+            IMAGE: local_files_url(str(row["image_path"]), images_root=images_root),
             "critic": _critic_text(row[EXTRA_CRITIC]),
             "meta": meta,
         },

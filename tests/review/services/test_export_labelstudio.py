@@ -62,7 +62,7 @@ def _sample(dataset: Dataset, **kw: Any) -> Sample:
 
 @pytest.fixture
 def world(db) -> World:
-    dataset = cast(Dataset, factories.DatasetFactory(name="ls"))
+    dataset = cast(Dataset, factories.DatasetFactory(name="ls", images_root="/srv/emoverse"))
     adjudicator, ann = _user("judge", "judge@example.org"), _user("ann")
     bob = _user("bob", "bob@example.org")
     adjudicated = _sample(dataset, image_path="sub dir/a.jpg", status=Sample.Status.ADJUDICATED)
@@ -238,7 +238,7 @@ def test_annotations_final_label_then_every_answer(world: World) -> None:
 def test_data_image_critic_and_meta(world: World) -> None:
     tasks, _ = export(world.dataset)
     task = by_sample(tasks, world.adjudicated)
-    assert task["data"]["image"] == "/data/local-files/?d=sub%20dir/a.jpg"
+    assert task["data"]["image"] == "/data/local-files/?d=emoverse/sub%20dir/a.jpg"
     meta = task["data"]["meta"]
     assert meta["emoreview_image"] == f"/review/samples/{world.adjudicated.pk}/image/"
     assert (meta["status"], meta["source"], meta["external_id"]) == (

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from bench._labelstudio import VENV, LabelStudio, installed_version
 from review.services.export_formats import FORMATS
@@ -26,6 +27,12 @@ pytestmark = [
 
 
 def test_label_studio_imports_the_export(world: World, tmp_path: Path) -> None:  # noqa: F811
+    images = tmp_path / "images"
+    (images / "sub dir").mkdir(parents=True)
+    for i, name in enumerate(["sub dir/a.jpg", "b.jpg", "c.png"]):
+        Image.new("RGB", (64, 48), (40 * i, 90, 200)).save(images / name)
+    world.dataset.images_root = str(images)
+    world.dataset.save()
     export = tmp_path / "tasks.json"
     with export.open("wb") as handle:
         for chunk in FORMATS["labelstudio"].chunks(dataset=world.dataset, scope="all"):
@@ -38,6 +45,9 @@ def test_label_studio_imports_the_export(world: World, tmp_path: Path) -> None: 
         "ALLOW_IMPORT_TASKS_WITH_UNKNOWN_EMAILS": "true",
         # Validate each prediction against the config on import (off by default in 1.23).
         "fflag_feat_utc_210_prediction_validation_15082025": "true",
+        # data.image is a local-files URL relative to the images root (docs/formats.md).
+        "LOCAL_FILES_SERVING_ENABLED": "true",
+        "LOCAL_FILES_DOCUMENT_ROOT": str(images.parent),
     }
     with LabelStudio(tmp_path / "ls", server="gunicorn", workers=1, env=env) as ls:
         config = labelstudio_config_xml(dataset=world.dataset)
@@ -52,6 +62,12 @@ def test_label_studio_imports_the_export(world: World, tmp_path: Path) -> None: 
         listed = ls.api("GET", f"/api/tasks/?project={project['id']}&page_size=10")
         ids = [t["id"] for t in listed["tasks"]]
         served = [ls.api("GET", f"/api/tasks/{i}/") for i in ids]
+        storage = {"project": project["id"], "path": str(images), "title": "images"}
+        ls.api("POST", "/api/storages/localfiles/", storage)
+        browser = ls.browser()
+        for task in served:
+            with browser.open(ls.url + task["data"]["image"]) as response:
+                assert response.read() == (images / task["data"]["meta"]["image_path"]).read_bytes()
     adjudicated = next(t for t in served if t["data"]["meta"]["sample_id"] == world.adjudicated.pk)
     machine = next(p for p in adjudicated["predictions"] if p["model_version"] == "grounding-dino")
     (brush,) = [r for r in machine["result"] if r["type"] == "brushlabels"]
