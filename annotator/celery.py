@@ -43,7 +43,7 @@ def _schedule_resend_checks(sender: Celery, **kwargs: Any) -> None:
         name="resend-stuck-pipeline-units",
     )  # fmt: skip
     # Batch mode: submit staged requests, poll the provider's batches (annotator/pipeline/batch.py).
-    batches = float(getattr(settings, "PIPELINE_BATCH_POLL_SECONDS", 30))
+    batches = float(settings.PIPELINE_BATCH_POLL_SECONDS)
     sender.add_periodic_task(
         batches, sender.signature("annotator.pipeline.poll_batches", options={"expires": batches}),
         name="poll-pipeline-batches",

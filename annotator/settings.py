@@ -181,6 +181,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = BROKER_VISIBILITY_TIMEOU
 PIPELINE_UNIT_LEASE_SECONDS = env_int("PIPELINE_UNIT_LEASE_SECONDS", 120)
 # How often stuck units are looked for and sent again (Celery beat; the progress page too).
 PIPELINE_RESEND_SECONDS = env_int("PIPELINE_RESEND_SECONDS", 30)
+# How often batch mode submits staged requests and polls the provider's batches (Celery beat).
+PIPELINE_BATCH_POLL_SECONDS = env_int("PIPELINE_BATCH_POLL_SECONDS", 30)
 # A pending unit sent this long ago whose queue is empty lost its message: sent again.
 PIPELINE_RESEND_SENT_AFTER_SECONDS = env_int(
     "PIPELINE_RESEND_SENT_AFTER_SECONDS", BROKER_VISIBILITY_TIMEOUT + 60
