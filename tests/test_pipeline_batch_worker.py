@@ -1,0 +1,100 @@
+"""End to end in batch mode: annotate -> verify -> critic through a real Celery worker and a real
+beat over Redis, against the loopback server's files and batches endpoints.
+
+The worker claims each unit and stages its request; beat's `annotator.pipeline.poll_batches`
+(every second here) uploads the JSONL, creates the batch, polls it, ingests the answers in the
+worker and sends the units that follow. No chat request reaches the server directly.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("openai")
+
+from annotator.models import CriticVerdict, ModelBatch, PipelineRun, Sample, StageResult, Taxonomy
+from annotator.pipeline.config import load_pipeline_config
+from annotator.services.pipeline_runs import launch_pipeline_run, start_pipeline_run
+from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
+from tests.support.celery_worker import REPO_ROOT, _worker_env, running_worker, wait_until
+from tests.support.openai_server import OpenAIServer
+from tests.support.pipeline_runs import ScriptedModels, make_pipeline_dataset, write_config
+
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.ml,
+    pytest.mark.django_db(transaction=True),
+]
+COUNT = 10
+
+
+@pytest.fixture(autouse=True)
+def _seeded_taxonomy():
+    Taxonomy.objects.get_or_create(name=MIKELS_8, defaults={"labels": list(MIKELS_8_LABELS)})
+
+
+def expected(index: int) -> tuple[str, str]:
+    if index % 3 == 0:
+        return "agreed", ""
+    if index % 5 == 1:
+        return "dropped", "drop"
+    if index % 5 == 2:
+        return "agreed", "revise"
+    return "disputed", "preserve"
+
+
+def test_annotate_verify_critic_in_batch_mode_through_a_worker_and_beat(tmp_path):
+    dataset = make_pipeline_dataset(tmp_path / "images", count=COUNT)
+    env = {"PIPELINE_BATCH_POLL_SECONDS": "1", "PIPELINE_RESEND_SECONDS": "5"}
+    with OpenAIServer(default=ScriptedModels()) as server:
+        path = write_config(tmp_path / "pipeline.toml", base_url=server.base_url)
+        path.write_text(path.read_text().replace("[defaults]\n", '[defaults]\nmode = "batch"\n'))
+        config = load_pipeline_config(path=path)
+        beat = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "annotator", "beat", "--loglevel", "WARNING",
+             "--schedule", str(tmp_path / "beat-schedule")],
+            cwd=REPO_ROOT, env={**_worker_env(), **env}, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            with running_worker(queues=("default", "gpu", "llm"), extra_env=env) as worker:
+                started = start_pipeline_run(
+                    dataset=dataset, config=config, stages="annotate,verify,critic"
+                )
+                assert launch_pipeline_run(started=started) == "broker"
+                run = started.run
+                wait_until(
+                    lambda: PipelineRun.objects.get(pk=run.pk).status != "running",
+                    worker=worker,
+                    timeout=240,
+                )
+                log = worker.log(tail=100_000)
+        finally:
+            beat.terminate()
+            beat.wait(timeout=30)
+        direct = [r for r in server.requests if r.headers]
+
+    run.refresh_from_db()
+    assert run.status == "done", log[-4000:]
+    assert not StageResult.objects.exclude(status__in=["done", "skipped"]).exists()
+    assert direct == []  # every model call went through a batch
+    batches = ModelBatch.objects.filter(run=run)
+    assert {b.endpoint for b in batches} == {"gpt4o", "gemini", "critic"}
+    assert set(batches.values_list("status", flat=True)) == {"done"}
+    assert sum(server.calls.values()) == len(server.requests)
+    assert max(server.calls.values()) == 1  # no unit's request answered twice
+    for sample in Sample.objects.filter(dataset=dataset):
+        index = int(sample.external_id.removeprefix("img-"))
+        verdict = (
+            CriticVerdict.objects.filter(sample=sample)
+            .order_by("round")
+            .values_list("verdict", flat=True)
+            .first()
+            or ""
+        )
+        assert (sample.status, verdict) == expected(index), sample.external_id
