@@ -41,6 +41,10 @@ class EndpointConfig:
     concurrency: int = 4
     image_max_side: int = 768
     temperature: float = 0.0
+    # US dollars per million tokens (the provider's price list); None: the cost is not known.
+    input_price_per_mtok: float | None = None
+    output_price_per_mtok: float | None = None
+    mean_reply_tokens: int = 500  # the estimate's reply size until replies are observed
     # "batch": requests go through the provider's Batch API (annotator/pipeline/batch.py).
     mode: str = "direct"
     batch_max_requests: int = 1000  # requests per submitted batch
@@ -71,6 +75,7 @@ class PipelineConfig:
     critic_agreed_share: float = 0.0
     max_revise_rounds: int = 1
     classifier: str = "import"
+    budget: float | None = None  # US dollars per run; no new model call once spent
 
     @property
     def weights(self) -> dict[str, float]:
@@ -195,6 +200,9 @@ _ENDPOINT_FIELDS: dict[str, Check] = {
     "concurrency": _integer(1, 256),
     "image_max_side": _integer(64, 4096),
     "temperature": _number(0, 2),
+    "input_price_per_mtok": _number(0),
+    "output_price_per_mtok": _number(0),
+    "mean_reply_tokens": _integer(1, 100000),
     "mode": _text(re.compile("direct|batch"), 'one of "direct", "batch"'),
     "batch_max_requests": _integer(1, 50000),
 }
@@ -212,6 +220,7 @@ _PIPELINE_FIELDS: dict[str, Check] = {
     "critic_agreed_share": _number(0, 1),
     "max_revise_rounds": _integer(0, 10),
     "classifier": _text(_NAME, "a classifier name such as import"),
+    "budget": _number(0, above=True),
 }
 _TOP_LEVEL = {"defaults", "annotators", "critic", "grounding", "pipeline"}
 

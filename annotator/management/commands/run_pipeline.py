@@ -17,9 +17,16 @@ from annotator.models import Dataset, PipelineRun
 from annotator.pipeline.config import load_pipeline_config, resolve_config_path
 from annotator.pipeline.errors import PipelineConfigError
 from annotator.pipeline.runs.dispatch import uses_broker
-from annotator.pipeline.runs.terminal import BarWriter
-from annotator.pipeline.runs.units import STAGES
-from annotator.selectors.pipeline_runs import ACTIVE, run_failures, run_progress, run_status
+from annotator.pipeline.runs.terminal import BarWriter, render_estimate, render_spend
+from annotator.pipeline.runs.units import STAGES, parse_stages
+from annotator.selectors.pipeline_runs import (
+    ACTIVE,
+    pipeline_sample_ids,
+    run_failures,
+    run_progress,
+    run_status,
+)
+from annotator.selectors.run_costs import estimate_run, run_spend
 from annotator.services.pipeline_runs import (
     RunNotStarted,
     StartedRun,
@@ -57,6 +64,18 @@ class Command(BaseCommand):
             action="store_true",
             help="with a broker: Ctrl+C cancels the run (default: it goes on in the workers)",
         )
+        parser.add_argument(
+            "--estimate",
+            action="store_true",
+            help="print the expected model calls, tokens and cost; start nothing",
+        )
+        parser.add_argument(
+            "--disputed-share",
+            type=float,
+            default=1.0,
+            help="with --estimate: share (0-1) of samples expected to reach the critic "
+            "(default 1: an upper bound)",
+        )
         parser.add_argument("--watch", type=int, metavar="RUN", help="draw a run's progress")
         parser.add_argument("--cancel", type=int, metavar="RUN", help="cancel a run")
 
@@ -68,6 +87,9 @@ class Command(BaseCommand):
             return
         if options["watch"] is not None:
             self._watch(_run(options["watch"]), options)
+            return
+        if options["estimate"]:
+            self._estimate(options)
             return
         started = self._start(options)
         if not started.report.units:
@@ -86,18 +108,27 @@ class Command(BaseCommand):
         else:
             self._run_here(started)
 
+    def _estimate(self, options: dict[str, Any]) -> None:
+        dataset, limit = _dataset(options)
+        share = options["disputed_share"]
+        if not 0 <= share <= 1:
+            raise CommandError("--disputed-share must be a number from 0 to 1")
+        try:
+            config = load_pipeline_config(path=resolve_config_path(explicit=options["config"]))
+            stages = parse_stages(options["stages"], config=config)
+        except PipelineConfigError as exc:
+            raise CommandError(str(exc)) from exc
+        except ValueError as exc:
+            raise CommandError(f"--stages: {exc}") from exc
+        estimate = estimate_run(
+            dataset=dataset, config=config, stages=stages,
+            sample_ids=pipeline_sample_ids(dataset=dataset, limit=limit), disputed_share=share,
+        )  # fmt: skip
+        for line in render_estimate(estimate, dataset=dataset.name):
+            self.stdout.write(line)
+
     def _start(self, options: dict[str, Any]) -> StartedRun:
-        if not options["dataset"]:
-            raise CommandError("--dataset is required (or --watch RUN / --cancel RUN)")
-        limit = options["limit"]
-        if limit is not None and limit < 1:
-            raise CommandError("--limit must be a positive number")
-        dataset = Dataset.objects.filter(name=options["dataset"]).first()
-        if dataset is None:
-            known = ", ".join(Dataset.objects.order_by("name").values_list("name", flat=True))
-            raise CommandError(
-                f"--dataset: no dataset named {options['dataset']!r} (known: {known or 'none'})"
-            )
+        dataset, limit = _dataset(options)
         try:
             path = resolve_config_path(explicit=options["config"])
             config = load_pipeline_config(path=path)
@@ -120,13 +151,11 @@ class Command(BaseCommand):
         run = started.run
         self.stdout.write("No broker (CELERY_BROKER_URL unset): running in this process.")
         try:
-            run = run_pipeline_in_process(
-                started=started, on_progress=lambda: bars.draw(run_progress(run_id=run.pk))
-            )
+            run = run_pipeline_in_process(started=started, on_progress=lambda: _draw(bars, run))
         except KeyboardInterrupt:
             cancel_pipeline_run(run=run)
             release_running_units(run=run)
-            bars.draw(run_progress(run_id=run.pk))
+            _draw(bars, run)
             raise CommandError(
                 f"Interrupted: run {run.pk} cancelled. Run the same command again to resume.",
                 returncode=INTERRUPTED,
@@ -139,7 +168,7 @@ class Command(BaseCommand):
             while True:
                 check_run_for_stuck_units(run=run)  # what a dead worker or no broker left
                 run = refresh_run_status(run=run)
-                bars.draw(run_progress(run_id=run.pk))
+                _draw(bars, run)
                 if run.status not in ACTIVE:
                     break
                 time.sleep(POLL_S)
@@ -173,6 +202,25 @@ class Command(BaseCommand):
             for f in failures:
                 where = f"{f.external_id} {f.stage} {f.model_name}".strip()
                 self.stderr.write(f"  {where} (round {f.round}): {f.error}")
+
+
+def _dataset(options: dict[str, Any]) -> tuple[Dataset, int | None]:
+    if not options["dataset"]:
+        raise CommandError("--dataset is required (or --watch RUN / --cancel RUN)")
+    limit = options["limit"]
+    if limit is not None and limit < 1:
+        raise CommandError("--limit must be a positive number")
+    dataset = Dataset.objects.filter(name=options["dataset"]).first()
+    if dataset is None:
+        known = ", ".join(Dataset.objects.order_by("name").values_list("name", flat=True))
+        raise CommandError(
+            f"--dataset: no dataset named {options['dataset']!r} (known: {known or 'none'})"
+        )
+    return dataset, limit
+
+
+def _draw(bars: BarWriter, run: PipelineRun) -> None:
+    bars.draw(run_progress(run_id=run.pk), render_spend(run_spend(run=run)))
 
 
 def _run(pk: int) -> PipelineRun:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from annotator.pipeline.costs import RunSpend, money
+
+if TYPE_CHECKING:
+    from annotator.selectors.run_costs import RunEstimate
 
 BAR_WIDTH = 30
 
@@ -46,6 +51,26 @@ def render_bar(progress: Progress, *, width: int = BAR_WIDTH) -> str:
     )
 
 
+def render_spend(spend: RunSpend) -> list[str]:
+    """`spend $1.23 (42 calls, 50,400 in / 16,800 out tokens); rest about $3.10; budget $10.00`
+    and, once the budget is spent, a line that says new calls stopped."""
+    calls = sum(m.calls for m in spend.models)
+    if not spend.models:
+        return []
+    tokens_in, tokens_out = spend.tokens
+    cost = money(spend.cost) if spend.priced else money(spend.cost) + " (some models unpriced)"
+    line = (
+        f"spend {cost} ({calls} calls, {tokens_in:,} in / {tokens_out:,} out tokens); "
+        f"rest about {money(spend.estimate_rest)}"
+    )
+    if spend.budget is not None:
+        line += f"; budget {money(spend.budget)}"
+    lines = [line]
+    if spend.budget_reached:
+        lines.append("budget reached: no new model calls are sent (raise `budget` and run again)")
+    return lines
+
+
 class BarWriter:
     """Draws the bars; on a TTY the previous drawing is overwritten, elsewhere (a log file) a new
     block is written only when the numbers changed."""
@@ -56,8 +81,9 @@ class BarWriter:
         self._lines = 0
         self._last: list[str] = []
 
-    def draw(self, progress: Sequence[Progress]) -> None:
-        lines = [render_bar(p) for p in progress]
+    def draw(self, progress: Sequence[Progress], extra: Sequence[str] = ()) -> None:
+        """`extra`: lines under the bars (the spend)."""
+        lines = [render_bar(p) for p in progress] + list(extra)
         if lines == self._last or not lines:
             return
         # One write per drawing (Django's OutputWrapper adds a newline to text lacking one).
@@ -69,3 +95,28 @@ class BarWriter:
         self.stream.write(text)
         self.stream.flush()
         self._lines, self._last = len(lines), lines
+
+
+def render_estimate(estimate: RunEstimate, *, dataset: str) -> list[str]:
+    """The --estimate table: one row per model, then the total."""
+    lines = [
+        f"Estimate for {dataset}: {estimate.samples} samples; nothing was sent. Critic calls "
+        f"assume a disputed share of {estimate.disputed_share:g}; revise rounds come on top.",
+        f"{'stage':<9} {'model':<24} {'calls':>9} {'input tokens':>14} {'output tokens':>14} "
+        f"{'cost':>12}  reply size",
+    ]
+    for row in estimate.rows:
+        lines.append(
+            f"{row.stage:<9} {row.model_name:<24} {row.calls:>9,.0f} {row.input_tokens:>14,} "
+            f"{row.output_tokens:>14,} {money(row.cost):>12}  {row.reply_tokens_from}"
+        )
+    calls = sum(row.calls for row in estimate.rows)
+    tokens_in = sum(row.input_tokens for row in estimate.rows)
+    tokens_out = sum(row.output_tokens for row in estimate.rows)
+    lines.append(
+        f"{'total':<9} {'':<24} {calls:>9,.0f} {tokens_in:>14,} {tokens_out:>14,} "
+        f"{money(estimate.cost):>12}"
+    )
+    if estimate.cost is None:
+        lines.append("Some models have no prices (input_price_per_mtok, output_price_per_mtok).")
+    return lines

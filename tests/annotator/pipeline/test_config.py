@@ -217,3 +217,19 @@ def test_toml_nested_past_the_recursion_limit_is_a_config_error():
     text = "x = " + "[" * 100_000 + "]" * 100_000
     with pytest.raises(PipelineConfigError, match=r"deep\.toml: invalid TOML: nested too deeply"):
         parse_pipeline_config(text=text, path=Path("deep.toml"))
+
+
+def test_prices_and_budget(tmp_path):
+    text = MINIMAL + (
+        "input_price_per_mtok = 2.5\noutput_price_per_mtok = 10\n[pipeline]\nbudget = 150.0\n"
+    )
+    config = load_pipeline_config(path=write(tmp_path, text))
+    local = config.annotators["local"]
+    assert (local.input_price_per_mtok, local.output_price_per_mtok) == (2.5, 10.0)
+    assert local.mean_reply_tokens == 500 and config.budget == 150.0
+    assert load_pipeline_config(path=write(tmp_path, MINIMAL)).budget is None
+    found = problems(tmp_path, MINIMAL + "input_price_per_mtok = -1\n[pipeline]\nbudget = 0\n")
+    assert any(
+        p.endswith("annotators.local.input_price_per_mtok: must be a number >= 0") for p in found
+    )
+    assert any(":7: pipeline.budget: must be a number > 0" in p for p in found)
