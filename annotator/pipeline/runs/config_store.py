@@ -39,6 +39,7 @@ def config_from_json(data: dict[str, Any]) -> PipelineConfig:
         critic_agreed_share=data.get("critic_agreed_share", 0.0),
         max_revise_rounds=data.get("max_revise_rounds", 1),
         classifier=data.get("classifier", "import"),
+        budget=data.get("budget"),
     )
 
 

@@ -14,6 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from annotator.models import CriticVerdict, Proposal, Sample, StageResult
+from annotator.pipeline.runs.budget import check_budget
 from annotator.pipeline.runs.context import (
     Computed,
     RoundUnits,
@@ -58,6 +59,7 @@ def annotate(ctx: UnitContext) -> Computed:
     endpoint = ctx.config.annotators.get(unit.model_name)
     if endpoint is None:
         raise StageFailed(f"annotator {unit.model_name!r} is not in this run's config")
+    check_budget(ctx)
     image = image_file(ctx.sample).read_bytes()
     instructions = ""
     if unit.round > 0:
@@ -225,6 +227,7 @@ def critic(ctx: UnitContext) -> Computed:
     unit, endpoint = ctx.unit, ctx.config.critic
     if endpoint is None:
         raise StageFailed("this run's config has no [critic]")
+    check_budget(ctx)
     image = image_file(ctx.sample).read_bytes()
     proposals, grounding = critic_inputs(sample_id=unit.sample_id)
     from annotator.adapters.critic import get_critic
