@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from annotator.models import Dataset, PipelineRun, Sample
 from annotator.pipeline.config import CONFIG_ENV_VAR, load_config_in_dirs, load_uploaded_config
 from annotator.pipeline.config_files import config_choices
+from annotator.pipeline.costs import spend_summary
 from annotator.pipeline.errors import PipelineConfigError
 from annotator.pipeline.runs.dispatch import uses_broker
 from annotator.pipeline.runs.units import STAGES
@@ -35,6 +36,7 @@ from annotator.selectors.pipeline_runs import (
     run_progress,
     run_status,
 )
+from annotator.selectors.run_costs import run_spend
 from annotator.services.pipeline_runs import (
     RunNotStarted,
     cancel_pipeline_run,
@@ -170,6 +172,7 @@ def _progress_context(run: PipelineRun) -> dict[str, Any]:
         "status": run_status(run=run, failed=sum(p.failed for p in progress)),
         "active": run.status in ACTIVE,
         "poll_every": POLL_EVERY,
+        "spend": spend_summary(run_spend(run=run)),
     }
 
 
