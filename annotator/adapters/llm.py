@@ -43,6 +43,9 @@ _modes_lock = threading.Lock()
 _IMAGE_TOKENS_ESTIMATE = 800  # rough cost of a 768-px image; settled with reported usage
 _REPLY_TOKENS_ESTIMATE = 500
 _TRANSIENT_STATUSES = {408, 409, 429}
+# The typed chat.completions.create instead of the lower-level post: the baseline of
+# bench/pipeline_throughput.py (--typed-calls), measured in the same run.
+_TYPED_CALLS = os.environ.get("EMOREVIEW_OPENAI_TYPED_CALLS") == "1"
 
 Parser = Callable[[str | None], tuple[dict[str, Any] | None, list[str]]]
 
@@ -209,7 +212,11 @@ class ChatEndpoint:
                     break
                 continue
             except openai.OpenAIError as exc:
-                raise map_openai_error(exc) from exc
+                error = map_openai_error(exc)
+                if isinstance(error, TransientModelError) and error.status_code == 429:
+                    # Every worker (shared limits) waits out the provider's Retry-After.
+                    self.limiter.pause(error.retry_after or 1.0)
+                raise error from exc
             if mode != MODES[start]:
                 self._remember(mode)
             return completion
@@ -219,22 +226,19 @@ class ChatEndpoint:
     def _request(self, messages: list[dict[str, Any]], response_format: Any) -> Completion:
         estimate = _estimate_tokens(messages)
         self.limiter.acquire(tokens=estimate)
+        body = self.request_body(messages, response_format)
         with self.limiter.slot():
-            response = self.client.chat.completions.create(
-                model=self.config.model,
-                messages=messages,  # type: ignore[arg-type]
-                temperature=self.config.temperature,
-                **({"response_format": response_format} if response_format else {}),
-            )
-        usage = response.usage
-        used = usage.total_tokens if usage is not None else None
+            # The client's lower-level call: chat.completions.create's parameter transform and
+            # typed response cost more CPU than the request itself (issue 13 §5); the body is
+            # the JSON object the API takes, the reply a plain dict. Errors map the same.
+            if _TYPED_CALLS:
+                data = self.client.chat.completions.create(**body).model_dump()
+            else:
+                data = self.client.post("/chat/completions", body=body, cast_to=object)
+        completion = completion_from_body(data if isinstance(data, dict) else {})
+        used = _add(completion.input_tokens, completion.output_tokens)
         self.limiter.settle(estimated=estimate, actual=used)
-        content = response.choices[0].message.content if response.choices else None
-        return Completion(
-            content=content,
-            input_tokens=usage.prompt_tokens if usage is not None else None,
-            output_tokens=usage.completion_tokens if usage is not None else None,
-        )
+        return completion
 
     def complete_json(
         self,

@@ -17,13 +17,15 @@ calls it for its run while units wait in batches.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import orjson
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from annotator.models import BatchRequest, ModelBatch, PipelineRun, StageResult
@@ -36,6 +38,7 @@ logger = logging.getLogger(__name__)
 BATCH_HOLDER = "batch"  # claimed_by of a unit whose request waits in a batch
 BATCH_LEASE = timedelta(days=3)  # past the provider's 24 h window: the poller ends it first
 METADATA_KEY = "emoreview_batch"
+_LOCK_CLASS = 0x0E3B  # advisory lock namespace of batch polls (pg_try_advisory_lock(class, run))
 
 
 @dataclass
@@ -68,11 +71,33 @@ def poll_batches(*, run_ids: list[int] | None = None) -> BatchPoll:
     if run_ids is not None:
         active = active.filter(pk__in=run_ids)
     for run in active.filter(pk__in=_runs_with_work()):
-        _submit_staged(run, report)
-        for batch in ModelBatch.objects.filter(run=run, status=ModelBatch.Status.SUBMITTED):
-            _poll_one(run, batch, report)
-        report.open = report.open or _has_open(run.pk)
+        with _run_lock(run.pk) as mine:
+            if not mine:  # another poll (a slow beat tick) is at it: it reports the run open
+                report.open = True
+                continue
+            _submit_staged(run, report)
+            for batch in ModelBatch.objects.filter(run=run, status=ModelBatch.Status.SUBMITTED):
+                _poll_one(run, batch, report)
+            report.open = report.open or _has_open(run.pk)
     return report
+
+
+@contextlib.contextmanager
+def _run_lock(run_id: int) -> Iterator[bool]:
+    """One poll at a time per run, or two could send the same staged requests (PostgreSQL: a
+    session advisory lock; elsewhere, SQLite, one process runs the pipeline)."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_CLASS, run_id])
+        mine = bool(cursor.fetchone()[0])
+    try:
+        yield mine
+    finally:
+        if mine:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_CLASS, run_id])
 
 
 _LIVE = (ModelBatch.Status.OPEN, ModelBatch.Status.SUBMITTED)
