@@ -172,3 +172,17 @@ def test_non_admins_get_403_and_anonymous_people_the_login(client, user, dataset
     for url in urls:
         assert getattr(client, method)(url).status_code == 403
     assert ExportJob.objects.get().status == "pending"
+
+
+def test_a_running_job_shows_its_rows_and_bytes_written(client, admin_user, dataset):
+    client.force_login(admin_user)
+    now = timezone.now()
+    job = ExportJob.objects.create(
+        dataset=dataset, fmt="coco", scope="all", status="running", started_at=now,
+        claimed_by="elsewhere:1", lease_until=now + timedelta(minutes=1), sent_at=now,
+        rows_total=100, rows_done=40, file_size=2048,
+    )  # fmt: skip
+    html = _progress(client, job)
+    assert 'max="100" value="40"' in html and "40 of 100 rows (40%)" in html
+    assert 'data-bytes-written="2048"' in html and "2.0\xa0KB written" in html
+    assert 'data-status="running"' in html and "hx-get" in html
