@@ -1,18 +1,27 @@
 """Per-endpoint client-side limits: requests/min and tokens/min token buckets, and concurrency.
 
-Limits hold within one process (each Celery worker process has its own buckets); set them to
-the provider's limit divided by the number of worker processes. Token costs are estimated before
-a request and settled with the usage the endpoint reports, so the bucket may run into debt.
+With Redis (PIPELINE_RATE_LIMIT_REDIS_URL, else a redis:// CELERY_BROKER_URL) the rate limits
+are shared by every worker process and machine (shared_ratelimit.py); without it, or while
+Redis does not answer, they hold within one process. Concurrency is always per process. Token
+costs are estimated before a request and settled with the usage the endpoint reports, so the
+bucket may run into debt.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from annotator.pipeline.config import EndpointConfig
+from annotator.pipeline.shared_ratelimit import SharedLimitsUnavailable
+
+logger = logging.getLogger(__name__)
+REDIS_URL_ENV = "PIPELINE_RATE_LIMIT_REDIS_URL"
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -52,10 +61,13 @@ class RateLimiter:
         burst_s: float = 10.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
+        shared: Any = None,
     ) -> None:
-        """`burst_s`: how many seconds' worth of the rate may go out at once (>= 1 request)."""
+        """`burst_s`: how many seconds' worth of the rate may go out at once (>= 1 request).
+        `shared`: SharedBuckets in Redis, used first; these in-process buckets are the fallback."""
         self._lock = threading.Lock()
         self._sleep = sleep
+        self.shared = shared
         self.requests = self._bucket(requests_per_minute, burst_s, clock)
         self.tokens = self._bucket(tokens_per_minute, burst_s, clock)
         self._slots = threading.BoundedSemaphore(concurrency) if concurrency else None
@@ -69,6 +81,11 @@ class RateLimiter:
 
     def acquire(self, *, tokens: int = 0) -> float:
         """Block until one request costing `tokens` may go out; returns the seconds waited."""
+        if self.shared is not None:
+            try:
+                return float(self.shared.acquire(tokens=tokens))
+            except SharedLimitsUnavailable as exc:  # this process's own buckets meanwhile
+                _warn_fallback(exc)
         waited = 0.0
         while True:
             with self._lock:
@@ -88,11 +105,27 @@ class RateLimiter:
 
     def settle(self, *, estimated: int, actual: int | None) -> None:
         """Charge the difference between the estimated and the reported token use."""
+        if self.shared is not None:
+            try:
+                self.shared.settle(estimated=estimated, actual=actual)
+                return
+            except SharedLimitsUnavailable as exc:
+                _warn_fallback(exc)
         if self.tokens is None or actual is None:
             return
         with self._lock:
             self.tokens.refill()
             self.tokens.take(actual - estimated)
+
+    def pause(self, seconds: float) -> None:
+        """With shared limits, no worker sends to this endpoint for `seconds` (a 429's
+        Retry-After). Within one process the unit's own retry already waits it out."""
+        if self.shared is None:
+            return
+        try:
+            self.shared.pause(seconds)
+        except SharedLimitsUnavailable as exc:
+            _warn_fallback(exc)
 
     @contextmanager
     def slot(self) -> Iterator[None]:
@@ -102,6 +135,44 @@ class RateLimiter:
             return
         with self._slots:
             yield
+
+
+_warned = threading.Event()
+
+
+def _warn_fallback(exc: Exception) -> None:
+    if not _warned.is_set():
+        _warned.set()
+        logger.warning("shared rate limits unavailable (%s): limiting per process", exc)
+
+
+def shared_limits_url() -> str | None:
+    """$PIPELINE_RATE_LIMIT_REDIS_URL ("off": none), else the broker's URL when it is Redis."""
+    url = os.environ.get(REDIS_URL_ENV)
+    if url is None:
+        try:
+            from django.conf import settings
+
+            url = getattr(settings, "CELERY_BROKER_URL", None) or ""
+        except Exception:  # no Django settings (a plain script)
+            url = ""
+    url = url.strip()
+    return url if url.startswith(("redis://", "rediss://", "unix://")) else None
+
+
+def _shared_buckets(config: EndpointConfig) -> Any:
+    url = shared_limits_url()
+    if url is None or not (config.requests_per_minute or config.tokens_per_minute):
+        return None
+    from annotator.pipeline.shared_ratelimit import SharedBuckets, redis_client
+
+    return SharedBuckets(
+        client=redis_client(url),
+        base_url=config.base_url,
+        model=config.model,
+        requests_per_minute=config.requests_per_minute,
+        tokens_per_minute=config.tokens_per_minute,
+    )
 
 
 _registry: dict[tuple[str, str, str], RateLimiter] = {}
@@ -118,6 +189,13 @@ def limiter_for(config: EndpointConfig) -> RateLimiter:
                 requests_per_minute=config.requests_per_minute,
                 tokens_per_minute=config.tokens_per_minute,
                 concurrency=config.concurrency,
+                shared=_shared_buckets(config),
             )
             _registry[key] = limiter
         return limiter
+
+
+def reset_limiters() -> None:
+    """Forget every endpoint's limiter (tests that change the Redis URL)."""
+    with _registry_lock:
+        _registry.clear()
