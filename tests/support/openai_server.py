@@ -46,6 +46,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    at: float = 0.0  # time.monotonic() at arrival: rate-limit tests measure per-second windows
 
     @property
     def response_format_type(self) -> str | None:
@@ -174,7 +175,7 @@ class OpenAIServer:
             self._queue.extend(behaviours)
 
     def behaviour_for(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> Behaviour:
-        request = RecordedRequest(path=path, headers=headers, body=body)
+        request = RecordedRequest(path=path, headers=headers, body=body, at=time.monotonic())
         with self._lock:
             if self.record:
                 self.requests.append(request)
