@@ -1,5 +1,9 @@
 """Pipeline orchestration overhead: samples per second through annotate -> verify -> critic.
 
+A setting is pool:concurrency[xN][+typed|+batch]: N worker processes; "+typed" runs the workers
+with EMOREVIEW_OPENAI_TYPED_CALLS=1 (chat.completions.create, the baseline of the lower-level
+post); "+batch" sets mode = "batch" on every endpoint and runs a real beat polling every second.
+
 A real Celery worker (threads or prefork pool, 1/4/8) over Redis and PostgreSQL runs a pipeline
 run of --samples samples with 2 annotators and a critic, all answered at once by the loopback
 OpenAI-compatible server (so model latency is zero and what is measured is the orchestration:
@@ -71,10 +75,10 @@ def parse_args() -> argparse.Namespace:
         "--settings",
         nargs="+",
         default=[
-            "threads:1", "threads:4", "threads:8", "prefork:1", "prefork:4", "prefork:8",
-            "threads:4x2",
+            "threads:8+typed", "threads:8", "threads:8x2+typed", "threads:8x2",
+            "threads:8x2+batch",
         ],
-        help="pool:concurrency, or pool:concurrencyxN for N worker processes",
+        help="pool:concurrency[xN][+typed|+batch]: N worker processes; see the docstring",
     )  # fmt: skip
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
     return parser.parse_args()
@@ -191,11 +195,27 @@ def tree_cpu(pids: list[int]) -> float:
     return total
 
 
-def parse_setting(text: str) -> tuple[str, int, int]:
-    """ "threads:4" -> ("threads", 4, 1); "threads:4x2" -> ("threads", 4, 2)."""
+def parse_setting(text: str) -> tuple[str, int, int, str]:
+    """ "threads:4" -> ("threads", 4, 1, "post"); "threads:4x2+batch" -> (..., 2, "batch")."""
+    text, _, calls = text.partition("+")
     pool, _, rest = text.partition(":")
     concurrency, _, count = rest.partition("x")
-    return pool, int(concurrency), int(count or 1)
+    return pool, int(concurrency), int(count or 1), calls or "post"
+
+
+@contextmanager
+def beat(env: dict[str, str], folder: Path):
+    """celery beat, polling batch mode's batches every second."""
+    command = [
+        sys.executable, "-m", "celery", "-A", "annotator", "beat", "--loglevel", "WARNING",
+        "--schedule", str(folder / f"beat-{uuid.uuid4().hex[:6]}"),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
 
 
 def measure(setting: str, *, args: argparse.Namespace, ctx: dict[str, Any]) -> list:
@@ -204,12 +224,14 @@ def measure(setting: str, *, args: argparse.Namespace, ctx: dict[str, Any]) -> l
     from annotator.pipeline.config import load_pipeline_config
     from annotator.services.pipeline_runs import launch_pipeline_run, start_pipeline_run
 
-    pool, concurrency, count = parse_setting(setting)
+    pool, concurrency, count, calls = parse_setting(setting)
     app.control.purge()
-    name = f"bench-{setting.replace(':', '-')}"
+    name = f"bench-{setting.replace(':', '-').replace('+', '-')}"
     warm_up = make_dataset(f"{name}-warm-up", ctx["images"], 4 * concurrency * count)
     dataset = make_dataset(name, ctx["images"], args.samples)
-    config = load_pipeline_config(path=ctx["config"])
+    config = load_pipeline_config(path=ctx["batch_config" if calls == "batch" else "config"])
+    env = dict(ctx["env"], EMOREVIEW_OPENAI_TYPED_CALLS="1" if calls == "typed" else "0")
+    env["PIPELINE_BATCH_POLL_SECONDS"] = "1"
 
     def run_to_end(started: Any) -> float:
         """Dispatch, wait until done; returns the dispatch time."""
@@ -222,7 +244,10 @@ def measure(setting: str, *, args: argparse.Namespace, ctx: dict[str, Any]) -> l
             run.refresh_from_db(fields=["status"])
         return dispatched
 
-    with workers(pool, concurrency, count, ctx["env"]) as pids:
+    with ExitStack() as stack:
+        pids = stack.enter_context(workers(pool, concurrency, count, env))
+        if calls == "batch":
+            stack.enter_context(beat(env, ctx["images"].parent))
         # Each worker process (and pool child) imports the adapters and opens its clients and
         # database connection on its first units: a warm-up run, so the table shows the steady
         # state.
@@ -238,7 +263,7 @@ def measure(setting: str, *, args: argparse.Namespace, ctx: dict[str, Any]) -> l
     failed = run.results.filter(status="failed").count()
     rates = [round(args.samples / wall, 1), round(units / wall, 1)]
     return [
-        pool, concurrency, count, args.samples, units, round(wall, 2), *rates,
+        pool, concurrency, count, calls, args.samples, units, round(wall, 2), *rates,
         round(dispatched, 2), round(worker_cpu, 1), round(1000 * worker_cpu / args.samples, 1),
         failed,
     ]  # fmt: skip
@@ -257,16 +282,23 @@ def main() -> None:
         with endpoint_process() as url:
             config = tmp_path / "pipeline.toml"
             config.write_text(CONFIG.format(url=url))
+            batch_config = tmp_path / "pipeline-batch.toml"
+            batch_config.write_text(
+                CONFIG.format(url=url).replace("[defaults]\n", '[defaults]\nmode = "batch"\n')
+            )
             env = dict(os.environ, DATABASE_URL=bench_url, CELERY_BROKER_URL=broker)
-            ctx = {"images": tmp_path / "images", "config": config, "env": env}
+            ctx = {
+                "images": tmp_path / "images", "config": config, "batch_config": batch_config,
+                "env": env,
+            }  # fmt: skip
             print(
                 f"{os.cpu_count()} cores; {load()}; PostgreSQL + Redis on this machine; "
                 f"{args.samples} samples a setting, stages {STAGES}, 2 annotators + critic"
             )
             rows = [measure(setting, args=args, ctx=ctx) for setting in args.settings]
     headers = [
-        "pool", "concurrency", "processes", "samples", "units", "wall s", "samples/s", "units/s",
-        "dispatch s", "worker CPU s", "worker CPU ms/sample", "failed",
+        "pool", "concurrency", "processes", "calls", "samples", "units", "wall s", "samples/s",
+        "units/s", "dispatch s", "worker CPU s", "worker CPU ms/sample", "failed",
     ]  # fmt: skip
     print_table(headers, rows)
     print(f"after: {load()}")
