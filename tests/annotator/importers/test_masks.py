@@ -172,7 +172,9 @@ def test_reimport_replaces_import_regions_and_keeps_peoples(tmp_path, images_roo
     line = emoverse(mask_path="m.png", bbox=[1, 1, 9, 9], masks=[inline(blob(3, 2, 30, 20))])
     run(tmp_path, images_root, line)
     first = sorted(Region.objects.values_list("role", "x1", "y1", "x2", "y2", "mask"), key=str)
-    person = RegionFactory.create(sample=Region.objects.get(mask__isnull=True).sample, origin="person")
+    person = RegionFactory.create(
+        sample=Region.objects.get(mask__isnull=True).sample, origin="person"
+    )
     run(tmp_path, images_root, line)
     again = Region.objects.exclude(pk=person.pk)
     assert sorted(again.values_list("role", "x1", "y1", "x2", "y2", "mask"), key=str) == first
