@@ -112,7 +112,7 @@ def test_queue_page_links_walk_every_sample_once_forwards_and_back():
         seen += [s.pk for s in page.object_list]
         numbers.append(page.number)
     assert (seen, numbers, page.num_pages) == (order, [1, 2, 3], 3)
-    back = []
+    back: list[int] = []
     while page.has_previous():
         page = _walk(
             qs, count=11, per_page=4, page=str(page.previous_page_number()), before=str(page.before)
@@ -144,7 +144,7 @@ def test_adjudication_count_agrees_with_needs_adjudication_on_mixed_samples():
 
     one, two = DatasetFactory.create(overlap_k=2), DatasetFactory.create(overlap_k=1)
     people = UserFactory.create_batch(2)
-    kinds = [
+    kinds: list[dict[str, object]] = [
         {},  # disputed
         {"status": Sample.Status.AGREED, "human_check": True},
         {"status": Sample.Status.AGREED},  # not open
