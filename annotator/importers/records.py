@@ -104,10 +104,6 @@ class ParsedRecord:
     def boxes(self) -> list[FieldBox]:
         return [box for proposal in self.proposals for box in proposal.boxes]
 
-    @property
-    def has_masks(self) -> bool:
-        return any(proposal.masks for proposal in self.proposals)
-
 
 def external_id_of(obj: dict[str, object]) -> str:
     """The record's id as text ("" when missing or not a string/integer)."""
