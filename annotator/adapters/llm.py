@@ -265,10 +265,12 @@ class ChatEndpoint:
             value, problems = parse(raw.content)
             repaired = True
             if value is None:
-                raise PermanentModelError(
+                error = PermanentModelError(
                     "reply still invalid after one repair: " + "; ".join(problems),
                     raw=raw.content,
                 )
+                error.input_tokens, error.output_tokens = tokens_in, tokens_out  # still paid
+                raise error
         latency_ms = (time.perf_counter() - started) * 1000.0
         first_raw = (first.content or "") if repaired else None
         return JsonReply(

@@ -12,7 +12,8 @@ class PipelineConfigError(ValueError):
 
 
 class ModelError(Exception):
-    """A model call failed. `raw` holds the last reply text when there was one."""
+    """A model call failed. `raw` holds the last reply text when there was one; the tokens,
+    what the replies that came used (they are paid for even when they fail)."""
 
     def __init__(
         self, message: str, *, status_code: int | None = None, raw: str | None = None
@@ -20,6 +21,8 @@ class ModelError(Exception):
         super().__init__(message)
         self.status_code = status_code
         self.raw = raw
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None
 
 
 class TransientModelError(ModelError):

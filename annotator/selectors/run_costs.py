@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db.models import Avg, Count, Sum
+from django.db.models import Avg, Count, Q, Sum
 
 from annotator.models import Dataset, PipelineRun
 from annotator.models import StageResult as Unit
@@ -29,14 +29,21 @@ def run_spend(*, run: PipelineRun) -> RunSpend:
     rows = (
         Unit.objects.filter(run_id=run.pk, stage__in=MODEL_STAGES)
         .values_list("stage", "model_name", "status")
-        .annotate(n=Count("id"), tin=Sum("input_tokens"), tout=Sum("output_tokens"))
+        .annotate(
+            n=Count("id"),
+            paid=Count("id", filter=Q(input_tokens__isnull=False)),
+            tin=Sum("input_tokens"),
+            tout=Sum("output_tokens"),
+        )
         .order_by()
     )
     counts: dict[tuple[str, str], Counter[str]] = {}
-    for stage, model, status, n, tin, tout in rows:
+    for stage, model, status, n, paid, tin, tout in rows:
         bucket = counts.setdefault((stage, model), Counter())
         if status == Unit.Status.DONE:
             bucket.update(calls=n, input_tokens=tin or 0, output_tokens=tout or 0)
+        elif status == Unit.Status.FAILED:  # replies still invalid after the repair: paid for
+            bucket.update(calls=paid, input_tokens=tin or 0, output_tokens=tout or 0)
         elif status in (Unit.Status.PENDING, Unit.Status.RUNNING):
             bucket.update(remaining=n)
     models = tuple(

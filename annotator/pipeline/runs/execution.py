@@ -78,6 +78,7 @@ def _execute_claimed(unit: StageResult) -> UnitOutcome:
     assert unit.run is not None
     ctx = UnitContext(unit=unit, config=run_config(data=unit.run.config))
     raw: str | None = None
+    tokens: tuple[int | None, int | None] = (None, None)
     try:
         result: Computed | str = STAGE_FUNCTIONS[unit.stage](ctx)
     except BatchStaged as staged:  # batch mode: the request waits in a batch (pipeline/batch.py)
@@ -92,11 +93,12 @@ def _execute_claimed(unit: StageResult) -> UnitOutcome:
     except (ModelError, PipelineConfigError, StageFailed) as exc:
         result = str(exc)
         raw = getattr(exc, "raw", None)  # a reply still invalid after its repair: kept
+        tokens = (getattr(exc, "input_tokens", None), getattr(exc, "output_tokens", None))
     except Exception as exc:  # a bug or a broken file fails this unit, not the run
         logger.exception("pipeline unit %s (%s) failed", unit.pk, unit.stage)
         result = f"{type(exc).__name__}: {exc}"
     try:
-        finished = finish_unit(ctx, result, raw=raw)
+        finished = finish_unit(ctx, result, raw=raw, tokens=tokens)
     except (OperationalError, InterfaceError):
         _let_go(unit)  # the database itself: the task is retried and takes the unit again
         raise
@@ -137,9 +139,15 @@ class Finished(NamedTuple):
     round_open: bool = False  # units of this sample and round are still pending or running
 
 
-def finish_unit(ctx: UnitContext, result: Computed | str, *, raw: str | None = None) -> Finished:
-    """Record the unit (a Computed, or an error message and the failed reply's raw text) and
-    return the units to start next."""
+def finish_unit(
+    ctx: UnitContext,
+    result: Computed | str,
+    *,
+    raw: str | None = None,
+    tokens: tuple[int | None, int | None] = (None, None),
+) -> Finished:
+    """Record the unit (a Computed, or an error message with the failed reply's raw text and
+    the tokens it cost) and return the units to start next."""
     unit = ctx.unit
     with transaction.atomic():
         round_units, holder = _lock_round(unit, sample_status=ctx.sample.status)
@@ -153,6 +161,7 @@ def finish_unit(ctx: UnitContext, result: Computed | str, *, raw: str | None = N
             values = {"status": FAILED, "error": result[:ERROR_MAX]}
             if raw is not None:
                 values["output"] = {"reply": raw}
+            values["input_tokens"], values["output_tokens"] = tokens
         else:
             extra = result.write(round_units) if result.write is not None else []
             values = _done_values(result)

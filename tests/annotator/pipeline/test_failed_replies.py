@@ -9,6 +9,7 @@ pytest.importorskip("openai")
 
 from annotator.models import CriticVerdict, StageResult
 from annotator.pipeline.config import load_pipeline_config
+from annotator.selectors.run_costs import run_spend
 from annotator.services.pipeline_runs import run_pipeline_in_process, start_pipeline_run
 from tests.support.openai_server import OpenAIServer, critic_content, malformed
 from tests.support.pipeline_runs import ScriptedModels, make_pipeline_dataset, write_config
@@ -33,6 +34,10 @@ def test_an_unrepairable_reply_is_kept_on_its_failed_unit(tmp_path):
     failed = StageResult.objects.get(status="failed")
     assert "still invalid after one repair" in failed.error
     assert failed.output == {"reply": "still not json"}
+    assert (failed.input_tokens, failed.output_tokens) == (240, 80)  # both replies, paid for
+    spend = run_spend(run=started.run)
+    assert spend.tokens == (360, 120)  # the other annotator's good reply, and these two
+    assert sum(m.calls for m in spend.models) == 2
 
 
 def test_a_critic_reply_without_checks_keeps_its_verdict_in_a_run(tmp_path):
