@@ -177,7 +177,8 @@ def _multipart(content_type: str, raw: bytes) -> tuple[str, bytes]:
     purpose, content = "", b""
     for part in message.iter_parts():  # type: ignore[attr-defined]
         name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        payload = payload if isinstance(payload, bytes) else b""
         if name == "purpose":
             purpose = payload.decode()
         elif name == "file":
