@@ -110,7 +110,9 @@ def _runs_with_work() -> list[int]:
 
 
 def _has_open(run_id: int) -> bool:
-    staged = BatchRequest.objects.filter(unit__run_id=run_id, batch__isnull=True).exists()
+    staged = BatchRequest.objects.filter(
+        unit__run_id=run_id, batch__isnull=True, unit__status=RUNNING, unit__claimed_by=BATCH_HOLDER
+    ).exists()  # a request whose unit was let go meanwhile (Ctrl+C) waits for nothing
     return staged or ModelBatch.objects.filter(run_id=run_id, status__in=_LIVE).exists()
 
 

@@ -177,3 +177,13 @@ def test_a_batch_created_before_a_crash_is_found_by_its_key_not_sent_twice(tmp_p
     assert [b.batch_id for b in first_two] == ["batch_2", "batch_4"]  # found, not created again
     assert sum(server.calls.values()) == len(server.requests)
     assert max(server.calls.values()) == 1  # every request (unit) answered once
+
+
+def test_requests_of_units_let_go_meanwhile_keep_no_run_waiting(tmp_path, server, five):
+    from annotator.services.pipeline_runs import release_running_units
+
+    run_ = stage_first_units(tmp_path, server, five)
+    release_running_units(run=run_)  # what Ctrl+C does to an in-process run's units
+
+    polled = poll_batches(run_ids=[run_.pk])
+    assert not polled.open and polled.submitted == 0 and server.batches.created == 0
