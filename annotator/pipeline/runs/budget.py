@@ -12,6 +12,7 @@ import time
 
 from annotator.pipeline.costs import money
 from annotator.pipeline.runs.context import StageFailed, UnitContext
+from annotator.pipeline.staging import ingesting_batch
 
 CHECK_EVERY_S = 1.0
 BUDGET_REACHED = "budget reached"  # the failed units' error starts with it
@@ -22,7 +23,7 @@ _lock = threading.Lock()
 def check_budget(ctx: UnitContext) -> None:
     """StageFailed when the run's budget is spent: the call is not sent."""
     budget = ctx.config.budget
-    if budget is None:
+    if budget is None or ingesting_batch.get():  # a batch's answer: already paid for
         return
     spent = _spend(ctx)
     if spent >= budget:
