@@ -44,7 +44,7 @@ _IMAGE_TOKENS_ESTIMATE = 800  # rough cost of a 768-px image; settled with repor
 _REPLY_TOKENS_ESTIMATE = 500
 _TRANSIENT_STATUSES = {408, 409, 429}
 # The typed chat.completions.create instead of the lower-level post: the baseline of
-# bench/pipeline_throughput.py (--typed-calls), measured in the same run.
+# bench/pipeline_throughput.py (its +typed settings), measured in the same run.
 _TYPED_CALLS = os.environ.get("EMOREVIEW_OPENAI_TYPED_CALLS") == "1"
 
 Parser = Callable[[str | None], tuple[dict[str, Any] | None, list[str]]]

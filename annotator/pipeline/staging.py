@@ -5,6 +5,7 @@ Here rather than in the adapters so that the run layer can catch it without load
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
 
@@ -15,3 +16,10 @@ class BatchStaged(Exception):
     def __init__(self, body: dict[str, Any]) -> None:
         super().__init__("request staged for a batch")
         self.body = body
+
+
+# Set while a batch's answers are ingested (runs/batch_ingest.py): the call was made and paid
+# already, so checks that guard sending (the run's budget) do not apply.
+ingesting_batch: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "ingesting_batch", default=False
+)

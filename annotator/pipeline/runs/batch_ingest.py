@@ -24,6 +24,7 @@ from annotator.pipeline.runs.context import UnitContext
 from annotator.pipeline.runs.execution import _execute_claimed, finish_run_if_complete, finish_unit
 from annotator.pipeline.runs.stages import stage_endpoint_retries
 from annotator.pipeline.runs.units import PENDING, RUNNING, UnitRef
+from annotator.pipeline.staging import ingesting_batch
 
 logger = logging.getLogger(__name__)
 _TRANSIENT = {408, 409, 429}
@@ -74,8 +75,12 @@ def _ingest_line(unit_id: int, line: dict[str, Any], report: Ingested) -> list[U
         unit = _held_unit(unit_id)
         if unit is None:
             return []
-        with batch_reply(completion_from_body(response.get("body") or {})):
-            outcome = _execute_claimed(unit)
+        token = ingesting_batch.set(True)
+        try:
+            with batch_reply(completion_from_body(response.get("body") or {})):
+                outcome = _execute_claimed(unit)
+        finally:
+            ingesting_batch.reset(token)
         report.ingested += 1
         if outcome.retry_in is not None:  # the repair's direct call failed transiently
             return [UnitRef(unit.pk, unit.stage)]

@@ -187,3 +187,27 @@ def test_requests_of_units_let_go_meanwhile_keep_no_run_waiting(tmp_path, server
 
     polled = poll_batches(run_ids=[run_.pk])
     assert not polled.open and polled.submitted == 0 and server.batches.created == 0
+
+
+def test_a_batch_answer_already_paid_is_ingested_past_the_budget_and_nothing_new_is_sent(
+    tmp_path, server, five, monkeypatch
+):
+    from annotator.pipeline.runs import budget
+
+    monkeypatch.setattr(budget, "CHECK_EVERY_S", 0.0)  # read the spend at every check
+    prices = "input_price_per_mtok = 1000\noutput_price_per_mtok = 1000\n"
+    path = write_config(tmp_path / "pipeline.toml", base_url=server.base_url,
+                        pipeline={"budget": 0.1})  # fmt: skip
+    text = path.read_text().replace("[defaults]\n", f'[defaults]\nmode = "batch"\n{prices}', 1)
+    path.write_text(text)
+    finished = run(five, load_pipeline_config(path=path))
+
+    # Every annotation was staged under the budget and is paid once answered: all kept.
+    annotate = StageResult.objects.filter(run=finished, stage="annotate", round=0)
+    assert set(annotate.values_list("status", flat=True)) == {"done"}
+    critic = StageResult.objects.filter(run=finished, stage="critic").exclude(status="skipped")
+    assert critic.exists() and set(critic.values_list("status", flat=True)) == {"failed"}
+    assert all(
+        error.startswith("budget reached") for error in critic.values_list("error", flat=True)
+    )
+    assert not ModelBatch.objects.filter(run=finished, endpoint="critic").exists()
