@@ -21,13 +21,18 @@ from review import policy
 from review.models import Adjudication, Annotation, BinaryVote, BlindAnswer, ExportJob
 from review.selectors.export import DECIDED_STATUSES, SCOPE_DECIDED
 
-Part = Literal["data", "labels", "datasheet"]
-PARTS: tuple[Part, ...] = ("data", "labels", "datasheet")
-# What goes beside the main file: "<file name><suffix>".
-BESIDE_SUFFIX: dict[str, str] = {"labels": ".labels.json", "datasheet": ".datasheet.md"}
+Part = Literal["data", "labels", "datasheet", "labelconfig"]
+PARTS: tuple[Part, ...] = ("data", "labels", "datasheet", "labelconfig")
+# What goes beside the main file: "<file name><suffix>" (labelconfig: Label Studio exports only).
+BESIDE_SUFFIX: dict[str, str] = {
+    "labels": ".labels.json",
+    "datasheet": ".datasheet.md",
+    "labelconfig": ".labelconfig.xml",
+}
 PART_CONTENT_TYPES: dict[str, str] = {
     "labels": "application/json",
     "datasheet": "text/markdown; charset=utf-8",
+    "labelconfig": "application/xml",
 }
 RECENT = 20
 

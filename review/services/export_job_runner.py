@@ -51,6 +51,7 @@ ANSWER_FORMATS = ("csv", "parquet")
 BESIDE_WRITERS = {
     "labels": "review.services.export_labelmap.label_map_bytes",
     "datasheet": "review.services.export_datasheet.datasheet_markdown",
+    "labelconfig": "review.services.export_labelstudio.labelstudio_config_xml",
 }
 
 
@@ -215,7 +216,10 @@ def _data_bytes(chunks: Iterator[ExportChunk], progress: _Progress) -> Iterator[
 
 
 def _beside_bytes(*, job: ExportJob, part: str) -> bytes | None:
-    """The label map or datasheet; None when its writer is not installed."""
+    """The label map, datasheet or Label Studio config; None when the job has no such part
+    or its writer is not installed."""
+    if part == "labelconfig" and (job.kind, job.fmt) != (ExportJob.Kind.LABELS, "labelstudio"):
+        return None
     try:
         writer = import_string(BESIDE_WRITERS[part])
     except ImportError:
@@ -223,6 +227,8 @@ def _beside_bytes(*, job: ExportJob, part: str) -> bytes | None:
         return None
     if part == "labels":
         return bytes(writer(dataset=job.dataset))
+    if part == "labelconfig":
+        return str(writer(dataset=job.dataset)).encode("utf-8")
     scope = job.scope if job.kind == ExportJob.Kind.LABELS else "all"
     return str(writer(dataset=job.dataset, scope=scope, fmt=job.fmt)).encode("utf-8")
 

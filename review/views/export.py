@@ -95,7 +95,12 @@ KIND_TITLES = {
     ExportJob.Kind.LABELS: "Labels: one row per sample, in any format",
     ExportJob.Kind.ANSWERS: "Answers: every human answer and vote, one row each (CSV, Parquet)",
 }
-PART_TITLES = {"data": "File", "labels": "Label map (JSON)", "datasheet": "Datasheet (Markdown)"}
+PART_TITLES = {
+    "data": "File",
+    "labels": "Label map (JSON)",
+    "datasheet": "Datasheet (Markdown)",
+    "labelconfig": "Labeling config (Label Studio XML)",
+}
 
 
 class StartExportForm(forms.Form):

@@ -62,7 +62,9 @@ def test_start_poll_and_download_a_csv(dataset, django_capture_on_commit_callbac
     assert (job["status"], job["scope"], job["kind"], job["progress"]) == (
         "pending", "decided", "labels", 0.0,
     )  # fmt: skip
-    assert job["downloads"] == {"data": None, "labels": None, "datasheet": None}
+    assert job["downloads"] == {
+        "data": None, "labels": None, "datasheet": None, "labelconfig": None,
+    }  # fmt: skip
     early = api.get(f"/api/exports/{job['id']}/download/")
     assert early.status_code == 409 and "pending" in early.json()["detail"]
     assert run_export_job(job_id=job["id"]) == "done"

@@ -293,3 +293,23 @@ def test_the_label_map_and_datasheet_lie_beside_the_file(dataset, admin):
     names = json.dumps(json.loads(labels.read_text()))
     assert "amusement" in names and "sadness" in names  # the dataset's taxonomy, Mikels 8
     assert sheet.read_text().startswith("# Datasheet: pets")
+
+
+def test_a_label_studio_job_carries_the_labeling_config_to_paste(dataset, admin):
+    from django.http import Http404
+
+    from review.selectors.export_jobs import export_job_parts
+
+    job = _job(dataset, admin, fmt="labelstudio", scope="decided")
+    assert run_export_job(job_id=job.pk) == "done"
+    job.refresh_from_db()
+    assert export_job_parts(job=job) == ["data", "labels", "datasheet", "labelconfig"]
+    config = export_job_file(job=job, part="labelconfig")
+    assert config.name == "pets-decided.labelstudio.json.labelconfig.xml"
+    assert config.read_text().lstrip().startswith("<View")
+    csv_job = _job(dataset, admin, fmt="csv", scope="decided")
+    assert run_export_job(job_id=csv_job.pk) == "done"
+    csv_job.refresh_from_db()
+    assert "labelconfig" not in export_job_parts(job=csv_job)
+    with pytest.raises(Http404):
+        export_job_file(job=csv_job, part="labelconfig")
