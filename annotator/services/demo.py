@@ -48,8 +48,18 @@ def reset_demo_account(
     return DemoAccount(username=username, password=password, is_admin=is_admin)
 
 
+# What annotator/demo/LICENSES.md documents image by image; exports and the datasheet carry it.
+DEMO_LICENCE = "Public domain / CC0 (per image: annotator/demo/LICENSES.md)"
+DEMO_ATTRIBUTION = (
+    "Photographs from scikit-image 0.26.0's sample data (skimage/data), re-encoded as JPEG; "
+    "origins and photographers in annotator/demo/LICENSES.md."
+)
+
+
 def import_demo_dataset() -> ImportReport:
     """Import (or refresh: the importer updates by id) the bundled demo samples (k = 1)."""
     report = import_samples_file(path=DEMO_SAMPLES, dataset_name=DEMO_DATASET, images_root=DEMO_DIR)
-    Dataset.objects.filter(name=DEMO_DATASET).update(overlap_k=DEMO_OVERLAP_K)
+    Dataset.objects.filter(name=DEMO_DATASET).update(
+        overlap_k=DEMO_OVERLAP_K, licence=DEMO_LICENCE, attribution=DEMO_ATTRIBUTION
+    )
     return report

@@ -54,6 +54,8 @@ def test_demo_creates_accounts_with_printed_passwords_and_loads_the_dataset():
     assert "http://127.0.0.1:8000/" in text
     dataset = Dataset.objects.get(name="demo")
     assert dataset.overlap_k == 1 and "Overlap k = 1" in text  # one annotator finishes alone
+    # Exports and the datasheet state what the images may be used for.
+    assert "CC0" in dataset.licence and "LICENSES.md" in dataset.attribution
     statuses = set(dataset.samples.values_list("status", flat=True))
     assert dataset.samples.count() == len(_records())
     assert {Sample.Status.AGREED, Sample.Status.DISPUTED, Sample.Status.DROPPED} <= statuses
