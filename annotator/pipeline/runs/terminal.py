@@ -107,16 +107,21 @@ def render_estimate(estimate: RunEstimate, *, dataset: str) -> list[str]:
     ]
     for row in estimate.rows:
         lines.append(
-            f"{row.stage:<9} {row.model_name:<24} {row.calls:>9,.0f} {row.input_tokens:>14,} "
+            f"{row.stage:<9} {row.model_name:<24} {_calls(row.calls):>9} {row.input_tokens:>14,} "
             f"{row.output_tokens:>14,} {money(row.cost):>12}  {row.reply_tokens_from}"
         )
     calls = sum(row.calls for row in estimate.rows)
     tokens_in = sum(row.input_tokens for row in estimate.rows)
     tokens_out = sum(row.output_tokens for row in estimate.rows)
     lines.append(
-        f"{'total':<9} {'':<24} {calls:>9,.0f} {tokens_in:>14,} {tokens_out:>14,} "
+        f"{'total':<9} {'':<24} {_calls(calls):>9} {tokens_in:>14,} {tokens_out:>14,} "
         f"{money(estimate.cost):>12}"
     )
     if estimate.cost is None:
         lines.append("Some models have no prices (input_price_per_mtok, output_price_per_mtok).")
     return lines
+
+
+def _calls(value: float) -> str:
+    """Whole calls as they are; an expectation (critic units x share) with one decimal."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
