@@ -127,12 +127,26 @@ def _agreement(agreement: Mapping[str, Any]) -> list[str]:
 
 
 def datasheet_markdown(
-    *, dataset: Dataset, scope: str, fmt: str | None = None, now: datetime | None = None
+    *,
+    dataset: Dataset,
+    scope: str,
+    fmt: str | None = None,
+    now: datetime | None = None,
+    answer_rows: int | None = None,
 ) -> str:
-    """The datasheet of an export of `dataset` (`scope`, written as `fmt`) as Markdown."""
+    """The datasheet of an export of `dataset` (`scope`, written as `fmt`) as Markdown; with
+    `answer_rows`, of an answers export holding that many rows (the samples described are
+    then the whole dataset's)."""
     facts = datasheet_facts(dataset=dataset, scope=scope)
     stamp = (now or timezone.now()).isoformat(timespec="seconds")
-    made = f"Exported {stamp}" + (f" as {fmt}" if fmt else "") + f", scope {scope}."
+    if answer_rows is None:
+        made = f"Exported {stamp}" + (f" as {fmt}" if fmt else "") + f", scope {scope}."
+    else:
+        made = (
+            f"Exported {stamp}: every human answer, vote and final-label decision, "
+            f"{answer_rows} rows" + (f", as {fmt}" if fmt else "") + ". The samples below are "
+            "the whole dataset's."
+        )
     lines = [f"# Datasheet: {dataset.name}", "", made, ""]
     lines += _licence(dataset)
     lines += _samples(dataset, facts, list(dataset.taxonomy.labels))

@@ -215,7 +215,7 @@ def _data_bytes(chunks: Iterator[ExportChunk], progress: _Progress) -> Iterator[
             close()  # the writer's snapshot ends here, also when we stop early
 
 
-def _beside_bytes(*, job: ExportJob, part: str) -> bytes | None:
+def _beside_bytes(*, job: ExportJob, part: str, rows: int) -> bytes | None:
     """The label map, datasheet or Label Studio config; None when the job has no such part
     or its writer is not installed."""
     if part == "labelconfig" and (job.kind, job.fmt) != (ExportJob.Kind.LABELS, "labelstudio"):
@@ -229,8 +229,11 @@ def _beside_bytes(*, job: ExportJob, part: str) -> bytes | None:
         return bytes(writer(dataset=job.dataset))
     if part == "labelconfig":
         return str(writer(dataset=job.dataset)).encode("utf-8")
-    scope = job.scope if job.kind == ExportJob.Kind.LABELS else "all"
-    return str(writer(dataset=job.dataset, scope=scope, fmt=job.fmt)).encode("utf-8")
+    if job.kind == ExportJob.Kind.LABELS:
+        sheet = writer(dataset=job.dataset, scope=job.scope, fmt=job.fmt)
+    else:
+        sheet = writer(dataset=job.dataset, scope="all", fmt=job.fmt, answer_rows=rows)
+    return str(sheet).encode("utf-8")
 
 
 def write_job_files(*, job: ExportJob) -> tuple[str, int, int]:
@@ -244,7 +247,7 @@ def write_job_files(*, job: ExportJob) -> tuple[str, int, int]:
             folder / name, _data_bytes(job_chunks(job=job), progress), ours=_ours(job)
         )
     for part in BESIDE_SUFFIX:
-        data = _beside_bytes(job=job, part=part)
+        data = _beside_bytes(job=job, part=part, rows=progress.rows)
         if data is not None:
             path = folder / export_part_name(file_name=name, part=part)  # type: ignore[arg-type]
             _write_atomically(path, iter([data]), ours=_ours(job))

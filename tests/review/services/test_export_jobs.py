@@ -278,6 +278,8 @@ def test_an_answers_job_writes_every_answer_and_vote_read_by_pandas(dataset, adm
     frame = pd.read_csv(export_job_file(job=job, part="data"))
     assert sorted(frame["kind"]) == ["answer", "binary_vote", "binary_vote"]
     assert set(frame["external_id"]) == {first.external_id, second.external_id}
+    sheet = export_job_file(job=job, part="datasheet").read_text()
+    assert "every human answer, vote and final-label decision, 3 rows, as csv" in sheet
 
 
 def test_the_label_map_and_datasheet_lie_beside_the_file(dataset, admin):
