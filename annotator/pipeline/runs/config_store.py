@@ -32,8 +32,10 @@ def config_from_json(data: dict[str, Any]) -> PipelineConfig:
         if grounding.get(key) is not None:
             grounding[key] = Path(grounding[key])
     critic = data.get("critic")
+    # A run stored without a config (tests, runs from before configs were kept) has none.
+    annotators = data.get("annotators") or {}
     return PipelineConfig(
-        annotators={name: EndpointConfig(**values) for name, values in data["annotators"].items()},
+        annotators={name: EndpointConfig(**values) for name, values in annotators.items()},
         critic=EndpointConfig(**critic) if critic else None,
         grounding=GroundingConfig(**grounding),
         critic_agreed_share=data.get("critic_agreed_share", 0.0),

@@ -177,3 +177,13 @@ def test_estimate_uses_observed_reply_sizes_and_skips_finished_work(tmp_path, se
     }
     assert rows["gpt4o"][2] == "2"  # two samples were annotated already
     assert rows["gpt4o"][4] == "80" and rows["gpt4o"][-1] == "observed"  # 40 tokens a reply
+
+
+@pytest.mark.django_db
+def test_a_run_stored_without_a_config_has_no_spend():
+    """Runs created without a config (older rows, fixtures) broke the run page: KeyError."""
+    from tests.factories import DatasetFactory
+
+    run = PipelineRun.objects.create(dataset=DatasetFactory.create(), config={})
+    spend = run_spend(run=run)
+    assert (spend.models, spend.budget) == ((), None)
