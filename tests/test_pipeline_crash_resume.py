@@ -14,6 +14,7 @@ import signal
 import time
 from collections import Counter
 from contextlib import ExitStack
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,7 @@ def test_killing_every_worker_mid_run_loses_nothing_and_repeats_no_finished_call
     settings.PIPELINE_RESEND_SENT_AFTER_SECONDS = 20
     dataset = make_pipeline_dataset(tmp_path / "images", count=SAMPLES, name="crash-resume")
     env = {"PIPELINE_UNIT_LEASE_SECONDS": str(LEASE_SECONDS), "LOG_LEVEL": "WARNING"}
-    options = {"pool": "threads", "concurrency": 4, "extra_env": env}
+    options: dict[str, Any] = {"pool": "threads", "concurrency": 4, "extra_env": env}
     with OpenAIServer(default=SlowModels()) as server, ExitStack() as first:
         path = write_config(tmp_path / "pipeline.toml", base_url=server.base_url, timeout_s=10)
         workers = [
