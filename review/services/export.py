@@ -13,8 +13,6 @@ leading ' unless the caller turns formula_guard off (csv_cells.csv_value).
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,6 +21,7 @@ from annotator.models import Dataset
 from review.selectors.export import SCOPE_ALL, SCOPE_DECIDED, SCOPES, export_model_names
 from review.selectors.snapshot import consistent_snapshot
 from review.services.csv_cells import csv_value
+from review.services.export_files import write_chunks_atomically
 from review.services.export_formats import (
     FORMAT_CSV,
     FORMAT_PARQUET,
@@ -145,17 +144,5 @@ def export_to_path(
     if scope not in SCOPES:
         raise ValueError(f"unknown export scope {scope!r}: use one of {', '.join(SCOPES)}")
     options = options or ExportOptions(formula_guard=formula_guard)
-    path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    written = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chosen.chunks(dataset=dataset, scope=scope, options=options):
-                out.write(chunk.data)
-                written += chunk.rows
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return written
+    chunks = chosen.chunks(dataset=dataset, scope=scope, options=options)
+    return write_chunks_atomically(chunks=chunks, path=Path(path))

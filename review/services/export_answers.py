@@ -10,8 +10,6 @@ text cells that a spreadsheet would run get a leading ' (csv_cells.csv_value) un
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from annotator.models import Dataset
 from review.selectors.export_answers import ANSWER_COLUMNS, AnswerExportRow, iter_answer_batches
 from review.selectors.snapshot import consistent_snapshot
 from review.services.csv_cells import csv_value
+from review.services.export_files import ChunkDrain, write_chunks_atomically
 from review.services.export_formats import ExportChunk
 
 ANSWER_FORMATS = ("csv", "parquet")
@@ -100,41 +99,12 @@ def answers_schema() -> Any:
     )
 
 
-class _Drain:
-    """A write-only file for pyarrow that hands over what was written so far: the bytes
-    leave row group by row group instead of after the whole file."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.closed = False
-        self.position = 0
-
-    def write(self, data: Any) -> int:
-        raw = bytes(data)
-        self.parts.append(raw)
-        self.position += len(raw)
-        return len(raw)
-
-    def tell(self) -> int:
-        return self.position
-
-    def flush(self) -> None:
-        return None
-
-    def close(self) -> None:
-        self.closed = True
-
-    def take(self) -> bytes:
-        data, self.parts = b"".join(self.parts), []
-        return data
-
-
 def _parquet_chunks(*, dataset: Dataset) -> Iterator[ExportChunk]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = answers_schema()
-    drain = _Drain()
+    drain = ChunkDrain()
     with pq.ParquetWriter(pa.PythonFile(drain, mode="w"), schema, compression="zstd") as writer:
         for rows in _batches(dataset):
             columns = list(zip(*rows, strict=True))
@@ -153,17 +123,4 @@ def export_answers_to_path(
     """Write the answers export to `path` atomically (a temporary file beside it, then
     os.replace; a failed export leaves no file and an older one untouched); return rows."""
     chunks = iter_answers_export(dataset=dataset, fmt=fmt, formula_guard=formula_guard)
-    path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    written = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                out.write(chunk.data)
-                written += chunk.rows
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return written
+    return write_chunks_atomically(chunks=chunks, path=path)

@@ -19,6 +19,7 @@ from typing import Any
 from annotator.models import Dataset
 from review.selectors.export import export_model_names
 from review.selectors.snapshot import consistent_snapshot
+from review.services.export_files import ChunkDrain
 from review.services.export_formats import ExportChunk, ExportOptions
 from review.services.export_parquet_schema import (
     DES_DIMENSIONS,
@@ -186,35 +187,6 @@ def batch_table(*, rows: Sequence[Mapping[str, Any]], ctx: _Context) -> Any:
     return pa.Table.from_arrays(arrays, schema=ctx.schema)
 
 
-class _Drain:
-    """A write-only file for pyarrow that keeps what was written until taken: the Parquet
-    bytes leave row group by row group instead of after the whole file."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.closed = False
-        self.position = 0
-
-    def write(self, data: Any) -> int:
-        raw = bytes(data)
-        self.parts.append(raw)
-        self.position += len(raw)
-        return len(raw)
-
-    def tell(self) -> int:
-        return self.position
-
-    def flush(self) -> None:
-        return None
-
-    def close(self) -> None:
-        self.closed = True
-
-    def take(self) -> bytes:
-        data, self.parts = b"".join(self.parts), []
-        return data
-
-
 def _groups(rows: list[dict[str, object]], *, embed: bool) -> Iterator[list[dict[str, object]]]:
     """A batch as row groups: the whole batch, or IMAGE_GROUP_ROWS rows with images."""
     size = IMAGE_GROUP_ROWS if embed else max(len(rows), 1)
@@ -231,7 +203,7 @@ def iter_parquet_export(
 
     with consistent_snapshot():
         ctx = _context(dataset=dataset, options=options)
-        drain = _Drain()
+        drain = ChunkDrain()
         sink = pa.PythonFile(drain, mode="w")
         with pq.ParquetWriter(sink, ctx.schema, compression="zstd") as writer:
             for rows in iter_export_batches_for(
