@@ -3,16 +3,15 @@ filter by), one dataset by id or name, its samples page by page; /api/samples/<i
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator.models import Sample
-from review import policy
 from review.api import serializers as s
 from review.api.views import TeamAPIView
 from review.selectors.api import (
@@ -21,7 +20,7 @@ from review.selectors.api import (
     dataset_samples,
     datasets_with_counts,
 )
-from review.selectors.samples import sample_image_path
+from review.selectors.images import viewable_sample_image
 
 
 class DatasetListView(TeamAPIView):
@@ -89,15 +88,7 @@ class SampleImageView(TeamAPIView):
     )
     def get(self, request: Request, pk: int) -> FileResponse:
         """The sample's image file, to whoever may open the sample (as the sample page's)."""
-        sample = Sample.objects.select_related("dataset").defer("des").filter(pk=pk).first()
-        if sample is None:
-            raise Http404("No such sample.")
-        allowed = policy.can_view_sample(user=request.user, sample=sample)
-        if not allowed:
-            raise PermissionDenied(allowed.reason)
-        path = sample_image_path(sample=sample)
-        if path is None:
-            raise Http404("No image for this sample.")
+        path = viewable_sample_image(user=request.user, pk=pk)
         response = FileResponse(path.open("rb"))
         response["Cache-Control"] = "private, max-age=3600"
         return response

@@ -13,8 +13,8 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from annotator.models import Region, Sample
@@ -24,6 +24,7 @@ from review.models import Adjudication, Assignment, Draft
 from review.policy import SampleAccess, sample_access
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required
 from review.selectors.blind_answers import blind_state
+from review.selectors.images import viewable_sample_image
 from review.selectors.masks import people_masks
 from review.selectors.queue import next_sample_after, previous_sample_before
 from review.selectors.samples import (
@@ -39,7 +40,6 @@ from review.selectors.samples import (
     region_boxes,
     sample_answers,
     sample_for_review,
-    sample_image_path,
 )
 from review.services.adjudication import (
     LABEL_FIELDS,
@@ -209,13 +209,7 @@ def sample_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def image_view(request: HttpRequest, pk: int) -> FileResponse:
     """Stream the sample's image from its dataset's images_root; 404 if absent or outside it."""
-    sample = get_object_or_404(Sample.objects.select_related("dataset").defer("des"), pk=pk)
-    allowed = policy.can_view_sample(user=request.user, sample=sample)
-    if not allowed:
-        raise PermissionDenied(allowed.reason)
-    path = sample_image_path(sample=sample)
-    if path is None:
-        raise Http404("No image for this sample.")
+    path = viewable_sample_image(user=request.user, pk=pk)
     response = FileResponse(path.open("rb"))
     response["Cache-Control"] = "private, max-age=3600"
     return response
