@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from review.selectors.export import dataset_by_name, dataset_names
+from review.management.commands._export_args import dataset_and_out
 from review.services.export_answers import ANSWER_FORMATS, export_answers_to_path
 
 
@@ -30,17 +30,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        dataset = dataset_by_name(name=options["dataset"])
-        if dataset is None:
-            known = ", ".join(dataset_names())
-            raise CommandError(
-                f"--dataset: no dataset named {options['dataset']!r} (known: {known or 'none'})"
-            )
-        out: Path = options["out"]
-        if not out.parent.is_dir():
-            raise CommandError(f"--out: directory {out.parent} does not exist")
-        if out.is_dir():
-            raise CommandError(f"--out: {out} is a directory; name a file")
+        dataset, out = dataset_and_out(options)
         try:
             rows = export_answers_to_path(
                 dataset=dataset,

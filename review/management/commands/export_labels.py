@@ -8,7 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from review.selectors.export import SCOPE_DECIDED, SCOPES, dataset_by_name, dataset_names
+from review.management.commands._export_args import dataset_and_out
+from review.selectors.export import SCOPE_DECIDED, SCOPES
 from review.services.export import export_to_path
 from review.services.export_beside import write_beside_files
 from review.services.export_formats import FORMAT_PARQUET, FORMATS, ExportOptions
@@ -42,17 +43,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        dataset = dataset_by_name(name=options["dataset"])
-        if dataset is None:
-            known = ", ".join(dataset_names())
-            raise CommandError(
-                f"--dataset: no dataset named {options['dataset']!r} (known: {known or 'none'})"
-            )
-        out: Path = options["out"]
-        if not out.parent.is_dir():
-            raise CommandError(f"--out: directory {out.parent} does not exist")
-        if out.is_dir():
-            raise CommandError(f"--out: {out} is a directory; name a file")
+        dataset, out = dataset_and_out(options)
         if options["embed_images"] and options["fmt"] != FORMAT_PARQUET:
             raise CommandError("--embed-images: only with --format parquet")
         export_options = ExportOptions(
