@@ -46,6 +46,23 @@ class Dataset(models.Model):
     )
     # What a dataset paper must state about reuse: exports carry both (COCO info/licenses,
     # Parquet columns, the datasheet).
+    # Which disputed samples people see first: by id, or where one more answer is worth most
+    # according to the latest consensus fit (review.models_consensus.SamplePosterior).
+    review_order = models.CharField(
+        max_length=16,
+        choices=[
+            ("id", "By id"),
+            ("entropy", "Most uncertain first (posterior entropy)"),
+            ("expected_change", "Most likely to change first (expected change of the label)"),
+        ],
+        default="id",
+    )
+    # The latent-class model fitted over every rater (review.models_consensus.ConsensusFit).
+    consensus_method = models.CharField(
+        max_length=16,
+        choices=[("dawid_skene", "Dawid-Skene"), ("mace", "MACE"), ("glad", "GLAD")],
+        default="dawid_skene",
+    )
     licence = models.CharField(max_length=200, blank=True, help_text="e.g. CC BY-NC 4.0")
     attribution = models.TextField(blank=True, help_text="how to cite or credit the images")
     created_at = models.DateTimeField(auto_now_add=True)

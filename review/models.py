@@ -388,3 +388,4 @@ class ExportJob(models.Model):
 
 # Defined in its own module (kept by database triggers); imported here so Django registers it.
 from review.models_queue import QueueCount  # noqa: E402, F401
+from review.models_consensus import ConsensusFit, SamplePosterior  # noqa: E402, F401
