@@ -386,6 +386,6 @@ class ExportJob(models.Model):
         return min(100, round(100 * self.rows_done / self.rows_total))
 
 
-# Defined in its own module (kept by database triggers); imported here so Django registers it.
-from review.models_queue import QueueCount  # noqa: E402, F401
+# Defined in their own modules; imported here so Django registers them.
 from review.models_consensus import ConsensusFit, SamplePosterior  # noqa: E402, F401
+from review.models_queue import QueueCount  # noqa: E402, F401

@@ -15,7 +15,7 @@ from annotator.models import Dataset, Sample
 
 
 class ConsensusFit(models.Model):
-    """One fit of a latent-class model over all of a dataset's ratings (a job: claimed, run, kept)."""
+    """One fit of a latent-class model over all of a dataset's ratings (a job: claimed, run)."""
 
     class Method(models.TextChoices):
         DAWID_SKENE = "dawid_skene", "Dawid-Skene"
