@@ -199,12 +199,6 @@ def refresh_run_status(*, run: PipelineRun) -> PipelineRun:
     return run
 
 
-def fail_pipeline_run(*, run_id: int, error: str) -> None:
-    PipelineRun.objects.filter(pk=run_id, status__in=ACTIVE).update(
-        status=PipelineRun.Status.FAILED, error=error, finished_at=timezone.now()
-    )
-
-
 def restore_dropped_sample(*, sample: Sample, user: Any) -> Sample:
     """Undo the critic's drop: a person's preserve verdict (so re-verification keeps it), then
     the status the models' vote gives; recorded in the sample's history."""

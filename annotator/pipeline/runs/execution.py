@@ -42,7 +42,7 @@ from annotator.pipeline.runs.units import (
     UnitRef,
 )
 from annotator.pipeline.staging import BatchStaged
-from annotator.selectors.pipeline_runs import run_is_unfinished
+from annotator.selectors.pipeline_runs import ACTIVE, run_is_unfinished
 
 logger = logging.getLogger(__name__)
 ERROR_MAX = 2000
@@ -271,4 +271,11 @@ def finish_run_if_complete(*, run_id: int) -> bool:
         PipelineRun.objects.filter(pk=run_id, status=PipelineRun.Status.RUNNING).update(
             status=PipelineRun.Status.DONE, finished_at=timezone.now()
         )
+    )
+
+
+def fail_run(*, run_id: int, error: str) -> None:
+    """Record that the run stopped on an error (the in-process runner died): failed, with why."""
+    PipelineRun.objects.filter(pk=run_id, status__in=ACTIVE).update(
+        status=PipelineRun.Status.FAILED, error=error, finished_at=timezone.now()
     )

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 from django.db import OperationalError, connections
 
-from annotator.pipeline.runs.execution import execute_unit, finish_run_if_complete
+from annotator.pipeline.runs.execution import execute_unit, fail_run, finish_run_if_complete
 from annotator.pipeline.runs.units import UnitRef
 
 logger = logging.getLogger(__name__)
@@ -110,9 +110,7 @@ def run_in_background(*, run_id: int, start: list[UnitRef]) -> threading.Thread:
             LocalRunner(run_id=run_id).run(start)
         except Exception:
             logger.exception("pipeline run %s stopped", run_id)
-            from annotator.services.pipeline_runs import fail_pipeline_run
-
-            fail_pipeline_run(run_id=run_id, error="the in-process runner stopped; see the log")
+            fail_run(run_id=run_id, error="the in-process runner stopped; see the log")
         finally:
             connections.close_all()
 
