@@ -6,9 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.contrib import admin
 from django.http import HttpRequest
 
 from annotator.models import CriticVerdict, Dataset, Proposal, Sample, Taxonomy
@@ -22,7 +20,6 @@ from annotator.services.taxonomies import (
     spec_problems,
 )
 from annotator.taxonomy import normalise_label
-from review.services import sampling
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -107,6 +104,8 @@ class TaxonomyAdmin(admin.ModelAdmin):
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
+    """review/admin.py registers a subclass with the person-side actions in its place."""
+
     list_display = [
         "name",
         "taxonomy",
@@ -119,26 +118,10 @@ class DatasetAdmin(admin.ModelAdmin):
     list_filter = ["machine_blind"]
     list_select_related = ["taxonomy"]
     search_fields = ["name"]
-    actions = ["select_human_checks"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Labels already given belong to the taxonomy they were checked against.
         return ["name", "taxonomy"] if obj is not None else []
-
-    @admin.action(
-        description="Send the agreed-review share of agreed samples to people",
-        permissions=["change"],
-    )
-    def select_human_checks(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
-        """What `manage.py select_human_checks` does, with each dataset's share and the
-        default seed: the same samples every time, more of them when the share grows."""
-        for dataset in queryset:
-            try:
-                report = sampling.select_human_checks(dataset=dataset, actor=request.user)
-            except ValidationError as exc:
-                self.message_user(request, f"{dataset.name}: {exc.messages[0]}", messages.ERROR)
-            else:
-                self.message_user(request, str(report), messages.SUCCESS)
 
 
 class SampleForm(forms.ModelForm):

@@ -6,10 +6,41 @@ events); the admin shows it and never edits it.
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from annotator.admin import ReadOnlyAdmin
+from annotator.admin import DatasetAdmin, ReadOnlyAdmin
+from annotator.models import Dataset
 from review.models import Adjudication, Annotation, Assignment, AuditEvent, BinaryVote
+from review.services import sampling
+
+
+class ReviewDatasetAdmin(DatasetAdmin):
+    """The machine side's dataset admin plus what people decide about a dataset (annotator
+    never imports review, so the action is added here, in the registered admin's place)."""
+
+    actions = ["select_human_checks"]
+
+    @admin.action(
+        description="Send the agreed-review share of agreed samples to people",
+        permissions=["change"],
+    )
+    def select_human_checks(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
+        """What `manage.py select_human_checks` does, with each dataset's share and the
+        default seed: the same samples every time, more of them when the share grows."""
+        for dataset in queryset:
+            try:
+                report = sampling.select_human_checks(dataset=dataset, actor=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"{dataset.name}: {exc.messages[0]}", messages.ERROR)
+            else:
+                self.message_user(request, str(report), messages.SUCCESS)
+
+
+admin.site.unregister(Dataset)
+admin.site.register(Dataset, ReviewDatasetAdmin)
 
 
 @admin.register(Annotation)

@@ -22,3 +22,12 @@ class ReviewConfig(AppConfig):
         # The role groups come from a data migration; `flush` removes them without re-running
         # migrations but does emit post_migrate, so put them back then.
         post_migrate.connect(_ensure_builtin_rows, sender=self)
+        _register_hooks()
+
+
+def _register_hooks() -> None:
+    """What annotator asks of the human side without importing it (it never imports review)."""
+    from annotator.services.taxonomies import register_label_source
+    from review.selectors.label_use import labels_people_gave
+
+    register_label_source(labels_people_gave)

@@ -1,9 +1,14 @@
-"""The web app must not load the model stack: it is heavy and optional."""
+"""Import boundaries: the web app loads no model stack (heavy and optional), and the machine
+side (annotator/) never reaches the human side (review/)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 HEAVY = ["torch", "segment_anything", "groundingdino", "openai", "cv2", "transformers"]
 
@@ -25,3 +30,50 @@ def test_importing_the_web_app_loads_no_model_stack():
         [sys.executable, "-c", SCRIPT % HEAVY], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "", f"loaded: {out.stdout.strip()}"
+
+
+# annotator/ is the machine side and review/ the human side built on it: annotator never
+# imports review, not even by name through the app registry. Files listed here still do,
+# each with the issue that moves it; the list may only shrink (a stale entry fails too).
+ANNOTATOR_TO_REVIEW_PENDING = {
+    # issue 15: the importers write the review app's AuditEvent by name (engineer A's files).
+    "annotator/importers/decisions.py",
+    "annotator/importers/summary.py",
+}
+REVIEW_REFERENCE = re.compile(
+    r"^\s*(?:from\s+review(?:\.|\s)|import\s+review\b)"  # import review / from review...
+    r"|get_model\(\s*[\"']review[\"'.]",  # apps.get_model("review", ...) / ("review.Model")
+    re.MULTILINE,
+)
+
+
+def _annotator_files_reaching_review() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "annotator").rglob("*.py")):
+        hits = [m.group(0).strip() for m in REVIEW_REFERENCE.finditer(path.read_text())]
+        if hits:
+            found[path.relative_to(ROOT).as_posix()] = hits
+    return found
+
+
+def test_the_machine_side_never_imports_the_human_side():
+    found = _annotator_files_reaching_review()
+    unexpected = {
+        path: hits for path, hits in found.items() if path not in ANNOTATOR_TO_REVIEW_PENDING
+    }
+    assert unexpected == {}, "annotator -> review (register a hook from review's AppConfig.ready)"
+    stale = ANNOTATOR_TO_REVIEW_PENDING - set(found)
+    assert stale == set(), "no longer reaches review: drop it from ANNOTATOR_TO_REVIEW_PENDING"
+
+
+def test_the_boundary_check_sees_each_way_of_reaching_review():
+    caught = [
+        "from review.models import AuditEvent",
+        "    from review import policy",
+        "import review.roles",
+        'apps.get_model("review", "AuditEvent")',
+        "apps.get_model('review.AuditEvent')",
+    ]
+    missed = ["from reviewer import x", "# the review app", 'get_model("annotator", "Sample")']
+    assert all(REVIEW_REFERENCE.search(line) for line in caught)
+    assert not any(REVIEW_REFERENCE.search(line) for line in missed)

@@ -1,4 +1,4 @@
-"""Start, run, watch, cancel pipeline runs; restore a sample the critic dropped.
+"""Start, run, watch, cancel pipeline runs.
 
     started = start_pipeline_run(dataset=ds, config=config, stages=["annotate", "verify"])
     launch_pipeline_run(started=started)      # workers (broker) or a background thread
@@ -20,12 +20,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from annotator.models import CriticVerdict, Dataset, PipelineRun, Sample, StageResult
+from annotator.models import Dataset, PipelineRun, StageResult
 from annotator.pipeline.config import PipelineConfig
 from annotator.pipeline.runs.config_store import config_to_json
 from annotator.pipeline.runs.dispatch import publish_units, send_units, uses_broker
@@ -197,40 +196,3 @@ def refresh_run_status(*, run: PipelineRun) -> PipelineRun:
         finish_run_if_complete(run_id=run.pk)
         run.refresh_from_db()
     return run
-
-
-def restore_dropped_sample(*, sample: Sample, user: Any) -> Sample:
-    """Undo the critic's drop: a person's preserve verdict (so re-verification keeps it), then
-    the status the models' vote gives; recorded in the sample's history."""
-    from annotator.services.verification import verify_sample
-    from review.models import AuditEvent
-
-    with transaction.atomic():
-        locked = Sample.objects.select_for_update().select_related("dataset__taxonomy")
-        sample = locked.get(pk=sample.pk)
-        if sample.status != Sample.Status.DROPPED:
-            raise ValidationError(f"{sample.external_id} is {sample.status}, not dropped.")
-        name = getattr(user, "username", "") or "someone"
-        CriticVerdict.objects.create(
-            sample=sample,
-            model_name=f"{CriticVerdict.PERSON_PREFIX}{name}"[:100],
-            verdict=CriticVerdict.Verdict.PRESERVE,
-            reasoning=f"Restored by {name}: the critic's drop was overruled.",
-            checks={"origin": "person", "restored_by": name},
-            round=_latest_round(sample),
-        )
-        before = {"status": sample.status, "suggested_emotion": sample.suggested_emotion}
-        result = verify_sample(sample=sample)
-        AuditEvent.objects.create(
-            sample=sample,
-            actor=user if getattr(user, "is_authenticated", False) else None,
-            action="restore_dropped",
-            before=before,
-            after={"status": result.status, "suggested_emotion": result.suggested_emotion},
-        )
-    return sample
-
-
-def _latest_round(sample: Sample) -> int:
-    rounds = sample.verdicts.order_by("-round").values_list("round", flat=True)
-    return rounds.first() or 0

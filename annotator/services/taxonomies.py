@@ -12,9 +12,10 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
-from django.apps import apps
 from django.db import transaction
+from django.db.models import QuerySet
 
 from annotator.importers.issues import ImportIssue
 from annotator.models import Dataset, Proposal, Sample, Taxonomy
@@ -24,6 +25,22 @@ from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
 EMONET_FACE_40 = "emonet-face-40"
 LABEL_MAX = int(Proposal._meta.get_field("emotion").max_length or 64)
 NAME_MAX = int(Taxonomy._meta.get_field("name").max_length or 64)
+
+
+# Given the samples of a taxonomy's datasets, querysets of the labels some other app stores for
+# them (values_list(..., flat=True)). review registers people's answers from its AppConfig.ready:
+# annotator never imports review (review depends on annotator).
+class LabelSource(Protocol):
+    def __call__(self, *, samples: QuerySet[Sample]) -> Iterable[QuerySet[Any]]: ...
+
+
+_label_sources: list[LabelSource] = []
+
+
+def register_label_source(source: LabelSource) -> None:
+    """Count the labels `source` finds as in use (idempotent: ready() may run twice)."""
+    if source not in _label_sources:
+        _label_sources.append(source)
 
 
 @dataclass(frozen=True)
@@ -150,7 +167,8 @@ def mapping_to_lines(mapping: Mapping[str, list[str]]) -> str:
 
 
 def labels_in_use(*, taxonomy: Taxonomy) -> set[str]:
-    """Labels of `taxonomy` that its datasets' samples, proposals or people's answers use."""
+    """Labels of `taxonomy` that its datasets' samples, proposals or the registered label
+    sources (people's answers, from review) use."""
     datasets = Dataset.objects.filter(taxonomy=taxonomy)
     samples = Sample.objects.filter(dataset__in=datasets)
     used: set[str] = set()
@@ -159,10 +177,8 @@ def labels_in_use(*, taxonomy: Taxonomy) -> set[str]:
         samples.values_list("gold_emotion", flat=True),
         samples.values_list("suggested_emotion", flat=True),
     ]
-    # The review app is read by name: annotator never imports it (review depends on annotator).
-    for model_name in ("Annotation", "BinaryVote", "Adjudication"):
-        model = apps.get_model("review", model_name)
-        sources.append(model.objects.filter(sample__in=samples).values_list("emotion", flat=True))
+    for source in _label_sources:
+        sources.extend(source(samples=samples))
     for values in sources:
         used.update(values.order_by().distinct())
     return used & set(taxonomy.labels)

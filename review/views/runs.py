@@ -43,10 +43,10 @@ from annotator.services.pipeline_runs import (
     check_run_for_stuck_units,
     launch_pipeline_run,
     refresh_run_status,
-    restore_dropped_sample,
     start_pipeline_run,
 )
 from review import policy
+from review.services.dropped_samples import restore_dropped_sample
 
 POLL_EVERY = "2s"
 

@@ -16,8 +16,8 @@ from PIL import Image
 
 from annotator.models import CriticVerdict, Sample
 from annotator.services.importing import ImportReport, import_samples_file
-from annotator.services.pipeline_runs import restore_dropped_sample
 from review.models import AuditEvent
+from review.services.dropped_samples import restore_dropped_sample
 from tests.annotator.importers.helpers import proposal, record, write_jsonl
 from tests.factories import AdjudicationFactory
 

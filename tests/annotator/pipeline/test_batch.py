@@ -1,5 +1,6 @@
 """Batch mode in-process: the real openai client against the loopback server's files and
-batches endpoints; the same outcomes as direct calls (test_orchestrator.py's scripted models)."""
+batches endpoints; the same outcomes as direct calls (the scripted models of
+tests/annotator/services/test_pipeline_runs.py)."""
 
 from __future__ import annotations
 

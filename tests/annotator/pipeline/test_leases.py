@@ -23,7 +23,7 @@ from annotator.services.pipeline_runs import (
     launch_pipeline_run,
     start_pipeline_run,
 )
-from tests.annotator.pipeline.test_orchestrator_control import CONFIG
+from tests.annotator.pipeline.runs.test_units_and_claims import CONFIG
 from tests.support.broker import UNREACHABLE_BROKER, broker_at
 from tests.support.pipeline_runs import make_pipeline_dataset
 

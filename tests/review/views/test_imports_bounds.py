@@ -12,8 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from annotator.models import Sample
-from annotator.services.pipeline_runs import restore_dropped_sample
 from review.models import AuditEvent
+from review.services.dropped_samples import restore_dropped_sample
 from tests.annotator.importers.helpers import proposal, record, row_counts
 
 pytestmark = pytest.mark.django_db

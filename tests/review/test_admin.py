@@ -1,4 +1,5 @@
-"""The dataset admin's action that sends a share of agreed samples to people."""
+"""The dataset admin: the action that sends a share of agreed samples to people (review/admin.py)
+and the blind-to-machines switch."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""`python manage.py demo`: migrate, demo accounts and dataset, then serve on 127.0.0.1:8000."""
+"""`python manage.py demo`: migrate, demo accounts (with their review roles) and dataset, then
+serve on 127.0.0.1:8000. In review: the accounts are people with roles (annotator never
+imports review)."""
 
 from __future__ import annotations
 

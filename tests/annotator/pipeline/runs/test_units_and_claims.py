@@ -1,4 +1,5 @@
-"""Scheduling rules: what a run plans, claims and chains; cancelling; restoring a dropped sample."""
+"""Scheduling rules: what a run plans, claims and chains; cancelling; restoring a dropped sample
+(review.services.dropped_samples)."""
 
 from __future__ import annotations
 
@@ -31,11 +32,11 @@ from annotator.selectors.pipeline_runs import StageProgress, critic_inputs
 from annotator.services.pipeline_runs import (
     RunNotStarted,
     cancel_pipeline_run,
-    restore_dropped_sample,
     start_pipeline_run,
 )
 from annotator.services.verification import verify_sample
 from review.models import AuditEvent
+from review.services.dropped_samples import restore_dropped_sample
 from tests.factories import ProposalFactory, RegionFactory, SampleFactory
 from tests.support.pipeline_runs import make_pipeline_dataset
 
