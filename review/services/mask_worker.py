@@ -38,7 +38,8 @@ from review.models import MaskEdit
 from review.selectors.masks import boxes_without_masks, is_edit_stale
 from review.selectors.samples import sample_image_path
 from review.services.mask_wakeup import notify_mask_edit_finished
-from review.services.masks import _lock_sample, write_person_region
+from review.services.masks import write_person_region
+from review.services.sample_lock import lock_sample_for_mask_writes
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ def _claim(edit_id: int) -> tuple[MaskEdit | None, str]:
             found = row.first()
             if found is None:
                 return None, SKIPPED
-            _lock_sample(found[0])
+            lock_sample_for_mask_writes(sample_id=found[0])
             gone = found[1] if found[1] and owner_is_gone(found[1]) else ""
             claimable = MaskEdit.objects.filter(_claimable(now, gone_owner=gone), pk=edit_id)
             if not claimable.update(**_claim_values(now)):
@@ -272,7 +273,7 @@ def _segment_claimed(edit: MaskEdit) -> tuple[list[dict[str, Any]], str] | None:
 
 def _store(edit: MaskEdit, candidates: list[dict[str, Any]], segmenter: str) -> str:
     with transaction.atomic():
-        _lock_sample(edit.sample_id)
+        lock_sample_for_mask_writes(sample_id=edit.sample_id)
         if is_edit_stale(edit=edit):
             return STALE if _finish(edit, MaskEdit.Status.STALE) else SKIPPED
         if not _finish(

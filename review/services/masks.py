@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -42,6 +42,7 @@ from review.services.mask_dispatch import PRIORITY_OPEN_SAMPLE as PRIORITY_OPEN_
 from review.services.mask_dispatch import PRIORITY_REGIONS as PRIORITY_REGIONS
 from review.services.mask_dispatch import PRIORITY_UPCOMING as PRIORITY_UPCOMING
 from review.services.mask_dispatch import publish_each, send_mask_edit
+from review.services.sample_lock import lock_sample_for_mask_writes
 
 MAX_POINTS = 64
 
@@ -96,14 +97,6 @@ def _check_may_edit(*, user: Any, sample: Sample) -> None:
         raise PermissionDenied(allowed.reason)
 
 
-def _lock_sample(sample_id: int) -> None:
-    # Serialises writers of one sample's masks (PostgreSQL); SQLite's IMMEDIATE transactions
-    # already take the write lock at BEGIN, and it has no FOR UPDATE (the query would be a
-    # plain SELECT: skipped).
-    if connection.features.has_select_for_update:
-        Sample.objects.select_for_update().filter(pk=sample_id).values_list("pk").first()
-
-
 def add_mask_edit(
     *,
     sample: Sample,
@@ -154,7 +147,7 @@ def add_mask_edits(
             code="no_image",
         )
     with transaction.atomic():
-        _lock_sample(sample.pk)
+        lock_sample_for_mask_writes(sample_id=sample.pk)
         edits = element_edits(sample_id=sample.pk, role=role, author_id=author.pk)
         # The head's prompt only: its candidates (up to hundreds of KB of RLE) are not needed.
         head = (
@@ -229,7 +222,7 @@ def undo_mask_edit(*, sample: Sample, role: str, user: Any) -> MaskEdit | None:
     check_role(role)
     _check_may_edit(user=user, sample=sample)
     with transaction.atomic():
-        _lock_sample(sample.pk)
+        lock_sample_for_mask_writes(sample_id=sample.pk)
         chain = _chain(sample, role, user)
         head = head_edit(**chain)
         if head is None:
@@ -247,7 +240,7 @@ def redo_mask_edit(*, sample: Sample, role: str, user: Any) -> MaskEdit:
     check_role(role)
     _check_may_edit(user=user, sample=sample)
     with transaction.atomic():
-        _lock_sample(sample.pk)
+        lock_sample_for_mask_writes(sample_id=sample.pk)
         chain = _chain(sample, role, user)
         head = head_edit(**chain)
         target = redo_target(**chain, above_seq=head.seq if head is not None else 0)
@@ -266,7 +259,7 @@ def choose_mask_candidate(*, sample: Sample, role: str, user: Any, index: int) -
     check_role(role)
     _check_may_edit(user=user, sample=sample)
     with transaction.atomic():
-        _lock_sample(sample.pk)
+        lock_sample_for_mask_writes(sample_id=sample.pk)
         chain = _chain(sample, role, user)
         edit = shown_edit(**chain)
         if edit is None:
@@ -287,7 +280,7 @@ def accept_mask(*, sample: Sample, role: str, user: Any) -> MaskEdit:
     check_role(role)
     _check_may_edit(user=user, sample=sample)
     with transaction.atomic():
-        _lock_sample(sample.pk)
+        lock_sample_for_mask_writes(sample_id=sample.pk)
         head = head_edit(**_chain(sample, role, user))
         if head is None or head.status != MaskEdit.Status.DONE:
             raise MaskConflict(
