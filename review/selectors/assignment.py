@@ -26,6 +26,7 @@ from django.db.models.functions import Coalesce, Greatest
 
 from annotator.models import Dataset, Sample
 from review.models import Annotation, Assignment, AuditEvent, BinaryVote
+from review.selectors.review_order import VALUE, order_value
 
 CONFLICT_ACTION = "conflict"  # review.services.history.CONFLICT
 
@@ -62,7 +63,14 @@ def live_leases_count(*, kind: str, now: datetime, exclude_user: Any = None) -> 
 
 def binary_dataset_ids() -> list[int]:
     """Datasets that run the binary agreement protocol (a non-empty binary_protocol)."""
-    return [pk for pk, protocol in Dataset.objects.values_list("pk", "binary_protocol") if protocol]
+    return [pk for pk, protocol, _ in _dataset_settings()]
+
+
+def _dataset_settings() -> list[tuple[int, dict[str, Any], str]]:
+    """(id, binary_protocol, review_order) of every dataset running the binary protocol or
+    ordering its review by a posterior value: one small query."""
+    rows = Dataset.objects.order_by().values_list("pk", "binary_protocol", "review_order")
+    return [(pk, protocol, order) for pk, protocol, order in rows if protocol or order != "id"]
 
 
 def _taken_by_user(*, user: Any, kind: str, now: datetime) -> Exists:
@@ -79,7 +87,8 @@ def _taken_by_user(*, user: Any, kind: str, now: datetime) -> Exists:
 def annotation_candidates(
     *, user: Any, dataset: Dataset | None, now: datetime, untouched_only: bool = False
 ) -> QuerySet[Sample]:
-    """Samples `user` could lease to answer, fairest first: fewest answers and leases, then oldest.
+    """Samples `user` could lease to answer, fairest first: fewest answers and leases, then
+    oldest, or, in a dataset with a review order, the highest posterior value (then oldest).
 
     Ordering by load computes it for every open sample. `untouched_only` (no answer, vote or
     lease yet) is the cheap first try: in id order the database stops after a batch.
@@ -93,11 +102,20 @@ def annotation_candidates(
     qs = qs.filter(open_q() | gold_q()).exclude(
         _taken_by_user(user=user, kind=Assignment.Kind.ANNOTATE, now=now)
     )
-    with_room = _with_room_for(qs, user=user, now=now)
-    if untouched_only:
-        return with_room.filter(load=0).order_by("id")
+    settings = _dataset_settings()
+    binary_ids = [pk for pk, protocol, _ in settings if protocol]
+    with_room = _with_room_for(qs, user=user, now=now, binary_ids=binary_ids)
     # Oldest = lowest id (ids follow insertion order, and the queue's indexes end in id).
-    return with_room.order_by("load", "id")
+    keys: list[Any] = ["id"]
+    orders = {pk: order for pk, _, order in settings if dataset is None or pk == dataset.pk}
+    # Without a dataset, datasets left out of `orders` (ordered by id) are in scope too.
+    value = order_value(modes=orders, complete=dataset is not None)
+    if value is not None:
+        with_room = with_room.alias(**{VALUE: value})
+        keys = [F(VALUE).desc(nulls_last=True), "id"]
+    if untouched_only:
+        return with_room.filter(load=0).order_by(*keys)
+    return with_room.order_by("load", *keys)
 
 
 def skipped_with_room(*, user: Any, now: datetime) -> QuerySet[Sample]:
@@ -108,14 +126,15 @@ def skipped_with_room(*, user: Any, now: datetime) -> QuerySet[Sample]:
     # Driven by the person's few skips (an IN list), not by a scan of every sample.
     qs = Sample.objects.defer("des").filter(pk__in=skipped.values("sample_id"))
     qs = qs.filter(open_q() | gold_q())
-    return _with_room_for(qs, user=user, now=now)
+    return _with_room_for(qs, user=user, now=now, binary_ids=binary_dataset_ids())
 
 
-def _with_room_for(qs: QuerySet[Sample], *, user: Any, now: datetime) -> QuerySet[Any]:
+def _with_room_for(
+    qs: QuerySet[Sample], *, user: Any, now: datetime, binary_ids: list[int]
+) -> QuerySet[Any]:
     """`qs` narrowed to samples not answered by `user` that still take one more person (the k
     cap, gold, or the binary protocol's one voter at a time), annotated with their `load`
     (typed Any: the type checker cannot see annotations made here from the caller)."""
-    binary_ids = binary_dataset_ids()
     qs = qs.exclude(Exists(Annotation.objects.filter(sample=OuterRef("pk"), annotator=user)))
     votes = _count(BinaryVote.objects.filter(sample=OuterRef("pk")))
     qs = qs.annotate(

@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.db.models.expressions import Combinable
 
 from annotator.models import Dataset, Proposal, Sample
 from annotator.taxonomy import MIKELS_8_LABELS
 from review.selectors.assignment import answered_or_conflicting_ids, needs_adjudication
 from review.selectors.queue_counts import QueueFigures, queue_figures
+from review.selectors.review_order import (
+    Key,
+    is_ordered_by_value,
+    ordered_by_value,
+    ordering,
+    parse_key,
+)
 
 DISPUTED = Sample.Status.DISPUTED.value
 NEEDS_ADJUDICATION = "needs_adjudication"  # not a Sample.Status: answers in, no agreement
@@ -20,9 +28,17 @@ QUEUE_COLUMNS = ("id", "dataset_id", "external_id", "source", "suggested_emotion
 
 
 def queue_samples(
-    *, dataset: Dataset | None, status: str = DISPUTED, source: str = "", suggested: str = ""
+    *,
+    dataset: Dataset | None,
+    status: str = DISPUTED,
+    source: str = "",
+    suggested: str = "",
+    order: Combinable | None = None,
+    selection: Q | None = None,
 ) -> QuerySet[Sample]:
-    """Samples matching the filters, oldest first; an empty filter means "any".
+    """Samples matching the filters, oldest first; an empty filter means "any". With `order`
+    (review.selectors.review_order), highest value first instead; `selection` narrows further
+    (the DES map's lasso).
 
     Kept lean on purpose (no join, no per-row aggregate) so the database walks the
     `sample_queue*` index in id order and stops at the page: a join or a correlated count made
@@ -41,6 +57,10 @@ def queue_samples(
         qs = qs.filter(source=source)
     if suggested:
         qs = qs.filter(suggested_emotion=suggested)
+    if selection is not None:
+        qs = qs.filter(selection)
+    if order is not None:
+        return ordered_by_value(qs, value=order)
     return qs.order_by("id")
 
 
@@ -80,13 +100,6 @@ def previous_sample_before(*, sample: Sample, status: str = DISPUTED) -> Sample 
     """The previous sample by id in the same dataset with `status` (no wrapping)."""
     same = Sample.objects.defer("des").filter(dataset_id=sample.dataset_id, status=status)
     return same.filter(pk__lt=sample.pk).order_by("-id").first()
-
-
-def first_queued_sample(*, dataset: Dataset | None, status: str = DISPUTED) -> Sample | None:
-    qs = Sample.objects.filter(status=status).only("id").order_by("id")
-    if dataset is not None:
-        qs = qs.filter(dataset=dataset)
-    return qs.first()
 
 
 def queue_counts(*, dataset: Dataset | None, figures: QueueFigures | None = None) -> dict[str, int]:
@@ -146,6 +159,7 @@ class QueuePage:
     number: int
     count: int
     per_page: int
+    by_value: bool = False  # ordered by a posterior value: links carry "<value>:<id>"
 
     @property
     def paginator(self) -> QueuePage:  # templates read page.paginator.count / .num_pages
@@ -170,13 +184,18 @@ class QueuePage:
     def next_page_number(self) -> int:
         return self.number + 1
 
-    @property
-    def before(self) -> int | None:
-        return self.object_list[0].pk if self.object_list else None
+    def _token(self, row: Sample) -> str:
+        if not self.by_value:
+            return str(row.pk)
+        return Key(value=getattr(row, "order_value", None), pk=row.pk).token
 
     @property
-    def after(self) -> int | None:
-        return self.object_list[-1].pk if self.object_list else None
+    def before(self) -> str | None:
+        return self._token(self.object_list[0]) if self.object_list else None
+
+    @property
+    def after(self) -> str | None:
+        return self._token(self.object_list[-1]) if self.object_list else None
 
 
 def _page_number(value: str, *, num_pages: int) -> int:
@@ -188,18 +207,30 @@ def _page_number(value: str, *, num_pages: int) -> int:
 def queue_page(
     *, samples: QuerySet[Sample], count: int, per_page: int, page: str, after: str, before: str
 ) -> QueuePage:
-    """The page of `samples` (ordered by id) that `page` names, found from `after` / `before`
-    when the link carries one; a bare page number falls back to OFFSET (a typed URL)."""
-    result = QueuePage(object_list=[], number=1, count=count, per_page=per_page)
+    """The page of `samples` (ordered by id, or by a value then id) that `page` names, found
+    from `after` / `before` when the link carries one; a bare page number falls back to OFFSET
+    (a typed URL)."""
+    by_value = is_ordered_by_value(samples)
+    result = QueuePage(object_list=[], number=1, count=count, per_page=per_page, by_value=by_value)
     number = _page_number(page, num_pages=result.num_pages)
-    if after.isdecimal() and number > 1:
-        rows = list(samples.filter(id__gt=int(after))[:per_page])
-    elif before.isdecimal():
-        rows = list(samples.filter(id__lt=int(before)).order_by("-id")[:per_page])[::-1]
+    backwards = ordering(forwards=False) if by_value else ["-id"]
+    after_q, before_q = _keyset(after, by_value=by_value), _keyset(before, by_value=by_value)
+    if after_q is not None and number > 1:
+        rows = list(samples.filter(after_q[0])[:per_page])
+    elif before_q is not None:
+        rows = list(samples.filter(before_q[1]).order_by(*backwards)[:per_page])[::-1]
     elif number == result.num_pages and number > 1:  # "last": the tail, read backwards
         tail = count - (number - 1) * per_page
-        rows = list(samples.order_by("-id")[:tail])[::-1]
+        rows = list(samples.order_by(*backwards)[:tail])[::-1]
     else:
         rows = list(samples[(number - 1) * per_page : number * per_page])
     result.object_list, result.number = rows, number
     return result
+
+
+def _keyset(token: str, *, by_value: bool) -> tuple[Q, Q] | None:
+    """(rows after, rows before) the row a link's token names; None for no token."""
+    if not by_value:
+        return (Q(id__gt=int(token)), Q(id__lt=int(token))) if token.isdecimal() else None
+    key = parse_key(token)
+    return None if key is None else (key.after_q(), key.before_q())

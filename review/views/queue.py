@@ -44,6 +44,7 @@ from review.selectors.queue import (
     with_proposal_counts,
 )
 from review.selectors.queue_counts import QueueFigures, queue_figures
+from review.selectors.review_order import dataset_orders, order_value
 from review.services.assignment import lease_next_sample
 
 
@@ -102,8 +103,14 @@ def queue_view(request: HtmxHttpRequest) -> HttpResponse:
             source=filters["source"],
             suggested=filters["suggested"],
         )
+    # The disputed queue follows its dataset's review order (most uncertain first, ...).
+    order = (
+        order_value(modes=dataset_orders(dataset=dataset))
+        if filters["status"] == DISPUTED
+        else None
+    )
     page = queue_page(
-        samples=queue_samples(**filters),
+        samples=queue_samples(**filters, order=order),
         count=count,
         per_page=settings.QUEUE_PAGE_SIZE,
         page=request.GET.get("page", ""),
