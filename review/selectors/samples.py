@@ -60,11 +60,6 @@ def next_label_version(*, sample: Sample) -> int:
     return (highest or 0) + 1
 
 
-def latest_adjudication(*, sample: Sample) -> Adjudication | None:
-    """Alias of current_adjudication (the name the issue-2 code used)."""
-    return current_adjudication(sample=sample)
-
-
 def adjudication_versions(*, sample: Sample) -> list[Adjudication]:
     """Every version of the final label, newest first, reverted ones included."""
     return list(

@@ -195,23 +195,3 @@ def _most_common(values: list[str]) -> str:
     counts = Counter(v.casefold() for v in present)
     best = max(counts.values())
     return next(v for v in present if counts[v.casefold()] == best)
-
-
-def resolve_sample_answers(*, sample: Sample) -> AnswerOutcome | None:
-    """Settle an open sample from the answers it already holds (e.g. after an import).
-
-    Returns None when the sample is gold, closed, or has fewer than k answers.
-    """
-    with transaction.atomic():
-        locked = Sample.objects.select_for_update().select_related("dataset").get(pk=sample.pk)
-        answers = list(
-            Annotation.objects.filter(sample=locked).select_related("annotator").order_by("id")
-        )
-        open_statuses = (Sample.Status.DISPUTED, Sample.Status.AGREED)
-        if locked.gold_emotion or locked.status not in open_statuses:
-            return None
-        if not answers or len(answers) < locked.dataset.overlap_k:
-            return None
-        outcome = _resolve(sample=locked, answers=answers, annotation=answers[-1])
-    sample.status = locked.status
-    return outcome

@@ -14,7 +14,6 @@ from review.services.adjudication import VersionConflict
 from review.services.consensus import (
     LeaseLost,
     consensus_label,
-    resolve_sample_answers,
     submit_answer,
 )
 from tests.factories import AdjudicationFactory, DatasetFactory, SampleFactory
@@ -134,14 +133,3 @@ def test_consensus_label_needs_every_answer_to_name_the_same_emotion():
     answers.append(answer(sample, c, "fear"))
     assert consensus_label(answers=answers) is None
     assert consensus_label(answers=[]) is None
-
-
-def test_resolve_sample_answers_settles_imported_answers():
-    sample = SampleFactory.create(dataset=DatasetFactory.create(overlap_k=2))
-    answer(sample, member(), "awe")
-    assert resolve_sample_answers(sample=sample) is None  # one of two
-    answer(sample, member(), "awe")
-    outcome = resolve_sample_answers(sample=sample)
-    assert outcome is not None and outcome.decision is not None
-    assert outcome.decision.method == "consensus"
-    assert resolve_sample_answers(sample=sample) is None  # closed now
