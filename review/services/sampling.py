@@ -3,11 +3,20 @@
 Which samples is decided by a seeded hash of each sample's id in its dataset, not by a random
 generator: re-running with the same seed and share picks the same samples, and raising the
 share only adds samples (the earlier picks stay picked).
+
+When the dataset orders review by the latent-class consensus (Dataset.review_order "entropy"
+or "expected_change"), the share is instead round(share x agreed samples) taken from the top of
+that order: highest posterior entropy (or expected change of the label) first, ties and samples
+the latest fit did not cover (they come last) in seeded-hash order. Agreed samples where the
+raters' evidence is least certain are the ones a human check can overturn. Deterministic for one
+fit; a new fit may reorder, and a raised share still only adds. Without a finished fit the hash
+rule applies.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +26,19 @@ from django.db import transaction
 
 from annotator.models import Dataset, Sample
 from review.models import Annotation, Assignment
+from review.models_consensus import SamplePosterior
 from review.services import history
 
 DEFAULT_SEED = "emoreview"
 HASH_SPACE = 2**64
 UPDATE_BATCH = 1000
+
+
+ORDER_HASH = "hash"
+PRIORITY_ORDERS = (
+    "entropy",
+    "expected_change",
+)  # Dataset.review_order values, SamplePosterior fields
 
 
 @dataclass(frozen=True)
@@ -33,11 +50,13 @@ class HumanCheckReport:
     selected: int
     added: int
     removed: int
+    order: str = ORDER_HASH  # how the share was picked: "hash", "entropy", "expected_change"
 
     def __str__(self) -> str:
+        picked = "by seeded hash" if self.order == ORDER_HASH else f"highest {self.order} first"
         return (
             f"{self.dataset}: {self.selected} of {self.agreed} agreed samples go to people "
-            f"(share {self.share:g}, seed {self.seed!r}; +{self.added}, -{self.removed})"
+            f"(share {self.share:g}, {picked}, seed {self.seed!r}; +{self.added}, -{self.removed})"
         )
 
 
@@ -51,18 +70,15 @@ def select_human_checks(
     *, dataset: Dataset, share: float | None = None, seed: str = DEFAULT_SEED, actor: Any = None
 ) -> HumanCheckReport:
     """Flag the agreed samples whose hash falls under `share` (default: the dataset's setting,
-    else settings.HUMAN_CHECK_SHARE). Samples people already work on keep their flag."""
+    else settings.HUMAN_CHECK_SHARE), or with a consensus review order the top share by it
+    (module docstring). Samples people already work on keep their flag."""
     if share is None:
         share = dataset.agreed_review_share or settings.HUMAN_CHECK_SHARE
     if not 0.0 <= share <= 1.0:
         raise ValidationError(f"share must be between 0 and 1, not {share}")
     agreed = Sample.objects.filter(dataset=dataset, status=Sample.Status.AGREED)
     rows = list(agreed.values_list("pk", "external_id", "human_check"))
-    chosen = {
-        pk
-        for pk, external_id, _ in rows
-        if hash_fraction(seed=seed, dataset_name=dataset.name, external_id=external_id) < share
-    }
+    chosen, order = _chosen(dataset=dataset, rows=rows, share=share, seed=seed)
     started = set(Annotation.objects.filter(sample__in=agreed).values_list("sample_id", flat=True))
     started |= set(Assignment.objects.filter(sample__in=agreed).values_list("sample_id", flat=True))
     add = [pk for pk, _, flagged in rows if pk in chosen and not flagged]
@@ -83,6 +99,7 @@ def select_human_checks(
             - len(remove),
             added=len(add),
             removed=len(remove),
+            order=order,
         )
         history.record_event(
             sample=None,
@@ -92,8 +109,47 @@ def select_human_checks(
                 "dataset": dataset.name,
                 "share": share,
                 "seed": seed,
+                "order": order,
                 "added": len(add),
                 "removed": len(remove),
             },
         )
     return report
+
+
+def _chosen(
+    *, dataset: Dataset, rows: list[tuple[int, str, bool]], share: float, seed: str
+) -> tuple[set[int], str]:
+    """(the agreed samples the share picks, how: "hash" or the dataset's review order)."""
+    fractions = {
+        pk: hash_fraction(seed=seed, dataset_name=dataset.name, external_id=external_id)
+        for pk, external_id, _ in rows
+    }
+    priority = _priorities(dataset=dataset)
+    if not priority:
+        return {pk for pk, fraction in fractions.items() if fraction < share}, ORDER_HASH
+    return _top_share(fractions=fractions, priority=priority, share=share), dataset.review_order
+
+
+def _priorities(*, dataset: Dataset) -> dict[int, float]:
+    """{agreed sample id: its entropy or expected change} from the latest fit's posteriors,
+    when the dataset orders review by one ({} otherwise, or before any fit)."""
+    if dataset.review_order not in PRIORITY_ORDERS:
+        return {}
+    rows = SamplePosterior.objects.filter(
+        dataset=dataset, sample__status=Sample.Status.AGREED
+    ).values_list("sample_id", dataset.review_order)
+    return dict(rows)
+
+
+def _top_share(
+    *, fractions: dict[int, float], priority: dict[int, float], share: float
+) -> set[int]:
+    """The round(share x n) samples of highest priority; ties, then samples without one, in
+    seeded-hash order (so the pick is a prefix of one fixed order: a larger share adds)."""
+    wanted = math.floor(share * len(fractions) + 0.5)
+    ranked = sorted(
+        fractions,
+        key=lambda pk: (pk not in priority, -priority.get(pk, 0.0), fractions[pk], pk),
+    )
+    return set(ranked[:wanted])
