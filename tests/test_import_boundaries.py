@@ -77,3 +77,23 @@ def test_the_boundary_check_sees_each_way_of_reaching_review():
     missed = ["from reviewer import x", "# the review app", 'get_model("annotator", "Sample")']
     assert all(REVIEW_REFERENCE.search(line) for line in caught)
     assert not any(REVIEW_REFERENCE.search(line) for line in missed)
+
+
+# The dev extra's packages, by import name: tests and bench use them; the app never does, or a
+# deployment installed without the extra would fail (pyproject.toml keeps them out of runtime).
+# Not pandas: crowd-kit, which the consensus fit uses, takes pandas frames and brings pandas.
+DEV_ONLY = [
+    "pytest", "factory", "playwright", "skimage", "schemathesis", "datasets",
+    "polars", "markdown_it", "krippendorff", "statsmodels", "sklearn",
+]  # fmt: skip
+
+
+def test_the_app_imports_nothing_from_the_dev_extra():
+    pattern = re.compile(r"^\s*(?:from|import)\s+(" + "|".join(DEV_ONLY) + r")\b", re.MULTILINE)
+    found = {
+        path.relative_to(ROOT).as_posix(): pattern.findall(path.read_text())
+        for folder in ("annotator", "review")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if "migrations" not in path.parts
+    }
+    assert {path: names for path, names in found.items() if names} == {}
