@@ -90,3 +90,17 @@ def resend_stuck_export_jobs() -> int:
     from review.services.export_jobs import resend_stuck_export_jobs as resend
 
     return resend()
+
+
+@shared_task(
+    name="review.compute_des_map",
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=30,
+    max_retries=5,
+)
+def compute_des_map(map_id: int) -> str:
+    """Project a dataset's DES to 2-D (default queue); the claim makes a redelivery a no-op."""
+    from review.services.des_map import compute_des_map as compute
+
+    return compute(map_id=int(map_id))

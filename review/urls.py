@@ -3,6 +3,7 @@ from django.urls import path
 from review.views import (
     audit,
     blind,
+    des_map,
     drafts,
     export,
     history,
@@ -57,4 +58,10 @@ urlpatterns = [
     path("audit/figures.json", audit.audit_json_view, name="audit_json"),
     path("audit/tables/<slug:table>/", audit.audit_table_view, name="audit_table"),
     path("audit/samples/", audit.audit_samples_view, name="audit_samples"),
+    path("map/", des_map.des_map_view, name="des_map"),
+    path("map/<int:dataset_id>/recompute/", des_map.des_map_recompute_view, name="map_recompute"),
+    path("map/points/<int:pk>.bin", des_map.des_map_points_view, name="map_points"),
+    path("map/codes/<int:pk>.bin", des_map.des_map_codes_view, name="map_codes"),
+    path("map/legend/<int:pk>/", des_map.des_map_legend_view, name="map_legend"),
+    path("map/select/<int:pk>/", des_map.des_map_select_view, name="map_select"),
 ]

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 from django.db.models import Count, Max, Q, Subquery
 
 from annotator.models import Sample
+from review.models import Adjudication
+from review.models_consensus import SamplePosterior
 from review.models_desmap import DesMap, MapSelectionSample
 
 
@@ -40,3 +49,157 @@ def latest_des_map(*, dataset_id: int, method: str, done: bool = True) -> DesMap
     if done:
         maps = maps.filter(status=DesMap.Status.DONE)
     return maps.order_by("-created_at", "-id").first()
+
+
+# Colouring: one uint8 code a point, in the map's id order, and the legend that names them.
+COLOUR_BY = {
+    "emotion": "Final emotion",
+    "status": "Status",
+    "entropy": "Posterior entropy",
+    "source": "Source",
+}
+MAX_CATEGORIES = 15  # palette classes des-c1..des-c15 (static/review/des_map.css); more: other
+ENTROPY_BINS = 8  # des-s1..des-s8, a sequential palette
+NONE_CODE = 0  # grey: no final label, no posterior, hidden
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    code: int
+    label: str
+    count: int
+    css: str  # the swatch's class; the page reads its colour from the stylesheet
+
+
+@dataclass(frozen=True)
+class Colouring:
+    by: str
+    codes: npt.NDArray[np.uint8]
+    legend: list[LegendEntry]
+
+
+def map_colouring(
+    *, des_map: DesMap, by: str, ids: npt.NDArray[np.int32], hidden: set[int]
+) -> Colouring:
+    """Codes for the points `ids` (the map's, ascending) coloured `by` one of COLOUR_BY.
+    `hidden`: samples the viewer answers blind, whose label and entropy stay grey."""
+    values = _point_values(dataset_id=des_map.dataset_id, by=by, ids=ids)
+    if by == "entropy":
+        return _entropy_colouring(des_map=des_map, values=values, ids=ids, hidden=hidden)
+    if by == "emotion" and hidden:
+        values = _without(values, ids=ids, hidden=hidden)
+    return _category_colouring(by=by, values=values, order=_category_order(des_map, by))
+
+
+def _point_values(*, dataset_id: int, by: str, ids: npt.NDArray[np.int32]) -> list[Any]:
+    """Each point's value (None where it has none), read in one pass in id order."""
+    field = {"status": "status", "source": "source"}.get(by)
+    samples = Sample.objects.filter(dataset_id=dataset_id).order_by("id")
+    if field:
+        found = dict(samples.values_list("id", field).iterator(chunk_size=20000))
+    elif by == "emotion":
+        found = _final_emotions(dataset_id=dataset_id)
+    elif by == "entropy":
+        posteriors = SamplePosterior.objects.filter(dataset_id=dataset_id)
+        found = dict(posteriors.values_list("sample_id", "entropy").iterator(chunk_size=20000))
+    else:
+        raise ValueError(f"colour by one of {', '.join(COLOUR_BY)}")
+    return [found.get(int(pk)) for pk in ids]
+
+
+def _final_emotions(*, dataset_id: int) -> dict[int, str]:
+    """The final label as exports give it: an adjudicated sample's current version, an agreed
+    sample's shared emotion; nothing for the others."""
+    samples = Sample.objects.filter(dataset_id=dataset_id)
+    agreed = samples.filter(status=Sample.Status.AGREED).exclude(suggested_emotion="")
+    found = dict(agreed.values_list("id", "suggested_emotion").iterator(chunk_size=20000))
+    versions = Adjudication.objects.filter(
+        sample__dataset_id=dataset_id, sample__status=Sample.Status.ADJUDICATED, reverted=False
+    ).order_by("sample_id", "version")
+    # Ascending versions: the last one written per sample is its current label.
+    found.update(versions.values_list("sample_id", "emotion").iterator(chunk_size=20000))
+    return found
+
+
+def _without(values: list[Any], *, ids: npt.NDArray[np.int32], hidden: set[int]) -> list[Any]:
+    return [None if int(pk) in hidden else v for pk, v in zip(ids, values, strict=True)]
+
+
+def _category_order(des_map: DesMap, by: str) -> list[str]:
+    if by == "emotion":
+        return list(des_map.dataset.taxonomy.labels)
+    if by == "status":
+        return list(Sample.Status.values)
+    return []  # sources: by count
+
+
+def _category_colouring(*, by: str, values: list[Any], order: list[str]) -> Colouring:
+    counts = Counter(v for v in values if v)
+    top = {label for label, _ in counts.most_common(MAX_CATEGORIES)}
+    ranked = [x for x in order if x in top] + sorted(top - set(order), key=lambda x: -counts[x])
+    code_of = {label: i + 1 for i, label in enumerate(ranked)}
+    other = len(ranked) + 1 if len(counts) > len(ranked) else 0
+    codes = np.fromiter(
+        (code_of.get(v, other) if v else NONE_CODE for v in values), np.uint8, len(values)
+    )
+    tally = np.bincount(codes, minlength=len(ranked) + 2)
+    legend = [
+        LegendEntry(code_of[x], x, int(tally[code_of[x]]), f"des-c{code_of[x]}") for x in ranked
+    ]
+    if other:
+        legend.append(LegendEntry(other, "other", int(tally[other]), f"des-c{other}"))
+    none_label = {"emotion": "no final label", "source": "no source"}.get(by, "none")
+    legend.append(LegendEntry(NONE_CODE, none_label, int(tally[NONE_CODE]), "des-c0"))
+    return Colouring(by=by, codes=codes, legend=legend)
+
+
+def _entropy_colouring(
+    *, des_map: DesMap, values: list[Any], ids: npt.NDArray[np.int32], hidden: set[int]
+) -> Colouring:
+    """ENTROPY_BINS equal bins over 0..log2(taxonomy size) bits, most certain first."""
+    if hidden:
+        values = _without(values, ids=ids, hidden=hidden)
+    top = math.log2(max(len(des_map.dataset.taxonomy.labels), 2))
+    bits = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    known = ~np.isnan(bits)
+    bins = np.floor(np.clip(bits[known] / top, 0, 1) * ENTROPY_BINS).clip(max=ENTROPY_BINS - 1)
+    codes = np.zeros(len(values), dtype=np.uint8)
+    codes[known] = bins.astype(np.uint8) + 1
+    tally = np.bincount(codes, minlength=ENTROPY_BINS + 1)
+    step = top / ENTROPY_BINS
+    legend = [
+        LegendEntry(
+            b + 1,
+            f"{b * step:.2f} to {(b + 1) * step:.2f} bits",
+            int(tally[b + 1]),
+            f"des-s{b + 1}",
+        )
+        for b in range(ENTROPY_BINS)
+    ]
+    legend.append(LegendEntry(NONE_CODE, "no posterior", int(tally[NONE_CODE]), "des-c0"))
+    return Colouring(by="entropy", codes=codes, legend=legend)
+
+
+@dataclass(frozen=True)
+class MapState:
+    done: DesMap | None  # the newest finished map, drawn
+    waiting: DesMap | None  # one pending or running
+    failed: DesMap | None  # the newest attempt, when it failed after the drawn one
+    current_key: str
+    with_des: int  # samples with a DES now
+
+    @property
+    def stale(self) -> bool:
+        """The DES were added, removed or rewritten since the drawn map (or samples reviewed:
+        updated_at moves on every write)."""
+        return self.done is not None and self.done.cache_key != self.current_key
+
+
+def des_map_state(*, dataset_id: int, method: str) -> MapState:
+    maps = DesMap.objects.filter(dataset_id=dataset_id, method=method).defer("points")
+    done = latest_des_map(dataset_id=dataset_id, method=method)
+    waiting = maps.filter(status__in=[DesMap.Status.PENDING, DesMap.Status.RUNNING]).first()
+    newest = maps.order_by("-id").first()
+    failed = newest if newest and newest.status == DesMap.Status.FAILED else None
+    key = des_cache_key(dataset_id=dataset_id)
+    return MapState(done, waiting, failed, key, count_from_cache_key(key))

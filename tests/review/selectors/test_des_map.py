@@ -23,7 +23,7 @@ def _selection(token: str, samples: list[Sample]) -> MapSelection:
 
 
 def test_selection_filter_keeps_exactly_the_selected_samples() -> None:
-    dataset = DatasetFactory()
+    dataset = DatasetFactory.create()
     samples = SampleFactory.create_batch(5, dataset=dataset)
     _selection("abc", samples[1:4])
     q = selection_filter(selection="abc", dataset_id=dataset.pk)
@@ -33,7 +33,7 @@ def test_selection_filter_keeps_exactly_the_selected_samples() -> None:
 
 
 def test_unknown_token_or_other_dataset_gives_none() -> None:
-    dataset, other = DatasetFactory(), DatasetFactory()
+    dataset, other = DatasetFactory.create(), DatasetFactory.create()
     _selection("abc", SampleFactory.create_batch(2, dataset=dataset))
     assert selection_filter(selection="nope", dataset_id=dataset.pk) is None
     assert selection_filter(selection="abc", dataset_id=other.pk) is None

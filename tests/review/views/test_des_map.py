@@ -1,0 +1,223 @@
+"""The DES map page and its endpoints: who may use them, the bytes they send, selections."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from annotator.models import Sample
+from review.models import Adjudication
+from review.models_desmap import DesMap, MapSelection
+from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
+from review.selectors.des_map import selection_filter
+from review.services.des_map import compute_des_map
+from review.services.des_map_store import QUANT_MAX, unpack_points
+from tests.factories import AdminFactory, DatasetFactory, SampleFactory
+from tests.review.team import lease, member
+
+pytestmark = pytest.mark.django_db
+
+STATUSES = ["agreed", "disputed", "adjudicated", "pending"]
+
+
+@pytest.fixture
+def world():
+    dataset = DatasetFactory.create()
+    rng = np.random.default_rng(3)
+    samples = []
+    for i in range(24):
+        des = (rng.normal(size=32) + [i % 3] * 32).astype("<f4").tobytes()
+        status = STATUSES[i % 4]
+        samples.append(
+            SampleFactory.create(dataset=dataset, des=des, status=status, suggested_emotion="awe")
+        )
+    for s in samples:
+        if s.status == "adjudicated":
+            Adjudication.objects.create(sample=s, emotion="fear", confidence=5, version=1)
+            Adjudication.objects.create(sample=s, emotion="anger", confidence=5, version=2)
+    des_map = DesMap.objects.create(dataset=dataset)
+    assert compute_des_map(map_id=des_map.pk) == "done"
+    des_map.refresh_from_db()
+    return dataset, samples, des_map
+
+
+def _client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _urls(dataset, des_map) -> list[tuple[str, str]]:
+    return [
+        ("get", f"{reverse('review:des_map')}?dataset={dataset.pk}"),
+        ("get", reverse("review:map_points", args=[des_map.pk])),
+        ("get", reverse("review:map_codes", args=[des_map.pk]) + "?by=status"),
+        ("get", reverse("review:map_legend", args=[des_map.pk]) + "?by=status"),
+        ("post", reverse("review:map_select", args=[des_map.pk])),
+        ("post", reverse("review:map_recompute", args=[dataset.pk])),
+    ]
+
+
+@pytest.mark.parametrize("roles", [(ANNOTATOR,), (ADJUDICATOR,), ()])
+def test_people_without_the_auditor_role_get_403(world, roles) -> None:
+    dataset, _, des_map = world
+    client = _client(member(*roles))
+    for method, url in _urls(dataset, des_map):
+        assert getattr(client, method)(url).status_code == 403, url
+
+
+def test_anonymous_people_go_to_the_login_page(world) -> None:
+    dataset, _, des_map = world
+    for method, url in _urls(dataset, des_map):
+        response = getattr(Client(), method)(url)
+        assert response.status_code == 302 and "/login/" in response["Location"], url
+
+
+@pytest.mark.parametrize("who", ["auditor", "admin"])
+def test_auditors_and_admins_see_the_page(world, who) -> None:
+    dataset, _, des_map = world
+    user = member(AUDITOR) if who == "auditor" else AdminFactory.create()
+    page = _client(user).get(f"{reverse('review:des_map')}?dataset={dataset.pk}")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert reverse("review:map_points", args=[des_map.pk]) in html
+    assert "24 samples" in html and 'id="des-canvas"' in html
+    assert reverse("review:des_map") in html  # the nav link
+
+
+def test_points_endpoint_sends_8_bytes_a_point_in_the_stored_order(world) -> None:
+    _, samples, des_map = world
+    response = _client(member(AUDITOR)).get(reverse("review:map_points", args=[des_map.pk]))
+    assert response["Content-Type"] == "application/octet-stream"
+    body = response.content
+    n = len(samples)
+    assert len(body) == 8 * n
+    qx = np.frombuffer(body, "<u2", n)
+    qy = np.frombuffer(body, "<u2", n, 2 * n)
+    ids = np.frombuffer(body, "<i4", n, 4 * n)
+    assert ids.tolist() == [s.pk for s in samples]
+    stored = unpack_points(des_map.points)
+    # One common scale: the order of x (and of y) is the stored one, the larger extent fills.
+    assert (np.argsort(qx, kind="stable") == np.argsort(stored.x, kind="stable")).mean() > 0.9
+    assert max(qx.max(), qy.max()) == QUANT_MAX and min(qx.min(), qy.min()) == 0
+    span_x, span_y = np.ptp(stored.x), np.ptp(stored.y)
+    assert abs(qy.max() / qx.max() - span_y / span_x) < 1e-3
+
+
+def test_codes_follow_the_legend_and_final_labels(world) -> None:
+    dataset, samples, des_map = world
+    client = _client(member(AUDITOR))
+    codes_url = reverse("review:map_codes", args=[des_map.pk])
+    legend_url = reverse("review:map_legend", args=[des_map.pk])
+    status = np.frombuffer(client.get(codes_url + "?by=status").content, np.uint8)
+    order = list(Sample.Status.values)
+    assert status.tolist() == [order.index(s.status) + 1 for s in samples]
+    emotion = np.frombuffer(client.get(codes_url + "?by=emotion").content, np.uint8)
+    labels = list(dataset.taxonomy.labels)
+    by_status = {"agreed": "awe", "adjudicated": "anger"}  # the current version, not the first
+    present = sorted({labels.index(v) for v in by_status.values()})
+    code_of = {labels[i]: c + 1 for c, i in enumerate(present)}
+    expected = [code_of.get(by_status.get(s.status, ""), 0) for s in samples]
+    assert emotion.tolist() == expected
+    legend = client.get(legend_url + "?by=emotion").content.decode()
+    assert f'data-code="{code_of["anger"]}"' in legend and "no final label" in legend
+
+
+def test_blind_samples_stay_grey_for_their_annotator(world) -> None:
+    _, samples, des_map = world
+    person = member(AUDITOR, ANNOTATOR)
+    lease(samples[0], person)  # agreed: its label would be awe
+    codes = _client(person).get(reverse("review:map_codes", args=[des_map.pk]) + "?by=emotion")
+    values = np.frombuffer(codes.content, np.uint8)
+    assert values[0] == 0 and values[4] != 0
+
+
+def test_entropy_without_posteriors_is_all_none(world) -> None:
+    _, samples, des_map = world
+    url = reverse("review:map_codes", args=[des_map.pk]) + "?by=entropy"
+    codes = np.frombuffer(_client(member(AUDITOR)).get(url).content, np.uint8)
+    assert codes.tolist() == [0] * len(samples)
+
+
+def _wire(client, des_map) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    body = client.get(reverse("review:map_points", args=[des_map.pk])).content
+    n = len(body) // 8
+    return (
+        np.frombuffer(body, "<u2", n),
+        np.frombuffer(body, "<u2", n, 2 * n),
+        np.frombuffer(body, "<i4", n, 4 * n),
+    )
+
+
+def test_a_box_becomes_a_selection_the_queue_filters_by(world) -> None:
+    dataset, _, des_map = world
+    client = _client(member(AUDITOR))
+    qx, _qy, ids = _wire(client, des_map)
+    cut = float(np.median(qx))
+    box = f"0,0 {cut},0 {cut},{QUANT_MAX} 0,{QUANT_MAX}"
+    response = client.post(reverse("review:map_select", args=[des_map.pk]), {"polygon": box})
+    assert response.status_code == 302
+    query = parse_qs(urlparse(response["Location"]).query)
+    assert urlparse(response["Location"]).path == reverse("review:queue")
+    token = query["selection"][0]
+    assert query["dataset"] == [str(dataset.pk)]
+    q = selection_filter(selection=token, dataset_id=dataset.pk)
+    assert q is not None
+    picked = set(Sample.objects.filter(q).values_list("id", flat=True))
+    assert picked == {int(i) for i in ids[qx < cut]}  # the right edge is outside (even-odd)
+    assert MapSelection.objects.get(token=token).n_samples == len(picked) > 0
+
+
+def test_a_lasso_selects_what_lies_inside_and_bad_polygons_are_400(world) -> None:
+    dataset, _, des_map = world
+    client = _client(member(AUDITOR))
+    qx, qy, ids = _wire(client, des_map)
+    triangle = f"0,0 {QUANT_MAX},0 0,{QUANT_MAX}"
+    url = reverse("review:map_select", args=[des_map.pk])
+    token = parse_qs(urlparse(client.post(url, {"polygon": triangle})["Location"]).query)
+    q = selection_filter(selection=token["selection"][0], dataset_id=dataset.pk)
+    assert q is not None
+    inside = qx.astype(float) + qy.astype(float) < QUANT_MAX
+    assert set(Sample.objects.filter(q).values_list("id", flat=True)) == set(ids[inside].tolist())
+    for bad in ["", "1,2 3,4", "0,0 1,1 x,y", f"0,0 {QUANT_MAX + 1},0 0,5"]:
+        assert client.post(url, {"polygon": bad}).status_code == 400, bad
+
+
+def test_a_deleted_sample_is_left_out_of_a_selection(world) -> None:
+    dataset, samples, des_map = world
+    client = _client(member(AUDITOR))
+    qx, qy, ids = _wire(client, des_map)
+    gone = samples[0].pk
+    samples[0].delete()  # after the map was computed: still on it
+    url = reverse("review:map_select", args=[des_map.pk])
+    location = client.post(url, {"polygon": "0,0 65535,0 65535,65535 0,65535"})["Location"]
+    token = parse_qs(urlparse(location).query)["selection"][0]
+    # The even-odd rule leaves points on the right and bottom edges out.
+    kept = set(ids[(qx < QUANT_MAX) & (qy < QUANT_MAX)].tolist()) - {gone}
+    q = selection_filter(selection=token, dataset_id=dataset.pk)
+    assert q is not None
+    assert set(Sample.objects.filter(q).values_list("id", flat=True)) == kept
+    assert MapSelection.objects.get(token=token).n_samples == len(kept)
+
+
+def test_the_page_asks_for_a_map_when_there_is_none(django_capture_on_commit_callbacks) -> None:
+    dataset = DatasetFactory.create()
+    for i in range(5):
+        des = np.random.default_rng(i).normal(size=8).astype("<f4").tobytes()
+        SampleFactory.create(dataset=dataset, des=des)
+    client = _client(member(AUDITOR))
+    with django_capture_on_commit_callbacks(execute=True):
+        page = client.get(f"{reverse('review:des_map')}?dataset={dataset.pk}")
+    assert page.status_code == 200
+    des_map = DesMap.objects.get(dataset=dataset)
+    assert des_map.status == DesMap.Status.DONE  # no broker: computed in-process
+    again = client.get(f"{reverse('review:des_map')}?dataset={dataset.pk}")
+    assert reverse("review:map_points", args=[des_map.pk]) in again.content.decode()
+    assert DesMap.objects.filter(dataset=dataset).count() == 1  # nothing changed: no new map
+    response = client.post(reverse("review:map_recompute", args=[dataset.pk]), {"method": "pca"})
+    assert response.status_code == 302
+    assert DesMap.objects.filter(dataset=dataset).count() == 2  # asked: a new one
