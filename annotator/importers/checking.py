@@ -8,15 +8,16 @@ problem raises ImportFailed there and the transaction rolls everything back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from annotator.importers.fields import check_box_inside
-from annotator.importers.images import ImageCache, ImageInfo, ImageProblem
-from annotator.importers.issues import ImportIssue, LineReport
-from annotator.importers.jsonl import BadLine, LineHints, read_hinted_lines
-from annotator.importers.masks import ImportedMask, check_masks
-from annotator.importers.records import ParseContext, ParsedRecord, parse_record
+from annotator.importers.images import ImageCache
+from annotator.importers.inserts import PreparedLine, RowContext
+from annotator.importers.issues import ImportIssue
+from annotator.importers.jsonl import read_hinted_lines
+from annotator.importers.lines import LineOutcome, LineSetup, check_value
+from annotator.importers.parallel import check_in_workers, worker_count
+from annotator.importers.records import ParseContext
 from annotator.importers.writer import CheckedLine
 
 MAX_SHOWN_ISSUES = 200  # a wrong file would otherwise list every one of its lines
@@ -52,20 +53,25 @@ def check_file(
     max_line_bytes: int,
     max_pixels: int,
     batch_size: int,
-    write: Callable[[list[tuple[int, CheckedLine]]], None],
+    write: Callable[[list[tuple[int, CheckedLine | PreparedLine]]], None],
+    rows: RowContext | None = None,
 ) -> Problems:
-    """Check every line; `write` gets the valid lines in batches until a problem is found."""
+    """Check every line; `write` gets the valid lines in batches until a problem is found.
+    `rows`: the dataset had no samples, so valid lines come as PreparedLine rows. A large
+    file is parsed and checked by worker processes (annotator.importers.parallel) while this
+    process writes; the outcome is the same either way."""
+    setup = LineSetup(shown, ctx, rows)
     problems = Problems(shown)
     first_line_of: dict[str, int] = {}
-    images = ImageCache(root, max_pixels=max_pixels)
-    batch: list[tuple[int, CheckedLine]] = []
-    for number, value, hints in read_hinted_lines(path, max_line_bytes=max_line_bytes):
-        report = LineReport(path=shown, line=number)
-        line = _check_line(value, hints, ctx=ctx, report=report, images=images, ids=first_line_of)
-        if report.issues:
-            problems.add(report.issues)
-        elif line is not None and not problems:
-            batch.append((number, line))
+    batch: list[tuple[int, CheckedLine | PreparedLine]] = []
+    for number, outcome in checked_lines(
+        path, setup, root=root, max_line_bytes=max_line_bytes, max_pixels=max_pixels
+    ):
+        issues = _with_duplicate_id(outcome, number, first_line_of, shown)
+        if issues:
+            problems.add(issues)
+        elif outcome.line is not None and not problems:
+            batch.append((number, outcome.line))
             if len(batch) >= batch_size:
                 write(batch)
                 batch = []
@@ -76,64 +82,31 @@ def check_file(
     return problems
 
 
-def _check_line(
-    value: object | BadLine,
-    hints: LineHints,
-    *,
-    ctx: ParseContext,
-    report: LineReport,
-    images: ImageCache,
-    ids: dict[str, int],
-) -> CheckedLine | None:
-    """The line's record and what its files tell; its problems go to `report`."""
-    if isinstance(value, BadLine):
-        report.error(value.field, value.message)
-        return None
-    record = parse_record(value, ctx=ctx, report=report, hints=hints)
-    if record is None:
-        return None
-    _check_unique_id(record, ids, report)
-    image = _check_image(record, report=report, images=images)
-    if image is None:
-        return CheckedLine(record, _NO_IMAGE)  # its problem is reported; never written
-    return CheckedLine(record, image, _check_masks(record, image, images.root, report))
-
-
-_NO_IMAGE = ImageInfo(0, 0, "")
-
-
-def _check_unique_id(
-    record: ParsedRecord, first_line_of: dict[str, int], report: LineReport
-) -> None:
-    if not record.external_id:
+def checked_lines(
+    path: Path, setup: LineSetup, *, root: Path, max_line_bytes: int, max_pixels: int
+) -> Iterator[tuple[int, LineOutcome]]:
+    """(line number, outcome) for every line but blank ones, in file order."""
+    workers = worker_count(path)
+    if workers:
+        yield from check_in_workers(
+            path, setup, root=root, max_line_bytes=max_line_bytes, max_pixels=max_pixels,
+            workers=workers,
+        )  # fmt: skip
         return
-    first = first_line_of.setdefault(record.external_id, report.line)
-    if first != report.line:
-        report.error("id", f"duplicate id {record.external_id!r} (first on line {first})")
+    images = ImageCache(root, max_pixels=max_pixels)
+    for number, value, hints in read_hinted_lines(path, max_line_bytes=max_line_bytes):
+        yield number, check_value(value, hints, number=number, setup=setup, images=images)
 
 
-def _check_image(
-    record: ParsedRecord, *, report: LineReport, images: ImageCache
-) -> ImageInfo | None:
-    """The image's facts (read once per distinct path); boxes checked against its size."""
-    if not record.image_path:
-        return None
-    try:
-        image = images.probe(record.image_path)
-    except ImageProblem as exc:
-        report.error("image_path", f"{record.image_path!r} {exc}")
-        return None
-    for item in record.boxes:
-        check_box_inside(item, width=image.width, height=image.height, report=report)
-    return image
-
-
-def _check_masks(
-    record: ParsedRecord, image: ImageInfo, root: Path, report: LineReport
-) -> tuple[tuple[str, ImportedMask], ...]:
-    """(model, mask) for each of the record's masks that fits the image."""
-    return tuple(
-        (proposal.model_name, mask)
-        for proposal in record.proposals
-        for mask in check_masks(proposal.masks, image=image, root=root, report=report)
-    )
+def _with_duplicate_id(
+    outcome: LineOutcome, number: int, first_line_of: dict[str, int], shown: str
+) -> list[ImportIssue]:
+    """The line's problems, with a duplicate id put where the line's checks would have put it."""
+    if not outcome.external_id:
+        return outcome.issues
+    first = first_line_of.setdefault(outcome.external_id, number)
+    if first == number:
+        return outcome.issues
+    message = f"duplicate id {outcome.external_id!r} (first on line {first})"
+    at = outcome.id_at
+    return [*outcome.issues[:at], ImportIssue(shown, number, "id", message), *outcome.issues[at:]]

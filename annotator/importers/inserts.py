@@ -4,14 +4,16 @@ executemany on SQLite, COPY on PostgreSQL (psycopg 3's copy). A column the impor
 gets its model field's default, so a field added to a model later needs no change here. Each
 new sample is verified before it is written (its proposals and verdict are all in the line), so
 it is inserted once with its final status instead of inserted, read back and updated.
+`prepare_line` builds a sample's rows from plain values (in a worker process for a large file,
+annotator.importers.parallel); `insert_prepared` writes a batch of them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from django.db import connection, models
@@ -52,9 +54,13 @@ class Table:
         self.columns = [str(by_name[name].column) for name in given] + [str(f.column) for f in rest]
         self.tail = tuple(db_value(f, f.get_default()) for f in rest)
 
-    def insert(self, rows: Iterable[Row]) -> None:
-        full = [row + self.tail for row in rows]
-        if not full:
+    def full(self, row: Row) -> Row:
+        """`row` (the given columns) with the defaults after it, as insert_full takes it."""
+        return row + self.tail
+
+    def insert_full(self, rows: Sequence[Row]) -> None:
+        """Insert rows that already carry every column (full())."""
+        if not rows:
             return
         quote = connection.ops.quote_name
         columns = ", ".join(quote(c) for c in self.columns)
@@ -62,12 +68,12 @@ class Table:
             if connection.vendor == "postgresql":
                 copy_sql = f"COPY {quote(self.name)} ({columns}) FROM STDIN"
                 with cursor.cursor.copy(copy_sql) as copy:
-                    for row in full:
+                    for row in rows:
                         copy.write_row(row)
             else:
                 marks = ", ".join(["%s"] * len(self.columns))
                 sql = f"INSERT INTO {quote(self.name)} ({columns}) VALUES ({marks})"
-                cursor.executemany(sql, full)
+                cursor.executemany(sql, rows)
 
 
 SAMPLES = Table(
@@ -92,12 +98,45 @@ VERDICTS = Table(
      "created_at"],
 )  # fmt: skip
 IMPORTED_VERDICT_CHECKS = {"origin": "import"}  # re-import replaces only these verdicts
+_CHECKS = json_text(IMPORTED_VERDICT_CHECKS)
+
+
+class RowContext(NamedTuple):
+    """What a new sample's rows need beyond its line: plain values, so a worker process can
+    build them (annotator.importers.parallel)."""
+
+    dataset_id: int
+    weights: dict[str, float]  # the dataset's model weights
+    labels: list[str]  # its taxonomy's labels
+    stamp: object  # created/updated time, as the driver takes it
+
+
+class PreparedLine(NamedTuple):
+    """A new sample's rows, every column filled but the related rows' sample id (first)."""
+
+    external_id: str
+    status: str
+    sample: Row
+    proposals: tuple[Row, ...]
+    regions: tuple[Row, ...]
+    verdicts: tuple[Row, ...]
+
+
+def row_context(*, dataset: Dataset, now: datetime) -> RowContext:
+    stamp = db_value(SAMPLES.fields["created_at"], now)
+    return RowContext(dataset.pk, dataset.model_weights or {}, dataset.taxonomy.labels, stamp)
 
 
 def first_verification(*, record: ParsedRecord, dataset: Dataset) -> Verification:
     """What annotator.importers.verify would store for a new sample holding just this line."""
-    votes = [Vote(p.model_name, p.emotion) for p in record.proposals]
     weights, labels = dataset.model_weights or {}, dataset.taxonomy.labels
+    return _verify_line(record, weights, labels)
+
+
+def _verify_line(
+    record: ParsedRecord, weights: dict[str, float], labels: list[str]
+) -> Verification:
+    votes = [Vote(p.model_name, p.emotion) for p in record.proposals]
     result = cross_verify(votes=votes, weights=weights, labels=labels)
     critic = record.critic
     status, suggested = apply_review_rules(
@@ -109,60 +148,65 @@ def first_verification(*, record: ParsedRecord, dataset: Dataset) -> Verificatio
     return Verification(status, suggested, result.margin, result.reasons)
 
 
-def insert_samples(
-    *, dataset: Dataset, lines: Sequence[tuple[ParsedRecord, Any, Verification]], now: datetime
-) -> dict[str, int]:
-    """Insert the samples; {external id: sample id}. `lines`: (record, image, verification)."""
-    stamp = db_value(SAMPLES.fields["created_at"], now)
-    SAMPLES.insert(
-        (dataset.pk, record.external_id, record.image_path, record.source, image.width,
+def prepare_line(
+    *,
+    record: ParsedRecord,
+    image: Any,
+    masks: Sequence[tuple[str, ImportedMask]],
+    rows: RowContext,
+) -> PreparedLine:
+    """The rows of a new sample holding this line, verified (its status is final)."""
+    result, stamp = _verify_line(record, rows.weights, rows.labels), rows.stamp
+    sample = SAMPLES.full(
+        (rows.dataset_id, record.external_id, record.image_path, record.source, image.width,
          image.height, image.content_hash, record.des, result.status, result.suggested_emotion,
          result.margin, json_text(result.reasons), stamp, stamp, stamp)
-        for record, image, result in lines
     )  # fmt: skip
-    ids = [record.external_id for record, _, _ in lines]
+    proposals = tuple(
+        PROPOSALS.full((p.model_name, p.description, p.emotion, p.confidence, p.background,
+                        p.attribute, p.subject, json_text(p.raw), stamp, stamp))
+        for p in record.proposals
+    )  # fmt: skip
+    boxes = tuple(
+        REGIONS.full((Region.Role.SUBJECT.value, p.subject, *item.box, None,
+                      Region.Origin.IMPORT.value, p.model_name, stamp, stamp))
+        for p in record.proposals
+        for item in p.boxes
+    )  # fmt: skip
+    mask_rows = tuple(
+        REGIONS.full((mask.role, mask.phrase, *(mask.box or (None,) * 4), json_text(mask.rle),
+                      Region.Origin.IMPORT.value, model, stamp, stamp))
+        for model, mask in masks
+    )  # fmt: skip
+    c = record.critic
+    verdicts = () if c is None else (VERDICTS.full(
+        (c.model_name, c.verdict, c.emotion, c.reasoning, c.instructions, _CHECKS, stamp)
+    ),)  # fmt: skip
+    return PreparedLine(
+        record.external_id, str(result.status), sample, proposals, boxes + mask_rows, verdicts
+    )
+
+
+def insert_prepared(*, lines: Sequence[PreparedLine]) -> None:
+    """Insert the samples, look up their ids, then their proposals, regions and verdicts."""
+    if not lines:
+        return
+    SAMPLES.insert_full([line.sample for line in lines])
+    dataset_id = lines[0].sample[0]  # the first column of every sample row
+    pks = _sample_ids(dataset_id, [line.external_id for line in lines])
+    for table, part in ((PROPOSALS, 3), (REGIONS, 4), (VERDICTS, 5)):
+        table.insert_full([(pks[line.external_id], *row) for line in lines for row in line[part]])
+
+
+def _sample_ids(dataset_id: int, ids: list[str]) -> dict[str, int]:
+    """{external id: sample id}: looked up, not trusted from RETURNING, whose row order
+    SQLite leaves open (and COPY returns nothing)."""
     quote = connection.ops.quote_name
     marks = ", ".join(["%s"] * len(ids))
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {quote('external_id')}, {quote('id')} FROM {quote(SAMPLES.name)} "
             f"WHERE {quote('dataset_id')} = %s AND {quote('external_id')} IN ({marks})",
-            [dataset.pk, *ids],
+            [dataset_id, *ids],
         )
         return dict(cursor.fetchall())
-
-
-def insert_related(
-    *,
-    records: Sequence[tuple[int, ParsedRecord]],
-    masks: Sequence[tuple[int, tuple[tuple[str, ImportedMask], ...]]],
-    now: datetime,
-) -> None:
-    """Proposals, box and mask regions and imported verdicts of new samples."""
-    stamp = db_value(PROPOSALS.fields["created_at"], now)
-    PROPOSALS.insert(
-        (pk, p.model_name, p.description, p.emotion, p.confidence, p.background, p.attribute,
-         p.subject, json_text(p.raw), stamp, stamp)
-        for pk, record in records
-        for p in record.proposals
-    )  # fmt: skip
-    box_rows = [
-        (pk, Region.Role.SUBJECT.value, p.subject, *item.box, None, Region.Origin.IMPORT.value,
-         p.model_name, stamp, stamp)
-        for pk, record in records
-        for p in record.proposals
-        for item in p.boxes
-    ]  # fmt: skip
-    mask_rows = [
-        (pk, mask.role, mask.phrase, *(mask.box or (None,) * 4), json_text(mask.rle),
-         Region.Origin.IMPORT.value, model, stamp, stamp)
-        for pk, found in masks
-        for model, mask in found
-    ]  # fmt: skip
-    REGIONS.insert(box_rows + mask_rows)
-    checks = json_text(IMPORTED_VERDICT_CHECKS)
-    VERDICTS.insert(
-        (pk, c.model_name, c.verdict, c.emotion, c.reasoning, c.instructions, checks, stamp)
-        for pk, record in records
-        if (c := record.critic) is not None
-    )

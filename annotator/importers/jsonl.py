@@ -36,6 +36,7 @@ class LineHints(NamedTuple):
 
 
 CAUTIOUS = LineHints()
+BLANK = BadLine("blank", field="")  # read_hinted_range's blank lines, when asked for
 
 
 def read_json_lines(
@@ -52,27 +53,67 @@ def read_hinted_lines(
 ) -> Iterator[tuple[int, object | BadLine, LineHints]]:
     """read_json_lines, with each line's LineHints."""
     with path.open("rb") as fh:
-        number = 0
-        while raw := fh.readline(max_line_bytes + 1):
-            number += 1
-            if len(raw) > max_line_bytes and not raw.endswith(b"\n"):  # the line goes on
-                size = len(raw) + _skip_rest_of_line(fh)
-                limit = f"the limit is {max_line_bytes:,} (MAX_IMPORT_LINE_BYTES)"
-                yield number, BadLine(f"is {size:,} bytes long; {limit}", field="line"), CAUTIOUS
-                continue
-            if number == 1 and raw.startswith(_BOM):
-                raw = raw[len(_BOM) :]
-            fast = _fast(raw)
-            if fast is not None:
-                yield number, fast[0], fast[1]
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield number, BadLine(f"not UTF-8 (byte {exc.start + 1})"), CAUTIOUS
-                continue
-            if text.strip():
-                yield number, _parse(text), CAUTIOUS
+        yield from _hinted(fh, end=None, max_line_bytes=max_line_bytes)
+
+
+def read_hinted_range(
+    path: Path,
+    *,
+    start: int,
+    end: int,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    blank: bool = False,
+) -> Iterator[tuple[int, object | BadLine, LineHints]]:
+    """read_hinted_lines for the lines that start in [start, end) (both at line starts, as
+    line_starts gives them); numbers count from 1 at `start`. `blank`: blank lines are given
+    as BLANK, so the caller learns how many lines the range holds."""
+    with path.open("rb") as fh:
+        fh.seek(start)
+        first = start == 0
+        yield from _hinted(fh, end=end, max_line_bytes=max_line_bytes, first=first, blank=blank)
+
+
+def line_starts(path: Path, *, every: int) -> Iterator[tuple[int, int]]:
+    """(start, end) byte ranges of about `every` bytes that each begin at a line's start; the
+    newline after each cut is found in bounded reads, so no long line is held."""
+    size = path.stat().st_size
+    start = 0
+    with path.open("rb") as fh:
+        while start < size:
+            fh.seek(min(start + every, size))
+            if fh.tell() < size:
+                _skip_rest_of_line(fh)
+            end = fh.tell()
+            yield start, end
+            start = end
+
+
+def _hinted(
+    fh: BinaryIO, *, end: int | None, max_line_bytes: int, first: bool = True, blank: bool = False
+) -> Iterator[tuple[int, object | BadLine, LineHints]]:
+    number = 0
+    while (end is None or fh.tell() < end) and (raw := fh.readline(max_line_bytes + 1)):
+        number += 1
+        if len(raw) > max_line_bytes and not raw.endswith(b"\n"):  # the line goes on
+            size = len(raw) + _skip_rest_of_line(fh)
+            limit = f"the limit is {max_line_bytes:,} (MAX_IMPORT_LINE_BYTES)"
+            yield number, BadLine(f"is {size:,} bytes long; {limit}", field="line"), CAUTIOUS
+            continue
+        if first and number == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM) :]
+        fast = _fast(raw)
+        if fast is not None:
+            yield number, fast[0], fast[1]
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield number, BadLine(f"not UTF-8 (byte {exc.start + 1})"), CAUTIOUS
+            continue
+        if text.strip():
+            yield number, _parse(text), CAUTIOUS
+        elif blank:
+            yield number, BLANK, CAUTIOUS
 
 
 def _fast(raw: bytes) -> tuple[object, LineHints] | None:

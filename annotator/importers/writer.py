@@ -19,9 +19,10 @@ from annotator.importers.decisions import ADJUDICATED, RESTORED, DecisionConflic
 from annotator.importers.images import ImageInfo
 from annotator.importers.inserts import (
     IMPORTED_VERDICT_CHECKS,
-    first_verification,
-    insert_related,
-    insert_samples,
+    PreparedLine,
+    insert_prepared,
+    prepare_line,
+    row_context,
 )
 from annotator.importers.masks import ImportedMask
 from annotator.importers.records import ParsedRecord
@@ -61,13 +62,31 @@ class WriteCounts:
 def write_batch(
     *,
     dataset: Dataset,
-    rows: Sequence[CheckedLine],
+    rows: Sequence[CheckedLine | PreparedLine],
     counts: WriteCounts,
     override_decisions: bool = False,
     all_new: bool = False,
 ) -> None:
     """Write one batch: new samples by plain inserts, existing ones by upserts. `all_new`: the
-    dataset had no samples when the import began (and ids are unique), so none is looked up."""
+    dataset had no samples when the import began (and ids are unique), so none is looked up.
+    PreparedLine rows (made when the import knew every sample is new) are inserted as they are."""
+    prepared = [row for row in rows if isinstance(row, PreparedLine)]
+    if prepared:
+        insert_prepared(lines=prepared)
+        counts.created += len(prepared)
+        counts.statuses.update(line.status for line in prepared)
+    checked = [row for row in rows if isinstance(row, CheckedLine)]
+    if checked:
+        _write_checked(dataset, checked, counts, override_decisions, all_new)
+
+
+def _write_checked(
+    dataset: Dataset,
+    rows: Sequence[CheckedLine],
+    counts: WriteCounts,
+    override_decisions: bool,
+    all_new: bool,
+) -> None:
     if all_new:
         existing: set[str] = set()
     else:
@@ -89,16 +108,14 @@ def write_batch(
 def _insert_new(
     dataset: Dataset, rows: Sequence[CheckedLine], counts: WriteCounts, now: datetime
 ) -> None:
-    checked = [(row.record, row.image, first_verification(record=row.record, dataset=dataset))
-               for row in rows]  # fmt: skip
-    pks = insert_samples(dataset=dataset, lines=checked, now=now)
-    insert_related(
-        records=[(pks[row.record.external_id], row.record) for row in rows],
-        masks=[(pks[row.record.external_id], row.masks) for row in rows if row.masks],
-        now=now,
-    )
+    context = row_context(dataset=dataset, now=now)
+    prepared = [
+        prepare_line(record=row.record, image=row.image, masks=row.masks, rows=context)
+        for row in rows
+    ]
+    insert_prepared(lines=prepared)
     counts.created += len(rows)
-    counts.statuses.update(str(result.status) for _, _, result in checked)
+    counts.statuses.update(line.status for line in prepared)
 
 
 def _update_existing(

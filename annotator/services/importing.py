@@ -21,10 +21,12 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_slug
 from django.db import DataError, transaction
+from django.utils import timezone
 
 from annotator.importers.checking import MAX_SHOWN_ISSUES, check_file
 from annotator.importers.decisions import DecisionConflict, record_conflicts
 from annotator.importers.images import check_images_root
+from annotator.importers.inserts import PreparedLine, row_context
 from annotator.importers.issues import ImportIssue
 from annotator.importers.records import MODEL_MAX, ParseContext, max_length
 from annotator.importers.statistics import refresh_statistics
@@ -271,7 +273,7 @@ def _check_and_write(
     counts = WriteCounts()
     all_new = not dataset.samples.exists()
 
-    def write(batch: list[tuple[int, CheckedLine]]) -> None:
+    def write(batch: list[tuple[int, CheckedLine | PreparedLine]]) -> None:
         _write_batch(
             dataset=dataset,
             batch=batch,
@@ -290,6 +292,7 @@ def _check_and_write(
         max_pixels=settings.MAX_IMAGE_PIXELS,
         batch_size=BATCH_SIZE,
         write=write,
+        rows=row_context(dataset=dataset, now=timezone.now()) if all_new else None,
     )
     if problems:
         raise ImportFailed(problems.as_list())
@@ -299,7 +302,7 @@ def _check_and_write(
 def _write_batch(
     *,
     dataset: Dataset,
-    batch: list[tuple[int, CheckedLine]],
+    batch: list[tuple[int, CheckedLine | PreparedLine]],
     counts: WriteCounts,
     shown: str,
     override: bool,

@@ -112,13 +112,13 @@ def run(tmp_path: Path, images_root: Path, rows: list[dict[str, Any]]) -> None:
 def test_inserted_rows_equal_what_the_upsert_path_stores(tmp_path, images_root, monkeypatch):
     rows = lines(images_root)
     calls: list[int] = []
-    real = inserts.insert_samples
+    real = inserts.insert_prepared
 
-    def counted(**kwargs: Any) -> dict[str, int]:
+    def counted(**kwargs: Any) -> None:
         calls.append(len(kwargs["lines"]))
-        return real(**kwargs)
+        real(**kwargs)
 
-    monkeypatch.setattr("annotator.importers.writer.insert_samples", counted)
+    monkeypatch.setattr("annotator.importers.writer.insert_prepared", counted)
     run(tmp_path, images_root, rows)
     assert calls == [4]  # all four went through the plain inserts
     first = snapshot()
