@@ -221,7 +221,8 @@ def test_an_export_reads_in_one_transaction(files, images_root):
         write_csv(dataset=dataset, scope="all", out=io.StringIO(newline=""))
     statements = [q["sql"].strip().upper() for q in queries.captured_queries]
     reads = [sql for sql in statements if sql.startswith("SELECT")]
-    assert len(reads) == 1 + (SAMPLES // BATCH + 1) * 6  # model names, then samples + 5 a batch
+    # Model names, taxonomy, latest consensus fit; then samples + 5 a batch (no fit: no posteriors)
+    assert len(reads) == 3 + (SAMPLES // BATCH + 1) * 6
     # One transaction around every read: BEGIN first, COMMIT last, none in between.
     assert statements[0] == "BEGIN"  # SQLite: deferred, where the settings' writes use IMMEDIATE
     assert statements[-1] == "COMMIT"

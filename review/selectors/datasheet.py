@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet
 
 from annotator.models import CriticVerdict, Dataset, Proposal, Sample
 from review.models import Adjudication, Annotation, BinaryVote, BlindAnswer
+from review.models_consensus import SamplePosterior
 from review.selectors.audit import AuditFilters, audit_figures
 from review.selectors.export import (
     DECIDED_STATUSES,
@@ -21,6 +23,7 @@ from review.selectors.export import (
     SCOPES,
     export_status_counts,
 )
+from review.selectors.export_posterior import latest_done_fit
 from review.selectors.snapshot import consistent_snapshot
 
 
@@ -37,6 +40,36 @@ class DatasheetFacts:
     answers: dict[str, int] = field(default_factory=dict)  # kind -> rows
     annotators: int = 0  # distinct people with an answer, vote or final label
     agreement: dict[str, Any] = field(default_factory=dict)  # audit_figures' models/human
+    consensus: ConsensusFacts | None = None  # the latest latent-class fit, None without one
+
+
+@dataclass(frozen=True)
+class ConsensusFacts:
+    """The fit the export's posteriors come from, and their mean entropy in the scope."""
+
+    method: str
+    finished_at: datetime | None
+    n_samples: int
+    n_ratings: int
+    in_scope: int  # samples in the export's scope with a posterior of this fit
+    mean_entropy: float | None  # bits, over those samples
+
+
+def _consensus(*, scoped: QuerySet[Sample], dataset: Dataset) -> ConsensusFacts | None:
+    fit = latest_done_fit(dataset=dataset)
+    if fit is None:
+        return None
+    figures = SamplePosterior.objects.filter(fit_id=fit.fit_id, sample__in=scoped).aggregate(
+        n=Count("sample_id"), mean=Avg("entropy")
+    )
+    return ConsensusFacts(
+        method=fit.method,
+        finished_at=fit.finished_at,
+        n_samples=fit.n_samples,
+        n_ratings=fit.n_ratings,
+        in_scope=figures["n"],
+        mean_entropy=figures["mean"],
+    )
 
 
 def _scoped(*, dataset: Dataset, scope: str) -> QuerySet[Sample]:
@@ -127,4 +160,5 @@ def datasheet_facts(*, dataset: Dataset, scope: str) -> DatasheetFacts:
             answers=answers,
             annotators=annotators,
             agreement={key: figures.get(key) for key in ("models", "human", "binary")},
+            consensus=_consensus(scoped=scoped, dataset=dataset),
         )

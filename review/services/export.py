@@ -1,7 +1,8 @@
 """Export decided labels for training: CSV or Parquet, streamed batch by batch.
 
 The CSV carries export_rows.csv_columns_for: the label, every model's own answer, the critic's
-reasoning, notes, size, hash and licence (docs/formats.md, "Label export").
+reasoning, notes, size, hash and licence, then the soft labels: label_source, posterior_entropy
+and one posterior_<label> per taxonomy label (docs/formats.md, "Label export").
 
 Memory does not grow with the dataset: samples are read in keyset batches of
 settings.EXPORT_BATCH_SIZE and each batch is written before the next is read. Every batch of one
@@ -31,6 +32,7 @@ from review.services.export_formats import (
     export_format,
 )
 from review.services.export_parquet import write_parquet
+from review.services.export_posterior import EXTRA_POSTERIOR, LABEL_FROM_DECIDED, soft_labels_for
 from review.services.export_rows import (
     csv_columns_for,
     export_columns,
@@ -73,21 +75,39 @@ def _csv_line(writer: Any, values: list[object]) -> str:
     return str(writer.writerow(values))[:-2] + "\n"
 
 
-def _csv_chunks(*, dataset: Dataset, scope: str, formula_guard: bool) -> Iterator[tuple[str, int]]:
+def _csv_chunks(
+    *, dataset: Dataset, scope: str, formula_guard: bool, label_from: str = LABEL_FROM_DECIDED
+) -> Iterator[tuple[str, int]]:
     """(text, rows in it): the header with 0 rows, then one chunk per batch.
 
     The caller holds the snapshot: the column set and every batch come from the same one.
     """
     model_names = export_model_names(dataset=dataset)
-    columns = csv_columns_for(model_names)
+    soft = soft_labels_for(dataset=dataset, label_from=label_from)
+    columns = csv_columns_for(model_names, labels=soft.labels)
+    plain = columns[: -len(soft.labels)] if soft.labels else columns
+    blank = [""] * len(soft.labels)
     writer = csv.writer(_Echo(), lineterminator="\r\n")
     yield _csv_line(writer, list(columns)), 0
-    for rows in iter_export_batches_for(dataset=dataset, scope=scope, model_names=model_names):
+    batches = iter_export_batches_for(
+        dataset=dataset, scope=scope, model_names=model_names, soft=soft
+    )
+    for rows in batches:
         text = "".join(
-            _csv_line(writer, [csv_value(row[c], formula_guard=formula_guard) for c in columns])
+            _csv_line(
+                writer,
+                [csv_value(row[c], formula_guard=formula_guard) for c in plain]
+                + (_posterior_cells(row) or blank),
+            )
             for row in rows
         )
         yield text, len(rows)
+
+
+def _posterior_cells(row: dict[str, object]) -> list[object] | None:
+    """The posterior_<label> cells (numbers: no formula guard), None when the row has none."""
+    vector = row[EXTRA_POSTERIOR]
+    return list(vector) if isinstance(vector, list) else None
 
 
 def iter_csv_chunks(*, dataset: Dataset, scope: str, formula_guard: bool = True) -> Iterator[str]:
@@ -107,7 +127,10 @@ def iter_csv_export(
     """The CSV export as UTF-8 chunks (review.services.export_formats.ChunkWriter)."""
     with consistent_snapshot():
         for text, rows in _csv_chunks(
-            dataset=dataset, scope=scope, formula_guard=options.formula_guard
+            dataset=dataset,
+            scope=scope,
+            formula_guard=options.formula_guard,
+            label_from=options.label_from,
         ):
             yield ExportChunk(text.encode("utf-8"), rows)
 

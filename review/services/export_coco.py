@@ -7,7 +7,8 @@ on its own line (still one JSON document) so the file can be read and diffed by 
 
 - images: id = the sample's id, file_name = image_path (relative to the dataset's images
   root), width, height, license, and the label (emotion, confidence, status, source,
-  external_id, decided_by, content_hash).
+  external_id, decided_by, content_hash) and its soft labels (label_source, posterior as
+  {label: probability}, posterior_entropy; null without a fit).
 - categories: the B-A-S roles with fixed ids (CATEGORY_IDS), supercategory "B-A-S".
 - annotations: one per region with a box or mask and per person-accepted mask.
   segmentation is the stored COCO RLE (compressed `counts` string, as pycocotools writes
@@ -31,6 +32,13 @@ from review.selectors.export import export_model_names
 from review.selectors.snapshot import consistent_snapshot
 from review.services.export_formats import ExportChunk, ExportOptions
 from review.services.export_jsonl import region_phrase
+from review.services.export_posterior import (
+    EXTRA_POSTERIOR,
+    LABEL_SOURCE,
+    POSTERIOR_ENTROPY,
+    posterior_mapping,
+    soft_labels_for,
+)
 from review.services.export_rows import EXTRA_CONTENT_HASH, EXTRA_REGIONS, iter_export_batches_for
 
 COCO_FORMAT_VERSION = "1.0"
@@ -52,15 +60,18 @@ def iter_coco_export(
     out), one per batch of annotations (its samples), the closing bytes."""
     with consistent_snapshot():
         model_names = export_model_names(dataset=dataset)
+        soft = soft_labels_for(dataset=dataset, label_from=options.label_from)
 
         def batches() -> Iterator[list[dict[str, Any]]]:
-            return iter_export_batches_for(dataset=dataset, scope=scope, model_names=model_names)
+            return iter_export_batches_for(
+                dataset=dataset, scope=scope, model_names=model_names, soft=soft
+            )
 
         header = coco_header(dataset=dataset, scope=scope, now=datetime.now(UTC))
         yield ExportChunk(header[:-1] + b',"images":[', 0)  # the header object, left open
         first = True
         for rows in batches():
-            data = _items([image_entry(row) for row in rows], first=first)
+            data = _items([image_entry(row, labels=soft.labels) for row in rows], first=first)
             first = first and not data
             yield ExportChunk(data, 0)
         yield ExportChunk(b'\n],"annotations":[', 0)
@@ -124,7 +135,7 @@ def coco_header(*, dataset: Dataset, scope: str, now: datetime) -> bytes:
     })  # fmt: skip
 
 
-def image_entry(row: dict[str, Any]) -> dict[str, object]:
+def image_entry(row: dict[str, Any], *, labels: Sequence[str] = ()) -> dict[str, object]:
     entry: dict[str, object] = {
         "id": row["sample_id"],
         "file_name": row["image_path"],
@@ -134,6 +145,10 @@ def image_entry(row: dict[str, Any]) -> dict[str, object]:
     }
     entry.update((key, row[key]) for key in IMAGE_LABEL_KEYS)
     entry["content_hash"] = row[EXTRA_CONTENT_HASH] or None
+    # Soft labels (export_posterior): null without a fit, as every other label key.
+    entry[LABEL_SOURCE] = row[LABEL_SOURCE]
+    entry[EXTRA_POSTERIOR] = posterior_mapping(row, labels)
+    entry[POSTERIOR_ENTROPY] = row[POSTERIOR_ENTROPY]
     return entry
 
 

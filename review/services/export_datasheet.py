@@ -16,7 +16,10 @@ from typing import Any
 from django.utils import timezone
 
 from annotator.models import Dataset
+from review.models_consensus import ConsensusFit
 from review.selectors.datasheet import DatasheetFacts, datasheet_facts
+
+METHOD_NAMES = dict(ConsensusFit.Method.choices)
 
 
 def _cell(value: object) -> str:
@@ -126,6 +129,27 @@ def _agreement(agreement: Mapping[str, Any]) -> list[str]:
     ]  # fmt: skip
 
 
+def _consensus(facts: DatasheetFacts) -> list[str]:
+    """A line on the latent-class fit behind the soft labels (docs/consensus.md)."""
+    fit = facts.consensus
+    if fit is None:
+        return [
+            "## Soft labels",
+            "",
+            "No latent-class fit yet: the posterior columns are empty.",
+            "",
+        ]
+    when = fit.finished_at.isoformat(timespec="seconds") if fit.finished_at else "n/a"
+    return [
+        "## Soft labels",
+        "",
+        f"Posteriors from a {METHOD_NAMES.get(fit.method, fit.method)} fit finished {when} "
+        f"({fit.n_samples} samples, {fit.n_ratings} ratings); {fit.in_scope} samples of this "
+        f"export have one, mean entropy {_cell(fit.mean_entropy)} bits.",
+        "",
+    ]
+
+
 def datasheet_markdown(
     *,
     dataset: Dataset,
@@ -151,4 +175,5 @@ def datasheet_markdown(
     lines += _licence(dataset)
     lines += _samples(dataset, facts, list(dataset.taxonomy.labels))
     lines += _machines(facts) + _people(facts) + _agreement(facts.agreement)
+    lines += _consensus(facts)
     return "\n".join(lines).rstrip("\n") + "\n"

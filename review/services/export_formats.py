@@ -28,6 +28,8 @@ class ExportChunk(NamedTuple):
 class ExportOptions:
     formula_guard: bool = True  # CSV only: text that a spreadsheet would run gets a leading '
     embed_images: bool = False  # Parquet only: an image column with the file's bytes
+    # "consensus": undecided samples get the latent-class model's label (export_posterior)
+    label_from: str = "decided"
 
 
 class ChunkWriter(Protocol):

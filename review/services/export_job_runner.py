@@ -40,6 +40,7 @@ from review.selectors.export_jobs import (
     export_rows_expected,
 )
 from review.services.export_formats import ExportChunk, ExportOptions, export_format
+from review.services.export_posterior import LABEL_FROM_DECIDED
 from review.services.mask_worker import owner_is_gone, worker_name
 
 logger = logging.getLogger(__name__)
@@ -194,6 +195,7 @@ def job_chunks(*, job: ExportJob) -> Iterator[ExportChunk]:
     options = ExportOptions(
         formula_guard=bool(job.options.get("formula_guard", True)),
         embed_images=bool(job.options.get("embed_images", False)),
+        label_from=str(job.options.get("label_from", LABEL_FROM_DECIDED)),
     )
     if job.kind == ExportJob.Kind.ANSWERS:
         writer = import_string("review.services.export_answers.iter_answers_export")

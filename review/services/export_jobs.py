@@ -33,6 +33,7 @@ from review.models import ExportJob
 from review.selectors.export import SCOPE_ALL, SCOPES
 from review.services.export_formats import FORMATS
 from review.services.export_job_runner import ANSWER_FORMATS, execute_export_job
+from review.services.export_posterior import LABEL_FROM
 from review.services.mask_dispatch import PUBLISH_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ NEVER_SENT_SECONDS = 5.0  # a pending job with no send recorded this long after 
 LOST_AFTER_LEASES = 3  # a pending job the broker took but no worker claimed: sent again
 SWEEP_LIMIT = 100
 LOCAL_RETRIES = 5  # the in-process runner's tries on a locked SQLite file
-OPTION_NAMES = ("formula_guard", "embed_images")
+OPTION_NAMES = ("formula_guard", "embed_images", "label_from")
 
 
 class ExportJobError(ValueError):
@@ -77,7 +78,10 @@ def _checked(*, kind: str, fmt: str, scope: str, options: dict[str, Any]) -> dic
     if unknown:
         raise ExportJobError(f"options: unknown {', '.join(unknown)}")
     for name, value in options.items():
-        if not isinstance(value, bool):
+        if name == "label_from":
+            if value not in LABEL_FROM:
+                raise ExportJobError(f"options: label_from must be one of {', '.join(LABEL_FROM)}")
+        elif not isinstance(value, bool):
             raise ExportJobError(f"options: {name} must be true or false")
     chosen = {"formula_guard": True, "embed_images": False} | options
     return {"kind": kind, "fmt": fmt, "scope": scope, "options": chosen}

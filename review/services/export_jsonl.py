@@ -22,7 +22,7 @@ pending (dropped with the drop); a disputed sample's proposals are not in the re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,13 @@ from annotator.models import CriticVerdict, Dataset
 from review.selectors.export import VerdictRow, export_model_names
 from review.selectors.snapshot import consistent_snapshot
 from review.services.export_formats import ExportChunk, ExportOptions
+from review.services.export_posterior import (
+    EXTRA_POSTERIOR,
+    LABEL_SOURCE,
+    POSTERIOR_ENTROPY,
+    posterior_mapping,
+    soft_labels_for,
+)
 from review.services.export_rows import (
     DES_COLUMN,
     EXTRA_CRITIC,
@@ -54,14 +61,32 @@ def iter_jsonl_export(
     (review.services.export_formats.ChunkWriter)."""
     with consistent_snapshot():
         model_names = export_model_names(dataset=dataset)
+        soft = soft_labels_for(dataset=dataset, label_from=options.label_from)
+        labels = soft.labels if soft.fit is not None else None
         for rows in iter_export_batches_for(
-            dataset=dataset, scope=scope, model_names=model_names, with_des=True
+            dataset=dataset, scope=scope, model_names=model_names, with_des=True, soft=soft
         ):
             # A record with DES is ~12 KB of text: a batch's worth is yielded in slices, so
             # the text held at once stays small whatever EXPORT_BATCH_SIZE is.
             for start in range(0, len(rows), CHUNK_RECORDS):
                 part = rows[start : start + CHUNK_RECORDS]
-                yield ExportChunk(b"".join(record_line(jsonl_record(r)) for r in part), len(part))
+                lines = (record_line(with_soft_labels(jsonl_record(r), r, labels)) for r in part)
+                yield ExportChunk(b"".join(lines), len(part))
+
+
+def with_soft_labels(
+    record: dict[str, object], row: dict[str, Any], labels: Sequence[str] | None
+) -> dict[str, object]:
+    """The record with the soft labels last, when the dataset has a fit (`labels` not None):
+    `posterior` ({label: probability} in the taxonomy's order, or null), `posterior_entropy`
+    and `label_source`. Without a fit none of the keys is written, so a file re-imported
+    into a new dataset (which has no fit) exports byte for byte as before."""
+    if labels is None:
+        return record
+    record[EXTRA_POSTERIOR] = posterior_mapping(row, labels)
+    record[POSTERIOR_ENTROPY] = row[POSTERIOR_ENTROPY]
+    record[LABEL_SOURCE] = row[LABEL_SOURCE]
+    return record
 
 
 def record_line(record: dict[str, object]) -> bytes:

@@ -24,9 +24,11 @@ from review.services.export_formats import ExportChunk, ExportOptions
 from review.services.export_parquet_schema import (
     DES_DIMENSIONS,
     IMAGE_COLUMN,
+    POSTERIOR_COLUMN,
     model_column,
     parquet_schema,
 )
+from review.services.export_posterior import EXTRA_POSTERIOR, SoftLabels, soft_labels_for
 from review.services.export_rows import iter_export_batches_for
 
 # `datasets` advises ~100 rows per row group for image data (random access and memory).
@@ -34,7 +36,8 @@ IMAGE_GROUP_ROWS = 100
 PLAIN_COLUMNS = (
     "sample_id", "external_id", "image_path", "source", "status", "emotion", "confidence",
     "background", "attribute", "subject", "description", "decided_by", "annotator",
-    "decided_at", "width", "height", "content_hash", "notes",
+    "decided_at", "width", "height", "content_hash", "notes", "label_source",
+    "posterior_entropy",
 )  # fmt: skip
 
 
@@ -47,10 +50,12 @@ class _Context:
     label_ids: Mapping[str, int]
     licence: str | None
     images_root: Path | None  # set only when images are embedded
+    soft: SoftLabels
 
 
 def _context(*, dataset: Dataset, options: ExportOptions) -> _Context:
-    labels = list(dataset.taxonomy.labels)
+    soft = soft_labels_for(dataset=dataset, label_from=options.label_from)
+    labels = list(soft.labels)
     model_names = export_model_names(dataset=dataset)
     root = dataset.images_root
     return _Context(
@@ -61,6 +66,7 @@ def _context(*, dataset: Dataset, options: ExportOptions) -> _Context:
         label_ids={label: i for i, label in enumerate(labels)},
         licence=dataset.licence or None,
         images_root=Path(root).resolve() if options.embed_images and root else None,
+        soft=soft,
     )
 
 
@@ -77,6 +83,21 @@ def des_array(values: Sequence[bytes | None]) -> Any:
     mask = pa.array([v is None for v in values], type=pa.bool_())
     return pa.FixedSizeListArray.from_arrays(
         pa.array(flat, type=pa.float32()), DES_DIMENSIONS, mask=mask
+    )
+
+
+def posterior_array(values: Sequence[list[float] | None], *, width: int) -> Any:
+    """fixed_size_list<float32, width> of the rows' posteriors (None stays null)."""
+    import numpy as np
+    import pyarrow as pa
+
+    flat = np.zeros((len(values), width), dtype="<f4")
+    for i, vector in enumerate(values):
+        if vector is not None:
+            flat[i] = vector
+    mask = pa.array([v is None for v in values], type=pa.bool_())
+    return pa.FixedSizeListArray.from_arrays(
+        pa.array(flat.reshape(-1), type=pa.float32()), width, mask=mask
     )
 
 
@@ -178,6 +199,10 @@ def batch_table(*, rows: Sequence[Mapping[str, Any]], ctx: _Context) -> Any:
 
     built = model_arrays(rows=rows, ctx=ctx)
     built["DES"] = des_array([row.get("DES") for row in rows])
+    built[POSTERIOR_COLUMN] = posterior_array(
+        [row.get(EXTRA_POSTERIOR) for row in rows],
+        width=ctx.schema.field(POSTERIOR_COLUMN).type.list_size,
+    )
     arrays = [
         built[field.name]
         if field.name in built
@@ -207,7 +232,11 @@ def iter_parquet_export(
         sink = pa.PythonFile(drain, mode="w")
         with pq.ParquetWriter(sink, ctx.schema, compression="zstd") as writer:
             for rows in iter_export_batches_for(
-                dataset=dataset, scope=scope, model_names=ctx.model_names, with_des=True
+                dataset=dataset,
+                scope=scope,
+                model_names=ctx.model_names,
+                with_des=True,
+                soft=ctx.soft,
             ):
                 for group in _groups(rows, embed=options.embed_images):
                     table = batch_table(rows=group, ctx=ctx)

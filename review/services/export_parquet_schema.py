@@ -2,8 +2,9 @@
 
 Columns (docs/formats.md, "Parquet"): the label and who decided it, the image's size, hash and
 licence, `regions` as a list of structs, `DES` as a fixed-size list of 1024 float32, one struct
-column per model (`model_<name>`), the latest critic verdict, the final label's notes and, with
---embed-images, `image` in `datasets`' Image layout.
+column per model (`model_<name>`), the latest critic verdict, the final label's notes, the soft
+labels (`label_source`, `posterior` as a fixed-size list of K float32, `posterior_entropy`) and,
+with --embed-images, `image` in `datasets`' Image layout.
 
 The file's schema metadata carries the `datasets` features under the "huggingface" key, in
 the pre-4.0 vocabulary (Value, Sequence with a length, dicts, one-element lists, ClassLabel,
@@ -23,6 +24,8 @@ from typing import Any
 DES_DIMENSIONS = 1024
 MODEL_PREFIX = "model_"
 IMAGE_COLUMN = "image"
+POSTERIOR_COLUMN = "posterior"
+LABEL_SOURCE_COLUMN = "label_source"
 HF_METADATA_KEY = b"huggingface"
 # Per-model struct fields (each a proposal's own answer, a ProposalRow attribute), in order.
 MODEL_TEXT_FIELDS = ("emotion", "background", "attribute", "subject", "description")
@@ -119,11 +122,24 @@ def parquet_schema(
         for name in ("critic_verdict", "critic_emotion", "critic_reasoning", "critic_model")
     ]
     fields.append(pa.field("notes", pa.string()))
+    fields += soft_label_fields(labels=labels)
     if embed_images:
         fields.append(pa.field(IMAGE_COLUMN, image_type()))
     schema = pa.schema(fields)
     info = {"info": {"features": hf_features(schema=schema, labels=labels)}}
     return schema.with_metadata({HF_METADATA_KEY: json.dumps(info).encode()})
+
+
+def soft_label_fields(*, labels: Sequence[str]) -> list[Any]:
+    """label_source (person, consensus, models), the posterior as K float32 in the taxonomy's
+    order (the label map's ids; null without one) and its entropy in bits."""
+    import pyarrow as pa
+
+    return [
+        pa.field(LABEL_SOURCE_COLUMN, pa.string()),
+        pa.field(POSTERIOR_COLUMN, pa.list_(pa.float32(), max(len(labels), 1))),
+        pa.field("posterior_entropy", pa.float64()),
+    ]
 
 
 def hf_features(*, schema: Any, labels: Sequence[str]) -> dict[str, Any]:

@@ -9,12 +9,14 @@ Label rules (issue 2, §6; issue 5):
   then the highest weight, then the model name); decided_by "models"; decided_at when the
   sample's status last changed (an identical re-import does not move it).
 - dropped with a latest verdict of drop: decided_by "critic", no label.
-- anything else (disputed, pending): no label; the per-model emotions are still filled.
+- anything else (disputed, pending): no label; the per-model emotions are still filled. With
+  label_from "consensus" such a sample with a posterior gets the latent-class model's label
+  (decided_by "consensus_model"; review.services.export_posterior).
+Every row also carries the soft labels: posterior, posterior_entropy, label_source.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from statistics import fmean
@@ -22,13 +24,10 @@ from statistics import fmean
 from django.conf import settings
 
 from annotator.models import CriticVerdict, Dataset, Sample
-from annotator.services.rle import mask_bbox
 from review.selectors.export import (
     AdjudicationRow,
     BatchRelated,
-    MaskRow,
     ProposalRow,
-    RegionRow,
     SampleRow,
     batch_sample_ids,
     export_model_names,
@@ -41,6 +40,17 @@ from review.selectors.snapshot import consistent_snapshot
 from review.services.csv_cells import FORMULA_PREFIXES as FORMULA_PREFIXES
 from review.services.csv_cells import csv_value as csv_value
 from review.services.csv_cells import neutralise_formula as neutralise_formula
+from review.services.export_posterior import (
+    LABEL_FROM_DECIDED,
+    SoftLabels,
+    add_soft_labels,
+    soft_columns,
+    soft_labels_for,
+)
+
+# The region entries moved to export_regions; their names stay importable from here.
+from review.services.export_regions import bbox_json as bbox_json
+from review.services.export_regions import region_entries as region_entries
 
 DEFAULT_WEIGHT = 1.0
 DES_COLUMN = "DES"
@@ -112,7 +122,8 @@ def per_model_columns(model_names: Sequence[str]) -> list[str]:
 
 def export_columns(*, dataset: Dataset) -> list[str]:
     """The columns of a CSV export, in order."""
-    return csv_columns_for(export_model_names(dataset=dataset))
+    labels = [str(label) for label in dataset.taxonomy.labels]
+    return csv_columns_for(export_model_names(dataset=dataset), labels=labels)
 
 
 def columns_for(model_names: Sequence[str]) -> list[str]:
@@ -121,11 +132,17 @@ def columns_for(model_names: Sequence[str]) -> list[str]:
     return [*LEADING_COLUMNS, *model_columns(model_names), *TRAILING_COLUMNS]
 
 
-def csv_columns_for(model_names: Sequence[str]) -> list[str]:
+def csv_columns_for(model_names: Sequence[str], *, labels: Sequence[str] = ()) -> list[str]:
     """The CSV's columns: the leading ones, every model's own answer (per_model_columns), the
     critic's latest verdict with its reasoning, the final label's notes, the image's size and
-    hash, the dataset's licence."""
-    return [*LEADING_COLUMNS, *per_model_columns(model_names), *CSV_TRAILING_COLUMNS]
+    hash, the dataset's licence, then the soft labels (export_posterior.soft_columns: one
+    posterior_<label> per taxonomy label)."""
+    return [
+        *LEADING_COLUMNS,
+        *per_model_columns(model_names),
+        *CSV_TRAILING_COLUMNS,
+        *soft_columns(labels),
+    ]
 
 
 def iter_export_batches(
@@ -147,12 +164,23 @@ def iter_export_batches(
 
 
 def iter_export_batches_for(
-    *, dataset: Dataset, scope: str, model_names: Sequence[str], with_des: bool = False
+    *,
+    dataset: Dataset,
+    scope: str,
+    model_names: Sequence[str],
+    with_des: bool = False,
+    soft: SoftLabels | None = None,
 ) -> Iterator[list[dict[str, object]]]:
     """Like iter_export_batches, for a column set the caller already fixed (in the snapshot
-    the caller holds: this reads batch by batch and opens none)."""
+    the caller holds: this reads batch by batch and opens none). Every row also has the soft
+    labels of `soft` (default: the latest fit, label_from "decided"; export_posterior)."""
     weights: Mapping[str, float] = dataset.model_weights or {}
     licence = dataset.licence or None
+    soft = soft or soft_labels_for(dataset=dataset, label_from=LABEL_FROM_DECIDED)
+
+    def describe(proposals: Sequence[ProposalRow], emotion: str) -> dict[str, object]:
+        return _described(proposals=proposals, emotion=emotion, weights=weights)
+
     for samples in iter_sample_batches(
         dataset=dataset, scope=scope, batch_size=settings.EXPORT_BATCH_SIZE, with_des=with_des
     ):
@@ -169,6 +197,7 @@ def iter_export_batches_for(
             if with_des:
                 row[DES_COLUMN] = des_bytes(sample)
             rows.append(row)
+        add_soft_labels(rows, soft=soft, sample_ids=ids, describe=describe)
         yield rows
 
 
@@ -287,17 +316,23 @@ def _agreed_decision(
     emotion = sample.suggested_emotion
     named = [p for p in proposals if p.emotion == emotion]
     confidences = [p.confidence for p in named if p.confidence is not None]
-    chosen = chosen_proposal(proposals=named, emotion=emotion, weights=weights)
-    decision: dict[str, object] = {
+    return {
         "emotion": emotion,
         "confidence": fmean(confidences) if confidences else None,
         "decided_by": "models",
         "decided_at": sample.status_changed_at or sample.updated_at,
+        **_described(proposals=named, emotion=emotion, weights=weights),
     }
-    if chosen is not None:
-        for key in (*TRIPLET_COLUMNS, "description"):
-            decision[key] = getattr(chosen, key) or None
-    return decision
+
+
+def _described(
+    *, proposals: Sequence[ProposalRow], emotion: str, weights: Mapping[str, float]
+) -> dict[str, object]:
+    """The triplet and description of the proposal chosen_proposal picks ({} when none)."""
+    chosen = chosen_proposal(proposals=proposals, emotion=emotion, weights=weights)
+    if chosen is None:
+        return {}
+    return {key: getattr(chosen, key) or None for key in (*TRIPLET_COLUMNS, "description")}
 
 
 def chosen_proposal(
@@ -318,57 +353,6 @@ def chosen_proposal(
             p.model_name,
         ),
     )
-
-
-def bbox_json(regions: Sequence[RegionRow], masks: Sequence[MaskRow] = ()) -> str:
-    """The grounded B-A-S elements as JSON (the CSV's bbox column): region_entries without
-    the origin and model of machine regions, as the column always was."""
-    entries = region_entries(regions, masks)
-    for entry in entries:
-        if entry.get("origin") != "person":
-            entry.pop("origin", None)
-            entry.pop("model_name", None)
-            entry.pop("score", None)
-    return json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
-
-
-def region_entries(
-    regions: Sequence[RegionRow], masks: Sequence[MaskRow] = ()
-) -> list[dict[str, object]]:
-    """The grounded B-A-S elements, one entry per boxed region and per accepted mask.
-
-    A boxed region: {"role", "phrase", "box": [x1, y1, x2, y2], "origin", "model_name",
-    "score"}, plus "mask" (COCO RLE {"size": [h, w], "counts": str}) and "segmenter" when it
-    has a mask. A mask a person accepted: {"role", "phrase", "box" (around the mask), "mask",
-    "segmenter", "score", "origin": "person"}.
-    """
-    entries: list[dict[str, object]] = []
-    for r in regions:
-        entry: dict[str, object] = {
-            "role": r.role,
-            "phrase": r.phrase,
-            "box": [r.x1, r.y1, r.x2, r.y2],
-            "origin": r.origin,
-            "model_name": r.model_name,
-            "score": r.score,
-        }
-        if r.mask:
-            entry.update(mask=r.mask, segmenter=r.segmenter)
-        entries.append(entry)
-    phrases = {r.role: r.phrase for r in reversed(regions) if r.phrase}
-    for m in masks:
-        chosen = m.candidates[m.chosen]
-        x, y, w, h = mask_bbox(chosen["rle"])
-        entries.append({
-            "role": m.role,
-            "phrase": phrases.get(m.role, ""),
-            "box": [float(x), float(y), float(x + w), float(y + h)],
-            "mask": chosen["rle"],
-            "segmenter": m.segmenter,
-            "score": chosen["score"],
-            "origin": "person",
-        })  # fmt: skip
-    return entries
 
 
 def des_bytes(sample: SampleRow) -> bytes | None:

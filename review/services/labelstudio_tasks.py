@@ -16,6 +16,13 @@ from urllib.parse import quote
 
 from review.selectors.export import ProposalRow, VerdictRow
 from review.selectors.export_labelstudio import AnswerRow, PersonMaskRow, person_email
+from review.services.export_posterior import (
+    EXTRA_POSTERIOR,
+    LABEL_SOURCE,
+    POSTERIOR_ENTROPY,
+    SoftLabels,
+    posterior_mapping,
+)
 from review.services.export_rows import (
     EXTRA_CONTENT_HASH,
     EXTRA_CRITIC,
@@ -40,6 +47,7 @@ from review.services.labelstudio_rle import brush_rle_from_coco
 
 LOCAL_FILES_PREFIX = "/data/local-files/?d="
 PERSON_ORIGIN = "person"
+CONSENSUS_VERSION = "consensus"  # model_version of the latent-class model's prediction
 REGIONS_WITHOUT_MODEL = "import"  # model_version of boxes a file brought without a model name
 
 Result = dict[str, Any]
@@ -66,21 +74,47 @@ def labelstudio_task(
     decider_email: str | None,
     emoreview_image_url: str,
     images_root: str,
+    soft: SoftLabels | None = None,
 ) -> dict[str, Any]:
     size = (int(row[EXTRA_WIDTH] or 0), int(row[EXTRA_HEIGHT] or 0))
     annotations = _annotations(
         row=row, answers=answers, person_masks=person_masks, decider_email=decider_email, size=size
     )
     meta = _meta(row=row, answers=answers, emoreview_image_url=emoreview_image_url)
+    predictions = _predictions(row=row, size=size)
+    if soft is not None:
+        meta.update(_soft_meta(row=row, soft=soft))
+        predictions += _consensus_prediction(row=row, soft=soft)
     return {
         "data": {
             IMAGE: local_files_url(str(row["image_path"]), images_root=images_root),
             "critic": _critic_text(row[EXTRA_CRITIC]),
             "meta": meta,
         },
-        "predictions": _predictions(row=row, size=size),
+        "predictions": predictions,
         "annotations": annotations,
     }
+
+
+def _soft_meta(*, row: Mapping[str, Any], soft: SoftLabels) -> dict[str, Any]:
+    """The soft labels (export_posterior) beside the label: null without a fit."""
+    return {
+        LABEL_SOURCE: row[LABEL_SOURCE],
+        EXTRA_POSTERIOR: posterior_mapping(row, soft.labels),
+        POSTERIOR_ENTROPY: row[POSTERIOR_ENTROPY],
+    }
+
+
+def _consensus_prediction(*, row: Mapping[str, Any], soft: SoftLabels) -> list[dict[str, Any]]:
+    """The latent-class model as one more rater: its most probable emotion, scored with its
+    probability (Label Studio sorts and filters predictions by score); none without one."""
+    posterior = posterior_mapping(row, soft.labels)
+    if not posterior or soft.fit is None:
+        return []
+    label, p_label = max(posterior.items(), key=lambda item: item[1])
+    result = label_results(emotion=label, confidence=None, triplet=(None, None, None))
+    return [{"model_version": f"{CONSENSUS_VERSION}:{soft.fit.method}", "score": p_label,
+             "result": result}]  # fmt: skip
 
 
 def _meta(

@@ -9,10 +9,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from review.management.commands._export_args import dataset_and_out
-from review.selectors.export import SCOPE_DECIDED, SCOPES
+from review.selectors.export import SCOPE_ALL, SCOPE_DECIDED, SCOPES
 from review.services.export import export_to_path
 from review.services.export_beside import write_beside_files
 from review.services.export_formats import FORMAT_PARQUET, FORMATS, ExportOptions
+from review.services.export_posterior import LABEL_FROM, LABEL_FROM_DECIDED
 
 
 class Command(BaseCommand):
@@ -42,12 +43,26 @@ class Command(BaseCommand):
             "datasets' Image feature); the file grows by the size of the images",
         )
 
+        parser.add_argument(
+            "--label-from",
+            choices=LABEL_FROM,
+            default=LABEL_FROM_DECIDED,
+            help="consensus: with --scope all, a disputed or pending sample gets the latent-class "
+            "model's most probable label (decided_by consensus_model, label_source consensus)",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         dataset, out = dataset_and_out(options)
         if options["embed_images"] and options["fmt"] != FORMAT_PARQUET:
             raise CommandError("--embed-images: only with --format parquet")
+        if options["label_from"] != LABEL_FROM_DECIDED and options["scope"] != SCOPE_ALL:
+            raise CommandError(
+                "--label-from consensus: only with --scope all (it labels undecided samples)"
+            )
         export_options = ExportOptions(
-            formula_guard=not options["no_formula_guard"], embed_images=options["embed_images"]
+            formula_guard=not options["no_formula_guard"],
+            embed_images=options["embed_images"],
+            label_from=options["label_from"],
         )
         try:
             rows = export_to_path(

@@ -18,6 +18,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from annotator.models import CriticVerdict, Dataset, Region, Sample
+from annotator.taxonomy import MIKELS_8_LABELS
 from review.models import Adjudication, MaskEdit
 from review.services.export import (
     export_columns,
@@ -28,6 +29,7 @@ from review.services.export import (
 )
 from tests import factories
 from tests.factories import ProposalFactory, RegionFactory, UserFactory
+from tests.review.services.soft_labels import make_fit
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 T1 = datetime(2025, 3, 2, 8, 30, 0, tzinfo=UTC)
@@ -193,6 +195,10 @@ CSV_COLUMNS = [
     "height",
     "content_hash",
     "licence",
+    # the soft labels (export_posterior): filled only with a latent-class fit
+    "label_source",
+    "posterior_entropy",
+    *(f"posterior_{label}" for label in MIKELS_8_LABELS),
 ]
 
 
@@ -445,10 +451,13 @@ def test_queries_per_batch_are_constant(db, settings, django_assert_max_num_quer
     make_rich_samples(small, 3)  # 2 batches
     make_rich_samples(large, 9)  # 5 batches
     small_queries, large_queries = queries_to_export(small), queries_to_export(large)
-    # One query for the model names, then six per batch: samples + five related tables.
+    # Once: the model names, the taxonomy, the latest fit; then six per batch: samples + five
+    # related tables (a seventh, the posteriors, only when there is a fit).
     assert (large_queries - small_queries) == 6 * (5 - 2)
-    with django_assert_max_num_queries(1 + 6 * 5):
+    with django_assert_max_num_queries(3 + 6 * 5):
         list(iter_export_batches(dataset=large, scope="all"))
+    make_fit(large, {s: [1.0] + [0.0] * 7 for s in large.samples.all()})
+    assert queries_to_export(large) - large_queries == 5  # one posterior read a batch
 
 
 def test_an_agreed_row_takes_its_triplet_from_a_proposal_that_has_one(db):

@@ -45,6 +45,7 @@ def test_pycocotools_loads_images_and_categories(rich: Rich, tmp_path: Path):
         "emotion": "awe", "confidence": 9.5, "status": "adjudicated", "source": "EmoSet",
         "external_id": "ev-000123", "decided_by": "person",
         "content_hash": rich.adjudicated.content_hash,
+        "label_source": "person", "posterior": None, "posterior_entropy": None,  # no fit
     }  # fmt: skip
     (agreed,) = coco.loadImgs([rich.agreed.pk])
     assert (agreed["emotion"], agreed["confidence"], agreed["decided_by"]) == (

@@ -29,6 +29,7 @@ from review.services.export_jobs import (
     start_export_job,
 )
 from tests.factories import AdminFactory, DatasetFactory, SampleFactory, UserFactory
+from tests.review.services.soft_labels import make_fit
 from tests.support.broker import UNREACHABLE_BROKER, broker_at
 
 pytestmark = pytest.mark.django_db
@@ -89,6 +90,7 @@ def test_start_saves_a_pending_job_and_sends_it_on_commit(
         ("labels", "csv", "some", {}, "scope"),
         ("labels", "csv", "all", {"zip": True}, "options"),
         ("labels", "csv", "all", {"formula_guard": "no"}, "options"),
+        ("labels", "csv", "all", {"label_from": "vote"}, "options"),
     ],
 )
 def test_start_refuses_bad_fields_naming_them(dataset, admin, kind, fmt, scope, options, field):
@@ -125,6 +127,20 @@ def test_a_job_writes_its_file_and_counts_its_rows(dataset, admin):
     assert job.file_size == path.stat().st_size
     assert sorted(_csv_ids(path)) == ["s1", "s3", "s5"]
     assert not list(path.parent.glob(".*.part"))
+
+
+def test_a_job_labels_undecided_samples_from_the_consensus_when_asked(dataset, admin):
+    disputed = Sample.objects.filter(dataset=dataset, status="disputed").order_by("id")
+    make_fit(dataset, {s: [0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.9, 0.0] for s in disputed})
+    job = start_export_job(
+        user=admin, dataset=dataset, kind="labels", fmt="csv", scope="all",
+        options={"label_from": "consensus"},
+    )  # fmt: skip
+    assert run_export_job(job_id=job.pk) == "done"
+    path = export_job_file(job=ExportJob.objects.get(), part="data")
+    rows = {r["external_id"]: r for r in csv.DictReader(io.StringIO(path.read_text()))}
+    assert {rows[s.external_id]["emotion"] for s in disputed} == {"fear"}
+    assert {rows[s.external_id]["label_source"] for s in disputed} == {"consensus"}
 
 
 def test_a_parquet_job_is_read_by_pyarrow(dataset, admin):

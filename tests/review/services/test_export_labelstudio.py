@@ -20,6 +20,7 @@ from review.services.export_formats import FORMATS, ExportChunk
 from review.services.labelstudio_config import build_config
 from review.services.labelstudio_rle import brush_rle
 from tests import factories
+from tests.review.services.soft_labels import make_fit
 
 sdk = pytest.importorskip(
     "label_studio_sdk",
@@ -147,6 +148,19 @@ def test_every_prediction_and_annotation_is_valid_for_the_config(world: World) -
     boxed = json.loads(json.dumps(boxed))
     boxed["result"][0]["value"]["x"] = 140.0
     assert li.validate_prediction(boxed, return_errors=True)
+
+
+def test_the_consensus_prediction_is_valid_for_the_config(world: World) -> None:
+    li = interface(world.dataset)
+    make_fit(world.dataset, {world.adjudicated: [0.0, 0.8, 0.2, 0, 0, 0, 0, 0],
+                             world.disputed: [0.0, 0.55, 0, 0, 0, 0, 0.45, 0]})  # fmt: skip
+    tasks, _ = export(world.dataset)
+    consensus = [
+        p for t in tasks for p in t["predictions"] if p["model_version"] == "consensus:dawid_skene"
+    ]
+    assert [p["score"] for p in consensus] == [0.8, 0.55]
+    for prediction in consensus:
+        assert li.validate_prediction(prediction, return_errors=True) == []
 
 
 def test_config_has_the_taxonomy_and_every_emotion_the_rows_name(world: World) -> None:
