@@ -6,7 +6,15 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 
-from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample, Taxonomy
+from annotator.models import (
+    CriticVerdict,
+    Dataset,
+    PipelineRun,
+    Proposal,
+    Region,
+    Sample,
+    Taxonomy,
+)
 from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
 from review.models import Adjudication
 
@@ -89,6 +97,16 @@ class CriticVerdictFactory(factory.django.DjangoModelFactory[CriticVerdict]):
     verdict = CriticVerdict.Verdict.PRESERVE
     emotion = "awe"
     reasoning = "Both the wide plain and the upward gaze suggest awe."
+
+
+class PipelineRunFactory(factory.django.DjangoModelFactory[PipelineRun]):
+    class Meta:
+        model = PipelineRun
+
+    dataset = factory.SubFactory(DatasetFactory)
+    config = factory.LazyFunction(lambda: {"pipeline": {"max_revise_rounds": 1}})
+    stages = factory.LazyFunction(lambda: ["annotate", "verify"])
+    status = PipelineRun.Status.PENDING
 
 
 class AdjudicationFactory(factory.django.DjangoModelFactory[Adjudication]):

@@ -1,17 +1,18 @@
-"""Every review factory saves a valid row on its own (subfactories make what it needs)."""
+"""Every factory saves a valid row on its own (subfactories make what it needs)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests import factories_review
+from tests import factories, factories_review
 
 pytestmark = pytest.mark.django_db
 
 FACTORIES = [
     value
-    for name, value in vars(factories_review).items()
-    if name.endswith("Factory") and value.__module__ == factories_review.__name__
+    for module in (factories, factories_review)
+    for name, value in vars(module).items()
+    if name.endswith("Factory") and value.__module__ == module.__name__
 ]
 
 
