@@ -61,6 +61,12 @@ def _schedule_resend_checks(sender: Celery, **kwargs: Any) -> None:
         sender.signature("review.resend_stuck_export_jobs", options={"expires": exports}),
         name="resend-stuck-export-jobs",
     )
+    # Consensus refits after review activity (review/services/latent_refit.py).
+    refit = float(getattr(settings, "CONSENSUS_REFIT_CHECK_SECONDS", 60))
+    sender.add_periodic_task(
+        refit, sender.signature("review.refit_stale_consensus", options={"expires": refit}),
+        name="refit-stale-consensus",
+    )  # fmt: skip
 
 
 @signals.celeryd_init.connect

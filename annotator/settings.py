@@ -187,6 +187,10 @@ PIPELINE_BATCH_POLL_SECONDS = env_int("PIPELINE_BATCH_POLL_SECONDS", 30)
 PIPELINE_RESEND_SENT_AFTER_SECONDS = env_int(
     "PIPELINE_RESEND_SENT_AFTER_SECONDS", BROKER_VISIBILITY_TIMEOUT + 60
 )
+# Model-stage units (annotate, critic) go to the workers this many to a task, claimed, called
+# (on up to PIPELINE_CHUNK_THREADS threads a process) and recorded together; 1: one a task.
+PIPELINE_CHUNK_UNITS = env_int("PIPELINE_CHUNK_UNITS", 16)
+PIPELINE_CHUNK_THREADS = env_int("PIPELINE_CHUNK_THREADS", 8)
 # The Runs page takes a pipeline config only from these directories (or as an upload).
 PIPELINE_CONFIG_DIRS = [
     Path(p).resolve() for p in env_list("PIPELINE_CONFIG_DIRS", [str(DATA_DIR / "pipelines")])
@@ -288,6 +292,12 @@ EXPORT_ROOT = env_path("EXPORT_ROOT", DATA_DIR / "exports")
 EXPORT_CLAIM_LEASE_SECONDS = env_float("EXPORT_CLAIM_LEASE_SECONDS", 60.0)
 EXPORT_RESEND_SECONDS = env_float("EXPORT_RESEND_SECONDS", 30.0)
 HUMAN_CHECK_SHARE = env_float("HUMAN_CHECK_SHARE", 0.0)
+# Latent-class consensus (review/services/latent_jobs.py): a fit's claim lasts
+# CONSENSUS_FIT_LEASE_SECONDS; beat looks every CONSENSUS_REFIT_CHECK_SECONDS and refits a dataset
+# people answered in since its last fit, at most every CONSENSUS_REFIT_MINUTES.
+CONSENSUS_FIT_LEASE_SECONDS = env_float("CONSENSUS_FIT_LEASE_SECONDS", 900.0)
+CONSENSUS_REFIT_MINUTES = env_float("CONSENSUS_REFIT_MINUTES", 15.0)
+CONSENSUS_REFIT_CHECK_SECONDS = env_float("CONSENSUS_REFIT_CHECK_SECONDS", 60.0)
 # Audit dashboard: how long computed figures are kept, and how long stale ones are served
 # while people keep annotating (every answer changes the tables' fingerprint).
 AUDIT_CACHE_SECONDS = env_int("AUDIT_CACHE_SECONDS", 600)

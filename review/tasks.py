@@ -104,3 +104,25 @@ def compute_des_map(map_id: int) -> str:
     from review.services.des_map import compute_des_map as compute
 
     return compute(map_id=int(map_id))
+
+
+@shared_task(
+    name="review.fit_consensus",
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=30,
+    max_retries=5,
+)
+def fit_consensus(fit_id: int) -> str:
+    """Fit one latent-class consensus (default queue); the claim makes a redelivery a no-op."""
+    from review.services.latent_jobs import run_consensus_fit
+
+    return run_consensus_fit(fit_id=int(fit_id))
+
+
+@shared_task(name="review.refit_stale_consensus", ignore_result=True)
+def refit_stale_consensus() -> int:
+    """Beat: refit datasets where people answered since the last fit (at most every N minutes)."""
+    from review.services.latent_refit import refit_stale_consensus as refit
+
+    return refit()
