@@ -187,6 +187,10 @@ PIPELINE_BATCH_POLL_SECONDS = env_int("PIPELINE_BATCH_POLL_SECONDS", 30)
 PIPELINE_RESEND_SENT_AFTER_SECONDS = env_int(
     "PIPELINE_RESEND_SENT_AFTER_SECONDS", BROKER_VISIBILITY_TIMEOUT + 60
 )
+# Model-stage units (annotate, critic) go to the workers this many to a task, claimed, called
+# (on up to PIPELINE_CHUNK_THREADS threads a process) and recorded together; 1: one a task.
+PIPELINE_CHUNK_UNITS = env_int("PIPELINE_CHUNK_UNITS", 16)
+PIPELINE_CHUNK_THREADS = env_int("PIPELINE_CHUNK_THREADS", 8)
 # The Runs page takes a pipeline config only from these directories (or as an upload).
 PIPELINE_CONFIG_DIRS = [
     Path(p).resolve() for p in env_list("PIPELINE_CONFIG_DIRS", [str(DATA_DIR / "pipelines")])

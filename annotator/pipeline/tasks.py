@@ -1,4 +1,5 @@
-"""Celery tasks of the pipeline: one per stage, each taking a unit id.
+"""Celery tasks of the pipeline: one per stage, each taking a unit id; and run_chunk, many
+units of a model stage at once (runs/chunk.py, how the model stages are sent by default).
 
 Each is published to its stage's queue (units.QUEUES: annotate and critic on "llm", ground on
 "gpu", calibrate and verify on "default"); a retry goes back to the queue it came from.
@@ -100,6 +101,21 @@ STAGE_TASKS: dict[str, Any] = {
     "verify": verify_unit,
     "critic": critic_unit,
 }
+
+
+@shared_task(name="annotator.pipeline.chunk", **_OPTIONS)
+def run_chunk(self: Task, stage: str, unit_ids: list[int]) -> dict[str, int]:
+    """A chunk of one model stage's units (runs/chunk.py): claimed, called and recorded
+    together; a unit to try again later goes back as its own task."""
+    from annotator.pipeline.runs.chunk import execute_chunk
+    from annotator.pipeline.runs.dispatch import publish_later, send_units
+
+    outcome = execute_chunk(
+        stage=str(stage), unit_ids=[int(pk) for pk in unit_ids], takeover=bool(self.request.retries)
+    )
+    publish_later(outcome.later)
+    send_units(outcome.next_units)
+    return outcome.statuses
 
 
 @shared_task(name="annotator.pipeline.poll_batches", ignore_result=True)

@@ -1,8 +1,8 @@
 """Claim a unit: pending -> running, only while its run is not cancelled; load what it needs.
 
 On PostgreSQL one statement does both (an UPDATE ... RETURNING inside a WITH, joined to the run,
-sample, dataset and taxonomy rows): a worker's first round trip for each unit. Elsewhere (SQLite)
-the same conditional UPDATE, then one SELECT.
+sample, dataset and taxonomy rows): a worker's first round trip for each unit, or for a whole
+chunk of units (`claim_units`). Elsewhere (SQLite) the same conditional UPDATE, then one SELECT.
 
 A claim names its process and holds a lease (lease.py): a running unit is claimable again once
 its lease lapsed, or at once when its process is known to be gone (`take_unit`). A unit held by
@@ -76,7 +76,8 @@ def claim_unit(
     now = timezone.now()
     holder = holder or holder_id()
     if connection.vendor == "postgresql":
-        return _claim_postgresql(unit_id, now, holder, takeover_from)
+        units = _claim_postgresql(unit_id, now, holder, takeover_from)
+        return units[0] if units else None
     claimable = (
         Q(status=PENDING)
         | Q(status=RUNNING, lease_until__isnull=True)
@@ -98,6 +99,34 @@ def claim_unit(
     )
 
 
+def claim_units(*, unit_ids: list[int], holder: str | None = None) -> list[StageResult]:
+    """`claim_unit` for many units in one statement: those claimed (pending, or running with a
+    lapsed lease, of a run not cancelled), loaded like claim_unit's; the rest are left as they
+    are (finished, held by a live process, gone) for the caller to look at one by one."""
+    if not unit_ids:
+        return []
+    now = timezone.now()
+    holder = holder or holder_id()
+    if connection.vendor == "postgresql":
+        return _claim_postgresql(list(unit_ids), now, holder, None)
+    claimable = (
+        Q(status=PENDING)
+        | Q(status=RUNNING, lease_until__isnull=True)
+        | Q(status=RUNNING, lease_until__lt=now)
+    )
+    live = PipelineRun.objects.filter(pk=OuterRef("run_id"), cancel_requested=False)
+    StageResult.objects.filter(claimable, Exists(live), pk__in=unit_ids).update(
+        status=RUNNING, claimed_at=now, claimed_by=holder, lease_until=now + lease_length(),
+        send_due=None, attempts=F("attempts") + 1,
+    )  # fmt: skip
+    return list(
+        StageResult.objects.select_related("run", "sample__dataset__taxonomy")
+        .defer("sample__des")
+        .filter(pk__in=unit_ids, status=RUNNING, claimed_by=holder, claimed_at=now)
+        .order_by("id")
+    )
+
+
 def _columns(alias: str, model: type[Model], names: list[str]) -> list[tuple[str, Any]]:
     fields = [model._meta.get_field(name) for name in names]
     ordered = [f for f in model._meta.concrete_fields if f in fields]  # what from_db expects
@@ -105,8 +134,9 @@ def _columns(alias: str, model: type[Model], names: list[str]) -> list[tuple[str
 
 
 @functools.cache
-def _claim_sql() -> tuple[str, list[list[tuple[str, Any]]]]:
-    """The statement (built once: models do not change) and the columns it returns."""
+def _claim_sql(many: bool = False) -> tuple[str, list[list[tuple[str, Any]]]]:
+    """The statement (built once: models do not change) and the columns it returns; `many`:
+    for a list of unit ids (%(id)s an array)."""
     tables = {alias: model._meta.db_table for alias, model, _ in _LOADED}
     columns = [_columns(alias, model, names) for alias, model, names in _LOADED]
     unit_columns = ", ".join(f'u."{f.column}"' for _, f in columns[0])
@@ -118,7 +148,8 @@ def _claim_sql() -> tuple[str, list[list[tuple[str, Any]]]]:
             SET status = %(running)s, claimed_at = %(now)s, claimed_by = %(holder)s,
                 lease_until = %(lease_until)s, send_due = NULL, attempts = u.attempts + 1
             FROM "{tables["r"]}" AS r
-            WHERE u.id = %(id)s AND r.id = u.run_id AND NOT r.cancel_requested
+            WHERE u.id {"= ANY(%(id)s)" if many else "= %(id)s"}
+              AND r.id = u.run_id AND NOT r.cancel_requested
               AND (u.status = %(pending)s
                    OR (u.status = %(running)s
                        AND (u.lease_until IS NULL OR u.lease_until < %(now)s
@@ -130,22 +161,23 @@ def _claim_sql() -> tuple[str, list[list[tuple[str, Any]]]]:
         JOIN "{tables["s"]}" AS s ON s.id = c.sample_id
         JOIN "{tables["d"]}" AS d ON d.id = s.dataset_id
         JOIN "{tables["t"]}" AS t ON t.id = d.taxonomy_id
+        ORDER BY c.id
     """
     return sql, columns
 
 
 def _claim_postgresql(
-    unit_id: int, now: datetime, holder: str, takeover_from: str | None
-) -> StageResult | None:
-    sql, columns = _claim_sql()
+    unit_id: int | list[int], now: datetime, holder: str, takeover_from: str | None
+) -> list[StageResult]:
+    sql, columns = _claim_sql(many=isinstance(unit_id, list))
     params: dict[str, Any] = {
         "id": unit_id, "now": now, "holder": holder, "lease_until": now + lease_length(),
         "takeover_from": takeover_from, "pending": PENDING, "running": RUNNING,
     }  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return None if row is None else _build(list(row), columns)
+        rows = cursor.fetchall()
+    return [_build(list(row), columns) for row in rows]
 
 
 def _build(row: list[Any], columns: list[list[tuple[str, Any]]]) -> StageResult:

@@ -20,12 +20,13 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from annotator.models import StageResult
-from annotator.pipeline.runs.units import QUEUES, UnitRef
+from annotator.pipeline.runs.units import ANNOTATE, CRITIC, QUEUES, UnitRef
 
 logger = logging.getLogger(__name__)
 # What a publish raises when the broker cannot be reached (kombu wraps most in the first).
 BROKER_ERRORS: tuple[type[BaseException], ...] = (BrokerOperationalError, OSError, TimeoutError)
 _MARK_BATCH = 1000
+CHUNKED_STAGES = frozenset({ANNOTATE, CRITIC})  # the model stages: a call each, same shape
 
 
 def uses_broker() -> bool:
@@ -41,21 +42,49 @@ def send_units(units: Iterable[UnitRef]) -> None:
         transaction.on_commit(partial(publish_units, refs))
 
 
+def chunked(stage: str) -> bool:
+    """Whether this stage's units go PIPELINE_CHUNK_UNITS to a task (run_chunk)."""
+    return stage in CHUNKED_STAGES and settings.PIPELINE_CHUNK_UNITS > 1
+
+
+def messages(refs: list[UnitRef]) -> list[tuple[str, list[int]]]:
+    """(stage, unit ids) per message: model-stage units PIPELINE_CHUNK_UNITS to a message (one
+    chunk task), the others one each."""
+    size = max(1, settings.PIPELINE_CHUNK_UNITS)
+    grouped: dict[str, list[int]] = {}
+    single: list[tuple[str, list[int]]] = []
+    for ref in refs:
+        if chunked(ref.stage):
+            grouped.setdefault(ref.stage, []).append(ref.id)
+        else:
+            single.append((ref.stage, [ref.id]))
+    chunks = [
+        (stage, ids[offset : offset + size])
+        for stage, ids in grouped.items()
+        for offset in range(0, len(ids), size)
+    ]
+    return chunks + single
+
+
 def publish_units(refs: list[UnitRef], producer: Any = None) -> bool:
     """Publish now; True when the broker took every message. On a broker error the rest stay
     due (send_due) for the re-send check, and False is returned: never raised, so neither a
     page nor a worker's task fails because the broker is away."""
     from annotator.celery import app
-    from annotator.pipeline.tasks import STAGE_TASKS
+    from annotator.pipeline.tasks import STAGE_TASKS, run_chunk
 
     sent: list[int] = []
     started = timezone.now()  # a unit made due again after this keeps its mark
     try:
         with app.producer_or_acquire(producer) as producer:  # one connection for the lot
-            for ref in refs:
-                task = STAGE_TASKS[ref.stage]
-                task.apply_async((ref.id,), queue=QUEUES[ref.stage], producer=producer)
-                sent.append(ref.id)
+            for stage, ids in messages(refs):
+                if chunked(stage):
+                    run_chunk.apply_async((stage, ids), queue=QUEUES[stage], producer=producer)
+                else:
+                    STAGE_TASKS[stage].apply_async(
+                        (ids[0],), queue=QUEUES[stage], producer=producer
+                    )
+                sent += ids
     except BROKER_ERRORS as exc:
         logger.warning(
             "broker unreachable: %d of %d units not sent (%s); they are sent again when it "
@@ -65,6 +94,28 @@ def publish_units(refs: list[UnitRef], producer: Any = None) -> bool:
         return False
     mark_sent(sent, due_before=started)
     return True
+
+
+def publish_later(later: list[tuple[UnitRef, float]]) -> None:
+    """Each unit's own task, `countdown` seconds from now (a chunk's transient errors and busy
+    units); with the broker away they stay due for the re-send check (a busy one comes back
+    through its lease)."""
+    from annotator.pipeline.tasks import STAGE_TASKS
+
+    if not later:
+        return
+    started = timezone.now()
+    sent: list[int] = []
+    try:
+        for ref, countdown in later:
+            STAGE_TASKS[ref.stage].apply_async(
+                (ref.id,), queue=QUEUES[ref.stage], countdown=countdown
+            )
+            sent.append(ref.id)
+            logger.info("unit %s (%s): sent again in %.1f s", ref.id, ref.stage, countdown)
+    except BROKER_ERRORS as exc:
+        logger.warning("broker unreachable: %d retries not sent (%s)", len(later) - len(sent), exc)
+    mark_sent(sent, due_before=started)
 
 
 def mark_sent(ids: list[int], *, due_before: datetime | None = None) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
@@ -74,37 +74,50 @@ def execute_unit(*, unit_id: int, takeover: bool = False) -> UnitOutcome:
         release(unit_id=unit.pk)
 
 
+@dataclass
+class Attempt:
+    """One unit's stage computed: its result (a Computed, or the error to record with the failed
+    reply's raw text and tokens), or no result yet: staged in a batch, or a transient error."""
+
+    result: Computed | str | None
+    raw: str | None = None
+    tokens: tuple[int | None, int | None] = (None, None)
+    staged: dict[str, Any] | None = None  # batch mode: the request body that waits
+    transient: TransientModelError | None = None  # to retry later
+
+
+def attempt_unit(ctx: UnitContext) -> Attempt:
+    """Run the unit's stage (the model call); never raises for the unit's own failures."""
+    unit = ctx.unit
+    try:
+        return Attempt(STAGE_FUNCTIONS[unit.stage](ctx))
+    except BatchStaged as staged:  # batch mode: the request waits in a batch (pipeline/batch.py)
+        return Attempt(None, staged=staged.body)
+    except TransientModelError as exc:
+        if unit.attempts <= stage_endpoint_retries(ctx):
+            return Attempt(None, transient=exc)
+        return Attempt(f"gave up after {unit.attempts} attempts: {exc}")
+    except (ModelError, PipelineConfigError, StageFailed) as exc:
+        raw = getattr(exc, "raw", None)  # a reply still invalid after its repair: kept
+        tokens = (getattr(exc, "input_tokens", None), getattr(exc, "output_tokens", None))
+        return Attempt(str(exc), raw=raw, tokens=tokens)
+    except Exception as exc:  # a bug or a broken file fails this unit, not the run
+        logger.exception("pipeline unit %s (%s) failed", unit.pk, unit.stage)
+        return Attempt(f"{type(exc).__name__}: {exc}")
+
+
 def _execute_claimed(unit: StageResult) -> UnitOutcome:
     assert unit.run is not None
     ctx = UnitContext(unit=unit, config=run_config(data=unit.run.config))
-    raw: str | None = None
-    tokens: tuple[int | None, int | None] = (None, None)
-    try:
-        result: Computed | str = STAGE_FUNCTIONS[unit.stage](ctx)
-    except BatchStaged as staged:  # batch mode: the request waits in a batch (pipeline/batch.py)
+    attempt = attempt_unit(ctx)
+    if attempt.staged is not None:
         from annotator.pipeline.batch import stage_request
 
-        stage_request(unit=unit, body=staged.body)
+        stage_request(unit=unit, body=attempt.staged)
         return UnitOutcome("staged")
-    except TransientModelError as exc:
-        if unit.attempts <= stage_endpoint_retries(ctx):
-            return _retry_later(unit, exc)
-        result = f"gave up after {unit.attempts} attempts: {exc}"
-    except (ModelError, PipelineConfigError, StageFailed) as exc:
-        result = str(exc)
-        raw = getattr(exc, "raw", None)  # a reply still invalid after its repair: kept
-        tokens = (getattr(exc, "input_tokens", None), getattr(exc, "output_tokens", None))
-    except Exception as exc:  # a bug or a broken file fails this unit, not the run
-        logger.exception("pipeline unit %s (%s) failed", unit.pk, unit.stage)
-        result = f"{type(exc).__name__}: {exc}"
-    try:
-        finished = finish_unit(ctx, result, raw=raw, tokens=tokens)
-    except (OperationalError, InterfaceError):
-        _let_go(unit)  # the database itself: the task is retried and takes the unit again
-        raise
-    except Exception as exc:  # a write the data refused: record the failure instead
-        logger.exception("pipeline unit %s (%s): result not recorded", unit.pk, unit.stage)
-        finished = finish_unit(ctx, f"result not recorded: {type(exc).__name__}: {exc}")
+    if attempt.transient is not None:
+        return retry_later(unit, attempt.transient)
+    finished = record_attempt(ctx, attempt)
     if finished.status == LOST:
         logger.warning("pipeline unit %s: taken over by another worker; result dropped", unit.pk)
         return UnitOutcome(LOST)
@@ -113,7 +126,20 @@ def _execute_claimed(unit: StageResult) -> UnitOutcome:
     return UnitOutcome(finished.status, finished.next_units)
 
 
-def _let_go(unit: StageResult) -> None:
+def record_attempt(ctx: UnitContext, attempt: Attempt) -> Finished:
+    """finish_unit; a write the data refused is recorded as the unit's failure instead."""
+    assert attempt.result is not None
+    try:
+        return finish_unit(ctx, attempt.result, raw=attempt.raw, tokens=attempt.tokens)
+    except (OperationalError, InterfaceError):
+        let_go(ctx.unit)  # the database itself: the task is retried and takes the unit again
+        raise
+    except Exception as exc:
+        logger.exception("pipeline unit %s (%s): result not recorded", ctx.unit.pk, ctx.unit.stage)
+        return finish_unit(ctx, f"result not recorded: {type(exc).__name__}: {exc}")
+
+
+def let_go(unit: StageResult) -> None:
     """Hand the claim back (pending), so the retry need not wait for the lease to lapse;
     the database may refuse this too, and then the lease does it."""
     with contextlib.suppress(OperationalError, InterfaceError):
@@ -122,7 +148,7 @@ def _let_go(unit: StageResult) -> None:
         )
 
 
-def _retry_later(unit: StageResult, exc: TransientModelError) -> UnitOutcome:
+def retry_later(unit: StageResult, exc: TransientModelError) -> UnitOutcome:
     delay = retry_delay(attempt=unit.attempts - 1, retry_after=exc.retry_after)
     message = f"attempt {unit.attempts}: {exc} (retrying in {delay:.1f} s)"
     # Pending again and due to be sent: the task's retry is that message (sent_at once sent).
@@ -148,28 +174,42 @@ def finish_unit(
 ) -> Finished:
     """Record the unit (a Computed, or an error message with the failed reply's raw text and
     the tokens it cost) and return the units to start next."""
-    unit = ctx.unit
     with transaction.atomic():
-        round_units, holder = _lock_round(unit, sample_status=ctx.sample.status)
-        if unit.pk not in round_units.status:
-            return Finished([], FAILED)  # deleted with its sample meanwhile
-        if round_units.status[unit.pk] != RUNNING or holder != unit.claimed_by:
-            return Finished([], LOST)  # its lease lapsed and another process took it over
-        extra: list[UnitRef] = []
-        values: dict[str, object]
-        if isinstance(result, str):
-            values = {"status": FAILED, "error": result[:ERROR_MAX]}
-            if raw is not None:
-                values["output"] = {"reply": raw}
-            values["input_tokens"], values["output_tokens"] = tokens
-        else:
-            extra = result.write(round_units) if result.write is not None else []
-            values = _done_values(result)
-        StageResult.objects.filter(pk=unit.pk).update(finished_at=timezone.now(), **values)
-        round_units.status[unit.pk] = str(values["status"])
-        following = _advance(unit, round_units)
-        following, more = _run_inline(ctx, following, round_units)
-        mark_due([ref.id for ref in [*following, *extra, *more]])
+        rounds, holders = lock_rounds([ctx.unit])
+        finished = record_locked(ctx, Attempt(result, raw, tokens), rounds, holders)
+        mark_due([ref.id for ref in finished.next_units])
+    return finished
+
+
+RoundKey = tuple[int, int, int]  # (run, sample, round)
+
+
+def record_locked(
+    ctx: UnitContext, attempt: Attempt, rounds: dict[RoundKey, RoundUnits], holders: dict[int, str]
+) -> Finished:
+    """Record one unit whose round `lock_rounds` holds (in the caller's transaction); the caller
+    marks the returned units due."""
+    unit, result = ctx.unit, attempt.result
+    assert unit.run_id is not None and result is not None
+    round_units = rounds[(unit.run_id, unit.sample_id, unit.round)]
+    if unit.pk not in round_units.status:
+        return Finished([], FAILED)  # deleted with its sample meanwhile
+    if round_units.status[unit.pk] != RUNNING or holders.get(unit.pk) != unit.claimed_by:
+        return Finished([], LOST)  # its lease lapsed and another process took it over
+    extra: list[UnitRef] = []
+    values: dict[str, object]
+    if isinstance(result, str):
+        values = {"status": FAILED, "error": result[:ERROR_MAX]}
+        if attempt.raw is not None:
+            values["output"] = {"reply": attempt.raw}
+        values["input_tokens"], values["output_tokens"] = attempt.tokens
+    else:
+        extra = result.write(round_units) if result.write is not None else []
+        values = _done_values(result)
+    StageResult.objects.filter(pk=unit.pk).update(finished_at=timezone.now(), **values)
+    round_units.status[unit.pk] = str(values["status"])
+    following = _advance(unit, round_units)
+    following, more = _run_inline(ctx, following, round_units)
     is_open = any(s in (PENDING, RUNNING) for s in round_units.status.values())
     return Finished([*following, *extra, *more], str(values["status"]), is_open)
 
@@ -192,25 +232,31 @@ def mark_due(ids: list[int]) -> None:
         StageResult.objects.filter(pk__in=ids[offset : offset + 1000]).update(send_due=now)
 
 
-def _lock_round(unit: StageResult, *, sample_status: str) -> tuple[RoundUnits, str]:
-    """Lock the run's units of this sample and round (in id order: no deadlocks). A sibling
-    finishing at the same time waits here, then sees this unit's result. Also returns who holds
-    the unit's claim now."""
+def lock_rounds(
+    units: list[StageResult],
+) -> tuple[dict[RoundKey, RoundUnits], dict[int, str]]:
+    """Lock the run's units of these units' samples and rounds, in id order (no deadlocks), in
+    one statement. A sibling finishing at the same time waits here, then sees this result.
+    Returns each round's units and who holds each unit's claim now."""
+    keys = sorted({(u.run_id, u.sample_id, u.round) for u in units if u.run_id is not None})
+    statuses = {u.sample_id: u.sample.status for u in units}
     # Plain SQL: this runs for every unit, and building the ORM query cost more than running it.
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    where = " OR ".join(["(run_id = %s AND sample_id = %s AND round = %s)"] * len(keys))
     with connection.cursor() as cursor:
         cursor.execute(
-            f'SELECT id, stage, status, claimed_by FROM "{StageResult._meta.db_table}" '
-            f"WHERE run_id = %s AND sample_id = %s AND round = %s ORDER BY id{lock}",
-            [unit.run_id, unit.sample_id, unit.round],
+            f"SELECT id, run_id, sample_id, round, stage, status, claimed_by "
+            f'FROM "{StageResult._meta.db_table}" WHERE {where} ORDER BY id{lock}',
+            [value for key in keys for value in key],
         )
         rows = cursor.fetchall()
-    status, stage, holder = {}, {}, ""
-    for pk, unit_stage, unit_status, claimed_by in rows:
-        status[pk], stage[pk] = unit_status, unit_stage
-        if pk == unit.pk:
-            holder = claimed_by
-    return RoundUnits(sample_status=sample_status, status=status, stage=stage), holder
+    rounds = {key: RoundUnits(sample_status=statuses[key[1]], status={}, stage={}) for key in keys}
+    holders: dict[int, str] = {}
+    for pk, run_id, sample_id, round_, stage, status, claimed_by in rows:
+        round_units = rounds[(run_id, sample_id, round_)]
+        round_units.status[pk], round_units.stage[pk] = status, stage
+        holders[pk] = claimed_by
+    return rounds, holders
 
 
 def _advance(unit: StageResult, round_units: RoundUnits) -> list[UnitRef]:

@@ -121,15 +121,25 @@ def keeper() -> _Keeper:
 
 def hold(*, unit_id: int, holder: str) -> None:
     """Keep renewing this unit's lease until `release`."""
-    kept = keeper()
-    with kept.lock:
-        kept.held[unit_id] = holder
+    hold_units(unit_ids=[unit_id], holder=holder)
 
 
 def release(*, unit_id: int) -> None:
+    release_units(unit_ids=[unit_id])
+
+
+def hold_units(*, unit_ids: list[int], holder: str) -> None:
+    """`hold` for a chunk of units claimed together."""
     kept = keeper()
     with kept.lock:
-        kept.held.pop(unit_id, None)
+        kept.held.update(dict.fromkeys(unit_ids, holder))
+
+
+def release_units(*, unit_ids: list[int]) -> None:
+    kept = keeper()
+    with kept.lock:
+        for unit_id in unit_ids:
+            kept.held.pop(unit_id, None)
 
 
 def renew_leases() -> int:
