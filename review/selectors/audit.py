@@ -41,6 +41,7 @@ from review.selectors.audit_people import (
     human_figures,
     throughput_figures,
 )
+from review.selectors.audit_protocol import binary_protocol_figures
 
 __all__ = [
     "AuditData",
@@ -197,6 +198,7 @@ def compute_audit_figures(*, data: AuditData, filters: AuditFilters) -> dict[str
         **human_figures(data),
         "annotators": annotator_figures(data),
         "binary_by_emotion": binary_emotion_figures(data),
+        "binary_protocol": binary_protocol_figures(data),
         "models_vs_final": final_agreement(data),
         "critic_overturns": critic_overturns(data),
         "calibration": calibration_figures(data),
