@@ -8,7 +8,7 @@ from typing import Any, cast
 from django import forms
 from django.core.validators import FileExtensionValidator
 
-from annotator.models import Dataset, Sample
+from annotator.models import Sample
 from review.limits import CONFIDENCE_STEP, NOTES_MAX_LENGTH, round_to_step
 from review.selectors.queue import NEEDS_ADJUDICATION
 from review.validators import INT_MAX
@@ -113,11 +113,10 @@ class BinaryVoteForm(forms.Form):
 
 
 class QueueFilterForm(forms.Form):
-    """The queue's GET filters; an empty value means "any"."""
+    """The queue's GET filters; an empty value means "any". The caller gives the choices (the
+    datasets it has read, the sources and emotions present) so the form runs no query."""
 
-    dataset = forms.ModelChoiceField(
-        queryset=Dataset.objects.order_by("name"), required=False, empty_label="All datasets"
-    )
+    dataset = forms.ChoiceField(required=False)
     status = forms.ChoiceField(
         choices=[
             ("", "Any status"),
@@ -129,8 +128,19 @@ class QueueFilterForm(forms.Form):
     source = forms.ChoiceField(required=False)
     suggested = forms.ChoiceField(required=False, label="Suggested emotion")
 
-    def __init__(self, *args: Any, sources: list[str], emotions: list[str], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        datasets: list[tuple[int, str]],
+        sources: list[str],
+        emotions: list[str],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        _choice_field(self, "dataset").choices = [
+            ("", "All datasets"),
+            *((str(pk), name) for pk, name in datasets),
+        ]
         _choice_field(self, "source").choices = [("", "All sources"), *((s, s) for s in sources)]
         _choice_field(self, "suggested").choices = [
             ("", "Any emotion"),

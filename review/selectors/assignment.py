@@ -63,10 +63,13 @@ def live_leases_count(*, kind: str, now: datetime, exclude_user: Any = None) -> 
 
 def binary_dataset_ids() -> list[int]:
     """Datasets that run the binary agreement protocol (a non-empty binary_protocol)."""
-    return [pk for pk, protocol, _ in _dataset_settings()]
+    return [pk for pk, protocol, _ in dataset_settings() if protocol]
 
 
-def _dataset_settings() -> list[tuple[int, dict[str, Any], str]]:
+DatasetSettings = list[tuple[int, dict[str, Any], str]]
+
+
+def dataset_settings() -> DatasetSettings:
     """(id, binary_protocol, review_order) of every dataset running the binary protocol or
     ordering its review by a posterior value: one small query."""
     rows = Dataset.objects.order_by().values_list("pk", "binary_protocol", "review_order")
@@ -85,7 +88,12 @@ def _taken_by_user(*, user: Any, kind: str, now: datetime) -> Exists:
 
 
 def annotation_candidates(
-    *, user: Any, dataset: Dataset | None, now: datetime, untouched_only: bool = False
+    *,
+    user: Any,
+    dataset: Dataset | None,
+    now: datetime,
+    untouched_only: bool = False,
+    settings: DatasetSettings | None = None,
 ) -> QuerySet[Sample]:
     """Samples `user` could lease to answer, fairest first: fewest answers and leases, then
     oldest, or, in a dataset with a review order, the highest posterior value (then oldest).
@@ -94,7 +102,8 @@ def annotation_candidates(
     lease yet) is the cheap first try: in id order the database stops after a batch.
 
     The k cap is part of the filter but must be checked again under the row lock (the counts
-    here may be stale by the time the lock is taken).
+    here may be stale by the time the lock is taken). `settings`: dataset_settings(), when the
+    caller has read them.
     """
     qs = Sample.objects.defer("des")
     if dataset is not None:
@@ -102,7 +111,7 @@ def annotation_candidates(
     qs = qs.filter(open_q() | gold_q()).exclude(
         _taken_by_user(user=user, kind=Assignment.Kind.ANNOTATE, now=now)
     )
-    settings = _dataset_settings()
+    settings = dataset_settings() if settings is None else settings
     binary_ids = [pk for pk, protocol, _ in settings if protocol]
     with_room = _with_room_for(qs, user=user, now=now, binary_ids=binary_ids)
     # Oldest = lowest id (ids follow insertion order, and the queue's indexes end in id).

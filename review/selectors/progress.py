@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
@@ -17,11 +18,13 @@ from django.utils import timezone
 from annotator.models import Dataset, Sample
 from review.models import Annotation, Assignment, BinaryVote
 from review.selectors.assignment import (
+    DatasetSettings,
     annotation_candidates,
+    dataset_settings,
     live_lease_q,
     skipped_with_room,
 )
-from review.selectors.queue import ID_BATCH
+from review.selectors.prepared import among_sql, count
 from review.selectors.queue_counts import QueueFigures, queue_figures
 
 WORK_STATUSES = (Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED)
@@ -102,38 +105,58 @@ def available_count(
     row holds its 4 KiB DES). Instead: the disputed samples come from QueueCount; the untouched
     ones (no answer, vote or lease, never handed to this person) all have room; only the
     touched ones, found from the answers, votes and leases (people's work, not the dataset),
-    are weighed. Their ids are read first and the samples then by primary key: joined in one
-    statement, PostgreSQL without statistics (a fresh import) scanned every sample. Human-check
-    and gold samples need their rows read (no index covers those flags), so they are looked
-    for only where QueueCount says some exist.
+    are weighed, each statement working out their ids before reading those rows by primary key
+    (review.selectors.prepared.among_sql). Both are prepared statements: building the
+    candidates query took more CPU than running it. Human-check and gold samples need their
+    rows read (no index covers those flags), so they are looked for only where QueueCount says
+    some exist.
     """
     figures = figures or queue_figures()
     dataset_id = None if dataset is None else dataset.pk
-    touched = [row["sample_id"] for row in _touched_ids(user=user, now=now)]
-    touched_disputed = _disputed_among(ids=touched, dataset_id=dataset_id)
-    candidates = annotation_candidates(user=user, dataset=dataset, now=now).order_by()
-    weighed = sum(
-        candidates.filter(pk__in=touched_disputed[start : start + ID_BATCH]).count()
-        for start in range(0, len(touched_disputed), ID_BATCH)
+    values: dict[str, Any] = {"user_id": user.pk, "now": now}
+    if dataset_id is not None:
+        values["dataset_id"] = dataset_id
+    # The binary-protocol datasets are constants of the candidates' SQL: part of the key.
+    settings = dataset_settings()
+    key = f"{dataset_id is None}:{settings}"
+    touched = count(key=f"touched_disputed:{key}", build=_touched_disputed, values=values)
+    weighed = count(
+        key=f"touched_with_room:{key}",
+        build=partial(_touched_with_room, settings=settings),
+        values=values,
     )
     untouched = figures.total(dataset_id=dataset_id, status=Sample.Status.DISPUTED)
-    available = untouched - len(touched_disputed) + weighed
+    available = untouched - touched + weighed
     if figures.has_extras(dataset_ids=None if dataset_id is None else [dataset_id]):
+        candidates = annotation_candidates(user=user, dataset=dataset, now=now).order_by()
         available += candidates.exclude(status=Sample.Status.DISPUTED).count()
     return available
 
 
-def _disputed_among(*, ids: list[int], dataset_id: int | None) -> list[int]:
-    """The disputed samples (of the dataset, when one is given) among `ids`, by primary key."""
-    found: list[int] = []
-    for start in range(0, len(ids), ID_BATCH):
-        rows = Sample.objects.filter(pk__in=ids[start : start + ID_BATCH]).order_by()
-        found += [
-            pk
-            for pk, in_dataset, status in rows.values_list("id", "dataset_id", "status")
-            if status == Sample.Status.DISPUTED and dataset_id in (None, in_dataset)
-        ]
-    return found
+def _touched_disputed(
+    *, user_id: int, now: datetime, dataset_id: int | None = None
+) -> QuerySet[Any]:
+    """The disputed samples (of the dataset, when one is given) among the touched ones."""
+    table = Sample._meta.db_table
+    among, params = among_sql(column=f'"{table}"."id"', ids=_touched_ids(user=user_id, now=now))
+    qs = Sample.objects.filter(status=Sample.Status.DISPUTED).order_by()
+    if dataset_id is not None:
+        qs = qs.filter(dataset_id=dataset_id)
+    # `among` is the compiled SQL of our own query, its values passed as parameters.
+    return qs.extra(where=[among], params=params).values_list("id")
+
+
+def _touched_with_room(
+    *, user_id: int, now: datetime, settings: DatasetSettings, dataset_id: int | None = None
+) -> QuerySet[Any]:
+    """Those of `_touched_disputed` that annotation_candidates would still hand the user."""
+    dataset = None if dataset_id is None else Dataset(pk=dataset_id)
+    candidates = annotation_candidates(
+        user=user_id, dataset=dataset, now=now, settings=settings
+    ).order_by()
+    touched = _touched_disputed(user_id=user_id, now=now, dataset_id=dataset_id)
+    among, params = among_sql(column=f'"{Sample._meta.db_table}"."id"', ids=touched)
+    return candidates.extra(where=[among], params=params).values_list("id")
 
 
 def _touched_ids(*, user: Any, now: datetime) -> QuerySet[Any]:

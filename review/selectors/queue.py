@@ -10,7 +10,13 @@ from django.db.models.expressions import Combinable
 
 from annotator.models import Dataset, Proposal, Sample
 from annotator.taxonomy import MIKELS_8_LABELS
-from review.selectors.assignment import answered_or_conflicting_ids, needs_adjudication
+from review.selectors.assignment import (
+    answered_or_conflicting_ids,
+    gold_q,
+    needs_adjudication,
+    open_q,
+)
+from review.selectors.prepared import among_sql, count
 from review.selectors.queue_counts import QueueFigures, queue_figures
 from review.selectors.review_order import (
     Key,
@@ -109,24 +115,23 @@ def queue_counts(*, dataset: Dataset | None, figures: QueueFigures | None = None
 
 
 def adjudication_count(*, dataset: Dataset | None) -> int:
-    """Samples waiting for an adjudicator (needs_adjudication, counted in two steps).
+    """Samples waiting for an adjudicator (needs_adjudication), counted by one prepared
+    statement that works out the candidate ids first (people's work: answered or conflicting
+    samples), then reads those rows by primary key (review.selectors.prepared.among_sql)."""
+    values = {} if dataset is None else {"dataset_id": dataset.pk}
+    return count(
+        key=f"adjudication_count:{bool(values)}", build=_waiting_for_adjudication, values=values
+    )
 
-    The candidate ids come first (people's work: answered or conflicting samples), then those
-    rows by primary key, judged here. In one statement PostgreSQL without statistics (a fresh
-    import) looped over every open sample for each candidate: 11 s at 219K samples.
-    """
-    ids = [row["sample_id"] for row in answered_or_conflicting_ids()]
-    agreed, dropped = Sample.Status.AGREED, Sample.Status.DROPPED
-    waiting = 0
-    for start in range(0, len(ids), ID_BATCH):
-        rows = Sample.objects.filter(pk__in=ids[start : start + ID_BATCH])
-        fields = rows.values_list("dataset_id", "status", "human_check", "gold_emotion")
-        for dataset_id, status, human_check, gold in fields.order_by():
-            mine = dataset is None or dataset_id == dataset.pk
-            is_open = status == DISPUTED or (status == agreed and human_check)
-            is_gold = bool(gold) and status != dropped
-            waiting += mine and is_open and not is_gold  # open_q() and not gold_q()
-    return waiting
+
+def _waiting_for_adjudication(*, dataset_id: int | None = None) -> QuerySet[Sample]:
+    ids = answered_or_conflicting_ids().values_list("sample_id", flat=True)
+    among, params = among_sql(column=f'"{Sample._meta.db_table}"."id"', ids=ids)
+    waiting = Sample.objects.filter(open_q()).exclude(gold_q()).order_by()
+    if dataset_id is not None:
+        waiting = waiting.filter(dataset_id=dataset_id)
+    # `among` is the compiled SQL of our own query, its values passed as parameters.
+    return waiting.extra(where=[among], params=params).values_list("id")
 
 
 @dataclass(frozen=True)

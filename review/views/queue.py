@@ -23,7 +23,6 @@ from django_htmx.middleware import HtmxDetails
 
 from annotator.models import Dataset
 from review import policy
-from review.forms import QueueFilterForm
 from review.models import Assignment
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required, user_roles
 from review.selectors.progress import (
@@ -38,14 +37,13 @@ from review.selectors.queue import (
     NEEDS_ADJUDICATION,
     adjudication_count,
     queue_counts,
-    queue_filter_choices,
     queue_page,
     queue_samples,
-    with_proposal_counts,
 )
-from review.selectors.queue_counts import QueueFigures, queue_figures
-from review.selectors.review_order import dataset_orders, order_value
+from review.selectors.queue_counts import queue_figures
+from review.selectors.review_order import order_value
 from review.services.assignment import lease_next_sample
+from review.views.queue_filters import queue_filters, queue_rows
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -65,25 +63,6 @@ def dataset_from(value: str | None) -> Dataset | None:
     return Dataset.objects.select_related("taxonomy").filter(pk=int(value)).first()
 
 
-def _filter_form(
-    request: HttpRequest, *, figures: QueueFigures
-) -> tuple[QueueFilterForm, dict[str, Any]]:
-    data = request.GET.copy()
-    data.setdefault("status", DISPUTED)  # no status in the URL = the disputed queue
-    dataset = dataset_from(data.get("dataset", ""))
-    # Choices span every dataset: they stay valid when htmx swaps results for another dataset.
-    choices = queue_filter_choices(dataset=None, figures=figures)
-    form = QueueFilterForm(data, sources=choices.sources, emotions=choices.emotions)
-    form.is_valid()  # an unknown value in one filter drops that filter, not the others
-    filters = {
-        "dataset": dataset,
-        "status": form.cleaned_data.get("status", ""),
-        "source": form.cleaned_data.get("source", ""),
-        "suggested": form.cleaned_data.get("suggested", ""),
-    }
-    return form, filters
-
-
 @role_required(ANNOTATOR, ADJUDICATOR, AUDITOR)
 @require_GET
 def queue_view(request: HtmxHttpRequest) -> HttpResponse:
@@ -91,7 +70,8 @@ def queue_view(request: HtmxHttpRequest) -> HttpResponse:
         return _my_work(request)
     roles = user_roles(request.user)
     figures = queue_figures()  # every figure above the rows, in one query
-    form, filters = _filter_form(request, figures=figures)
+    chosen = queue_filters(request, figures=figures)
+    filters = chosen.values
     dataset = filters["dataset"]
     conflicts = adjudication_count(dataset=dataset)
     if filters["status"] == NEEDS_ADJUDICATION:
@@ -104,23 +84,19 @@ def queue_view(request: HtmxHttpRequest) -> HttpResponse:
             suggested=filters["suggested"],
         )
     # The disputed queue follows its dataset's review order (most uncertain first, ...).
-    order = (
-        order_value(modes=dataset_orders(dataset=dataset))
-        if filters["status"] == DISPUTED
-        else None
-    )
+    order = order_value(modes=chosen.orders) if filters["status"] == DISPUTED else None
     page = queue_page(
-        samples=queue_samples(**filters, order=order),
+        samples=queue_samples(**filters, order=order).prefetch_related(None),
         count=count,
         per_page=settings.QUEUE_PAGE_SIZE,
         page=request.GET.get("page", ""),
         after=request.GET.get("after", ""),
         before=request.GET.get("before", ""),
     )
-    page.object_list = with_proposal_counts(samples=page.object_list)
+    page.object_list = queue_rows(samples=page.object_list, names=chosen.dataset_names)
     context = {
         "see_all": True,
-        "form": form,
+        "filter_fields": [] if wants_partial(request) else chosen.fields(),
         "page": page,
         "counts": queue_counts(dataset=dataset, figures=figures),
         "conflicts": conflicts,

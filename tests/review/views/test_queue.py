@@ -121,6 +121,26 @@ def test_filter_form_works_via_htmx_and_plain_get(client, auditor):
     assert 'method="get"' in content and 'action="/review/"' in content
 
 
+def test_filter_selects_show_the_chosen_values_escaped(client, auditor):
+    """The selects are drawn without Django's widget templates: same names, ids and choices."""
+    ds = DatasetFactory.create(name="pets")
+    SampleFactory.create(dataset=ds, source="<Flickr&Co>", suggested_emotion="awe")
+    margin = SampleFactory.create(dataset=ds, vote_margin=0.125)
+    client.force_login(auditor)
+    content = client.get(QUEUE, {"dataset": ds.pk, "source": "<Flickr&Co>"}).content.decode()
+    assert '<select name="dataset" id="id_dataset">' in content
+    assert '<label for="id_suggested">Suggested emotion</label>' in content
+    assert f'<option value="{ds.pk}" selected>pets</option>' in content
+    assert (
+        '<option value="&lt;Flickr&amp;Co&gt;" selected>&lt;Flickr&amp;Co&gt;</option>' in content
+    )
+    assert '<option value="disputed" selected>Disputed</option>' in content
+    assert '<option value="" selected>Any emotion</option>' in content
+    everything = client.get(QUEUE, {"dataset": ds.pk}).content.decode()
+    link = reverse("review:sample", args=[margin.pk])
+    assert f'<a href="{link}">' in everything and ">0.13</td>" in everything  # half up
+
+
 def test_unknown_filter_values_drop_that_filter_only(client, auditor):
     ds = DatasetFactory.create()
     SampleFactory.create(dataset=ds, external_id="kept", source="EmoSet")
