@@ -6,10 +6,12 @@ emotion, confidence, background/attribute/subject and B-A-S, one box), a 1024-d 
 6 decimals), a critic verdict on a tenth, and names one of `--images` distinct JPEGs (640x480),
 so image headers are read once per distinct path, as repeated images allow.
 Per size, a fresh database and a fresh child process: the baseline (read the file and decode
-each line with orjson, nothing else), then the import through `import_samples_file`. The table
-gives wall and CPU seconds, lines per second, the ratio to the baseline, the peak RSS growth,
-and the growth ratio (seconds per line at the largest size / at the smallest: about 1 means the
-cost per line does not grow with the file).
+each line with orjson, nothing else, in one process), then the import through
+`import_samples_file`, which parses a large file in worker processes while it writes. The table
+gives wall and CPU seconds (the import's CPU includes its workers'), CPU ms per line, lines per
+second, the ratio to the baseline, the peak RSS growth of the importing process and the largest
+worker's peak RSS, and the growth ratio (seconds per line at the largest size / at the
+smallest: about 1 means the cost per line does not grow with the file).
 
     .venv/bin/python bench/import_speed.py --sizes 10000,50000
     .venv/bin/python bench/import_speed.py --sizes 10000,50000 --postgres   # DATABASE_URL=postgres://…
@@ -22,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -109,9 +112,9 @@ def child(path: Path, images_root: Path, data_dir: Path) -> None:
         lines = sum(1 for line in handle if orjson.loads(line))
     baseline = (time.perf_counter() - wall, _common.cpu_seconds() - cpu)
     rss = _common.rss_mib()
-    cpu, wall = _common.cpu_seconds(), time.perf_counter()
+    cpu, wall = _all_cpu_seconds(), time.perf_counter()
     report = import_samples_file(path=path, dataset_name="bench-import", images_root=images_root)
-    took = (time.perf_counter() - wall, _common.cpu_seconds() - cpu)
+    took = (time.perf_counter() - wall, _all_cpu_seconds() - cpu)
     result = {
         "lines": lines,
         "created": report.created,
@@ -121,8 +124,18 @@ def child(path: Path, images_root: Path, data_dir: Path) -> None:
         "wall": took[0],
         "cpu": took[1],
         "growth_mib": _common.peak_rss_mib() - rss,
+        # the largest worker's peak (0 without workers); a forked worker shares the parent's
+        # pages until it writes them, so this counts some of them twice
+        "worker_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
     print(json.dumps(result), flush=True)
+
+
+def _all_cpu_seconds() -> float:
+    """CPU of this process and of its finished children: the import's worker processes are
+    waited for before it returns, so their time counts too."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return _common.cpu_seconds() + children.ru_utime + children.ru_stime
 
 
 @contextmanager
@@ -171,8 +184,8 @@ def run_sizes(
         per_line.append(got["wall"] / size)
         rows.append([
             f"{size:,}", round(path.stat().st_size / 1024**2), got["baseline_wall"],
-            got["wall"], got["cpu"], round(size / got["wall"]), got["wall"] / got["baseline_wall"],
-            got["growth_mib"],
+            got["wall"], got["cpu"], 1000 * got["cpu"] / size, round(size / got["wall"]),
+            got["wall"] / got["baseline_wall"], got["growth_mib"], got["worker_mib"],
         ])  # fmt: skip
         path.unlink()
     return rows, per_line
@@ -199,8 +212,9 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"{'PostgreSQL' if postgres else 'SQLite'}; {_common.machine()}")
-    headers = ["lines", "file MB", "parse only s", "import s", "import CPU s", "lines/s"]
-    _common.print_table([*headers, "x parse", "peak RSS growth MB"], rows)
+    headers = ["lines", "file MB", "parse only s", "import s", "import CPU s", "CPU ms/line"]
+    headers += ["lines/s", "x parse", "peak RSS growth MB", "worker peak RSS MB"]
+    _common.print_table(headers, rows)
     if len(per_line) > 1:
         print(f"growth ratio (s per line, {sizes[-1]:,} / {sizes[0]:,}): "
               f"{per_line[-1] / per_line[0]:.2f}")  # fmt: skip

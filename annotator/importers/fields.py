@@ -142,8 +142,9 @@ def read_label(
     return label
 
 
-def read_des(value: object, *, field: str, report: LineReport) -> bytes | None:
-    """A 1024-d vector as 1024 little-endian float32 values (4 KiB)."""
+def read_des(value: object, *, field: str, report: LineReport, plain: bool = False) -> bytes | None:
+    """A 1024-d vector as 1024 little-endian float32 values (4 KiB). `plain`: the line's
+    numbers are known finite and bool-free (LineHints.plain_numbers); packing checks the rest."""
     if value is None:
         return None
     if not isinstance(value, list):
@@ -152,7 +153,7 @@ def read_des(value: object, *, field: str, report: LineReport) -> bytes | None:
     if len(value) != DES_SIZE:
         report.error(field, f"has {len(value)} values, expected {DES_SIZE}")
         return None
-    packed = _pack_des(value)
+    packed = _pack_des(value, plain=plain)
     if packed is not None:
         return packed
     for index, item in enumerate(value):
@@ -166,14 +167,16 @@ def read_des(value: object, *, field: str, report: LineReport) -> bytes | None:
         return None
 
 
-def _pack_des(value: list[object]) -> bytes | None:
+def _pack_des(value: list[object], *, plain: bool = False) -> bytes | None:
     """The fast way for a list of plain finite numbers inside the float32 range; None sends
     anything else through the checks that name the value. struct.pack refuses what is not a
     number but takes a bool as 0.0 or 1.0, so only values packed as exactly that are looked at."""
     try:
         packed = struct.pack(DES_FORMAT, *value)
-    except (struct.error, OverflowError):
+    except (struct.error, OverflowError):  # not a number, or outside the float32 range
         return None
+    if plain:
+        return packed
     vector = np.frombuffer(packed, dtype="<f4")
     if not np.isfinite(vector).all():
         return None

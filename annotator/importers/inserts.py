@@ -10,6 +10,7 @@ annotator.importers.parallel); `insert_prepared` writes a batch of them.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -21,7 +22,7 @@ from django.db import connection, models
 from annotator.importers.masks import ImportedMask
 from annotator.importers.records import ParsedRecord
 from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample
-from annotator.services.verification import Verification, Vote, apply_review_rules, cross_verify
+from annotator.services.verification import Vote, apply_review_rules, cross_verify
 
 Row = tuple[Any, ...]
 
@@ -103,11 +104,11 @@ _CHECKS = json_text(IMPORTED_VERDICT_CHECKS)
 
 class RowContext(NamedTuple):
     """What a new sample's rows need beyond its line: plain values, so a worker process can
-    build them (annotator.importers.parallel)."""
+    build them (annotator.importers.parallel), and hashable, so verdicts can be remembered."""
 
     dataset_id: int
-    weights: dict[str, float]  # the dataset's model weights
-    labels: list[str]  # its taxonomy's labels
+    weights: tuple[tuple[str, float], ...]  # the dataset's model weights, as items
+    labels: tuple[str, ...]  # its taxonomy's labels
     stamp: object  # created/updated time, as the driver takes it
 
 
@@ -122,30 +123,14 @@ class PreparedLine(NamedTuple):
     verdicts: tuple[Row, ...]
 
 
+_SUBJECT, _IMPORT = Region.Role.SUBJECT.value, Region.Origin.IMPORT.value
+_NO_BOX = (None, None, None, None)
+
+
 def row_context(*, dataset: Dataset, now: datetime) -> RowContext:
     stamp = db_value(SAMPLES.fields["created_at"], now)
-    return RowContext(dataset.pk, dataset.model_weights or {}, dataset.taxonomy.labels, stamp)
-
-
-def first_verification(*, record: ParsedRecord, dataset: Dataset) -> Verification:
-    """What annotator.importers.verify would store for a new sample holding just this line."""
-    weights, labels = dataset.model_weights or {}, dataset.taxonomy.labels
-    return _verify_line(record, weights, labels)
-
-
-def _verify_line(
-    record: ParsedRecord, weights: dict[str, float], labels: list[str]
-) -> Verification:
-    votes = [Vote(p.model_name, p.emotion) for p in record.proposals]
-    result = cross_verify(votes=votes, weights=weights, labels=labels)
-    critic = record.critic
-    status, suggested = apply_review_rules(
-        result=result,
-        verdict=critic.verdict if critic else "",
-        verdict_emotion=critic.emotion if critic else "",
-        current_status=Sample.Status.PENDING,
-    )
-    return Verification(status, suggested, result.margin, result.reasons)
+    weights = tuple(sorted((dataset.model_weights or {}).items()))
+    return RowContext(dataset.pk, weights, tuple(dataset.taxonomy.labels), stamp)
 
 
 def prepare_line(
@@ -156,11 +141,15 @@ def prepare_line(
     rows: RowContext,
 ) -> PreparedLine:
     """The rows of a new sample holding this line, verified (its status is final)."""
-    result, stamp = _verify_line(record, rows.weights, rows.labels), rows.stamp
+    c, stamp = record.critic, rows.stamp
+    votes = tuple((p.model_name, p.emotion) for p in record.proposals)
+    status, suggested, margin, reasons = _verify_votes(
+        votes, c.verdict if c else "", c.emotion if c else "", rows.weights, rows.labels
+    )
     sample = SAMPLES.full(
         (rows.dataset_id, record.external_id, record.image_path, record.source, image.width,
-         image.height, image.content_hash, record.des, result.status, result.suggested_emotion,
-         result.margin, json_text(result.reasons), stamp, stamp, stamp)
+         image.height, image.content_hash, record.des, status, suggested, margin, reasons,
+         stamp, stamp, stamp)
     )  # fmt: skip
     proposals = tuple(
         PROPOSALS.full((p.model_name, p.description, p.emotion, p.confidence, p.background,
@@ -168,23 +157,44 @@ def prepare_line(
         for p in record.proposals
     )  # fmt: skip
     boxes = tuple(
-        REGIONS.full((Region.Role.SUBJECT.value, p.subject, *item.box, None,
-                      Region.Origin.IMPORT.value, p.model_name, stamp, stamp))
+        REGIONS.full((_SUBJECT, p.subject, *item.box, None, _IMPORT, p.model_name, stamp, stamp))
         for p in record.proposals
         for item in p.boxes
     )  # fmt: skip
     mask_rows = tuple(
-        REGIONS.full((mask.role, mask.phrase, *(mask.box or (None,) * 4), json_text(mask.rle),
-                      Region.Origin.IMPORT.value, model, stamp, stamp))
+        REGIONS.full((mask.role, mask.phrase, *(mask.box or _NO_BOX), json_text(mask.rle),
+                      _IMPORT, model, stamp, stamp))
         for model, mask in masks
     )  # fmt: skip
-    c = record.critic
     verdicts = () if c is None else (VERDICTS.full(
         (c.model_name, c.verdict, c.emotion, c.reasoning, c.instructions, _CHECKS, stamp)
     ),)  # fmt: skip
-    return PreparedLine(
-        record.external_id, str(result.status), sample, proposals, boxes + mask_rows, verdicts
+    return PreparedLine(record.external_id, status, sample, proposals, boxes + mask_rows, verdicts)
+
+
+@functools.lru_cache(maxsize=4096)
+def _verify_votes(
+    votes: tuple[tuple[str, str], ...],
+    verdict: str,
+    verdict_emotion: str,
+    weights: tuple[tuple[str, float], ...],
+    labels: tuple[str, ...],
+) -> tuple[str, str, float | None, str]:
+    """(status, suggestion, margin, reasons as JSON) that annotator.importers.verify would
+    store for a new sample with these votes and critic verdict. Remembered: a file repeats a
+    few dozen combinations (8 emotions, 2-3 models) over hundreds of thousands of lines."""
+    result = cross_verify(
+        votes=[Vote(model, emotion) for model, emotion in votes],
+        weights=dict(weights),
+        labels=list(labels),
     )
+    status, suggested = apply_review_rules(
+        result=result,
+        verdict=verdict,
+        verdict_emotion=verdict_emotion,
+        current_status=Sample.Status.PENDING,
+    )
+    return status, suggested, result.margin, json_text(result.reasons)
 
 
 def insert_prepared(*, lines: Sequence[PreparedLine]) -> None:

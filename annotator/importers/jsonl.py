@@ -33,6 +33,9 @@ class LineHints(NamedTuple):
     # No string can hold a NUL or a lone surrogate and nesting is shallower than any limit:
     # orjson read it (it refuses lone surrogates), no \u0000 escape, few brackets.
     storable: bool = False
+    # Every number is a finite float or a 64-bit int (orjson refuses the rest) and no `true` or
+    # `false` is anywhere in the line, so a list of numbers holds no bool (one packs as 0 or 1).
+    plain_numbers: bool = False
 
 
 CAUTIOUS = LineHints()
@@ -127,7 +130,8 @@ def _fast(raw: bytes) -> tuple[object, LineHints] | None:
     if _big_int_id(value):
         return None
     storable = _shallow(raw) and (b"\\" not in raw or b"\\u0000" not in raw)
-    return value, LineHints(storable=storable)
+    plain_numbers = b"true" not in raw and b"false" not in raw
+    return value, LineHints(storable=storable, plain_numbers=plain_numbers)
 
 
 def _shallow(raw: bytes) -> bool:

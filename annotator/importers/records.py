@@ -127,7 +127,7 @@ def parse_record(
     external_id = _read_id(obj, report)
     image_path = read_image_path(obj.get("image_path"), report=report)
     source = read_text(obj.get("source"), field="source", report=report, max_length=SOURCE_MAX)
-    des = read_des(obj.get("DES"), field="DES", report=report)
+    des = read_des(obj.get("DES"), field="DES", report=report, plain=hints.plain_numbers)
     if "proposals" in obj:
         proposals = _read_proposals(obj, ctx=ctx, report=report)
     elif ANNOTATION_KEYS & obj.keys():

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from annotator.importers.jsonl import _fast
 from annotator.models import Sample
 from annotator.services import importing
 from annotator.services.importing import ImportFailed, import_samples_file
@@ -88,6 +89,20 @@ def test_des_holding_an_integer_and_a_bool_elsewhere_in_the_line(tmp_path, image
     des = [1] + [0.25] * 1023  # an integer is a number; the line's `true` is not in DES
     run(tmp_path, images_root, record("s1", "a.jpg", DES=des, flag=True))
     assert bytes(Sample.objects.get().des or b"")[:8] == b"\x00\x00\x80\x3f\x00\x00\x80\x3e"
+
+
+@pytest.mark.parametrize(
+    ("line", "plain"),
+    [
+        (b'{"id": 1, "DES": [1, 0.5]}', True),
+        (b'{"id": 1, "DES": [true, 0.5]}', False),
+        (b'{"id": 1, "DES": [1, 0.5], "note": "false alarm"}', False),  # a string: still wary
+    ],
+)
+def test_only_a_line_without_true_or_false_packs_des_unchecked(line: bytes, plain: bool) -> None:
+    found = _fast(line)
+    assert found is not None
+    assert found[1].plain_numbers is plain
 
 
 def test_an_escaped_nul_is_refused_though_orjson_reads_it(tmp_path, images_root):
