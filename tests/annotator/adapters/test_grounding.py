@@ -48,6 +48,7 @@ def image() -> np.ndarray:
 
 
 @pytest.mark.ml
+@pytest.mark.slow  # a tiny Grounding DINO's forward passes (the file: 35 s of CPU)
 def test_every_query_passes_at_threshold_zero_with_boxes_inside_the_image(tiny, image):
     from tests.support.tiny_grounding import NUM_QUERIES
 
@@ -71,6 +72,7 @@ def test_every_query_passes_at_threshold_zero_with_boxes_inside_the_image(tiny, 
 
 
 @pytest.mark.ml
+@pytest.mark.slow  # a tiny Grounding DINO's forward passes (the file: 35 s of CPU)
 def test_thresholds_filter_detections(tiny, image):
     everything = get_grounder(replace(tiny, box_threshold=0.0, text_threshold=0.0))
     assert everything is not None

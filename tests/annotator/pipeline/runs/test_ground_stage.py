@@ -18,6 +18,7 @@ from tests.support.pipeline_runs import ScriptedModels, make_pipeline_dataset, w
 # groundingdino, timm and transformers warn about their own deprecated calls.
 pytestmark = [
     pytest.mark.ml,
+    pytest.mark.slow,  # builds a tiny Grounding DINO and runs it (28 s of CPU)
     pytest.mark.django_db,
     pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning"),
 ]
