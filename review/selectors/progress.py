@@ -12,7 +12,8 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotator.models import Dataset, Sample
@@ -24,7 +25,7 @@ from review.selectors.assignment import (
     live_lease_q,
     skipped_with_room,
 )
-from review.selectors.prepared import among_sql, count
+from review.selectors.prepared import among_sql, count, fetch
 from review.selectors.queue_counts import QueueFigures, queue_figures
 
 WORK_STATUSES = (Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED)
@@ -62,19 +63,12 @@ def annotator_progress(
     """Done, in hand, still to come, today and skipped-but-open for `user` (five queries;
     six when they skipped some)."""
     now = now or timezone.now()
-    midnight = start_of_today(now=now)
-    mine = Assignment.objects.filter(annotator=user, kind=Assignment.Kind.ANNOTATE)
+    values: dict[str, Any] = {"user_id": user.pk, "now": now, "midnight": start_of_today(now=now)}
     if dataset is not None:
-        mine = mine.filter(sample__dataset=dataset)
-    submitted = Q(status=Assignment.Status.SUBMITTED)
-    # Binary votes close a lease without finished_at: their lease time stands in for it.
-    answered_today = Q(finished_at__gte=midnight) | Q(finished_at=None, leased_at__gte=midnight)
-    figures = mine.aggregate(
-        done=Count("id", filter=submitted),
-        today=Count("id", filter=submitted & answered_today),
-        held=Count("id", filter=live_lease_q(now=now)),
-        skipped=Count("id", filter=Q(status=Assignment.Status.SKIPPED)),
-    )
+        values["dataset_id"] = dataset.pk
+    rows = fetch(key=f"progress:{dataset is None}", build=_progress_figures, values=values)
+    done, today, held, skipped = rows[0] if rows else (0, 0, 0, 0)
+    figures = {"done": done, "today": today, "held": held, "skipped": skipped}
     # Most people skipped nothing: then the room check on skipped samples is not built at all.
     skipped_open = (
         open_skipped_count(user=user, dataset=dataset, now=now) if figures["skipped"] else 0
@@ -85,6 +79,29 @@ def annotator_progress(
         available=available_count(user=user, dataset=dataset, now=now),
         today=figures["today"],
         skipped_open=skipped_open,
+    )
+
+
+def _progress_figures(
+    *, user_id: int, now: datetime, midnight: datetime, dataset_id: int | None = None
+) -> QuerySet[Any]:
+    """One row: the user's answered, answered today, held and skipped annotate leases."""
+    mine = Assignment.objects.filter(annotator_id=user_id, kind=Assignment.Kind.ANNOTATE)
+    if dataset_id is not None:
+        mine = mine.filter(sample__dataset_id=dataset_id)
+    submitted = Q(status=Assignment.Status.SUBMITTED)
+    # Binary votes close a lease without finished_at: their lease time stands in for it.
+    answered_today = Q(finished_at__gte=midnight) | Q(finished_at=None, leased_at__gte=midnight)
+    return (
+        mine.order_by()
+        .values("annotator_id")
+        .annotate(
+            done=Count("id", filter=submitted),
+            today=Count("id", filter=submitted & answered_today),
+            held=Count("id", filter=live_lease_q(now=now)),
+            skipped=Count("id", filter=Q(status=Assignment.Status.SKIPPED)),
+        )
+        .values_list("done", "today", "held", "skipped")
     )
 
 
@@ -193,22 +210,38 @@ class WorkPlace:
 
 
 def work_place(*, user: Any, sample_id: int) -> WorkPlace:
-    """The sample's place in `own_work` and its neighbours (three or four queries)."""
-    work = own_work(user=user)
-    here = work.filter(sample_id=sample_id).values("leased_at", "id").first()
-    if here is None:
+    """The sample's place in `own_work` and its neighbours: one prepared statement (two when
+    the sample is not in their work)."""
+    rows = fetch(
+        key="work_place", build=_place, values={"user_id": user.pk, "sample_id": sample_id}
+    )
+    if not rows:
         # Not theirs (skipped, or viewed by id): K goes back to the end of their work.
-        last = work.order_by("-leased_at", "-id").values_list("sample_id", flat=True).first()
+        work = own_work(user=user).order_by("-leased_at", "-id")
+        last = work.values_list("sample_id", flat=True).first()
         return WorkPlace(position=0, previous_sample_id=last, next_sample_id=None)
-    at, pk = here["leased_at"], here["id"]
+    before, previous, following = rows[0]
+    return WorkPlace(
+        position=int(before) + 1, previous_sample_id=previous, next_sample_id=following
+    )
+
+
+def _place(*, user_id: int, sample_id: int) -> QuerySet[Any]:
+    """The lease of `sample_id` in the user's work with how many come before it and the
+    samples just before and after (ties on leased_at broken by id)."""
+    work = own_work(user=user_id)
+    at, pk = OuterRef("leased_at"), OuterRef("id")
     before = work.filter(Q(leased_at__lt=at) | Q(leased_at=at, id__lt=pk))
     after = work.filter(Q(leased_at__gt=at) | Q(leased_at=at, id__gt=pk))
-    return WorkPlace(
-        position=before.count() + 1,
-        previous_sample_id=before.order_by("-leased_at", "-id")
-        .values_list("sample_id", flat=True)
-        .first(),
-        next_sample_id=after.values_list("sample_id", flat=True).first(),
+    counted = before.order_by().values("annotator_id").annotate(n=Count("id")).values("n")
+    return (
+        work.filter(sample_id=sample_id)
+        .annotate(
+            before=Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)),
+            previous=Subquery(before.order_by("-leased_at", "-id").values("sample_id")[:1]),
+            following=Subquery(after.order_by("leased_at", "id").values("sample_id")[:1]),
+        )
+        .values_list("before", "previous", "following")[:1]
     )
 
 

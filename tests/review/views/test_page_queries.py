@@ -26,7 +26,7 @@ EXPECTED = {
     "queue_deep": 8,
     "queue_filtered": 8,
     "own_work": 11,
-    "sample": 29,
+    "sample": 26,
     "save_and_next": 41,
 }
 
