@@ -9,6 +9,7 @@ decided from those answers: they only measure people.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db.models import (
@@ -26,6 +27,7 @@ from django.db.models.functions import Coalesce, Greatest
 
 from annotator.models import Dataset, Sample
 from review.models import Annotation, Assignment, AuditEvent, BinaryVote
+from review.selectors.prepared import fetch
 from review.selectors.review_order import VALUE, order_value
 
 CONFLICT_ACTION = "conflict"  # review.services.history.CONFLICT
@@ -116,7 +118,11 @@ def annotation_candidates(
     with_room = _with_room_for(qs, user=user, now=now, binary_ids=binary_ids)
     # Oldest = lowest id (ids follow insertion order, and the queue's indexes end in id).
     keys: list[Any] = ["id"]
-    orders = {pk: order for pk, _, order in settings if dataset is None or pk == dataset.pk}
+    orders = (
+        {pk: order for pk, _, order in settings}
+        if dataset is None
+        else {dataset.pk: dataset.review_order}
+    )
     # Without a dataset, datasets left out of `orders` (ordered by id) are in scope too.
     value = order_value(modes=orders, complete=dataset is not None)
     if value is not None:
@@ -125,6 +131,40 @@ def annotation_candidates(
     if untouched_only:
         return with_room.filter(load=0).order_by(*keys)
     return with_room.order_by("load", *keys)
+
+
+def untouched_candidate_ids(
+    *, user: Any, dataset: Dataset | None, now: datetime, limit: int
+) -> list[int]:
+    """The first `limit` ids of annotation_candidates(untouched_only=True), in its order: a
+    prepared statement (building the candidates query cost more CPU than running it)."""
+    settings = dataset_settings()
+    values: dict[str, Any] = {"user_id": user.pk, "now": now}
+    order = ""
+    if dataset is not None:
+        values["dataset_id"], order = dataset.pk, dataset.review_order
+    rows = fetch(
+        key=f"untouched:{dataset is None}:{order}:{limit}:{settings}",
+        build=partial(_untouched_ids, settings=settings, limit=limit, order=order),
+        values=values,
+    )
+    return [row[0] for row in rows]
+
+
+def _untouched_ids(
+    *,
+    user_id: int,
+    now: datetime,
+    settings: DatasetSettings,
+    limit: int,
+    order: str,
+    dataset_id: int | None = None,
+) -> QuerySet[Any]:
+    dataset = None if dataset_id is None else Dataset(pk=dataset_id, review_order=order)
+    candidates = annotation_candidates(
+        user=user_id, dataset=dataset, now=now, untouched_only=True, settings=settings
+    )
+    return candidates.values_list("id")[:limit]
 
 
 def skipped_with_room(*, user: Any, now: datetime) -> QuerySet[Sample]:

@@ -28,6 +28,7 @@ from review.selectors.assignment import (
     sample_load,
     sample_needs_adjudication,
     skipped_with_room,
+    untouched_candidate_ids,
 )
 from review.services import history
 from review.services.binary import binary_protocol, open_questions
@@ -93,10 +94,9 @@ def _lease_once(
         if kind == Assignment.Kind.ANNOTATE:
             # Untouched samples come first anyway; found in id order, the database stops
             # after a batch instead of computing every open sample's load to sort by it.
-            untouched = annotation_candidates(
-                user=user, dataset=dataset, now=now, untouched_only=True
+            ids = untouched_candidate_ids(
+                user=user, dataset=dataset, now=now, limit=CANDIDATE_BATCH
             )
-            ids = list(untouched.values_list("id", flat=True)[:CANDIDATE_BATCH])
         if not ids:
             candidates = _candidates(user=user, kind=kind, dataset=dataset, now=now)
             ids = list(candidates.values_list("id", flat=True)[:CANDIDATE_BATCH])
