@@ -245,6 +245,7 @@ def test_a_download_left_half_way_closes_its_transaction(files, images_root):
 
 
 @pytest.mark.skipif(ON_POSTGRES, reason="the SQLite leg checks SQLite; PostgreSQL has its own")
+@pytest.mark.slow  # a migrated SQLite file and writer processes (18 s of CPU)
 def test_on_a_wal_sqlite_file_the_export_keeps_its_snapshot_and_writers_go_on(
     files, images_root, tmp_path: Path
 ):

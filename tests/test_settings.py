@@ -133,6 +133,7 @@ def test_debug_can_be_turned_on(tmp_path):
     assert _settings(tmp_path, DEBUG="1")["DEBUG"] is True
 
 
+@pytest.mark.slow  # a manage.py process running every deploy check (9 s of CPU)
 def test_production_passes_check_deploy(tmp_path):
     # W004 (no HSTS) and W008 (no SSL redirect) were reported before.
     out = _run(

@@ -56,6 +56,7 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # three manage.py processes, one migrating a new SQLite file (21 s of CPU)
 def test_exit_status_and_output_of_a_real_run(tmp_path, images_root):
     """A separate process with its own SQLite file: what an admin's shell sees."""
     env = {
