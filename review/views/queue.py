@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -25,6 +26,7 @@ from annotator.models import Dataset
 from review import policy
 from review.models import Assignment
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required, user_roles
+from review.selectors.des_map import selection_filter
 from review.selectors.progress import (
     WORK_FILTERS,
     annotator_progress,
@@ -57,6 +59,15 @@ def wants_partial(request: HtmxHttpRequest) -> bool:
     return bool(request.htmx) and not request.htmx.history_restore_request
 
 
+def map_selection(request: HttpRequest, *, dataset: Dataset | None) -> Q | None:
+    """`?selection=<token>`: the samples picked on the dataset's DES map; None without one
+    (or with a token of another dataset, or no dataset chosen)."""
+    token = request.GET.get("selection", "")
+    if not token or dataset is None:
+        return None
+    return selection_filter(selection=token, dataset_id=dataset.pk)
+
+
 def dataset_from(value: str | None) -> Dataset | None:
     if not value or not str(value).isdecimal():
         return None
@@ -74,7 +85,13 @@ def queue_view(request: HtmxHttpRequest) -> HttpResponse:
     filters = chosen.values
     dataset = filters["dataset"]
     conflicts = adjudication_count(dataset=dataset)
-    if filters["status"] == NEEDS_ADJUDICATION:
+    # The disputed queue follows its dataset's review order (most uncertain first, ...).
+    order = order_value(modes=chosen.orders) if filters["status"] == DISPUTED else None
+    selection = map_selection(request, dataset=dataset)
+    samples = queue_samples(**filters, order=order, selection=selection)
+    if selection is not None:  # samples picked on the DES map: counted, not in QueueCount
+        count = samples.order_by().count()
+    elif filters["status"] == NEEDS_ADJUDICATION:
         count = conflicts
     else:
         count = figures.total(
@@ -83,10 +100,8 @@ def queue_view(request: HtmxHttpRequest) -> HttpResponse:
             source=filters["source"],
             suggested=filters["suggested"],
         )
-    # The disputed queue follows its dataset's review order (most uncertain first, ...).
-    order = order_value(modes=chosen.orders) if filters["status"] == DISPUTED else None
     page = queue_page(
-        samples=queue_samples(**filters, order=order).prefetch_related(None),
+        samples=samples.prefetch_related(None),
         count=count,
         per_page=settings.QUEUE_PAGE_SIZE,
         page=request.GET.get("page", ""),
@@ -101,6 +116,7 @@ def queue_view(request: HtmxHttpRequest) -> HttpResponse:
         "counts": queue_counts(dataset=dataset, figures=figures),
         "conflicts": conflicts,
         "filters": filters,
+        "selection": request.GET.get("selection", "") if selection is not None else "",
         "can_annotate": ANNOTATOR in roles,
         "can_adjudicate": ADJUDICATOR in roles,
     }

@@ -326,3 +326,24 @@ def test_annotator_queue_page_queries_do_not_grow_with_work(client, annotator):
         add_work()
     assert [page_queries(show) for show in ("", "skipped")] == few
     assert max(few) <= 18
+
+
+def test_a_des_map_selection_narrows_the_queue_until_cleared(client, auditor):
+    from review.models_desmap import MapSelection, MapSelectionSample
+
+    ds = DatasetFactory.create()
+    picked, other = SampleFactory.create(dataset=ds), SampleFactory.create(dataset=ds)
+    SampleFactory.create(dataset=ds, status=Sample.Status.AGREED)
+    selection = MapSelection.objects.create(token="t0k3n", dataset=ds, n_samples=1)
+    MapSelectionSample.objects.create(selection=selection, sample=picked)
+    client.force_login(auditor)
+    response = client.get(QUEUE, {"dataset": ds.pk, "selection": "t0k3n"})
+    assert _ids(response) == [picked.external_id]
+    content = response.content.decode()
+    assert "1 selected on the map — <a" in content and ">clear</a>" in content
+    assert '<input type="hidden" name="selection" value="t0k3n">' in content
+    clear = content.split('1 selected on the map — <a href="')[1].split('"')[0]
+    assert "selection" not in clear and f"dataset={ds.pk}" in clear
+    unknown = client.get(QUEUE, {"dataset": ds.pk, "selection": "nope"})
+    assert sorted(_ids(unknown)) == sorted([picked.external_id, other.external_id])
+    assert "selected on the map" not in unknown.content.decode()
