@@ -1,8 +1,11 @@
 """Pipeline orchestration overhead: samples per second through annotate -> verify -> critic.
 
-A setting is pool:concurrency[xN][+typed|+batch]: N worker processes; "+typed" runs the workers
-with EMOREVIEW_OPENAI_TYPED_CALLS=1 (chat.completions.create, the baseline of the lower-level
-post); "+batch" sets mode = "batch" on every endpoint and runs a real beat polling every second.
+A setting is pool:concurrency[xN][+unit][+typed|+batch]: N worker processes; "+unit" sends every
+unit as its own task (PIPELINE_CHUNK_UNITS=1: the grain before chunks, the baseline), plain
+settings send model-stage units PIPELINE_CHUNK_UNITS (16) to a task (annotator/pipeline/runs/
+chunk.py); "+typed" runs the workers with EMOREVIEW_OPENAI_TYPED_CALLS=1 (chat.completions.create
+instead of the lower-level post); "+batch" sets mode = "batch" on every endpoint and runs a real
+beat polling every second.
 
 A real Celery worker (threads or prefork pool, 1/4/8) over Redis and PostgreSQL runs a pipeline
 run of --samples samples with 2 annotators and a critic, all answered at once by the loopback
@@ -75,10 +78,10 @@ def parse_args() -> argparse.Namespace:
         "--settings",
         nargs="+",
         default=[
-            "threads:8+typed", "threads:8", "threads:8x2+typed", "threads:8x2",
-            "threads:8x2+batch",
+            "threads:8+unit", "threads:8", "threads:8x2+unit", "threads:8x2",
+            "threads:8x2+unit+batch", "threads:8x2+batch",
         ],
-        help="pool:concurrency[xN][+typed|+batch]: N worker processes; see the docstring",
+        help="pool:concurrency[xN][+unit][+typed|+batch]: N worker processes; see the docstring",
     )  # fmt: skip
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
     return parser.parse_args()
@@ -195,12 +198,15 @@ def tree_cpu(pids: list[int]) -> float:
     return total
 
 
-def parse_setting(text: str) -> tuple[str, int, int, str]:
-    """ "threads:4" -> ("threads", 4, 1, "post"); "threads:4x2+batch" -> (..., 2, "batch")."""
-    text, _, calls = text.partition("+")
+def parse_setting(text: str) -> tuple[str, int, int, str, str]:
+    """ "threads:4" -> ("threads", 4, 1, "post", "chunk");
+    "threads:4x2+unit+batch" -> ("threads", 4, 2, "batch", "unit")."""
+    text, *flags = text.split("+")
     pool, _, rest = text.partition(":")
     concurrency, _, count = rest.partition("x")
-    return pool, int(concurrency), int(count or 1), calls or "post"
+    calls = next((flag for flag in flags if flag in ("typed", "batch")), "post")
+    grain = "unit" if "unit" in flags else "chunk"
+    return pool, int(concurrency), int(count or 1), calls, grain
 
 
 @contextmanager
@@ -224,13 +230,15 @@ def measure(setting: str, *, args: argparse.Namespace, ctx: dict[str, Any]) -> l
     from annotator.pipeline.config import load_pipeline_config
     from annotator.services.pipeline_runs import launch_pipeline_run, start_pipeline_run
 
-    pool, concurrency, count, calls = parse_setting(setting)
+    pool, concurrency, count, calls, grain = parse_setting(setting)
     app.control.purge()
     name = f"bench-{setting.replace(':', '-').replace('+', '-')}"
     warm_up = make_dataset(f"{name}-warm-up", ctx["images"], 4 * concurrency * count)
     dataset = make_dataset(name, ctx["images"], args.samples)
     config = load_pipeline_config(path=ctx["batch_config" if calls == "batch" else "config"])
     env = dict(ctx["env"], EMOREVIEW_OPENAI_TYPED_CALLS="1" if calls == "typed" else "0")
+    if grain == "unit":
+        env["PIPELINE_CHUNK_UNITS"] = "1"
     env["PIPELINE_BATCH_POLL_SECONDS"] = "1"
 
     def run_to_end(started: Any) -> float:
@@ -263,7 +271,7 @@ def measure(setting: str, *, args: argparse.Namespace, ctx: dict[str, Any]) -> l
     failed = run.results.filter(status="failed").count()
     rates = [round(args.samples / wall, 1), round(units / wall, 1)]
     return [
-        pool, concurrency, count, calls, args.samples, units, round(wall, 2), *rates,
+        pool, concurrency, count, grain, calls, args.samples, units, round(wall, 2), *rates,
         round(dispatched, 2), round(worker_cpu, 1), round(1000 * worker_cpu / args.samples, 1),
         failed,
     ]  # fmt: skip
@@ -297,11 +305,32 @@ def main() -> None:
             )
             rows = [measure(setting, args=args, ctx=ctx) for setting in args.settings]
     headers = [
-        "pool", "concurrency", "processes", "calls", "samples", "units", "wall s", "samples/s",
-        "units/s", "dispatch s", "worker CPU s", "worker CPU ms/sample", "failed",
+        "pool", "concurrency", "processes", "grain", "calls", "samples", "units", "wall s",
+        "samples/s", "units/s", "dispatch s", "worker CPU s", "worker CPU ms/sample", "failed",
     ]  # fmt: skip
     print_table(headers, rows)
+    print_ratios(rows)
     print(f"after: {load()}")
+
+
+def print_ratios(rows: list[list[Any]]) -> None:
+    """Each chunk setting against its +unit baseline of the same run (same pool, processes,
+    calls): samples/s and worker CPU a sample."""
+    baseline = {(r[0], r[1], r[2], r[4]): r for r in rows if r[3] == "unit"}
+    ratios = []
+    for row in rows:
+        base = baseline.get((row[0], row[1], row[2], row[4]))
+        if row[3] == "chunk" and base is not None:
+            ratios.append([
+                f"{row[0]}:{row[1]}x{row[2]} {row[4]}", base[8], row[8], round(row[8] / base[8], 2),
+                base[12], row[12], round(row[12] / base[12], 2),
+            ])  # fmt: skip
+    if ratios:
+        print_table(
+            ["setting", "unit samples/s", "chunk samples/s", "ratio", "unit CPU ms/sample",
+             "chunk CPU ms/sample", "CPU ratio"],
+            ratios,
+        )  # fmt: skip
 
 
 if __name__ == "__main__":

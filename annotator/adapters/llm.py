@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageOps
 
+from annotator.adapters.llm_transport import BodyHeads, DirectPost
 from annotator.pipeline.config import EndpointConfig
 from annotator.pipeline.errors import (
     PermanentModelError,
@@ -43,8 +44,8 @@ _modes_lock = threading.Lock()
 _IMAGE_TOKENS_ESTIMATE = 800  # rough cost of a 768-px image; settled with reported usage
 _REPLY_TOKENS_ESTIMATE = 500
 _TRANSIENT_STATUSES = {408, 409, 429}
-# The typed chat.completions.create instead of the lower-level post: the baseline of
-# bench/pipeline_throughput.py (its +typed settings), measured in the same run.
+# The typed chat.completions.create instead of the bytes posted directly (llm_transport.py):
+# the baseline of bench/pipeline_throughput.py (its +typed settings), measured in the same run.
 _TYPED_CALLS = os.environ.get("EMOREVIEW_OPENAI_TYPED_CALLS") == "1"
 
 Parser = Callable[[str | None], tuple[dict[str, Any] | None, list[str]]]
@@ -183,6 +184,8 @@ class ChatEndpoint:
     def __init__(self, *, config: EndpointConfig, client: openai.OpenAI | None = None) -> None:
         self.config = config
         self.client = client or make_client(config)
+        self.heads = BodyHeads(model=config.model, temperature=config.temperature)
+        self.direct = DirectPost(client=self.client, timeout_s=config.timeout_s)
         self.limiter = limiter_for(config)
         self.repair_prompt = load_prompt(name="repair")
 
@@ -205,7 +208,7 @@ class ChatEndpoint:
         first_error: Exception | None = None
         for mode in MODES[start:]:
             try:
-                completion = self._request(messages, _response_format(mode, schema_name, schema))
+                completion = self._request(messages, (mode, schema_name, schema))
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
                 first_error = first_error or exc
                 if mode == MODES[-1]:
@@ -223,18 +226,20 @@ class ChatEndpoint:
         assert first_error is not None
         raise map_openai_error(first_error) from first_error
 
-    def _request(self, messages: list[dict[str, Any]], response_format: Any) -> Completion:
+    def _request(
+        self, messages: list[dict[str, Any]], form: tuple[str, str, dict[str, Any]]
+    ) -> Completion:
+        """One request; `form`: (structured-output mode, schema name, schema)."""
         estimate = _estimate_tokens(messages)
         self.limiter.acquire(tokens=estimate)
-        body = self.request_body(messages, response_format)
+        response_format = _response_format(*form)
         with self.limiter.slot():
-            # The client's lower-level call: chat.completions.create's parameter transform and
-            # typed response cost more CPU than the request itself (issue 13 §5); the body is
-            # the JSON object the API takes, the reply a plain dict. Errors map the same.
-            if _TYPED_CALLS:
+            if _TYPED_CALLS:  # the baseline: the typed call and its parameter transform
+                body = self.request_body(messages, response_format)
                 data = self.client.chat.completions.create(**body).model_dump()
-            else:
-                data = self.client.post("/chat/completions", body=body, cast_to=object)
+            else:  # the body's fixed parts serialized once, posted as bytes (llm_transport.py)
+                content = self.heads.body(messages, key=form, response_format=response_format)
+                data = self.direct.post(content)
         completion = completion_from_body(data if isinstance(data, dict) else {})
         used = _add(completion.input_tokens, completion.output_tokens)
         self.limiter.settle(estimated=estimate, actual=used)

@@ -111,7 +111,10 @@ def run_chunk(self: Task, stage: str, unit_ids: list[int]) -> dict[str, int]:
     from annotator.pipeline.runs.dispatch import publish_later, send_units
 
     outcome = execute_chunk(
-        stage=str(stage), unit_ids=[int(pk) for pk in unit_ids], takeover=bool(self.request.retries)
+        stage=str(stage),
+        unit_ids=[int(pk) for pk in unit_ids],
+        takeover=bool(self.request.retries),
+        pooled=not self.request.is_eager,
     )
     publish_later(outcome.later)
     send_units(outcome.next_units)

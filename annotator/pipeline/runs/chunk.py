@@ -58,8 +58,12 @@ class ChunkOutcome:
         self.statuses[status] = self.statuses.get(status, 0) + 1
 
 
-def execute_chunk(*, stage: str, unit_ids: list[int], takeover: bool = False) -> ChunkOutcome:
-    """`takeover`: the task's earlier try ended (a retry): retake the claims it left."""
+def execute_chunk(
+    *, stage: str, unit_ids: list[int], takeover: bool = False, pooled: bool = True
+) -> ChunkOutcome:
+    """`takeover`: the task's earlier try ended (a retry): retake the claims it left.
+    `pooled`: False runs the calls in this thread (an eager task, inside its caller's
+    transaction, which the pool's connections would not see)."""
     outcome = ChunkOutcome()
     units = _claim(stage, unit_ids, takeover, outcome)
     if not units:
@@ -68,7 +72,7 @@ def execute_chunk(*, stage: str, unit_ids: list[int], takeover: bool = False) ->
     hold_units(unit_ids=ids, holder=units[0].claimed_by)
     try:
         contexts = [_context(unit) for unit in units]
-        attempts = list(zip(contexts, _attempt_all(contexts), strict=True))
+        attempts = list(zip(contexts, _attempt_all(contexts, pooled), strict=True))
         _record(attempts, outcome)
     finally:
         release_units(unit_ids=ids)
@@ -101,9 +105,9 @@ def _context(unit: StageResult) -> UnitContext:
     return UnitContext(unit=unit, config=run_config(data=unit.run.config))
 
 
-def _attempt_all(contexts: list[UnitContext]) -> Iterator[Attempt]:
+def _attempt_all(contexts: list[UnitContext], pooled: bool) -> Iterator[Attempt]:
     """Each unit's model call, concurrently on the process's pool (in order of the units)."""
-    if len(contexts) == 1 or settings.PIPELINE_CHUNK_THREADS <= 1:
+    if not pooled or len(contexts) == 1 or settings.PIPELINE_CHUNK_THREADS <= 1:
         return (attempt_unit(ctx) for ctx in contexts)
     return _pool().map(_attempt_in_pool, contexts)
 

@@ -85,7 +85,10 @@ def test_the_request_carries_the_downscaled_image_schema_and_prompt(server):
     (request,) = server.requests
     assert request.path == "/v1/chat/completions"
     assert request.headers["authorization"] == "Bearer not-needed"
-    assert request.headers["x-stainless-retry-count"] == "0"  # the client's retries are off
+    # Posted as bytes through the client's HTTP client (llm_transport.py), with its headers;
+    # no retry layer of its own (the task layer retries).
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["user-agent"].startswith("OpenAI/Python")
     body = request.body
     assert (body["model"], body["temperature"]) == ("gpt-4o-test", 0.3)
     (url,) = request.image_urls()

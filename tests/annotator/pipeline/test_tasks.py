@@ -71,7 +71,7 @@ def test_each_unit_is_published_to_its_stages_queue(publishing):
                 received[queue] = (message.headers["task"], message.headers["argsrepr"])
                 message.ack()
     assert received == {
-        "llm": ("annotator.pipeline.annotate", "(11,)"),
+        "llm": ("annotator.pipeline.chunk", "('annotate', [11])"),  # model stages: chunks
         "gpu": ("annotator.pipeline.ground", "(12,)"),
         "default": ("annotator.pipeline.verify", "(13,)"),
     }
@@ -80,7 +80,8 @@ def test_each_unit_is_published_to_its_stages_queue(publishing):
 def test_autodiscovery_registers_a_task_per_stage():
     app.loader.import_default_modules()  # what a worker does at start
     assert {f"annotator.pipeline.{stage}" for stage in STAGES} <= set(app.tasks)
-    assert all(task.acks_late for task in tasks.STAGE_TASKS.values())
+    assert "annotator.pipeline.chunk" in app.tasks
+    assert all(task.acks_late for task in [*tasks.STAGE_TASKS.values(), tasks.run_chunk])
 
 
 def test_eager_tasks_chain_every_stage_after_commit(
