@@ -2,6 +2,7 @@ from django.urls import path
 
 from review.views import (
     audit,
+    audit_consensus,
     blind,
     des_map,
     drafts,
@@ -13,6 +14,7 @@ from review.views import (
     queue,
     runs,
     sample,
+    sample_posterior,
 )
 
 app_name = "review"
@@ -26,6 +28,11 @@ urlpatterns = [
     path("samples/<int:pk>/answer/", sample.answer_view, name="answer"),
     path("samples/<int:pk>/blind-answer/", blind.blind_commit_view, name="blind_commit"),
     path("samples/<int:pk>/skip/", sample.skip_view, name="skip"),
+    path(
+        "samples/<int:pk>/consensus/",
+        sample_posterior.sample_consensus_view,
+        name="sample_consensus",
+    ),
     path("samples/<int:pk>/take-back/", own_work.take_back_view, name="take_back"),
     path("samples/<int:pk>/change-answer/", own_work.change_answer_view, name="change_answer"),
     path("samples/<int:pk>/draft/", drafts.draft_view, name="draft"),
@@ -64,4 +71,7 @@ urlpatterns = [
     path("map/codes/<int:pk>.bin", des_map.des_map_codes_view, name="map_codes"),
     path("map/legend/<int:pk>/", des_map.des_map_legend_view, name="map_legend"),
     path("map/select/<int:pk>/", des_map.des_map_select_view, name="map_select"),
+    path("audit/consensus/job/", audit_consensus.consensus_job_view, name="consensus_job"),
+    path("audit/consensus/refit/", audit_consensus.refit_view, name="consensus_refit"),
+    path("audit/consensus/weights/", audit_consensus.adopt_weights_view, name="adopt_weights"),
 ]

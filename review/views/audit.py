@@ -36,6 +36,7 @@ from review.services.export_rows import csv_value
 from review.validators import DAY_VALIDATORS
 from review.views.audit_anchoring import ANCHORING, anchoring_section, anchoring_table
 from review.views.audit_charts import dashboard_charts
+from review.views.audit_sections import extra_sections, extra_table
 from review.views.audit_tables import Link, Table, audit_table, audit_tables
 from review.views.queue import HtmxHttpRequest, wants_partial
 
@@ -178,6 +179,9 @@ def audit_view(request: HtmxHttpRequest) -> HttpResponse:
         context["json_url"] = reverse("review:audit_json") + "?" + urlencode(filters.query())
         url = table_url(ANCHORING, filters)
         context["anchoring"] = anchoring_section(filters=filters, url=url)
+        context |= extra_sections(  # issue 14: binary protocol, consensus
+            request=request, figures=figures, filters=filters, url=lambda s: table_url(s, filters)
+        )
     template = "review/_audit_results.html" if wants_partial(request) else "review/audit.html"
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
@@ -224,6 +228,8 @@ def audit_table_view(request: HttpRequest, table: str) -> HttpResponseBase:
     found = audit_table(table, figures=figures, link=_linker(filters))
     if found is None and table == ANCHORING:  # not a cached figure: read when asked
         found = anchoring_table(anchoring(filters=filters))
+    if found is None:
+        found = extra_table(table, figures=figures, filters=filters)
     if found is None:
         raise Http404("No such table for this dataset.")
     if request.GET.get("format") == "csv":

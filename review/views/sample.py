@@ -58,6 +58,7 @@ from review.views.own_work_context import (
     own_work_context,
 )
 from review.views.queue import HtmxHttpRequest, redirect_to_next, wants_partial
+from review.views.sample_posterior import posterior_context
 
 KEYED_EMOTIONS = 9  # digits 1-9 pick an emotion; labels past the ninth are clicked
 ANY_ROLE = (ANNOTATOR, ADJUDICATOR, AUDITOR)
@@ -168,7 +169,7 @@ def page_context(
         context |= blind_page_context(sample=sample, state=to_machines, context=context)
     elif access.machines_hidden:  # skipped without answering: still blind to the machines
         context |= HIDDEN_EVIDENCE
-    return context
+    return context | posterior_context(sample=sample, access=access, context=context)
 
 
 def _evidence(sample: Sample) -> dict[str, Any]:

@@ -254,6 +254,18 @@ ROWS: tuple[Row, ...] = (
     Row("review:audit_json", "get", some(200, *AUDITORS)),
     Row("review:audit_table", "get", some(200, *AUDITORS), args=TABLE),
     Row("review:audit_samples", "get", some(400, *AUDITORS)),
+    # The consensus (issue 14): its section's job state for auditors, its buttons for admins
+    # (adopting needs a fit: none here, 404); a sample's raters' pulls by the page's blind
+    # rule: whoever sees everything, or has answered it.
+    Row("review:consensus_job", "get", some(200, *AUDITORS), query=BY_NAME),
+    Row("review:consensus_refit", "post", some(302, *ADMINS), query=BY_NAME),
+    Row("review:adopt_weights", "post", some(404, *ADMINS), query=BY_NAME),
+    Row(
+        "review:sample_consensus",
+        "get",
+        some(200, "answered", "adjudicator", "auditor", "admin"),
+        args=SAMPLE,
+    ),
     # --- the API ------------------------------------------------------------------------------
     Row("api:token", "post", every(400)),
     Row("api:queue", "get", some(200, *SIGNED_IN[1:])),

@@ -1,0 +1,116 @@
+"""The audit's consensus section (review.selectors.audit_latent): each rater's reliability and
+confusion from the latest latent-class fit, the models' learned weights beside the configured
+ones with "Adopt learned weights", and "Refit consensus" with the fit job's state. The two
+buttons are for admins; plain form POSTs that htmx sends in place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from annotator.models import Dataset
+from review import policy
+from review.roles import AUDITOR, role_required
+from review.selectors.audit_latent import consensus_audit, fit_job
+from review.services.model_weights import adopt_learned_weights
+from review.views.audit_consensus_tables import confusion_charts, consensus_tables
+from review.views.queue import HtmxHttpRequest, wants_partial
+
+SECTION = "audit-consensus"
+
+
+def consensus_section(*, request: HttpRequest, dataset: Dataset, url: Any) -> dict[str, Any]:
+    """The section's context (`url(slug)`: a table's own URL, for its CSV)."""
+    audit = consensus_audit(dataset=dataset)
+    tables = consensus_tables(audit)
+    return {
+        "audit": audit,
+        "tables": [{"table": table, "url": url(slug)} for slug, table in tables.items()],
+        "charts": confusion_charts(audit),
+        "can_administer": bool(policy.can_administer(user=request.user)),
+    }
+
+
+def _dataset(request: HttpRequest) -> Dataset:
+    name = request.POST.get("dataset") or request.GET.get("dataset") or ""
+    return get_object_or_404(Dataset, name=name)
+
+
+def _back(dataset: Dataset) -> HttpResponse:
+    return redirect(f"{reverse('review:audit')}?dataset={dataset.name}#{SECTION}")
+
+
+def _require_admin(request: HttpRequest) -> None:
+    allowed = policy.can_administer(user=request.user)
+    if not allowed:
+        raise PermissionDenied("Only admins can refit the consensus or change model weights.")
+
+
+@require_GET
+@role_required(AUDITOR)
+def consensus_job_view(request: HttpRequest) -> HttpResponse:
+    """The fit job's state (htmx polls it every two seconds while the fit waits or runs)."""
+    dataset = _dataset(request)
+    context = {"job": fit_job(dataset=dataset), "dataset": dataset}
+    return render(request, "review/_consensus_job.html", context)
+
+
+@require_POST
+@role_required(AUDITOR)
+def refit_view(request: HtmxHttpRequest) -> HttpResponse:
+    _require_admin(request)
+    dataset = _dataset(request)
+    # Engineer D's job service (imported here until it is committed beside this module).
+    from review.services.latent_jobs import request_consensus_fit
+
+    fit = request_consensus_fit(dataset=dataset, requested_by=request.user)
+    if wants_partial(request):
+        context = {"job": fit_job(dataset=dataset), "dataset": dataset}
+        return render(request, "review/_consensus_job.html", context)
+    messages.success(request, f"Consensus fit {fit.pk} requested for {dataset.name}.")
+    return _back(dataset)
+
+
+@require_POST
+@role_required(AUDITOR)
+def adopt_weights_view(request: HtmxHttpRequest) -> HttpResponse:
+    _require_admin(request)
+    dataset = _dataset(request)
+    try:
+        fit_id = int(request.POST.get("fit", ""))
+    except ValueError:
+        raise Http404("No such fit.") from None
+    try:
+        change = adopt_learned_weights(
+            dataset=dataset,
+            fit_id=fit_id,
+            actor=request.user,
+            reverify=request.POST.get("reverify") == "1",
+        )
+    except ValidationError as error:
+        if wants_partial(request):
+            return render(
+                request, "review/_consensus_weights.html",
+                {"audit": consensus_audit(dataset=dataset), "error": " ".join(error.messages),
+                 "can_administer": True},
+                status=400,
+            )  # fmt: skip
+        messages.error(request, " ".join(error.messages))
+        return _back(dataset)
+    summary = ", ".join(f"{m} {old:g} → {new:g}" for m, old, new in change.changed) or "no change"
+    if not wants_partial(request):
+        messages.success(request, f"Model weights of {dataset.name}: {summary}.")
+        return _back(dataset)
+    context = {
+        "audit": consensus_audit(dataset=dataset),
+        "adopted": change,
+        "summary": summary,
+        "can_administer": True,
+    }
+    return render(request, "review/_consensus_weights.html", context)
