@@ -105,9 +105,9 @@ def add_soft_labels(
     """Set the posterior, its entropy and label_source on each row of one batch (one query,
     none without a fit); with label_from="consensus", label the undecided rows first."""
     found = batch_posteriors(sample_ids=sample_ids, fit_id=soft.fit.fit_id) if soft.fit else {}
-    vectors = _vectors([found.get(int(str(row["sample_id"]))) for row in rows], soft=soft)
-    for row, vector in zip(rows, vectors, strict=True):
-        posterior = found.get(int(str(row["sample_id"])))
+    posteriors = [found.get(cast(int, row["sample_id"])) for row in rows]
+    vectors = _vectors(posteriors, soft=soft)
+    for row, posterior, vector in zip(rows, posteriors, vectors, strict=True):
         row[EXTRA_POSTERIOR] = vector
         row[POSTERIOR_ENTROPY] = posterior.entropy if posterior is not None else None
         if posterior is not None and _takes_consensus(row, soft=soft):
