@@ -45,7 +45,7 @@ from review.selectors.queue import (
 from review.selectors.queue_counts import queue_figures
 from review.selectors.review_order import order_value
 from review.services.assignment import lease_next_sample
-from review.views.queue_filters import queue_filters, queue_rows
+from review.views.queue_filters import queue_filters, queue_rows, rows_html
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -113,6 +113,7 @@ def queue_view(request: HtmxHttpRequest) -> HttpResponse:
         "see_all": True,
         "filter_fields": [] if wants_partial(request) else chosen.fields(),
         "page": page,
+        "rows_html": rows_html(page.object_list),
         "counts": queue_counts(dataset=dataset, figures=figures),
         "conflicts": conflicts,
         "filters": filters,

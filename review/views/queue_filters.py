@@ -1,5 +1,5 @@
-"""The queue's filters: read from the URL with one query for the datasets, drawn without
-Django's widget templates.
+"""The queue's filters and rows: the filters read from the URL with one query for the
+datasets and drawn without Django's widget templates; the rows' cells worked out once.
 
 Django renders every <select> and every <option> through a template of its own (about a sixth
 of the queue page's CPU); the same markup is built here in one pass, escaped.
@@ -91,6 +91,30 @@ def queue_filters(request: HttpRequest, *, figures: QueueFigures) -> QueueFilter
 
 HUNDREDTH = Decimal("0.01")
 PK_MARK = "987654321"
+
+
+def rows_html(rows: list[Any]) -> SafeString:
+    """The queue table's rows (from `queue_rows`), built here in one pass: the same markup
+    through the template engine cost about a quarter of the page (seven variables a row, each
+    resolved, localised and escaped on its own)."""
+    return mark_safe(  # every value is escaped here
+        "".join(
+            f'<tr><th scope="row"><a href="{escape(r.url)}">{escape(r.external_id)}</a></th>'
+            f"<td>{escape(r.dataset_name)}</td><td>{escape(r.source) or '—'}</td>"
+            f"<td>{_emotion(r.suggested_emotion)}</td>"
+            f'<td class="num">{r.margin}</td><td class="num">{int(r.proposal_count)}</td>'
+            f'<td><span class="badge status-{escape(r.status)}">{escape(r.status)}</span></td>'
+            "</tr>\n"
+            for r in rows
+        )
+    )
+
+
+def _emotion(value: str) -> str:
+    if not value:
+        return "—"
+    e = escape(value)
+    return f'<span class="emotion emotion-{e}">{e}</span>'
 
 
 def queue_rows(*, samples: Iterable[Sample], names: dict[int, str]) -> list[Sample]:
