@@ -103,7 +103,8 @@ def _m_step(index: _Index, probs: Floats) -> Floats:
         sums[:, i] = np.bincount(index.pair, weights=probs[index.task, i], minlength=size)
     sums[index.present] = np.maximum(sums[index.present], EPS)
     by_said = sums.reshape(index.n_raters, index.n_labels, index.n_labels)  # [rater, j, i]
-    by_said = by_said / by_said.sum(axis=1, keepdims=True)
+    totals = by_said.sum(axis=1, keepdims=True)  # 0 only for a rater without ratings
+    by_said = np.divide(by_said, totals, out=np.zeros_like(by_said), where=totals > 0)
     return np.ascontiguousarray(by_said.transpose(0, 2, 1))  # [rater, i, j]
 
 

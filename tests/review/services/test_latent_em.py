@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from crowdkit.aggregation import DawidSkene
 
+from bench._raters import answers, biased_confusion
 from review.services.latent_em import dawid_skene
 from review.services.latent_fit import (
     CROWDKIT_OPTIONS,
@@ -17,7 +18,6 @@ from review.services.latent_fit import (
 )
 from review.services.latent_ratings import ratings_from_rows
 from review.services.latent_stats import entropy_bits, expected_change, wilson_interval
-from tests.review.services.latent_sim import answers, biased_confusion
 
 K = 8
 LABELS = [f"l{i}" for i in range(K)]

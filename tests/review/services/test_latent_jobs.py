@@ -29,7 +29,7 @@ from review.services.latent_jobs import (
     run_consensus_fit,
 )
 from review.services.latent_ratings import collect_ratings, sample_ratings
-from review.services.latent_refit import refit_due
+from review.services.latent_refit import refit_due, refit_stale_consensus
 from tests.factories import (
     CriticVerdictFactory,
     DatasetFactory,
@@ -222,3 +222,21 @@ def test_fit_consensus_command_prints_the_summary(rated):
     assert f"of {dataset.name} (Dawid-Skene): 8 samples, 44 ratings, 6 raters" in text
     assert "gpt" in text and "classifier" in text and "person" in text
     assert CriticVerdict.objects.count() == 16  # the command reads, it writes only the fit
+
+
+def test_beat_refits_where_due_and_resends_a_lost_fit(
+    rated, inline, django_capture_on_commit_callbacks
+):
+    dataset, _, _, _ = rated
+    dataset.review_order = "entropy"
+    dataset.save(update_fields=["review_order"])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert refit_stale_consensus() == 1  # inline: fitted at once
+    fit = ConsensusFit.objects.get(dataset=dataset)
+    assert fit.status == ConsensusFit.Status.DONE
+    assert refit_stale_consensus() == 0  # just fitted, nobody answered since
+    lost = ConsensusFit.objects.create(dataset=dataset, labels=list(dataset.taxonomy.labels))
+    ConsensusFit.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    assert refit_stale_consensus() == 0  # the lost one is sent again instead of a new one
+    lost.refresh_from_db()
+    assert lost.status == ConsensusFit.Status.DONE
