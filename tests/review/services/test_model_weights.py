@@ -12,6 +12,7 @@ from review.selectors.latent import learned_model_weights
 from review.services.model_weights import ADOPT_WEIGHTS, adopt_learned_weights
 from tests.factories import AdminFactory, DatasetFactory, ProposalFactory, SampleFactory
 from tests.review.consensus_rows import finished_fit, rater
+from tests.support.masks import inline_tasks  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +62,7 @@ def test_a_fit_without_models_has_nothing_to_adopt(dataset):
         adopt_learned_weights(dataset=dataset, fit_id=fit.pk, actor=None)
 
 
+@pytest.mark.usefixtures("inline_tasks")  # in-process, also where a broker is set
 def test_reverify_runs_the_weighted_vote_again_with_the_new_weights(
     dataset, django_capture_on_commit_callbacks
 ):

@@ -17,6 +17,7 @@ from review.services.model_weights import ADOPT_WEIGHTS
 from tests.factories import AdminFactory, DatasetFactory, ProposalFactory, SampleFactory
 from tests.review.consensus_rows import finished_fit, rater
 from tests.review.team import member
+from tests.support.masks import inline_tasks  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -152,6 +153,7 @@ def test_refit_asks_for_a_fit_and_shows_its_state(admin_client, dataset, fit):
     assert "job-done" in polled and "in 3.2 s" in polled and "every 2s" not in polled
 
 
+@pytest.mark.usefixtures("inline_tasks")  # in-process, also where a broker is set
 def test_refit_by_plain_post_fits_in_process_and_the_audit_shows_it(
     admin_client, dataset, django_capture_on_commit_callbacks
 ):
