@@ -21,6 +21,7 @@ on its own line (still one JSON document) so the file can be read and diffed by 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,8 +35,10 @@ from review.services.export_formats import ExportChunk, ExportOptions
 from review.services.export_jsonl import region_phrase
 from review.services.export_posterior import (
     EXTRA_POSTERIOR,
+    LABEL_FROM_CONSENSUS,
     LABEL_SOURCE,
     POSTERIOR_ENTROPY,
+    SoftLabels,
     posterior_mapping,
     soft_labels_for,
 )
@@ -62,7 +65,7 @@ def iter_coco_export(
         model_names = export_model_names(dataset=dataset)
         soft = soft_labels_for(dataset=dataset, label_from=options.label_from)
 
-        def batches() -> Iterator[list[dict[str, Any]]]:
+        def batches(soft: SoftLabels) -> Iterator[list[dict[str, Any]]]:
             return iter_export_batches_for(
                 dataset=dataset, scope=scope, model_names=model_names, soft=soft
             )
@@ -70,12 +73,14 @@ def iter_coco_export(
         header = coco_header(dataset=dataset, scope=scope, now=datetime.now(UTC))
         yield ExportChunk(header[:-1] + b',"images":[', 0)  # the header object, left open
         first = True
-        for rows in batches():
+        for rows in batches(soft):
             data = _items([image_entry(row, labels=soft.labels) for row in rows], first=first)
             first = first and not data
             yield ExportChunk(data, 0)
         yield ExportChunk(b'\n],"annotations":[', 0)
-        yield from _annotation_chunks(batches())
+        # The annotations need no posteriors (a consensus label only, for its phrases).
+        second = soft if soft.label_from == LABEL_FROM_CONSENSUS else replace(soft, fit=None)
+        yield from _annotation_chunks(batches(second))
         yield ExportChunk(b"\n]}\n", 0)
 
 
