@@ -45,7 +45,7 @@ from review.selectors.queue import (
 from review.selectors.queue_counts import queue_figures
 from review.selectors.review_order import order_value
 from review.services.assignment import lease_next_sample
-from review.views.queue_filters import queue_filters, queue_rows, rows_html
+from review.views.queue_filters import queue_filters, queue_rows, rows_html, work_rows
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -138,6 +138,7 @@ def _my_work(request: HttpRequest) -> HttpResponse:
     page = Paginator(user_work(user=request.user, show=show), settings.QUEUE_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    page.object_list = work_rows(page.object_list)
     counts = work_counts(user=request.user)
     context = {
         "see_all": False,

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -115,6 +116,19 @@ def _emotion(value: str) -> str:
         return "—"
     e = escape(value)
     return f'<span class="emotion emotion-{e}">{e}</span>'
+
+
+def work_rows(assignments: Iterable[Any]) -> list[Any]:
+    """The rows of an annotator's own work with their link and times (local, as the `date`
+    filter writes "Y-m-d H:i" / "H:i") worked out once, not by a tag or filter per row."""
+    rows = list(assignments)
+    head, _, tail = reverse("review:sample", args=[int(PK_MARK)]).rpartition(PK_MARK)
+    for row in rows:
+        row.url = f"{head}{row.sample_id}{tail}"
+        when = row.finished_at if row.status == "skipped" else row.leased_at
+        row.when = timezone.localtime(when).strftime("%Y-%m-%d %H:%M") if when else ""
+        row.until = timezone.localtime(row.expires_at).strftime("%H:%M") if row.expires_at else ""
+    return rows
 
 
 def queue_rows(*, samples: Iterable[Sample], names: dict[int, str]) -> list[Sample]:
