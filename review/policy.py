@@ -181,6 +181,16 @@ def can_see_other_answers(*, access: SampleAccess) -> Decision:
     return _decide(access.see_all, ANSWER_FIRST if access.blind else NOT_YOURS)
 
 
+CONSENSUS_HIDDEN = "Answer this sample first: its consensus counts other people's answers."
+
+
+def can_see_consensus(*, access: SampleAccess) -> Decision:
+    """The latent-class consensus mixes the machines with other people's answers: whoever sees
+    everything, or has answered the sample; never while the machines are hidden from them."""
+    allowed = (access.see_all or access.answered) and not access.machines_hidden
+    return _decide(allowed, CONSENSUS_HIDDEN)
+
+
 SKIPPED = "You skipped this sample without answering it: its label is not shown to you."
 
 
