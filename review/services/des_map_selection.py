@@ -6,14 +6,15 @@ import secrets
 from typing import Any
 
 import numpy as np
-from django.db import transaction
+import numpy.typing as npt
+from django.db import connection, transaction
 
 from annotator.models import Sample
 from review.models_desmap import DesMap, MapSelection, MapSelectionSample
 from review.services.des_map_store import QUANT_MAX, inside_polygon, quantized, unpack_points
 
 MAX_POLYGON_POINTS = 2000  # a lasso is thinned by the page well below this
-INSERT_BATCH = 5000
+INSERT_BATCH = 20000
 
 
 class SelectionError(ValueError):
@@ -54,23 +55,35 @@ def create_map_selection(
             des_map=des_map,
             created_by=user if getattr(user, "is_authenticated", False) else None,
         )
-        saved = 0
-        for start in range(0, chosen.shape[0], INSERT_BATCH):
-            saved += _save_rows(selection, chosen[start : start + INSERT_BATCH])
-        selection.n_samples = saved
+        # Samples deleted since the map was computed are left out.
+        kept = np.intersect1d(chosen, _sample_ids(dataset_id=des_map.dataset_id))
+        _insert_rows(selection_id=selection.pk, sample_ids=kept)
+        selection.n_samples = int(kept.shape[0])
         selection.save(update_fields=["n_samples"])
     return selection
 
 
-def _save_rows(selection: MapSelection, ids: np.ndarray) -> int:
-    """One batch of rows (ids ascending), less samples deleted since the map was computed:
-    their ids are read back by range, not by an IN list of the batch."""
-    existing = set(
-        Sample.objects.filter(
-            dataset_id=selection.dataset_id, id__gte=int(ids[0]), id__lte=int(ids[-1])
-        ).values_list("id", flat=True)
-    )
-    rows = [MapSelectionSample(selection=selection, sample_id=int(pk)) for pk in ids]
-    rows = [row for row in rows if row.sample_id in existing]
-    MapSelectionSample.objects.bulk_create(rows)
-    return len(rows)
+def _sample_ids(*, dataset_id: int) -> npt.NDArray[np.int64]:
+    table = Sample._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {table} WHERE dataset_id = %s", [dataset_id])
+        return np.fromiter((row[0] for row in cursor.fetchall()), dtype=np.int64)
+
+
+def _insert_rows(*, selection_id: int, sample_ids: npt.NDArray[np.int64]) -> None:
+    """Plain rows, written without model instances: 110K of them through the ORM's
+    bulk_create took 8 s of CPU; COPY on PostgreSQL, executemany on SQLite."""
+    table = MapSelectionSample._meta.db_table
+    rows = [(selection_id, int(pk)) for pk in sample_ids]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            copy_sql = f"COPY {table} (selection_id, sample_id) FROM STDIN"
+            with cursor.cursor.copy(copy_sql) as copy:  # type: ignore[attr-defined]
+                for row in rows:
+                    copy.write_row(row)
+            return
+        for start in range(0, len(rows), INSERT_BATCH):
+            cursor.executemany(
+                f"INSERT INTO {table} (selection_id, sample_id) VALUES (%s, %s)",
+                rows[start : start + INSERT_BATCH],
+            )

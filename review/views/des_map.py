@@ -21,7 +21,7 @@ from review import policy
 from review.http import short_error
 from review.models_desmap import DesMap
 from review.roles import AUDITOR, role_required
-from review.selectors.des_map import COLOUR_BY, Colouring, des_map_state, map_colouring
+from review.selectors.des_map import COLOUR_BY, Colouring, cached_map_colouring, des_map_state
 from review.services.des_map import ensure_des_map, request_des_map
 from review.services.des_map_projection import DesMapError
 from review.services.des_map_selection import (
@@ -56,7 +56,7 @@ def _done_map(pk: int) -> DesMap:
 def _colouring(request: HttpRequest, des_map: DesMap, by: str) -> Colouring:
     hidden = policy.blind_sample_ids(user=request.user)
     ids = unpack_points(des_map.points).ids
-    return map_colouring(des_map=des_map, by=by, ids=ids, hidden=hidden)
+    return cached_map_colouring(des_map=des_map, by=by, ids=ids, hidden=hidden)
 
 
 @role_required(AUDITOR)

@@ -62,12 +62,17 @@
       const px = img.data;
       const s = st.scale * dpr, ox = st.ox, oy = st.oy;
       const x1 = ox + W / s, y1 = oy + H / s;
-      if (visibleCount(ox, oy, x1, y1) > DENSITY_ABOVE) drawDensity(px, W, H, s);
-      else drawPoints(px, W, H, s, Math.max(2, Math.round(2 * dpr)));
+      const visible = visibleCount(ox, oy, x1, y1);
+      if (visible > DENSITY_ABOVE) drawDensity(px, W, H, s);
+      else drawPoints(px, W, H, s, Math.round(pointSize(visible) * dpr));
       ctx.putImageData(img, 0, 0);
       drawPolygon(dpr);
       st.drawn++;
       canvas.dataset.drawn = String(st.drawn);
+    }
+
+    function pointSize(visible) { // CSS pixels: few points large enough to hover and see
+      return visible <= 500 ? 7 : visible <= 5000 ? 4 : 3;
     }
 
     function drawDensity(px, W, H, s) {

@@ -80,8 +80,9 @@ def test_a_live_claim_makes_a_second_delivery_a_no_op() -> None:
 
 
 def test_request_computes_once_and_returns_the_waiting_map(
-    django_capture_on_commit_callbacks,
+    django_capture_on_commit_callbacks, settings
 ) -> None:
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # no broker, as the PostgreSQL leg has one
     dataset = DatasetFactory.create()
     _samples_with_des(dataset, _vectors(6, 4))
     with django_capture_on_commit_callbacks(execute=False) as sent:
@@ -95,3 +96,26 @@ def test_request_computes_once_and_returns_the_waiting_map(
     sent[0]()  # the broker-less send: computed inline inside the test's transaction
     first.refresh_from_db()
     assert first.status == DesMap.Status.DONE and first.n_points == 6
+
+
+@pytest.mark.slow  # numba compiles UMAP's kernels on first use (tens of seconds)
+def test_umap_map_places_every_sample_and_keeps_clusters_apart() -> None:
+    pytest.importorskip("umap")
+    dataset = DatasetFactory.create()
+    rng = np.random.default_rng(2)
+    centres = np.array([[0.0] * 16, [12.0] * 16])
+    vectors = np.concatenate([rng.normal(size=(30, 16)) + c for c in centres]).astype(np.float32)
+    samples = _samples_with_des(dataset, vectors)
+    des_map = DesMap.objects.create(dataset=dataset, method=DesMap.Method.UMAP)
+    assert compute_des_map(map_id=des_map.pk) == "done"
+    des_map.refresh_from_db()
+    points = unpack_points(des_map.points)
+    assert points.ids.tolist() == [s.pk for s in samples]
+    xy = np.stack([points.x, points.y], axis=1)
+    a, b = xy[:30], xy[30:]
+    between = np.linalg.norm(a.mean(axis=0) - b.mean(axis=0))
+    within = max(
+        np.linalg.norm(a - a.mean(axis=0), axis=1).mean(),
+        np.linalg.norm(b - b.mean(axis=0), axis=1).mean(),
+    )
+    assert between > 2 * within

@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
@@ -22,6 +23,13 @@ from tests.review.team import lease, member
 pytestmark = pytest.mark.django_db
 
 STATUSES = ["agreed", "disputed", "adjudicated", "pending"]
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    cache.clear()  # colourings are cached by map id, and ids repeat between tests
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -204,7 +212,10 @@ def test_a_deleted_sample_is_left_out_of_a_selection(world) -> None:
     assert MapSelection.objects.get(token=token).n_samples == len(kept)
 
 
-def test_the_page_asks_for_a_map_when_there_is_none(django_capture_on_commit_callbacks) -> None:
+def test_the_page_asks_for_a_map_when_there_is_none(
+    django_capture_on_commit_callbacks, settings
+) -> None:
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # no broker, as the PostgreSQL leg has one
     dataset = DatasetFactory.create()
     for i in range(5):
         des = np.random.default_rng(i).normal(size=8).astype("<f4").tobytes()

@@ -1,0 +1,106 @@
+"""The DES map in chromium on the demo: the map computes in the background and draws; colouring
+by another attribute changes the canvas' pixels; a box selection opens a queue of exactly the
+samples it held."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from django.core.cache import cache
+
+from annotator.models import Sample
+from review.models_desmap import MapSelection
+
+pytestmark = [pytest.mark.browser]
+
+PIXELS = """() => {
+  const c = document.getElementById("des-canvas");
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  let h = 0, painted = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    if (d[i + 3]) painted++;
+    h = (h * 31 + d[i] * 7 + d[i + 1] * 13 + d[i + 2] + d[i + 3]) % 1000000007;
+  }
+  return [h, painted];
+}"""
+
+FIRST_POINT = """() => {
+  const c = document.getElementById("des-canvas");
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  for (let i = 0; i < d.length; i += 4) {
+    if (d[i + 3] === 255) return [(i / 4) % c.width, Math.floor(i / 4 / c.width)];
+  }
+  return null;
+}"""
+
+
+def _give_des(dataset) -> None:
+    """The demo ships no DES vectors: give each sample one, clustered by suggested emotion."""
+    rng = np.random.default_rng(7)
+    emotions = sorted(set(dataset.samples.values_list("suggested_emotion", flat=True)))
+    for sample in dataset.samples.order_by("pk"):
+        centre = np.zeros(64)
+        centre[emotions.index(sample.suggested_emotion) % 64] = 4.0
+        vector = (centre + rng.normal(size=64)).astype("<f4")
+        Sample.objects.filter(pk=sample.pk).update(des=vector.tobytes())
+
+
+def test_the_map_draws_recolours_and_a_box_opens_its_queue(demo_site, chromium_browser):
+    cache.clear()  # colourings are cached by map id, and ids repeat between tests
+    _give_des(demo_site.dataset)
+    total = demo_site.dataset.samples.count()
+    page = demo_site.log_in(chromium_browser, "admin")
+    page.locator("nav a", has_text="Map").click()
+    # No map yet: the page asks for one, polls, and reloads when it is done.
+    page.wait_for_function(
+        "() => Number(document.getElementById('des-canvas')?.dataset.drawn || 0) >= 1",
+        timeout=30_000,
+    )
+    assert page.locator("#des-canvas").get_attribute("data-points") == str(total)
+    before, painted = page.evaluate(PIXELS)
+    assert painted > 0
+
+    page.select_option("#des-by", "status")
+    page.wait_for_function(
+        "() => document.getElementById('des-canvas').dataset.by === 'status'", timeout=10_000
+    )
+    page.wait_for_function("() => document.querySelector('#des-legend li')", timeout=10_000)
+    after, _ = page.evaluate(PIXELS)
+    assert after != before  # the points changed colour
+    assert "by=status" in page.url
+
+    # Hover over a drawn point: its thumbnail; a click opens its sample.
+    x, y = page.evaluate(FIRST_POINT)
+    box = page.locator("#des-canvas").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + x + 2, box["y"] + y + 2)
+    page.wait_for_function("() => !document.getElementById('des-tip').hidden", timeout=5_000)
+    src = page.locator("#des-tip-img").get_attribute("src") or ""
+    assert re.fullmatch(r"/review/samples/\d+/image/", src)
+    page.screenshot(path="/tmp/des_map_hover.png")
+    page.mouse.click(box["x"] + x + 2, box["y"] + y + 2)
+    page.wait_for_url(re.compile(r".*/review/samples/\d+/$"))
+    assert page.url.endswith(src.removesuffix("image/"))
+    page.go_back()
+    page.wait_for_function(
+        "() => Number(document.getElementById('des-canvas')?.dataset.drawn || 0) >= 1"
+    )
+
+    page.check("input[name=des-tool][value=box]")
+    box = page.locator("#des-canvas").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 2, box["y"] + 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] - 2, steps=8)
+    page.mouse.up()
+    text = page.locator("#des-review").inner_text()
+    chosen = int(re.search(r"\d+", text).group())  # type: ignore[union-attr]
+    assert 0 < chosen < total
+    page.screenshot(path="/tmp/des_map.png", full_page=True)
+    page.locator("#des-review").click()
+    page.wait_for_url(re.compile(r".*/review/\?.*selection=.*"))
+    token = re.search(r"selection=([\w-]+)", page.url).group(1)  # type: ignore[union-attr]
+    assert MapSelection.objects.get(token=token).n_samples == chosen
+    assert page.locator("table.queue tbody tr").count() == chosen
