@@ -71,6 +71,7 @@ def test_posterior_after_answering_and_adopting_learned_weights(demo_site, chrom
     pulls = _text(page, "#posterior-pulls")
     assert "pulls toward" in pulls and "awe" in pulls
     panel.screenshot(path=str(SHOTS / "posterior.png"))
+    page.screenshot(path=str(SHOTS / "sample_page.png"), full_page=True)
 
     admin = demo_site.log_in(chromium_browser, "admin", viewport=LAPTOP)
     admin.goto(f"{demo_site.url}/review/audit/?dataset={demo_site.dataset.name}")
