@@ -231,11 +231,18 @@ def _read_annotation(
         attribute=triplet[1],
         subject=triplet[2],
         boxes=tuple(read_boxes(obj.get("bbox"), field=prefix + "bbox", report=report)),
-        masks=read_masks(
-            obj, prefix=prefix, phrases=dict(zip(ROLES, triplet, strict=True)), report=report
-        ),
+        masks=_read_masks(obj, prefix, triplet, report),
         raw=raw,
     )
+
+
+def _read_masks(
+    obj: dict[str, object], prefix: str, triplet: list[str], report: LineReport
+) -> tuple[ParsedMask, ...]:
+    if MASK_KEYS.isdisjoint(obj):  # most annotations: nothing to read, nothing to build
+        return ()
+    phrases = dict(zip(ROLES, triplet, strict=True))
+    return read_masks(obj, prefix=prefix, phrases=phrases, report=report)
 
 
 def _read_triplet(
