@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -32,7 +33,7 @@ def world(db) -> World:
     return make_world()
 
 
-def export(world: World, tmp_path: Path, **options: bool) -> Path:
+def export(world: World, tmp_path: Path, **options: Any) -> Path:
     path = tmp_path / "labels.parquet"
     write_parquet(dataset=world.dataset, scope="all", path=path, options=ExportOptions(**options))
     return path
