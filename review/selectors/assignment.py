@@ -27,8 +27,9 @@ from django.db.models.functions import Coalesce, Greatest
 
 from annotator.models import Dataset, Sample
 from review.models import Annotation, Assignment, AuditEvent, BinaryVote
-from review.selectors.prepared import fetch
-from review.selectors.review_order import VALUE, order_value
+from review.models_consensus import SamplePosterior
+from review.selectors.prepared import among_sql, fetch
+from review.selectors.review_order import POSTERIOR_FIELDS, VALUE, order_value
 
 CONFLICT_ACTION = "conflict"  # review.services.history.CONFLICT
 
@@ -133,21 +134,36 @@ def annotation_candidates(
     return with_room.order_by("load", *keys)
 
 
+POSTERIOR_WINDOW = 500  # samples with the highest posterior value looked at first
+
+
 def untouched_candidate_ids(
     *, user: Any, dataset: Dataset | None, now: datetime, limit: int
 ) -> list[int]:
     """The first `limit` ids of annotation_candidates(untouched_only=True), in its order: a
-    prepared statement (building the candidates query cost more CPU than running it)."""
+    prepared statement (building the candidates query cost more CPU than running it).
+
+    A dataset ordered by a posterior value is looked at through the POSTERIOR_WINDOW samples
+    with the highest value first (its index, then those rows): sorting every open sample by
+    value after weighing it would walk the whole dataset. The window is a prefix of the
+    order, so what it finds comes first anyway; only when it finds nothing is the whole
+    order read."""
     settings = dataset_settings()
     values: dict[str, Any] = {"user_id": user.pk, "now": now}
     order = ""
     if dataset is not None:
         values["dataset_id"], order = dataset.pk, dataset.review_order
-    rows = fetch(
-        key=f"untouched:{dataset is None}:{order}:{limit}:{settings}",
-        build=partial(_untouched_ids, settings=settings, limit=limit, order=order),
-        values=values,
-    )
+    windows = [POSTERIOR_WINDOW, None] if order in POSTERIOR_FIELDS else [None]
+    for window in windows:
+        rows = fetch(
+            key=f"untouched:{dataset is None}:{order}:{limit}:{window}:{settings}",
+            build=partial(
+                _untouched_ids, settings=settings, limit=limit, order=order, window=window
+            ),
+            values=values,
+        )
+        if rows:
+            break
     return [row[0] for row in rows]
 
 
@@ -158,12 +174,22 @@ def _untouched_ids(
     settings: DatasetSettings,
     limit: int,
     order: str,
+    window: int | None,
     dataset_id: int | None = None,
 ) -> QuerySet[Any]:
     dataset = None if dataset_id is None else Dataset(pk=dataset_id, review_order=order)
     candidates = annotation_candidates(
         user=user_id, dataset=dataset, now=now, untouched_only=True, settings=settings
     )
+    if window is not None and dataset_id is not None:
+        field = POSTERIOR_FIELDS[order].split("__", 1)[1]
+        top = (
+            SamplePosterior.objects.filter(dataset_id=dataset_id)
+            .order_by(F(field).desc(), "sample_id")
+            .values_list("sample_id")[:window]
+        )
+        among, params = among_sql(column=f'"{Sample._meta.db_table}"."id"', ids=top)
+        candidates = candidates.extra(where=[among], params=params)
     return candidates.values_list("id")[:limit]
 
 

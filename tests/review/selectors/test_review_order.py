@@ -134,3 +134,19 @@ def test_the_review_order_is_edited_with_the_other_dataset_settings(admin_client
     ds, _, _ = ordered
     page = admin_client.get(reverse("admin:annotator_dataset_change", args=[ds.pk]))
     assert b'name="review_order"' in page.content and b'name="overlap_k"' in page.content
+
+
+def test_next_looks_at_the_highest_values_first_then_at_the_whole_order(ordered, monkeypatch):
+    from review.selectors import assignment
+
+    ds, by_entropy, _ = ordered
+    monkeypatch.setattr(assignment, "POSTERIOR_WINDOW", 2)
+    person, now = member(ANNOTATOR), timezone.now()
+
+    def first_ids():
+        return assignment.untouched_candidate_ids(user=person, dataset=ds, now=now, limit=25)
+
+    assert first_ids() == [s.pk for s in by_entropy[:2]]  # the window: the top two
+    for _ in range(2):  # others take the top two: the window holds nothing untouched now
+        assert lease_next_sample(user=member(ANNOTATOR), dataset=ds) is not None
+    assert first_ids() == [s.pk for s in by_entropy[2:]]
