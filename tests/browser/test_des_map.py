@@ -12,6 +12,7 @@ from django.core.cache import cache
 
 from annotator.models import Sample
 from review.models_desmap import MapSelection
+from tests.browser.test_csp import RECORD_VIOLATIONS
 
 pytestmark = [pytest.mark.browser]
 
@@ -52,6 +53,10 @@ def test_the_map_draws_recolours_and_a_box_opens_its_queue(demo_site, chromium_b
     _give_des(demo_site.dataset)
     total = demo_site.dataset.samples.count()
     page = demo_site.log_in(chromium_browser, "admin")
+    page.context.add_init_script(RECORD_VIOLATIONS)  # the strict CSP, as test_csp checks it
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.locator("nav a", has_text="Map").click()
     # No map yet: the page asks for one, polls, and reloads when it is done.
     page.wait_for_function(
@@ -70,6 +75,7 @@ def test_the_map_draws_recolours_and_a_box_opens_its_queue(demo_site, chromium_b
     after, _ = page.evaluate(PIXELS)
     assert after != before  # the points changed colour
     assert "by=status" in page.url
+    assert page.evaluate("window.__csp") == [] and errors == []
 
     # Hover over a drawn point: its thumbnail; a click opens its sample.
     x, y = page.evaluate(FIRST_POINT)
@@ -87,6 +93,8 @@ def test_the_map_draws_recolours_and_a_box_opens_its_queue(demo_site, chromium_b
     page.wait_for_function(
         "() => Number(document.getElementById('des-canvas')?.dataset.drawn || 0) >= 1"
     )
+
+    assert page.evaluate("window.__csp") == [] and errors == []
 
     page.check("input[name=des-tool][value=box]")
     box = page.locator("#des-canvas").bounding_box()

@@ -254,6 +254,14 @@ ROWS: tuple[Row, ...] = (
     Row("review:audit_json", "get", some(200, *AUDITORS)),
     Row("review:audit_table", "get", some(200, *AUDITORS), args=TABLE),
     Row("review:audit_samples", "get", some(400, *AUDITORS)),
+    # The DES map (issue 14 §6), for auditors like the audit. No map exists here: its URLs
+    # take the dataset's id as a map id and find none (404) once the role is checked.
+    Row("review:des_map", "get", some(200, *AUDITORS)),
+    Row("review:map_recompute", "post", some(302, *AUDITORS), args=DATASET),
+    Row("review:map_points", "get", some(404, *AUDITORS), args=DATASET),
+    Row("review:map_codes", "get", some(404, *AUDITORS), args=DATASET),
+    Row("review:map_legend", "get", some(404, *AUDITORS), args=DATASET),
+    Row("review:map_select", "post", some(404, *AUDITORS), args=DATASET),
     # The consensus (issue 14): its section's job state for auditors, its buttons for admins
     # (adopting needs a fit: none here, 404); a sample's raters' pulls by the page's blind
     # rule: whoever sees everything, or has answered it.
