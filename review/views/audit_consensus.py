@@ -18,6 +18,7 @@ from annotator.models import Dataset
 from review import policy
 from review.roles import AUDITOR, role_required
 from review.selectors.audit_latent import consensus_audit, fit_job
+from review.services.latent_jobs import request_consensus_fit
 from review.services.model_weights import adopt_learned_weights
 from review.views.audit_consensus_tables import confusion_charts, consensus_tables
 from review.views.queue import HtmxHttpRequest, wants_partial
@@ -66,9 +67,6 @@ def consensus_job_view(request: HttpRequest) -> HttpResponse:
 def refit_view(request: HtmxHttpRequest) -> HttpResponse:
     _require_admin(request)
     dataset = _dataset(request)
-    # Engineer D's job service (imported here until it is committed beside this module).
-    from review.services.latent_jobs import request_consensus_fit
-
     fit = request_consensus_fit(dataset=dataset, requested_by=request.user)
     if wants_partial(request):
         context = {"job": fit_job(dataset=dataset), "dataset": dataset}
