@@ -75,6 +75,7 @@ def _audit(client, **params):
 def test_the_reliability_table_lists_every_rater_with_its_interval(auditor_client, fit):
     html = _html(_audit(auditor_client))
     assert SECTION in html and "Rater reliability" in html
+    assert '<a href="#audit-consensus">Consensus</a>' in html  # in the sections list
     table = html[html.index('id="table-consensus-raters"') :]
     order = [table.index(name) for name in ("gpt-4o", "qwen-vl", "critic", "ana")]
     assert order == sorted(order)  # models, critic, people
