@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from annotator.models import Sample
 from review.models import Adjudication
+from review.models_consensus import ConsensusFit, SamplePosterior
 from review.models_desmap import DesMap, MapSelection
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
 from review.selectors.des_map import selection_filter
@@ -232,3 +233,22 @@ def test_the_page_asks_for_a_map_when_there_is_none(
     response = client.post(reverse("review:map_recompute", args=[dataset.pk]), {"method": "pca"})
     assert response.status_code == 302
     assert DesMap.objects.filter(dataset=dataset).count() == 2  # asked: a new one
+
+
+def test_entropy_codes_bin_the_posteriors_from_certain_to_uniform(world) -> None:
+    dataset, samples, des_map = world
+    fit = ConsensusFit.objects.create(dataset=dataset, status=ConsensusFit.Status.DONE)
+    top = np.log2(len(dataset.taxonomy.labels))  # 3 bits for 8 labels
+    bits = {samples[0].pk: 0.0, samples[1].pk: top / 2 + 0.01, samples[2].pk: top}
+    for pk, entropy in bits.items():
+        SamplePosterior.objects.create(
+            sample_id=pk, dataset=dataset, fit=fit, probs=b"", label="awe", p_label=0.5,
+            entropy=entropy, expected_change=0.1,
+        )  # fmt: skip
+    url = reverse("review:map_codes", args=[des_map.pk]) + "?by=entropy"
+    codes = np.frombuffer(_client(member(AUDITOR)).get(url).content, np.uint8)
+    assert codes[:4].tolist() == [1, 5, 8, 0]  # bins 1..8; 0 = no posterior
+    legend = _client(member(AUDITOR)).get(
+        reverse("review:map_legend", args=[des_map.pk]) + "?by=entropy"
+    )
+    assert "no posterior" in legend.content.decode() and "des-s8" in legend.content.decode()
