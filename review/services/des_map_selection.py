@@ -22,8 +22,8 @@ class SelectionError(ValueError):
 
 
 def parse_polygon(text: str) -> list[tuple[float, float]]:
-    """ "x1,y1 x2,y2 ..." in the map's sent coordinates (0..65535) -> points; SelectionError for
-    anything else (fewer than three points, too many, out of range, not numbers)."""
+    """Points from "x1,y1 x2,y2 ..." in the map's sent coordinates (the points lie in 0..65535);
+    SelectionError for fewer than three points, too many, too far out, or not numbers."""
     points: list[tuple[float, float]] = []
     for pair in text.split():
         x_text, _, y_text = pair.partition(",")
@@ -31,7 +31,8 @@ def parse_polygon(text: str) -> list[tuple[float, float]]:
             x, y = float(x_text), float(y_text)
         except ValueError as exc:
             raise SelectionError(f"not a point: {pair[:40]!r}") from exc
-        if not (0 <= x <= QUANT_MAX and 0 <= y <= QUANT_MAX):
+        # Beyond the points' 0..65535 too: a box drawn around the whole map holds its edges.
+        if not (-QUANT_MAX <= x <= 2 * QUANT_MAX and -QUANT_MAX <= y <= 2 * QUANT_MAX):
             raise SelectionError(f"a point outside the map: {pair[:40]!r}")
         points.append((x, y))
         if len(points) > MAX_POLYGON_POINTS:

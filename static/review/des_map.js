@@ -168,8 +168,8 @@
       return [x / st.scale + st.ox, y / st.scale + st.oy, x, y];
     }
 
-    function clampRound(v) {
-      return Math.round(Math.min(65535, Math.max(0, v)) * 100) / 100;
+    function clampRound(v) { // the server takes -65535..131070: room around the points
+      return Math.round(Math.min(131070, Math.max(-65535, v)) * 100) / 100;
     }
 
     function finishSelection() {

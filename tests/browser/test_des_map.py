@@ -96,6 +96,19 @@ def test_the_map_draws_recolours_and_a_box_opens_its_queue(demo_site, chromium_b
 
     assert page.evaluate("window.__csp") == [] and errors == []
 
+    # A lasso drawn around the whole map holds every point, those on its edges too.
+    page.check("input[name=des-tool][value=lasso]")
+    box = page.locator("#des-canvas").bounding_box()
+    assert box is not None
+    left, top = box["x"] + 3, box["y"] + 3
+    right, bottom = box["x"] + box["width"] - 3, box["y"] + box["height"] - 3
+    page.mouse.move(left, top)
+    page.mouse.down()
+    for x, y in [(right, top), (right, bottom), (left, bottom), (left, top + 5)]:
+        page.mouse.move(x, y, steps=6)
+    page.mouse.up()
+    assert page.locator("#des-review").inner_text() == f"Review these {total}"
+
     page.check("input[name=des-tool][value=box]")
     box = page.locator("#des-canvas").bounding_box()
     assert box is not None
