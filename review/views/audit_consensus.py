@@ -67,11 +67,16 @@ def consensus_job_view(request: HttpRequest) -> HttpResponse:
 def refit_view(request: HtmxHttpRequest) -> HttpResponse:
     _require_admin(request)
     dataset = _dataset(request)
-    fit = request_consensus_fit(dataset=dataset, requested_by=request.user)
+    waiting = fit_job(dataset=dataset)
+    if waiting is not None and waiting.active:  # one at a time; beat resends a stuck one
+        note = f"Consensus fit {waiting.pk} of {dataset.name} is already {waiting.status}."
+    else:
+        fit = request_consensus_fit(dataset=dataset, requested_by=request.user)
+        note = f"Consensus fit {fit.pk} requested for {dataset.name}."
     if wants_partial(request):
         context = {"job": fit_job(dataset=dataset), "dataset": dataset}
         return render(request, "review/_consensus_job.html", context)
-    messages.success(request, f"Consensus fit {fit.pk} requested for {dataset.name}.")
+    messages.success(request, note)
     return _back(dataset)
 
 

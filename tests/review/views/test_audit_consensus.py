@@ -154,6 +154,14 @@ def test_refit_asks_for_a_fit_and_shows_its_state(admin_client, dataset, fit):
     assert "job-done" in polled and "in 3.2 s" in polled and "every 2s" not in polled
 
 
+def test_refit_while_a_fit_waits_asks_for_no_second_one(admin_client, dataset):
+    for _click in range(2):
+        response = admin_client.post(reverse("review:consensus_refit"), {"dataset": "fitted"})
+    job = ConsensusFit.objects.get()  # the test never commits: the first stays pending
+    text = _plain(admin_client.get(response.url))
+    assert f"Consensus fit {job.pk} of fitted is already pending." in text
+
+
 @pytest.mark.usefixtures("inline_tasks")  # in-process, also where a broker is set
 def test_refit_by_plain_post_fits_in_process_and_the_audit_shows_it(
     admin_client, dataset, django_capture_on_commit_callbacks
