@@ -16,9 +16,8 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -26,16 +25,14 @@ from annotator.models import Dataset
 from review.models_consensus import ConsensusFit, SamplePosterior
 from review.services.latent_fit import FitOutput, fit_ratings
 from review.services.latent_ratings import Ratings, collect_ratings
+from review.services.latent_write import upsert_posteriors
 from review.services.mask_dispatch import PUBLISH_ERRORS
 from review.services.mask_worker import worker_name
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_QUEUE = "default"
-WRITE_BATCH = 5000
 KEEP_FITS = 10  # finished fits kept per dataset (a short history for the audit)
-# The columns a new fit writes over an existing row, in _rows' order after the sample.
-UPDATED = ("fit", "dataset", "probs", "label", "p_label", "entropy", "expected_change", "n_ratings")
 
 
 def _setting(name: str, default: float) -> float:
@@ -150,10 +147,7 @@ def write_posteriors(
     with transaction.atomic():
         if not _ours(fit).select_for_update().exists():
             return False
-        with connection.cursor() as cursor:
-            for start in range(0, ratings.sample_ids.size, WRITE_BATCH):
-                rows = _rows(fit, ratings, output, slice(start, start + WRITE_BATCH))
-                cursor.executemany(_upsert_sql(), rows)
+        upsert_posteriors(fit=fit, ratings=ratings, output=output)
         SamplePosterior.objects.filter(dataset_id=fit.dataset_id).exclude(fit=fit).delete()
         _ours(fit).update(
             status=ConsensusFit.Status.DONE,
@@ -176,45 +170,6 @@ def _skipped_note(ratings: Ratings) -> str:
     top = sorted(ratings.skipped_labels.items(), key=lambda item: -item[1])[:10]
     listed = ", ".join(f"{label!r} x{count}" for label, count in top)
     return f"skipped {ratings.skipped_unknown} ratings with labels not in the taxonomy: {listed}"
-
-
-def _upsert_sql() -> str:
-    """INSERT ... ON CONFLICT (sample) DO UPDATE, the same on SQLite and PostgreSQL. Plain
-    tuples through executemany: bulk_create's model instances cost ~20 s CPU at 219K rows."""
-    fields = {f.name: str(f.column) for f in SamplePosterior._meta.concrete_fields}
-    columns = [fields["sample"], *(fields[name] for name in UPDATED)]
-    updates = ", ".join(f"{column} = excluded.{column}" for column in columns[1:])
-    return (
-        f"INSERT INTO {SamplePosterior._meta.db_table} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT ({fields['sample']}) DO UPDATE SET {updates}"
-    )
-
-
-def _rows(
-    fit: ConsensusFit, ratings: Ratings, output: FitOutput, part: slice
-) -> list[tuple[Any, ...]]:
-    """One tuple a sample, in the order of _upsert_sql's columns (sample, then UPDATED)."""
-    probs = output.probs[part].astype("<f4")
-    probs /= probs.sum(axis=1, keepdims=True, dtype=np.float32)
-    best = output.label[part]
-    labels = [ratings.labels[int(i)] for i in best]
-    p_label = probs[np.arange(best.size), best].astype(np.float64).tolist()
-    n_ratings = np.minimum(output.n_ratings[part], 32767).tolist()
-    return list(
-        zip(
-            ratings.sample_ids[part].tolist(),
-            [fit.pk] * best.size,
-            [fit.dataset_id] * best.size,
-            [row.tobytes() for row in probs],
-            labels,
-            p_label,
-            output.entropy[part].tolist(),
-            output.expected_change[part].tolist(),
-            n_ratings,
-            strict=True,
-        )
-    )
 
 
 def _forget_old_fits(*, dataset_id: int) -> None:
