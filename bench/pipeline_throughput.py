@@ -78,8 +78,8 @@ def parse_args() -> argparse.Namespace:
         "--settings",
         nargs="+",
         default=[
-            "threads:8+unit", "threads:8", "threads:8x2+unit", "threads:8x2",
-            "threads:8x2+unit+batch", "threads:8x2+batch",
+            "threads:8+unit", "threads:8", "threads:8x2+unit+typed", "threads:8x2+unit",
+            "threads:8x2", "threads:8x2+unit+batch", "threads:8x2+batch",
         ],
         help="pool:concurrency[xN][+unit][+typed|+batch]: N worker processes; see the docstring",
     )  # fmt: skip
@@ -199,12 +199,12 @@ def tree_cpu(pids: list[int]) -> float:
 
 
 def parse_setting(text: str) -> tuple[str, int, int, str, str]:
-    """ "threads:4" -> ("threads", 4, 1, "post", "chunk");
+    """ "threads:4" -> ("threads", 4, 1, "bytes", "chunk");
     "threads:4x2+unit+batch" -> ("threads", 4, 2, "batch", "unit")."""
     text, *flags = text.split("+")
     pool, _, rest = text.partition(":")
     concurrency, _, count = rest.partition("x")
-    calls = next((flag for flag in flags if flag in ("typed", "batch")), "post")
+    calls = next((flag for flag in flags if flag in ("typed", "batch")), "bytes")
     grain = "unit" if "unit" in flags else "chunk"
     return pool, int(concurrency), int(count or 1), calls, grain
 

@@ -41,6 +41,7 @@ from annotator.pipeline.runs.execution import (
     record_attempt,
     record_locked,
     retry_later,
+    write_deferred,
 )
 from annotator.pipeline.runs.lease import hold_units, holder_id, release_units
 from annotator.pipeline.runs.units import UnitRef
@@ -180,7 +181,12 @@ def _record_results(results: list[tuple[UnitContext, Attempt]]) -> list[Finished
     try:
         with transaction.atomic():
             rounds, holders = lock_rounds([ctx.unit for ctx, _ in results])
-            finished = [record_locked(ctx, a, rounds, holders) for ctx, a in results]
+            rows: list[StageResult] = []  # the done units' rows: one UPDATE for them all
+            finished = [
+                record_locked(ctx, attempt, rounds, holders, deferred=rows)
+                for ctx, attempt in results
+            ]
+            write_deferred(rows)
             mark_due([ref.id for one in finished for ref in one.next_units])
         return finished
     except (OperationalError, InterfaceError):

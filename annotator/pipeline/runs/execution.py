@@ -185,10 +185,16 @@ RoundKey = tuple[int, int, int]  # (run, sample, round)
 
 
 def record_locked(
-    ctx: UnitContext, attempt: Attempt, rounds: dict[RoundKey, RoundUnits], holders: dict[int, str]
+    ctx: UnitContext,
+    attempt: Attempt,
+    rounds: dict[RoundKey, RoundUnits],
+    holders: dict[int, str],
+    *,
+    deferred: list[StageResult] | None = None,
 ) -> Finished:
     """Record one unit whose round `lock_rounds` holds (in the caller's transaction); the caller
-    marks the returned units due."""
+    marks the returned units due. `deferred`: a done unit's row is added there, for the caller
+    to write with the others of its chunk (write_deferred), instead of an UPDATE of its own."""
     unit, result = ctx.unit, attempt.result
     assert unit.run_id is not None and result is not None
     round_units = rounds[(unit.run_id, unit.sample_id, unit.round)]
@@ -206,12 +212,25 @@ def record_locked(
     else:
         extra = result.write(round_units) if result.write is not None else []
         values = _done_values(result)
-    StageResult.objects.filter(pk=unit.pk).update(finished_at=timezone.now(), **values)
+    if deferred is not None and not isinstance(result, str):
+        deferred.append(StageResult(pk=unit.pk, finished_at=timezone.now(), **values))
+    else:
+        StageResult.objects.filter(pk=unit.pk).update(finished_at=timezone.now(), **values)
     round_units.status[unit.pk] = str(values["status"])
     following = _advance(unit, round_units)
     following, more = _run_inline(ctx, following, round_units)
     is_open = any(s in (PENDING, RUNNING) for s in round_units.status.values())
     return Finished([*following, *extra, *more], str(values["status"]), is_open)
+
+
+DONE_FIELDS = ["status", "error", "output", "input_tokens", "output_tokens", "latency_ms"]
+
+
+def write_deferred(units: list[StageResult]) -> None:
+    """The rows record_locked deferred, in one statement (nothing reads them before commit:
+    the round's statuses are kept in memory meanwhile)."""
+    if units:
+        StageResult.objects.bulk_update(units, [*DONE_FIELDS, "finished_at"])
 
 
 def _done_values(result: Computed) -> dict[str, object]:
