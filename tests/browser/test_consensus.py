@@ -91,3 +91,15 @@ def test_posterior_after_answering_and_adopting_learned_weights(demo_site, chrom
     section.locator(".consensus-confusion summary").click()
     assert section.locator(".consensus-confusion svg").first.is_visible()
     section.locator(".consensus-confusion").screenshot(path=str(SHOTS / "audit_confusion.png"))
+
+    # Refit: a real fit (in-process, or a worker where a broker is set); the state is polled.
+    with admin.expect_response("**/audit/consensus/refit/"):
+        admin.click("#consensus-refit")
+    admin.wait_for_function(
+        "() => document.querySelector('#consensus-job .job-done') !== null"
+        " && !document.querySelector('#consensus-job[hx-trigger]')",
+        timeout=60_000,
+    )
+    newest = ConsensusFit.objects.order_by("-pk").first()
+    assert newest is not None and newest.status == ConsensusFit.Status.DONE
+    assert ConsensusFit.objects.count() == 2
