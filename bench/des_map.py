@@ -9,7 +9,7 @@ DATABASE_URL's server): N samples with a 1024-d float32 DES drawn around 8 clust
   arithmetic): the floor for any method that reads every vector; PCA reads them twice;
 - the map job (compute_des_map: two streamed passes, eigh, storing the points): wall and CPU
   seconds, the ratio to the baseline, peak RSS growth (flat: the 900 MB of DES are never held);
-- the page's endpoints through django.test.Client (a signed-in auditor): the points (bytes, ms),
+- the page and its endpoints through django.test.Client (a signed-in auditor): the points,
   the status colour codes and the legend, a box selection of half the map.
 
     .venv/bin/python bench/des_map.py                        # 219,000 samples (~5 min)
@@ -137,11 +137,13 @@ def endpoint_rows(client: Any, des_map: Any) -> list[list[object]]:
 
     rows: list[list[object]] = []
     codes, legend = (reverse(f"review:{n}", args=[des_map.pk]) for n in ("map_codes", "map_legend"))
+    page = f"{reverse('review:des_map')}?dataset={des_map.dataset_id}"
     for label, url in [
         ("points (uint16 x, y + int32 id)", reverse("review:map_points", args=[des_map.pk])),
         ("colour codes by status (uint8)", f"{codes}?by=status"),
+        ("legend partial by status (cached by the codes)", f"{legend}?by=status"),
         ("colour codes by final emotion", f"{codes}?by=emotion"),
-        ("legend partial by status", f"{legend}?by=status"),
+        ("the page (HTML) coloured by source (not cached)", f"{page}&by=source"),
     ]:
         response, wall, cpu = timed(lambda url=url: client.get(url))
         assert response.status_code == 200, (url, response.status_code)

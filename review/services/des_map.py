@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -25,7 +26,12 @@ from django.utils import timezone
 
 from annotator.models import Dataset
 from review.models_desmap import DesMap
-from review.selectors.des_map import count_from_cache_key, des_cache_key, des_map_state
+from review.selectors.des_map import (
+    MapState,
+    count_from_cache_key,
+    des_cache_key,
+    des_map_state,
+)
 from review.selectors.snapshot import consistent_snapshot
 from review.services.des_map_projection import DesMapError, des_chunks, pca_points, umap_points
 from review.services.des_map_store import pack_points
@@ -67,18 +73,19 @@ def request_des_map(*, dataset: Dataset, method: str, user: Any = None) -> DesMa
     return des_map
 
 
-def ensure_des_map(*, dataset: Dataset, method: str, user: Any = None) -> DesMap | None:
+def ensure_des_map(*, dataset: Dataset, method: str, user: Any = None) -> MapState:
     """Ask for a map when the page has none to draw, or when samples with a DES were added or
     removed since the drawn one (other changes only offer "Recompute": updated_at also moves
-    when people review, and a 219K map costs a worker half a minute). None: nothing asked."""
+    when people review, and a 219K map costs a worker half a minute). Returns what the page
+    shows: the drawn map, the one computing, the last failure."""
     state = des_map_state(dataset_id=dataset.pk, method=method)
-    if state.waiting is not None or not state.with_des:
-        return state.waiting
-    if state.failed is not None:
-        return None  # the page shows the error and a "Recompute" button
-    if state.done is None or count_from_cache_key(state.done.cache_key) != state.with_des:
-        return request_des_map(dataset=dataset, method=method, user=user)
-    return None
+    if state.waiting is not None or not state.with_des or state.failed is not None:
+        return state  # a failure: the page shows the error and a "Recompute" button
+    drawn = state.done
+    if drawn is None or count_from_cache_key(drawn.cache_key) != state.with_des:
+        waiting = request_des_map(dataset=dataset, method=method, user=user)
+        return replace(state, waiting=waiting)
+    return state
 
 
 def _lapsed(des_map: DesMap) -> bool:

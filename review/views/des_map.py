@@ -21,7 +21,7 @@ from review import policy
 from review.http import short_error
 from review.models_desmap import DesMap
 from review.roles import AUDITOR, role_required
-from review.selectors.des_map import COLOUR_BY, Colouring, cached_map_colouring, des_map_state
+from review.selectors.des_map import COLOUR_BY, Colouring, cached_map_colouring
 from review.services.des_map import ensure_des_map, request_des_map
 from review.services.des_map_projection import DesMapError
 from review.services.des_map_selection import (
@@ -67,8 +67,7 @@ def des_map_view(request: HtmxHttpRequest) -> HttpResponse:
         raise Http404("No dataset yet: import one first.")
     method = _choice(request, "method", list(DesMap.Method.values))
     by = _choice(request, "by", list(COLOUR_BY))
-    ensure_des_map(dataset=dataset, method=method, user=request.user)
-    state = des_map_state(dataset_id=dataset.pk, method=method)
+    state = ensure_des_map(dataset=dataset, method=method, user=request.user)
     done = _done_map(state.done.pk) if state.done else None
     context = {
         "datasets": Dataset.objects.order_by("name"),
