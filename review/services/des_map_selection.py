@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from django.db import connection, transaction
+from django.utils import timezone
 
 from annotator.models import Sample
 from review.models_desmap import DesMap, MapSelection, MapSelectionSample
 from review.services.des_map_store import QUANT_MAX, inside_polygon, quantized, unpack_points
 
+# A selection is a link to a queue, kept a week: a box over 219K samples is 219K rows.
+KEEP_SELECTIONS = timedelta(days=7)
 MAX_POLYGON_POINTS = 2000  # a lasso is thinned by the page well below this
 INSERT_BATCH = 20000
 
@@ -50,6 +54,8 @@ def create_map_selection(
     qx, qy = quantized(points)
     chosen = points.ids[inside_polygon(qx=qx, qy=qy, polygon=polygon)]
     with transaction.atomic():
+        # Rows go with their selection in one DELETE (nothing refers to them).
+        MapSelection.objects.filter(created_at__lt=timezone.now() - KEEP_SELECTIONS).delete()
         selection = MapSelection.objects.create(
             token=secrets.token_urlsafe(12),
             dataset_id=des_map.dataset_id,

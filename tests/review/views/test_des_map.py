@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
@@ -9,11 +10,12 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from annotator.models import Sample
 from review.models import Adjudication
 from review.models_consensus import ConsensusFit, SamplePosterior
-from review.models_desmap import DesMap, MapSelection
+from review.models_desmap import DesMap, MapSelection, MapSelectionSample
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
 from review.selectors.des_map import selection_filter
 from review.services.des_map import compute_des_map
@@ -252,3 +254,19 @@ def test_entropy_codes_bin_the_posteriors_from_certain_to_uniform(world) -> None
         reverse("review:map_legend", args=[des_map.pk]) + "?by=entropy"
     )
     assert "no posterior" in legend.content.decode() and "des-s8" in legend.content.decode()
+
+
+def test_selections_older_than_a_week_go_when_a_new_one_is_made(world) -> None:
+    dataset, _, des_map = world
+    client = _client(member(AUDITOR))
+    url = reverse("review:map_select", args=[des_map.pk])
+    everything = "-1,-1 65536,-1 65536,65536 -1,65536"
+    old = parse_qs(urlparse(client.post(url, {"polygon": everything})["Location"]).query)
+    token = old["selection"][0]
+    week_ago = timezone.now() - timedelta(days=7, minutes=1)
+    MapSelection.objects.filter(token=token).update(created_at=week_ago)
+    assert MapSelectionSample.objects.filter(selection__token=token).count() == 24
+    client.post(url, {"polygon": everything})
+    assert not MapSelection.objects.filter(token=token).exists()
+    assert selection_filter(selection=token, dataset_id=dataset.pk) is None
+    assert MapSelectionSample.objects.count() == 24  # the new selection's rows only
