@@ -27,7 +27,10 @@ class ReviewConfig(AppConfig):
 
 def _register_hooks() -> None:
     """What annotator asks of the human side without importing it (it never imports review)."""
+    from annotator.services.audit_log import register_audit_writer
     from annotator.services.taxonomies import register_label_source
     from review.selectors.label_use import labels_people_gave
+    from review.services.history import record_machine_entries
 
     register_label_source(labels_people_gave)
+    register_audit_writer(record_machine_entries)

@@ -2,7 +2,7 @@
 
 Two decisions can be contradicted by a file's critic verdict `drop`:
 
-- restored: an admin overruled the critic's drop (annotator.services.pipeline_runs
+- restored: an admin overruled the critic's drop (review.services.dropped_samples
   .restore_dropped_sample writes a person-origin preserve verdict, the sample's latest);
 - adjudicated: a person, a consensus or an adjudicator gave the sample its final label.
 
@@ -18,10 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.apps import apps
-
 from annotator.importers.records import ParsedRecord
 from annotator.models import CriticVerdict, Sample
+from annotator.services.audit_log import AuditEntry, write_audit_entries
 
 RESTORED = "restored"
 ADJUDICATED = "adjudicated"
@@ -111,25 +110,20 @@ def record_conflicts(
     shown: str,
     actor: Any,
 ) -> None:
-    """One audit event per sample, in the sample's history.
-
-    The audit log is the review app's AuditEvent; annotator never imports review, so the
-    model is looked up by name (as annotator.services.taxonomies reads review's answers).
-    """
-    if not conflicts:
-        return
-    audit_event = apps.get_model("review", "AuditEvent")
-    audit_event.objects.bulk_create(
-        audit_event(
-            sample_id=conflict.sample_id,
-            actor=actor if getattr(actor, "is_authenticated", False) else None,
-            action=OVERRIDDEN_ACTION if overridden else KEPT_ACTION,
-            before={"status": conflict.status_before, "decision": conflict.kind},
-            after={
-                "status": statuses_after.get(conflict.sample_id, conflict.status_before),
-                "file": shown,
-                "file_verdict": conflict.file_verdict,
-            },
-        )
-        for conflict in conflicts
+    """One audit event per sample, in the sample's history (annotator.services.audit_log)."""
+    write_audit_entries(
+        entries=[
+            AuditEntry(
+                sample_id=conflict.sample_id,
+                actor=actor,
+                action=OVERRIDDEN_ACTION if overridden else KEPT_ACTION,
+                before={"status": conflict.status_before, "decision": conflict.kind},
+                after={
+                    "status": statuses_after.get(conflict.sample_id, conflict.status_before),
+                    "file": shown,
+                    "file_verdict": conflict.file_verdict,
+                },
+            )
+            for conflict in conflicts
+        ]
     )

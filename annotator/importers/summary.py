@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.apps import apps
-
 from annotator.importers.decisions import ADJUDICATED, RESTORED, DecisionConflict
+from annotator.services.audit_log import AuditEntry, write_audit_entries
 
 if TYPE_CHECKING:
     from annotator.services.importing import ImportReport
@@ -40,13 +39,12 @@ def describe_decisions(
 
 
 def record_import(*, shown: str, dataset: str, report: ImportReport, actor: Any) -> None:
-    """One audit event per import (the review app's AuditEvent, looked up by name: annotator
-    never imports review). Samples whose decision was kept or overridden have their own."""
-    audit_event = apps.get_model("review", "AuditEvent")
-    audit_event.objects.create(
-        sample=None,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+    """One audit event per import (annotator.services.audit_log). Samples whose decision was
+    kept or overridden have their own."""
+    entry = AuditEntry(
         action=IMPORT_ACTION,
+        sample_id=None,
+        actor=actor,
         after={
             "file": shown,
             "dataset": dataset,
@@ -56,3 +54,4 @@ def record_import(*, shown: str, dataset: str, report: ImportReport, actor: Any)
             "decisions_overridden": len(report.conflicts) if report.overridden else 0,
         },
     )
+    write_audit_entries(entries=[entry])

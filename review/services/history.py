@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from annotator.models import Sample
+from annotator.services.audit_log import AuditEntry
 from review.models import Adjudication, AuditEvent
 
 # Actions written by the team-review services (a sample's history shows them).
@@ -36,6 +38,20 @@ def record_event(
         action=action,
         before=before,
         after=after,
+    )
+
+
+def record_machine_entries(*, entries: Sequence[AuditEntry]) -> None:
+    """The machine side's audit entries (registered in review.apps), in one INSERT."""
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            sample_id=entry.sample_id,
+            actor=entry.actor if getattr(entry.actor, "is_authenticated", False) else None,
+            action=entry.action,
+            before=entry.before,
+            after=entry.after,
+        )
+        for entry in entries
     )
 
 
