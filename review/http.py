@@ -1,4 +1,7 @@
-"""Error answers a person can read, wherever the request came from.
+"""htmx helpers and error answers a person can read, wherever the request came from.
+
+Views type their request as `HtmxHttpRequest` and ask `wants_partial` whether to render a
+fragment (`_thing.html`) or the whole page.
 
 An htmx request swaps its answer into part of a page, so a whole page (the login form, Django's
 403/404/500 pages) must never be its answer: htmx requests get a short plain-text message with
@@ -31,12 +34,23 @@ MESSAGES = {
 NOTHING_SAVED = "Nothing was saved."
 
 
+class HtmxHttpRequest(HttpRequest):
+    """HttpRequest as django-htmx's middleware leaves it (for type checkers)."""
+
+    htmx: HtmxDetails
+
+
 def htmx_details(request: HttpRequest) -> HtmxDetails | None:
     """django-htmx's details when this is an htmx request (not a history restore), else None."""
     details: HtmxDetails | None = getattr(request, "htmx", None)
     if not details or details.history_restore_request:
         return None
     return details
+
+
+def wants_partial(request: HtmxHttpRequest) -> bool:
+    """An htmx swap asks for a fragment; a history restore after a cache miss needs the page."""
+    return htmx_details(request) is not None
 
 
 def error_message(request: HttpRequest, status: int, text: str = "") -> str:

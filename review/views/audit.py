@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET
 
 from annotator.models import Dataset
 from review import policy
-from review.http import short_error
+from review.http import HtmxHttpRequest, short_error, wants_partial
 from review.roles import AUDITOR, role_required
 from review.selectors.anchoring import anchoring
 from review.selectors.audit import (
@@ -38,7 +38,6 @@ from review.views.audit_anchoring import ANCHORING, anchoring_section, anchoring
 from review.views.audit_charts import dashboard_charts
 from review.views.audit_sections import extra_sections, extra_table
 from review.views.audit_tables import Link, Table, audit_table, audit_tables
-from review.views.queue import HtmxHttpRequest, wants_partial
 
 PAGE_SIZE = 50
 CSV_CHUNK = 2000

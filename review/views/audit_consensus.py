@@ -16,12 +16,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotator.models import Dataset
 from review import policy
+from review.http import HtmxHttpRequest, wants_partial
 from review.roles import AUDITOR, role_required
 from review.selectors.audit_latent import consensus_audit, fit_job
 from review.services.latent_jobs import request_consensus_fit
 from review.services.model_weights import adopt_learned_weights
 from review.views.audit_consensus_tables import confusion_charts, consensus_tables
-from review.views.queue import HtmxHttpRequest, wants_partial
 
 SECTION = "audit-consensus"
 

@@ -11,9 +11,9 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from review.forms import AdjudicationForm
+from review.http import HtmxHttpRequest, wants_partial
 from review.roles import ANNOTATOR, role_required
 from review.services.blind_answers import commit_blind_answer
-from review.views.queue import HtmxHttpRequest, wants_partial
 from review.views.sample import page_context, viewable_sample
 
 

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotator.models import Dataset
 from review import policy
-from review.http import short_error
+from review.http import HtmxHttpRequest, short_error, wants_partial
 from review.models_desmap import DesMap
 from review.roles import AUDITOR, role_required
 from review.selectors.des_map import COLOUR_BY, Colouring, cached_map_colouring
@@ -30,7 +30,6 @@ from review.services.des_map_selection import (
     parse_polygon,
 )
 from review.services.des_map_store import unpack_points, wire_bytes
-from review.views.queue import HtmxHttpRequest, wants_partial
 
 BINARY = "application/octet-stream"
 

@@ -8,10 +8,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from review import policy
-from review.http import short_error
+from review.http import HtmxHttpRequest, short_error
 from review.roles import ADJUDICATOR, ANNOTATOR, role_required
 from review.services.drafts import discard_draft, save_draft
-from review.views.queue import HtmxHttpRequest
 from review.views.sample import viewable_sample
 
 

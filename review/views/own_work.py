@@ -10,11 +10,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from annotator.models import Sample
+from review.http import HtmxHttpRequest
 from review.models import Assignment
 from review.roles import ANNOTATOR, role_required
 from review.services.assignment import take_back_skipped
 from review.services.own_answers import change_own_answer
-from review.views.queue import HtmxHttpRequest
 from review.views.sample import _save_label, viewable_sample
 
 

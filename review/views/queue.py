@@ -20,10 +20,10 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
-from django_htmx.middleware import HtmxDetails
 
 from annotator.models import Dataset
 from review import policy
+from review.http import HtmxHttpRequest, wants_partial
 from review.models import Assignment
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required, user_roles
 from review.selectors.des_map import selection_filter
@@ -46,17 +46,6 @@ from review.selectors.queue_counts import queue_figures
 from review.selectors.review_order import order_value
 from review.services.assignment import lease_next_sample
 from review.views.queue_filters import queue_filters, queue_rows, rows_html, work_rows
-
-
-class HtmxHttpRequest(HttpRequest):
-    """HttpRequest as django-htmx's middleware leaves it (for type checkers)."""
-
-    htmx: HtmxDetails
-
-
-def wants_partial(request: HtmxHttpRequest) -> bool:
-    """An htmx swap asks for a fragment; a history restore after a cache miss needs the page."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def map_selection(request: HttpRequest, *, dataset: Dataset | None) -> Q | None:

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from annotator.models import Region, Sample
 from review import policy
 from review.forms import AdjudicationForm, BinaryVoteForm
+from review.http import HtmxHttpRequest, wants_partial
 from review.models import Adjudication, Assignment, Draft
 from review.policy import SampleAccess, sample_access
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required
@@ -57,7 +58,7 @@ from review.views.own_work_context import (
     own_answer_context,
     own_work_context,
 )
-from review.views.queue import HtmxHttpRequest, redirect_to_next, wants_partial
+from review.views.queue import redirect_to_next
 from review.views.sample_posterior import posterior_context
 
 KEYED_EMOTIONS = 9  # digits 1-9 pick an emotion; labels past the ninth are clicked

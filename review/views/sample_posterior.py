@@ -18,13 +18,13 @@ from django.views.decorators.http import require_GET
 
 from annotator.models import Sample
 from review import policy
+from review.http import HtmxHttpRequest, wants_partial
 from review.models_consensus import ConsensusFit
 from review.policy import SampleAccess, sample_access
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required
 from review.selectors.latent import PosteriorView, RaterPull, rater_pulls, sample_posterior
 from review.selectors.posterior_panel import PERSON, panel_posterior, visible_pulls
 from review.selectors.samples import sample_for_review
-from review.views.queue import HtmxHttpRequest, wants_partial
 
 TOP = 3  # labels named in the panel's line; the rest fold into "…"
 METHODS = dict(ConsensusFit.Method.choices)
