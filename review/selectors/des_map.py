@@ -17,17 +17,18 @@ from django.db.models import Count, Max, Q, QuerySet, Subquery
 from annotator.models import Sample
 from review.models import Adjudication
 from review.models_consensus import SamplePosterior
-from review.models_desmap import DesMap, MapSelectionSample
+from review.models_desmap import DesMap, MapSelection, MapSelectionSample
 
 
 def selection_filter(*, selection: str, dataset_id: int) -> Q | None:
     """The samples a map selection holds, as a filter on Sample; None for an unknown token (or
     one of another dataset). A subquery, not an id list: a selection may hold 219K samples."""
-    rows = MapSelectionSample.objects.filter(
-        selection__token=selection, selection__dataset_id=dataset_id
-    )
-    if not selection or not rows.exists():
+    found = MapSelection.objects.filter(token=selection, dataset_id=dataset_id)
+    pk = found.values_list("pk", flat=True).first() if selection else None
+    if pk is None:
         return None
+    # An empty selection (a box around no point) filters to nothing, not to everything.
+    rows = MapSelectionSample.objects.filter(selection_id=pk)
     return Q(id__in=Subquery(rows.values("sample_id")))
 
 

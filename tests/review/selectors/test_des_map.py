@@ -38,3 +38,11 @@ def test_unknown_token_or_other_dataset_gives_none() -> None:
     assert selection_filter(selection="nope", dataset_id=dataset.pk) is None
     assert selection_filter(selection="abc", dataset_id=other.pk) is None
     assert selection_filter(selection="", dataset_id=dataset.pk) is None
+
+
+def test_an_empty_selection_filters_to_nothing() -> None:
+    dataset = DatasetFactory.create()
+    SampleFactory.create_batch(3, dataset=dataset)
+    MapSelection.objects.create(token="empty", dataset=dataset, n_samples=0)
+    q = selection_filter(selection="empty", dataset_id=dataset.pk)
+    assert q is not None and not Sample.objects.filter(q).exists()
