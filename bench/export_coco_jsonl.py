@@ -32,8 +32,8 @@ def add_masks_and_des(data_dir: Path, des_share: float) -> None:
     _common.setup_django(data_dir)
     import numpy as np
 
+    from annotator.lib.rle import encode_mask
     from annotator.models import Region, Sample
-    from annotator.services.rle import encode_mask
 
     yy, xx = np.mgrid[0:480, 0:640]
     ellipse = encode_mask(((yy - 240) / 150) ** 2 + ((xx - 320) / 200) ** 2 <= 1)

@@ -168,7 +168,7 @@ class Browser:
 
 def bare_predictor(args: argparse.Namespace, checkpoint: Path, image: np.ndarray) -> Any:
     from annotator.adapters.segmenters.sam import SamSegmenter
-    from annotator.services.embedding_cache import get_embedding_cache
+    from annotator.lib.embedding_cache import get_embedding_cache
 
     segmenter = SamSegmenter.from_checkpoint(
         model_type=args.model_type, checkpoint=checkpoint, device="cpu",

@@ -67,7 +67,7 @@ def main() -> None:
     from annotator.adapters.segmenters.grabcut import GrabCutSegmenter
     from annotator.adapters.segmenters.onnx_decoder import OnnxDecoder
     from annotator.adapters.segmenters.sam import SamSegmenter, decode_with_torch, upscale_masks
-    from annotator.services.embedding_cache import DiskEmbeddingCache
+    from annotator.lib.embedding_cache import DiskEmbeddingCache
 
     print(f"machine: {_common.machine()}")
     import torch

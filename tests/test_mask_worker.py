@@ -17,8 +17,8 @@ from django.db import transaction
 from django.urls import reverse
 
 from annotator.celery import app
+from annotator.lib.rle import decode_mask
 from annotator.models import Region, Taxonomy
-from annotator.services.rle import decode_mask
 from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
 from review.models import MaskEdit
 from review.services import masks as mask_services

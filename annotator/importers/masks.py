@@ -22,8 +22,8 @@ from annotator.importers.fields import (
 )
 from annotator.importers.images import ImageInfo, ImageProblem, locate_image
 from annotator.importers.issues import LineReport, json_type, show
+from annotator.lib.rle import Rle, checked_rle, encode_mask
 from annotator.models import Region, Sample
-from annotator.services.rle import Rle, checked_rle, encode_mask
 
 ROLES = [role.value for role in Region.Role]
 DEFAULT_ROLE = Region.Role.SUBJECT.value

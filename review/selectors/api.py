@@ -15,8 +15,8 @@ from django.db.models import Count, F, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404
 
+from annotator.lib.rle import mask_bbox
 from annotator.models import Dataset, Region, Sample
-from annotator.services.rle import mask_bbox
 from review import policy
 from review.models import MaskEdit
 from review.policy import SampleAccess

@@ -27,8 +27,8 @@ from typing import Any
 
 import orjson
 
+from annotator.lib.rle import mask_area, mask_bbox
 from annotator.models import Dataset, Region
-from annotator.services.rle import mask_area, mask_bbox
 from review.selectors.export import export_model_names
 from review.selectors.snapshot import consistent_snapshot
 from review.services.export_formats import ExportChunk, ExportOptions

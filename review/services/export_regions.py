@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from annotator.services.rle import mask_bbox
+from annotator.lib.rle import mask_bbox
 from review.selectors.export import MaskRow, RegionRow
 
 

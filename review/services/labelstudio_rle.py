@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from annotator.services.rle import decode_mask
+from annotator.lib.rle import decode_mask
 
 _CHANNELS = 4
 _WORD_BITS = 8

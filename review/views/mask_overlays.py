@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from annotator.services.rle import decode_mask
+from annotator.lib.rle import decode_mask
 from review.selectors.masks import Candidate, MaskState, PersonMask, ShownMask
 
 # The roles' colours in static/css/app.css.

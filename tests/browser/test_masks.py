@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group
 
-from annotator.services.rle import mask_area
+from annotator.lib.rle import mask_area
 from review.models import MaskEdit
 from review.roles import ADJUDICATOR
 from tests.factories import DEFAULT_PASSWORD, UserFactory

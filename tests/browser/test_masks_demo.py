@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from annotator.services.rle import mask_area
+from annotator.lib.rle import mask_area
 from review.models import MaskEdit
 from tests.browser.demo_site import LAPTOP
 

@@ -24,8 +24,8 @@ from django.utils import timezone
 from PIL import Image
 from rest_framework.authtoken.models import Token
 
+from annotator.lib.rle import encode_mask
 from annotator.models import PipelineRun, Sample
-from annotator.services.rle import encode_mask
 from review.models import Adjudication, Annotation, Assignment, ExportJob
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
 from review.services import history

@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from annotator.services.rle import encode_mask
+from annotator.lib.rle import encode_mask
 from review.models import Annotation, Assignment
 from review.roles import ADJUDICATOR, ANNOTATOR
 from review.services import history

@@ -29,7 +29,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from annotator.adapters.segmenters import MaskCandidate, Prompt, check_image
 from annotator.adapters.torch_compat import ensure_torchvision_ops
-from annotator.services.embedding_cache import EmbeddingCache, embedding_key, get_embedding_cache
+from annotator.lib.embedding_cache import EmbeddingCache, embedding_key, get_embedding_cache
 
 ensure_torchvision_ops()
 

@@ -21,7 +21,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from annotator.adapters.segmenters import Prompt
-from annotator.services.rle import Rle, encode_mask
+from annotator.lib.rle import Rle, encode_mask
 
 
 @dataclass(frozen=True)

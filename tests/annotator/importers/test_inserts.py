@@ -13,9 +13,9 @@ from django.db import connection
 from PIL import Image
 
 from annotator.importers import inserts
+from annotator.lib.rle import encode_mask
 from annotator.models import CriticVerdict, Proposal, Region, Sample
 from annotator.services.importing import import_samples_file
-from annotator.services.rle import encode_mask
 from tests.annotator.importers.helpers import proposal, record, write_jsonl
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 from pycocotools import mask as coco_mask
 
+from annotator.lib.rle import encode_mask
 from annotator.models import Region
 from annotator.services.importing import ImportFailed, import_samples_file
-from annotator.services.rle import encode_mask
 from tests.annotator.importers.helpers import proposal, record, row_counts, write_jsonl
 from tests.factories import RegionFactory
 

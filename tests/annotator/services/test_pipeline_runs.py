@@ -13,12 +13,12 @@ import pytest
 
 pytest.importorskip("openai")
 
+from annotator.lib.rle import mask_area, mask_bbox
 from annotator.models import CriticVerdict, PipelineRun, Proposal, Region, Sample, StageResult
 from annotator.pipeline.config import load_pipeline_config
 from annotator.pipeline.runs.units import chosen_for_spot_check
 from annotator.selectors.pipeline_runs import run_progress
 from annotator.services.pipeline_runs import run_pipeline_in_process, start_pipeline_run
-from annotator.services.rle import mask_area, mask_bbox
 from review.services.dropped_samples import restore_dropped_sample
 from tests.support.openai_server import OpenAIServer
 from tests.support.pipeline_runs import (

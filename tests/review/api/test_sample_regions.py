@@ -11,8 +11,8 @@ from pycocotools import mask as mask_utils
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from annotator.lib.rle import encode_mask
 from annotator.models import Region
-from annotator.services.rle import encode_mask
 from review.models import MaskEdit
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
 from tests.factories import DatasetFactory, RegionFactory, SampleFactory

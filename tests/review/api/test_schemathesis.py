@@ -32,8 +32,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from annotator.lib.rle import encode_mask
 from annotator.models import Sample
-from annotator.services.rle import encode_mask
 from review.models import ExportJob, MaskEdit
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
 from review.services.export_jobs import run_export_job

@@ -11,8 +11,8 @@ from typing import Any, cast
 
 import numpy as np
 
+from annotator.lib.rle import encode_mask
 from annotator.models import CriticVerdict, Dataset, Region, Sample
-from annotator.services.rle import encode_mask
 from review.models import Adjudication, MaskEdit
 from tests import factories
 

@@ -14,8 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from annotator.lib.rle import decode_mask
 from annotator.models import Dataset
-from annotator.services.rle import decode_mask
 from review.services.export import export_to_path
 from review.services.export_formats import FORMATS
 from tests import factories

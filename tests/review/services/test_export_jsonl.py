@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from django.core.management import call_command
 
+from annotator.lib.rle import decode_mask
 from annotator.models import Dataset, Region, Sample
-from annotator.services.rle import decode_mask
 from review.services import export_jsonl as jsonl_module
 from review.services.export import export_to_path
 from review.services.export_formats import FORMATS

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from django.contrib.auth.models import User
 
+from annotator.lib.rle import decode_mask, encode_mask
 from annotator.models import CriticVerdict, Dataset, Region, Sample
-from annotator.services.rle import decode_mask, encode_mask
 from review.models import Annotation, MaskEdit
 from review.services.export_formats import FORMATS, ExportChunk
 from review.services.labelstudio_config import build_config

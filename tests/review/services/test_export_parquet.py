@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
+from annotator.lib.rle import encode_mask
 from annotator.models import Region, Sample
-from annotator.services.rle import encode_mask
 from review.services.export_formats import FORMATS, ExportOptions
 from review.services.export_parquet import write_parquet
 from tests.factories import RegionFactory

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
-from annotator.services.rle import decode_mask, mask_area, mask_bbox
+from annotator.lib.rle import decode_mask, mask_area, mask_bbox
 from review.models import Assignment, MaskEdit
 from review.services.mask_worker import compute_mask_edit, load_sample_image
 from review.services.masks import Click, add_mask_edit

@@ -11,8 +11,8 @@ from django.utils import timezone
 from pycocotools import mask as mask_utils
 
 from annotator.adapters.segmenters import MaskCandidate, register_segmenter
+from annotator.lib.rle import decode_mask, encode_mask
 from annotator.models import Region
-from annotator.services.rle import decode_mask, encode_mask
 from review.models import AuditEvent, MaskEdit
 from review.services.mask_worker import (
     compute_mask_edit,

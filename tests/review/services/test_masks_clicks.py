@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from annotator.services.rle import decode_mask
+from annotator.lib.rle import decode_mask
 from review.models import MaskEdit
 from review.selectors.masks import mask_state
 from review.services.mask_worker import compute_mask_edit

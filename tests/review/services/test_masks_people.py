@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from annotator.lib.rle import decode_mask, encode_mask
 from annotator.models import Region
-from annotator.services.rle import decode_mask, encode_mask
 from review.selectors.masks import mask_state
 from review.services.mask_worker import compute_mask_edit
 from review.services.masks import Click, accept_mask, add_mask_edit, undo_mask_edit

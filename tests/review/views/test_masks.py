@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
+from annotator.lib.rle import decode_mask
 from annotator.models import Region
-from annotator.services.rle import decode_mask
 from review.models import Assignment, MaskEdit
 from review.roles import ADJUDICATOR, AUDITOR
 from review.selectors.masks import mask_state
@@ -272,7 +272,7 @@ def test_polling_a_finished_edit_swaps_in_the_whole_state(client, person, sample
 
 def test_the_png_shows_the_mask_in_the_elements_colour(client, person, sample):
     assert client.get(_url("mask_png", sample)).status_code == 404
-    from annotator.services.rle import encode_mask
+    from annotator.lib.rle import encode_mask
 
     mask = __import__("numpy").zeros((240, 320), bool)
     mask[10:20, 30:60] = True
@@ -326,7 +326,7 @@ def test_opening_a_sample_prefetches_the_next_ones_and_masks_bare_boxes(
 
 
 def test_overlays_are_exact_pngs_scaled_down_only_past_the_display_size():
-    from annotator.services.rle import encode_mask
+    from annotator.lib.rle import encode_mask
     from review.selectors.masks import ShownMask
     from review.views.mask_overlays import OVERLAY_MAX_SIDE, mask_png
 

@@ -17,7 +17,7 @@ pytest.importorskip("segment_anything")
 
 from annotator.adapters.segmenters import Prompt  # noqa: E402
 from annotator.adapters.segmenters.sam import SamSegmenter  # noqa: E402
-from annotator.services.embedding_cache import DiskEmbeddingCache  # noqa: E402
+from annotator.lib.embedding_cache import DiskEmbeddingCache  # noqa: E402
 from tests.annotator.adapters.segmenters.scenes import PROMPTS, ellipse_scene, iou  # noqa: E402
 from tests.support.tiny_sam import build_tiny_sam  # noqa: E402
 

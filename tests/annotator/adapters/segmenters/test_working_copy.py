@@ -9,7 +9,7 @@ from PIL import Image
 
 from annotator.adapters.segmenters import Prompt
 from annotator.adapters.segmenters.working_copy import encode_upscaled, load_work_image
-from annotator.services.rle import encode_mask
+from annotator.lib.rle import encode_mask
 
 
 def _nearest(mask: np.ndarray, height: int, width: int) -> np.ndarray:

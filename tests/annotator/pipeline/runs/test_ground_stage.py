@@ -8,10 +8,10 @@ pytest.importorskip("openai")
 pytest.importorskip("torch")
 pytest.importorskip("groundingdino")
 
+from annotator.lib.rle import mask_bbox
 from annotator.models import Region, StageResult
 from annotator.pipeline.config import load_pipeline_config
 from annotator.services.pipeline_runs import run_pipeline_in_process, start_pipeline_run
-from annotator.services.rle import mask_bbox
 from tests.support.openai_server import OpenAIServer
 from tests.support.pipeline_runs import ScriptedModels, make_pipeline_dataset, write_config
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from annotator.services.embedding_cache import (
+from annotator.lib.embedding_cache import (
     DiskEmbeddingCache,
     RedisEmbeddingCache,
     _dumps,

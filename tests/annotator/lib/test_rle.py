@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from annotator.services.rle import decode_mask, encode_mask, mask_area, mask_bbox
+from annotator.lib.rle import decode_mask, encode_mask, mask_area, mask_bbox
 
 # pycocotools' own decoder trips numpy 2's copy-keyword deprecation; nothing we can change.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
