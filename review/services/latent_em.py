@@ -6,6 +6,13 @@ bound per rating gains less than `tol`). It runs on pandas joins and group-bys; 
 sums as sparse matrix products, several times faster (bench/consensus_speed.py).
 tests/review/services/test_latent_em.py holds the two equal on the same data.
 
+With `prior_strength` > 0 the M-step adds Dirichlet pseudo-counts to every rater's confusion
+matrix (MAP instead of maximum likelihood): `prior_strength` imagined ratings per true label,
+`prior_accuracy` of them right and the rest spread evenly. crowd-kit has no prior (strength 0,
+the default here, is its algorithm); the app uses one because a rater with a handful of ratings
+otherwise gets a confusion matrix of zeros and ones ("always says excitement, whatever the
+truth") and the posteriors it feeds become falsely certain.
+
 Arrays: `task` (which sample), `rater`, `label` (a label index), one entry per rating. The fit
 works over the labels somebody used (as crowd-kit does); callers widen to the taxonomy.
 """
@@ -50,13 +57,34 @@ def majority_vote(*, task: Ints, label: Ints, n_tasks: int, n_labels: int) -> Fl
     return table / table.sum(axis=1, keepdims=True)
 
 
+@dataclass(frozen=True)
+class Prior:
+    """Dirichlet pseudo-counts per confusion row: `strength` ratings, `accuracy` of them right."""
+
+    strength: float = 0.0
+    accuracy: float = 0.7
+
+    def table(self, n_raters: int, n_labels: int) -> Floats | None:
+        """[pair, i] pseudo-counts (pair = rater * n_labels + said), None without a prior."""
+        if self.strength <= 0:
+            return None
+        wrong = (1 - self.accuracy) / max(1, n_labels - 1) if n_labels > 1 else 0.0
+        row = np.full((n_labels, n_labels), wrong * self.strength)  # [said j, truth i]
+        np.fill_diagonal(row, (self.accuracy if n_labels > 1 else 1.0) * self.strength)
+        return np.tile(row, (n_raters, 1))
+
+
+NO_PRIOR = Prior()
+
+
 def confusion_from_probs(
-    *, probs: Floats, task: Ints, rater: Ints, label: Ints, n_raters: int
+    *, probs: Floats, task: Ints, rater: Ints, label: Ints, n_raters: int, prior: Prior = NO_PRIOR
 ) -> Floats:
-    """The M-step: posterior-weighted counts of what each rater said per truth, normalised to
-    P(says j | truth i); pairs never said stay 0, pairs said are at least 1e-10 before norming."""
+    """The M-step: posterior-weighted counts of what each rater said per truth (plus the
+    prior's pseudo-counts), normalised to P(says j | truth i); without a prior pairs never said
+    stay 0 and pairs said are at least 1e-10 before norming."""
     index = _index(task=task, rater=rater, label=label, probs=probs, n_raters=n_raters)
-    return _m_step(index, probs)[0]
+    return _m_step(index, probs, prior.table(n_raters, probs.shape[1]))[0]
 
 
 def dawid_skene(
@@ -69,20 +97,22 @@ def dawid_skene(
     n_labels: int,
     n_iter: int = 100,
     tol: float = 1e-5,
+    prior: Prior = NO_PRIOR,
 ) -> Fitted:
-    """Fit Dawid-Skene by EM; tasks 0..n_tasks-1 must each have a rating."""
+    """Fit Dawid-Skene by EM (MAP with `prior`); tasks 0..n_tasks-1 must each have a rating."""
     probs = majority_vote(task=task, label=label, n_tasks=n_tasks, n_labels=n_labels)
     index = _index(task=task, rater=rater, label=label, probs=probs, n_raters=n_raters)
+    pseudo = prior.table(n_raters, n_labels)
     priors = probs.mean(axis=0)
-    confusion, _ = _m_step(index, probs)
+    confusion, _ = _m_step(index, probs, pseudo)
     loss = -np.inf
     iterations = 0
     for _ in range(n_iter):
         iterations += 1
         probs = _e_step(index, priors, confusion)
         priors = probs.mean(axis=0)
-        confusion, sums = _m_step(index, probs)
-        new_loss = _elbo(index, probs, priors, confusion, sums) / task.size
+        confusion, sums = _m_step(index, probs, pseudo)
+        new_loss = _elbo(index, probs, priors, confusion, sums, pseudo) / task.size
         if new_loss - loss < tol:
             break
         loss = new_loss
@@ -100,21 +130,25 @@ def _index(*, task: Ints, rater: Ints, label: Ints, probs: Floats, n_raters: int
     return _Index(incidence, n_raters, n_labels, present)
 
 
-def _m_step(index: _Index, probs: Floats) -> tuple[Floats, Floats]:
+def _m_step(index: _Index, probs: Floats, pseudo: Floats | None) -> tuple[Floats, Floats]:
     """P(says j | truth i) per rater, [rater, i, j], and the raw sums [pair, i] behind it."""
     sums = np.asarray(index.incidence.T @ probs)  # [pair, i]: sum of P(truth i) over ratings
     clipped = sums.copy()
     clipped[index.present] = np.maximum(clipped[index.present], EPS)
+    if pseudo is not None:
+        clipped += pseudo
     by_said = clipped.reshape(index.n_raters, index.n_labels, index.n_labels)  # [rater, j, i]
     totals = by_said.sum(axis=1, keepdims=True)  # 0 only for a rater without ratings
     by_said = np.divide(by_said, totals, out=np.zeros_like(by_said), where=totals > 0)
     return np.ascontiguousarray(by_said.transpose(0, 2, 1)), sums
 
 
-def _by_pair(index: _Index, values: Floats) -> Floats:
-    """[rater, i, j] -> [pair, i]; pairs never said get 0 (never used: no rating has them)."""
+def _by_pair(index: _Index, values: Floats, *, keep_all: bool = False) -> Floats:
+    """[rater, i, j] -> [pair, i]; pairs never said get 0 (never used: no rating has them)
+    unless `keep_all`."""
     table = values.transpose(0, 2, 1).reshape(-1, index.n_labels).copy()
-    table[~index.present] = 0.0
+    if not keep_all:
+        table[~index.present] = 0.0
     return table
 
 
@@ -126,13 +160,25 @@ def _e_step(index: _Index, priors: Floats, confusion: Floats) -> Floats:
     return scaled / scaled.sum(axis=1, keepdims=True)
 
 
-def _elbo(index: _Index, probs: Floats, priors: Floats, confusion: Floats, sums: Floats) -> float:
+def _elbo(
+    index: _Index,
+    probs: Floats,
+    priors: Floats,
+    confusion: Floats,
+    sums: Floats,
+    pseudo: Floats | None,
+) -> float:
     """crowd-kit's evidence lower bound (its prior term counted once per rating, as there):
     sum over ratings and truths of P(truth) (log P(said | truth) + log prior) is, grouped by
-    pair, the M-step's sums times the pair's logs."""
+    pair, the M-step's sums times the pair's logs; with a Dirichlet prior, plus its log
+    density (up to a constant), the objective MAP-EM climbs."""
     with np.errstate(divide="ignore"):
         log_confusion = _by_pair(index, np.log(confusion))
     per_pair = log_confusion + np.log(np.maximum(priors, EPS))
     joint = float((sums[index.present] * per_pair[index.present]).sum())
     clipped = np.maximum(probs, EPS)
-    return joint - float((clipped * np.log(clipped)).sum())
+    bound = joint - float((clipped * np.log(clipped)).sum())
+    if pseudo is not None:
+        log_all = _by_pair(index, np.log(np.maximum(confusion, EPS)), keep_all=True)
+        bound += float((pseudo * log_all).sum())
+    return bound

@@ -35,17 +35,18 @@ def default_person_confusion(n_labels: int) -> Floats:
 
 
 def pooled_confusion(
-    *, probs: Floats, task: Ints, label: Ints, n_labels: int, pseudo_count: float = 1.0
+    *, probs: Floats, task: Ints, label: Ints, n_labels: int, pseudo_count: float = 2.0
 ) -> Floats:
     """P(says j | truth i) of all the given ratings pooled (the people's mean confusion), from
-    posterior-weighted counts plus `pseudo_count` spread over each row, so no answer is
-    impossible; the default person when there are no ratings."""
+    posterior-weighted counts plus `pseudo_count` ratings of the default person per row, so no
+    answer is impossible and a truth people never met keeps the default person's row; the
+    default person when there are no ratings."""
     if task.size == 0:
         return default_person_confusion(n_labels)
     counts = np.empty((n_labels, n_labels))  # [j, i]
     for i in range(n_labels):
         counts[:, i] = np.bincount(label, weights=probs[task, i], minlength=n_labels)
-    counts = counts.T + pseudo_count / n_labels
+    counts = counts.T + pseudo_count * default_person_confusion(n_labels)
     return np.asarray(counts / counts.sum(axis=1, keepdims=True), dtype=np.float64)
 
 

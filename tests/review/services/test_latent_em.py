@@ -123,3 +123,28 @@ def test_wilson_interval_contains_the_share_and_narrows_with_n():
     low_1000, high_1000 = wilson_interval(0.8, 1000)
     assert low_10 < low_1000 < 0.8 < high_1000 < high_10
     assert wilson_interval(0.5, 0) == (0.0, 1.0)
+
+
+def test_the_prior_keeps_a_rater_with_few_ratings_from_becoming_falsely_certain():
+    """The demo's case: two models that split on most samples and a person who answered one.
+    Without a prior the person's matrix is zeros and ones and the posteriors go to 0 bits; with
+    it, the truths the person never met keep a 'probably right' row, and their answer pulls
+    towards what they said."""
+    from review.services.latent_em import Prior, confusion_from_probs
+
+    task = np.array([0, 0, 1, 1, 2, 2, 3, 3, 0])
+    rater = np.array([0, 1, 0, 1, 0, 1, 0, 1, 2])
+    label = np.array([0, 1, 2, 3, 1, 1, 0, 2, 1])
+    args = dict(task=task, rater=rater, label=label, n_tasks=4, n_raters=3, n_labels=4)
+    bare = dawid_skene(**args)
+    smoothed = dawid_skene(**args, prior=Prior(strength=2.0, accuracy=0.7))
+    assert entropy_bits(bare.probs)[[1, 3]].max() < 0.01  # certain where the models split
+    assert entropy_bits(smoothed.probs)[[1, 3]].min() > 0.1  # split, no person: less sure
+    assert smoothed.probs[0].argmax() == 1  # the person's "1" decides sample 0
+    person = confusion_from_probs(
+        probs=smoothed.probs, task=task, rater=rater, label=label, n_raters=3, prior=Prior(2, 0.7)
+    )[2]
+    assert np.allclose(person.sum(axis=1), 1)
+    assert all(person[i].argmax() == i for i in range(4))  # every row: probably right
+    column = person[:, 1] / person[:, 1].sum()  # what the person's "1" says of the truth
+    assert column.argmax() == 1 and column[1] > 0.5

@@ -150,7 +150,8 @@ def test_rater_pulls_and_learned_weights(rated):
     # gem says "awe" for every odd sample: its "awe" pulls towards the truths seen there.
     assert gem.pull[0][0] in {"awe", "fear", "sadness", "anger"} and len(gem.pull) == 8
     assert abs(sum(w for _, w in gem.pull) - 1) < 1e-6
-    assert pulls["model:gpt"].pull[0] == ("fear", pytest.approx(1.0, abs=0.01))
+    top, share = pulls["model:gpt"].pull[0]  # gpt is always right: its "fear" means fear
+    assert top == "fear" and share > 0.75 and pulls["model:gpt"].pull[1][1] < 0.05
     weights = learned_model_weights(fit=fit)
     assert set(weights) == {"gpt", "gem", "emovit"}
     assert sum(weights.values()) / 3 == pytest.approx(1.0, abs=1e-3)
