@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -135,7 +137,9 @@ def test_the_prior_keeps_a_rater_with_few_ratings_from_becoming_falsely_certain(
     task = np.array([0, 0, 1, 1, 2, 2, 3, 3, 0])
     rater = np.array([0, 1, 0, 1, 0, 1, 0, 1, 2])
     label = np.array([0, 1, 2, 3, 1, 1, 0, 2, 1])
-    args = dict(task=task, rater=rater, label=label, n_tasks=4, n_raters=3, n_labels=4)
+    args: dict[str, Any] = dict(
+        task=task, rater=rater, label=label, n_tasks=4, n_raters=3, n_labels=4
+    )
     bare = dawid_skene(**args)
     smoothed = dawid_skene(**args, prior=Prior(strength=2.0, accuracy=0.7))
     assert entropy_bits(bare.probs)[[1, 3]].max() < 0.01  # certain where the models split
