@@ -1,12 +1,15 @@
-"""The demo: two accounts with fresh passwords and the bundled sample dataset.
+"""The demo: accounts with fresh passwords and the bundled sample dataset.
 
 The demo dataset sends each disputed sample to one person (overlap k = 1), so one annotator can
-finish the flow alone; the admin holds every role (annotator, adjudicator, auditor).
+finish the flow alone; the reviewer adjudicates; the admin holds every role (annotator,
+adjudicator, auditor). Every sample carries a stand-in DES computed from its pixels (demo_des).
 """
 
 from __future__ import annotations
 
+import json
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from annotator.models import Dataset
+from annotator.services.demo_des import projection, stand_in_des
 from annotator.services.importing import ImportReport, import_samples_file
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
@@ -57,9 +61,25 @@ DEMO_ATTRIBUTION = (
 
 
 def import_demo_dataset() -> ImportReport:
-    """Import (or refresh: the importer updates by id) the bundled demo samples (k = 1)."""
-    report = import_samples_file(path=DEMO_SAMPLES, dataset_name=DEMO_DATASET, images_root=DEMO_DIR)
+    """Import (or refresh: the importer updates by id) the bundled demo samples (k = 1), each
+    with its stand-in DES (demo_des) added, through the importer like any EmoVerse file."""
+    with tempfile.TemporaryDirectory(prefix="emoreview-demo-") as folder:
+        path = Path(folder) / DEMO_SAMPLES.name
+        path.write_text(samples_with_des(), encoding="utf-8")
+        report = import_samples_file(path=path, dataset_name=DEMO_DATASET, images_root=DEMO_DIR)
     Dataset.objects.filter(name=DEMO_DATASET).update(
         overlap_k=DEMO_OVERLAP_K, licence=DEMO_LICENCE, attribution=DEMO_ATTRIBUTION
     )
     return report
+
+
+def samples_with_des() -> str:
+    """The bundled samples.jsonl with a "DES" field on every record (computed from its image)."""
+    matrix = projection()
+    lines = []
+    for line in DEMO_SAMPLES.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            record["DES"] = stand_in_des(DEMO_DIR / record["image_path"], matrix=matrix)
+            lines.append(json.dumps(record))
+    return "\n".join(lines) + "\n"

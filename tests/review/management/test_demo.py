@@ -6,6 +6,7 @@ import io
 import json
 import re
 
+import numpy as np
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
@@ -13,11 +14,15 @@ from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
+from annotator.importers.fields import DES_SIZE
 from annotator.models import CriticVerdict, Dataset, Proposal, Sample
 from annotator.services.demo import DEMO_DIR, DEMO_SAMPLES
-from review.roles import ANNOTATOR, user_roles
+from annotator.services.demo_des import stand_in_des
+from review.models_consensus import ConsensusFit, SamplePosterior
+from review.models_desmap import DesMap
+from review.roles import ADJUDICATOR, ANNOTATOR, user_roles
 
-ACCOUNT_LINE = re.compile(r"^\s+(annotator|admin)\s+(\S+)\s+\(", re.MULTILINE)
+ACCOUNT_LINE = re.compile(r"^\s+(annotator|reviewer|admin)\s+(\S+)\s+\(", re.MULTILINE)
 
 
 def _run_demo() -> tuple[str, dict[str, str]]:
@@ -45,11 +50,14 @@ def _records() -> list[dict]:
 def test_demo_creates_accounts_with_printed_passwords_and_loads_the_dataset():
     text, passwords = _run_demo()
 
-    assert set(passwords) == {"annotator", "admin"}
+    assert set(passwords) == {"annotator", "reviewer", "admin"}
     annotator = authenticate(username="annotator", password=passwords["annotator"])
+    reviewer = authenticate(username="reviewer", password=passwords["reviewer"])
     admin = authenticate(username="admin", password=passwords["admin"])
     assert annotator is not None and not annotator.is_staff
     assert user_roles(annotator) == {ANNOTATOR}
+    assert reviewer is not None and not reviewer.is_staff
+    assert user_roles(reviewer) == {ADJUDICATOR}
     assert admin is not None and admin.is_staff and admin.is_superuser
     assert "http://127.0.0.1:8000/" in text
     dataset = Dataset.objects.get(name="demo")
@@ -62,15 +70,56 @@ def test_demo_creates_accounts_with_printed_passwords_and_loads_the_dataset():
 
 
 @pytest.mark.django_db
+def test_demo_gives_every_sample_a_stand_in_des_computed_from_its_image():
+    text, _ = _run_demo()
+
+    samples = list(Sample.objects.filter(dataset__name="demo"))
+    assert len(samples) == len(_records())
+    for sample in samples:
+        assert sample.des is not None and len(sample.des) == DES_SIZE * 4, sample.external_id
+        vector = np.frombuffer(bytes(sample.des), dtype="<f4")
+        expected = np.asarray(stand_in_des(DEMO_DIR / sample.image_path), dtype="<f4")
+        assert np.array_equal(vector, expected), sample.external_id
+        assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-4
+    assert "not EmoVerse's DES" in text
+
+
+@pytest.mark.django_db
+def test_demo_fits_the_consensus_and_draws_the_des_map_before_the_first_visit():
+    text, _ = _run_demo()
+
+    dataset = Dataset.objects.get(name="demo")
+    fit = ConsensusFit.objects.get(dataset=dataset)
+    assert fit.status == ConsensusFit.Status.DONE
+    posteriors = SamplePosterior.objects.filter(fit=fit)
+    assert posteriors.count() == dataset.samples.count()
+    des_map = DesMap.objects.get(dataset=dataset)
+    assert des_map.status == DesMap.Status.DONE and des_map.method == DesMap.Method.PCA
+    assert des_map.n_points == dataset.samples.count()
+    assert "consensus fit dawid_skene done; DES map pca done" in text
+
+
+@pytest.mark.django_db
 def test_running_demo_again_keeps_the_data_and_replaces_the_passwords():
     _, first = _run_demo()
     counts = (Sample.objects.count(), Proposal.objects.count(), CriticVerdict.objects.count())
+    des = dict(Sample.objects.values_list("external_id", "des"))
+    figures = (
+        list(ConsensusFit.objects.values_list("pk", "status")),
+        list(DesMap.objects.values_list("pk", "status")),
+    )
 
     _, second = _run_demo()
 
     assert (Sample.objects.count(), Proposal.objects.count(), CriticVerdict.objects.count()) == (
         counts
     )
+    assert dict(Sample.objects.values_list("external_id", "des")) == des
+    # Nothing was answered in between: the fit and the map stand, no new ones are made.
+    assert (
+        list(ConsensusFit.objects.values_list("pk", "status")),
+        list(DesMap.objects.values_list("pk", "status")),
+    ) == figures
     assert second["admin"] != first["admin"]
     assert authenticate(username="admin", password=first["admin"]) is None
     assert authenticate(username="admin", password=second["admin"]) is not None
