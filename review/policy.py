@@ -260,7 +260,7 @@ def can_administer(*, user: Any) -> Decision:
 
 
 def can_audit(*, user: Any) -> Decision:
-    return _decide(AUDITOR in user_roles(user), "This page needs the role: auditor.")
+    return _decide(AUDITOR in user_roles(user), "This page needs the auditor or admin role.")
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,15 @@ def is_admin(user: Any) -> bool:
     return bool(user and user.is_authenticated and (user.is_staff or user.is_superuser))
 
 
+class RoleRequired(PermissionDenied):
+    """A refusal for want of a role: the 403 page says to ask an admin for it."""
+
+    def __init__(self, roles: tuple[str, ...]) -> None:
+        needed = [*roles, "admin"]  # admins hold every role
+        names = f"{', '.join(needed[:-1])} or {needed[-1]}"
+        super().__init__(f"This page needs the {names} role.")
+
+
 def role_required(
     *roles: str,
 ) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
@@ -57,7 +66,7 @@ def role_required(
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not user_roles(request.user) & set(roles):
-                raise PermissionDenied(f"This page needs the role: {' or '.join(roles)}.")
+                raise RoleRequired(roles)
             return view(request, *args, **kwargs)
 
         return wrapped

@@ -24,6 +24,7 @@ from review import policy
 from review.http import HtmxHttpRequest, short_error, wants_partial
 from review.roles import AUDITOR, role_required
 from review.selectors.anchoring import anchoring
+from review.selectors.api import dataset_by_ref
 from review.selectors.audit import (
     AuditFilters,
     audit_data,
@@ -75,7 +76,9 @@ def _filters(request: HttpRequest) -> tuple[AuditFilterForm, AuditFilters | None
     data = request.GET.copy()
     if not data.get("dataset") and names:
         data["dataset"] = names[0]
-    dataset = Dataset.objects.select_related("taxonomy").filter(name=data.get("dataset")).first()
+    dataset = _chosen_dataset(data.get("dataset", ""))
+    if dataset is not None:  # ?dataset=2 as the queue and the map write it: the name from here
+        data["dataset"] = dataset.name
     sources = dataset_sources(dataset=dataset, fingerprint=fingerprint) if dataset else []
     form = AuditFilterForm(data, datasets=names, sources=sources)
     form.is_valid()
@@ -87,6 +90,14 @@ def _filters(request: HttpRequest) -> tuple[AuditFilterForm, AuditFilters | None
         dataset=dataset, source=cleaned.get("source", ""), since=cleaned.get("since"), until=until
     )
     return form, filters, fingerprint
+
+
+def _chosen_dataset(ref: str) -> Dataset | None:
+    """The dataset by id or by name (the API's lookup), or None."""
+    try:
+        return dataset_by_ref(ref=ref)
+    except Http404:
+        return None
 
 
 def _linker(filters: AuditFilters) -> Link:

@@ -26,7 +26,9 @@ from review.selectors.latent import PosteriorView, RaterPull, rater_pulls, sampl
 from review.selectors.posterior_panel import PERSON, panel_posterior, visible_pulls
 from review.selectors.samples import sample_for_review
 
-TOP = 3  # labels named in the panel's line; the rest fold into "…"
+SHOWN = 6  # at most this many labels in the panel's line, most probable first
+VISIBLE = 0.005  # shown as 0.01 or more (two decimals); smaller ones are only counted
+PULL_TOP = 3  # labels of each rater's pull
 METHODS = dict(ConsensusFit.Method.choices)
 
 
@@ -44,13 +46,18 @@ def posterior_context(
 def _summary(posterior: PosteriorView | None) -> dict[str, Any]:
     if posterior is None:
         return {}
-    top = posterior.top(TOP)
-    rest = sum(1 for p in posterior.probs if p >= 0.005) - len(top)
+    visible = [(label, p) for label, p in posterior.top(len(posterior.probs)) if p >= VISIBLE]
     return {
-        "posterior_top": top,
-        "posterior_more": rest > 0,
+        "posterior_top": visible[:SHOWN],
+        "posterior_more": len(visible[SHOWN:]),
+        "posterior_tiny": len(posterior.probs) - len(visible),
         "posterior_method": METHODS.get(posterior.method, posterior.method),
     }
+
+
+def _visible(pull: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """A rater's pull as the panel names it: its top labels, none that rounds to 0.00."""
+    return [(label, p) for label, p in pull[:PULL_TOP] if p >= VISIBLE]
 
 
 @role_required(ANNOTATOR, ADJUDICATOR, AUDITOR)
@@ -75,7 +82,7 @@ def sample_consensus_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     context = {
         "sample": sample,
         "posterior": posterior,
-        "pulls": pulls,
+        "pulls": [(pull, _visible(pull.pull)) for pull in pulls],
         "hidden_people": hidden,
         "me": f"{PERSON}:{request.user.pk}",
         **_summary(posterior),

@@ -17,7 +17,7 @@ from tests.review.consensus_rows import finished_fit, posterior, rater
 pytestmark = [pytest.mark.browser]
 
 SHOTS = Path("/tmp/issue14")
-LINE = "awe 0.71 · contentment 0.22 · fear 0.05 · …"
+LINE = "awe 0.71 · contentment 0.22 · fear 0.05 · sadness 0.02 · {n} others < 0.01"
 
 
 def _fit(dataset) -> ConsensusFit:
@@ -66,7 +66,8 @@ def test_posterior_after_answering_and_adopting_learned_weights(demo_site, chrom
     page.goto(answered)
     panel = page.locator("#posterior")
     assert panel.is_visible()
-    assert LINE in _text(page, "#posterior .posterior-top")
+    others = len(demo_site.dataset.taxonomy.labels) - 4
+    assert LINE.format(n=others) in _text(page, "#posterior .posterior-top")
     page.wait_for_function("() => document.querySelector('#posterior-pulls table.pulls') !== null")
     pulls = _text(page, "#posterior-pulls")
     assert "pulls toward" in pulls and "awe" in pulls
@@ -86,7 +87,8 @@ def test_posterior_after_answering_and_adopting_learned_weights(demo_site, chrom
     admin.wait_for_function("() => document.querySelector('#consensus-weights .success') !== null")
     shown = _configured(admin)
     assert {name: shown[name] for name in learned} == learned
-    assert "Adopted the learned weights" in _text(admin, "#consensus-weights")
+    note = f"Model weights of {demo_site.dataset.name} set to the learned ones:"
+    assert note in _text(admin, "#consensus-weights #weights-adopted")
     section.screenshot(path=str(SHOTS / "audit_consensus.png"))
     section.locator(".consensus-confusion summary").click()
     assert section.locator(".consensus-confusion svg").first.is_visible()
@@ -103,3 +105,22 @@ def test_posterior_after_answering_and_adopting_learned_weights(demo_site, chrom
     newest = ConsensusFit.objects.order_by("-pk").first()
     assert newest is not None and newest.status == ConsensusFit.Status.DONE
     assert ConsensusFit.objects.count() == 2
+
+
+def test_a_first_refit_fills_the_section_without_a_reload(demo_site, chromium_browser):
+    admin = demo_site.log_in(chromium_browser, "admin", viewport=LAPTOP)
+    admin.goto(f"{demo_site.url}/review/audit/?dataset={demo_site.dataset.pk}")  # by id
+    section = admin.locator("#audit-consensus")
+    assert "No consensus fit yet" in section.inner_text()
+    admin.evaluate("() => { window.notReloaded = true; }")
+    with admin.expect_response("**/audit/consensus/refit/"):
+        admin.click("#consensus-refit")
+    admin.wait_for_function(
+        "() => document.querySelector('#audit-consensus #table-consensus-weights') !== null",
+        timeout=60_000,
+    )
+    text = admin.inner_text("#audit-consensus")
+    assert "rater reliability" in text.lower() and "No consensus fit yet" not in text
+    assert "show its figures" not in text
+    assert admin.evaluate("() => window.notReloaded === true")  # swapped in place
+    section.screenshot(path=str(SHOTS / "audit_refit_in_place.png"))

@@ -129,6 +129,7 @@ ROWS: tuple[Row, ...] = (
     # --- the site, sign-in, Django's admin --------------------------------------------------
     Row("", "get", every(302)),
     Row("healthz", "get", every(frozenset({200, 503}))),  # public: for operators
+    Row("favicon", "get", every(301)),  # public: to the static SVG
     Row("login", "get", every(200)),
     Row("logout", "post", every(LOGIN)),
     Row("admin/login/", "get", every(LOGIN)),  # the admin signs in through the site's login

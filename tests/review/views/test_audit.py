@@ -115,6 +115,21 @@ def test_the_dashboard_of_a_dataset_without_samples_renders(client: Client, db):
     assert "No model labels in this selection." in response.content.decode()
 
 
+def test_the_dashboard_takes_a_dataset_id_as_the_queue_and_the_map_write_it(client: Client, db):
+    DatasetFactory.create(name="alpha")
+    fresh = DatasetFactory.create(name="fresh")
+    client.force_login(person_with(AUDITOR))
+    by_id = client.get(DASHBOARD, {"dataset": str(fresh.pk)})
+    assert by_id.status_code == 200
+    assert by_id.context["filters"].dataset == fresh  # not the first dataset by name
+    html = by_id.content.decode()
+    assert '<option value="fresh" selected>fresh</option>' in html  # the form shows its name
+    link = f'id="audit-map-link" href="{reverse("review:des_map")}?dataset={fresh.pk}"'
+    assert link in html  # the audit links to the dataset's DES map, as the map to the audit
+    assert client.get(DASHBOARD, {"dataset": "fresh"}).context["filters"].dataset == fresh
+    assert client.get(DASHBOARD, {"dataset": "99999"}).status_code == 400  # neither id nor name
+
+
 def test_dashboard_renders_for_emonet_binary_votes(client: Client, db):
     save_taxonomy(name=EMONET_FACE_40, spec=read_taxonomy_file(path=FIXTURES / "guide.json"))
     import_annotations_file(

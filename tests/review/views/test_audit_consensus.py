@@ -107,7 +107,8 @@ def test_an_admin_adopts_the_learned_weights_by_plain_post(admin_client, fit, da
     assert Dataset.objects.get(pk=dataset.pk).model_weights == {"gpt-4o": 1.2759, "qwen-vl": 0.7241}
     assert AuditEvent.objects.filter(action=ADOPT_WEIGHTS).count() == 1
     after = _plain(admin_client.get(response.url))
-    assert "gpt-4o 1 → 1.2759, qwen-vl 1 → 0.7241" in after  # the message says what changed
+    # The message says what changed, in the words the htmx answer uses.
+    assert "Model weights of fitted set to the learned ones: gpt-4o 1.28, qwen-vl 0.72." in after
     assert "The configured weights are the learned ones." in after
 
 
@@ -119,8 +120,10 @@ def test_htmx_adopt_answers_the_weights_fragment(admin_client, fit):
     )
     html = _html(response)
     assert response.status_code == 200 and "<html" not in html
-    assert "Adopted the learned weights: gpt-4o 1 → 1.2759" in _plain(response)
+    note = "Model weights of fitted set to the learned ones: gpt-4o 1.28, qwen-vl 0.72."
+    assert note in _plain(response) and 'id="weights-adopted"' in html
     assert '<td class="num configured-weight">1.2759</td>' in html
+    assert "Adopt learned weights" not in html  # nothing left to adopt
 
 
 def test_adopting_an_unknown_or_unfinished_fit_changes_nothing(admin_client, dataset):
@@ -152,6 +155,48 @@ def test_refit_asks_for_a_fit_and_shows_its_state(admin_client, dataset, fit):
         )
     )
     assert "job-done" in polled and "in 3.2 s" in polled and "every 2s" not in polled
+
+
+def test_the_polled_job_once_done_answers_the_whole_section_with_its_figures(admin_client, dataset):
+    job = ConsensusFit.objects.create(dataset=dataset, status=ConsensusFit.Status.RUNNING)
+    url = reverse("review:consensus_job")
+    running = admin_client.get(url, {"dataset": "fitted"}, HTTP_HX_REQUEST="true")
+    assert "HX-Retarget" not in running and 'hx-trigger="every 2s"' in _html(running)
+    job.delete()
+    raters = {"model:gpt-4o": rater("model", "gpt-4o", 0.9, n=50)}
+    finished_fit(dataset, raters)
+    done = admin_client.get(url, {"dataset": "fitted"}, HTTP_HX_REQUEST="true")
+    html = _html(done)
+    assert done["HX-Retarget"] == "#audit-consensus" and done["HX-Reswap"] == "outerHTML"
+    assert html.startswith('<section class="audit-section" id="audit-consensus"')
+    assert "Rater reliability" in _plain(done) and "No consensus fit yet" not in html
+    assert "show its figures" not in html and "every 2s" not in html
+    csv = re.search(r'href="([^"]*consensus-weights[^"]*)&amp;format=csv"', html)
+    assert csv is not None
+    table = admin_client.get(csv[1] + "&format=csv")
+    assert table.status_code == 200 and b"gpt-4o" in b"".join(table.streaming_content)
+
+
+@pytest.mark.usefixtures("inline_tasks")
+def test_an_htmx_refit_run_in_process_answers_the_filled_section(
+    admin_client, dataset, django_capture_on_commit_callbacks
+):
+    for i in range(6):
+        sample = SampleFactory.create(dataset=dataset)
+        ProposalFactory.create(sample=sample, model_name="gpt-4o", emotion="awe")
+        ProposalFactory.create(sample=sample, model_name="qwen-vl", emotion="awe" if i else "fear")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("review:consensus_refit"), {"dataset": "fitted"}, HTTP_HX_REQUEST="true"
+        )
+    assert ConsensusFit.objects.get().status == ConsensusFit.Status.DONE
+    # The fit ran inside the request only after the answer was rendered (on commit), so the
+    # answer is the waiting line; its poll brings the section.
+    assert response.status_code == 200
+    polled = admin_client.get(
+        reverse("review:consensus_job"), {"dataset": "fitted"}, HTTP_HX_REQUEST="true"
+    )
+    assert polled["HX-Retarget"] == "#audit-consensus" and "qwen-vl" in _plain(polled)
 
 
 def test_refit_while_a_fit_waits_asks_for_no_second_one(admin_client, dataset):

@@ -229,6 +229,22 @@ def test_403_page_is_styled_with_the_reason_and_a_way_back(client, annotator, sa
     assert f'href="{reverse("review:queue")}"' in html and "data-history-back" in html
 
 
+def test_the_403_page_s_hint_fits_the_refusal(client, annotator, sample):
+    client.force_login(annotator)
+    audit = client.get(reverse("review:audit")).content.decode()
+    assert "This page needs the auditor or admin role." in audit
+    assert "ask an admin for the role." in audit and "assigned to you" not in audit
+    page = client.get(reverse("review:sample", args=[sample.pk])).content.decode()
+    assert "ask an admin for the sample to be assigned to you." in page
+    assert "for the role" not in page
+
+
+def test_favicon_ico_is_the_static_svg(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("img/favicon.svg")
+    assert client.get(response["Location"]).status_code == 200  # served as static/ is
+
+
 def test_404_page_is_styled_with_a_way_back(client, annotator):
     client.force_login(annotator)
     response = client.get("/review/no-such-page/")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 from django.db import connection
@@ -19,7 +20,7 @@ from tests.review.team import answer, lease, member
 pytestmark = pytest.mark.django_db
 
 PANEL = 'id="posterior"'
-LINE = "awe 0.71 · contentment 0.22 · fear 0.05 · …"
+LINE = "awe 0.71 · contentment 0.22 · fear 0.05 · sadness 0.02 · {n} others < 0.01"
 
 
 @pytest.fixture
@@ -68,7 +69,8 @@ def test_an_adjudicator_sees_the_posterior_line_and_everyone_s_pulls(client, sam
     html = _text(page)
     entropy = SamplePosterior.objects.get(sample=sample).entropy
     assert PANEL in html and f"entropy {entropy:.2f} bits · 3 ratings · Dawid-Skene fit" in html
-    assert [label for label, _ in page.context["posterior_top"]] == ["awe", "contentment", "fear"]
+    top = [label for label, _ in page.context["posterior_top"]]
+    assert top == ["awe", "contentment", "fear", "sadness"]
     pulls = _text(_pulls(client, sample, HTTP_HX_REQUEST="true"))
     assert "gpt-4o" in pulls and "qwen-vl" in pulls and "olga" in pulls
     assert "other person" not in pulls
@@ -79,8 +81,24 @@ def test_the_panel_reads_as_the_issue_writes_it(client, sample, fit):
     html = _page(client, sample).content.decode()
     start = html.index('<p class="posterior-top">')
     line = html[start : html.index("</p>", start)]
-    plain = " ".join(re.sub(r"<[^>]+>", "", line).split())
-    assert plain == LINE, plain
+    plain = unescape(" ".join(re.sub(r"<[^>]+>", "", line).split()))
+    others = len(sample.dataset.taxonomy.labels) - 4
+    assert others > 0 and plain == LINE.format(n=others), plain
+
+
+def test_labels_that_round_to_zero_are_counted_not_listed(client, sample):
+    client.force_login(member(ADJUDICATOR))
+    made = finished_fit(sample.dataset, {"model:gpt-4o": rater("model", "gpt-4o", 0.8)})
+    posterior(sample, made, {"awe": 0.586, "sadness": 0.41, "fear": 0.004})
+    html = _page(client, sample).content.decode()
+    start = html.index('<p class="posterior-top">')
+    plain = unescape(
+        " ".join(re.sub(r"<[^>]+>", "", html[start : html.index("</p>", start)]).split())
+    )
+    others = len(sample.dataset.taxonomy.labels) - 2
+    assert plain == f"awe 0.59 · sadness 0.41 · {others} others < 0.01", plain
+    pulls = _text(_pulls(client, sample, HTTP_HX_REQUEST="true"))
+    assert "gpt-4o" in pulls and "0.00" not in pulls
 
 
 def test_blind_review_hides_the_panel_and_its_fragment_until_the_person_answers(
