@@ -63,6 +63,15 @@ class Prior:
 
     strength: float = 0.0
     accuracy: float = 0.7
+    class_pseudo: float = 1.0  # per label, on the base rates (used only with a strength)
+
+    def base_rates(self, probs: Floats) -> Floats:
+        """How common each label is: the posteriors' mean, plus `class_pseudo` imagined samples
+        per label with a prior (a label no fit has chosen yet keeps a chance)."""
+        if self.strength <= 0:
+            return np.asarray(probs.mean(axis=0))
+        counts = probs.sum(axis=0) + self.class_pseudo
+        return np.asarray(counts / counts.sum())
 
     def table(self, n_raters: int, n_labels: int) -> Floats | None:
         """[pair, i] pseudo-counts (pair = rater * n_labels + said), None without a prior."""
@@ -103,14 +112,14 @@ def dawid_skene(
     probs = majority_vote(task=task, label=label, n_tasks=n_tasks, n_labels=n_labels)
     index = _index(task=task, rater=rater, label=label, probs=probs, n_raters=n_raters)
     pseudo = prior.table(n_raters, n_labels)
-    priors = probs.mean(axis=0)
+    priors = prior.base_rates(probs)
     confusion, _ = _m_step(index, probs, pseudo)
     loss = -np.inf
     iterations = 0
     for _ in range(n_iter):
         iterations += 1
         probs = _e_step(index, priors, confusion)
-        priors = probs.mean(axis=0)
+        priors = prior.base_rates(probs)
         confusion, sums = _m_step(index, probs, pseudo)
         new_loss = _elbo(index, probs, priors, confusion, sums, pseudo) / task.size
         if new_loss - loss < tol:

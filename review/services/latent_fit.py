@@ -27,11 +27,12 @@ from review.services.latent_stats import (
 
 DAWID_SKENE, MACE, GLAD = "dawid_skene", "mace", "glad"
 METHODS = (DAWID_SKENE, MACE, GLAD)
-# Dirichlet pseudo-counts on every rater's confusion rows (latent_em.Prior): two imagined
-# ratings per true label, 70% of them right. Negligible for a model with thousands of ratings;
-# for a person with five it keeps the truths they never met at "probably right" instead of
-# whatever their few answers happened to be.
-CONFUSION_PRIOR = Prior(strength=2.0, accuracy=0.7)
+# Dirichlet pseudo-counts on every rater's confusion rows (latent_em.Prior): ten imagined
+# ratings per true label, 60% of them right, and one imagined sample per label on the base
+# rates. Negligible for a model with thousands of ratings; for a person with five, or a demo
+# of twelve images, it keeps the truths a rater never met at "probably right" instead of
+# whatever a few answers happened to be, and three raters saying three things stay uncertain.
+CONFUSION_PRIOR = Prior(strength=10.0, accuracy=0.6)
 # crowd-kit's options per model. MACE runs ~10 pandas group-bys per step, restarts x iterations
 # steps: 2 x 50 instead of its 10 x 50 (bench/consensus_speed.py measures it).
 CROWDKIT_OPTIONS: dict[str, dict[str, Any]] = {
