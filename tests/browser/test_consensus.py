@@ -68,6 +68,8 @@ def test_posterior_after_answering_and_adopting_learned_weights(demo_site, chrom
     assert panel.is_visible()
     others = len(demo_site.dataset.taxonomy.labels) - 4
     assert LINE.format(n=others) in _text(page, "#posterior .posterior-top")
+    assert page.locator("#posterior-pulls table.pulls").count() == 0  # fetched when opened
+    page.click("#posterior summary")
     page.wait_for_function("() => document.querySelector('#posterior-pulls table.pulls') !== null")
     pulls = _text(page, "#posterior-pulls")
     assert "pulls toward" in pulls and "awe" in pulls
