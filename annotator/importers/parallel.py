@@ -51,6 +51,12 @@ class _Worker(NamedTuple):
 _worker: _Worker | None = None  # set in each worker process by _start
 
 
+def other_threads_running() -> bool:
+    """Forking copies only this thread; locks another thread holds would stay held in the child
+    (a threaded development server, a pipeline run's lease keeper): check in this process."""
+    return threading.active_count() > 1
+
+
 def worker_count(path: Path) -> int:
     """How many worker processes should check `path`; 0: check it in this process."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -58,7 +64,7 @@ def worker_count(path: Path) -> int:
         (cores or 1) < 2
         or path.stat().st_size < PARALLEL_MIN_BYTES
         or "fork" not in multiprocessing.get_all_start_methods()
-        or threading.active_count() > 1  # forking copies one thread; another's locks stay held
+        or other_threads_running()
         or multiprocessing.current_process().daemon  # a daemon may not have children
     ):
         return 0

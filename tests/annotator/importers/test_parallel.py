@@ -6,6 +6,7 @@ is cut into many chunks."""
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,27 @@ def workers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "CHUNK_BYTES", 300)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    # Earlier tests may leave idle threads behind (a loopback server's request threads, a
+    # pipeline run's lease keeper), which would send every file to one process here; the guard
+    # itself is tested below.
+    monkeypatch.setattr(parallel, "other_threads_running", lambda: False)
+
+
+def test_a_process_with_other_threads_checks_in_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    path = write_jsonl(tmp_path / "f.jsonl", *[record(f"s{i}") for i in range(30)])
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, daemon=True)
+    thread.start()
+    try:
+        assert parallel.other_threads_running()
+        assert parallel.worker_count(path) == 0
+    finally:
+        stop.set()
+        thread.join()
 
 
 def run(path: Path, images_root: Path) -> None:
