@@ -10,20 +10,26 @@ a redelivered or re-sent message (resend_stuck_mask_edits, beat) then recomputes
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
 # A locked SQLite file or a dropped PostgreSQL connection is worth another try; a bug is not.
 TRANSIENT = (OperationalError, InterfaceError)
+# Every job task retries those alone, backing off up to 30 s, five times.
+RETRY_TRANSIENT: dict[str, Any] = {
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": True,
+    "retry_backoff_max": 30,
+    "max_retries": 5,
+}
 
 
 @shared_task(
     bind=True,
     name="review.compute_mask_edit",
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_backoff_max=30,
-    max_retries=5,
+    **RETRY_TRANSIENT,
 )
 def compute_mask_edit(self: Task, edit_id: int) -> str:
     """Run the segmenter on one saved click; safe to deliver twice."""
@@ -43,10 +49,7 @@ def resend_stuck_mask_edits() -> int:
 
 @shared_task(
     name="review.prefetch_embedding",
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_backoff_max=30,
-    max_retries=5,
+    **RETRY_TRANSIENT,
 )
 def prefetch_embedding(sample_id: int) -> bool | None:
     """Compute and cache one image's embedding (a no-op when cached)."""
@@ -57,10 +60,7 @@ def prefetch_embedding(sample_id: int) -> bool | None:
 
 @shared_task(
     name="review.segment_sample_regions",
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_backoff_max=30,
-    max_retries=5,
+    **RETRY_TRANSIENT,
 )
 def segment_sample_regions(sample_id: int) -> int:
     """Masks for the sample's boxed regions that have none (imported boxes)."""
@@ -71,10 +71,7 @@ def segment_sample_regions(sample_id: int) -> int:
 
 @shared_task(
     name="review.run_export_job",
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_backoff_max=30,
-    max_retries=5,
+    **RETRY_TRANSIENT,
 )
 def run_export_job(job_id: int) -> str:
     """Write one export job's files (default queue); safe to deliver twice: the claim makes a
@@ -94,10 +91,7 @@ def resend_stuck_export_jobs() -> int:
 
 @shared_task(
     name="review.compute_des_map",
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_backoff_max=30,
-    max_retries=5,
+    **RETRY_TRANSIENT,
 )
 def compute_des_map(map_id: int) -> str:
     """Project a dataset's DES to 2-D (default queue); the claim makes a redelivery a no-op."""
@@ -108,10 +102,7 @@ def compute_des_map(map_id: int) -> str:
 
 @shared_task(
     name="review.fit_consensus",
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_backoff_max=30,
-    max_retries=5,
+    **RETRY_TRANSIENT,
 )
 def fit_consensus(fit_id: int) -> str:
     """Fit one latent-class consensus (default queue); the claim makes a redelivery a no-op."""

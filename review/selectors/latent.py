@@ -54,37 +54,6 @@ class RaterPull:
     pull: list[tuple[str, float]]
 
 
-@dataclass(frozen=True)
-class RaterReliability:
-    key: str
-    kind: str
-    name: str
-    n: int
-    accuracy: float
-    accuracy_low: float  # a 95% Wilson interval
-    accuracy_high: float
-    confusion: list[list[float]]  # [truth i][says j]
-
-
-def rater_reliability(*, fit: ConsensusFit) -> list[RaterReliability]:
-    """Every rater of `fit`, models first, then the critic, then people; best first within."""
-    order = {MODEL: 0, CLASSIFIER: 0, "critic": 1, "person": 2}
-    rows = [
-        RaterReliability(
-            key=key,
-            kind=str(info.get("kind", "")),
-            name=str(info.get("name", key)),
-            n=int(info.get("n", 0)),
-            accuracy=float(info.get("accuracy", 0.0)),
-            accuracy_low=float(info.get("accuracy_low", 0.0)),
-            accuracy_high=float(info.get("accuracy_high", 1.0)),
-            confusion=info.get("confusion", []),
-        )
-        for key, info in fit.raters.items()
-    ]
-    return sorted(rows, key=lambda row: (order.get(row.kind, 3), -row.accuracy, row.key))
-
-
 def latest_fit(*, dataset: Dataset) -> ConsensusFit | None:
     """The dataset's latest finished fit."""
     return (

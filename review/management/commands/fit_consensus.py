@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotator.models import Dataset
 from review.models_consensus import ConsensusFit
-from review.selectors.latent import rater_reliability
+from review.selectors.audit_latent import rater_reliability
 from review.services.latent_jobs import fit_consensus_now
 
 
@@ -45,6 +45,6 @@ class Command(BaseCommand):
         self.stdout.write(f"{'rater':<40} {'kind':<10} {'n':>8}  accuracy (95% interval)")
         for row in rater_reliability(fit=fit):
             self.stdout.write(
-                f"{row.name[:40]:<40} {row.kind:<10} {row.n:>8}  {row.accuracy:.3f} "
-                f"({row.accuracy_low:.3f}-{row.accuracy_high:.3f})"
+                f"{row.name[:40]:<40} {row.kind:<10} {row.n:>8}  {row.accuracy or 0:.3f} "
+                f"({row.low or 0:.3f}-{row.high or 1:.3f})"
             )

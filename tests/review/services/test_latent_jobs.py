@@ -15,12 +15,12 @@ from annotator.celery import app
 from annotator.models import CriticVerdict
 from review.models import Adjudication, Annotation, BlindAnswer
 from review.models_consensus import ConsensusFit, SamplePosterior
+from review.selectors.audit_latent import rater_reliability
 from review.selectors.latent import (
     latest_fit,
     learned_model_weights,
     posteriors_for,
     rater_pulls,
-    rater_reliability,
     sample_posterior,
 )
 from review.services.latent_jobs import (
