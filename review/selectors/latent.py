@@ -83,8 +83,14 @@ def _view(posterior: SamplePosterior, fit: ConsensusFit) -> PosteriorView:
 
 
 def sample_posterior(*, sample: Sample) -> PosteriorView | None:
-    """The latest fit's posterior of one sample; None before any fit covered it."""
-    posterior = SamplePosterior.objects.select_related("fit").filter(sample_id=sample.pk).first()
+    """The latest fit's posterior of one sample; None before any fit covered it. One query,
+    without the fit's raters (every rater's confusion matrix: far more than a view needs)."""
+    posterior = (
+        SamplePosterior.objects.select_related("fit")
+        .defer("fit__raters")
+        .filter(sample_id=sample.pk)
+        .first()
+    )
     if posterior is None:
         return None
     return _view(posterior, posterior.fit)

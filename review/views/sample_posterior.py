@@ -23,7 +23,7 @@ from review.models_consensus import ConsensusFit
 from review.policy import SampleAccess, sample_access
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required
 from review.selectors.latent import PosteriorView, RaterPull, rater_pulls, sample_posterior
-from review.selectors.posterior_panel import PERSON, panel_posterior, visible_pulls
+from review.selectors.posterior_panel import PERSON, visible_pulls
 from review.selectors.samples import sample_for_review
 
 SHOWN = 6  # at most this many labels in the panel's line, most probable first
@@ -39,7 +39,7 @@ def posterior_context(
     shown = bool(policy.can_see_consensus(access=access)) and not context.get("blind_pending")
     if not shown:
         return {"show_posterior": False}
-    posterior = panel_posterior(sample=sample)
+    posterior = sample_posterior(sample=sample)
     return {"show_posterior": True, "posterior": posterior, **_summary(posterior)}
 
 
