@@ -59,8 +59,8 @@ def check_value(
     masks = _check_masks(record, image, images.root, report)
     line: CheckedLine | PreparedLine | None = None
     if report.issues:
-        pass
-    elif setup.rows is not None:
+        return LineOutcome(report.issues, id_at, record.external_id, None)
+    if setup.rows is not None:
         line = prepare_line(record=record, image=image, masks=masks, rows=setup.rows)
     else:
         line = CheckedLine(record, image, masks)

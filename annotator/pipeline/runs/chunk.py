@@ -27,7 +27,6 @@ from django.db import InterfaceError, OperationalError, close_old_connections, t
 
 from annotator.models import StageResult
 from annotator.pipeline.runs.claim import claim_units, take_unit
-from annotator.pipeline.runs.config_store import run_config
 from annotator.pipeline.runs.context import UnitContext
 from annotator.pipeline.runs.execution import (
     LOST,
@@ -41,6 +40,7 @@ from annotator.pipeline.runs.execution import (
     record_attempt,
     record_locked,
     retry_later,
+    unit_context,
     write_deferred,
 )
 from annotator.pipeline.runs.lease import hold_units, holder_id, release_units
@@ -72,7 +72,7 @@ def execute_chunk(
     ids = [unit.pk for unit in units]
     hold_units(unit_ids=ids, holder=units[0].claimed_by)
     try:
-        contexts = [_context(unit) for unit in units]
+        contexts = [unit_context(unit) for unit in units]
         attempts = list(zip(contexts, _attempt_all(contexts, pooled), strict=True))
         _record(attempts, outcome)
     finally:
@@ -99,11 +99,6 @@ def _claim(
         else:
             outcome.count("idle")
     return units
-
-
-def _context(unit: StageResult) -> UnitContext:
-    assert unit.run is not None
-    return UnitContext(unit=unit, config=run_config(data=unit.run.config))
 
 
 def _attempt_all(contexts: list[UnitContext], pooled: bool) -> Iterator[Attempt]:

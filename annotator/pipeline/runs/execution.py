@@ -106,9 +106,14 @@ def attempt_unit(ctx: UnitContext) -> Attempt:
         return Attempt(f"{type(exc).__name__}: {exc}")
 
 
-def _execute_claimed(unit: StageResult) -> UnitOutcome:
+def unit_context(unit: StageResult) -> UnitContext:
+    """A claimed unit with its run's parsed configuration."""
     assert unit.run is not None
-    ctx = UnitContext(unit=unit, config=run_config(data=unit.run.config))
+    return UnitContext(unit=unit, config=run_config(data=unit.run.config))
+
+
+def _execute_claimed(unit: StageResult) -> UnitOutcome:
+    ctx = unit_context(unit)
     attempt = attempt_unit(ctx)
     if attempt.staged is not None:
         from annotator.pipeline.batch import stage_request
@@ -122,7 +127,7 @@ def _execute_claimed(unit: StageResult) -> UnitOutcome:
         logger.warning("pipeline unit %s: taken over by another worker; result dropped", unit.pk)
         return UnitOutcome(LOST)
     if not finished.next_units and not finished.round_open:
-        finish_run_if_complete(run_id=unit.run.pk)  # this sample may have been the last
+        finish_run_if_complete(run_id=unit.run_id)  # this sample may have been the last
     return UnitOutcome(finished.status, finished.next_units)
 
 
