@@ -113,6 +113,7 @@ def unit_context(unit: StageResult) -> UnitContext:
 
 
 def _execute_claimed(unit: StageResult) -> UnitOutcome:
+    assert unit.run is not None
     ctx = unit_context(unit)
     attempt = attempt_unit(ctx)
     if attempt.staged is not None:
@@ -127,7 +128,7 @@ def _execute_claimed(unit: StageResult) -> UnitOutcome:
         logger.warning("pipeline unit %s: taken over by another worker; result dropped", unit.pk)
         return UnitOutcome(LOST)
     if not finished.next_units and not finished.round_open:
-        finish_run_if_complete(run_id=unit.run_id)  # this sample may have been the last
+        finish_run_if_complete(run_id=unit.run.pk)  # this sample may have been the last
     return UnitOutcome(finished.status, finished.next_units)
 
 
