@@ -47,14 +47,6 @@ def count_from_cache_key(key: str) -> int:
     return int(head) if head.isdigit() else 0
 
 
-def latest_des_map(*, dataset_id: int, method: str, done: bool = True) -> DesMap | None:
-    """The newest finished map (done=True), or the newest of any status."""
-    maps = DesMap.objects.filter(dataset_id=dataset_id, method=method)
-    if done:
-        maps = maps.filter(status=DesMap.Status.DONE)
-    return maps.order_by("-created_at", "-id").first()
-
-
 # Colouring: one uint8 code a point, in the map's id order, and the legend that names them.
 COLOUR_BY = {
     "emotion": "Final emotion",
@@ -225,7 +217,8 @@ class MapState:
 
 def des_map_state(*, dataset_id: int, method: str) -> MapState:
     maps = DesMap.objects.filter(dataset_id=dataset_id, method=method).defer("points")
-    done = latest_des_map(dataset_id=dataset_id, method=method)
+    # Without the points (MiBs at 219K): the page reads them once, for the map it draws.
+    done = maps.filter(status=DesMap.Status.DONE).order_by("-created_at", "-id").first()
     waiting = maps.filter(status__in=[DesMap.Status.PENDING, DesMap.Status.RUNNING]).first()
     newest = maps.order_by("-id").first()
     failed = newest if newest and newest.status == DesMap.Status.FAILED else None
