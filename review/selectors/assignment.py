@@ -29,7 +29,7 @@ from annotator.models import Dataset, Sample
 from review.models import Annotation, Assignment, AuditEvent, BinaryVote
 from review.models_consensus import SamplePosterior
 from review.selectors.prepared import among_sql, fetch
-from review.selectors.review_order import POSTERIOR_FIELDS, VALUE, order_value
+from review.selectors.review_order import POSTERIOR_FIELDS, VALUE, order_value, ordering
 
 CONFLICT_ACTION = "conflict"  # review.services.history.CONFLICT
 
@@ -128,7 +128,7 @@ def annotation_candidates(
     value = order_value(modes=orders, complete=dataset is not None)
     if value is not None:
         with_room = with_room.alias(**{VALUE: value})
-        keys = [F(VALUE).desc(nulls_last=True), "id"]
+        keys = ordering()
     if untouched_only:
         return with_room.filter(load=0).order_by(*keys)
     return with_room.order_by("load", *keys)

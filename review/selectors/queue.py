@@ -28,7 +28,6 @@ from review.selectors.review_order import (
 
 DISPUTED = Sample.Status.DISPUTED.value
 NEEDS_ADJUDICATION = "needs_adjudication"  # not a Sample.Status: answers in, no agreement
-ID_BATCH = 5_000  # ids per statement (SQLite allows 32,766 parameters)
 QUEUE_COLUMNS = ("id", "dataset_id", "external_id", "source", "suggested_emotion", "vote_margin",
                  "status")  # fmt: skip
 

@@ -13,9 +13,10 @@ from django.utils import timezone
 from annotator.models import Dataset
 from review.models import Adjudication, Annotation, BlindAnswer
 from review.models_consensus import ConsensusFit
+from review.selectors.review_order import POSTERIOR_FIELDS
 from review.services.latent_jobs import request_consensus_fit, send_consensus_fit
 
-ORDERS_USING_POSTERIORS = ("entropy", "expected_change")
+ORDERS_USING_POSTERIORS = tuple(POSTERIOR_FIELDS)
 UNFINISHED = (ConsensusFit.Status.PENDING, ConsensusFit.Status.RUNNING)
 # A pending fit not claimed after this long is taken as lost by the broker.
 RESEND_AFTER = timedelta(minutes=2)

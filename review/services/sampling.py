@@ -27,6 +27,7 @@ from django.db import transaction
 from annotator.models import Dataset, Sample
 from review.models import Annotation, Assignment
 from review.models_consensus import SamplePosterior
+from review.selectors.review_order import POSTERIOR_FIELDS
 from review.services import history
 
 DEFAULT_SEED = "emoreview"
@@ -35,10 +36,7 @@ UPDATE_BATCH = 1000
 
 
 ORDER_HASH = "hash"
-PRIORITY_ORDERS = (
-    "entropy",
-    "expected_change",
-)  # Dataset.review_order values, SamplePosterior fields
+PRIORITY_ORDERS = tuple(POSTERIOR_FIELDS)  # Dataset.review_order values, SamplePosterior fields
 
 
 @dataclass(frozen=True)
