@@ -20,6 +20,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -48,6 +49,8 @@ logger = logging.getLogger(__name__)
 DONE, FAILED, SKIPPED, CANCELLED = "done", "failed", "skipped", "cancelled"
 PROGRESS_EVERY = 0.5  # seconds between progress writes (at most ~2 a second)
 ANSWER_FORMATS = ("csv", "parquet")
+RELEASE_TRIES = 5  # a transient error's release of the claim, tried this often
+RELEASE_PAUSE_SECONDS = 0.1  # times the try's number between tries
 # The files beside the main one, and the writers that make them (the helpers' modules).
 BESIDE_WRITERS = {
     "labels": "review.services.export_labelmap.label_map_bytes",
@@ -262,12 +265,19 @@ def _finish(job: ExportJob, status: str, **values: Any) -> bool:
     )
 
 
-def release_export_job(*, job: ExportJob) -> None:
-    """Back to pending (a transient database error: the task's retry claims it again)."""
-    with contextlib.suppress(DatabaseError):  # else the lease lapses instead
-        _ours(job).update(
-            status=ExportJob.Status.PENDING, claimed_by="", lease_until=None, started_at=None
-        )
+def release_export_job(*, job: ExportJob) -> bool:
+    """Back to pending (a transient database error: the task's retry claims it again). A lock
+    that made the job fail is usually still there a moment later, so the release is tried
+    RELEASE_TRIES times; False when every try failed (the lease then lapses instead)."""
+    for attempt in range(RELEASE_TRIES):
+        with contextlib.suppress(DatabaseError):
+            _ours(job).update(
+                status=ExportJob.Status.PENDING, claimed_by="", lease_until=None, started_at=None
+            )
+            return True
+        time.sleep(RELEASE_PAUSE_SECONDS * (attempt + 1))
+    logger.warning("export job %s: not released; it waits for its lease to lapse", job.pk)
+    return False
 
 
 def execute_export_job(*, job_id: int) -> str:

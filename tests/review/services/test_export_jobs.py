@@ -331,3 +331,33 @@ def test_a_label_studio_job_carries_the_labeling_config_to_paste(dataset, admin)
     assert "labelconfig" not in export_job_parts(job=csv_job)
     with pytest.raises(Http404):
         export_job_file(job=csv_job, part="labelconfig")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_is_released_even_while_another_connection_holds_the_job_a_moment(dataset, admin):
+    """A transient error's release meets the same lock that caused it: tried again, it lands,
+    and the retry claims the job at once instead of waiting for the lease to lapse."""
+    import threading
+
+    from django.db import connection, transaction
+
+    job = export_job_runner.claim_export_job(job_id=_job(dataset, admin).pk)
+    assert job is not None
+    holding, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                ExportJob.objects.filter(pk=job.pk).update(rows_done=0)
+                holding.set()
+                time.sleep(0.3)
+        finally:
+            connection.close()
+            done.set()
+
+    threading.Thread(target=hold, daemon=True).start()
+    assert holding.wait(5)
+    assert export_job_runner.release_export_job(job=job)
+    assert done.wait(5)
+    assert ExportJob.objects.get(pk=job.pk).status == ExportJob.Status.PENDING
+    assert export_job_runner.claim_export_job(job_id=job.pk) is not None
