@@ -26,7 +26,7 @@ from tests.support.pipeline_runs import (
     write_config,
 )
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 
 pytestmark = [pytest.mark.ml, pytest.mark.django_db]
 

@@ -25,7 +25,7 @@ from annotator.services.taxonomies import (
 )
 from tests.factories import DatasetFactory, ProposalFactory, SampleFactory
 
-GUIDE = Path(__file__).resolve().parents[1] / "fixtures" / "emonet_face" / "guide.json"
+GUIDE = Path(__file__).resolve().parents[2] / "fixtures" / "emonet_face" / "guide.json"
 
 
 def test_guide_json_gives_40_labels_in_order_with_synonyms_and_groups():
