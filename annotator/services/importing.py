@@ -34,6 +34,7 @@ from annotator.importers.storable import printable
 from annotator.importers.summary import describe_decisions, record_import
 from annotator.importers.writer import CheckedLine, WriteCounts, write_batch
 from annotator.models import Dataset, Taxonomy
+from annotator.selectors.datasets import dataset_by_name
 from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
 
 __all__ = [
@@ -238,7 +239,7 @@ def _raise_if_any(issues: list[ImportIssue]) -> None:
 
 def _parse_context(dataset_name: str, default_model: str) -> ParseContext:
     """Labels of the dataset's taxonomy; a new dataset will get Mikels 8."""
-    dataset = Dataset.objects.filter(name=dataset_name).select_related("taxonomy").first()
+    dataset = dataset_by_name(name=dataset_name)
     labels, taxonomy = (
         (dataset.taxonomy.labels, dataset.taxonomy.name)
         if dataset is not None

@@ -113,14 +113,6 @@ class BatchRelated:
     masks: dict[int, list[MaskRow]] = field(default_factory=dict)
 
 
-def dataset_by_name(*, name: str) -> Dataset | None:
-    return Dataset.objects.select_related("taxonomy").filter(name=name).first()
-
-
-def dataset_names() -> list[str]:
-    return list(Dataset.objects.order_by("name").values_list("name", flat=True))
-
-
 @dataclass(frozen=True)
 class DatasetCounts:
     """One dataset's samples per status, for the export page."""

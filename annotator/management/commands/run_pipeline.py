@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from annotator.management.options import dataset_option
 from annotator.models import Dataset, PipelineRun
 from annotator.pipeline.config import load_pipeline_config, resolve_config_path
 from annotator.pipeline.errors import PipelineConfigError
@@ -210,13 +211,7 @@ def _dataset(options: dict[str, Any]) -> tuple[Dataset, int | None]:
     limit = options["limit"]
     if limit is not None and limit < 1:
         raise CommandError("--limit must be a positive number")
-    dataset = Dataset.objects.filter(name=options["dataset"]).first()
-    if dataset is None:
-        known = ", ".join(Dataset.objects.order_by("name").values_list("name", flat=True))
-        raise CommandError(
-            f"--dataset: no dataset named {options['dataset']!r} (known: {known or 'none'})"
-        )
-    return dataset, limit
+    return dataset_option(options["dataset"]), limit
 
 
 def _draw(bars: BarWriter, run: PipelineRun) -> None:

@@ -8,18 +8,13 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
+from annotator.management.options import dataset_option
 from annotator.models import Dataset
-from review.selectors.export import dataset_by_name, dataset_names
 
 
 def dataset_and_out(options: dict[str, Any]) -> tuple[Dataset, Path]:
     """The --dataset and --out an export command was given, or CommandError naming the option."""
-    dataset = dataset_by_name(name=options["dataset"])
-    if dataset is None:
-        known = ", ".join(dataset_names())
-        raise CommandError(
-            f"--dataset: no dataset named {options['dataset']!r} (known: {known or 'none'})"
-        )
+    dataset = dataset_option(options["dataset"])
     out: Path = options["out"]
     if not out.parent.is_dir():
         raise CommandError(f"--out: directory {out.parent} does not exist")

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotator.models import Dataset
+from annotator.management.options import dataset_option
 from review.models_consensus import ConsensusFit
 from review.selectors.audit_latent import rater_reliability
 from review.services.latent_jobs import fit_consensus_now
@@ -29,10 +29,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            dataset = Dataset.objects.select_related("taxonomy").get(name=options["dataset"])
-        except Dataset.DoesNotExist as exc:
-            raise CommandError(f"no dataset named {options['dataset']!r}") from exc
+        dataset = dataset_option(options["dataset"])
         fit = fit_consensus_now(dataset=dataset, method=options["method"])
         if fit.status != ConsensusFit.Status.DONE:
             raise CommandError(f"fit {fit.pk} of {dataset.name} {fit.status}: {fit.error}")

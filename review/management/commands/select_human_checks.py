@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from review.selectors.export import dataset_by_name, dataset_names
+from annotator.management.options import dataset_option
 from review.services.sampling import DEFAULT_SEED, select_human_checks
 
 
@@ -30,12 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", default=DEFAULT_SEED, help=f"default {DEFAULT_SEED!r}")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        dataset = dataset_by_name(name=options["dataset"])
-        if dataset is None:
-            known = ", ".join(dataset_names())
-            raise CommandError(
-                f"--dataset: no dataset named {options['dataset']!r} (known: {known or 'none'})"
-            )
+        dataset = dataset_option(options["dataset"])
         try:
             report = select_human_checks(
                 dataset=dataset, share=options["share"], seed=options["seed"]
