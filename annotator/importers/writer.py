@@ -28,18 +28,9 @@ from annotator.importers.masks import ImportedMask
 from annotator.importers.records import ParsedRecord
 from annotator.importers.verify import verify_samples
 from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample
+from annotator.proposal_fields import PROPOSAL_FIELDS
 
 SAMPLE_FIELDS = ["image_path", "source", "width", "height", "content_hash", "des", "updated_at"]
-PROPOSAL_FIELDS = [
-    "description",
-    "emotion",
-    "confidence",
-    "background",
-    "attribute",
-    "subject",
-    "raw",
-    "updated_at",
-]
 
 
 class CheckedLine(NamedTuple):
