@@ -1,5 +1,5 @@
 """The permission matrix: who may do what, on which sample, read as a table (like CVAT's rule
-tables). tests/review/test_permission_matrix.py sends a real request for every cell and fails
+tables). tests/review/test_policy_matrix.py sends a real request for every cell and fails
 when a URL pattern of the project has no row here: a new URL is added to this table first.
 
 Rows: one per URL pattern and method. `allow` maps a persona to the status it gets; every

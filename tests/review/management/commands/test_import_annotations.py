@@ -13,7 +13,7 @@ from tests.factories import DatasetFactory, SampleFactory
 
 pytestmark = pytest.mark.django_db
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "emonet_face"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "emonet_face"
 
 
 def test_emonet_binary_with_placeholder_samples(capsys):

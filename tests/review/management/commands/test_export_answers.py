@@ -17,7 +17,7 @@ from tests.factories import DatasetFactory
 
 pytestmark = pytest.mark.django_db
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 FIXTURES = REPO / "tests" / "fixtures" / "emonet_face"
 SLICE = FIXTURES / "binary_slice.csv"
 FULL = REPO.parent / "shared" / "datasets" / "emonet-face" / "binary.csv"

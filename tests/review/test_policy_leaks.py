@@ -1,4 +1,4 @@
-"""The leaks issue 10 found, one test each (the whole table: test_permission_matrix.py).
+"""The leaks issue 10 found, one test each (the whole table: test_policy_matrix.py).
 
 - A person both annotator and adjudicator (every admin) read the other answers and notes in the
   history (page and API) while their own lease was unanswered.
