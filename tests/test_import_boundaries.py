@@ -93,3 +93,22 @@ def test_the_app_imports_nothing_from_the_dev_extra():
         if "migrations" not in path.parts
     }
     assert {path: names for path, names in found.items() if names} == {}
+
+
+# review/views/ holds only views: what builds tables, charts or a page's context lives in
+# review/audit/ or review/pages/, so nothing but the URL confs imports a views module.
+VIEWS_IMPORT = re.compile(r"^\s*(?:from\s+review\.views\b|from\s+review\s+import\s+views\b)", re.M)
+URL_CONFS = {"review/urls.py", "review/auth_urls.py"}
+
+
+def test_only_the_url_confs_import_views():
+    found = [
+        path.relative_to(ROOT).as_posix()
+        for folder in ("annotator", "review")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if VIEWS_IMPORT.search(path.read_text())
+    ]
+    outside = [p for p in found if p not in URL_CONFS and not p.startswith("review/views/")]
+    assert outside == [], "move what these need from review/views/ to review/audit/ or pages/"
+    assert VIEWS_IMPORT.search("from review.views.audit import x")
+    assert not VIEWS_IMPORT.search("from review.viewsets import x")

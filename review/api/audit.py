@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -17,14 +16,14 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotator.models import Dataset
+from annotator.selectors.datasets import dataset_or_404
 from review import policy
 from review.api.views import TeamAPIView, roles_permission
+from review.audit.tables import BUILDERS, audit_table
 from review.roles import AUDITOR
 from review.selectors.audit import AuditFilters, audit_data, audit_figures
 from review.selectors.audit_drilldown import FIGURES, DrilldownError, drilldown, sample_facts
 from review.validators import FIRST_DAY, LAST_DAY
-from review.views.audit_tables import BUILDERS, audit_table
 
 
 def _date(request: Request, name: str) -> date | None:
@@ -60,7 +59,7 @@ class AuditAPIView(TeamAPIView):
         since, until = _date(request, "since"), _date(request, "until")
         if since and until and since > until:
             raise ValidationError({"until": "The end date is before the start date."})
-        dataset = get_object_or_404(Dataset.objects.select_related("taxonomy"), name=name)
+        dataset = dataset_or_404(name=name)
         source = request.query_params.get("source", "")
         return AuditFilters(dataset=dataset, source=source, since=since, until=until)
 

@@ -19,12 +19,20 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
-from annotator.models import Dataset
+from annotator.selectors.datasets import dataset_by_ref, dataset_names
 from review import policy
+from review.audit.anchoring import ANCHORING, anchoring_section, anchoring_table
+from review.audit.sections import (
+    dashboard_sections,
+    drilldown_link,
+    extra_sections,
+    extra_table,
+    table_url,
+)
+from review.audit.tables import Table, audit_table
 from review.http import HtmxHttpRequest, short_error, wants_partial
 from review.roles import AUDITOR, role_required
 from review.selectors.anchoring import anchoring
-from review.selectors.api import dataset_by_ref
 from review.selectors.audit import (
     AuditFilters,
     audit_data,
@@ -35,10 +43,6 @@ from review.selectors.audit import (
 from review.selectors.audit_drilldown import DrilldownError, drilldown, sample_facts
 from review.services.export_rows import csv_value
 from review.validators import DAY_VALIDATORS
-from review.views.audit_anchoring import ANCHORING, anchoring_section, anchoring_table
-from review.views.audit_charts import dashboard_charts
-from review.views.audit_sections import extra_sections, extra_table
-from review.views.audit_tables import Link, Table, audit_table, audit_tables
 
 PAGE_SIZE = 50
 CSV_CHUNK = 2000
@@ -72,11 +76,11 @@ def _filters(request: HttpRequest) -> tuple[AuditFilterForm, AuditFilters | None
     """The filter form, the filters when a dataset is chosen (bad fields are dropped), and the
     data's fingerprint (one query per request, reused by every cache lookup)."""
     fingerprint = audit_fingerprint()
-    names = list(Dataset.objects.order_by("name").values_list("name", flat=True))
+    names = dataset_names()
     data = request.GET.copy()
     if not data.get("dataset") and names:
         data["dataset"] = names[0]
-    dataset = _chosen_dataset(data.get("dataset", ""))
+    dataset = dataset_by_ref(ref=data.get("dataset", ""))
     if dataset is not None:  # ?dataset=2 as the queue and the map write it: the name from here
         data["dataset"] = dataset.name
     sources = dataset_sources(dataset=dataset, fingerprint=fingerprint) if dataset else []
@@ -92,84 +96,12 @@ def _filters(request: HttpRequest) -> tuple[AuditFilterForm, AuditFilters | None
     return form, filters, fingerprint
 
 
-def _chosen_dataset(ref: str) -> Dataset | None:
-    """The dataset by id or by name (the API's lookup), or None."""
-    try:
-        return dataset_by_ref(ref=ref)
-    except Http404:
-        return None
-
-
-def _linker(filters: AuditFilters) -> Link:
-    base = reverse("review:audit_samples")
-    query = filters.query()
-
-    def link(figure: str, **params: str) -> str:
-        return f"{base}?{urlencode({**query, 'figure': figure, **params})}"
-
-    return link
-
-
-def table_url(slug: str, filters: AuditFilters, **extra: str) -> str:
-    return f"{reverse('review:audit_table', args=[slug])}?{urlencode({**filters.query(), **extra})}"
-
-
-SECTIONS = [
-    ("models", "Models", ["models", "model-pairs"], ["confusion"], ["confusion"]),
-    (
-        "disputes",
-        "Disputes",
-        ["disputes-by-emotion", "disputes-by-source"],
-        ["disputes", "sources"],
-        [],
-    ),
-    ("people", "People", ["people", "annotators", "binary-emotions"], ["annotators"], []),
-    (
-        "versus",
-        "Models against people",
-        ["models-vs-final", "critic-overturns", "calibration"],
-        ["judges", "reliability"],
-        ["calibration-bins"],
-    ),
-    ("throughput", "Throughput", ["throughput"], [], []),
-]
-
-
-def _sections(figures: dict[str, Any], filters: AuditFilters) -> list[dict[str, Any]]:
-    link = _linker(filters)
-    tables = audit_tables(figures=figures, link=link)
-    charts = dashboard_charts(figures, link)
-
-    def placed(slug: str) -> dict[str, Any]:
-        return {"table": tables[slug], "url": table_url(slug, filters)}
-
-    sections = []
-    for key, title, shown, chart_names, folded in SECTIONS:
-        note = _empty_note(key, figures)
-        sections.append(
-            {
-                "id": key,
-                "title": title,
-                "note": note,
-                "tables": [] if note else [placed(s) for s in shown if s in tables],
-                "charts": [] if note else [c for name in chart_names for c in charts.get(name, [])],
-                "details": []
-                if note
-                else [placed(s) for s in folded if s in tables and tables[s].rows],
-            }
-        )
-    return sections
-
-
-def _empty_note(section: str, figures: dict[str, Any]) -> str:
-    """Why a section has nothing to show (no model labels, say, on EmoNet-Face votes)."""
-    has_models = bool(figures["models"]["models"])
-    judged = any(row["n"] for row in figures["critic_overturns"])
-    if section in {"models", "disputes"} and not has_models:
-        return "No model labels in this selection."
-    if section == "versus" and not has_models and not judged:
-        return "No model or critic labels to compare with people's final labels."
-    return ""
+def _dataset_filters(request: HttpRequest) -> tuple[AuditFilterForm, AuditFilters, str]:
+    """As _filters, for the JSON, a table and a drill-down: a 404 when no dataset is chosen."""
+    form, filters, fingerprint = _filters(request)
+    if filters is None:
+        raise Http404("No such dataset.")
+    return form, filters, fingerprint
 
 
 @require_GET
@@ -183,14 +115,17 @@ def audit_view(request: HtmxHttpRequest) -> HttpResponse:
     if filters is not None:
         fresh = request.GET.get("fresh") == "1"
         figures = audit_figures(filters=filters, fingerprint=fingerprint, fresh=fresh)
-        context |= {"figures": figures, "sections": _sections(figures, filters)}
+        context |= {
+            "figures": figures,
+            "sections": dashboard_sections(figures=figures, filters=filters),
+        }
         computed = figures.get("computed_at")
         context["computed_at"] = datetime.fromisoformat(computed) if computed else None
         context["json_url"] = reverse("review:audit_json") + "?" + urlencode(filters.query())
         url = table_url(ANCHORING, filters)
         context["anchoring"] = anchoring_section(filters=filters, url=url)
         context |= extra_sections(  # issue 14: binary protocol, consensus
-            request=request, figures=figures, filters=filters, url=lambda s: table_url(s, filters)
+            user=request.user, figures=figures, filters=filters, url=lambda s: table_url(s, filters)
         )
     template = "review/_audit_results.html" if wants_partial(request) else "review/audit.html"
     response = render(request, template, context)
@@ -216,9 +151,7 @@ def _bad_filters(request: HtmxHttpRequest, form: AuditFilterForm) -> HttpRespons
 @role_required(AUDITOR)
 def audit_json_view(request: HttpRequest) -> HttpResponse:
     """The figures as `manage.py agreement --json` prints them."""
-    form, filters, fingerprint = _filters(request)
-    if filters is None:
-        raise Http404("No such dataset.")
+    form, filters, fingerprint = _dataset_filters(request)
     if form.errors:
         return JsonResponse({"errors": form.errors}, status=400)
     figures = audit_figures(filters=filters, fingerprint=fingerprint)
@@ -229,13 +162,11 @@ def audit_json_view(request: HttpRequest) -> HttpResponse:
 @role_required(AUDITOR)
 def audit_table_view(request: HttpRequest, table: str) -> HttpResponseBase:
     """One table: an HTML fragment (what the dashboard embeds), or CSV with ?format=csv."""
-    form, filters, fingerprint = _filters(request)
-    if filters is None:
-        raise Http404("No such dataset.")
+    form, filters, fingerprint = _dataset_filters(request)
     if form.errors:
         return short_error(400, _filter_errors(form))
     figures = audit_figures(filters=filters, fingerprint=fingerprint)
-    found = audit_table(table, figures=figures, link=_linker(filters))
+    found = audit_table(table, figures=figures, link=drilldown_link(filters))
     if found is None and table == ANCHORING:  # not a cached figure: read when asked
         found = anchoring_table(anchoring(filters=filters))
     if found is None:
@@ -276,9 +207,7 @@ def _csv_response(filename: str, lines: Iterable[list[Any]]) -> StreamingHttpRes
 @role_required(AUDITOR)
 def audit_samples_view(request: HttpRequest) -> HttpResponseBase:
     """The samples behind one number, read-only; ?format=csv lists them all."""
-    form, filters, fingerprint = _filters(request)
-    if filters is None:
-        raise Http404("No such dataset.")
+    form, filters, fingerprint = _dataset_filters(request)
     if form.errors:
         return short_error(400, _filter_errors(form))
     data = audit_data(filters=filters, fingerprint=fingerprint)

@@ -1,4 +1,5 @@
-"""The audit's consensus section (review.selectors.audit_latent): each rater's reliability and
+"""The audit's consensus section, its views (the section's context: review.audit.sections; its
+figures: review.selectors.audit_latent): each rater's reliability and
 confusion from the latest latent-class fit, the models' learned weights beside the configured
 ones with "Adopt learned weights", and "Refit consensus" with the fit job's state. The two
 buttons are for admins; plain form POSTs that htmx sends in place. When the fit job the page
@@ -12,33 +13,22 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from annotator.models import Dataset
+from annotator.selectors.datasets import dataset_or_404
 from review import policy
+from review.audit.sections import consensus_section
 from review.http import HtmxHttpRequest, wants_partial
 from review.roles import AUDITOR, role_required
 from review.selectors.audit_latent import consensus_audit, fit_job
 from review.services.latent_jobs import request_consensus_fit
 from review.services.model_weights import WeightChange, adopt_learned_weights
-from review.views.audit_consensus_tables import confusion_charts, consensus_tables
 
 SECTION = "audit-consensus"
-
-
-def consensus_section(*, request: HttpRequest, dataset: Dataset, url: Any) -> dict[str, Any]:
-    """The section's context (`url(slug)`: a table's own URL, for its CSV)."""
-    audit = consensus_audit(dataset=dataset)
-    tables = consensus_tables(audit)
-    return {
-        "audit": audit,
-        "tables": [{"table": table, "url": url(slug)} for slug, table in tables.items()],
-        "charts": confusion_charts(audit),
-        "can_administer": bool(policy.can_administer(user=request.user)),
-    }
 
 
 def _table_url(dataset: Dataset) -> Any:
@@ -54,7 +44,7 @@ def _table_url(dataset: Dataset) -> Any:
 def _section(request: HttpRequest, dataset: Dataset) -> HttpResponse:
     """The whole section, swapped over the one on the page (whatever element asked)."""
     context = {
-        "consensus": consensus_section(request=request, dataset=dataset, url=_table_url(dataset))
+        "consensus": consensus_section(user=request.user, dataset=dataset, url=_table_url(dataset))
     }
     response = render(request, "review/_audit_consensus.html", context)
     return reswap(retarget(response, f"#{SECTION}"), "outerHTML")
@@ -70,7 +60,7 @@ def _job_state(request: HttpRequest, dataset: Dataset) -> HttpResponse:
 
 def _dataset(request: HttpRequest) -> Dataset:
     name = request.POST.get("dataset") or request.GET.get("dataset") or ""
-    return get_object_or_404(Dataset, name=name)
+    return dataset_or_404(name=name)
 
 
 def _back(dataset: Dataset) -> HttpResponse:

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotator.models import Dataset
+from annotator.selectors.datasets import dataset_by_id, dataset_or_404, first_dataset
 from review import policy
 from review.http import HtmxHttpRequest, short_error, wants_partial
 from review.models_desmap import DesMap
@@ -40,10 +41,10 @@ def _choice(request: HttpRequest, name: str, choices: list[str]) -> str:
 
 
 def _dataset(value: str) -> Dataset | None:
-    datasets = Dataset.objects.select_related("taxonomy").order_by("name")
+    """The dataset ?dataset=<id> names (None when no dataset has it), else the first one."""
     if value.isdecimal():
-        return datasets.filter(pk=int(value)).first()
-    return datasets.first()
+        return dataset_by_id(dataset_id=int(value))
+    return first_dataset()
 
 
 def _done_map(pk: int) -> DesMap:
@@ -90,7 +91,7 @@ def des_map_view(request: HtmxHttpRequest) -> HttpResponse:
 @role_required(AUDITOR)
 @require_POST
 def des_map_recompute_view(request: HttpRequest, dataset_id: int) -> HttpResponseBase:
-    dataset = get_object_or_404(Dataset, pk=dataset_id)
+    dataset = dataset_or_404(dataset_id=dataset_id)
     method = request.POST.get("method", DesMap.Method.PCA)
     try:
         request_des_map(dataset=dataset, method=method, user=request.user)

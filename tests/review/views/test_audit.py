@@ -15,11 +15,11 @@ from django.test import Client
 from django.urls import reverse
 
 from annotator.services.taxonomies import EMONET_FACE_40, read_taxonomy_file, save_taxonomy
+from review.audit.tables import BUILDERS
 from review.models import Annotation
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
 from review.selectors.audit import AuditFilters, audit_figures, clear_audit_cache
 from review.services.annotation_import import FORMAT_EMONET_BINARY, import_annotations_file
-from review.views.audit_tables import BUILDERS
 from tests.factories import DatasetFactory, UserFactory
 from tests.review.selectors.test_audit import World, make_audit_world
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from review.views.audit_tables import Figures, Table, coefficient, count, share, text
+from review.audit.tables import Figures, Table, coefficient, count, share, text
 
 PROTOCOL = "binary-protocol"
 PROTOCOL_VOTES = "binary-protocol-votes"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Link = Callable[..., str]  # link(figure, **params) -> URL of the drill-down list
+RateLinks = Callable[[str], tuple[str, str, str]]
 Figures = dict[str, Any]
 
 
@@ -117,42 +118,38 @@ def _confusion(fig: Figures, link: Link) -> Table:
     return table
 
 
-def _disputes_by_emotion(fig: Figures, link: Link) -> Table:
-    table = Table(
-        "disputes-by-emotion",
-        "Disputes per emotion (samples where any model said it)",
-        ["emotion", "disputed", "samples with 2+ model labels", "dispute rate"],
-    )
-    for row in fig["disputes"]["by_label"]:
-        label = row["label"]
-        table.rows.append(
-            [
-                text(label),
-                count(row["hits"], link("disputes", label=label)),
-                count(row["n"], link("disputes", label=label, all="1")),
-                share(row["rate"], link("disputes", label=label)),
-            ]
-        )
+def _rate_table(table: Table, rows: list[dict[str, Any]], key: str, links: RateLinks) -> Table:
+    """A table of (name, hits, compared, rate) rows; `links(name)`: the hits', the compared
+    ones' and the rate's drill-downs."""
+    for row in rows:
+        name = row[key]
+        on_hits, on_n, on_rate = links(name)
+        hits, n = count(row["hits"], on_hits), count(row["n"], on_n)
+        table.rows.append([text(name), hits, n, share(row["rate"], on_rate)])
     return table
+
+
+DISPUTE_COLUMNS = ["disputed", "samples with 2+ model labels", "dispute rate"]
+
+
+def _dispute_links(link: Link, key: str) -> RateLinks:
+    def links(name: str) -> tuple[str, str, str]:
+        disputed = link("disputes", **{key: name})
+        return disputed, link("disputes", **{key: name}, all="1"), disputed
+
+    return links
+
+
+def _disputes_by_emotion(fig: Figures, link: Link) -> Table:
+    title = "Disputes per emotion (samples where any model said it)"
+    table = Table("disputes-by-emotion", title, ["emotion", *DISPUTE_COLUMNS])
+    return _rate_table(table, fig["disputes"]["by_label"], "label", _dispute_links(link, "label"))
 
 
 def _disputes_by_source(fig: Figures, link: Link) -> Table:
-    table = Table(
-        "disputes-by-source",
-        "Disputes per source",
-        ["source", "disputed", "samples with 2+ model labels", "dispute rate"],
-    )
-    for row in fig["disputes"]["by_source"]:
-        source = row["source"]
-        table.rows.append(
-            [
-                text(source),
-                count(row["hits"], link("disputes", source=source)),
-                count(row["n"], link("disputes", source=source, all="1")),
-                share(row["rate"], link("disputes", source=source)),
-            ]
-        )
-    return table
+    table = Table("disputes-by-source", "Disputes per source", ["source", *DISPUTE_COLUMNS])
+    links = _dispute_links(link, "source")
+    return _rate_table(table, fig["disputes"]["by_source"], "source", links)
 
 
 def _summary_rows(summary: dict[str, Any], link: Link, prefix: str = "") -> list[list[Cell]]:
@@ -253,42 +250,29 @@ def _binary_emotions(fig: Figures, link: Link) -> Table | None:
 
 
 def _models_vs_final(fig: Figures, link: Link) -> Table:
+    def links(model: str) -> tuple[str, str, str]:
+        return "", link("judge", model=model), link("judge", model=model, miss="1")
+
     table = Table(
         "models-vs-final",
         "Models and critic against the final human label",
         ["model", "agrees", "compared", "agreement"],
     )
-    for row in fig["models_vs_final"]:
-        model = row["model"]
-        table.rows.append(
-            [
-                text(model),
-                count(row["hits"]),
-                count(row["n"], link("judge", model=model)),
-                share(row["rate"], link("judge", model=model, miss="1")),
-            ]
-        )
-    return table
+    return _rate_table(table, fig["models_vs_final"], "model", links)
 
 
 def _critic_overturns(fig: Figures, link: Link) -> Table:
+    def links(verdict: str) -> tuple[str, str, str]:
+        overturned = link("critic", verdict=verdict, overturned="1")
+        return overturned, link("critic", verdict=verdict), overturned
+
     table = Table(
         "critic-overturns",
         "How often people overturn each critic verdict",
         ["verdict", "overturned", "reviewed by people", "overturn rate"],
     )
-    for row in fig["critic_overturns"]:
-        verdict = row["verdict"]
-        table.rows.append(
-            [
-                text(verdict),
-                count(row["hits"], link("critic", verdict=verdict, overturned="1")),
-                count(row["n"], link("critic", verdict=verdict)),
-                share(row["rate"], link("critic", verdict=verdict, overturned="1")),
-            ]
-        )
     table.note = "Overturned: the final label differs from the critic's, or it said drop."
-    return table
+    return _rate_table(table, fig["critic_overturns"], "verdict", links)
 
 
 def _calibration(fig: Figures, link: Link) -> Table:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from review.audit.charts import AxisLabel, Chart, Mark, shade
+from review.audit.tables import Cell, Table, count, share, text
 from review.selectors.audit_latent import ConsensusAudit, RaterReliability
-from review.views.audit_charts import AxisLabel, Chart, Mark, shade
-from review.views.audit_tables import Cell, Table, count, share, text
 
 RATERS = "consensus-raters"
 CONFUSION = "consensus-confusion"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from review.audit.tables import Cell, Table, text
 from review.selectors.anchoring import Anchoring, AnchoringRow, anchoring
 from review.selectors.audit_query import AuditFilters
-from review.views.audit_tables import Cell, Table, text
 
 ANCHORING = "anchoring"
 COLUMNS = [
