@@ -84,6 +84,13 @@ def parse_args() -> argparse.Namespace:
         help="pool:concurrency[xN][+unit][+typed|+batch]: N worker processes; see the docstring",
     )  # fmt: skip
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="TOP",
+        help="instead of the settings: run --samples samples' chunks in this process (calls in "
+        "this thread) under cProfile with a CPU clock and print the TOP functions",
+    )
     return parser.parse_args()
 
 
@@ -277,6 +284,44 @@ def measure(setting: str, *, args: argparse.Namespace, ctx: dict[str, Any]) -> l
     ]  # fmt: skip
 
 
+def profile_chunks(*, args: argparse.Namespace, ctx: dict[str, Any]) -> None:
+    """Where a chunk's CPU goes: the chunks a worker would run, run here in order (the calls in
+    this thread, so cProfile sees them), after a warm-up run of 16 samples."""
+    import cProfile
+    import pstats
+
+    from django.conf import settings
+
+    from annotator.pipeline.config import load_pipeline_config
+    from annotator.pipeline.runs.chunk import execute_chunk
+    from annotator.pipeline.runs.dispatch import messages
+    from annotator.services.pipeline_runs import start_pipeline_run
+
+    settings.PIPELINE_CHUNK_THREADS = 1
+    config = load_pipeline_config(path=ctx["config"])
+
+    def drive(count: int, name: str) -> None:
+        started = start_pipeline_run(
+            dataset=make_dataset(name, ctx["images"], count), config=config, stages=STAGES
+        )
+        refs = list(started.report.start)
+        while refs:
+            stage, ids = messages(refs)[0]
+            refs = [ref for ref in refs if ref.id not in set(ids)]
+            refs += execute_chunk(stage=stage, unit_ids=ids).next_units
+
+    drive(16, "profile-warm-up")
+    profiler = cProfile.Profile(time.process_time)
+    begin = time.process_time()
+    profiler.runcall(drive, args.samples, "profile")
+    cpu = time.process_time() - begin
+    print(f"{args.samples} samples: {cpu:.2f} s CPU, {1000 * cpu / args.samples:.1f} ms a sample")
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(args.profile)
+    stats.sort_stats("cumulative").print_stats(args.profile)
+    stats.print_stats(r"/annotator/", args.profile)  # the project's own functions
+
+
 def main() -> None:
     args = parse_args()
     database, broker = required_postgres_and_redis()
@@ -303,6 +348,9 @@ def main() -> None:
                 f"{os.cpu_count()} cores; {load()}; PostgreSQL + Redis on this machine; "
                 f"{args.samples} samples a setting, stages {STAGES}, 2 annotators + critic"
             )
+            if args.profile:
+                profile_chunks(args=args, ctx=ctx)
+                return
             rows = [measure(setting, args=args, ctx=ctx) for setting in args.settings]
     headers = [
         "pool", "concurrency", "processes", "grain", "calls", "samples", "units", "wall s",

@@ -35,13 +35,10 @@ from annotator.pipeline.runs.execution import (
     attempt_unit,
     finish_run_if_complete,
     let_go,
-    lock_rounds,
-    mark_due,
     record_attempt,
-    record_locked,
+    record_results,
     retry_later,
     unit_context,
-    write_deferred,
 )
 from annotator.pipeline.runs.lease import hold_units, holder_id, release_units
 from annotator.pipeline.runs.units import UnitRef
@@ -175,15 +172,7 @@ def _record(attempts: list[tuple[UnitContext, Attempt]], outcome: ChunkOutcome) 
 def _record_results(results: list[tuple[UnitContext, Attempt]]) -> list[Finished]:
     try:
         with transaction.atomic():
-            rounds, holders = lock_rounds([ctx.unit for ctx, _ in results])
-            rows: list[StageResult] = []  # the done units' rows: one UPDATE for them all
-            finished = [
-                record_locked(ctx, attempt, rounds, holders, deferred=rows)
-                for ctx, attempt in results
-            ]
-            write_deferred(rows)
-            mark_due([ref.id for one in finished for ref in one.next_units])
-        return finished
+            return record_results(results)
     except (OperationalError, InterfaceError):
         for ctx, _ in results:  # the database itself: the task is retried and takes them again
             let_go(ctx.unit)

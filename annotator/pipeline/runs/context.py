@@ -9,9 +9,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from annotator.models import PipelineRun, Sample, StageResult
+from annotator.models import PipelineRun, Proposal, Sample, StageResult
 from annotator.pipeline.config import PipelineConfig
 from annotator.pipeline.runs.units import PENDING, SKIPPED, UnitRef
+from annotator.pipeline.runs.writes import RowWrites
 
 
 @dataclass
@@ -22,6 +23,8 @@ class RoundUnits:
     sample_status: str  # as the unit's claim read it (people's decisions are kept on update)
     status: dict[int, str]  # unit id -> status, kept current by the transaction
     stage: dict[int, str]  # unit id -> stage
+    # The recording transaction's rows to write before it commits (writes.py); None: at once.
+    writes: RowWrites | None = None
 
     def ids(self, stage: str, *statuses: str) -> list[int]:
         return [
@@ -74,6 +77,9 @@ class Computed:
 
     output: dict[str, Any] = field(default_factory=dict)
     write: Writer | None = None
+    # An annotation's proposal: upserted with the others recorded in the same transaction,
+    # before any `write` (verify reads the proposals).
+    proposal: Proposal | None = None
     skipped: bool = False
     input_tokens: int | None = None
     output_tokens: int | None = None

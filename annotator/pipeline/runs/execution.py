@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from annotator.models import PipelineRun, StageResult
@@ -41,6 +40,7 @@ from annotator.pipeline.runs.units import (
     VERIFY_MODEL,
     UnitRef,
 )
+from annotator.pipeline.runs.writes import RowWrites, upsert_proposals
 from annotator.pipeline.staging import BatchStaged
 from annotator.selectors.pipeline_runs import ACTIVE, run_is_unfinished
 
@@ -181,13 +181,41 @@ def finish_unit(
     """Record the unit (a Computed, or an error message with the failed reply's raw text and
     the tokens it cost) and return the units to start next."""
     with transaction.atomic():
-        rounds, holders = lock_rounds([ctx.unit])
-        finished = record_locked(ctx, Attempt(result, raw, tokens), rounds, holders)
-        mark_due([ref.id for ref in finished.next_units])
+        (finished,) = record_results([(ctx, Attempt(result, raw, tokens))])
     return finished
 
 
 RoundKey = tuple[int, int, int]  # (run, sample, round)
+
+
+def record_results(results: list[tuple[UnitContext, Attempt]]) -> list[Finished]:
+    """Record these units (one, or a chunk's) in the caller's transaction: lock their rounds,
+    write the proposals first (verify reads them), record each unit, write the rows the units
+    gathered, mark the units that follow due."""
+    rounds, holders = lock_rounds([ctx.unit for ctx, _ in results])
+    writes = RowWrites()
+    for round_units in rounds.values():
+        round_units.writes = writes
+    upsert_proposals(
+        [
+            attempt.result.proposal
+            for ctx, attempt in results
+            if isinstance(attempt.result, Computed)
+            and attempt.result.proposal is not None
+            and _held(ctx.unit, rounds, holders)
+        ]
+    )
+    finished = [record_locked(ctx, attempt, rounds, holders) for ctx, attempt in results]
+    writes.flush()
+    mark_due([ref.id for one in finished for ref in one.next_units])
+    return finished
+
+
+def _held(unit: StageResult, rounds: dict[RoundKey, RoundUnits], holders: dict[int, str]) -> bool:
+    """Whether this process's claim of the unit still stands (not deleted, not taken over)."""
+    assert unit.run_id is not None
+    round_units = rounds[(unit.run_id, unit.sample_id, unit.round)]
+    return round_units.status.get(unit.pk) == RUNNING and holders.get(unit.pk) == unit.claimed_by
 
 
 def record_locked(
@@ -195,18 +223,16 @@ def record_locked(
     attempt: Attempt,
     rounds: dict[RoundKey, RoundUnits],
     holders: dict[int, str],
-    *,
-    deferred: list[StageResult] | None = None,
 ) -> Finished:
-    """Record one unit whose round `lock_rounds` holds (in the caller's transaction); the caller
-    marks the returned units due. `deferred`: a done unit's row is added there, for the caller
-    to write with the others of its chunk (write_deferred), instead of an UPDATE of its own."""
+    """Record one unit whose round `lock_rounds` holds, its rows added to the round's writes
+    (record_results writes them)."""
     unit, result = ctx.unit, attempt.result
     assert unit.run_id is not None and result is not None
     round_units = rounds[(unit.run_id, unit.sample_id, unit.round)]
+    assert round_units.writes is not None
     if unit.pk not in round_units.status:
         return Finished([], FAILED)  # deleted with its sample meanwhile
-    if round_units.status[unit.pk] != RUNNING or holders.get(unit.pk) != unit.claimed_by:
+    if not _held(unit, rounds, holders):
         return Finished([], LOST)  # its lease lapsed and another process took it over
     extra: list[UnitRef] = []
     values: dict[str, object]
@@ -218,25 +244,12 @@ def record_locked(
     else:
         extra = result.write(round_units) if result.write is not None else []
         values = _done_values(result)
-    if deferred is not None and not isinstance(result, str):
-        deferred.append(StageResult(pk=unit.pk, finished_at=timezone.now(), **values))
-    else:
-        StageResult.objects.filter(pk=unit.pk).update(finished_at=timezone.now(), **values)
+    round_units.writes.units.append((unit.pk, {**values, "finished_at": timezone.now()}))
     round_units.status[unit.pk] = str(values["status"])
     following = _advance(unit, round_units)
     following, more = _run_inline(ctx, following, round_units)
     is_open = any(s in (PENDING, RUNNING) for s in round_units.status.values())
     return Finished([*following, *extra, *more], str(values["status"]), is_open)
-
-
-DONE_FIELDS = ["status", "error", "output", "input_tokens", "output_tokens", "latency_ms"]
-
-
-def write_deferred(units: list[StageResult]) -> None:
-    """The rows record_locked deferred, in one statement (nothing reads them before commit:
-    the round's statuses are kept in memory meanwhile)."""
-    if units:
-        StageResult.objects.bulk_update(units, [*DONE_FIELDS, "finished_at"])
 
 
 def _done_values(result: Computed) -> dict[str, object]:
@@ -325,9 +338,10 @@ def _run_inline(
         result = STAGE_FUNCTIONS[VERIFY](UnitContext(unit=unit, config=ctx.config))
         extra += result.write(round_units) if result.write is not None else []
         now = timezone.now()
-        StageResult.objects.filter(pk=ref.id).update(
-            claimed_at=now, finished_at=now, attempts=F("attempts") + 1, **_done_values(result)
-        )
+        assert round_units.writes is not None
+        round_units.writes.verified.append(
+            (ref.id, {"claimed_at": now, "finished_at": now, **_done_values(result)})
+        )  # and attempts + 1
         round_units.status[ref.id] = DONE
         following = _advance(unit, round_units)
     return following, extra

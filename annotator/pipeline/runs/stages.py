@@ -8,10 +8,9 @@ the unit. Adapters are imported inside the functions: loading this module loads 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
-from django.utils import timezone
 
 from annotator.models import CriticVerdict, Proposal, Sample, StageResult
 from annotator.pipeline.runs.budget import check_budget
@@ -35,21 +34,10 @@ from annotator.pipeline.runs.units import (
     UnitRef,
     chosen_for_spot_check,
 )
+from annotator.pipeline.runs.writes import RowWrites, SampleVerification, update_samples
 from annotator.selectors.pipeline_runs import critic_inputs, revise_instructions
-from annotator.services.sample_status import status_fields
 from annotator.services.verification import Verification, Vote, apply_review_rules, cross_verify
 
-PROPOSAL_FIELDS = [
-    "description",
-    "emotion",
-    "confidence",
-    "background",
-    "attribute",
-    "subject",
-    "prompt_version",
-    "raw",
-    "updated_at",
-]
 # The Proposal row a classifier's prediction is stored on, when no row carries it yet.
 CLASSIFIER_ROWS = {"import": "classifier"}
 
@@ -73,23 +61,12 @@ def annotate(ctx: UnitContext) -> Computed:
     proposal = Proposal(
         sample_id=unit.sample_id, model_name=reply.endpoint, **reply.proposal_fields()
     )
-
-    def write(round_units: RoundUnits) -> list[UnitRef]:
-        proposal.updated_at = timezone.now()
-        Proposal.objects.bulk_create(
-            [proposal],
-            update_conflicts=True,
-            unique_fields=["sample", "model_name"],
-            update_fields=PROPOSAL_FIELDS,
-        )
-        return []
-
     output: dict[str, Any] = {"model": reply.model, "emotion": reply.emotion, "reply": reply.raw}
     if reply.repaired:
         output["repaired"] = True
     return Computed(
         output=output,
-        write=write,
+        proposal=proposal,
         input_tokens=reply.input_tokens,
         output_tokens=reply.output_tokens,
         latency_ms=round(reply.latency_ms, 1),
@@ -136,20 +113,32 @@ def store_classifier_proposal(
     row.save(update_fields=["distribution", "emotion", "updated_at"])
 
 
-def votes_and_verdict(*, sample_id: int) -> tuple[list[Vote], tuple[str, str]]:
-    """Every proposal's vote and the latest verdict (verdict, emotion), in one query (plain SQL:
-    it runs for every sample, and the ORM's version cost more to build than to run)."""
+class LatestVerdict(NamedTuple):
+    verdict: str = ""
+    emotion: str = ""
+    model_name: str = ""  # the critic's model, or a person's (CriticVerdict.PERSON_PREFIX)
+
+    def restorer(self) -> str:
+        """The person whose verdict this is (an admin's restore), or ""."""
+        person = CriticVerdict.PERSON_PREFIX
+        return self.model_name.removeprefix(person) if self.model_name.startswith(person) else ""
+
+
+def votes_and_verdict(*, sample_id: int) -> tuple[list[Vote], LatestVerdict]:
+    """Every proposal's vote and the latest verdict, in one query (plain SQL: it runs for every
+    sample, and the ORM's version cost more to build than to run)."""
     verdicts, proposals = CriticVerdict._meta.db_table, Proposal._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT 0, verdict, emotion FROM (SELECT verdict, emotion, created_at, id "
-            f'FROM "{verdicts}" WHERE sample_id = %s ORDER BY created_at DESC, id DESC LIMIT 1) v '
-            f'UNION ALL SELECT id, model_name, emotion FROM "{proposals}" WHERE sample_id = %s',
+            f"SELECT 0, verdict, emotion, model_name FROM (SELECT verdict, emotion, model_name, "
+            f'created_at, id FROM "{verdicts}" WHERE sample_id = %s '
+            f"ORDER BY created_at DESC, id DESC LIMIT 1) v UNION ALL "
+            f"SELECT id, model_name, emotion, '' FROM \"{proposals}\" WHERE sample_id = %s",
             [sample_id, sample_id],
         )
         rows = cursor.fetchall()
-    verdict = next(((v, e) for pk, v, e in rows if pk == 0), ("", ""))
-    votes = [Vote(model, emotion) for _, model, emotion in sorted(r for r in rows if r[0])]
+    verdict = next((LatestVerdict(v, e, m) for pk, v, e, m in rows if pk == 0), LatestVerdict())
+    votes = [Vote(model, emotion) for _, model, emotion, _ in sorted(r for r in rows if r[0])]
     return votes, verdict
 
 
@@ -159,12 +148,15 @@ def store_verification(
     current_status: str,
     votes: list[Vote] | None = None,
     verdict: tuple[str, str] | None = None,
+    writes: RowWrites | None = None,
 ) -> Verification:
     """Cross-verification over all proposals, then the critic's and people's rules (the rules
     of annotator.services.verification.verify_sample). `votes` and `verdict` save the reads
-    when the caller has them. A sample adjudicated meanwhile is left as people decided."""
+    when the caller has them; `writes`: the row joins the transaction's others (else written
+    now). A sample adjudicated meanwhile is left as people decided."""
     if votes is None or verdict is None:
-        votes, verdict = votes_and_verdict(sample_id=sample.pk)
+        votes, latest = votes_and_verdict(sample_id=sample.pk)
+        verdict = (latest.verdict, latest.emotion)
     dataset = sample.dataset
     result = cross_verify(
         votes=votes, weights=dataset.model_weights or {}, labels=dataset.taxonomy.labels
@@ -175,13 +167,11 @@ def store_verification(
         verdict_emotion=verdict[1],
         current_status=current_status,
     )
-    Sample.objects.filter(pk=sample.pk).exclude(status=Sample.Status.ADJUDICATED).update(
-        **status_fields(status),
-        suggested_emotion=suggested,
-        vote_margin=result.margin,
-        dispute_reasons=result.reasons,
-        updated_at=timezone.now(),
-    )
+    row = SampleVerification(sample.pk, status, suggested, result.margin, result.reasons)
+    if writes is not None:
+        writes.samples.append(row)
+    else:
+        update_samples([row])
     return Verification(status, suggested, result.margin, result.reasons)
 
 
@@ -192,18 +182,6 @@ def needs_critic(*, status: str, sample_id: int, share: float) -> bool:
     return agreed and chosen_for_spot_check(sample_id=sample_id, share=share)
 
 
-def restored_by(*, sample_id: int) -> str:
-    """The person whose verdict is the sample's latest (an admin's restore), or ""."""
-    latest = (
-        CriticVerdict.objects.filter(sample_id=sample_id)
-        .order_by("-created_at", "-id")
-        .values_list("model_name", flat=True)
-        .first()
-    )
-    person = CriticVerdict.PERSON_PREFIX
-    return latest.removeprefix(person) if latest and latest.startswith(person) else ""
-
-
 def verify(ctx: UnitContext) -> Computed:
     """Needs no model: the unit before it usually runs it in its own transaction (execution)."""
     unit = ctx.unit
@@ -211,11 +189,18 @@ def verify(ctx: UnitContext) -> Computed:
     share = ctx.config.critic_agreed_share
 
     def write(round_units: RoundUnits) -> list[UnitRef]:
-        result = store_verification(sample=ctx.sample, current_status=round_units.sample_status)
+        votes, latest = votes_and_verdict(sample_id=unit.sample_id)
+        result = store_verification(
+            sample=ctx.sample,
+            current_status=round_units.sample_status,
+            votes=votes,
+            verdict=(latest.verdict, latest.emotion),
+            writes=round_units.writes,
+        )
         output.update(status=result.status, suggested=result.suggested_emotion)
         if not needs_critic(status=result.status, sample_id=unit.sample_id, share=share):
             round_units.skip(CRITIC, f"{result.status}: not sent to the critic")
-        elif person := restored_by(sample_id=unit.sample_id):
+        elif person := latest.restorer():
             # A person overruled the critic's drop: a new run's critic may not drop it again.
             round_units.skip(CRITIC, f"restored by {person}: their verdict stands")
         return []
@@ -243,12 +228,17 @@ def critic(ctx: UnitContext) -> Computed:
     )
 
     def write(round_units: RoundUnits) -> list[UnitRef]:
-        CriticVerdict.objects.create(sample_id=unit.sample_id, round=unit.round, **fields)
+        verdict = CriticVerdict(sample_id=unit.sample_id, round=unit.round, **fields)
+        if round_units.writes is not None:
+            round_units.writes.verdicts.append(verdict)
+        else:
+            verdict.save()
         store_verification(
             sample=ctx.sample,
             current_status=round_units.sample_status,
             votes=votes,
             verdict=(reply.verdict, reply.emotion),  # the latest now
+            writes=round_units.writes,
         )
         return next_round(unit) if again else []
 

@@ -260,15 +260,17 @@ def test_restoring_a_dropped_sample_overrules_the_drop(admin_user):
 
 def test_votes_and_the_latest_verdict_come_in_one_read(db):
     sample = SampleFactory.create()
-    assert votes_and_verdict(sample_id=sample.pk) == ([], ("", ""))
+    assert votes_and_verdict(sample_id=sample.pk) == ([], ("", "", ""))
     CriticVerdict.objects.create(sample=sample, verdict="revise", emotion="awe", round=0)
-    CriticVerdict.objects.create(sample=sample, verdict="drop", emotion="", round=1)
-    assert votes_and_verdict(sample_id=sample.pk) == ([], ("drop", ""))
+    CriticVerdict.objects.create(
+        sample=sample, verdict="drop", emotion="", round=1, model_name="critic-x"
+    )
+    assert votes_and_verdict(sample_id=sample.pk) == ([], ("drop", "", "critic-x"))
     ProposalFactory.create(sample=sample, model_name="gpt4o", emotion="awe")
     ProposalFactory.create(sample=sample, model_name="gemini", emotion="fear")
     votes, verdict = votes_and_verdict(sample_id=sample.pk)
     assert [(v.model_name, v.emotion) for v in votes] == [("gpt4o", "awe"), ("gemini", "fear")]
-    assert verdict == ("drop", "")
+    assert verdict == ("drop", "", "critic-x") and verdict.restorer() == ""
 
 
 def test_the_critic_sees_every_proposal_and_box(db):
