@@ -18,12 +18,12 @@ from annotator.services.taxonomies import EMONET_FACE_40, read_taxonomy_file, sa
 from review.audit.tables import BUILDERS
 from review.models import Annotation
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
-from review.selectors.audit import AuditFilters, audit_figures, clear_audit_cache
+from review.selectors.audit import AuditFilters, audit_figures
 from review.services.annotation_import import FORMAT_EMONET_BINARY, import_annotations_file
 from tests.factories import DatasetFactory, UserFactory
 from tests.review.selectors.test_audit import World, make_audit_world
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_audit_cache")]
 
 DASHBOARD = reverse("review:audit")
 SAMPLES = reverse("review:audit_samples")
@@ -34,13 +34,6 @@ URLS = [
     reverse("review:audit_table", args=["people"]),
     SAMPLES,
 ]
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    clear_audit_cache()  # ids repeat between tests, and so could fingerprints
-    yield
-    clear_audit_cache()
 
 
 @pytest.fixture

@@ -9,19 +9,10 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from review.models import Annotation, BlindAnswer
-from review.roles import AUDITOR
-from review.selectors.audit import clear_audit_cache
 from tests.factories import DatasetFactory, SampleFactory
 from tests.review.team import member
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    clear_audit_cache()
-    yield
-    clear_audit_cache()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_audit_cache")]
 
 
 @pytest.fixture
@@ -35,12 +26,6 @@ def dataset():
         )
         Annotation.objects.create(sample=sample, annotator=person, emotion=final, confidence=6)
     return dataset
-
-
-@pytest.fixture
-def auditor_client(client):
-    client.force_login(member(AUDITOR, username="audrey"))
-    return client
 
 
 def test_the_dashboard_shows_the_anchoring_table(auditor_client, dataset):

@@ -11,24 +11,14 @@ from django.urls import reverse
 from annotator.models import Dataset
 from review.models import AuditEvent
 from review.models_consensus import ConsensusFit
-from review.roles import AUDITOR
-from review.selectors.audit import clear_audit_cache
 from review.services.model_weights import ADOPT_WEIGHTS
 from tests.factories import AdminFactory, DatasetFactory, ProposalFactory, SampleFactory
 from tests.review.consensus_rows import finished_fit, rater
-from tests.review.team import member
 from tests.support.masks import inline_tasks  # noqa: F401  (a fixture)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_audit_cache")]
 
 SECTION = 'id="audit-consensus"'
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    clear_audit_cache()
-    yield
-    clear_audit_cache()
 
 
 @pytest.fixture
@@ -45,12 +35,6 @@ def fit(dataset):
         "person:7": rater("person", "ana", 0.95, n=12),
     }
     return finished_fit(dataset, raters)
-
-
-@pytest.fixture
-def auditor_client(client):
-    client.force_login(member(AUDITOR, username="audrey"))
-    return client
 
 
 @pytest.fixture

@@ -10,21 +10,12 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from review.models import BinaryVote
-from review.roles import AUDITOR
-from review.selectors.audit import clear_audit_cache
 from tests.factories import DatasetFactory, SampleFactory
 from tests.review.team import member
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_audit_cache")]
 
 UNITS = 30  # per group: above the protocol's minimum for judging the design
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    clear_audit_cache()
-    yield
-    clear_audit_cache()
 
 
 @pytest.fixture
@@ -44,12 +35,6 @@ def dataset():
             votes.append(BinaryVote(sample=sample, annotator=people[2], emotion="awe", value=third))
     BinaryVote.objects.bulk_create(votes)
     return dataset
-
-
-@pytest.fixture
-def auditor_client(client):
-    client.force_login(member(AUDITOR, username="audrey"))
-    return client
 
 
 def test_the_dashboard_warns_with_the_figures(auditor_client, dataset):
