@@ -9,11 +9,10 @@ from django import forms
 from django.core.validators import FileExtensionValidator
 
 from annotator.models import Sample
+from review.labels import TRIPLET_MAX_LENGTH, Label, label_from
 from review.limits import CONFIDENCE_STEP, NOTES_MAX_LENGTH, round_to_step
 from review.selectors.queue import NEEDS_ADJUDICATION
 from review.validators import INT_MAX
-
-TRIPLET_MAX_LENGTH = 300
 
 
 def _choice_field(form: forms.Form, name: str) -> forms.ChoiceField:
@@ -77,6 +76,13 @@ class AdjudicationForm(forms.Form):
         # A page left open for weeks is not an error the person could fix: cap it at the column.
         value = self.cleaned_data.get("time_spent_ms")
         return None if value is None else min(value, INT_MAX)
+
+    def label(self) -> Label:
+        """The label given (after is_valid()): what the services take."""
+        return label_from(self.cleaned_data)
+
+    def time_spent(self) -> int:
+        return self.cleaned_data["time_spent_ms"] or 0
 
 
 def _on_step(value: object) -> object:

@@ -30,6 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
+
 from annotator.models import Sample
 from review.models import (
     Adjudication,
@@ -42,7 +44,7 @@ from review.models import (
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, is_admin, user_roles
 from review.selectors.history import sample_events
 from review.selectors.own_answers import answer_change_refusal
-from review.selectors.samples import adjudication_versions
+from review.selectors.samples import adjudication_versions, sample_for_review
 from review.services import history
 
 SEE_ALL_ROLES = frozenset({ADJUDICATOR, AUDITOR})
@@ -77,6 +79,13 @@ ALLOWED = Decision(True)
 
 def _decide(allowed: bool, reason: str) -> Decision:
     return ALLOWED if allowed else Decision(False, reason)
+
+
+def require(decision: Decision) -> None:
+    """PermissionDenied with the decision's reason when it says no: a 403 carrying that
+    message on the web and in the API (DRF turns Django's PermissionDenied into its own)."""
+    if not decision:
+        raise PermissionDenied(decision.reason)
 
 
 @dataclass(frozen=True)
@@ -177,6 +186,15 @@ def can_view_sample(*, user: Any, sample: Sample) -> Decision:
     return can_view(access=sample_access(user=user, sample=sample))
 
 
+def viewable_sample(*, user: Any, pk: int) -> tuple[Sample, SampleAccess]:
+    """The sample as its page and the API read it, and the user's access to it; Http404 when
+    there is none, PermissionDenied when it is not theirs to see."""
+    sample = sample_for_review(pk=pk)
+    access = sample_access(user=user, sample=sample)
+    require(can_view(access=access))
+    return sample, access
+
+
 def can_see_other_answers(*, access: SampleAccess) -> Decision:
     return _decide(access.see_all, ANSWER_FIRST if access.blind else NOT_YOURS)
 
@@ -247,6 +265,21 @@ def can_undo(*, access: SampleAccess, user: Any, adjudication: Adjudication | No
         is_decision_author(user=user, adjudication=adjudication),
         "Only the author of this decision or an admin can undo it.",
     )
+
+
+WORK_ROLE: dict[str, str] = {Assignment.Kind.ANNOTATE: ANNOTATOR, Assignment.Kind.ADJUDICATE: ADJUDICATOR}
+
+
+def work_kind(*, user: Any, asked: str = "") -> str:
+    """The kind of lease "Next" hands out: the one asked for, else annotate for annotators
+    and adjudicate for the others; PermissionDenied when their roles do not allow it."""
+    roles = user_roles(user)
+    kind = asked or (Assignment.Kind.ANNOTATE if ANNOTATOR in roles else Assignment.Kind.ADJUDICATE)
+    if kind not in WORK_ROLE:
+        raise PermissionDenied(f"Unknown kind of work {kind!r}.")
+    if WORK_ROLE[kind] not in roles:
+        raise PermissionDenied(f"Getting “{kind}” work needs the {WORK_ROLE[kind]} role.")
+    return kind
 
 
 def sees_whole_queue(*, user: Any) -> bool:

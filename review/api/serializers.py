@@ -9,11 +9,10 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample
+from review.labels import LABEL_FIELDS, TRIPLET_MAX_LENGTH, label_from
 from review.limits import NOTES_MAX_LENGTH
 from review.models import Adjudication, Annotation, Assignment, AuditEvent
 from review.validators import ID_MAX, INT_MAX
-
-TRIPLET_MAX_LENGTH = 300
 
 
 class LabelInputSerializer(serializers.Serializer):
@@ -40,6 +39,12 @@ class LabelInputSerializer(serializers.Serializer):
     time_spent_ms = serializers.IntegerField(
         min_value=0, max_value=INT_MAX, required=False, default=0
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """The services' keywords: `label` (a review.labels.Label), time_spent_ms, and what a
+        subclass adds (base_version)."""
+        rest = {name: value for name, value in attrs.items() if name not in LABEL_FIELDS}
+        return {"label": label_from(attrs), **rest}
 
 
 class AnswerInputSerializer(LabelInputSerializer):
@@ -91,19 +96,7 @@ class LabelVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Adjudication
-        fields = [
-            "version",
-            "method",
-            "annotator",
-            "emotion",
-            "confidence",
-            "background",
-            "attribute",
-            "subject",
-            "notes",
-            "reverted",
-            "decided_at",
-        ]
+        fields = ["version", "method", "annotator", *LABEL_FIELDS, "reverted", "decided_at"]
 
 
 class AnswerSerializer(serializers.ModelSerializer):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -21,8 +20,6 @@ from annotator.models import Dataset, Sample
 from review import policy
 from review.api import serializers as s
 from review.api.schema import ErrorsAutoSchema
-from review.models import Assignment
-from review.policy import Decision, SampleAccess, sample_access
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, user_roles
 from review.selectors.api import visible_regions
 from review.selectors.assignment import user_assignments
@@ -33,7 +30,6 @@ from review.selectors.samples import (
     latest_critic_verdict,
     own_answer,
     sample_answers,
-    sample_for_review,
 )
 from review.services.adjudication import VersionConflict, adjudicate_sample, undo_last_decision
 from review.services.assignment import lease_next_sample, skip_assignment
@@ -59,17 +55,15 @@ class TeamAPIView(APIView):
     permission_classes = [roles_permission(ANNOTATOR, ADJUDICATOR, AUDITOR)]
     schema = ErrorsAutoSchema()
 
-    def sample_with_access(self, request: Request, pk: int) -> tuple[Sample, SampleAccess]:
-        sample = sample_for_review(pk=pk)
-        access = sample_access(user=request.user, sample=sample)
-        check(policy.can_view(access=access))
-        return sample, access
-
-
-def check(decision: Decision) -> None:
-    """403 with the policy's reason when it says no."""
-    if not decision:
-        raise PermissionDenied(decision.reason)
+    def handle_exception(self, exc: Exception) -> Response:
+        """What the services raise, answered once for every endpoint: a stale version 409
+        with theirs and yours, a refused input 400 keyed by field (PermissionDenied: DRF's
+        own handler gives 403 with the reason)."""
+        if isinstance(exc, VersionConflict):
+            return conflict_response(exc)
+        if isinstance(exc, DjangoValidationError):
+            exc = _as_drf(exc)
+        return super().handle_exception(exc)
 
 
 def conflict_response(conflict: VersionConflict) -> Response:
@@ -143,13 +137,7 @@ class NextView(TeamAPIView):
         """Lease the next sample (your running lease first); released on skip or timeout."""
         given = s.NextInputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        roles = user_roles(request.user)
-        kind = given.validated_data.get("kind") or (
-            Assignment.Kind.ANNOTATE if ANNOTATOR in roles else Assignment.Kind.ADJUDICATE
-        )
-        needed = ANNOTATOR if kind == Assignment.Kind.ANNOTATE else ADJUDICATOR
-        if needed not in roles:
-            raise PermissionDenied(f"Getting “{kind}” work needs the {needed} role.")
+        kind = policy.work_kind(user=request.user, asked=given.validated_data.get("kind", ""))
         dataset_id = given.validated_data.get("dataset")
         dataset = get_object_or_404(Dataset, pk=dataset_id) if dataset_id is not None else None
         assignment = lease_next_sample(user=request.user, kind=kind, dataset=dataset)
@@ -162,7 +150,7 @@ class SampleView(TeamAPIView):
     @extend_schema(responses=s.SampleDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:
         """The sample as you may see it (answering blind hides others' answers and the label)."""
-        sample, access = self.sample_with_access(request, pk)
+        sample, access = policy.viewable_sample(user=request.user, pk=pk)
         blind = access.blind
         # A machine-blind dataset hides the machines' evidence until the person commits.
         hidden = access.machines_hidden
@@ -200,21 +188,14 @@ class AnswerView(TeamAPIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         """Your blind answer under your lease (with k = 1 it is the final label)."""
-        sample, access = self.sample_with_access(request, pk)
+        sample, access = policy.viewable_sample(user=request.user, pk=pk)
         if not access.answer:
             raise PermissionDenied("You hold no lease on this sample: ask /api/next/ first.")
         if binary_protocol(dataset=sample.dataset):
             raise ValidationError("This dataset asks yes/no questions: POST them to votes/.")
         given = s.AnswerInputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        try:
-            outcome = submit_final_answer(
-                sample=sample, annotator=request.user, **given.validated_data
-            )
-        except VersionConflict as conflict:
-            return conflict_response(conflict)
-        except DjangoValidationError as error:
-            raise _as_drf(error) from error
+        outcome = submit_final_answer(sample=sample, annotator=request.user, **given.validated_data)
         return Response({"decided": outcome.decision is not None}, status=status.HTTP_201_CREATED)
 
 
@@ -224,17 +205,14 @@ class VotesView(TeamAPIView):
     @extend_schema(request=s.VotesInputSerializer, responses={201: s.AnswerResultSerializer})
     def post(self, request: Request, pk: int) -> Response:
         """Binary protocol: yes/no for every question open for you on this sample."""
-        sample, access = self.sample_with_access(request, pk)
+        sample, access = policy.viewable_sample(user=request.user, pk=pk)
         if not access.answer:
             raise PermissionDenied("You hold no lease on this sample: ask /api/next/ first.")
         given = s.VotesInputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        try:
-            decided = submit_binary_votes(
-                sample=sample, annotator=request.user, answers=given.validated_data["votes"]
-            )
-        except DjangoValidationError as error:
-            raise _as_drf(error) from error
+        decided = submit_binary_votes(
+            sample=sample, annotator=request.user, answers=given.validated_data["votes"]
+        )
         return Response({"decided": decided is not None}, status=status.HTTP_201_CREATED)
 
 
@@ -244,7 +222,7 @@ class SkipView(TeamAPIView):
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request, pk: int) -> Response:
         """Give your lease back; others may take the sample, you are not offered it again."""
-        sample, _ = self.sample_with_access(request, pk)
+        sample, _ = policy.viewable_sample(user=request.user, pk=pk)
         try:
             skip_assignment(sample=sample, user=request.user)
         except DjangoValidationError as error:
@@ -261,8 +239,8 @@ class AdjudicationView(TeamAPIView):
     @extend_schema(responses=s.AdjudicationStateSerializer)
     def get(self, request: Request, pk: int) -> Response:
         """The final label and every version of it."""
-        sample, access = self.sample_with_access(request, pk)
-        check(policy.can_see_final_label(access=access))
+        sample, access = policy.viewable_sample(user=request.user, pk=pk)
+        policy.require(policy.can_see_final_label(access=access))
         data = {
             "current": current_adjudication(sample=sample),
             "versions": adjudication_versions(sample=sample),
@@ -275,18 +253,11 @@ class AdjudicationView(TeamAPIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         """Save version base_version + 1; 409 with their version when it changed meanwhile."""
-        sample, access = self.sample_with_access(request, pk)
-        check(policy.can_adjudicate(access=access))
+        sample, access = policy.viewable_sample(user=request.user, pk=pk)
+        policy.require(policy.can_adjudicate(access=access))
         given = s.AdjudicationInputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        try:
-            decision = adjudicate_sample(
-                sample=sample, annotator=request.user, **given.validated_data
-            )
-        except VersionConflict as conflict:
-            return conflict_response(conflict)
-        except DjangoValidationError as error:
-            raise _as_drf(error) from error
+        decision = adjudicate_sample(sample=sample, annotator=request.user, **given.validated_data)
         return Response(s.LabelVersionSerializer(decision).data, status=status.HTTP_201_CREATED)
 
 
@@ -300,22 +271,14 @@ class UndoView(TeamAPIView):
     def post(self, request: Request, pk: int) -> Response:
         """Undo the current decision (its author or an admin), naming the version you saw: the
         previous version returns; 409 when yours is no longer current, 400 without one."""
-        sample, access = self.sample_with_access(request, pk)
+        sample, access = policy.viewable_sample(user=request.user, pk=pk)
         # As on the web: an annotator's undo would leave an answered sample without a label,
         # for an adjudicator; they change their answer instead.
-        check(policy.can_adjudicate(access=access))
+        policy.require(policy.can_adjudicate(access=access))
         given = s.UndoInputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        try:
-            undo_last_decision(
-                sample=sample, actor=request.user, version=given.validated_data["version"]
-            )
-        except VersionConflict as conflict:
-            return conflict_response(conflict)
-        except DjangoPermissionDenied as error:
-            raise PermissionDenied(str(error)) from error
-        except DjangoValidationError as error:
-            raise _as_drf(error) from error
+        version = given.validated_data["version"]
+        undo_last_decision(sample=sample, actor=request.user, version=version)
         data = {
             "current": current_adjudication(sample=sample),
             "versions": adjudication_versions(sample=sample),
@@ -330,8 +293,8 @@ class HistoryView(TeamAPIView):
     def get(self, request: Request, pk: int) -> Response:
         """Every audit event of the sample (who, when, before, after) and every label version;
         while you answer it blind, only your own lease events and no versions."""
-        sample, access = self.sample_with_access(request, pk)
+        sample, access = policy.viewable_sample(user=request.user, pk=pk)
         shown = policy.visible_history(user=request.user, sample=sample, access=access)
-        check(shown.decision)
+        policy.require(shown.decision)
         data = {"events": shown.events, "versions": shown.versions}
         return Response(s.HistorySerializer(data).data)

@@ -8,20 +8,11 @@ from typing import Any
 from django.db.models import QuerySet
 
 from annotator.models import Sample
+from review.labels import LABEL_FIELDS
 from review.models import AuditEvent
 
 # Fields of an event's before/after worth a line of their own, in this order.
-SHOWN_FIELDS = (
-    "version",
-    "method",
-    "annotator",
-    "emotion",
-    "confidence",
-    "background",
-    "attribute",
-    "subject",
-    "notes",
-)
+SHOWN_FIELDS = ("version", "method", "annotator", *LABEL_FIELDS)
 
 
 def sample_events(*, sample: Sample) -> QuerySet[AuditEvent]:

@@ -9,7 +9,6 @@ nothing is written: never a silent overwrite.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -18,6 +17,9 @@ from django.db import IntegrityError, transaction
 from annotator.models import Sample
 from annotator.services.sample_status import set_status
 from annotator.taxonomy import normalise_label
+
+# LABEL_FIELDS: views/own_work_context.py still imports it from here (its move is the lead's).
+from review.labels import LABEL_FIELDS, Label, label_of  # noqa: F401
 from review.limits import NOTES_MAX_LENGTH
 from review.models import Adjudication, Assignment, Draft
 from review.policy import is_decision_author
@@ -27,25 +29,6 @@ from review.services import history
 MAX_CONFIDENCE = 10.0
 # PositiveIntegerField's ceiling (~24 days); a tab left open longer is capped, not refused.
 MAX_TIME_SPENT_MS = 2_147_483_647
-
-
-@dataclass(frozen=True)
-class Label:
-    """A checked label: the taxonomy's spelling, confidence 0..10, a stripped triplet."""
-
-    emotion: str
-    confidence: float
-    background: str = ""
-    attribute: str = ""
-    subject: str = ""
-    notes: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-# A label's fields in form order: what answers, versions and drafts store and pages compare.
-LABEL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Label))
 
 
 class VersionConflict(Exception):
@@ -62,42 +45,36 @@ class VersionConflict(Exception):
         )
 
 
-def check_label(
-    *,
-    sample: Sample,
-    emotion: str,
-    confidence: float | None,
-    background: str = "",
-    attribute: str = "",
-    subject: str = "",
-    notes: str = "",
-    time_spent_ms: int = 0,
-) -> Label:
-    """The label in the dataset taxonomy's spelling; ValidationError keyed by field otherwise."""
+def check_label(*, sample: Sample, label: Label, time_spent_ms: int = 0) -> Label:
+    """The label in the dataset taxonomy's spelling, the text stripped; ValidationError keyed
+    by field otherwise."""
     labels = sample.dataset.taxonomy.labels
-    label = normalise_label(emotion, labels)
+    emotion = normalise_label(label.emotion, labels)
+    confidence = label.confidence
+    notes = label.notes.strip()
     errors: dict[str, str] = {}
-    if label is None:
-        errors["emotion"] = f"{emotion!r} is not in the taxonomy ({', '.join(labels)})."
+    if emotion is None:
+        errors["emotion"] = f"{label.emotion!r} is not in the taxonomy ({', '.join(labels)})."
+    # None: a caller that built the Label by hand without one (forms and the API require it).
     if confidence is None or not (
         math.isfinite(confidence) and 0.0 <= confidence <= MAX_CONFIDENCE
     ):
         errors["confidence"] = f"Confidence must be between 0 and 10, not {confidence}."
     if time_spent_ms < 0:
         errors["time_spent_ms"] = "Time spent cannot be negative."
-    if len(notes.strip()) > NOTES_MAX_LENGTH:
+    if len(notes) > NOTES_MAX_LENGTH:
         errors["notes"] = (
-            f"Notes are at most {NOTES_MAX_LENGTH} characters (these are {len(notes.strip())})."
+            f"Notes are at most {NOTES_MAX_LENGTH} characters (these are {len(notes)})."
         )
-    if errors or label is None or confidence is None:
+    if errors or emotion is None:
         raise ValidationError(errors)
     return Label(
-        emotion=label,
+        emotion=emotion,
         confidence=confidence,
-        background=background.strip(),
-        attribute=attribute.strip(),
-        subject=subject.strip(),
-        notes=notes.strip(),
+        background=label.background.strip(),
+        attribute=label.attribute.strip(),
+        subject=label.subject.strip(),
+        notes=notes,
     )
 
 
@@ -161,12 +138,7 @@ def adjudicate_sample(
     *,
     sample: Sample,
     annotator: Any,
-    emotion: str,
-    confidence: float,
-    background: str,
-    attribute: str,
-    subject: str,
-    notes: str = "",
+    label: Label,
     time_spent_ms: int = 0,
     base_version: int | None = None,
     method: str = Adjudication.Method.ADJUDICATOR,
@@ -178,16 +150,7 @@ def adjudicate_sample(
     when `base_version` is not the current version any more. Closes the author's adjudication
     lease and discards their draft.
     """
-    label = check_label(
-        sample=sample,
-        emotion=emotion,
-        confidence=confidence,
-        background=background,
-        attribute=attribute,
-        subject=subject,
-        notes=notes,
-        time_spent_ms=time_spent_ms,
-    )
+    label = check_label(sample=sample, label=label, time_spent_ms=time_spent_ms)
     with transaction.atomic():
         # One writer of the sample's label at a time, so that the version check and the new
         # version number read the same committed state: without the lock a racer could read
@@ -230,8 +193,7 @@ def undo_last_decision(*, sample: Sample, actor: Any, version: int) -> Adjudicat
         if current is None:
             raise ValidationError("There is no decision to undo on this sample.")
         if version != current.version:
-            theirs = Label(**{k: getattr(current, k) for k in Label.__dataclass_fields__})
-            raise VersionConflict(theirs=current, yours=theirs, base_version=version)
+            raise VersionConflict(theirs=current, yours=label_of(current), base_version=version)
         if not can_undo(user=actor, adjudication=current):
             raise PermissionDenied("Only the author of this decision or an admin can undo it.")
         current.reverted = True

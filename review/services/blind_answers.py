@@ -13,30 +13,29 @@ How the two answers relate:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotator.models import Sample
+from review.labels import LABEL_FIELDS, Label, label_of
 from review.models import Annotation, Assignment, BlindAnswer, Draft
 from review.services import history
-from review.services.adjudication import MAX_TIME_SPENT_MS, Label, check_label
+from review.services.adjudication import MAX_TIME_SPENT_MS, check_label
 from review.services.consensus import AnswerOutcome, submit_answer
 
 BLIND_ANSWER = "blind_answer"  # the audit event of a commit (the sample's history shows it)
 OPEN_LEASE = (Assignment.Status.ACTIVE, Assignment.Status.EXPIRED)
+BLIND_FIELDS = tuple(name for name in LABEL_FIELDS if name != "notes")  # what BlindAnswer keeps
 
 
 def commit_blind_answer(
     *,
     sample: Sample,
     annotator: Any,
-    emotion: str,
-    confidence: float | None,
-    background: str = "",
-    attribute: str = "",
-    subject: str = "",
+    label: Label,
     time_spent_ms: int = 0,
 ) -> BlindAnswer:
     """Keep the person's answer given blind; from now on their page shows the machines.
@@ -47,15 +46,7 @@ def commit_blind_answer(
     """
     if not sample.dataset.machine_blind:
         raise ValidationError("This dataset shows the machines' proposals from the start.")
-    label = check_label(
-        sample=sample,
-        emotion=emotion,
-        confidence=confidence,
-        background=background,
-        attribute=attribute,
-        subject=subject,
-        time_spent_ms=time_spent_ms,
-    )
+    label = check_label(sample=sample, label=label, time_spent_ms=time_spent_ms)
     with transaction.atomic():
         _check_answering(sample=sample, annotator=annotator)
         blind, created = BlindAnswer.objects.get_or_create(
@@ -76,12 +67,7 @@ def submit_final_answer(
     *,
     sample: Sample,
     annotator: Any,
-    emotion: str,
-    confidence: float | None,
-    background: str = "",
-    attribute: str = "",
-    subject: str = "",
-    notes: str = "",
+    label: Label,
     time_spent_ms: int = 0,
     base_version: int | None = None,
 ) -> AnswerOutcome:
@@ -92,12 +78,7 @@ def submit_final_answer(
         outcome = submit_answer(
             sample=sample,
             annotator=annotator,
-            emotion=emotion,
-            confidence=confidence,
-            background=background,
-            attribute=attribute,
-            subject=subject,
-            notes=notes,
+            label=label,
             time_spent_ms=time_spent_ms,
             base_version=base_version,
         )
@@ -107,13 +88,9 @@ def submit_final_answer(
 
 
 def _keep_final_as_blind(*, sample: Sample, annotation: Annotation) -> None:
-    label = Label(
-        emotion=annotation.emotion,
-        confidence=annotation.confidence if annotation.confidence is not None else 0.0,
-        background=annotation.background,
-        attribute=annotation.attribute,
-        subject=annotation.subject,
-    )
+    label = label_of(annotation)
+    if annotation.confidence is None:
+        label = replace(label, confidence=0.0)
     BlindAnswer.objects.get_or_create(
         sample=sample,
         annotator=annotation.annotator,
@@ -133,11 +110,7 @@ def _check_answering(*, sample: Sample, annotator: Any) -> None:
 
 def _blind_fields(*, sample: Sample, label: Label, time_spent_ms: int) -> dict[str, Any]:
     return {
-        "emotion": label.emotion,
-        "confidence": label.confidence,
-        "background": label.background,
-        "attribute": label.attribute,
-        "subject": label.subject,
+        **{name: getattr(label, name) for name in BLIND_FIELDS},
         # What the page reveals next: anchoring is measured against this suggestion.
         "suggested_emotion": sample.suggested_emotion,
         "time_spent_ms": min(max(time_spent_ms, 0), MAX_TIME_SPENT_MS),
@@ -145,11 +118,5 @@ def _blind_fields(*, sample: Sample, label: Label, time_spent_ms: int) -> dict[s
 
 
 def _event(blind: BlindAnswer) -> dict[str, Any]:
-    return {
-        "emotion": blind.emotion,
-        "confidence": blind.confidence,
-        "background": blind.background,
-        "attribute": blind.attribute,
-        "subject": blind.subject,
-        "suggested_emotion": blind.suggested_emotion,
-    }
+    fields = (*BLIND_FIELDS, "suggested_emotion")
+    return {name: getattr(blind, name) for name in fields}

@@ -15,15 +15,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotator.models import Sample
+from review.labels import Label
 from review.models import Adjudication, Annotation, Assignment, Draft
 from review.selectors.assignment import sample_load
 from review.services import history
-from review.services.adjudication import (
-    MAX_TIME_SPENT_MS,
-    Label,
-    check_label,
-    record_final_label,
-)
+from review.services.adjudication import MAX_TIME_SPENT_MS, check_label, record_final_label
 
 
 class LeaseLost(ValidationError):
@@ -52,12 +48,7 @@ def submit_answer(
     *,
     sample: Sample,
     annotator: Any,
-    emotion: str,
-    confidence: float | None,
-    background: str = "",
-    attribute: str = "",
-    subject: str = "",
-    notes: str = "",
+    label: Label,
     time_spent_ms: int = 0,
     base_version: int | None = None,
 ) -> AnswerOutcome:
@@ -67,16 +58,7 @@ def submit_answer(
     no room left, and VersionConflict (k = 1 only) when someone decided the sample since
     `base_version`. Nothing is written in any of those cases.
     """
-    label = check_label(
-        sample=sample,
-        emotion=emotion,
-        confidence=confidence,
-        background=background,
-        attribute=attribute,
-        subject=subject,
-        notes=notes,
-        time_spent_ms=time_spent_ms,
-    )
+    label = check_label(sample=sample, label=label, time_spent_ms=time_spent_ms)
     with transaction.atomic():
         # The row lock serialises answers on one sample, so "the k-th answer" is exact.
         locked = lock_sample_for_answers(pk=sample.pk)
@@ -129,27 +111,14 @@ def _settle(
         return AnswerOutcome(annotation=annotation, decision=None)  # gold: measured only
     k = sample.dataset.overlap_k
     if k <= 1:
-        decision = record_final_label(
-            sample=sample,
-            label=label,
-            method=Adjudication.Method.PERSON,
-            decided_by=annotation.annotator,
-            base_version=0 if base_version is None else base_version,
-            details={"answers": [annotation.pk]},
-            time_spent_ms=annotation.time_spent_ms,
+        decision = record_person_label(
+            sample=sample, annotation=annotation, label=label, base_version=base_version or 0
         )
         return AnswerOutcome(annotation=annotation, decision=decision)
-    answers = list(
-        Annotation.objects.filter(sample=sample).select_related("annotator").order_by("id")
-    )
+    answers = answers_in_order(sample=sample)
     if len(answers) != k:
         return AnswerOutcome(annotation=annotation, decision=None)
-    return _resolve(sample=sample, answers=answers, annotation=annotation)
-
-
-def _resolve(*, sample: Sample, answers: list[Annotation], annotation: Annotation) -> AnswerOutcome:
-    agreed = consensus_label(answers=answers)
-    people = [a.annotator.username for a in answers]
+    agreed = record_consensus(sample=sample, answers=answers)
     if agreed is None:
         history.record_event(
             sample=sample,
@@ -158,15 +127,54 @@ def _resolve(*, sample: Sample, answers: list[Annotation], annotation: Annotatio
             after={a.annotator.username: a.emotion for a in answers},
         )
         return AnswerOutcome(annotation=annotation, decision=None, conflict=True)
-    decision = record_final_label(
+    return AnswerOutcome(annotation=annotation, decision=agreed)
+
+
+def answers_in_order(*, sample: Sample) -> list[Annotation]:
+    return list(Annotation.objects.filter(sample=sample).select_related("annotator").order_by("id"))
+
+
+def record_person_label(
+    *,
+    sample: Sample,
+    annotation: Annotation,
+    label: Label,
+    base_version: int,
+    changed: bool = False,
+) -> Adjudication:
+    """k = 1: the person's answer is the final label (method person), on `base_version`.
+    `sample` is the row-locked instance the caller goes on to read."""
+    details: dict[str, Any] = {"answers": [annotation.pk]}
+    if changed:
+        details["changed_answer"] = True
+    return record_final_label(
+        sample=sample,
+        label=label,
+        method=Adjudication.Method.PERSON,
+        decided_by=annotation.annotator,
+        base_version=base_version,
+        details=details,
+        time_spent_ms=annotation.time_spent_ms,
+    )
+
+
+def record_consensus(*, sample: Sample, answers: list[Annotation]) -> Adjudication | None:
+    """The answers' shared label as the final label (method consensus); None when they
+    disagree. Call under the sample's row lock (lock_sample_for_answers)."""
+    agreed = consensus_label(answers=answers)
+    if agreed is None:
+        return None
+    return record_final_label(
         sample=sample,
         label=agreed,
         method=Adjudication.Method.CONSENSUS,
         decided_by=None,
         base_version=None,
-        details={"annotators": people, "answers": [a.pk for a in answers]},
+        details={
+            "annotators": [a.annotator.username for a in answers],
+            "answers": [a.pk for a in answers],
+        },
     )
-    return AnswerOutcome(annotation=annotation, decision=decision)
 
 
 def consensus_label(*, answers: Sequence[Annotation]) -> Label | None:

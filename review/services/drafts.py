@@ -8,13 +8,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from annotator.models import Sample
+from review.labels import LABEL_FIELDS
 from review.limits import NOTES_MAX_LENGTH
 from review.models import Draft
 from review.validators import INT_MAX, NUL, NUL_MESSAGE
 
-# The fields a draft keeps (the answer / adjudication form's), each cut to a sane length;
-# notes to what a save accepts, so a restored draft never holds more than the form takes.
-DRAFT_FIELDS = ("emotion", "confidence", "background", "attribute", "subject", "notes")
+# A draft keeps the label's fields (the answer / adjudication form's), each cut to a sane
+# length; notes to what a save accepts, so a restored draft never holds more than the form takes.
 MAX_VALUE_LENGTH = 4000
 MAX_LENGTH = {"notes": NOTES_MAX_LENGTH}
 
@@ -23,7 +23,7 @@ def clean_draft_data(data: Mapping[str, Any]) -> dict[str, str]:
     """Only the known fields, as strings; a draft never needs to be valid yet, but it must be
     storable: NUL (which PostgreSQL's jsonb refuses) is a ValidationError naming the field."""
     cleaned = {}
-    for name in DRAFT_FIELDS:
+    for name in LABEL_FIELDS:
         value = data.get(name)
         if value is None:
             continue

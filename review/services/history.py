@@ -7,6 +7,7 @@ from typing import Any
 
 from annotator.models import Sample
 from annotator.services.audit_log import AuditEntry
+from review.labels import label_of
 from review.models import Adjudication, AuditEvent
 
 # Actions written by the team-review services (a sample's history shows them).
@@ -63,11 +64,6 @@ def adjudication_snapshot(adjudication: Adjudication | None) -> dict[str, Any] |
         "version": adjudication.version,
         "method": adjudication.method,
         "annotator": adjudication.annotator.username if adjudication.annotator else None,
-        "emotion": adjudication.emotion,
-        "confidence": adjudication.confidence,
-        "background": adjudication.background,
-        "attribute": adjudication.attribute,
-        "subject": adjudication.subject,
-        "notes": adjudication.notes,
+        **label_of(adjudication).as_dict(),
         "reverted": adjudication.reverted,
     }

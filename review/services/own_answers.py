@@ -14,19 +14,19 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotator.models import Sample
+from review.labels import LABEL_FIELDS, Label, label_of
 from review.models import Adjudication, Annotation, Draft
 from review.selectors.own_answers import answer_change_refusal
 from review.selectors.samples import current_adjudication
 from review.services import history
-from review.services.adjudication import (
-    LABEL_FIELDS,
-    MAX_TIME_SPENT_MS,
-    Label,
-    VersionConflict,
-    check_label,
-    record_final_label,
+from review.services.adjudication import MAX_TIME_SPENT_MS, VersionConflict, check_label
+from review.services.consensus import (
+    AnswerOutcome,
+    answers_in_order,
+    lock_sample_for_answers,
+    record_consensus,
+    record_person_label,
 )
-from review.services.consensus import AnswerOutcome, consensus_label, lock_sample_for_answers
 
 
 class AnswerFinal(ValidationError):
@@ -37,12 +37,7 @@ def change_own_answer(
     *,
     sample: Sample,
     annotator: Any,
-    emotion: str,
-    confidence: float | None,
-    background: str = "",
-    attribute: str = "",
-    subject: str = "",
-    notes: str = "",
+    label: Label,
     time_spent_ms: int = 0,
     base_version: int | None = None,
 ) -> AnswerOutcome:
@@ -52,16 +47,7 @@ def change_own_answer(
     label is final, and VersionConflict when the label changed since `base_version` (the
     version their page showed). Nothing is written in any of those cases.
     """
-    label = check_label(
-        sample=sample,
-        emotion=emotion,
-        confidence=confidence,
-        background=background,
-        attribute=attribute,
-        subject=subject,
-        notes=notes,
-        time_spent_ms=time_spent_ms,
-    )
+    label = check_label(sample=sample, label=label, time_spent_ms=time_spent_ms)
     with transaction.atomic():
         # The same row lock as a new answer's: changes and answers on one sample take turns.
         locked = lock_sample_for_answers(pk=sample.pk)
@@ -70,7 +56,7 @@ def change_own_answer(
         current_version = current.version if current else 0
         if base_version is not None and base_version != current_version:
             raise VersionConflict(theirs=current, yours=label, base_version=base_version)
-        before = {field: getattr(annotation, field) for field in LABEL_FIELDS}
+        before = label_of(annotation).as_dict()
         for field, value in label.as_dict().items():
             setattr(annotation, field, value)
         # Time spent on the answer in all: the first visit and this one.
@@ -109,35 +95,18 @@ def _settle_change(
     if sample.dataset.overlap_k <= 1:
         # The refusal check guarantees `current` is the label this person's answer made.
         assert current is not None
-        if all(getattr(current, field) == value for field, value in label.as_dict().items()):
+        if label_of(current) == label:
             return AnswerOutcome(annotation=annotation, decision=current)  # nothing changed
-        decision = record_final_label(
+        decision = record_person_label(
             sample=sample,
+            annotation=annotation,
             label=label,
-            method=Adjudication.Method.PERSON,
-            decided_by=annotation.annotator,
             base_version=current.version,
-            details={"answers": [annotation.pk], "changed_answer": True},
-            time_spent_ms=annotation.time_spent_ms,
+            changed=True,
         )
         return AnswerOutcome(annotation=annotation, decision=decision)
-    answers = list(
-        Annotation.objects.filter(sample=sample).select_related("annotator").order_by("id")
-    )
+    answers = answers_in_order(sample=sample)
     if len(answers) < sample.dataset.overlap_k:
         return AnswerOutcome(annotation=annotation, decision=None)
-    agreed = consensus_label(answers=answers)
-    if agreed is None:
-        return AnswerOutcome(annotation=annotation, decision=None, conflict=True)
-    decision = record_final_label(
-        sample=sample,
-        label=agreed,
-        method=Adjudication.Method.CONSENSUS,
-        decided_by=None,
-        base_version=None,
-        details={
-            "annotators": [a.annotator.username for a in answers],
-            "answers": [a.pk for a in answers],
-        },
-    )
-    return AnswerOutcome(annotation=annotation, decision=decision)
+    agreed = record_consensus(sample=sample, answers=answers)
+    return AnswerOutcome(annotation=annotation, decision=agreed, conflict=agreed is None)

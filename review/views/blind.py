@@ -26,17 +26,12 @@ def blind_commit_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("You hold no lease on this sample: open it with “Next”.")
     form = AdjudicationForm(request.POST, labels=sample.dataset.taxonomy.labels)
     if form.is_valid():
-        data = form.cleaned_data
         try:
             commit_blind_answer(
                 sample=sample,
                 annotator=request.user,
-                emotion=data["emotion"],
-                confidence=data["confidence"],
-                background=data["background"],
-                attribute=data["attribute"],
-                subject=data["subject"],
-                time_spent_ms=data["time_spent_ms"] or 0,
+                label=form.label(),
+                time_spent_ms=form.time_spent(),
             )
         except ValidationError as error:
             form.add_error(None, error)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -18,10 +18,8 @@ from review.views.sample import viewable_sample
 @require_POST
 def draft_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     sample, access = viewable_sample(request, pk)
-    allowed = policy.can_save_draft(access=access)
-    if not allowed:
-        # Most often answered or skipped in another tab: say so, the person sees it by the form.
-        raise PermissionDenied(allowed.reason)
+    # Most often answered or skipped in another tab: say so, the person sees it by the form.
+    policy.require(policy.can_save_draft(access=access))
     if request.POST.get("discard"):
         # "Keep theirs" after a conflict: the stale draft must not come back on the next visit.
         discard_draft(sample=sample, author=request.user)

@@ -10,7 +10,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -141,22 +140,6 @@ def _my_work(request: HttpRequest) -> HttpResponse:
     return render(request, "review/queue.html", context)
 
 
-def next_kind(request: HttpRequest) -> str:
-    """The lease kind asked for; without one, annotators annotate and adjudicators adjudicate."""
-    asked = request.GET.get("kind") or request.POST.get("kind") or ""
-    roles = user_roles(request.user)
-    kind = asked or (Assignment.Kind.ANNOTATE if ANNOTATOR in roles else Assignment.Kind.ADJUDICATE)
-    needed: dict[str, str] = {
-        Assignment.Kind.ANNOTATE: ANNOTATOR,
-        Assignment.Kind.ADJUDICATE: ADJUDICATOR,
-    }
-    if kind not in needed:
-        raise PermissionDenied(f"Unknown kind of work {kind!r}.")
-    if needed[kind] not in roles:
-        raise PermissionDenied(f"Getting “{kind}” work needs the {needed[kind]} role.")
-    return kind
-
-
 def redirect_to_next(
     request: HtmxHttpRequest, *, kind: str, dataset: Dataset | None, htmx: bool = False
 ) -> HttpResponse:
@@ -196,4 +179,6 @@ def queue_done_message(*, user: Any, kind: str, dataset: Dataset | None) -> str:
 def next_view(request: HtmxHttpRequest) -> HttpResponse:
     """Open the sample leased to the user (their running lease first, else a new one)."""
     dataset = dataset_from(request.GET.get("dataset") or request.POST.get("dataset"))
-    return redirect_to_next(request, kind=next_kind(request), dataset=dataset)
+    asked = request.GET.get("kind") or request.POST.get("kind") or ""
+    kind = policy.work_kind(user=request.user, asked=asked)
+    return redirect_to_next(request, kind=kind, dataset=dataset)

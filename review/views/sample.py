@@ -21,6 +21,7 @@ from annotator.models import Region, Sample
 from review import policy
 from review.forms import AdjudicationForm, BinaryVoteForm
 from review.http import HtmxHttpRequest, wants_partial
+from review.labels import LABEL_FIELDS, label_of, label_rows
 from review.models import Adjudication, Assignment, Draft
 from review.policy import SampleAccess, sample_access
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required
@@ -40,13 +41,8 @@ from review.selectors.samples import (
     proposal_comparison,
     region_boxes,
     sample_answers,
-    sample_for_review,
 )
-from review.services.adjudication import (
-    LABEL_FIELDS,
-    VersionConflict,
-    adjudicate_sample,
-)
+from review.services.adjudication import VersionConflict, adjudicate_sample
 from review.services.assignment import skip_assignment
 from review.services.binary import binary_protocol, open_questions, submit_binary_votes
 from review.services.blind_answers import submit_final_answer
@@ -82,13 +78,8 @@ def page_mode(*, access: SampleAccess, sample: Sample) -> str:
 
 
 def viewable_sample(request: HttpRequest, pk: int) -> tuple[Sample, SampleAccess]:
-    """The sample and the user's access to it; 403 when it is not theirs to see."""
-    sample = sample_for_review(pk=pk)
-    access = sample_access(user=request.user, sample=sample)
-    allowed = policy.can_view(access=access)
-    if not allowed:
-        raise PermissionDenied(allowed.reason)
-    return sample, access
+    """policy.viewable_sample for the person making the request (the API asks it too)."""
+    return policy.viewable_sample(user=request.user, pk=pk)
 
 
 def _label_form(
@@ -101,9 +92,7 @@ def _label_form(
     if draft is not None:
         initial = {**draft.data, "base_version": draft.base_version}
     elif mode == MODE_ADJUDICATE and current is not None:
-        fields = ("emotion", "confidence", "background", "attribute", "subject", "notes")
-        initial = {f: getattr(current, f) for f in fields}
-        initial["base_version"] = version
+        initial = {**label_of(current).as_dict(), "base_version": version}
     else:
         initial = adjudication_draft(sample=sample, proposals=list(sample.proposals.all()))
         initial["base_version"] = version
@@ -240,18 +229,6 @@ def answer_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _label_kwargs(data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "emotion": data["emotion"],
-        "confidence": data["confidence"],
-        "background": data["background"],
-        "attribute": data["attribute"],
-        "subject": data["subject"],
-        "notes": data["notes"],
-        "time_spent_ms": data["time_spent_ms"] or 0,
-    }
-
-
 def _binary_answer(
     request: HtmxHttpRequest, *, sample: Sample, access: SampleAccess
 ) -> HttpResponse:
@@ -277,9 +254,7 @@ def _binary_answer(
 def adjudicate_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A new version of the final label; refused (409) when it changed since the page opened."""
     sample, access = viewable_sample(request, pk)
-    allowed = policy.can_adjudicate(access=access)
-    if not allowed:
-        raise PermissionDenied(allowed.reason)
+    policy.require(policy.can_adjudicate(access=access))
     return _save_label(
         request,
         sample=sample,
@@ -310,8 +285,9 @@ def _save_label(
             save(
                 sample=sample,
                 annotator=request.user,
+                label=form.label(),
+                time_spent_ms=form.time_spent(),
                 base_version=default_version if base_version is None else base_version,
-                **_label_kwargs(data),
             )
         except VersionConflict as conflict:
             return conflict_response(request, sample=sample, conflict=conflict, action=action)
@@ -345,25 +321,16 @@ def conflict_response(
     """409: their version next to yours, with "keep theirs" and "save mine over theirs"."""
     theirs = conflict.theirs
     yours = conflict.yours.as_dict()
-    rows = [
-        (field, getattr(theirs, field) if theirs else None, yours.get(field))
-        for field in ("emotion", "confidence", "background", "attribute", "subject", "notes")
-    ]
     context = {
         "sample": sample,
         "conflict": conflict,
         "theirs": theirs,
         "yours": yours,
-        "rows": rows,
+        "rows": label_rows(theirs=theirs, yours=yours),
         "action": action,
         "message": str(conflict),
     }
-    if wants_partial(request):
-        return render(request, "review/_conflict.html", context, status=409)
-    access = sample_access(user=request.user, sample=sample)
-    page = page_context(request, sample=sample, access=access)
-    page["conflict_context"] = context
-    return render(request, "review/sample.html", page, status=409)
+    return _conflict_page(request, sample=sample, context=context)
 
 
 def answered_response(
@@ -380,12 +347,19 @@ def answered_response(
         "sample": sample,
         "theirs": saved,
         "yours": yours,
-        "rows": [(f, getattr(saved, f), yours[f]) for f in LABEL_FIELDS],
+        "rows": label_rows(theirs=saved, yours=yours),
         "message": "Nothing from this tab was saved: your earlier answer stands.",
         # The change form's base: the label version now, the one this view shows the answer of.
         "change_action": "review:change_answer" if access.change else "",
         "change_base": current.version if current else 0,
     }
+    return _conflict_page(request, sample=sample, context=context)
+
+
+def _conflict_page(
+    request: HtmxHttpRequest, *, sample: Sample, context: dict[str, Any]
+) -> HttpResponse:
+    """409 with the side-by-side: the fragment for htmx, else the sample page around it."""
     if wants_partial(request):
         return render(request, "review/_conflict.html", context, status=409)
     access = sample_access(user=request.user, sample=sample)

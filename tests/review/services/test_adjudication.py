@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from annotator.models import Sample, Taxonomy
+from review.labels import Label
 from review.models import Adjudication
 from review.services.adjudication import adjudicate_sample
 from tests.factories import DatasetFactory, SampleFactory
@@ -13,18 +14,18 @@ from tests.factories import DatasetFactory, SampleFactory
 pytestmark = pytest.mark.django_db
 
 
-def _decide(sample, user, **overrides):
-    kwargs = {
-        "sample": sample,
-        "annotator": user,
+def _decide(sample, user, *, time_spent_ms=0, **overrides):
+    fields = {
         "emotion": "awe",
         "confidence": 8.0,
         "background": " snow-covered plain ",
         "attribute": "vast",
         "subject": "person",
     }
-    kwargs.update(overrides)
-    return adjudicate_sample(**kwargs)
+    fields.update(overrides)
+    return adjudicate_sample(
+        sample=sample, annotator=user, label=Label(**fields), time_spent_ms=time_spent_ms
+    )
 
 
 def test_stores_the_decision_and_marks_the_sample_adjudicated(user):

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from annotator.models import Sample
+from review.labels import Label
 from review.services.adjudication import adjudicate_sample, undo_last_decision
 from tests.factories import SampleFactory
 
@@ -21,11 +22,9 @@ def decide(sample: Sample, user: Any, version: int) -> None:
     adjudicate_sample(
         sample=Sample.objects.get(pk=sample.pk),  # as a request reads it
         annotator=user,
-        emotion="awe",
-        confidence=8.0,
-        background="plain",
-        attribute="vast",
-        subject="person",
+        label=Label(
+            emotion="awe", confidence=8.0, background="plain", attribute="vast", subject="person"
+        ),
         base_version=version,
     )
 

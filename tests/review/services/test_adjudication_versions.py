@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from annotator.models import Sample
+from review.labels import Label
 from review.models import Adjudication, AuditEvent
 from review.roles import ADJUDICATOR
 from review.selectors.samples import current_adjudication
@@ -20,11 +21,7 @@ def _decide(sample, person, emotion, base_version):
     return adjudicate_sample(
         sample=sample,
         annotator=person,
-        emotion=emotion,
-        confidence=7.0,
-        background="",
-        attribute="",
-        subject="",
+        label=Label(emotion=emotion, confidence=7.0),
         base_version=base_version,
     )
 

@@ -7,6 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from annotator.models import Sample
+from review.labels import Label
 from review.models import Adjudication, Annotation, Assignment, AuditEvent, Draft
 from review.roles import ANNOTATOR
 from review.selectors.assignment import needs_adjudication
@@ -22,9 +23,10 @@ from tests.review.team import answer, lease, member
 pytestmark = pytest.mark.django_db
 
 
-def _answer(sample, person, emotion="awe", **fields):
+def _answer(sample, person, emotion="awe", *, base_version=None, **fields):
     fields.setdefault("confidence", 8.0)
-    return submit_answer(sample=sample, annotator=person, emotion=emotion, **fields)
+    label = Label(emotion=emotion, **fields)
+    return submit_answer(sample=sample, annotator=person, label=label, base_version=base_version)
 
 
 def _leased(sample, n):

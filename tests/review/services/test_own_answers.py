@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from annotator.models import Sample
+from review.labels import Label
 from review.models import Adjudication, Annotation, Assignment, AuditEvent
 from review.roles import ADJUDICATOR, ANNOTATOR
 from review.selectors.own_answers import answer_change_refusal
@@ -22,13 +23,19 @@ pytestmark = pytest.mark.django_db
 def _answered(sample, emotion="awe", person=None):
     person = person or member(ANNOTATOR)
     lease(sample, person)
-    submit_answer(sample=sample, annotator=person, emotion=emotion, confidence=6.0)
+    submit_answer(sample=sample, annotator=person, label=Label(emotion=emotion, confidence=6.0))
     return person
 
 
-def _change(sample, person, emotion, **fields):
+def _change(sample, person, emotion, *, time_spent_ms=0, base_version=None, **fields):
     fields.setdefault("confidence", 8.0)
-    return change_own_answer(sample=sample, annotator=person, emotion=emotion, **fields)
+    return change_own_answer(
+        sample=sample,
+        annotator=person,
+        label=Label(emotion=emotion, **fields),
+        time_spent_ms=time_spent_ms,
+        base_version=base_version,
+    )
 
 
 def test_k1_a_change_writes_the_next_version_of_the_persons_own_label():
@@ -63,11 +70,7 @@ def test_k1_the_label_is_final_once_someone_else_decides_on_top():
     adjudicate_sample(
         sample=sample,
         annotator=member(ADJUDICATOR),
-        emotion="anger",
-        confidence=9.0,
-        background="",
-        attribute="",
-        subject="",
+        label=Label(emotion="anger", confidence=9.0),
         base_version=1,
     )
     annotation = Annotation.objects.get(sample=sample)
