@@ -10,12 +10,12 @@ from django.urls import reverse
 
 from annotator.models import Sample
 from review.forms import AdjudicationForm
+from review.labels import LABEL_FIELDS
 from review.models import Adjudication, Annotation, Assignment, Draft
 from review.policy import SampleAccess
 from review.roles import ANNOTATOR, user_roles
 from review.selectors.progress import annotator_progress, work_place
 from review.selectors.samples import own_answer
-from review.services.adjudication import LABEL_FIELDS
 
 
 def own_answer_context(
