@@ -17,9 +17,7 @@ from django.db import IntegrityError, transaction
 from annotator.models import Sample
 from annotator.services.sample_status import set_status
 from annotator.taxonomy import normalise_label
-
-# LABEL_FIELDS: views/own_work_context.py still imports it from here (its move is the lead's).
-from review.labels import LABEL_FIELDS, Label, label_of  # noqa: F401
+from review.labels import Label, label_of
 from review.limits import NOTES_MAX_LENGTH
 from review.models import Adjudication, Assignment, Draft
 from review.policy import is_decision_author
