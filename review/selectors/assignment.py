@@ -29,6 +29,7 @@ from annotator.models import Dataset, Sample
 from review.models import Annotation, Assignment, AuditEvent, BinaryVote
 from review.models_consensus import SamplePosterior
 from review.selectors.prepared import among_sql, fetch
+from review.selectors.queue_counts import open_extras_exist
 from review.selectors.review_order import POSTERIOR_FIELDS, VALUE, order_value, ordering
 
 CONFLICT_ACTION = "conflict"  # review.services.history.CONFLICT
@@ -97,6 +98,7 @@ def annotation_candidates(
     now: datetime,
     untouched_only: bool = False,
     settings: DatasetSettings | None = None,
+    extras: bool = True,
 ) -> QuerySet[Sample]:
     """Samples `user` could lease to answer, fairest first: fewest answers and leases, then
     oldest, or, in a dataset with a review order, the highest posterior value (then oldest).
@@ -106,12 +108,14 @@ def annotation_candidates(
 
     The k cap is part of the filter but must be checked again under the row lock (the counts
     here may be stale by the time the lock is taken). `settings`: dataset_settings(), when the
-    caller has read them.
+    caller has read them. `extras=False`: the caller knows no sample but the disputed ones is
+    open (queue_counts.open_extras_exist), so the query reads the queue's index by status
+    instead of every row of the dataset.
     """
     qs = Sample.objects.defer("des")
     if dataset is not None:
         qs = qs.filter(dataset=dataset)
-    qs = qs.filter(open_q() | gold_q()).exclude(
+    qs = qs.filter((open_q() | gold_q()) if extras else Q(status=Sample.Status.DISPUTED)).exclude(
         _taken_by_user(user=user, kind=Assignment.Kind.ANNOTATE, now=now)
     )
     settings = dataset_settings() if settings is None else settings
@@ -153,12 +157,20 @@ def untouched_candidate_ids(
     order = ""
     if dataset is not None:
         values["dataset_id"], order = dataset.pk, dataset.review_order
+    # Only disputed samples open: walked by the queue's index, not every row (each with its
+    # DES) up to the first untouched one.
+    extras = open_extras_exist(dataset_id=None if dataset is None else dataset.pk)
     windows = [POSTERIOR_WINDOW, None] if order in POSTERIOR_FIELDS else [None]
     for window in windows:
         rows = fetch(
-            key=f"untouched:{dataset is None}:{order}:{limit}:{window}:{settings}",
+            key=f"untouched:{dataset is None}:{order}:{limit}:{window}:{extras}:{settings}",
             build=partial(
-                _untouched_ids, settings=settings, limit=limit, order=order, window=window
+                _untouched_ids,
+                settings=settings,
+                limit=limit,
+                order=order,
+                window=window,
+                extras=extras,
             ),
             values=values,
         )
@@ -175,11 +187,17 @@ def _untouched_ids(
     limit: int,
     order: str,
     window: int | None,
+    extras: bool,
     dataset_id: int | None = None,
 ) -> QuerySet[Any]:
     dataset = None if dataset_id is None else Dataset(pk=dataset_id, review_order=order)
     candidates = annotation_candidates(
-        user=user_id, dataset=dataset, now=now, untouched_only=True, settings=settings
+        user=user_id,
+        dataset=dataset,
+        now=now,
+        untouched_only=True,
+        settings=settings,
+        extras=extras,
     )
     if window is not None and dataset_id is not None:
         field = POSTERIOR_FIELDS[order].split("__", 1)[1]
@@ -282,16 +300,20 @@ def active_lease(
     qs = Assignment.objects.filter(live_lease_q(now=now), annotator=user, kind=kind)
     if dataset is not None:
         qs = qs.filter(sample__dataset=dataset)
-    return qs.select_related("sample").order_by("leased_at", "id").first()
+    return qs.select_related("sample").defer("sample__des").order_by("leased_at", "id").first()
 
 
 def sample_load(*, sample: Sample, now: datetime) -> tuple[int, int]:
-    """(answers, live annotate leases) on the sample, counted fresh."""
-    answers = Annotation.objects.filter(sample=sample).count()
-    leases = Assignment.objects.filter(
-        live_lease_q(now=now), sample=sample, kind=Assignment.Kind.ANNOTATE
-    ).count()
-    return answers, leases
+    """(answers, live annotate leases) on the sample, counted fresh: one prepared statement."""
+    values = {"sample_id": sample.pk, "now": now}
+    ((answers, leases),) = fetch(key="sample_load", build=_load, values=values)
+    return int(answers), int(leases)
+
+
+def _load(*, sample_id: int, now: datetime) -> QuerySet[Any]:
+    leases = live_leases_count(kind=Assignment.Kind.ANNOTATE, now=now)
+    counted = Sample.objects.filter(pk=sample_id).annotate(answers=answers_count(), leases=leases)
+    return counted.order_by().values_list("answers", "leases")
 
 
 def user_assignments(*, user: Any) -> QuerySet[Assignment]:

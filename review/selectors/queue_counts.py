@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from annotator.models import Sample
 from review.models import QueueCount
@@ -112,3 +112,24 @@ def _buckets() -> QuerySet[QueueCount]:
         .annotate(total=Sum("n"), rows=Count("id"))
         .values_list(*FIELDS, "total", "rows")
     )
+
+
+def open_extras_exist(*, dataset_id: int | None) -> bool:
+    """QueueFigures.has_extras without reading every bucket: one prepared statement that
+    stops at the first bucket of agreed samples picked for a human check or of gold samples
+    not dropped that holds any."""
+    key = f"open_extras:{dataset_id is None}"
+    values = {} if dataset_id is None else {"dataset_id": dataset_id}
+    return bool(fetch(key=key, build=_extra_buckets, values=values))
+
+
+def _extra_buckets(*, dataset_id: int | None = None) -> QuerySet[QueueCount]:
+    agreed, dropped = Sample.Status.AGREED, Sample.Status.DROPPED
+    extras = QueueCount.objects.filter(
+        Q(status=agreed, human_check=True) | (Q(gold=True) & ~Q(status=dropped))
+    )
+    if dataset_id is not None:
+        extras = extras.filter(dataset_id=dataset_id)
+    # PostgreSQL keeps deltas: a bucket holds samples when its rows sum above zero.
+    summed = extras.order_by().values(*FIELDS).annotate(total=Sum("n")).filter(total__gt=0)
+    return summed.values_list("dataset_id")[:1]

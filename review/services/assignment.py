@@ -43,10 +43,11 @@ def expire_stale_leases(*, now: datetime | None = None) -> int:
     """Mark leases past their time as expired (lazily, on the next hand-out); returns how many.
 
     Counting already ignores them; this only makes the status say so. Rows someone else is
-    updating are skipped, so two hand-outs never wait on each other here.
+    updating are skipped, so two hand-outs never wait on each other here. Inside a caller's
+    transaction it takes part in it (no savepoint of its own).
     """
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         ids = list(
             Assignment.objects.select_for_update(skip_locked=True)
             .filter(status=Assignment.Status.ACTIVE, expires_at__lte=now)
@@ -68,10 +69,11 @@ def lease_next_sample(
 
     None when nothing is left for this user (queue done).
     """
-    expire_stale_leases(now=now)
     for attempt in range(ATTEMPTS):
         when = now or timezone.now()
-        assignment, contended = _lease_once(user=user, kind=kind, dataset=dataset, now=when)
+        assignment, contended = _lease_once(
+            user=user, kind=kind, dataset=dataset, now=when, sweep=attempt == 0
+        )
         if assignment is not None or not contended:
             return assignment
         time.sleep(RETRY_PAUSE_S * (attempt + 1))
@@ -79,10 +81,13 @@ def lease_next_sample(
 
 
 def _lease_once(
-    *, user: Any, kind: str, dataset: Dataset | None, now: datetime
+    *, user: Any, kind: str, dataset: Dataset | None, now: datetime, sweep: bool
 ) -> tuple[Assignment | None, bool]:
-    """One attempt; the flag says some candidate was locked by someone else (worth a retry)."""
+    """One attempt; the flag says some candidate was locked by someone else (worth a retry).
+    `sweep`: expire stale leases first, in the same transaction (one write lock on SQLite)."""
     with transaction.atomic():
+        if sweep:
+            expire_stale_leases(now=now)
         # One hand-out per person at a time: two tabs pressing Next get the same lease.
         list(
             get_user_model().objects.select_for_update(no_key=True).filter(pk=user.pk).values("pk")
@@ -148,18 +153,15 @@ def _has_room(*, sample: Sample, user: Any, kind: str, now: datetime) -> bool:
 
 def _take(*, sample: Sample, user: Any, kind: str, now: datetime) -> Assignment:
     expires = now + timedelta(seconds=sample.dataset.lease_seconds)
-    # An expired lease of the same person is renewed in place (one row per sample, person, kind).
-    assignment, _ = Assignment.objects.update_or_create(
-        sample=sample,
-        annotator=user,
-        kind=kind,
-        defaults={
-            "status": Assignment.Status.ACTIVE,
-            "leased_at": now,
-            "expires_at": expires,
-            "finished_at": None,
-        },
-    )
+    # An expired lease of the same person is renewed in place (one row per sample, person, kind);
+    # an UPDATE, then an INSERT when it found none: two statements instead of
+    # update_or_create's locked read and two savepoints. Callers hold the user or sample lock.
+    fields = {"status": Assignment.Status.ACTIVE, "leased_at": now, "expires_at": expires}
+    mine = Assignment.objects.filter(sample=sample, annotator=user, kind=kind)
+    if mine.update(**fields, finished_at=None):
+        assignment = mine.get()
+    else:
+        assignment = Assignment.objects.create(sample=sample, annotator=user, kind=kind, **fields)
     history.record_event(
         sample=sample,
         actor=user,

@@ -26,8 +26,8 @@ EXPECTED = {
     "queue_deep": 8,
     "queue_filtered": 8,
     "own_work": 11,
-    "sample": 26,
-    "save_and_next": 41,
+    "sample": 20,
+    "save_and_next": 35,
 }
 
 
