@@ -5,6 +5,7 @@ from __future__ import annotations
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from annotator.models import (
     CriticVerdict,
@@ -14,6 +15,7 @@ from annotator.models import (
     Region,
     Sample,
     Taxonomy,
+    WorkerHeartbeat,
 )
 from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
 from review.models import Adjudication
@@ -34,6 +36,16 @@ class AdminFactory(UserFactory):
     username = factory.Sequence(lambda n: f"admin{n}")
     is_staff = True
     is_superuser = True
+
+
+class TaxonomyFactory(factory.django.DjangoModelFactory[Taxonomy]):
+    """A small taxonomy of its own (DatasetFactory uses the migration-seeded Mikels 8)."""
+
+    class Meta:
+        model = Taxonomy
+
+    name = factory.Sequence(lambda n: f"taxonomy-{n}")
+    labels = factory.LazyFunction(lambda: ["joy", "anger", "fear"])
 
 
 class DatasetFactory(factory.django.DjangoModelFactory[Dataset]):
@@ -121,3 +133,16 @@ class AdjudicationFactory(factory.django.DjangoModelFactory[Adjudication]):
     background = "snow-covered plain"
     attribute = "excited"
     subject = "person"
+
+
+class WorkerHeartbeatFactory(factory.django.DjangoModelFactory[WorkerHeartbeat]):
+    """A worker seen just now, consuming the default queue."""
+
+    class Meta:
+        model = WorkerHeartbeat
+
+    name = factory.Sequence(lambda n: f"worker{n}@host")
+    queues = factory.LazyFunction(lambda: ["celery"])
+    pid = factory.Sequence(lambda n: n + 1)
+    started_at = factory.LazyFunction(timezone.now)
+    seen_at = factory.LazyAttribute(lambda o: o.started_at)

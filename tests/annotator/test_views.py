@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from annotator.models import WorkerHeartbeat
+from tests.factories import WorkerHeartbeatFactory
 from tests.support.broker import UNREACHABLE_BROKER, broker_at
 
 URL = reverse("healthz")
@@ -26,7 +26,7 @@ def with_broker(settings):
 
 def beat(name: str, queues: list[str], ago: float = 1) -> None:
     seen = timezone.now() - timedelta(seconds=ago)
-    WorkerHeartbeat.objects.create(name=name, queues=queues, pid=1, started_at=seen, seen_at=seen)
+    WorkerHeartbeatFactory.create(name=name, queues=queues, started_at=seen, seen_at=seen)
 
 
 def test_without_a_broker_the_database_is_all_it_needs(client, settings):

@@ -13,6 +13,7 @@ from review.services import des_map_projection
 from review.services.des_map import claim_des_map, compute_des_map, request_des_map
 from review.services.des_map_store import unpack_points
 from tests.factories import DatasetFactory, SampleFactory
+from tests.factories_review import DesMapFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ def test_pca_coordinates_equal_numpy_up_to_sign(monkeypatch) -> None:
     vectors = _vectors(40, 16)
     samples = _samples_with_des(dataset, vectors)
     SampleFactory.create(dataset=dataset, des=None)  # no DES: not on the map
-    des_map = DesMap.objects.create(dataset=dataset)
+    des_map = DesMapFactory.create(dataset=dataset)
     assert compute_des_map(map_id=des_map.pk) == "done"
     des_map.refresh_from_db()
     points = unpack_points(des_map.points)
@@ -59,11 +60,11 @@ def test_unusable_des_are_left_out_and_too_few_fail() -> None:
     good = _samples_with_des(dataset, _vectors(5, 8))
     SampleFactory.create(dataset=dataset, des=b"\x00" * 12)  # another length
     SampleFactory.create(dataset=dataset, des=np.full(8, np.nan, "<f4").tobytes())
-    des_map = DesMap.objects.create(dataset=dataset)
+    des_map = DesMapFactory.create(dataset=dataset)
     compute_des_map(map_id=des_map.pk)
     des_map.refresh_from_db()
     assert unpack_points(des_map.points).ids.tolist() == [s.pk for s in good]
-    empty = DesMap.objects.create(dataset=DatasetFactory.create())
+    empty = DesMapFactory.create(dataset=DatasetFactory.create())
     assert compute_des_map(map_id=empty.pk) == "failed"
     empty.refresh_from_db()
     assert "fewer than two samples" in empty.error
@@ -72,7 +73,7 @@ def test_unusable_des_are_left_out_and_too_few_fail() -> None:
 def test_a_live_claim_makes_a_second_delivery_a_no_op() -> None:
     dataset = DatasetFactory.create()
     _samples_with_des(dataset, _vectors(4, 4))
-    des_map = DesMap.objects.create(dataset=dataset)
+    des_map = DesMapFactory.create(dataset=dataset)
     assert claim_des_map(map_id=des_map.pk) is not None
     assert compute_des_map(map_id=des_map.pk) == "skipped"  # held by a live lease
     DesMap.objects.filter(pk=des_map.pk).update(lease_until=timezone.now())
@@ -108,7 +109,7 @@ def test_umap_map_places_every_sample_and_keeps_clusters_apart() -> None:
     centres = np.array([[0.0] * 16, [12.0] * 16])
     vectors = np.concatenate([rng.normal(size=(30, 16)) + c for c in centres]).astype(np.float32)
     samples = _samples_with_des(dataset, vectors)
-    des_map = DesMap.objects.create(dataset=dataset, method=DesMap.Method.UMAP)
+    des_map = DesMapFactory.create(dataset=dataset, method=DesMap.Method.UMAP)
     assert compute_des_map(map_id=des_map.pk) == "done"
     des_map.refresh_from_db()
     points = unpack_points(des_map.points)

@@ -37,6 +37,7 @@ from tests.factories import (
     SampleFactory,
     UserFactory,
 )
+from tests.factories_review import ConsensusFitFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -141,7 +142,7 @@ def test_request_runs_in_process_and_writes_posteriors(
 
 def test_rater_pulls_and_learned_weights(rated):
     dataset, samples, _, _ = rated
-    fit = ConsensusFit.objects.create(dataset=dataset, labels=list(dataset.taxonomy.labels))
+    fit = ConsensusFitFactory.create(dataset=dataset)
     assert run_consensus_fit(fit_id=fit.pk) == "done"
     fit.refresh_from_db()
     pulls = {pull.key: pull for pull in rater_pulls(sample=samples[1], fit=fit)}
@@ -162,7 +163,7 @@ def test_rater_pulls_and_learned_weights(rated):
 
 def test_claim_is_once_and_a_lapsed_lease_is_taken_over(rated):
     dataset, _, _, _ = rated
-    fit = ConsensusFit.objects.create(dataset=dataset, labels=list(dataset.taxonomy.labels))
+    fit = ConsensusFitFactory.create(dataset=dataset)
     assert claim_consensus_fit(fit_id=fit.pk) is not None
     assert claim_consensus_fit(fit_id=fit.pk) is None  # a second delivery while it runs
     assert run_consensus_fit(fit_id=fit.pk) == "skipped"
@@ -174,13 +175,13 @@ def test_claim_is_once_and_a_lapsed_lease_is_taken_over(rated):
 
 def test_a_new_fit_replaces_the_previous_rows(rated):
     dataset, samples, _, _ = rated
-    first = ConsensusFit.objects.create(dataset=dataset, labels=list(dataset.taxonomy.labels))
+    first = ConsensusFitFactory.create(dataset=dataset)
     run_consensus_fit(fit_id=first.pk)
     Annotation.objects.filter(sample=samples[7]).delete()
     for model in ("gpt", "gem", "emovit"):
         samples[7].proposals.filter(model_name=model).delete()
     samples[7].verdicts.all().delete()
-    second = ConsensusFit.objects.create(dataset=dataset, labels=list(dataset.taxonomy.labels))
+    second = ConsensusFitFactory.create(dataset=dataset)
     assert run_consensus_fit(fit_id=second.pk) == "done"
     rows = SamplePosterior.objects.filter(dataset=dataset)
     assert rows.count() == 7 and set(rows.values_list("fit_id", flat=True)) == {second.pk}
@@ -190,7 +191,7 @@ def test_a_new_fit_replaces_the_previous_rows(rated):
 
 def test_unknown_method_fails_the_fit_with_its_reason(rated):
     dataset, _, _, _ = rated
-    fit = ConsensusFit.objects.create(dataset=dataset, method="nope", labels=[])
+    fit = ConsensusFitFactory.create(dataset=dataset, method="nope", labels=[])
     assert run_consensus_fit(fit_id=fit.pk) == "failed"
     fit.refresh_from_db()
     assert fit.status == ConsensusFit.Status.FAILED and "nope" in fit.error
@@ -205,7 +206,7 @@ def test_refit_is_due_after_new_answers_and_the_interval(rated, settings):
     assert not refit_due(dataset=dataset, now=now)  # never fitted, review order by id
     dataset.review_order = "entropy"
     assert refit_due(dataset=dataset, now=now)
-    fit = ConsensusFit.objects.create(dataset=dataset, labels=list(dataset.taxonomy.labels))
+    fit = ConsensusFitFactory.create(dataset=dataset)
     assert not refit_due(dataset=dataset, now=now)  # one is waiting
     run_consensus_fit(fit_id=fit.pk)
     later = now + timedelta(minutes=11)
@@ -236,7 +237,7 @@ def test_beat_refits_where_due_and_resends_a_lost_fit(
     fit = ConsensusFit.objects.get(dataset=dataset)
     assert fit.status == ConsensusFit.Status.DONE
     assert refit_stale_consensus() == 0  # just fitted, nobody answered since
-    lost = ConsensusFit.objects.create(dataset=dataset, labels=list(dataset.taxonomy.labels))
+    lost = ConsensusFitFactory.create(dataset=dataset)
     ConsensusFit.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(minutes=5))
     assert refit_stale_consensus() == 0  # the lost one is sent again instead of a new one
     lost.refresh_from_db()
