@@ -4,10 +4,11 @@ faster).
 
 Data: N EmoVerse records (2 model proposals each, about 30% disagreeing, a 1024-d DES, one box
 per proposal, a critic verdict on a tenth), naming `--images` distinct 640x480 JPEGs. EmoReview
-imports the JSONL file (import_samples_file, in this process: its CPU time); Label Studio gets
-the same records as tasks (data: image, source, DES; one prediction per model with the emotion,
-confidence, B-A-S, description and box, as our export writes them) through its import API in
-`--ls-chunk` tasks per request (its server's CPU time, from /proc).
+imports the JSONL file (import_samples_file, in this process: its CPU time and its parse
+workers'); Label Studio gets the same records as tasks (data: image, source, DES; one
+prediction per model with the emotion, confidence, B-A-S, description and box, as our export
+writes them) through its import API in `--ls-chunk` tasks per request (its server's CPU time,
+from /proc).
 
 Servers: EmoReview under gunicorn as docker/entrypoint.sh starts it (bench/_queue_load.py),
 Label Studio 1.23 on its default SQLite under gunicorn (bench/_labelstudio.py), both with
