@@ -31,6 +31,8 @@ TRIPLET_MAX_LENGTH = 300  # background, attribute, subject: the columns' max_len
 
 LABEL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Label))
 TEXT_FIELDS = LABEL_FIELDS[2:]  # the triplet and notes: optional, "" when left blank
+# What a machine's proposal and a blind answer keep of a label: no notes.
+LABEL_FIELDS_NO_NOTES = tuple(name for name in LABEL_FIELDS if name != "notes")
 
 
 def label_from(data: Mapping[str, Any]) -> Label:

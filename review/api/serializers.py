@@ -9,7 +9,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample
-from review.labels import LABEL_FIELDS, TRIPLET_MAX_LENGTH, label_from
+from review.labels import LABEL_FIELDS, LABEL_FIELDS_NO_NOTES, TRIPLET_MAX_LENGTH, label_from
 from review.limits import NOTES_MAX_LENGTH
 from review.models import Adjudication, Annotation, Assignment, AuditEvent
 from review.validators import ID_MAX, INT_MAX
@@ -106,18 +106,7 @@ class AnswerSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Annotation
-        fields = [
-            "annotator",
-            "emotion",
-            "value_number",
-            "confidence",
-            "background",
-            "attribute",
-            "subject",
-            "notes",
-            "source",
-            "created_at",
-        ]
+        fields = ["annotator", *LABEL_FIELDS, "value_number", "source", "created_at"]
 
 
 class LeaseSerializer(serializers.ModelSerializer):
@@ -148,15 +137,7 @@ class QueueItemSerializer(serializers.ModelSerializer):
 class ProposalSerializer(serializers.ModelSerializer):
     class Meta:
         model = Proposal
-        fields = [
-            "model_name",
-            "description",
-            "emotion",
-            "confidence",
-            "background",
-            "attribute",
-            "subject",
-        ]
+        fields = ["model_name", "description", *LABEL_FIELDS_NO_NOTES]
 
 
 class CriticSerializer(serializers.ModelSerializer):

@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotator.models import Sample
-from review.labels import LABEL_FIELDS, Label, label_of
+from review.labels import LABEL_FIELDS_NO_NOTES, Label, label_of
 from review.models import Annotation, Assignment, BlindAnswer, Draft
 from review.services import history
 from review.services.adjudication import MAX_TIME_SPENT_MS, check_label
@@ -28,7 +28,6 @@ from review.services.consensus import AnswerOutcome, submit_answer
 
 BLIND_ANSWER = "blind_answer"  # the audit event of a commit (the sample's history shows it)
 OPEN_LEASE = (Assignment.Status.ACTIVE, Assignment.Status.EXPIRED)
-BLIND_FIELDS = tuple(name for name in LABEL_FIELDS if name != "notes")  # what BlindAnswer keeps
 
 
 def commit_blind_answer(
@@ -110,7 +109,7 @@ def _check_answering(*, sample: Sample, annotator: Any) -> None:
 
 def _blind_fields(*, sample: Sample, label: Label, time_spent_ms: int) -> dict[str, Any]:
     return {
-        **{name: getattr(label, name) for name in BLIND_FIELDS},
+        **{name: getattr(label, name) for name in LABEL_FIELDS_NO_NOTES},
         # What the page reveals next: anchoring is measured against this suggestion.
         "suggested_emotion": sample.suggested_emotion,
         "time_spent_ms": min(max(time_spent_ms, 0), MAX_TIME_SPENT_MS),
@@ -118,5 +117,5 @@ def _blind_fields(*, sample: Sample, label: Label, time_spent_ms: int) -> dict[s
 
 
 def _event(blind: BlindAnswer) -> dict[str, Any]:
-    fields = (*BLIND_FIELDS, "suggested_emotion")
+    fields = (*LABEL_FIELDS_NO_NOTES, "suggested_emotion")
     return {name: getattr(blind, name) for name in fields}
