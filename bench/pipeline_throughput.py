@@ -1,6 +1,8 @@
 """Pipeline orchestration overhead: samples per second through annotate -> verify -> critic.
 
-A setting is pool:concurrency[xN][+unit][+typed|+batch]: N worker processes; "+unit" sends every
+A setting is pool:concurrency[xN][+unit][+typed|+batch][@REF]: N worker processes; "@REF" runs
+the workers on the code of git commit REF (`git archive`d to a temporary folder: the baseline of
+a change, measured in the same run; the schema must be the same); "+unit" sends every
 unit as its own task (PIPELINE_CHUNK_UNITS=1: the grain before chunks, the baseline), plain
 settings send model-stage units PIPELINE_CHUNK_UNITS (16) to a task (annotator/pipeline/runs/
 chunk.py); "+typed" runs the workers with EMOREVIEW_OPENAI_TYPED_CALLS=1 (chat.completions.create
@@ -15,7 +17,7 @@ work is skipped. Needs PostgreSQL and Redis:
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \\
     CELERY_BROKER_URL=redis://127.0.0.1:6379/14 \\
-    .venv/bin/python bench/pipeline_throughput.py [--samples 300] [--pools threads prefork]
+    .venv/bin/python bench/pipeline_throughput.py [--settings threads:8x2@HEAD~3 ...]
 
 A throwaway database (emoreview_bench_<pid>) is created next to DATABASE_URL's and dropped at
 the end; the broker's Redis database is flushed before each setting, so give it one of its own.
@@ -81,7 +83,8 @@ def parse_args() -> argparse.Namespace:
             "threads:8+unit", "threads:8", "threads:8x2+unit+typed", "threads:8x2+unit",
             "threads:8x2", "threads:8x2+unit+batch", "threads:8x2+batch",
         ],
-        help="pool:concurrency[xN][+unit][+typed|+batch]: N worker processes; see the docstring",
+        help="pool:concurrency[xN][+unit][+typed|+batch][@REF]: N worker processes, on the code "
+        "of commit REF; see the docstring",
     )  # fmt: skip
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
     parser.add_argument(
@@ -153,15 +156,15 @@ def responder(body: dict[str, Any]) -> Any:
 
 
 @contextmanager
-def workers(pool: str, concurrency: int, count: int, env: dict[str, str]):
-    """`count` worker processes, each `--pool pool -c concurrency`, on every queue; yields
-    their pids."""
+def workers(pool: str, concurrency: int, count: int, env: dict[str, str], code: Path):
+    """`count` worker processes, each `--pool pool -c concurrency`, on every queue, running the
+    code in `code`; yields their pids."""
     with ExitStack() as stack:
-        yield [stack.enter_context(_worker(pool, concurrency, env)).pid for _ in range(count)]
+        yield [stack.enter_context(_worker(pool, concurrency, env, code)).pid for _ in range(count)]
 
 
 @contextmanager
-def _worker(pool: str, concurrency: int, env: dict[str, str]):
+def _worker(pool: str, concurrency: int, env: dict[str, str], code: Path):
     from annotator.celery import app
 
     hostname = f"bench-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
@@ -171,7 +174,7 @@ def _worker(pool: str, concurrency: int, env: dict[str, str]):
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
     log = tempfile.NamedTemporaryFile(prefix="bench-worker-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, cwd=code, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while not app.control.ping(destination=[hostname], timeout=0.5):
@@ -205,25 +208,40 @@ def tree_cpu(pids: list[int]) -> float:
     return total
 
 
-def parse_setting(text: str) -> tuple[str, int, int, str, str]:
-    """ "threads:4" -> ("threads", 4, 1, "bytes", "chunk");
-    "threads:4x2+unit+batch" -> ("threads", 4, 2, "batch", "unit")."""
+def parse_setting(text: str) -> tuple[str, int, int, str, str, str]:
+    """ "threads:4" -> ("threads", 4, 1, "bytes", "chunk", "");
+    "threads:4x2+unit+batch@abc123" -> ("threads", 4, 2, "batch", "unit", "abc123")."""
+    text, _, ref = text.partition("@")
     text, *flags = text.split("+")
     pool, _, rest = text.partition(":")
     concurrency, _, count = rest.partition("x")
     calls = next((flag for flag in flags if flag in ("typed", "batch")), "bytes")
     grain = "unit" if "unit" in flags else "chunk"
-    return pool, int(concurrency), int(count or 1), calls, grain
+    return pool, int(concurrency), int(count or 1), calls, grain, ref
+
+
+def code_tree(ref: str, ctx: dict[str, Any]) -> Path:
+    """The repository at commit `ref`, extracted once a run (the working tree for "")."""
+    if not ref:
+        return REPO
+    folder = ctx["images"].parent / f"code-{ref.replace('/', '_').replace('~', '_')}"
+    if not folder.exists():
+        folder.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", ref], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
 
 
 @contextmanager
-def beat(env: dict[str, str], folder: Path):
+def beat(env: dict[str, str], folder: Path, code: Path):
     """celery beat, polling batch mode's batches every second."""
     command = [
         sys.executable, "-m", "celery", "-A", "annotator", "beat", "--loglevel", "WARNING",
         "--schedule", str(folder / f"beat-{uuid.uuid4().hex[:6]}"),
     ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=code, env=env, stdout=subprocess.DEVNULL)
     try:
         yield process
     finally:
@@ -237,9 +255,9 @@ def measure(setting: str, *, args: argparse.Namespace, ctx: dict[str, Any]) -> l
     from annotator.pipeline.config import load_pipeline_config
     from annotator.services.pipeline_runs import launch_pipeline_run, start_pipeline_run
 
-    pool, concurrency, count, calls, grain = parse_setting(setting)
+    pool, concurrency, count, calls, grain, ref = parse_setting(setting)
     app.control.purge()
-    name = f"bench-{setting.replace(':', '-').replace('+', '-')}"
+    name = f"bench-{setting.replace(':', '-').replace('+', '-').replace('@', '-')}"
     warm_up = make_dataset(f"{name}-warm-up", ctx["images"], 4 * concurrency * count)
     dataset = make_dataset(name, ctx["images"], args.samples)
     config = load_pipeline_config(path=ctx["batch_config" if calls == "batch" else "config"])
@@ -247,6 +265,7 @@ def measure(setting: str, *, args: argparse.Namespace, ctx: dict[str, Any]) -> l
     if grain == "unit":
         env["PIPELINE_CHUNK_UNITS"] = "1"
     env["PIPELINE_BATCH_POLL_SECONDS"] = "1"
+    code = code_tree(ref, ctx)
 
     def run_to_end(started: Any) -> float:
         """Dispatch, wait until done; returns the dispatch time."""
@@ -260,9 +279,9 @@ def measure(setting: str, *, args: argparse.Namespace, ctx: dict[str, Any]) -> l
         return dispatched
 
     with ExitStack() as stack:
-        pids = stack.enter_context(workers(pool, concurrency, count, env))
+        pids = stack.enter_context(workers(pool, concurrency, count, env, code))
         if calls == "batch":
-            stack.enter_context(beat(env, ctx["images"].parent))
+            stack.enter_context(beat(env, ctx["images"].parent, code))
         # Each worker process (and pool child) imports the adapters and opens its clients and
         # database connection on its first units: a warm-up run, so the table shows the steady
         # state.
@@ -280,7 +299,7 @@ def measure(setting: str, *, args: argparse.Namespace, ctx: dict[str, Any]) -> l
     return [
         pool, concurrency, count, grain, calls, args.samples, units, round(wall, 2), *rates,
         round(dispatched, 2), round(worker_cpu, 1), round(1000 * worker_cpu / args.samples, 1),
-        failed,
+        failed, ref or "tree",
     ]  # fmt: skip
 
 
@@ -311,6 +330,10 @@ def profile_chunks(*, args: argparse.Namespace, ctx: dict[str, Any]) -> None:
             refs += execute_chunk(stage=stage, unit_ids=ids).next_units
 
     drive(16, "profile-warm-up")
+    begin = time.process_time()
+    drive(args.samples, "unprofiled")
+    cpu = time.process_time() - begin
+    print(f"unprofiled: {cpu:.2f} s CPU, {1000 * cpu / args.samples:.1f} ms a sample")
     profiler = cProfile.Profile(time.process_time)
     begin = time.process_time()
     profiler.runcall(drive, args.samples, "profile")
@@ -355,19 +378,21 @@ def main() -> None:
     headers = [
         "pool", "concurrency", "processes", "grain", "calls", "samples", "units", "wall s",
         "samples/s", "units/s", "dispatch s", "worker CPU s", "worker CPU ms/sample", "failed",
+        "code",
     ]  # fmt: skip
     print_table(headers, rows)
     print_ratios(rows)
+    print_code_ratios(rows)
     print(f"after: {load()}")
 
 
 def print_ratios(rows: list[list[Any]]) -> None:
     """Each chunk setting against its +unit baseline of the same run (same pool, processes,
     calls): samples/s and worker CPU a sample."""
-    baseline = {(r[0], r[1], r[2], r[4]): r for r in rows if r[3] == "unit"}
+    baseline = {(r[0], r[1], r[2], r[4], r[14]): r for r in rows if r[3] == "unit"}
     ratios = []
     for row in rows:
-        base = baseline.get((row[0], row[1], row[2], row[4]))
+        base = baseline.get((row[0], row[1], row[2], row[4], row[14]))
         if row[3] == "chunk" and base is not None:
             ratios.append([
                 f"{row[0]}:{row[1]}x{row[2]} {row[4]}", base[8], row[8], round(row[8] / base[8], 2),
@@ -383,3 +408,22 @@ def print_ratios(rows: list[list[Any]]) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def print_code_ratios(rows: list[list[Any]]) -> None:
+    """Each setting on the working tree against the same setting on a commit (@REF)."""
+    baseline = {tuple(r[:5]): r for r in rows if r[14] != "tree"}
+    ratios = []
+    for row in rows:
+        base = baseline.get(tuple(row[:5]))
+        if row[14] == "tree" and base is not None:
+            ratios.append([
+                f"{row[0]}:{row[1]}x{row[2]} {row[3]} {row[4]}", base[14], base[8], row[8],
+                round(row[8] / base[8], 2), base[12], row[12], round(row[12] / base[12], 2),
+            ])  # fmt: skip
+    if ratios:
+        print_table(
+            ["setting", "commit", "its samples/s", "tree samples/s", "ratio",
+             "its CPU ms/sample", "tree CPU ms/sample", "CPU ratio"],
+            ratios,
+        )  # fmt: skip

@@ -166,6 +166,10 @@ def _claim_sql(many: bool = False) -> tuple[str, list[list[tuple[str, Any]]]]:
     return sql, columns
 
 
+_SHARED = (PipelineRun, Dataset, Taxonomy)  # read-only for the units: one instance a chunk
+Shared = tuple[type[Model], Any]  # (model, primary key)
+
+
 def _claim_postgresql(
     unit_id: int | list[int], now: datetime, holder: str, takeover_from: str | None
 ) -> list[StageResult]:
@@ -177,17 +181,30 @@ def _claim_postgresql(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return [_build(list(row), columns) for row in rows]
+    shared: dict[Shared, Model] = {}
+    return [_build(list(row), columns, shared) for row in rows]
 
 
-def _build(row: list[Any], columns: list[list[tuple[str, Any]]]) -> StageResult:
+def _build(
+    row: list[Any], columns: list[list[tuple[str, Any]]], shared: dict[Shared, Model]
+) -> StageResult:
+    """The unit and its run, sample, dataset and taxonomy from one row; the run, dataset and
+    taxonomy that `shared` has already (from another unit of the chunk) are not parsed again
+    (the run's config is JSON)."""
     instances = []
+    offset = 0
     for (_, model, _), group in zip(_LOADED, columns, strict=True):
-        values = [row.pop(0) for _ in group]
+        values, offset = row[offset : offset + len(group)], offset + len(group)
+        key = (model, values[0])  # the primary key: the first concrete field
+        if model in _SHARED and key in shared:
+            instances.append(shared[key])
+            continue
         for index, (_, field) in enumerate(group):
             if hasattr(field, "from_db_value"):  # JSON text from the database
                 values[index] = field.from_db_value(values[index], None, connection)
-        instances.append(model.from_db(connection.alias, [f.attname for _, f in group], values))
+        instance = model.from_db(connection.alias, [f.attname for _, f in group], values)
+        shared[key] = instance
+        instances.append(instance)
     unit, run, sample, dataset, taxonomy = instances
     assert isinstance(unit, StageResult) and isinstance(run, PipelineRun)
     assert isinstance(sample, Sample) and isinstance(dataset, Dataset)
