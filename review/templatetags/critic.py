@@ -1,5 +1,7 @@
 """How the critic panel lists its checks: in the prompt's order whatever order the database
-kept the JSON keys in (PostgreSQL's jsonb sorts them by length, SQLite keeps them)."""
+kept the JSON keys in (PostgreSQL's jsonb sorts them by length, SQLite keeps them), and only
+the yes/no answers: the same JSON keeps bookkeeping such as an imported verdict's "origin" or
+a restorer's name, which are no checks."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ register = template.Library()
 
 
 @register.filter(name="ordered_checks")
-def ordered_checks(checks: Mapping[str, bool | None]) -> list[tuple[str, bool | None]]:
-    known = [(name, checks[name]) for name in CHECKS if name in checks]
-    others = sorted((name, answer) for name, answer in checks.items() if name not in CHECKS)
+def ordered_checks(checks: Mapping[str, object]) -> list[tuple[str, bool | None]]:
+    answers = {name: a for name, a in checks.items() if a is None or isinstance(a, bool)}
+    known = [(name, answers[name]) for name in CHECKS if name in answers]
+    others = sorted((name, a) for name, a in answers.items() if name not in CHECKS)
     return known + others
