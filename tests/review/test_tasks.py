@@ -21,15 +21,11 @@ from tests.support.masks import (  # noqa: F401 (fixtures)
     inline_tasks,
     make_annotator,
     make_scene_sample,
+    scene_sample,
     tiny_sam,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def sample(images_root):
-    return make_scene_sample(images_root)
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """Shared pieces of the click-to-refine mask tests: a scene on disk, the tiny SAM chosen by
 settings through its real checkpoint path, and tasks run inline.
 
-Import the fixtures into a test module to use them.
+Import the fixtures into a test module to use them: scene_sample (the fixture `sample`: the
+scene as a sample of a k = 1 dataset), scene_annotator (the fixture `person`: an annotator holding
+its lease), grabcut, tiny_sam, inline_tasks.
 """
 
 from __future__ import annotations
@@ -59,6 +61,23 @@ def make_annotator(*samples: Sample, **fields: object):
             sample=sample, annotator=user, expires_at=timezone.now() + timedelta(hours=1)
         )
     return user
+
+
+@pytest.fixture(name="sample")
+def scene_sample(images_root: Path) -> Sample:
+    return make_scene_sample(images_root)
+
+
+@pytest.fixture(name="person")
+def scene_annotator(sample: Sample):
+    return make_annotator(sample)
+
+
+@pytest.fixture
+def grabcut(settings) -> None:
+    """The demo's segmenter (needs OpenCV)."""
+    pytest.importorskip("cv2")
+    settings.SEGMENTER = "grabcut"
 
 
 def write_tiny_checkpoint(path: Path) -> Path:

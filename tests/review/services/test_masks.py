@@ -31,24 +31,14 @@ from review.services.masks import (
 from tests.factories import RegionFactory, UserFactory
 from tests.support.masks import (  # noqa: F401 (fixtures)
     inline_tasks,
-    make_annotator,
-    make_scene_sample,
     reference_masks,
+    scene_annotator,
+    scene_sample,
     tiny_sam,
     write_scene,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.ml]
-
-
-@pytest.fixture
-def sample(images_root):
-    return make_scene_sample(images_root)
-
-
-@pytest.fixture
-def person(sample):
-    return make_annotator(sample)
 
 
 def _click(sample, person, x, y, label=1, role="subject", **kwargs):

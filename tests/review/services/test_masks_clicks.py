@@ -19,30 +19,15 @@ from review.services.masks import (
     undo_mask_edit,
 )
 from tests.support.masks import (  # noqa: F401 (fixtures)
+    grabcut,
     inline_tasks,
-    make_annotator,
-    make_scene_sample,
+    scene_annotator,
+    scene_sample,
 )
 
 pytestmark = pytest.mark.django_db
 
 CLICKS = [Click(150.0, 100.0, 1), Click(160.0, 110.0, 1), Click(20.0, 20.0, 0)]
-
-
-@pytest.fixture
-def sample(images_root):
-    return make_scene_sample(images_root)
-
-
-@pytest.fixture
-def person(sample):
-    return make_annotator(sample)
-
-
-@pytest.fixture
-def grabcut(settings):
-    pytest.importorskip("cv2")
-    settings.SEGMENTER = "grabcut"
 
 
 def _add(sample, person, clicks, **kwargs):

@@ -14,16 +14,11 @@ from review.services.masks import Click, accept_mask, add_mask_edit, undo_mask_e
 from tests.factories import RegionFactory
 from tests.support.masks import (  # noqa: F401 (fixtures)
     make_annotator,
-    make_scene_sample,
+    scene_sample,
     tiny_sam,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.ml]
-
-
-@pytest.fixture
-def sample(images_root):
-    return make_scene_sample(images_root)
 
 
 def _click(sample, person, x, y, label=1):
