@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotator.models import Dataset
+from annotator.selectors.datasets import dataset_by_name
 from review.selectors.anchoring import anchoring
 from review.selectors.audit import AuditFilters, audit_figures
 
@@ -43,7 +43,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print every figure as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        dataset = Dataset.objects.select_related("taxonomy").filter(name=options["dataset"]).first()
+        dataset = dataset_by_name(name=options["dataset"])
         if dataset is None:
             raise CommandError(f"no dataset {options['dataset']!r}")
         filters = AuditFilters(
