@@ -109,6 +109,7 @@ def people_work(*, dataset: Any, annotators: list[Any]) -> None:
     from django.utils import timezone
 
     from annotator.models import Sample
+    from review.labels import Label
     from review.models import Assignment
     from review.services.consensus import submit_answer
 
@@ -120,7 +121,7 @@ def people_work(*, dataset: Any, annotators: list[Any]) -> None:
                 sample=sample, annotator=person, kind=Assignment.Kind.ANNOTATE,
                 status=Assignment.Status.ACTIVE, expires_at=timezone.now() + timedelta(hours=1),
             )  # fmt: skip
-            submit_answer(sample=sample, annotator=person, emotion=emotion, confidence=7.0)
+            submit_answer(sample=sample, annotator=person, label=Label(emotion, 7.0))
 
 
 def build(count: int) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from annotator.models import Proposal, Sample
+from review.labels import Label
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
 from review.services.assignment import lease_next_sample
 from review.services.consensus import submit_answer
@@ -59,7 +60,7 @@ def world(client, settings):
     for sample in Sample.objects.filter(status="disputed").order_by("-id")[:3]:
         for person, emotion in zip(people[:2], ["awe", "fear"], strict=True):
             lease(sample, person)  # two answers that disagree: waits for an adjudicator
-            submit_answer(sample=sample, annotator=person, emotion=emotion, confidence=7.0)
+            submit_answer(sample=sample, annotator=person, label=Label(emotion, 7.0))
     reviewer = member(AUDITOR, ADJUDICATOR)
     return {"dataset": ds, "annotator": people[2], "reviewer": reviewer}
 
