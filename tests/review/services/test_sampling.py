@@ -1,4 +1,4 @@
-"""Seeded human-check sampling (stable across runs) and drafts."""
+"""Seeded human-check sampling (stable across runs), and its command."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from annotator.models import Sample
-from review.models import AuditEvent, Draft
-from review.services.drafts import discard_draft, save_draft
+from review.models import AuditEvent
 from review.services.sampling import select_human_checks
 from tests.factories import DatasetFactory, SampleFactory
 from tests.review.team import answer, member
@@ -65,13 +64,3 @@ def test_command_prints_the_report_and_names_bad_input(agreed):
         call_command("select_human_checks", "--dataset", "nope")
     with pytest.raises(CommandError, match="--share"):
         call_command("select_human_checks", "--dataset", "sampled", "--share", "2")
-
-
-def test_drafts_keep_only_form_fields_and_replace_each_other():
-    sample, person = SampleFactory.create(), member()
-    save_draft(sample=sample, author=person, data={"emotion": "awe", "evil": "x"}, base_version=2)
-    draft = save_draft(sample=sample, author=person, data={"emotion": "fear", "notes": "n"})
-    assert Draft.objects.count() == 1
-    assert draft.data == {"emotion": "fear", "notes": "n"} and draft.base_version == 0
-    assert discard_draft(sample=sample, author=person)
-    assert not discard_draft(sample=sample, author=person)
