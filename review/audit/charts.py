@@ -94,6 +94,16 @@ def heatmap(
                     dark=share > 0.55,
                 )
             )
+    legend = f"rows: {row_name}, columns: {column_name}"
+    add_grid_labels(chart, labels=labels, left=left, top=top, cell=cell, legend=legend)
+    return chart
+
+
+def add_grid_labels(
+    chart: Chart, *, labels: Sequence[str], left: float, top: float, cell: float, legend: str
+) -> None:
+    """A square grid's labels: each row's at its left, each column's rotated above it, and
+    the legend under the grid."""
     for i, label in enumerate(labels):
         chart.labels.append(AxisLabel(x=left - 6, y=top + i * cell + cell / 2 + 4, text=label))
         chart.labels.append(
@@ -101,15 +111,8 @@ def heatmap(
                 x=left + i * cell + cell / 2, y=top - 6, text=label, anchor="start", rotate=True
             )
         )
-    chart.labels.append(
-        AxisLabel(
-            x=left,
-            y=top + cell * k + 20,
-            text=f"rows: {row_name}, columns: {column_name}",
-            anchor="start",
-        )
-    )
-    return chart
+    below = top + cell * len(labels) + 20
+    chart.labels.append(AxisLabel(x=left, y=below, text=legend, anchor="start"))
 
 
 def reliability(

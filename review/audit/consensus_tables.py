@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from review.audit.charts import AxisLabel, Chart, Mark, shade
+from review.audit.charts import Chart, Mark, add_grid_labels, shade
 from review.audit.tables import Cell, Table, count, share, text
 from review.selectors.audit_latent import ConsensusAudit, RaterReliability
 
@@ -111,18 +111,8 @@ def probability_heatmap(*, title: str, labels: list[str], matrix: list[list[floa
                     text_x=x + (cell - 1) / 2, text_y=y + cell / 2 + 4, dark=p > 0.55,
                 )
             )  # fmt: skip
-    for i, label in enumerate(labels):
-        chart.labels.append(AxisLabel(x=left - 6, y=top + i * cell + cell / 2 + 4, text=label))
-        chart.labels.append(
-            AxisLabel(
-                x=left + i * cell + cell / 2, y=top - 6, text=label, anchor="start", rotate=True
-            )
-        )
-    chart.labels.append(
-        AxisLabel(
-            x=left, y=top + cell * k + 20, text="rows: truth, columns: says (%)", anchor="start"
-        )
-    )
+    legend = "rows: truth, columns: says (%)"
+    add_grid_labels(chart, labels=labels, left=left, top=top, cell=cell, legend=legend)
     return chart
 
 
