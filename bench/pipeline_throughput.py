@@ -406,24 +406,25 @@ def print_ratios(rows: list[list[Any]]) -> None:
         )  # fmt: skip
 
 
-if __name__ == "__main__":
-    main()
-
-
 def print_code_ratios(rows: list[list[Any]]) -> None:
-    """Each setting on the working tree against the same setting on a commit (@REF)."""
-    baseline = {tuple(r[:5]): r for r in rows if r[14] != "tree"}
+    """A setting on other code against the same setting's first row (on its @REF, or the
+    working tree): a change against its baseline."""
+    baseline: dict[tuple[Any, ...], list[Any]] = {}
     ratios = []
     for row in rows:
-        base = baseline.get(tuple(row[:5]))
-        if row[14] == "tree" and base is not None:
+        base = baseline.setdefault(tuple(row[:5]), row)
+        if row[14] != base[14]:
             ratios.append([
-                f"{row[0]}:{row[1]}x{row[2]} {row[3]} {row[4]}", base[14], base[8], row[8],
+                f"{row[0]}:{row[1]}x{row[2]} {row[3]} {row[4]}", base[14], row[14], base[8], row[8],
                 round(row[8] / base[8], 2), base[12], row[12], round(row[12] / base[12], 2),
             ])  # fmt: skip
     if ratios:
         print_table(
-            ["setting", "commit", "its samples/s", "tree samples/s", "ratio",
-             "its CPU ms/sample", "tree CPU ms/sample", "CPU ratio"],
+            ["setting", "baseline", "code", "its samples/s", "samples/s", "ratio",
+             "its CPU ms/sample", "CPU ms/sample", "CPU ratio"],
             ratios,
         )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -184,3 +184,18 @@ def test_a_chunks_calls_run_on_the_process_pool(tmp_path, server, settings):
 
     assert PipelineRun.objects.get(pk=started.run.pk).status == PipelineRun.Status.DONE
     assert statuses["done"] == len(server.calls)  # one call per unit, every unit recorded
+
+
+def test_a_chunks_units_share_one_run_dataset_and_taxonomy_read(tmp_path, server):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement claim is PostgreSQL's")
+    started = start(tmp_path, server, "shared", count=3)
+
+    units = claim_units(unit_ids=[ref.id for ref in started.report.start])
+
+    assert len(units) == 6 and len({unit.sample_id for unit in units}) == 3
+    assert len({id(unit.run) for unit in units}) == 1  # its config parsed once
+    assert len({id(unit.sample.dataset.taxonomy) for unit in units}) == 1
+    assert units[0].run.config == PipelineRun.objects.get(pk=started.run.pk).config
