@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _eager_tasks():
     """Run tasks in this process even when CELERY_BROKER_URL is set (the real worker has its
-    own test, tests/test_celery_worker.py)."""
+    own test, tests/integration/test_celery_worker.py)."""
     conf = tasks.reverify_samples.app.conf
     before = conf.task_always_eager
     conf.task_always_eager = True

@@ -1,5 +1,5 @@
 """The export job tasks: registered under their names, on beat's schedule, and the task body
-runs the job (eagerly here: the real worker runs in tests/test_export_faults.py)."""
+runs the job (eagerly here: the real worker runs in tests/integration/test_export_faults.py)."""
 
 from __future__ import annotations
 

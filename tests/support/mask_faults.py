@@ -1,10 +1,10 @@
 """Kill real Celery workers (SIGKILL) in the middle of mask edits and see every edit through.
 
-Used by tests/test_mask_faults.py and bench/faults.py, with the test database and Redis broker
-(tests/support/celery_worker.py). The workers run tests/support/fault_settings.py: GrabCut that
-sleeps FAULT_SEGMENT_SECONDS first, so that a kill lands while an edit is claimed. The process
-calling run_mask_faults plays Celery beat: it runs resend_stuck_mask_edits() every SWEEP_EVERY
-seconds, as beat would (or as the waiting pages' polls do).
+Used by tests/integration/test_mask_faults.py and bench/faults.py, with the test database and
+Redis broker (tests/support/celery_worker.py). The workers run tests/support/fault_settings.py:
+GrabCut that sleeps FAULT_SEGMENT_SECONDS first, so that a kill lands while an edit is claimed.
+The process calling run_mask_faults plays Celery beat: it runs resend_stuck_mask_edits() every
+SWEEP_EVERY seconds, as beat would (or as the waiting pages' polls do).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from annotator.models import Sample
+from review.labels import Label
 from review.roles import ADJUDICATOR, ANNOTATOR
 from review.selectors.export import SCOPE_DECIDED
 from review.services.adjudication import adjudicate_sample, undo_last_decision
@@ -26,7 +27,7 @@ def _rows(ds) -> dict[str, dict]:
 
 def _answer(sample, person, emotion):
     lease(sample, person)
-    submit_answer(sample=sample, annotator=person, emotion=emotion, confidence=8.0)
+    submit_answer(sample=sample, annotator=person, label=Label(emotion=emotion, confidence=8.0))
 
 
 def test_decided_by_is_consensus_or_adjudicator_with_the_people():
@@ -42,11 +43,7 @@ def test_decided_by_is_consensus_or_adjudicator_with_the_people():
     adjudicate_sample(
         sample=split,
         annotator=judge,
-        emotion="fear",
-        confidence=6.0,
-        background="",
-        attribute="",
-        subject="",
+        label=Label(emotion="fear", confidence=6.0),
         base_version=0,
     )
     rows = _rows(ds)
@@ -66,11 +63,7 @@ def test_an_undone_version_is_not_exported():
         adjudicate_sample(
             sample=sample,
             annotator=judge,
-            emotion=emotion,
-            confidence=5.0,
-            background="",
-            attribute="",
-            subject="",
+            label=Label(emotion=emotion, confidence=5.0),
             base_version=base,
         )
     undo_last_decision(sample=sample, actor=judge, version=2)

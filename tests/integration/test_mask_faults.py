@@ -24,7 +24,12 @@ from tests.support.celery_worker import running_worker
 from tests.support.mask_faults import run_mask_faults
 from tests.support.masks import make_annotator, make_scene_sample
 
-pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.postgres,
+    pytest.mark.slow,  # workers started and killed: 20 to 60 s a test
+    pytest.mark.django_db(transaction=True),
+]
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 LEASE = 2.0

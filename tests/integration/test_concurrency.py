@@ -18,6 +18,7 @@ from django.db import connection
 
 from annotator.models import Sample, Taxonomy
 from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
+from review.labels import Label
 from review.models import Adjudication, Annotation, Assignment, AuditEvent
 from review.roles import ADJUDICATOR, ANNOTATOR
 from review.services.adjudication import VersionConflict, adjudicate_sample
@@ -87,12 +88,8 @@ def test_answers_arriving_together_settle_the_sample_once():
         leased = lease_next_sample(user=person, dataset=ds)
         assert leased is not None and leased.sample == sample
 
-    results = _race(
-        [
-            partial(submit_answer, sample=sample, annotator=p, emotion="awe", confidence=7.0)
-            for p in people
-        ]
-    )
+    awe = Label(emotion="awe", confidence=7.0)
+    results = _race([partial(submit_answer, sample=sample, annotator=p, label=awe) for p in people])
 
     assert not [r for r in results if isinstance(r, Exception)]
     assert Annotation.objects.filter(sample=sample).count() == 3
@@ -112,11 +109,7 @@ def test_concurrent_saves_of_one_label_one_wins_the_others_get_the_conflict(race
         return adjudicate_sample(
             sample=Sample.objects.get(pk=sample.pk),
             annotator=judge,
-            emotion=emotion,
-            confidence=5.0,
-            background="",
-            attribute="",
-            subject="",
+            label=Label(emotion=emotion, confidence=5.0),
             base_version=0,  # everyone opened the page before anyone saved
         )
 

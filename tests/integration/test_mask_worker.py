@@ -37,6 +37,7 @@ pytestmark = [
     pytest.mark.redis,
     pytest.mark.postgres,
     pytest.mark.ml,
+    pytest.mark.slow,  # a worker loading the tiny SAM: 20 s to start, 30 s or more a test
     pytest.mark.django_db(transaction=True),
 ]
 
@@ -136,7 +137,6 @@ def test_a_stale_result_is_discarded(scene, worker_env):
     assert region.mask == newer.candidates[0]["rle"]
 
 
-@pytest.mark.slow
 def test_a_worker_killed_mid_task_leaves_the_edit_to_be_recomputed(scene, worker_env):
     sample, _ = scene
     person = make_annotator(sample)

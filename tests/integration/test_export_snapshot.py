@@ -43,7 +43,7 @@ DATASET = "snap"
 SAMPLES = 40
 BATCH = 7
 OLD, NEW = "old", "new"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 EMOTIONS = {OLD: "amusement", NEW: "sadness"}
 

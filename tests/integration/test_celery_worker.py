@@ -17,6 +17,7 @@ from tests.support.celery_worker import running_worker, wait_until
 pytestmark = [
     pytest.mark.redis,
     pytest.mark.postgres,
+    pytest.mark.slow,  # a worker process: 20 s with its start
     pytest.mark.django_db(transaction=True),
 ]
 

@@ -15,6 +15,7 @@ from tests.support.celery_worker import running_worker, wait_until
 pytestmark = [
     pytest.mark.redis,
     pytest.mark.postgres,
+    pytest.mark.slow,  # a worker process and a fit: 15 s
     pytest.mark.django_db(transaction=True),
 ]
 
