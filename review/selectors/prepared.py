@@ -7,21 +7,26 @@ stand-ins where its values go (`slots`: an id, a text, a moment), compiled, and 
 its key; each call puts the real values in the stand-ins' places and runs the SQL on a cursor.
 
 Only for queries whose SQL does not depend on the values (no None, no lists: an IN list's
-length changes the SQL; what does change the SQL goes into the key), whose other values are
-constants (nothing like now() built in: it would be kept from the first call), and whose
-results need no field conversion (counts, ids, text).
+length changes the SQL; what does change the SQL goes into the key) and whose other values are
+constants (nothing like now() built in: it would be kept from the first call). `fetch` returns
+the rows as the database gives them (counts, ids, text); `instances` returns model instances,
+each column converted as the ORM converts it (JSON, moments, booleans).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
+from django.db.models.query import ModelIterable
 
 _COMPILED: dict[tuple[str, str], tuple[str, tuple[str | None, ...], tuple[Any, ...]]] = {}
+M = TypeVar("M", bound=Model)
+# key -> (model, its selected columns' attnames, {position: (converters, expression)})
+_MODELS: dict[tuple[str, str], tuple[type[Model], list[str], dict[int, Any]]] = {}
 
 
 def _stand_in(name: str, value: Any, i: int) -> Any:
@@ -97,3 +102,40 @@ def among_sql(*, column: str, ids: QuerySet[Any]) -> tuple[str, list[Any]]:
     if connection.vendor == "postgresql":
         return f"{column} = ANY(ARRAY({sql}))", list(params)
     return f"{column} IN ({sql})", list(params)
+
+
+def instances(
+    *, key: str, build: Callable[..., QuerySet[M]], values: dict[str, Any] | None = None
+) -> list[M]:
+    """Model instances of the prepared query `key` (built by `build(**slots)`, run with
+    `values`): one model's own columns only (deferred ones allowed; no select_related,
+    annotations or values())."""
+    values = values or {}
+    shape = _MODELS.get((key, connection.vendor))
+    if shape is None:
+        shape = _MODELS[(key, connection.vendor)] = _model_shape(key, build, values)
+    model, attnames, converters = shape
+    rows = fetch(key=key, build=build, values=values)
+    made: list[M] = []
+    for row in rows:
+        columns = list(row)
+        for position, (functions, expression) in converters.items():
+            for convert in functions:
+                columns[position] = convert(columns[position], expression, connection)
+        made.append(cast(M, model.from_db(connection.alias, attnames, columns)))
+    return made
+
+
+def _model_shape(
+    key: str, build: Callable[..., QuerySet[Any]], values: dict[str, Any]
+) -> tuple[type[Model], list[str], dict[int, Any]]:
+    stand_ins = {name: _stand_in(name, v, i) for i, (name, v) in enumerate(values.items())}
+    qs = build(**stand_ins)
+    query = qs.query
+    if qs._iterable_class is not ModelIterable or query.select_related or query.annotation_select:
+        raise ValueError(f"{key}: only a model's own columns can be read as instances")
+    compiler = query.get_compiler(connection=connection)
+    compiler.setup_query()
+    columns = [expression for expression, _, _ in compiler.select]
+    attnames = [column.target.attname for column in columns]
+    return qs.model, attnames, compiler.get_converters(columns)

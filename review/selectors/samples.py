@@ -8,12 +8,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from django.db.models import Max, Prefetch
+from django.db.models import Max, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
 from annotator.models import CriticVerdict, Proposal, Region, Sample
 from review.limits import round_to_step
 from review.models import Adjudication, Annotation, Draft
+from review.selectors.prepared import instances
 
 DEFAULT_WEIGHT = 1.0
 COMPARED_FIELDS = [
@@ -40,7 +41,12 @@ def sample_for_review(*, pk: int) -> Sample:
 
 
 def latest_critic_verdict(*, sample: Sample) -> CriticVerdict | None:
-    return CriticVerdict.objects.filter(sample=sample).order_by("-created_at", "-id").first()
+    found = instances(key="latest_verdict", build=_latest_verdict, values={"sample_id": sample.pk})
+    return found[0] if found else None
+
+
+def _latest_verdict(*, sample_id: int) -> QuerySet[CriticVerdict]:
+    return CriticVerdict.objects.filter(sample_id=sample_id).order_by("-created_at", "-id")[:1]
 
 
 def current_adjudication(*, sample: Sample) -> Adjudication | None:
@@ -77,11 +83,23 @@ def sample_answers(*, sample: Sample) -> list[Annotation]:
 
 
 def own_answer(*, sample: Sample, user: Any) -> Annotation | None:
-    return Annotation.objects.filter(sample=sample, annotator=user).first()
+    values = {"sample_id": sample.pk, "user_id": user.pk}
+    found = instances(key="own_answer", build=_own_answer, values=values)
+    return found[0] if found else None
+
+
+def _own_answer(*, sample_id: int, user_id: int) -> QuerySet[Annotation]:
+    return Annotation.objects.filter(sample_id=sample_id, annotator_id=user_id).order_by("pk")[:1]
 
 
 def draft_for(*, sample: Sample, user: Any) -> Draft | None:
-    return Draft.objects.filter(sample=sample, author=user).first()
+    values = {"sample_id": sample.pk, "user_id": user.pk}
+    found = instances(key="draft_for", build=_draft_for, values=values)
+    return found[0] if found else None
+
+
+def _draft_for(*, sample_id: int, user_id: int) -> QuerySet[Draft]:
+    return Draft.objects.filter(sample_id=sample_id, author_id=user_id).order_by("pk")[:1]
 
 
 def sample_image_path(*, sample: Sample) -> Path | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -10,8 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from annotator.models import Sample
+from review.models import Draft
 from review.selectors import prepared
 from tests.factories import DatasetFactory, SampleFactory
+from tests.factories_review import DraftFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -57,3 +59,38 @@ def test_a_value_left_out_of_the_parameters_is_refused():
 
     with pytest.raises(ValueError, match="not parameters"):
         prepared.fetch(key="test-folded", build=build, values={"dataset_id": 5})
+
+
+def _drafts(*, sample_id):
+    return Draft.objects.filter(sample_id=sample_id).order_by("pk")
+
+
+def _model_fields(obj):
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+def test_instances_are_the_models_the_orm_reads_json_and_moments_converted():
+    first, second = SampleFactory.create(), SampleFactory.create()
+    DraftFactory.create(sample=first, data={"emotion": "awe", "confidence": 7.5})
+    DraftFactory.create(sample=second, data={"notes": "ä <b>"}, base_version=3)
+    DraftFactory.create(sample=second, data={})
+    for sample in (first, second):
+        got = prepared.instances(key="test-drafts", build=_drafts, values={"sample_id": sample.pk})
+        expected = list(_drafts(sample_id=sample.pk))
+        assert [_model_fields(d) for d in got] == [_model_fields(d) for d in expected]
+        assert all(isinstance(d.updated_at, datetime) and d.updated_at.tzinfo for d in got)
+    deferred = prepared.instances(
+        key="test-deferred",
+        build=lambda *, sample_id: Sample.objects.filter(pk=sample_id).defer("des"),
+        values={"sample_id": first.pk},
+    )
+    assert deferred[0].external_id == first.external_id
+    assert "des" in deferred[0].get_deferred_fields()
+
+
+def test_instances_refuse_what_is_not_one_models_own_columns():
+    def joined(*, sample_id):
+        return Draft.objects.filter(sample_id=sample_id).select_related("author")
+
+    with pytest.raises(ValueError, match="own columns"):
+        prepared.instances(key="test-joined", build=joined, values={"sample_id": 1})
