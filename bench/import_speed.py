@@ -9,7 +9,9 @@ Per size, a fresh database and a fresh child process: the baseline (read the fil
 each line with orjson, nothing else, in one process), then the import through
 `import_samples_file`, which parses a large file in worker processes while it writes. The table
 gives wall and CPU seconds (the import's CPU includes its workers'; the writer's is the importing
-process's own, which is most of what the database costs), CPU ms per line, lines per
+process's own, which is most of what SQLite costs; on PostgreSQL the server's CPU is its own
+column, the backend of the import's connection read from /proc when the server runs on this
+machine, "-" otherwise), CPU ms per line (the import's, the server's not included), lines per
 second, the ratio to the baseline, the peak RSS growth of the importing process and the largest
 worker's peak RSS, and the growth ratio (seconds per line at the largest size / at the
 smallest: about 1 means the cost per line does not grow with the file).
@@ -113,10 +115,13 @@ def child(path: Path, images_root: Path, data_dir: Path) -> None:
         lines = sum(1 for line in handle if orjson.loads(line))
     baseline = (time.perf_counter() - wall, _common.cpu_seconds() - cpu)
     rss = _common.rss_mib()
+    backend = _server_process()
+    server = _process_cpu_seconds(backend)
     cpu, own, wall = _all_cpu_seconds(), _common.cpu_seconds(), time.perf_counter()
     report = import_samples_file(path=path, dataset_name="bench-import", images_root=images_root)
     took = (time.perf_counter() - wall, _all_cpu_seconds() - cpu)
     writer = _common.cpu_seconds() - own
+    server = _process_cpu_seconds(backend) - server
     result = {
         "lines": lines,
         "created": report.created,
@@ -126,12 +131,36 @@ def child(path: Path, images_root: Path, data_dir: Path) -> None:
         "wall": took[0],
         "cpu": took[1],
         "writer_cpu": writer,
+        "server_cpu": server if backend else None,
         "growth_mib": _common.peak_rss_mib() - rss,
         # the largest worker's peak (0 without workers); a forked worker shares the parent's
         # pages until it writes them, so this counts some of them twice
         "worker_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
     print(json.dumps(result), flush=True)
+
+
+def _server_process() -> int:
+    """The PostgreSQL backend serving this process's connection when the server runs on this
+    machine (its CPU is readable in /proc); 0 for SQLite or a server elsewhere."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = int(cursor.fetchone()[0])
+    host = str(connection.settings_dict.get("HOST") or "")
+    local = host in ("", "localhost", "127.0.0.1", "::1") or host.startswith("/")
+    return pid if local and Path(f"/proc/{pid}/stat").exists() else 0
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` (0: none)."""
+    if not pid:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _all_cpu_seconds() -> float:
@@ -187,12 +216,17 @@ def run_sizes(
         per_line.append(got["wall"] / size)
         rows.append([
             f"{size:,}", round(path.stat().st_size / 1024**2), got["baseline_wall"],
-            got["wall"], got["cpu"], got["writer_cpu"], 1000 * got["cpu"] / size,
+            got["wall"], got["cpu"], got["writer_cpu"], _or_dash(got["server_cpu"]),
+            1000 * got["cpu"] / size,
             round(size / got["wall"]),
             got["wall"] / got["baseline_wall"], got["growth_mib"], got["worker_mib"],
         ])  # fmt: skip
         path.unlink()
     return rows, per_line
+
+
+def _or_dash(value: float | None) -> object:
+    return "-" if value is None else value
 
 
 def main() -> None:
@@ -217,6 +251,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     print(f"{'PostgreSQL' if postgres else 'SQLite'}; {_common.machine()}")
     headers = ["lines", "file MB", "parse only s", "import s", "import CPU s", "writer CPU s"]
+    headers += ["server CPU s"]
     headers += ["CPU ms/line"]
     headers += ["lines/s", "x parse", "peak RSS growth MB", "worker peak RSS MB"]
     _common.print_table(headers, rows)
