@@ -87,6 +87,7 @@ def test_reimport_replaces_imported_votes_without_duplicates(emonet_taxonomy):
     assert Sample.objects.count() == 160
 
 
+@pytest.mark.slow  # 65,686 votes: 5 s of CPU past start-up, 24 s wall under load
 @pytest.mark.skipif(not FULL.is_file(), reason="../shared/datasets/emonet-face is not present")
 def test_full_emonet_face_binary_file(emonet_taxonomy):
     report = import_binary(FULL)
