@@ -15,10 +15,9 @@ from annotator.importers.images import ImageCache
 from annotator.importers.inserts import PreparedLine, RowContext
 from annotator.importers.issues import ImportIssue
 from annotator.importers.jsonl import read_hinted_lines
-from annotator.importers.lines import LineOutcome, LineSetup, check_value
+from annotator.importers.lines import CheckedLine, LineOutcome, LineSetup, check_value
 from annotator.importers.parallel import check_in_workers, worker_count
 from annotator.importers.records import ParseContext
-from annotator.importers.writer import CheckedLine
 
 MAX_SHOWN_ISSUES = 200  # a wrong file would otherwise list every one of its lines
 

@@ -16,7 +16,6 @@ from annotator.importers.issues import ImportIssue, LineReport
 from annotator.importers.jsonl import BadLine, LineHints
 from annotator.importers.masks import ImportedMask, check_masks
 from annotator.importers.records import ParseContext, ParsedRecord, parse_record
-from annotator.importers.writer import CheckedLine
 
 
 class LineSetup(NamedTuple):
@@ -25,6 +24,14 @@ class LineSetup(NamedTuple):
     shown: str  # the file's name in messages
     ctx: ParseContext
     rows: RowContext | None  # every sample is new: lines become PreparedLine rows
+
+
+class CheckedLine(NamedTuple):
+    """A valid line with what its files told: the image's facts, the masks (per model)."""
+
+    record: ParsedRecord
+    image: ImageInfo
+    masks: tuple[tuple[str, ImportedMask], ...] = ()
 
 
 class LineOutcome(NamedTuple):

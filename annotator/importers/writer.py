@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
 
 from django.utils import timezone
 
@@ -24,6 +23,7 @@ from annotator.importers.inserts import (
     prepare_line,
     row_context,
 )
+from annotator.importers.lines import CheckedLine
 from annotator.importers.masks import ImportedMask
 from annotator.importers.records import ParsedRecord
 from annotator.importers.verify import verify_samples
@@ -31,14 +31,6 @@ from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample
 from annotator.proposal_fields import PROPOSAL_FIELDS
 
 SAMPLE_FIELDS = ["image_path", "source", "width", "height", "content_hash", "des", "updated_at"]
-
-
-class CheckedLine(NamedTuple):
-    """A valid line with what its files told: the image's facts, the masks (per model)."""
-
-    record: ParsedRecord
-    image: ImageInfo
-    masks: tuple[tuple[str, ImportedMask], ...] = ()
 
 
 @dataclass

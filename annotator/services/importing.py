@@ -28,11 +28,12 @@ from annotator.importers.decisions import DecisionConflict, record_conflicts
 from annotator.importers.images import check_images_root
 from annotator.importers.inserts import PreparedLine, row_context
 from annotator.importers.issues import ImportIssue
+from annotator.importers.lines import CheckedLine
 from annotator.importers.records import MODEL_MAX, ParseContext, max_length
 from annotator.importers.statistics import refresh_statistics
 from annotator.importers.storable import printable
 from annotator.importers.summary import describe_decisions, record_import
-from annotator.importers.writer import CheckedLine, WriteCounts, write_batch
+from annotator.importers.writer import WriteCounts, write_batch
 from annotator.models import Dataset, Taxonomy
 from annotator.selectors.datasets import dataset_by_name
 from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
