@@ -196,6 +196,8 @@ def test_a_chunks_units_share_one_run_dataset_and_taxonomy_read(tmp_path, server
     units = claim_units(unit_ids=[ref.id for ref in started.report.start])
 
     assert len(units) == 6 and len({unit.sample_id for unit in units}) == 3
-    assert len({id(unit.run) for unit in units}) == 1  # its config parsed once
+    runs = {id(unit.run): unit.run for unit in units}
+    assert len(runs) == 1  # its config parsed once
     assert len({id(unit.sample.dataset.taxonomy) for unit in units}) == 1
-    assert units[0].run.config == PipelineRun.objects.get(pk=started.run.pk).config
+    (run,) = runs.values()
+    assert run is not None and run.config == PipelineRun.objects.get(pk=started.run.pk).config
