@@ -296,11 +296,25 @@ def sample_needs_adjudication(*, sample: Sample) -> bool:
 def active_lease(
     *, user: Any, kind: str, dataset: Dataset | None, now: datetime
 ) -> Assignment | None:
-    """The user's lease of this kind that is still running (the page "Next" reopens)."""
-    qs = Assignment.objects.filter(live_lease_q(now=now), annotator=user, kind=kind)
+    """The user's lease of this kind that is still running (the page "Next" reopens). Whether
+    there is one is a prepared statement (usually there is none: "Next" hands a new one);
+    only a running lease is read as a model, with its sample."""
+    values: dict[str, Any] = {"user_id": user.pk, "kind": kind, "now": now}
     if dataset is not None:
-        qs = qs.filter(sample__dataset=dataset)
-    return qs.select_related("sample").defer("sample__des").order_by("leased_at", "id").first()
+        values["dataset_id"] = dataset.pk
+    found = fetch(key=f"active_lease:{dataset is None}", build=_active_lease_ids, values=values)
+    if not found:
+        return None
+    return Assignment.objects.select_related("sample").defer("sample__des").get(pk=found[0][0])
+
+
+def _active_lease_ids(
+    *, user_id: int, kind: str, now: datetime, dataset_id: int | None = None
+) -> QuerySet[Any]:
+    qs = Assignment.objects.filter(live_lease_q(now=now), annotator_id=user_id, kind=kind)
+    if dataset_id is not None:
+        qs = qs.filter(sample__dataset_id=dataset_id)
+    return qs.order_by("leased_at", "id").values_list("id")[:1]
 
 
 def sample_load(*, sample: Sample, now: datetime) -> tuple[int, int]:

@@ -53,8 +53,9 @@ def _compile(
     stand_ins = {name: _stand_in(name, v, i) for i, (name, v) in enumerate(values.items())}
     sql, params = build(**stand_ins).query.sql_with_params()
     wanted = {name: _as_parameter(s) for name, s in stand_ins.items()}
+    # isinstance: PostgreSQL's backend wraps a BigIntegerField's value (psycopg's Int8, an int).
     names = tuple(
-        next((name for name, s in wanted.items() if type(p) is type(s) and p == s), None)
+        next((name for name, s in wanted.items() if isinstance(p, type(s)) and p == s), None)
         for p in params
     )
     missing = set(values) - set(names)

@@ -30,6 +30,7 @@ from review.selectors.assignment import (
     skipped_with_room,
     untouched_candidate_ids,
 )
+from review.selectors.prepared import fetch
 from review.services import history
 from review.services.binary import binary_protocol, open_questions
 
@@ -48,14 +49,21 @@ def expire_stale_leases(*, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     with transaction.atomic(savepoint=False):
-        ids = list(
-            Assignment.objects.select_for_update(skip_locked=True)
-            .filter(status=Assignment.Status.ACTIVE, expires_at__lte=now)
-            .values_list("id", flat=True)[:EXPIRE_BATCH]
-        )
+        # A prepared statement: it runs on every hand-out and usually finds nothing.
+        rows = fetch(key="stale_leases", build=_stale_leases, values={"now": now})
+        ids = [row[0] for row in rows]
+        if not ids:
+            return 0
         return Assignment.objects.filter(id__in=ids).update(
             status=Assignment.Status.EXPIRED, finished_at=now
         )
+
+
+def _stale_leases(*, now: datetime) -> QuerySet[Any]:
+    stale = Assignment.objects.select_for_update(skip_locked=True).filter(
+        status=Assignment.Status.ACTIVE, expires_at__lte=now
+    )
+    return stale.values_list("id")[:EXPIRE_BATCH]
 
 
 def lease_next_sample(

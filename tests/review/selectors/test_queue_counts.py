@@ -15,7 +15,7 @@ from annotator.services.verification import verify_sample
 from review.models import QueueCount
 from review.roles import ADJUDICATOR, ANNOTATOR
 from review.selectors.queue import queue_counts, queue_filter_choices
-from review.selectors.queue_counts import queue_figures
+from review.selectors.queue_counts import open_extras_exist, queue_figures
 from review.services.adjudication import adjudicate_sample, undo_last_decision
 from review.services.consensus import submit_answer
 from review.services.queue_counts import install_and_recount
@@ -196,3 +196,20 @@ def test_postgres_deltas_fold_without_losing_a_concurrent_writers_rows():
         other.close()
     assert_exact()
     assert queue_counts(dataset=ds)[Sample.Status.DROPPED] == 1
+
+
+def test_open_extras_exist_says_what_the_buckets_say_for_each_dataset():
+    quiet, checked, gold, dropped = DatasetFactory.create_batch(4)
+    SampleFactory.create(dataset=quiet, status=DISPUTED)
+    SampleFactory.create(dataset=quiet, status=AGREED)
+    SampleFactory.create(dataset=checked, status=AGREED, human_check=True)
+    SampleFactory.create(dataset=gold, status=DISPUTED, gold_emotion="awe")
+    SampleFactory.create(dataset=dropped, status=Sample.Status.DROPPED, gold_emotion="awe")
+    expected = {quiet: False, checked: True, gold: True, dropped: False}
+    for dataset, extras in expected.items():
+        assert open_extras_exist(dataset_id=dataset.pk) is extras
+        assert queue_figures().has_extras(dataset_ids=[dataset.pk]) is extras
+    assert open_extras_exist(dataset_id=None) is True
+    Sample.objects.filter(dataset=checked).update(status=Sample.Status.ADJUDICATED)
+    Sample.objects.filter(dataset=gold).update(status=Sample.Status.DROPPED)
+    assert open_extras_exist(dataset_id=None) is False  # a bucket that emptied counts zero
