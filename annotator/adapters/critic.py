@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image
-
-from annotator.adapters.llm import ChatEndpoint, encode_image, image_message
+from annotator.adapters.images import ImageInput, encoded_image
+from annotator.adapters.llm import ChatEndpoint, image_message
 from annotator.pipeline.config import EndpointConfig
 from annotator.pipeline.prompts import load_prompt
 from annotator.pipeline.replies import critic_schema, parse_critic
@@ -70,7 +69,7 @@ class CriticAgent:
     def judge(
         self,
         *,
-        image: Image.Image | bytes,
+        image: ImageInput,
         proposals: list[dict[str, Any]],
         grounding: list[dict[str, Any]],
         labels: Sequence[str],
@@ -78,7 +77,7 @@ class CriticAgent:
         """`proposals`: one dict per model (model, emotion, confidence, description, triplet);
         `grounding`: one dict per region (role, phrase, box in original pixels, score)."""
         labels = list(labels)
-        encoded = encode_image(image, max_side=self.config.image_max_side)
+        encoded = encoded_image(image, max_side=self.config.image_max_side)
         width, height = encoded.size
         user = self.prompt.render_user(
             width=width,
@@ -96,18 +95,8 @@ class CriticAgent:
             schema=critic_schema(labels),
             parse=lambda text: parse_critic(text, labels=labels),
         )
-        return CriticReply(
-            **reply.value,
-            raw=reply.raw,
-            prompt_version=self.prompt.version,
-            model=self.config.model,
-            endpoint=self.config.name,
-            input_tokens=reply.input_tokens,
-            output_tokens=reply.output_tokens,
-            latency_ms=reply.latency_ms,
-            repaired=reply.repaired,
-            first_raw=reply.first_raw,
-        )
+        fields = reply.reply_fields(config=self.config, prompt_version=self.prompt.version)
+        return CriticReply(**fields)
 
 
 _cache: dict[tuple[EndpointConfig, str | None], CriticAgent] = {}

@@ -1,4 +1,4 @@
-"""One OpenAI-compatible chat endpoint: client, image encoding, structured output, repair, errors.
+"""One OpenAI-compatible chat endpoint: client, structured output, repair, errors.
 
 Used by the VLM annotators (vlm.py) and the critic (critic.py). Each call makes one attempt per
 request and maps failures to TransientModelError / PermanentModelError: the task layer owns
@@ -8,11 +8,9 @@ off). `openai` is imported lazily: nothing on the web path may load it.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import contextvars
 import email.utils
-import io
 import os
 import threading
 import time
@@ -20,8 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image, ImageOps
-
+from annotator.adapters.images import EncodedImage
 from annotator.adapters.llm_transport import BodyHeads, DirectPost
 from annotator.pipeline.config import EndpointConfig
 from annotator.pipeline.errors import (
@@ -49,28 +46,6 @@ _TRANSIENT_STATUSES = {408, 409, 429}
 _TYPED_CALLS = os.environ.get("EMOREVIEW_OPENAI_TYPED_CALLS") == "1"
 
 Parser = Callable[[str | None], tuple[dict[str, Any] | None, list[str]]]
-
-
-@dataclass(frozen=True)
-class EncodedImage:
-    data_url: str
-    size: tuple[int, int]  # the original (EXIF-upright) width and height
-    sent_size: tuple[int, int]
-
-
-def encode_image(image: Image.Image | bytes, *, max_side: int) -> EncodedImage:
-    """Upright, RGB, longest side at most `max_side`, JPEG, as a base64 data URL."""
-    if isinstance(image, bytes | bytearray):
-        image = Image.open(io.BytesIO(image))
-    upright = ImageOps.exif_transpose(image) or image
-    size = upright.size
-    small = upright.convert("RGB")
-    if max(size) > max_side:
-        small.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    small.save(buffer, format="JPEG", quality=90)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return EncodedImage(f"data:image/jpeg;base64,{data}", size, small.size)
 
 
 def parse_retry_after(headers: Any) -> float | None:
@@ -145,6 +120,21 @@ class JsonReply:
     latency_ms: float
     repaired: bool
     first_raw: str | None = None  # the reply that needed the repair, kept as it came
+
+    def reply_fields(self, *, config: EndpointConfig, prompt_version: str) -> dict[str, Any]:
+        """The parsed fields and the call's record: AnnotationReply's and CriticReply's."""
+        return {
+            **self.value,
+            "raw": self.raw,
+            "prompt_version": prompt_version,
+            "model": config.model,
+            "endpoint": config.name,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "latency_ms": self.latency_ms,
+            "repaired": self.repaired,
+            "first_raw": self.first_raw,
+        }
 
 
 def _add(a: int | None, b: int | None) -> int | None:

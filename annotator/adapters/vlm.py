@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image
-
-from annotator.adapters.llm import ChatEndpoint, encode_image, image_message
+from annotator.adapters.images import ImageInput, encoded_image
+from annotator.adapters.llm import ChatEndpoint, image_message
 from annotator.pipeline.config import EndpointConfig
 from annotator.pipeline.errors import PermanentModelError, TransientModelError
 from annotator.pipeline.prompts import load_prompt
@@ -92,9 +91,9 @@ class VlmAnnotator:
         self.schema = annotation_schema(self.labels)
         self.endpoint = ChatEndpoint(config=config, client=client)
 
-    def annotate(self, *, image: Image.Image | bytes, instructions: str = "") -> AnnotationReply:
+    def annotate(self, *, image: ImageInput, instructions: str = "") -> AnnotationReply:
         """`instructions`: the critic's re-annotation instructions on a revise round."""
-        encoded = encode_image(image, max_side=self.config.image_max_side)
+        encoded = encoded_image(image, max_side=self.config.image_max_side)
         note = f"Follow these instructions from a reviewer: {instructions.strip()}"
         messages = [
             {"role": "system", "content": self.prompt.render_system(labels=", ".join(self.labels))},
@@ -109,18 +108,8 @@ class VlmAnnotator:
             schema=self.schema,
             parse=lambda text: parse_annotation(text, labels=self.labels, image_size=encoded.size),
         )
-        return AnnotationReply(
-            **reply.value,
-            raw=reply.raw,
-            prompt_version=self.prompt.version,
-            model=self.config.model,
-            endpoint=self.config.name,
-            input_tokens=reply.input_tokens,
-            output_tokens=reply.output_tokens,
-            latency_ms=reply.latency_ms,
-            repaired=reply.repaired,
-            first_raw=reply.first_raw,
-        )
+        fields = reply.reply_fields(config=self.config, prompt_version=self.prompt.version)
+        return AnnotationReply(**fields)
 
 
 _cache: dict[tuple[EndpointConfig, tuple[str, ...], str | None], VlmAnnotator] = {}

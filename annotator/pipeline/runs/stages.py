@@ -48,7 +48,7 @@ def annotate(ctx: UnitContext) -> Computed:
     if endpoint is None:
         raise StageFailed(f"annotator {unit.model_name!r} is not in this run's config")
     check_budget(ctx)
-    image = image_file(ctx.sample).read_bytes()
+    image = image_file(ctx.sample)  # encoded once a process (adapters/images.py)
     instructions = ""
     if unit.round > 0:
         instructions = revise_instructions(sample_id=unit.sample_id, round_=unit.round - 1)
@@ -213,7 +213,7 @@ def critic(ctx: UnitContext) -> Computed:
     if endpoint is None:
         raise StageFailed("this run's config has no [critic]")
     check_budget(ctx)
-    image = image_file(ctx.sample).read_bytes()
+    image = image_file(ctx.sample)  # encoded once a process (adapters/images.py)
     proposals, grounding = critic_inputs(sample_id=unit.sample_id)
     from annotator.adapters.critic import get_critic
 

@@ -10,11 +10,14 @@ from PIL import Image
 pytest.importorskip("openai")
 
 from annotator.adapters.critic import CriticAgent, get_critic
+from annotator.adapters.images import image_cache
+from annotator.adapters.vlm import VlmAnnotator
 from annotator.pipeline.config import EndpointConfig
 from annotator.pipeline.errors import PermanentModelError, TransientModelError
 from annotator.taxonomy import MIKELS_8_LABELS as LABELS
 from tests.support.openai_server import (
     OpenAIServer,
+    annotation_content,
     critic_content,
     rate_limited,
     reply,
@@ -138,3 +141,21 @@ def test_rate_limits_reach_the_task_layer(server):
 def test_get_critic_caches_per_config(server):
     config = EndpointConfig(name="critic", base_url=server.base_url, model="m")
     assert get_critic(config=config) is get_critic(config=config)
+
+
+def test_a_samples_three_calls_encode_its_image_file_once(server, tmp_path):
+    path = tmp_path / "sample.png"
+    Image.new("RGB", (900, 600), (40, 90, 160)).save(path)
+    image_cache.clear()
+    before = image_cache.encodes
+    annotator_config = EndpointConfig(name="gpt4o", base_url=server.base_url, model="gpt-4o-test")
+    vlm = VlmAnnotator(config=annotator_config, labels=LABELS)
+    annotation = reply(annotation_content())
+    server.enqueue(annotation, annotation, reply(critic_content()))
+    vlm.annotate(image=path)
+    vlm.annotate(image=path)
+    critic(server).judge(image=path, proposals=PROPOSALS, grounding=GROUNDING, labels=LABELS)
+    assert image_cache.encodes == before + 1
+    (url,) = {request.image_urls()[0] for request in server.requests}  # the same image sent
+    assert len(server.requests) == 3 and url.startswith("data:image/jpeg;base64,")
+    image_cache.clear()
