@@ -88,6 +88,14 @@ def parse_args() -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
     parser.add_argument(
+        "--image-size",
+        type=lambda text: tuple(int(side) for side in text.split("x")),
+        default=(64, 48),
+        metavar="WxH",
+        help="the samples' images (default 64x48: orchestration, not encoding; 1024x768 for "
+        "photo-sized images, downscaled to 768 px like a real run)",
+    )
+    parser.add_argument(
         "--profile",
         type=int,
         metavar="TOP",
@@ -97,17 +105,20 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def make_images(root: Path, count: int) -> None:
-    """Small distinct images: the bench measures orchestration, not JPEG encoding."""
+def make_images(root: Path, count: int, size: tuple[int, int]) -> None:
+    """Distinct images (small by default: the bench measures orchestration, not JPEG encoding);
+    files already there are kept."""
     from PIL import Image
 
     root.mkdir(parents=True, exist_ok=True)
     for index in range(count):
-        colour = (index % 256, (index // 256) % 256, 128)
-        Image.new("RGB", (64, 48), colour).save(root / f"{index:05d}.png")
+        path = root / f"{index:05d}.png"
+        if not path.exists():
+            colour = (index % 256, (index // 256) % 256, 128)
+            Image.new("RGB", size, colour).save(path)
 
 
-def make_dataset(name: str, root: Path, count: int) -> Any:
+def make_dataset(name: str, root: Path, count: int, size: tuple[int, int]) -> Any:
     from annotator.models import Dataset, Sample, Taxonomy
 
     dataset = Dataset.objects.create(
@@ -115,8 +126,8 @@ def make_dataset(name: str, root: Path, count: int) -> Any:
     )
     Sample.objects.bulk_create(
         Sample(
-            dataset=dataset, external_id=f"s-{i:05d}", image_path=f"{i:05d}.png", width=64,
-            height=48, content_hash=f"{i:064x}",
+            dataset=dataset, external_id=f"s-{i:05d}", image_path=f"{i:05d}.png", width=size[0],
+            height=size[1], content_hash=f"{i:064x}",
         )
         for i in range(count)
     )  # fmt: skip
@@ -258,8 +269,12 @@ def measure(setting: str, *, args: argparse.Namespace, ctx: dict[str, Any]) -> l
     pool, concurrency, count, calls, grain, ref = parse_setting(setting)
     app.control.purge()
     name = f"bench-{setting.replace(':', '-').replace('+', '-').replace('@', '-')}"
-    warm_up = make_dataset(f"{name}-warm-up", ctx["images"], 4 * concurrency * count)
-    dataset = make_dataset(name, ctx["images"], args.samples)
+    # The warm-up's images are other files: a worker's encoded-image cache (adapters/images.py)
+    # starts the measured run without them.
+    warm_count, warm_root = 4 * concurrency * count, ctx["images"].parent / "warm-up"
+    make_images(warm_root, warm_count, args.image_size)
+    warm_up = make_dataset(f"{name}-warm-up", warm_root, warm_count, args.image_size)
+    dataset = make_dataset(name, ctx["images"], args.samples, args.image_size)
     config = load_pipeline_config(path=ctx["batch_config" if calls == "batch" else "config"])
     env = dict(ctx["env"], EMOREVIEW_OPENAI_TYPED_CALLS="1" if calls == "typed" else "0")
     if grain == "unit":
@@ -311,6 +326,7 @@ def profile_chunks(*, args: argparse.Namespace, ctx: dict[str, Any]) -> None:
 
     from django.conf import settings
 
+    from annotator.adapters.images import image_cache
     from annotator.pipeline.config import load_pipeline_config
     from annotator.pipeline.runs.chunk import execute_chunk
     from annotator.pipeline.runs.dispatch import messages
@@ -320,9 +336,9 @@ def profile_chunks(*, args: argparse.Namespace, ctx: dict[str, Any]) -> None:
     config = load_pipeline_config(path=ctx["config"])
 
     def drive(count: int, name: str) -> None:
-        started = start_pipeline_run(
-            dataset=make_dataset(name, ctx["images"], count), config=config, stages=STAGES
-        )
+        image_cache.clear()  # each drive reads and encodes its images, as a fresh worker would
+        dataset = make_dataset(name, ctx["images"], count, args.image_size)
+        started = start_pipeline_run(dataset=dataset, config=config, stages=STAGES)
         refs = list(started.report.start)
         while refs:
             stage, ids = messages(refs)[0]
@@ -354,7 +370,7 @@ def main() -> None:
     ):
         tmp_path = Path(tmp)
         setup_django_migrated(tmp_path / "data")
-        make_images(tmp_path / "images", args.samples)
+        make_images(tmp_path / "images", args.samples, args.image_size)
         with endpoint_process() as url:
             config = tmp_path / "pipeline.toml"
             config.write_text(CONFIG.format(url=url))
@@ -369,7 +385,8 @@ def main() -> None:
             }  # fmt: skip
             print(
                 f"{os.cpu_count()} cores; {load()}; PostgreSQL + Redis on this machine; "
-                f"{args.samples} samples a setting, stages {STAGES}, 2 annotators + critic"
+                f"{args.samples} samples a setting, stages {STAGES}, 2 annotators + critic, "
+                f"images {args.image_size[0]}x{args.image_size[1]}"
             )
             if args.profile:
                 profile_chunks(args=args, ctx=ctx)
