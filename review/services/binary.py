@@ -23,9 +23,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from annotator.models import Dataset, Sample
+from review.labels import Label
 from review.models import Adjudication, Assignment, BinaryVote, Draft
 from review.services import history
-from review.services.adjudication import Label, record_final_label
+from review.services.adjudication import record_final_label
 
 SECOND_RULES = ("yes", "no", "always", "never")
 THIRD_RULES = ("split", "always", "never")

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from annotator.models import Sample
 from review.forms import AdjudicationForm
-from review.labels import LABEL_FIELDS
+from review.labels import label_of
 from review.models import Adjudication, Annotation, Assignment, Draft
 from review.policy import SampleAccess
 from review.roles import ANNOTATOR, user_roles
@@ -64,6 +64,6 @@ def change_answer_form(
     if draft is not None:
         initial = {**draft.data, "base_version": draft.base_version}
     else:
-        initial = {f: getattr(own, f) for f in LABEL_FIELDS} if own is not None else {}
+        initial = label_of(own).as_dict() if own is not None else {}
         initial["base_version"] = current.version if current else 0
     return AdjudicationForm(labels=sample.dataset.taxonomy.labels, initial=initial)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from annotator.models import PipelineRun, Sample
 from annotator.models import StageResult as Unit
+from review.labels import Label
 from review.models import Adjudication
 from review.services.consensus import submit_answer
 from tests.browser.demo_site import DESKTOP, LAPTOP
@@ -63,7 +64,11 @@ def test_long_notes_wrap_inside_the_answers_list(demo_site, chromium_browser):
     samples = demo_site.disputed()[:2]
     for sample, notes in zip(samples, ["W" * 2000, LONG_URL[:2000]], strict=True):
         lease(sample, annotator)
-        submit_answer(sample=sample, annotator=annotator, emotion="awe", confidence=7, notes=notes)
+        submit_answer(
+            sample=sample,
+            annotator=annotator,
+            label=Label(emotion="awe", confidence=7, notes=notes),
+        )
     page = demo_site.log_in(chromium_browser, "admin", viewport=DESKTOP)
     for n, sample in enumerate(samples):
         page.goto(f"{demo_site.url}/review/samples/{sample.pk}/")

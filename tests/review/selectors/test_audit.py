@@ -19,6 +19,7 @@ from annotator.models import CriticVerdict, Dataset, Sample
 from annotator.services.taxonomies import EMONET_FACE_40, read_taxonomy_file, save_taxonomy
 from annotator.taxonomy import MIKELS_8_LABELS
 from review import stats
+from review.labels import Label
 from review.models import Adjudication, Annotation
 from review.roles import ADJUDICATOR, ANNOTATOR
 from review.selectors.audit import (
@@ -373,12 +374,12 @@ def test_throughput_counts_each_answer_once_and_links_the_samples_it_counts(db):
     samples = [cast(Sample, SampleFactory(dataset=dataset)) for _ in range(5)]
     for sample in samples:
         lease(sample, person)
-        submit_answer(sample=sample, annotator=person, emotion="awe", confidence=7.0)
+        submit_answer(sample=sample, annotator=person, label=Label(emotion="awe", confidence=7.0))
     # An adjudicator revising one label twice: two decisions on one sample.
     for base in (1, 2):
         adjudicate_sample(
-            sample=samples[0], annotator=boss, emotion="fear", confidence=6.0,
-            background="", attribute="", subject="", base_version=base,
+            sample=samples[0], annotator=boss, label=Label(emotion="fear", confidence=6.0),
+            base_version=base,
         )  # fmt: skip
     filters = AuditFilters(dataset=dataset)
     data = audit_data(filters=filters)

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from annotator.models import Sample
+from review.labels import Label
 from review.models import Assignment, AuditEvent
 from review.roles import ANNOTATOR
 from review.selectors.assignment import annotation_candidates
@@ -39,7 +40,7 @@ def _next(person) -> Sample:
 def _answer_next(person, emotion="awe"):
     """Next, then answer it: what an annotator does on the page."""
     sample = _next(person)
-    submit_answer(sample=sample, annotator=person, emotion=emotion, confidence=7.0)
+    submit_answer(sample=sample, annotator=person, label=Label(emotion=emotion, confidence=7.0))
     return sample
 
 

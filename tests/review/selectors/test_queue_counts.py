@@ -12,6 +12,7 @@ from django.db import connection
 from annotator.models import Dataset, Sample
 from annotator.services.importing import import_samples_file
 from annotator.services.verification import verify_sample
+from review.labels import Label
 from review.models import QueueCount
 from review.roles import ADJUDICATOR, ANNOTATOR
 from review.selectors.queue import queue_counts, queue_filter_choices
@@ -109,15 +110,14 @@ def test_services_that_change_status_keep_the_figures_exact(images_root, tmp_pat
     for _ in range(2):  # k = 2 agreeing answers: a consensus label
         person = member(ANNOTATOR)
         lease(s1, person)
-        submit_answer(sample=s1, annotator=person, emotion="awe", confidence=7.0)
+        submit_answer(sample=s1, annotator=person, label=Label(emotion="awe", confidence=7.0))
     assert_exact()
     assert queue_counts(dataset=ds)[Sample.Status.ADJUDICATED] >= 1
     boss = member(ADJUDICATOR)
     target = Sample.objects.filter(dataset=ds, status=DISPUTED).first()
     assert target is not None
     label = adjudicate_sample(
-        sample=target, annotator=boss, emotion="fear", confidence=6.0,
-        background="", attribute="", subject="",
+        sample=target, annotator=boss, label=Label(emotion="fear", confidence=6.0),
     )  # fmt: skip
     assert_exact()
     undo_last_decision(sample=target, actor=boss, version=label.version)

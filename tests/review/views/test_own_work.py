@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from review.labels import Label
 from review.models import Adjudication, Annotation, Draft
 from review.roles import ADJUDICATOR
 from review.services.adjudication import adjudicate_sample
@@ -33,7 +34,9 @@ def work(annotator):
     for emotion in ("awe", "fear"):
         got = lease_next_sample(user=annotator)
         assert got is not None
-        submit_answer(sample=got.sample, annotator=annotator, emotion=emotion, confidence=6.0)
+        submit_answer(
+            sample=got.sample, annotator=annotator, label=Label(emotion=emotion, confidence=6.0)
+        )
     lease_next_sample(user=annotator)
     return samples
 
@@ -55,7 +58,7 @@ def test_the_header_says_where_you_are_and_j_k_walk_your_work(client, annotator,
 
 def test_at_the_end_with_nothing_in_hand_j_asks_for_a_new_sample(client, annotator, work):
     _, _, current, _ = work
-    submit_answer(sample=current, annotator=annotator, emotion="awe", confidence=5.0)
+    submit_answer(sample=current, annotator=annotator, label=Label(emotion="awe", confidence=5.0))
     client.force_login(annotator)
     html = client.get(_url(current)).content.decode()
     assert f'href="{reverse("review:next")}?kind=annotate" rel="next">New sample' in html
@@ -101,11 +104,7 @@ def test_once_an_adjudicator_decides_the_answer_is_read_only(client, annotator, 
     adjudicate_sample(
         sample=first,
         annotator=member(ADJUDICATOR),
-        emotion="anger",
-        confidence=9.0,
-        background="",
-        attribute="",
-        subject="",
+        label=Label(emotion="anger", confidence=9.0),
         base_version=1,
     )
     client.force_login(annotator)
@@ -146,10 +145,12 @@ def test_the_sample_page_queries_do_not_grow_with_the_work(client, annotator, wo
 
     few = queries(work[1])
     current = work[2]
-    submit_answer(sample=current, annotator=annotator, emotion="awe", confidence=5.0)
+    submit_answer(sample=current, annotator=annotator, label=Label(emotion="awe", confidence=5.0))
     SampleFactory.create_batch(6, dataset=current.dataset)
     while (got := lease_next_sample(user=annotator)) is not None:
-        submit_answer(sample=got.sample, annotator=annotator, emotion="awe", confidence=5.0)
+        submit_answer(
+            sample=got.sample, annotator=annotator, label=Label(emotion="awe", confidence=5.0)
+        )
     # In hand again, as at first (a held disputed sample is weighed for room: one statement).
     SampleFactory.create(dataset=current.dataset)
     assert lease_next_sample(user=annotator) is not None
