@@ -64,7 +64,7 @@ def export(data_dir: Path, what: str, batch_size: int) -> dict[str, float]:
     _common.setup_django(data_dir)
     import pyarrow.parquet  # noqa: F401  loaded before the baseline, as a server would have it
 
-    from review.selectors.export import dataset_by_name
+    from annotator.selectors.datasets import dataset_by_name
     from review.services.export import export_to_path
     from review.services.export_answers import export_answers_to_path
 

@@ -59,7 +59,7 @@ def export(data_dir: Path, fmt: str, batch_size: int) -> dict[str, float]:
     import pyarrow as pa
     import pyarrow.parquet  # loaded before the baseline, as a server would have it
 
-    from review.selectors.export import dataset_by_name
+    from annotator.selectors.datasets import dataset_by_name
     from review.services.export import export_to_path
 
     dataset = dataset_by_name(name=DATASET)

@@ -48,7 +48,7 @@ def run(data_dir: Path, task: str) -> dict[str, dict[str, float]]:
 
     pa.array([1])  # pyarrow imports pandas on its first conversion (~1.5 s): not the export's
 
-    from review.selectors.export import dataset_by_name
+    from annotator.selectors.datasets import dataset_by_name
     from review.services.export import export_to_path
     from review.services.export_datasheet import datasheet_markdown
     from review.services.export_labelmap import label_map_bytes

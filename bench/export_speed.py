@@ -143,7 +143,7 @@ def export(data_dir: Path, target: str, batch_size: int) -> dict[str, float]:
     _common.setup_django(data_dir)
     import pyarrow.parquet  # noqa: F401  (loaded before the baseline, as a server would have it)
 
-    from review.selectors.export import dataset_by_name
+    from annotator.selectors.datasets import dataset_by_name
     from review.services.export_answers import iter_answers_export
 
     dataset = dataset_by_name(name=DATASET)
@@ -177,8 +177,8 @@ def job(data_dir: Path, fmt: str, batch_size: int) -> dict[str, float]:
     from django.contrib.auth import get_user_model
     from django.db import connections
 
+    from annotator.selectors.datasets import dataset_by_name
     from review.models import ExportJob
-    from review.selectors.export import dataset_by_name
     from review.services.export_jobs import cancel_export_job, run_export_job
 
     dataset = dataset_by_name(name=DATASET)

@@ -12,10 +12,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator.models import Sample
+from annotator.selectors.datasets import dataset_or_404
 from review.api import serializers as s
 from review.api.views import TeamAPIView
 from review.selectors.api import (
-    dataset_by_ref,
     dataset_counts,
     dataset_samples,
     datasets_with_counts,
@@ -43,7 +43,7 @@ class DatasetView(TeamAPIView):
     @extend_schema(parameters=[REF], responses=s.DatasetSerializer)
     def get(self, request: Request, ref: str) -> Response:
         """One dataset by id (all digits) or name."""
-        entry = dataset_counts(dataset=dataset_by_ref(ref=ref))
+        entry = dataset_counts(dataset=dataset_or_404(ref=ref))
         return Response(s.DatasetSerializer(entry, context={"request": request}).data)
 
 
@@ -72,7 +72,7 @@ class DatasetSamplesView(TeamAPIView):
         status = request.query_params.get("status", "")
         if status and status not in Sample.Status.values:
             raise ValidationError({"status": f"Use one of {', '.join(Sample.Status.values)}."})
-        dataset = dataset_by_ref(ref=ref)
+        dataset = dataset_or_404(ref=ref)
         queryset = dataset_samples(dataset=dataset, user=request.user, status=status)
         paginator = SamplePages()
         page = paginator.paginate_queryset(queryset, request, view=self) or []

@@ -16,12 +16,12 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from annotator.selectors.datasets import dataset_or_404
 from review import policy
 from review.api.export_serializers import ExportJobSerializer, ExportStartSerializer
 from review.api.schema import DETAIL_SCHEMA, error_response
 from review.api.views import TeamAPIView
 from review.models import ExportJob
-from review.selectors.api import dataset_by_ref
 from review.selectors.export_jobs import (
     PART_CONTENT_TYPES,
     PARTS,
@@ -86,7 +86,7 @@ class ExportsView(ExportAPIView):
         try:
             job = start_export_job(
                 user=request.user,
-                dataset=dataset_by_ref(ref=str(data["dataset"])),
+                dataset=dataset_or_404(ref=str(data["dataset"])),
                 kind=data["kind"],
                 fmt=data["format"],
                 scope=data["scope"],

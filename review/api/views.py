@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
@@ -16,7 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.models import Dataset, Sample
+from annotator.models import Sample
+from annotator.selectors.datasets import dataset_by_id, dataset_or_404
 from review import policy
 from review.api import serializers as s
 from review.api.schema import ErrorsAutoSchema
@@ -107,7 +107,7 @@ class QueueView(TeamAPIView):
             params = request.query_params
             dataset_id = params.get("dataset", "")
             queryset = queue_samples(
-                dataset=Dataset.objects.filter(pk=dataset_id).first()
+                dataset=dataset_by_id(dataset_id=int(dataset_id))
                 if dataset_id.isdecimal()
                 else None,
                 status=params.get("status", DISPUTED),
@@ -139,7 +139,7 @@ class NextView(TeamAPIView):
         given.is_valid(raise_exception=True)
         kind = policy.work_kind(user=request.user, asked=given.validated_data.get("kind", ""))
         dataset_id = given.validated_data.get("dataset")
-        dataset = get_object_or_404(Dataset, pk=dataset_id) if dataset_id is not None else None
+        dataset = dataset_or_404(dataset_id=dataset_id) if dataset_id is not None else None
         assignment = lease_next_sample(user=request.user, kind=kind, dataset=dataset)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)

@@ -13,7 +13,6 @@ from typing import Any
 
 from django.db.models import Count, F, QuerySet, Window
 from django.db.models.functions import RowNumber
-from django.shortcuts import get_object_or_404
 
 from annotator.lib.rle import mask_bbox
 from annotator.models import Dataset, Region, Sample
@@ -24,17 +23,6 @@ from review.selectors.assignment import user_assignments
 from review.selectors.export import DatasetCounts, export_overview
 
 ROLE_ORDER: tuple[str, ...] = tuple(Region.Role.values)
-
-
-def dataset_by_ref(*, ref: str) -> Dataset:
-    """A dataset by id (all digits) or by name; 404 when neither names one. A name made only of
-    digits is found by name when no dataset has that id (else use ?name= on the list)."""
-    datasets = Dataset.objects.select_related("taxonomy")
-    if ref.isdecimal() and len(ref) < 19:  # past 2^63 it is no id (a 400 in PostgreSQL)
-        found = datasets.filter(pk=int(ref)).first()
-        if found is not None:
-            return found
-    return get_object_or_404(datasets, name=ref)
 
 
 def datasets_with_counts(*, name: str = "") -> list[DatasetCounts]:

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from annotator.models import Sample
 from review import policy
 from review.http import HtmxHttpRequest, wants_partial
+from review.pages.mask_overlays import mask_png, state_overlays
 from review.selectors.masks import (
     ROLES,
     edit_progress,
@@ -35,7 +36,6 @@ from review.services.mask_dispatch import resend_mask_edit_if_stuck
 from review.services.mask_wakeup import wait_for_mask_edit
 from review.services.masks import Click, MaskConflict, check_role
 from review.validators import BoundedJSONField
-from review.views.mask_overlays import mask_png, state_overlays
 
 
 class MaskEditForm(forms.Form):

@@ -21,9 +21,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from annotator.models import Dataset
+from annotator.selectors.datasets import dataset_by_id
 from review import policy
 from review.http import HtmxHttpRequest, wants_partial
 from review.models import Assignment
+from review.pages.queue_filters import queue_filters, queue_rows, rows_html, work_rows
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required, user_roles
 from review.selectors.des_map import selection_filter
 from review.selectors.progress import (
@@ -44,7 +46,6 @@ from review.selectors.queue import (
 from review.selectors.queue_counts import queue_figures
 from review.selectors.review_order import order_value
 from review.services.assignment import lease_next_sample
-from review.views.queue_filters import queue_filters, queue_rows, rows_html, work_rows
 
 
 def map_selection(request: HttpRequest, *, dataset: Dataset | None) -> Q | None:
@@ -59,7 +60,7 @@ def map_selection(request: HttpRequest, *, dataset: Dataset | None) -> Q | None:
 def dataset_from(value: str | None) -> Dataset | None:
     if not value or not str(value).isdecimal():
         return None
-    return Dataset.objects.select_related("taxonomy").filter(pk=int(value)).first()
+    return dataset_by_id(dataset_id=int(value))
 
 
 @role_required(ANNOTATOR, ADJUDICATOR, AUDITOR)

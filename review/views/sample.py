@@ -23,6 +23,13 @@ from review.forms import AdjudicationForm, BinaryVoteForm
 from review.http import HtmxHttpRequest, wants_partial
 from review.labels import LABEL_FIELDS, label_of, label_rows
 from review.models import Adjudication, Assignment, Draft
+from review.pages.blind import HIDDEN_EVIDENCE, blind_page_context
+from review.pages.mask_overlays import people_mask_thumbnails
+from review.pages.own_work import (
+    change_answer_form,
+    own_answer_context,
+    own_work_context,
+)
 from review.policy import SampleAccess, sample_access
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required
 from review.selectors.blind_answers import blind_state
@@ -46,14 +53,7 @@ from review.services.adjudication import VersionConflict, adjudicate_sample
 from review.services.assignment import skip_assignment
 from review.services.binary import binary_protocol, open_questions, submit_binary_votes
 from review.services.blind_answers import submit_final_answer
-from review.views.blind_context import HIDDEN_EVIDENCE, blind_page_context
-from review.views.mask_overlays import people_mask_thumbnails
 from review.views.masks import mask_page_context, start_mask_work
-from review.views.own_work_context import (
-    change_answer_form,
-    own_answer_context,
-    own_work_context,
-)
 from review.views.queue import redirect_to_next
 from review.views.sample_posterior import posterior_context
 

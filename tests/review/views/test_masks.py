@@ -16,9 +16,9 @@ from PIL import Image
 from annotator.lib.rle import decode_mask
 from annotator.models import Region
 from review.models import Assignment, MaskEdit
+from review.pages.mask_overlays import state_overlays
 from review.roles import ADJUDICATOR, AUDITOR
 from review.selectors.masks import mask_state
-from review.views.mask_overlays import state_overlays
 from tests.factories import RegionFactory, SampleFactory, UserFactory
 from tests.support.masks import (  # noqa: F401 (fixtures)
     inline_tasks,
@@ -327,8 +327,8 @@ def test_opening_a_sample_prefetches_the_next_ones_and_masks_bare_boxes(
 
 def test_overlays_are_exact_pngs_scaled_down_only_past_the_display_size():
     from annotator.lib.rle import encode_mask
+    from review.pages.mask_overlays import OVERLAY_MAX_SIDE, mask_png
     from review.selectors.masks import ShownMask
-    from review.views.mask_overlays import OVERLAY_MAX_SIDE, mask_png
 
     rng = np.random.default_rng(3)
     small = rng.random((240, 321)) > 0.5  # ragged, and a width that is no multiple of 8

@@ -1,0 +1,3 @@
+"""What a page shows, built from reads without answering the request: the sample page's blind
+and own-work context, mask overlays (PNG), the queue's filters and rows. Views in review/views/
+call these and render; the audit's pieces have their own package, review/audit/."""
