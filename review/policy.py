@@ -267,7 +267,10 @@ def can_undo(*, access: SampleAccess, user: Any, adjudication: Adjudication | No
     )
 
 
-WORK_ROLE: dict[str, str] = {Assignment.Kind.ANNOTATE: ANNOTATOR, Assignment.Kind.ADJUDICATE: ADJUDICATOR}
+WORK_ROLE: dict[str, str] = {
+    Assignment.Kind.ANNOTATE: ANNOTATOR,
+    Assignment.Kind.ADJUDICATE: ADJUDICATOR,
+}
 
 
 def work_kind(*, user: Any, asked: str = "") -> str:
