@@ -28,7 +28,7 @@ from django.db.models.functions import Coalesce, Greatest
 from annotator.models import Dataset, Sample
 from review.models import Annotation, Assignment, AuditEvent, BinaryVote
 from review.models_consensus import SamplePosterior
-from review.selectors.prepared import among_sql, fetch
+from review.selectors.prepared import among_sql, fetch, instances
 from review.selectors.queue_counts import open_extras_exist
 from review.selectors.review_order import POSTERIOR_FIELDS, VALUE, order_value, ordering
 
@@ -76,8 +76,16 @@ DatasetSettings = list[tuple[int, dict[str, Any], str]]
 def dataset_settings() -> DatasetSettings:
     """(id, binary_protocol, review_order) of every dataset running the binary protocol or
     ordering its review by a posterior value: one small query."""
-    rows = Dataset.objects.order_by().values_list("pk", "binary_protocol", "review_order")
-    return [(pk, protocol, order) for pk, protocol, order in rows if protocol or order != "id"]
+    datasets = instances(key="dataset_settings", build=_settings_columns)
+    return [
+        (d.pk, d.binary_protocol, d.review_order)
+        for d in datasets
+        if d.binary_protocol or d.review_order != "id"
+    ]
+
+
+def _settings_columns() -> QuerySet[Dataset]:
+    return Dataset.objects.order_by().only("pk", "binary_protocol", "review_order")
 
 
 def _taken_by_user(*, user: Any, kind: str, now: datetime) -> Exists:
