@@ -25,11 +25,11 @@ from annotator.models import Sample
 from review import policy
 from review.http import HtmxHttpRequest, wants_partial
 from review.pages.mask_overlays import mask_png, state_overlays
+from review.pages.masks import mask_author_id
 from review.selectors.masks import (
     ROLES,
     edit_progress,
     mask_state,
-    mask_states,
 )
 from review.services import masks as mask_services
 from review.services.mask_dispatch import resend_mask_edit_if_stuck
@@ -123,7 +123,8 @@ def _state_response(
     if not wants_partial(request):
         url = reverse("review:sample", args=[sample.pk])
         return HttpResponseRedirect(f"{url}#mask-{role}")
-    state = mask_state(sample=sample, role=role, author_id=_author_id(request, can_edit))
+    author_id = mask_author_id(request, can_edit=can_edit)
+    state = mask_state(sample=sample, role=role, author_id=author_id)
     context = {
         "sample": sample,
         "state": state,
@@ -136,12 +137,6 @@ def _state_response(
     response["HX-Retarget"] = f"#mask-state-{role}"
     response["HX-Reswap"] = "outerHTML"
     return response
-
-
-def _author_id(request: HttpRequest, can_edit: bool) -> int | None:
-    """Whose masks the page shows: the person's own when they edit; a reader (auditor) sees
-    the machine's masks only, so no annotator's work shows before adjudication."""
-    return request.user.pk if can_edit else None
 
 
 def _mask_action(
@@ -251,29 +246,11 @@ def mask_png_view(request: HttpRequest, pk: int, role: str) -> HttpResponse:
     if role not in ROLES:
         raise Http404("unknown element")
     sample, can_edit = _readable_sample(request, pk)
-    state = mask_state(sample=sample, role=role, author_id=_author_id(request, can_edit))
+    author_id = mask_author_id(request, can_edit=can_edit)
+    state = mask_state(sample=sample, role=role, author_id=author_id)
     if not state.masks:
         raise Http404("this element has no mask")
     png = mask_png(state.masks, role=role, max_side=None)
     response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, no-cache"
     return response
-
-
-def mask_page_context(
-    request: HttpRequest, *, sample: Sample, access: policy.SampleAccess
-) -> dict[str, Any]:
-    """What the sample page's image panel needs for masks (templates/review/_image.html)."""
-    can_edit = access.edit_masks
-    states = mask_states(sample=sample, author_id=_author_id(request, can_edit))
-    return {
-        "mask_states": [(state, state_overlays(state)) for state in states],
-        "can_edit_masks": can_edit,
-    }
-
-
-def start_mask_work(request: HttpRequest, *, sample: Sample, access: policy.SampleAccess) -> None:
-    """On opening a sample that the person may edit: prefetch this sample's and the next
-    samples' embeddings and mask its bare boxes, on the gpu queue after commit."""
-    if access.edit_masks:
-        mask_services.schedule_mask_work(user=request.user, sample=sample)

@@ -25,11 +25,13 @@ from review.labels import LABEL_FIELDS, label_of, label_rows
 from review.models import Adjudication, Assignment, Draft
 from review.pages.blind import HIDDEN_EVIDENCE, blind_page_context
 from review.pages.mask_overlays import people_mask_thumbnails
+from review.pages.masks import mask_page_context
 from review.pages.own_work import (
     change_answer_form,
     own_answer_context,
     own_work_context,
 )
+from review.pages.posterior import posterior_context
 from review.policy import SampleAccess, sample_access
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required
 from review.selectors.blind_answers import blind_state
@@ -53,9 +55,8 @@ from review.services.adjudication import VersionConflict, adjudicate_sample
 from review.services.assignment import skip_assignment
 from review.services.binary import binary_protocol, open_questions, submit_binary_votes
 from review.services.blind_answers import submit_final_answer
-from review.views.masks import mask_page_context, start_mask_work
+from review.services.masks import schedule_mask_work
 from review.views.queue import redirect_to_next
-from review.views.sample_posterior import posterior_context
 
 KEYED_EMOTIONS = 9  # digits 1-9 pick an emotion; labels past the ninth are clicked
 ANY_ROLE = (ANNOTATOR, ADJUDICATOR, AUDITOR)
@@ -190,7 +191,9 @@ def _evidence(sample: Sample) -> dict[str, Any]:
 @require_GET
 def sample_view(request: HttpRequest, pk: int) -> HttpResponse:
     sample, access = viewable_sample(request, pk)
-    start_mask_work(request, sample=sample, access=access)
+    if access.edit_masks:
+        # Prefetch this and the next samples' embeddings, mask its bare boxes (gpu queue).
+        schedule_mask_work(user=request.user, sample=sample)
     return render(
         request, "review/sample.html", page_context(request, sample=sample, access=access)
     )
