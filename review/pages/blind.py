@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from annotator.models import Sample
-from review.forms import AdjudicationForm
+from review.forms.answers import AdjudicationForm
 from review.selectors.blind_answers import (
     BlindState,
     blind_form_initial,

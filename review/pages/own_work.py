@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from annotator.models import Sample
-from review.forms import AdjudicationForm
+from review.forms.answers import AdjudicationForm
 from review.labels import label_of
 from review.models import Adjudication, Annotation, Assignment, Draft
 from review.policy import SampleAccess

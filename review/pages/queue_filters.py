@@ -19,7 +19,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from annotator.models import Dataset, Sample
-from review.forms import QueueFilterForm
+from review.forms.filters import QueueFilterForm
 from review.selectors.queue import DISPUTED, queue_filter_choices, with_proposal_counts
 from review.selectors.queue_counts import QueueFigures
 from review.selectors.review_order import dataset_orders

@@ -30,6 +30,7 @@ from review.audit.sections import (
     table_url,
 )
 from review.audit.tables import Table, audit_table
+from review.forms.filters import AuditFilterForm
 from review.http import HtmxHttpRequest, short_error, wants_partial
 from review.roles import AUDITOR, role_required
 from review.selectors.anchoring import anchoring
@@ -42,34 +43,9 @@ from review.selectors.audit import (
 )
 from review.selectors.audit_drilldown import DrilldownError, drilldown, sample_facts
 from review.services.export_rows import csv_value
-from review.validators import DAY_VALIDATORS
 
 PAGE_SIZE = 50
 CSV_CHUNK = 2000
-
-
-class AuditFilterForm(forms.Form):
-    dataset = forms.ChoiceField(choices=[])
-    source = forms.ChoiceField(choices=[], required=False)
-    since = forms.DateField(
-        required=False, validators=DAY_VALIDATORS, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    until = forms.DateField(
-        required=False, validators=DAY_VALIDATORS, widget=forms.DateInput(attrs={"type": "date"})
-    )
-
-    def __init__(self, data: Any, *, datasets: list[str], sources: list[str]) -> None:
-        super().__init__(data)
-        cast(forms.ChoiceField, self.fields["dataset"]).choices = [(n, n) for n in datasets]
-        source = cast(forms.ChoiceField, self.fields["source"])
-        source.choices = [("", "any source"), *((s, s) for s in sources)]
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        since, until = cleaned.get("since"), cleaned.get("until")
-        if since and until and since > until:
-            self.add_error("until", "The end date is before the start date.")
-        return cleaned
 
 
 def _filters(request: HttpRequest) -> tuple[AuditFilterForm, AuditFilters | None, str]:

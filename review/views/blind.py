@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from review.forms import AdjudicationForm
+from review.forms.answers import AdjudicationForm
 from review.http import HtmxHttpRequest, wants_partial
 from review.roles import ANNOTATOR, role_required
 from review.services.blind_answers import commit_blind_answer

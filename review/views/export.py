@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -31,8 +30,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotator.models import Dataset, Sample
 from review import policy
+from review.forms.jobs import ExportForm, StartExportForm
 from review.models import ExportJob
-from review.selectors.export import SCOPE_DECIDED, SCOPES, export_overview
+from review.selectors.export import export_overview
 from review.selectors.export_jobs import (
     PART_CONTENT_TYPES,
     PARTS,
@@ -42,8 +42,7 @@ from review.selectors.export_jobs import (
     recent_export_jobs,
 )
 from review.services.export import export_filename
-from review.services.export_formats import FORMAT_CSV, FORMATS, ExportChunk, ExportOptions
-from review.services.export_job_runner import ANSWER_FORMATS
+from review.services.export_formats import FORMATS, ExportChunk, ExportOptions
 from review.services.export_jobs import (
     ExportJobError,
     cancel_export_job,
@@ -66,75 +65,13 @@ def staff_required(view: View) -> View:
     return login_required(wrapped)
 
 
-class ExportForm(forms.Form):
-    dataset = forms.ModelChoiceField(
-        queryset=Dataset.objects.order_by("name"), to_field_name="name", empty_label=None
-    )
-    format = forms.ChoiceField(
-        choices=[(f.name, f.title) for f in FORMATS.values()],
-        initial=FORMAT_CSV,
-        widget=forms.RadioSelect,
-    )
-    scope = forms.ChoiceField(
-        choices=[
-            (SCOPE_DECIDED, "Decided: adjudicated and agreed samples"),
-            *[(s, "All samples, with their status") for s in SCOPES if s != SCOPE_DECIDED],
-        ],
-        initial=SCOPE_DECIDED,
-        widget=forms.RadioSelect,
-    )
-    # Off unless ticked, so a download link without it keeps the guard on.
-    no_formula_guard = forms.BooleanField(
-        required=False,
-        label="Write cells starting with = + - @ as they are (no formula guard)",
-    )
-
-
 POLL_EVERY = "1s"  # a job's progress bar: a 219K export shows progress within a second
-KIND_TITLES = {
-    ExportJob.Kind.LABELS: "Labels: one row per sample, in any format",
-    ExportJob.Kind.ANSWERS: "Answers: every human answer and vote, one row each (CSV, Parquet)",
-}
 PART_TITLES = {
     "data": "File",
     "labels": "Label map (JSON)",
     "datasheet": "Datasheet (Markdown)",
     "labelconfig": "Labeling config (Label Studio XML)",
 }
-
-
-class StartExportForm(forms.Form):
-    """An export job: what the direct download takes, plus the kind and Parquet's images."""
-
-    dataset = forms.ModelChoiceField(
-        queryset=Dataset.objects.order_by("name"), to_field_name="name", empty_label=None
-    )
-    kind = forms.ChoiceField(
-        choices=list(KIND_TITLES.items()), initial=ExportJob.Kind.LABELS, widget=forms.RadioSelect
-    )
-    format = forms.ChoiceField(
-        choices=[(f.name, f.title) for f in FORMATS.values()],
-        initial=FORMAT_CSV,
-        widget=forms.RadioSelect,
-    )
-    scope = forms.ChoiceField(
-        choices=ExportForm.base_fields["scope"].choices,  # type: ignore[attr-defined]
-        initial=SCOPE_DECIDED,
-        widget=forms.RadioSelect,
-        help_text="Labels only: answers are always all of them.",
-    )
-    no_formula_guard = forms.BooleanField(
-        required=False, label=ExportForm.base_fields["no_formula_guard"].label
-    )
-    embed_images = forms.BooleanField(
-        required=False, label="Put each image's bytes in the file (Parquet: an image column)"
-    )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("kind") == ExportJob.Kind.ANSWERS and data.get("format") not in ANSWER_FORMATS:
-            self.add_error("format", "Answers export as CSV or Parquet.")
-        return data
 
 
 def _job_item(job: ExportJob) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from annotator.importers.storable import printable
 from annotator.services.importing import ImportFailed, import_uploaded_samples
 from review import policy
-from review.forms import ImportForm
+from review.forms.jobs import ImportForm
 
 FORM_FIELDS_ALLOWANCE = 64 * 1024  # the form's other fields and the multipart framing
 HOW_TO_OVERRIDE = "upload again with “Override people's decisions” ticked"

@@ -10,9 +10,7 @@ polls, each poll waiting the same way.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotator.models import Sample
 from review import policy
+from review.forms.answers import MaskEditForm
 from review.http import HtmxHttpRequest, wants_partial
 from review.pages.mask_overlays import mask_png, state_overlays
 from review.pages.masks import mask_author_id
@@ -34,62 +33,7 @@ from review.selectors.masks import (
 from review.services import masks as mask_services
 from review.services.mask_dispatch import resend_mask_edit_if_stuck
 from review.services.mask_wakeup import wait_for_mask_edit
-from review.services.masks import Click, MaskConflict, check_role
-from review.validators import BoundedJSONField
-
-
-class MaskEditForm(forms.Form):
-    """A click (x, y, label) and/or a dragged box (x1, y1, x2, y2), in image pixels; or
-    `clicks`, a JSON list of [x, y, label] made in a row (masks.js sends the clicks made while
-    the previous request was on its way together, in order)."""
-
-    x = forms.FloatField(required=False)
-    y = forms.FloatField(required=False)
-    label = forms.ChoiceField(choices=[("1", "add"), ("0", "remove")], required=False)
-    x1 = forms.FloatField(required=False)
-    y1 = forms.FloatField(required=False)
-    x2 = forms.FloatField(required=False)
-    y2 = forms.FloatField(required=False)
-    clicks = BoundedJSONField(required=False)  # a 100,000-deep list is a form error
-    reset = forms.BooleanField(required=False)
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        for names in (("x", "y"), ("x1", "y1", "x2", "y2")):
-            given = [data.get(n) is not None for n in names]
-            if any(given) and not all(given):
-                raise ValidationError(f"give all of {', '.join(names)} or none of them")
-        if data.get("clicks") and data.get("x") is not None:
-            raise ValidationError("give either x, y or clicks, not both")
-        return data
-
-    def clean_clicks(self) -> list[Click]:
-        raw = self.cleaned_data.get("clicks")
-        if raw is None:
-            return []
-        if not isinstance(raw, list) or not raw or not all(_is_click(c) for c in raw):
-            raise ValidationError("a non-empty list of [x, y, label] with label 1 or 0")
-        if len(raw) > mask_services.MAX_POINTS:
-            raise ValidationError(f"at most {mask_services.MAX_POINTS} clicks per mask")
-        return [Click(x=float(x), y=float(y), label=int(label)) for x, y, label in raw]
-
-    def click_list(self) -> list[Click]:
-        data = self.cleaned_data
-        if data.get("x") is None:
-            return data.get("clicks") or []
-        return [Click(x=data["x"], y=data["y"], label=int(data.get("label") or 1))]
-
-    def box(self) -> tuple[float, float, float, float] | None:
-        data = self.cleaned_data
-        if data.get("x1") is None:
-            return None
-        return (data["x1"], data["y1"], data["x2"], data["y2"])
-
-
-def _is_click(value: Any) -> bool:
-    numbers = isinstance(value, list) and len(value) == 3
-    numbers = numbers and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-    return numbers and value[2] in (0, 1)
+from review.services.masks import MaskConflict, check_role
 
 
 def _sample(pk: int) -> Sample:

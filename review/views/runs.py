@@ -9,8 +9,6 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
-from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,13 +18,10 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from annotator.models import Dataset, PipelineRun, Sample
-from annotator.pipeline.config import CONFIG_ENV_VAR, load_config_in_dirs, load_uploaded_config
-from annotator.pipeline.config_files import config_choices
+from annotator.models import PipelineRun, Sample
+from annotator.pipeline.config import CONFIG_ENV_VAR
 from annotator.pipeline.costs import spend_summary
-from annotator.pipeline.errors import PipelineConfigError
 from annotator.pipeline.runs.dispatch import uses_broker
-from annotator.pipeline.runs.units import STAGES
 from annotator.selectors.pipeline_runs import (
     ACTIVE,
     recent_runs,
@@ -46,6 +41,7 @@ from annotator.services.pipeline_runs import (
     start_pipeline_run,
 )
 from review import policy
+from review.forms.jobs import StartRunForm
 from review.services.dropped_samples import restore_dropped_sample
 
 POLL_EVERY = "2s"
@@ -61,64 +57,6 @@ def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
         return view(request, *args, **kwargs)
 
     return login_required(wrapped)
-
-
-class StartRunForm(forms.Form):
-    dataset = forms.ModelChoiceField(
-        queryset=Dataset.objects.order_by("name"), to_field_name="name", empty_label=None
-    )
-    config = forms.ChoiceField(label="Config file", required=False)
-    config_upload = forms.FileField(label="or upload a config", required=False)
-    stages = forms.MultipleChoiceField(
-        choices=[(stage, stage) for stage in STAGES],
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-        help_text="None ticked: every stage (the critic when the config has one).",
-    )
-    limit = forms.IntegerField(
-        min_value=1, required=False, help_text="Only the dataset's first N samples."
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Only files in PIPELINE_CONFIG_DIRS are offered, and only those are read.
-        self.dirs = settings.PIPELINE_CONFIG_DIRS
-        self.max_bytes = settings.PIPELINE_CONFIG_MAX_BYTES
-        config = self.fields["config"]
-        assert isinstance(config, forms.ChoiceField)
-        config.choices = [("", "(upload one)")] + [
-            (str(path), path.name) for path in config_choices(dirs=self.dirs)
-        ]
-        where = ", ".join(str(folder) for folder in self.dirs) or "none"
-        config.help_text = f"A pipeline TOML from {where} (PIPELINE_CONFIG_DIRS; docs/pipeline.md)."
-        self.fields[
-            "config_upload"
-        ].help_text = (
-            f"A pipeline TOML of at most {self.max_bytes // 1024:,} KB (PIPELINE_CONFIG_MAX_BYTES)."
-        )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        chosen, upload = data.get("config") or "", data.get("config_upload")
-        if bool(chosen) == bool(upload):
-            self.add_error("config", "Choose a config file or upload one (one of the two).")
-            return data
-        try:
-            if upload is not None:
-                chunk = upload.read(self.max_bytes + 1) if upload.size <= self.max_bytes else b""
-                self.pipeline_config = load_uploaded_config(
-                    name=upload.name or "upload", size=upload.size or 0, chunk=chunk,
-                    max_bytes=self.max_bytes,
-                )  # fmt: skip
-                data["config_path"] = f"upload: {upload.name}"
-            else:
-                self.pipeline_config, path = load_config_in_dirs(
-                    chosen=chosen, dirs=self.dirs, max_bytes=self.max_bytes
-                )
-                data["config_path"] = str(path)
-        except PipelineConfigError as exc:
-            self.add_error("config_upload" if upload else "config", exc.problems)
-        return data
 
 
 def _start_form(request: HttpRequest) -> StartRunForm:

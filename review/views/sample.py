@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotator.models import Region, Sample
 from review import policy
-from review.forms import AdjudicationForm, BinaryVoteForm
+from review.forms.answers import AdjudicationForm, BinaryVoteForm
 from review.http import HtmxHttpRequest, wants_partial
 from review.labels import LABEL_FIELDS, label_of, label_rows
 from review.models import Adjudication, Assignment, Draft

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from annotator.taxonomy import MIKELS_8_LABELS
-from review.forms import AdjudicationForm
+from review.forms.answers import AdjudicationForm
 from review.limits import NOTES_MAX_LENGTH
 
 LABELS = list(MIKELS_8_LABELS)

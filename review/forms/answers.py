@@ -1,31 +1,19 @@
-"""Forms of the review app: they parse and validate input; services do the work."""
+"""What a person gives on the sample page: a label, yes/no votes, mask clicks and boxes."""
 
 from __future__ import annotations
 
 import math
-from typing import Any, cast
+from typing import Any
 
 from django import forms
-from django.core.validators import FileExtensionValidator
+from django.core.exceptions import ValidationError
 
-from annotator.models import Sample
+from review.forms.fields import NotesField, choice_field
 from review.labels import TRIPLET_MAX_LENGTH, Label, label_from
 from review.limits import CONFIDENCE_STEP, NOTES_MAX_LENGTH, round_to_step
-from review.selectors.queue import NEEDS_ADJUDICATION
-from review.validators import INT_MAX
-
-
-def _choice_field(form: forms.Form, name: str) -> forms.ChoiceField:
-    return cast(forms.ChoiceField, form.fields[name])
-
-
-class NotesField(forms.CharField):
-    """Free text whose line breaks count once: a browser stops typing at maxlength counting a
-    line break once, then sends it as CR LF, which would push a full textarea over max_length."""
-
-    def to_python(self, value: Any) -> str:
-        text = super().to_python(value) or ""
-        return text.replace("\r\n", "\n").replace("\r", "\n")
+from review.services import masks as mask_services
+from review.services.masks import Click
+from review.validators import INT_MAX, BoundedJSONField
 
 
 class AdjudicationForm(forms.Form):
@@ -68,7 +56,7 @@ class AdjudicationForm(forms.Form):
 
     def __init__(self, *args: Any, labels: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _choice_field(self, "emotion").choices = [(label, label) for label in labels]
+        choice_field(self, "emotion").choices = [(label, label) for label in labels]
         if "confidence" in self.initial:
             self.initial["confidence"] = _on_step(self.initial["confidence"])
 
@@ -118,69 +106,55 @@ class BinaryVoteForm(forms.Form):
         return {e: self.cleaned_data[f"vote_{e}"] == "yes" for e in self.questions}
 
 
-class QueueFilterForm(forms.Form):
-    """The queue's GET filters; an empty value means "any". The caller gives the choices (the
-    datasets it has read, the sources and emotions present) so the form runs no query."""
+class MaskEditForm(forms.Form):
+    """A click (x, y, label) and/or a dragged box (x1, y1, x2, y2), in image pixels; or
+    `clicks`, a JSON list of [x, y, label] made in a row (masks.js sends the clicks made while
+    the previous request was on its way together, in order)."""
 
-    dataset = forms.ChoiceField(required=False)
-    status = forms.ChoiceField(
-        choices=[
-            ("", "Any status"),
-            *Sample.Status.choices,
-            (NEEDS_ADJUDICATION, "Needs adjudication"),
-        ],
-        required=False,
-    )
-    source = forms.ChoiceField(required=False)
-    suggested = forms.ChoiceField(required=False, label="Suggested emotion")
+    x = forms.FloatField(required=False)
+    y = forms.FloatField(required=False)
+    label = forms.ChoiceField(choices=[("1", "add"), ("0", "remove")], required=False)
+    x1 = forms.FloatField(required=False)
+    y1 = forms.FloatField(required=False)
+    x2 = forms.FloatField(required=False)
+    y2 = forms.FloatField(required=False)
+    clicks = BoundedJSONField(required=False)  # a 100,000-deep list is a form error
+    reset = forms.BooleanField(required=False)
 
-    def __init__(
-        self,
-        *args: Any,
-        datasets: list[tuple[int, str]],
-        sources: list[str],
-        emotions: list[str],
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        _choice_field(self, "dataset").choices = [
-            ("", "All datasets"),
-            *((str(pk), name) for pk, name in datasets),
-        ]
-        _choice_field(self, "source").choices = [("", "All sources"), *((s, s) for s in sources)]
-        _choice_field(self, "suggested").choices = [
-            ("", "Any emotion"),
-            *((e, e) for e in emotions),
-        ]
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for names in (("x", "y"), ("x1", "y1", "x2", "y2")):
+            given = [data.get(n) is not None for n in names]
+            if any(given) and not all(given):
+                raise ValidationError(f"give all of {', '.join(names)} or none of them")
+        if data.get("clicks") and data.get("x") is not None:
+            raise ValidationError("give either x, y or clicks, not both")
+        return data
+
+    def clean_clicks(self) -> list[Click]:
+        raw = self.cleaned_data.get("clicks")
+        if raw is None:
+            return []
+        if not isinstance(raw, list) or not raw or not all(_is_click(c) for c in raw):
+            raise ValidationError("a non-empty list of [x, y, label] with label 1 or 0")
+        if len(raw) > mask_services.MAX_POINTS:
+            raise ValidationError(f"at most {mask_services.MAX_POINTS} clicks per mask")
+        return [Click(x=float(x), y=float(y), label=int(label)) for x, y, label in raw]
+
+    def click_list(self) -> list[Click]:
+        data = self.cleaned_data
+        if data.get("x") is None:
+            return data.get("clicks") or []
+        return [Click(x=data["x"], y=data["y"], label=int(data.get("label") or 1))]
+
+    def box(self) -> tuple[float, float, float, float] | None:
+        data = self.cleaned_data
+        if data.get("x1") is None:
+            return None
+        return (data["x1"], data["y1"], data["x2"], data["y2"])
 
 
-class ImportForm(forms.Form):
-    """An admin's upload of a JSON Lines samples file (format: docs/formats.md)."""
-
-    file = forms.FileField(
-        label="Samples file (.jsonl)",
-        validators=[FileExtensionValidator(["jsonl"])],
-        widget=forms.ClearableFileInput(attrs={"accept": ".jsonl"}),
-    )
-    dataset = forms.SlugField(max_length=100, help_text="Created (Mikels 8) if it does not exist.")
-    images_root = forms.CharField(
-        max_length=1000,
-        required=False,
-        help_text="Directory image_path values are relative to; must be inside IMPORT_ROOTS. "
-        "Empty: the dataset's stored images root.",
-    )
-    model = forms.CharField(
-        max_length=100,
-        required=False,
-        initial="emoverse",
-        help_text="Model name for plain EmoVerse records (default emoverse).",
-    )
-    override_human_decisions = forms.BooleanField(
-        required=False,
-        label="Override people's decisions",
-        help_text="Let the file's critic drop samples an admin restored or people gave a final "
-        "label. Off: those are kept, and listed after the import.",
-    )
-
-    def clean_model(self) -> str:
-        return str(self.cleaned_data.get("model") or "").strip() or "emoverse"
+def _is_click(value: Any) -> bool:
+    numbers = isinstance(value, list) and len(value) == 3
+    numbers = numbers and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    return numbers and value[2] in (0, 1)
