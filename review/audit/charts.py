@@ -58,6 +58,12 @@ class Chart:
     labels: list[AxisLabel] = field(default_factory=list)
     lines: list[tuple[float, float, float, float]] = field(default_factory=list)
     points: list[tuple[float, float, str]] = field(default_factory=list)  # x, y, title
+    note: str = ""  # set: nothing to draw, the page says why instead of an empty frame
+
+
+def unrated(title: str, note: str) -> Chart:
+    """A chart with nothing to draw: its title and why (not a blank grid or axis)."""
+    return Chart(title=title, width=0, height=0, note=note)
 
 
 def heatmap(
@@ -198,27 +204,8 @@ def dashboard_charts(fig: dict[str, Any], link: Callable[..., str]) -> dict[str,
     """Every chart of the dashboard, by section; links go to the drill-down list."""
     labels = fig["labels"]
     charts: dict[str, list[Chart]] = {
-        "confusion": [
-            heatmap(
-                title=f"{p['a']} (rows) vs {p['b']} (columns)",
-                row_name=p["a"],
-                column_name=p["b"],
-                labels=labels,
-                counts=p["confusion"],
-                href=_cell_link(link, p["a"], p["b"], labels),
-            )
-            for p in fig["models"]["pairs"]
-        ],
-        "reliability": [
-            reliability(
-                title=f"{row['model']}: ECE {row['ece']:.3f}"
-                if row["ece"] is not None
-                else f"{row['model']}: no final labels yet",
-                bins=row["bins"],
-                href=_bin_link(link, row["model"]),
-            )
-            for row in fig["calibration"]
-        ],
+        "confusion": [_pair_heatmap(p, labels, link) for p in fig["models"]["pairs"]],
+        "reliability": [_reliability(row, link) for row in fig["calibration"]],
     }
     rates = [
         ("disputes", "Dispute rate per emotion", fig["disputes"]["by_label"], "label"),
@@ -241,7 +228,39 @@ def dashboard_charts(fig: dict[str, Any], link: Callable[..., str]) -> dict[str,
     return charts
 
 
+def _pair_heatmap(pair: dict[str, Any], labels: list[str], link: Callable[..., str]) -> Chart:
+    a, b = pair["a"], pair["b"]
+    title = f"{a} (rows) vs {b} (columns)"
+    if not pair["n"]:
+        return unrated(title, f"No samples rated by both {a} and {b}.")
+    return heatmap(
+        title=title,
+        row_name=a,
+        column_name=b,
+        labels=labels,
+        counts=pair["confusion"],
+        href=_cell_link(link, a, b, labels),
+    )
+
+
+def _reliability(row: dict[str, Any], link: Callable[..., str]) -> Chart:
+    model = row["model"]
+    if row["ece"] is None:
+        note = "No sample has both this model's confidence and a final human label yet."
+        return unrated(f"{model}: no final labels yet", note)
+    return reliability(
+        title=f"{model}: ECE {row['ece']:.3f}", bins=row["bins"], href=_bin_link(link, model)
+    )
+
+
+ANNOTATORS_TITLE = "Agreement with the consensus, per annotator"
+
+
 def _annotator_bars(fig: dict[str, Any], link: Callable[..., str]) -> list[Chart]:
+    if fig["annotators"] and not any(row["consensus"]["n"] for row in fig["annotators"]):
+        # Each sample answered by one person (overlap k = 1): no one else to agree with.
+        note = "No sample has answers from two or more people yet: no consensus to compare with."
+        return [unrated(ANNOTATORS_TITLE, note)]
     items = [
         Bar(
             label=row["annotator"],
@@ -252,7 +271,7 @@ def _annotator_bars(fig: dict[str, Any], link: Callable[..., str]) -> list[Chart
         )
         for row in fig["annotators"]
     ]
-    return [bars(title="Agreement with the consensus, per annotator", items=items)] if items else []
+    return [bars(title=ANNOTATORS_TITLE, items=items)] if items else []
 
 
 def _judge_bars(fig: dict[str, Any], link: Callable[..., str]) -> list[Chart]:

@@ -27,6 +27,7 @@ class Table:
     columns: list[str]
     rows: list[list[Cell]] = field(default_factory=list)
     note: str = ""
+    empty: str = "Nothing to show here yet."  # what the page says when there are no rows
 
     @property
     def headers(self) -> list[tuple[str, bool]]:
@@ -67,10 +68,11 @@ def hours(value: float | None) -> Cell:
 
 
 def _model_overview(fig: Figures, link: Link) -> Table:
-    m = fig["models"]
+    m, groups = fig["models"], fig["model_groups"]
     table = Table("models", "Models: agreement across all models", ["figure", "value"])
     table.rows = [
-        [text("models"), text(", ".join(m["models"]))],
+        [text("models compared"), text(", ".join(groups["compared"]))],
+        [text("models sharing no sample with another"), text(", ".join(groups["alone"]))],
         [text("samples with a model label"), count(m["items"], link("models"))],
         [text("pairwise agreement"), share(m["pairwise_agreement"], link("disputes", all="1"))],
         [text("unanimous share (2+ labels)"), share(m["unanimous_share"], link("disputes"))],
@@ -78,7 +80,16 @@ def _model_overview(fig: Figures, link: Link) -> Table:
         [text("Fleiss' kappa"), coefficient(m["fleiss_kappa"])],
         [text("Krippendorff's alpha (nominal)"), coefficient(m["krippendorff_alpha"]["nominal"])],
     ]
+    if groups["alone"]:
+        table.note = ALONE_NOTE
     return table
+
+
+ALONE_NOTE = (
+    "A model that labelled no sample another model labelled has no agreement to measure; its "
+    "pairs draw no heat map. “emoverse” is the name an import gives the proposal of a plain "
+    "EmoVerse record (one without a list of proposals) unless told another."
+)
 
 
 def _model_pairs(fig: Figures, link: Link) -> Table:
@@ -170,6 +181,11 @@ def _summary_rows(summary: dict[str, Any], link: Link, prefix: str = "") -> list
 def _people(fig: Figures, link: Link) -> Table:
     unit = "(sample, emotion) yes/no units" if fig["binary"] else "samples"
     table = Table("people", f"People: agreement over {unit}", ["figure", "value"])
+    if not fig["human"]["pairs"]:
+        # One answer per unit (overlap k = 1, say): every agreement figure would be blank.
+        rated = fig["human"]["items"]
+        table.empty = f"{rated:,} {unit} rated, none by two or more people: no agreement yet."
+        return table
     table.rows = _summary_rows(fig["human"], link)
     if fig.get("human_confidence"):
         table.rows += _summary_rows(fig["human_confidence"], lambda *a, **k: "", "confidence: ")

@@ -34,6 +34,7 @@ from review.selectors.audit_models import (
     dispute_figures,
     final_agreement,
     model_figures,
+    model_groups,
 )
 from review.selectors.audit_people import (
     annotator_figures,
@@ -54,7 +55,7 @@ __all__ = [
     "dataset_sources",
 ]
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: model_groups
 DATA_ENTRIES = 4  # AuditData kept per process (most recently used dataset/filter choices)
 _DATA: OrderedDict[str, AuditData] = OrderedDict()
 _DATA_LOCK = threading.Lock()
@@ -194,6 +195,7 @@ def compute_audit_figures(*, data: AuditData, filters: AuditFilters) -> dict[str
         "samples": data.n_samples,
         "sources": data.sources,
         "models": model_figures(data),
+        "model_groups": model_groups(data),
         "disputes": dispute_figures(data),
         **human_figures(data),
         "annotators": annotator_figures(data),

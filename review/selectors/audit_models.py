@@ -31,6 +31,19 @@ def model_figures(data: AuditData) -> stats.ModelSummary:
     return stats.model_summary(by_model, n_categories=len(data.labels))
 
 
+def model_groups(data: AuditData) -> dict[str, list[str]]:
+    """`compared`: the models that share a labelled sample with another model; `alone`: the
+    others, whose agreement cannot be measured (plain EmoVerse records' proposals, say, filed
+    under the import's default model name on samples no other model labelled)."""
+    labelled = data.model_labels >= 0
+    others = labelled.sum(axis=1, keepdims=True) - labelled
+    shared = (labelled & (others > 0)).any(axis=0)
+    groups: dict[str, list[str]] = {"compared": [], "alone": []}
+    for name, with_other in zip(data.models, shared.tolist(), strict=True):
+        groups["compared" if with_other else "alone"].append(name)
+    return groups
+
+
 def dispute_figures(data: AuditData) -> dict[str, list[dict[str, Any]]]:
     """Share of units (with 2+ model labels) on which the models disagree, per label and source."""
     by_label = stats.dispute_rates_by_label(data.model_labels, n_categories=len(data.labels))

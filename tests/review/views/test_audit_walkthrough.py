@@ -1,0 +1,82 @@
+"""The audit of the demo as a new admin saw it: the plain records' model apart from the compared
+ones, no blank heat maps or bar charts without saying why, one line for people's agreement when
+no sample has two answers, and EmoViT filed as the classifier it is."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+from django.urls import reverse
+
+from annotator.models import Dataset
+from annotator.services.demo import import_demo_dataset
+from tests.factories_review import AnnotationFactory
+from tests.review.consensus_rows import finished_fit, rater
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_audit_cache")]
+
+
+@pytest.fixture
+def demo() -> Dataset:
+    import_demo_dataset()
+    return Dataset.objects.get(name="demo")
+
+
+def _plain(response) -> str:
+    """The page's text without its tags."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", response.content.decode())).split())
+
+
+def _audit(client):
+    response = client.get(reverse("review:audit"), {"dataset": "demo"})
+    assert response.status_code == 200
+    return response
+
+
+def test_the_plain_records_model_is_listed_apart_and_its_pairs_draw_no_grid(auditor_client, demo):
+    response = _audit(auditor_client)
+    page, html = _plain(response), response.content.decode()
+    assert "3 models compared" in page
+    assert "1 with no sample in common (emoverse)" in page
+    assert "models compared emovit, gemini-2.5-flash, gpt-4o" in page
+    assert "models sharing no sample with another emoverse" in page
+    assert "“emoverse” is the name an import gives" in page
+    assert "No samples rated by both emoverse and emovit." in page
+    assert 'aria-label="emoverse (rows) vs emovit (columns)"' not in html
+    assert 'aria-label="emovit (rows) vs gpt-4o (columns)"' in html  # a pair that shares samples
+
+
+def test_one_answer_per_sample_gives_one_line_not_rows_of_dashes(auditor_client, demo):
+    for sample in demo.samples.order_by("pk")[:3]:
+        AnnotationFactory.create(sample=sample, emotion="awe")  # three people, one sample each
+    page = _plain(_audit(auditor_client))
+    people = page.split("People: agreement over samples", 1)[1].split("People: each annotator")[0]
+    assert "3 samples rated, none by two or more people: no agreement yet." in people
+    assert "Krippendorff" not in people and "—" not in people
+    chart = page.split("Agreement with the consensus, per annotator", 1)[1][:200]
+    assert chart.startswith(" No sample has answers from two or more people yet")
+
+
+def test_reliability_diagrams_without_final_labels_say_so_instead_of_empty_axes(
+    auditor_client, demo
+):
+    response = _audit(auditor_client)
+    assert 'aria-label="gpt-4o: no final labels yet"' not in response.content.decode()
+    assert "gpt-4o: no final labels yet No sample has both this model's confidence" in _plain(
+        response
+    )
+
+
+def test_a_classifier_without_a_distribution_shows_as_a_classifier(auditor_client, demo):
+    raters = {
+        "model:gpt-4o": rater("model", "gpt-4o", 0.9),
+        "model:emovit": rater("model", "emovit", 0.6),  # the fit's kind: no distribution
+    }
+    finished_fit(demo, raters)
+    page = _plain(_audit(auditor_client))
+    table = page.split("Rater reliability", 1)[1]
+    assert "gpt-4o VLM" in table
+    assert "emovit classifier" in table
+    assert "emovit VLM" not in table
