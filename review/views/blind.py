@@ -10,18 +10,19 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from review import policy
 from review.forms.answers import AdjudicationForm
 from review.http import HtmxHttpRequest, wants_partial
 from review.roles import ANNOTATOR, role_required
 from review.services.blind_answers import commit_blind_answer
-from review.views.sample import page_context, viewable_sample
+from review.views.sample import page_context
 
 
 @role_required(ANNOTATOR)
 @require_POST
 def blind_commit_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Keep the blind answer, then reopen the sample page, which now shows the machines."""
-    sample, access = viewable_sample(request, pk)
+    sample, access = policy.viewable_sample(user=request.user, pk=pk)
     if not access.answer:
         raise PermissionDenied("You hold no lease on this sample: open it with “Next”.")
     form = AdjudicationForm(request.POST, labels=sample.dataset.taxonomy.labels)

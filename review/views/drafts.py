@@ -11,13 +11,12 @@ from review import policy
 from review.http import HtmxHttpRequest, short_error
 from review.roles import ADJUDICATOR, ANNOTATOR, role_required
 from review.services.drafts import discard_draft, save_draft
-from review.views.sample import viewable_sample
 
 
 @role_required(ANNOTATOR, ADJUDICATOR)
 @require_POST
 def draft_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    sample, access = viewable_sample(request, pk)
+    sample, access = policy.viewable_sample(user=request.user, pk=pk)
     # Most often answered or skipped in another tab: say so, the person sees it by the form.
     policy.require(policy.can_save_draft(access=access))
     if request.POST.get("discard"):

@@ -21,7 +21,6 @@ from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required
 from review.selectors.history import event_changes
 from review.selectors.samples import current_adjudication
 from review.services.adjudication import VersionConflict, undo_last_decision
-from review.views.sample import viewable_sample
 
 MISSING_VERSION = "Say which version you undo (the form sends it): nothing was undone."
 
@@ -30,8 +29,7 @@ def _history_context(
     request: HttpRequest, *, sample: Sample, access: policy.SampleAccess
 ) -> dict[str, Any]:
     shown = policy.visible_history(user=request.user, sample=sample, access=access)
-    if not shown.decision:
-        raise PermissionDenied(shown.decision.reason)
+    policy.require(shown.decision)
     current = current_adjudication(sample=sample) if shown.full else None
     return {
         "sample": sample,
@@ -46,7 +44,7 @@ def _history_context(
 @role_required(ADJUDICATOR, AUDITOR)
 @require_GET
 def history_view(request: HttpRequest, pk: int) -> HttpResponse:
-    sample, access = viewable_sample(request, pk)
+    sample, access = policy.viewable_sample(user=request.user, pk=pk)
     context = _history_context(request, sample=sample, access=access)
     return render(request, "review/history.html", context)
 
@@ -71,7 +69,7 @@ def undo_view(request: HttpRequest, pk: int) -> HttpResponse:
     Not for annotators: their answer made the label (k = 1), and undoing it would leave an
     answered sample without a label, for an adjudicator. They change their answer instead.
     """
-    sample, access = viewable_sample(request, pk)
+    sample, access = policy.viewable_sample(user=request.user, pk=pk)
     if ADJUDICATOR not in access.roles:
         if not access.change:
             raise PermissionDenied("Only an adjudicator or an admin can undo this decision.")
@@ -79,9 +77,7 @@ def undo_view(request: HttpRequest, pk: int) -> HttpResponse:
             request, "Nothing was undone: change your answer below instead (until it is final)."
         )
         return redirect("review:sample", pk=sample.pk)
-    allowed = policy.can_adjudicate(access=access)
-    if not allowed:
-        raise PermissionDenied(allowed.reason)
+    policy.require(policy.can_adjudicate(access=access))
     version = request.POST.get("version", "").strip()
     if not version.isdecimal() or len(version) > 9:
         return _refused(request, sample=sample, access=access, status=400, text=MISSING_VERSION)

@@ -14,7 +14,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -56,9 +55,7 @@ class UploadLimit(FileUploadHandler):
 @csrf_exempt
 @login_required
 def import_view(request: HttpRequest) -> HttpResponse:
-    allowed = policy.can_administer(user=request.user)
-    if not allowed:
-        raise PermissionDenied(allowed.reason)
+    policy.require(policy.can_administer(user=request.user))
     limit = settings.MAX_IMPORT_UPLOAD_BYTES
     if request.method == "POST":
         announced = _content_length(request)

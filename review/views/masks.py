@@ -45,9 +45,7 @@ def _readable_sample(request: HttpRequest, pk: int) -> tuple[Sample, bool]:
     page (review.policy); 403 for anyone else."""
     sample = _sample(pk)
     access = policy.sample_access(user=request.user, sample=sample)
-    allowed = policy.can_read_masks(access=access)
-    if not allowed:
-        raise PermissionDenied(allowed.reason)
+    policy.require(policy.can_read_masks(access=access))
     return sample, access.edit_masks
 
 

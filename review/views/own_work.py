@@ -10,24 +10,25 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from annotator.models import Sample
+from review import policy
 from review.http import HtmxHttpRequest
 from review.models import Assignment
 from review.roles import ANNOTATOR, role_required
 from review.services.assignment import take_back_skipped
 from review.services.own_answers import change_own_answer
-from review.views.sample import _save_label, viewable_sample
+from review.views.sample import save_label_response
 
 
 @role_required(ANNOTATOR)
 @require_POST
 def change_answer_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A new version of the person's own answer (while the label is not final); then Next."""
-    sample, access = viewable_sample(request, pk)
+    sample, access = policy.viewable_sample(user=request.user, pk=pk)
     if not access.change:
         raise PermissionDenied(
             "Your answer on this sample can no longer change: its label is final."
         )
-    return _save_label(
+    return save_label_response(
         request,
         sample=sample,
         access=access,

@@ -78,11 +78,6 @@ def page_mode(*, access: SampleAccess, sample: Sample) -> str:
     return MODE_READ
 
 
-def viewable_sample(request: HttpRequest, pk: int) -> tuple[Sample, SampleAccess]:
-    """policy.viewable_sample for the person making the request (the API asks it too)."""
-    return policy.viewable_sample(user=request.user, pk=pk)
-
-
 def _label_form(
     *, sample: Sample, mode: str, current: Adjudication | None, draft: Draft | None
 ) -> AdjudicationForm:
@@ -190,7 +185,7 @@ def _evidence(sample: Sample) -> dict[str, Any]:
 @role_required(*ANY_ROLE)
 @require_GET
 def sample_view(request: HttpRequest, pk: int) -> HttpResponse:
-    sample, access = viewable_sample(request, pk)
+    sample, access = policy.viewable_sample(user=request.user, pk=pk)
     if access.edit_masks:
         # Prefetch this and the next samples' embeddings, mask its bare boxes (gpu queue).
         schedule_mask_work(user=request.user, sample=sample)
@@ -213,7 +208,7 @@ def image_view(request: HttpRequest, pk: int) -> FileResponse:
 @require_POST
 def answer_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """An annotator's answer under their lease; then their next lease (or the queue)."""
-    sample, access = viewable_sample(request, pk)
+    sample, access = policy.viewable_sample(user=request.user, pk=pk)
     if not access.answer:
         saved = own_answer(sample=sample, user=request.user)
         if saved is not None:  # answered meanwhile, in another tab or window
@@ -221,7 +216,7 @@ def answer_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("You hold no lease on this sample: open it with “Next”.")
     if binary_protocol(dataset=sample.dataset):
         return _binary_answer(request, sample=sample, access=access)
-    return _save_label(
+    return save_label_response(
         request,
         sample=sample,
         access=access,
@@ -256,9 +251,9 @@ def _binary_answer(
 @require_POST
 def adjudicate_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A new version of the final label; refused (409) when it changed since the page opened."""
-    sample, access = viewable_sample(request, pk)
+    sample, access = policy.viewable_sample(user=request.user, pk=pk)
     policy.require(policy.can_adjudicate(access=access))
-    return _save_label(
+    return save_label_response(
         request,
         sample=sample,
         access=access,
@@ -269,7 +264,7 @@ def adjudicate_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _save_label(
+def save_label_response(
     request: HtmxHttpRequest,
     *,
     sample: Sample,
@@ -279,7 +274,8 @@ def _save_label(
     kind: str,
     default_version: int | None,
 ) -> HttpResponse:
-    """Validate the label form, save it with `save`; 409 on a stale version, else the next."""
+    """Validate the label form, save it with `save` (a service taking label=Label(...)); the
+    form with its errors when invalid, 409 on a stale version, else the next sample."""
     form = AdjudicationForm(request.POST, labels=sample.dataset.taxonomy.labels)
     if form.is_valid():
         data = form.cleaned_data
@@ -375,7 +371,7 @@ def _conflict_page(
 @require_POST
 def skip_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Give the lease back (others may take it; you are not offered it again)."""
-    sample, _ = viewable_sample(request, pk)
+    sample, _ = policy.viewable_sample(user=request.user, pk=pk)
     try:
         skip_assignment(sample=sample, user=request.user)
     except ValidationError as error:

@@ -7,7 +7,6 @@ every answer (as the page's list of answers).
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -16,22 +15,17 @@ from review import policy
 from review.http import HtmxHttpRequest, wants_partial
 from review.models_consensus import ConsensusFit
 from review.pages.posterior import posterior_summary, visible_pull
-from review.policy import sample_access
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required
 from review.selectors.latent import RaterPull, rater_pulls, sample_posterior
 from review.selectors.posterior_panel import PERSON, visible_pulls
-from review.selectors.samples import sample_for_review
 
 
 @role_required(ANNOTATOR, ADJUDICATOR, AUDITOR)
 @require_GET
 def sample_consensus_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Which raters pulled the sample's consensus which way: a fragment for htmx, else a page."""
-    sample = sample_for_review(pk=pk)
-    access = sample_access(user=request.user, sample=sample)
-    for decision in (policy.can_view(access=access), policy.can_see_consensus(access=access)):
-        if not decision:
-            raise PermissionDenied(decision.reason)
+    sample, access = policy.viewable_sample(user=request.user, pk=pk)
+    policy.require(policy.can_see_consensus(access=access))
     posterior = sample_posterior(sample=sample)
     pulls: list[RaterPull] = []
     hidden = 0
