@@ -13,6 +13,7 @@ import io
 import os
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,14 +53,15 @@ CacheKey = tuple[str, int, int, int, int]  # path, mtime ns, size, max_side, JPE
 
 
 class EncodedImageCache:
-    """Thread-safe (a worker's threads share it). Two threads missing the same image at once
-    both encode it: rare, and cheaper than holding the lock while encoding."""
+    """Thread-safe: a worker's threads share it. A chunk runs a sample's two annotate units at
+    the same time, so a thread that misses an image another is encoding waits for that one."""
 
     def __init__(self, *, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.encodes = 0  # real encodes, for tests and profiles
         self._entries: OrderedDict[CacheKey, EncodedImage] = OrderedDict()
         self._bytes = 0
+        self._encoding: dict[CacheKey, Future[EncodedImage]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -75,14 +77,30 @@ class EncodedImageCache:
             if found is not None:
                 self._entries.move_to_end(key)
                 return found
-        with Image.open(path) as image:
-            encoded = encode_image(image, max_side=max_side)
+            underway = self._encoding.get(key)
+            if underway is None:
+                underway = self._encoding[key] = Future()
+                mine = True
+            else:
+                mine = False
+        if not mine:
+            return underway.result()
+        try:
+            with Image.open(path) as image:
+                encoded = encode_image(image, max_side=max_side)
+        except BaseException as exc:
+            with self._lock:
+                del self._encoding[key]
+            underway.set_exception(exc)  # the waiters fail as this call does; the next tries again
+            raise
         self._keep(key, encoded)
+        underway.set_result(encoded)
         return encoded
 
     def _keep(self, key: CacheKey, encoded: EncodedImage) -> None:
         size = len(encoded.data_url)
         with self._lock:
+            del self._encoding[key]
             self.encodes += 1
             if size > self.max_bytes or key in self._entries:
                 return
