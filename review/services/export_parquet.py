@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.models import Dataset
+from review.labels import LABEL_FIELDS_NO_NOTES
 from review.selectors.export import export_model_names
 from review.selectors.snapshot import consistent_snapshot
 from review.services.export_files import ChunkDrain
@@ -34,10 +35,9 @@ from review.services.export_rows import iter_export_batches_for
 # `datasets` advises ~100 rows per row group for image data (random access and memory).
 IMAGE_GROUP_ROWS = 100
 PLAIN_COLUMNS = (
-    "sample_id", "external_id", "image_path", "source", "status", "emotion", "confidence",
-    "background", "attribute", "subject", "description", "decided_by", "annotator",
-    "decided_at", "width", "height", "content_hash", "notes", "label_source",
-    "posterior_entropy",
+    "sample_id", "external_id", "image_path", "source", "status", *LABEL_FIELDS_NO_NOTES,
+    "description", "decided_by", "annotator", "decided_at", "width", "height", "content_hash",
+    "notes", "label_source", "posterior_entropy",
 )  # fmt: skip
 
 

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
+from operator import attrgetter
 from statistics import fmean
 
 from django.conf import settings
 
 from annotator.models import CriticVerdict, Dataset, Sample
+from review.labels import LABEL_FIELDS_NO_NOTES, TEXT_FIELDS
 from review.selectors.export import (
     AdjudicationRow,
     BatchRelated,
@@ -64,11 +66,7 @@ LEADING_COLUMNS = [
     "image_path",
     "source",
     "status",
-    "emotion",
-    "confidence",
-    "background",
-    "attribute",
-    "subject",
+    *LABEL_FIELDS_NO_NOTES,  # the label's fields; its notes trail (EXTRA_NOTES)
     "description",
     "bbox",
     "decided_by",
@@ -76,10 +74,11 @@ LEADING_COLUMNS = [
     "decided_at",
 ]
 TRAILING_COLUMNS = ["critic_verdict"]
-TRIPLET_COLUMNS = ("background", "attribute", "subject")
+TRIPLET_COLUMNS = tuple(name for name in LABEL_FIELDS_NO_NOTES if name in TEXT_FIELDS)
 # Each model's own answer, one block of columns per field: emotion_<m> for every model, then
 # confidence_<m> for every model, and so on (the emotion block stays where it always was).
-PER_MODEL_FIELDS = ("emotion", "confidence", *TRIPLET_COLUMNS, "description")
+PER_MODEL_FIELDS = (*LABEL_FIELDS_NO_NOTES, "description")
+_model_values = attrgetter(*PER_MODEL_FIELDS)
 CRITIC_COLUMNS = ["critic_verdict", "critic_emotion", "critic_reasoning", "critic_instructions"]
 # Row keys beside the CSV columns (see _extra_fields).
 EXTRA_WIDTH = "width"
@@ -241,8 +240,7 @@ def _add_model_answers(
         if p is None:
             row.update(dict.fromkeys(keys))
             continue
-        values = (p.emotion, p.confidence, p.background, p.attribute, p.subject, p.description)
-        for key, value in zip(keys, values, strict=True):
+        for key, value in zip(keys, _model_values(p), strict=True):
             row[key] = None if value == "" else value
 
 
@@ -281,11 +279,7 @@ def _decision(
     if sample.status == Sample.Status.ADJUDICATED and adjudication is not None:
         chosen = chosen_proposal(proposals=proposals, emotion=adjudication.emotion, weights=weights)
         return {
-            "emotion": adjudication.emotion,
-            "confidence": adjudication.confidence,
-            "background": adjudication.background or None,
-            "attribute": adjudication.attribute or None,
-            "subject": adjudication.subject or None,
+            **_label_cells(adjudication),
             "description": (chosen.description or None) if chosen else None,
             "decided_by": adjudication.method,
             "annotator": _deciders(adjudication),
@@ -323,6 +317,12 @@ def _agreed_decision(
         "decided_at": sample.status_changed_at or sample.updated_at,
         **_described(proposals=named, emotion=emotion, weights=weights),
     }
+
+
+def _label_cells(adjudication: object) -> dict[str, object]:
+    """The final label's columns: emotion and confidence as stored, a blank triplet part None."""
+    cells = {name: getattr(adjudication, name) for name in LABEL_FIELDS_NO_NOTES}
+    return cells | {name: cells[name] or None for name in TRIPLET_COLUMNS}
 
 
 def _described(

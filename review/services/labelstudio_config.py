@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from xml.sax.saxutils import quoteattr
 
 from annotator.models import Dataset, Region
+from review.labels import TEXT_FIELDS
 from review.selectors.export_labelstudio import config_emotions, has_numeric_answers
 
 # Control and object names: the tasks' results name them (from_name / to_name).
@@ -15,9 +16,9 @@ IMAGE = "image"
 EMOTION = "emotion"
 CONFIDENCE = "confidence"
 VALUE = "value"  # a numeric answer (long-format imports); only when the dataset has some
-TRIPLET = ("background", "attribute", "subject")
-DESCRIPTION = "description"
 NOTES = "notes"
+TRIPLET = tuple(name for name in TEXT_FIELDS if name != NOTES)  # the label's B-A-S fields
+DESCRIPTION = "description"
 BOX = "box"
 MASK = "mask"
 CRITIC = "critic"
