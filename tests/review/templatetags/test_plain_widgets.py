@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django import forms
 
-from review.forms import AdjudicationForm
+from review.forms.answers import AdjudicationForm
 from review.templatetags.plain_widgets import plain
 
 LABELS = ["awe", "fear"]
