@@ -21,6 +21,7 @@ from django.db import DataError, transaction
 from annotator.importers.issues import ImportIssue, LineReport
 from annotator.importers.storable import printable
 from annotator.models import Dataset, Taxonomy
+from annotator.selectors.datasets import dataset_by_name
 from annotator.services.importing import ImportFailed
 from annotator.services.taxonomies import EMONET_FACE_40, LabelResolver
 from annotator.taxonomy import MIKELS_8
@@ -204,7 +205,7 @@ def _plan(
     taxonomy_name: str | None,
 ) -> _Plan:
     issues = _option_issues(path, shown, fmt, create_samples)
-    dataset = Dataset.objects.select_related("taxonomy").filter(name=dataset_name).first()
+    dataset = dataset_by_name(name=dataset_name)
     taxonomy, more = _taxonomy(dataset, dataset_name, fmt, taxonomy_name, create_samples, shown)
     _raise_if_any(issues + more)
     assert taxonomy is not None  # no issue means a taxonomy was found

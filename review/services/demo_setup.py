@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from annotator.models import Dataset
+from annotator.selectors.datasets import dataset_by_name, unknown_dataset_message
 from review.models_consensus import ConsensusFit
 from review.models_desmap import DesMap
 from review.services.des_map import compute_des_map, ensure_des_map
@@ -27,7 +28,9 @@ class DemoFigures:
 
 def prepare_demo_figures(*, dataset_name: str) -> DemoFigures:
     """The dataset's consensus fit and PCA DES map, each computed unless a current one exists."""
-    dataset = Dataset.objects.select_related("taxonomy").get(name=dataset_name)
+    dataset = dataset_by_name(name=dataset_name)
+    if dataset is None:  # the demo command makes it first
+        raise ValueError(unknown_dataset_message(name=dataset_name))
     return DemoFigures(
         fit=ensure_demo_consensus_fit(dataset=dataset), des_map=ensure_demo_des_map(dataset=dataset)
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotator.selectors.datasets import dataset_by_name
+from annotator.management.options import dataset_option
 from review.selectors.anchoring import anchoring
 from review.selectors.audit import AuditFilters, audit_figures
 
@@ -43,11 +43,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print every figure as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        dataset = dataset_by_name(name=options["dataset"])
-        if dataset is None:
-            raise CommandError(f"no dataset {options['dataset']!r}")
         filters = AuditFilters(
-            dataset=dataset,
+            dataset=dataset_option(options["dataset"]),
             source=options["source"],
             since=options["since"],
             until=options["until"],

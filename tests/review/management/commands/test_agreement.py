@@ -84,7 +84,7 @@ def test_source_filter_and_text_output(capsys):
 
 
 def test_unknown_dataset_and_bad_dates_are_errors():
-    with pytest.raises(CommandError, match="no dataset 'nope'"):
+    with pytest.raises(CommandError, match="--dataset: no dataset named 'nope'"):
         call_command("agreement", "--dataset", "nope")
     with pytest.raises(CommandError, match="not a date"):
         call_command("agreement", "--dataset", "nope", "--since", "yesterday")
