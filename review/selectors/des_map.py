@@ -12,7 +12,8 @@ import numpy as np
 import numpy.typing as npt
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Max, Q, QuerySet, Subquery
+from django.db.models import Count, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Length
 
 from annotator.models import Sample
 from review.models import Adjudication
@@ -32,19 +33,35 @@ def selection_filter(*, selection: str, dataset_id: int) -> Q | None:
     return Q(id__in=Subquery(rows.values("sample_id")))
 
 
+DES_PROBE = 16  # vectors hashed at each end of the id order
+
+
 def des_cache_key(*, dataset_id: int) -> str:
-    """Changes when a sample with a DES is added, removed or rewritten (updated_at moves on
-    every write, so a reviewed sample also changes it: the page only offers a recompute then)."""
-    agg = Sample.objects.filter(dataset_id=dataset_id, des__isnull=False).aggregate(
-        n=Count("id"), last=Max("updated_at")
-    )
-    last = agg["last"].isoformat() if agg["last"] else ""
-    return f"{agg['n']}:{last}"
+    """What the drawn map was computed from, compared by the page: "<n>:<digest>" over the count,
+    the sum of ids and of vector lengths of the samples with a DES, and the bytes of the first and
+    last DES_PROBE vectors. Reviews do not move it (they write labels, not DES); adding, removing
+    or re-importing vectors does. A rewrite of a few vectors in the middle alone goes unseen:
+    telling it exactly would need a DES write time on Sample, or reading every vector."""
+    with_des = Sample.objects.filter(dataset_id=dataset_id, des__isnull=False)
+    agg = with_des.aggregate(n=Count("id"), ids=Sum("id"), size=Sum(Length("des")))
+    digest = hashlib.blake2b(f"{agg['ids']}:{agg['size']}".encode(), digest_size=12)
+    ends = (with_des.order_by("id"), with_des.order_by("-id"))
+    for probe in ends:
+        for pk, des in _rows(probe.values_list("id", "des")[:DES_PROBE]):
+            digest.update(f"{pk}:".encode() + bytes(des))
+    return f"{agg['n']}:{digest.hexdigest()}"
 
 
 def count_from_cache_key(key: str) -> int:
     head, _, _ = key.partition(":")
     return int(head) if head.isdigit() else 0
+
+
+def point_names(*, dataset_id: int, ids: npt.NDArray[np.int32]) -> list[str]:
+    """Each point's sample's external id, in the points' order ("" for a sample since gone)."""
+    samples = Sample.objects.filter(dataset_id=dataset_id).values_list("id", "external_id")
+    found = dict(_rows(samples))
+    return [found.get(pk, "") for pk in ids.tolist()]
 
 
 # Colouring: one uint8 code a point, in the map's id order, and the legend that names them.
@@ -210,8 +227,8 @@ class MapState:
 
     @property
     def stale(self) -> bool:
-        """The DES were added, removed or rewritten since the drawn map (or samples reviewed:
-        updated_at moves on every write)."""
+        """The DES vectors were added, removed or rewritten since the drawn map (des_cache_key:
+        people's reviews alone leave it as it was)."""
         return self.done is not None and self.done.cache_key != self.current_key
 
 

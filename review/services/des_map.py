@@ -75,8 +75,8 @@ def request_des_map(*, dataset: Dataset, method: str, user: Any = None) -> DesMa
 
 def ensure_des_map(*, dataset: Dataset, method: str, user: Any = None) -> MapState:
     """Ask for a map when the page has none to draw, or when samples with a DES were added or
-    removed since the drawn one (other changes only offer "Recompute": updated_at also moves
-    when people review, and a 219K map costs a worker half a minute). Returns what the page
+    removed since the drawn one (vectors rewritten in place only offer "Recompute": a 219K map
+    costs a worker half a minute). Returns what the page
     shows: the drawn map, the one computing, the last failure."""
     state = des_map_state(dataset_id=dataset.pk, method=method)
     if state.waiting is not None or not state.with_des or state.failed is not None:

@@ -3,10 +3,12 @@
 Stored (DesMap.points): int32 sample ids, then float32 x, then float32 y, little-endian, in id
 order: the projection as computed, 12 bytes a point.
 
-Sent (the page's binary endpoint): uint16 x, then uint16 y, then int32 ids. The coordinates are
-scaled by one factor (the larger extent) so the map keeps its aspect, and rounded to 1/65535 of
-that extent: finer than a pixel at any zoom the page allows, 8 bytes a point (1.75 MB at 219K).
-Selections are made on these same rounded values, so the server counts what the page drew.
+Sent (the page's binary endpoint): uint32 n, then uint16 x, uint16 y, int32 ids, then the
+samples' external ids (UTF-8, one a line, in the same order: the hover names a sample as people
+know it). The coordinates are scaled by one factor (the larger extent) so the map keeps its
+aspect, and rounded to 1/65535 of that extent: finer than a pixel at any zoom the page allows,
+8 bytes a point (1.75 MB at 219K) plus the names. Selections are made on these same rounded
+values, so the server counts what the page drew.
 """
 
 from __future__ import annotations
@@ -65,11 +67,19 @@ def quantized(points: MapPoints) -> tuple[QuantArray, QuantArray]:
     return qx, qy
 
 
-def wire_bytes(points: MapPoints) -> bytes:
-    """What the page reads: uint16 x, uint16 y, int32 ids (little-endian)."""
+def wire_bytes(points: MapPoints, names: list[str]) -> bytes:
+    """What the page reads (little-endian; see the module docstring). `names`: each point's
+    external id, in the points' order."""
     qx, qy = quantized(points)
+    lines = "\n".join(" ".join(name.splitlines()) for name in names)
     return b"".join(
-        (qx.astype("<u2").tobytes(), qy.astype("<u2").tobytes(), points.ids.astype("<i4").tobytes())
+        (
+            np.array([len(points)], dtype="<u4").tobytes(),
+            qx.astype("<u2").tobytes(),
+            qy.astype("<u2").tobytes(),
+            points.ids.astype("<i4").tobytes(),
+            lines.encode(),
+        )
     )
 
 

@@ -1,6 +1,6 @@
 """The DES map page (auditors and admins, as the audit): a canvas of every sample's DES in 2-D.
 
-The page is HTML; the points come from a binary endpoint (uint16 x, uint16 y, int32 ids:
+The page is HTML; the points come from a binary endpoint (uint16 x, uint16 y, int32 ids, names:
 review/services/des_map_store.py) and the colours from another (one uint8 code a point, named
 by the legend partial). A box or lasso is POSTed as a polygon and becomes a selection the
 queue filters by (?selection=<token>).
@@ -22,7 +22,7 @@ from review import policy
 from review.http import HtmxHttpRequest, short_error, wants_partial
 from review.models_desmap import DesMap
 from review.roles import AUDITOR, role_required
-from review.selectors.des_map import COLOUR_BY, Colouring, cached_map_colouring
+from review.selectors.des_map import COLOUR_BY, Colouring, cached_map_colouring, point_names
 from review.services.des_map import ensure_des_map, request_des_map
 from review.services.des_map_projection import DesMapError
 from review.services.des_map_selection import (
@@ -105,9 +105,12 @@ def des_map_recompute_view(request: HttpRequest, dataset_id: int) -> HttpRespons
 @role_required(AUDITOR)
 @require_GET
 def des_map_points_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """The map's points, 8 bytes each (the module docstring); a map never changes once done."""
+    """The map's points, 8 bytes each, and their names (the module docstring); a map never
+    changes once done (nor do external ids)."""
     des_map = _done_map(pk)
-    response = HttpResponse(wire_bytes(unpack_points(des_map.points)), content_type=BINARY)
+    points = unpack_points(des_map.points)
+    names = point_names(dataset_id=des_map.dataset_id, ids=points.ids)
+    response = HttpResponse(wire_bytes(points, names), content_type=BINARY)
     response["Cache-Control"] = "private, max-age=86400, immutable"
     return response
 

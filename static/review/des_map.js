@@ -1,5 +1,6 @@
 // The DES map (templates/review/des_map.html): every sample's DES in 2-D on a canvas.
-// Points: uint16 x, uint16 y, int32 ids from the binary endpoint (review/services/des_map_store.py).
+// Points: uint32 n, uint16 x, uint16 y, int32 ids, then the external ids (UTF-8, one a line) from
+// the binary endpoint (review/services/des_map_store.py).
 // Colours: one uint8 code a point; the legend names the codes and its swatches' CSS gives the RGB.
 // At overview zoom the points are binned (density: mean colour, opacity by log count); zoomed in,
 // each point is drawn. Box and lasso select with the same even-odd test the server runs.
@@ -8,14 +9,15 @@
 
   const DENSITY_ABOVE = 20000; // visible points above which bins are drawn instead of points
   const BIN = 3; // density bin, CSS pixels
-  const HOVER_PX = 7;
+  const HOVER_PX = 12; // hit radius, CSS pixels: a point is found without pixel-hunting
+  const PAD = 32; // CSS pixels between the fitted points and the canvas' edges
   const GRID = 128; // hover index: GRID x GRID buckets over 0..65535
 
   function init(root) {
     const canvas = root.querySelector("#des-canvas");
     const ctx = canvas.getContext("2d");
     const st = {
-      n: 0, qx: null, qy: null, ids: null, codes: null, palette: [],
+      n: 0, qx: null, qy: null, ids: null, names: [], codes: null, palette: [],
       scale: 1, ox: 0, oy: 0, // screen = (data - o) * scale (CSS pixels)
       fit: 1, maxX: 1, maxY: 1, tool: "pan", drag: null, polygon: null, index: null,
       drawn: 0,
@@ -28,7 +30,7 @@
     }
 
     function fitView() {
-      const w = canvas.clientWidth, h = canvas.clientHeight, pad = 12;
+      const w = canvas.clientWidth, h = canvas.clientHeight, pad = PAD;
       st.fit = Math.min((w - 2 * pad) / (st.maxX || 1), (h - 2 * pad) / (st.maxY || 1));
       st.scale = st.fit;
       st.ox = -(w - st.maxX * st.scale) / 2 / st.scale;
@@ -72,7 +74,7 @@
     }
 
     function pointSize(visible) { // CSS pixels: few points large enough to hover and see
-      return visible <= 500 ? 7 : visible <= 5000 ? 4 : 3;
+      return visible <= 500 ? 10 : visible <= 5000 ? 5 : 3;
     }
 
     function drawDensity(px, W, H, s) {
@@ -234,7 +236,8 @@
       const src = sampleUrl(root.dataset.imageUrl, id);
       if (tipImg.getAttribute("src") !== src) tipImg.setAttribute("src", src);
       const label = root.ownerDocument.querySelector('#des-legend [data-code="' + st.codes[i] + '"]');
-      tipText.textContent = "#" + id + (label ? " · " + label.textContent.replace(/\s+\d+\s*$/, "").trim() : "");
+      const name = st.names[i] || "#" + id; // the external id people know the sample by
+      tipText.textContent = name + (label ? " · " + label.textContent.replace(/\s+\d+\s*$/, "").trim() : "");
       tip.hidden = false;
       tip.style.left = Math.min(d[2] + 14, canvas.clientWidth - 180) + "px";
       tip.style.top = Math.min(d[3] + 14, canvas.clientHeight - 150) + "px";
@@ -346,11 +349,12 @@
     const points = fetch(root.dataset.pointsUrl, { credentials: "same-origin" })
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.arrayBuffer(); })
       .then(function (buf) {
-        const n = buf.byteLength / 8;
+        const n = new DataView(buf).getUint32(0, true);
         st.n = n;
-        st.qx = new Uint16Array(buf, 0, n);
-        st.qy = new Uint16Array(buf, 2 * n, n);
-        st.ids = new Int32Array(buf, 4 * n, n);
+        st.qx = new Uint16Array(buf, 4, n);
+        st.qy = new Uint16Array(buf, 4 + 2 * n, n);
+        st.ids = new Int32Array(buf, 4 + 4 * n, n);
+        st.names = new TextDecoder().decode(new Uint8Array(buf, 4 + 8 * n)).split("\n");
         st.maxX = 1; st.maxY = 1;
         for (let i = 0; i < n; i++) {
           if (st.qx[i] > st.maxX) st.maxX = st.qx[i];

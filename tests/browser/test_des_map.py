@@ -125,3 +125,30 @@ def test_the_map_draws_recolours_and_a_box_opens_its_queue(demo_site, chromium_b
     token = re.search(r"selection=([\w-]+)", page.url).group(1)  # type: ignore[union-attr]
     assert MapSelection.objects.get(token=token).n_samples == chosen
     assert page.locator("table.queue tbody tr").count() == chosen
+
+
+def test_at_1366x768_the_map_fits_its_points_keep_off_the_edge_and_hover_names_the_sample(
+    demo_site, chromium_browser
+):
+    cache.clear()
+    _give_des(demo_site.dataset)
+    page = demo_site.log_in(chromium_browser, "admin", viewport={"width": 1366, "height": 768})
+    page.goto(f"{demo_site.url}/review/map/")
+    page.wait_for_function(
+        "() => Number(document.getElementById('des-canvas')?.dataset.drawn || 0) >= 1",
+        timeout=30_000,
+    )
+    box = page.locator("#des-canvas").bounding_box()
+    assert box is not None
+    assert box["y"] + box["height"] <= 768  # the whole canvas above the fold
+    x, y = page.evaluate(FIRST_POINT)  # the topmost point's top-left pixel
+    assert y >= 20  # padding inside the canvas, not a point at its edge
+    # 9 px off the point's centre still finds it (10 px points, a 12 px hit radius).
+    page.mouse.move(box["x"] + x + 5 + 9, box["y"] + y + 5)
+    page.wait_for_function("() => !document.getElementById('des-tip').hidden", timeout=5_000)
+    src = page.locator("#des-tip-img").get_attribute("src") or ""
+    sample = Sample.objects.get(pk=int(re.search(r"/(\d+)/image/", src).group(1)))  # type: ignore[union-attr]
+    label = page.locator("#des-tip-text").inner_text()
+    assert label.startswith(f"{sample.external_id} · "), label
+    assert not label.startswith("#")
+    page.screenshot(path="/tmp/des_map_1366x768.png")

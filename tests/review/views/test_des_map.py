@@ -100,17 +100,17 @@ def test_auditors_and_admins_see_the_page(world, who) -> None:
     assert reverse("review:des_map") in html  # the nav link
 
 
-def test_points_endpoint_sends_8_bytes_a_point_in_the_stored_order(world) -> None:
+def test_points_endpoint_sends_8_bytes_a_point_then_their_names_in_the_stored_order(world):
     _, samples, des_map = world
     response = _client(member(AUDITOR)).get(reverse("review:map_points", args=[des_map.pk]))
     assert response["Content-Type"] == "application/octet-stream"
     body = response.content
     n = len(samples)
-    assert len(body) == 8 * n
-    qx = np.frombuffer(body, "<u2", n)
-    qy = np.frombuffer(body, "<u2", n, 2 * n)
-    ids = np.frombuffer(body, "<i4", n, 4 * n)
+    assert np.frombuffer(body, "<u4", 1)[0] == n
+    qx, qy, ids = _wire(_client(member(AUDITOR)), des_map)
     assert ids.tolist() == [s.pk for s in samples]
+    # The names the hover shows: each sample's external id, one a line, in the same order.
+    assert body[4 + 8 * n :].decode().split("\n") == [s.external_id for s in samples]
     stored = unpack_points(des_map.points)
     # One common scale: the order of x (and of y) is the stored one, the larger extent fills.
     assert (np.argsort(qx, kind="stable") == np.argsort(stored.x, kind="stable")).mean() > 0.9
@@ -156,11 +156,11 @@ def test_entropy_without_posteriors_is_all_none(world) -> None:
 
 def _wire(client, des_map) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     body = client.get(reverse("review:map_points", args=[des_map.pk])).content
-    n = len(body) // 8
+    n = int(np.frombuffer(body, "<u4", 1)[0])
     return (
-        np.frombuffer(body, "<u2", n),
-        np.frombuffer(body, "<u2", n, 2 * n),
-        np.frombuffer(body, "<i4", n, 4 * n),
+        np.frombuffer(body, "<u2", n, 4),
+        np.frombuffer(body, "<u2", n, 4 + 2 * n),
+        np.frombuffer(body, "<i4", n, 4 + 4 * n),
     )
 
 
@@ -270,3 +270,20 @@ def test_selections_older_than_a_week_go_when_a_new_one_is_made(world) -> None:
     assert not MapSelection.objects.filter(token=token).exists()
     assert selection_filter(selection=token, dataset_id=dataset.pk) is None
     assert MapSelectionSample.objects.count() == 24  # the new selection's rows only
+
+
+def test_the_recompute_hint_shows_when_des_vectors_change_not_when_labels_do(world) -> None:
+    dataset, samples, des_map = world
+    client = _client(member(AUDITOR))
+    url = f"{reverse('review:des_map')}?dataset={dataset.pk}"
+    hint = "The DES vectors changed since: recompute to map them."
+    assert hint not in client.get(url).content.decode()
+    for sample in samples[5:15]:  # people review: status and updated_at move, the DES do not
+        sample.status = Sample.Status.ADJUDICATED
+        sample.save()
+    page = client.get(url).content.decode()
+    assert hint not in page and reverse("review:map_points", args=[des_map.pk]) in page
+    middle = samples[12]  # a re-import rewrites every vector, the probed ends among them
+    for sample in (samples[0], middle, samples[-1]):
+        Sample.objects.filter(pk=sample.pk).update(des=np.ones(32, "<f4").tobytes())
+    assert hint in client.get(url).content.decode()
