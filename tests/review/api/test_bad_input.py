@@ -11,7 +11,7 @@ from django.test import override_settings
 from review.models import Adjudication, Annotation
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
 from tests.factories import DatasetFactory, SampleFactory
-from tests.review.api.test_api import _client
+from tests.review.api.test_views import _client
 from tests.review.team import lease, member
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import pytest
 from review.models import Adjudication
 from review.roles import ADJUDICATOR
 from tests.factories import SampleFactory
-from tests.review.api.test_api import _client
+from tests.review.api.test_views import _client
 from tests.review.team import member
 
 pytestmark = pytest.mark.django_db

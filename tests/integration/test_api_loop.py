@@ -15,7 +15,7 @@ from annotator.models import Sample
 from review.models import Annotation, ExportJob
 from tests.browser.demo_site import demo_site  # noqa: F401  (the fixture)
 
-SCRIPT = Path(__file__).resolve().parents[3] / "docs" / "api_loop.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "docs" / "api_loop.py"
 
 pytestmark = pytest.mark.slow
 
