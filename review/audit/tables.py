@@ -184,7 +184,11 @@ def _people(fig: Figures, link: Link) -> Table:
     if not fig["human"]["pairs"]:
         # One answer per unit (overlap k = 1, say): every agreement figure would be blank.
         rated = fig["human"]["items"]
-        table.empty = f"{rated:,} {unit} rated, none by two or more people: no agreement yet."
+        table.empty = (
+            f"{rated:,} {unit} rated, none by two or more people: no agreement yet."
+            if rated
+            else f"No {unit} rated by people yet."
+        )
         return table
     table.rows = _summary_rows(fig["human"], link)
     if fig.get("human_confidence"):

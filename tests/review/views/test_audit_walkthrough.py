@@ -49,9 +49,10 @@ def test_the_plain_records_model_is_listed_apart_and_its_pairs_draw_no_grid(audi
 
 
 def test_one_answer_per_sample_gives_one_line_not_rows_of_dashes(auditor_client, demo):
+    assert "No samples rated by people yet." in _plain(_audit(auditor_client))
     for sample in demo.samples.order_by("pk")[:3]:
         AnnotationFactory.create(sample=sample, emotion="awe")  # three people, one sample each
-    page = _plain(_audit(auditor_client))
+    page = _plain(auditor_client.get(reverse("review:audit"), {"dataset": "demo", "fresh": "1"}))
     people = page.split("People: agreement over samples", 1)[1].split("People: each annotator")[0]
     assert "3 samples rated, none by two or more people: no agreement yet." in people
     assert "Krippendorff" not in people and "—" not in people
