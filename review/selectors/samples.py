@@ -165,12 +165,14 @@ def model_weight(*, sample: Sample, model_name: str) -> float:
 def adjudication_draft(*, sample: Sample, proposals: Sequence[Proposal]) -> dict[str, object]:
     """Form initial values from the weighted vote.
 
-    Emotion: the sample's suggestion. Confidence: the mean confidence of the proposals naming it,
+    Emotion: the sample's suggestion, none when the models tie. Confidence: the mean confidence of the proposals naming it,
     rounded to the form's step.
     Triplet: from the best-weighted model that named it and gave a triplet (a classifier gives
     none); ties go to the model name first in order.
     """
-    emotion = sample.suggested_emotion
+    # On a tie the suggestion is only the first name in order: picking it for the person
+    # would anchor them on a coin toss, so the form starts empty.
+    emotion = "" if sample.vote_margin == 0 else sample.suggested_emotion
     backing = [p for p in proposals if emotion and p.emotion == emotion]
     draft: dict[str, object] = {"emotion": emotion}
     confidences = [p.confidence for p in backing if p.confidence is not None]

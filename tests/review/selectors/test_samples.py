@@ -144,3 +144,12 @@ def test_labels_of_boxes_sharing_a_corner_are_stacked():
         ("cat", 1),
         ("ear", 0),
     ]
+
+
+@pytest.mark.django_db
+def test_a_tied_vote_fills_in_nothing_for_the_person():
+    """The suggestion of a tie is only the first name in order: the form starts empty."""
+    sample = SampleFactory.create(suggested_emotion="awe", vote_margin=0.0)
+    assert adjudication_draft(sample=sample, proposals=[_p("a"), _p("b", emotion="fear")]) == {
+        "emotion": ""
+    }
