@@ -165,8 +165,8 @@ def model_weight(*, sample: Sample, model_name: str) -> float:
 def adjudication_draft(*, sample: Sample, proposals: Sequence[Proposal]) -> dict[str, object]:
     """Form initial values from the weighted vote.
 
-    Emotion: the sample's suggestion, none when the models tie. Confidence: the mean confidence of the proposals naming it,
-    rounded to the form's step.
+    Emotion: the sample's suggestion, none when the models tie. Confidence: the mean
+    confidence of the proposals naming it, rounded to the form's step.
     Triplet: from the best-weighted model that named it and gave a triplet (a classifier gives
     none); ties go to the model name first in order.
     """
