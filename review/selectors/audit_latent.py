@@ -4,13 +4,13 @@ the state of the latest fit job. Two queries: the latest finished fit and the la
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
 
-from annotator.models import Dataset, Proposal
+from annotator.models import Dataset
 from review.models_consensus import ConsensusFit
 from review.selectors.latent import latest_fit, learned_model_weights
 from review.selectors.samples import DEFAULT_WEIGHT
@@ -94,28 +94,6 @@ def rater_reliability(*, fit: ConsensusFit) -> list[RaterReliability]:
     return sorted(rows, key=lambda r: (KIND_ORDER.get(r.kind, 9), r.name.casefold(), r.key))
 
 
-CLASSIFIER_PROBE = 50  # proposals read per model to tell a classifier from a VLM
-
-
-def is_classifier(*, dataset: Dataset, model_name: str) -> bool:
-    """A classifier gives a label (maybe a distribution) and never a description: true when
-    none of the model's first CLASSIFIER_PROBE proposals describes its image. The fit files a
-    classifier without a distribution (EmoViT's in the demo) as a model, hence this look."""
-    found = Proposal.objects.filter(sample__dataset=dataset, model_name=model_name)
-    probe = list(found.values_list("description", "distribution")[:CLASSIFIER_PROBE])
-    return bool(probe) and all(distribution or not desc.strip() for desc, distribution in probe)
-
-
-def with_real_kinds(*, dataset: Dataset, raters: list[RaterReliability]) -> list[RaterReliability]:
-    rows = [
-        replace(r, kind="classifier")
-        if r.kind == "model" and is_classifier(dataset=dataset, model_name=r.name)
-        else r
-        for r in raters
-    ]
-    return sorted(rows, key=lambda r: (KIND_ORDER.get(r.kind, 9), r.name.casefold(), r.key))
-
-
 def weight_rows(*, dataset: Dataset, fit: ConsensusFit | None) -> list[WeightRow]:
     """Each model the fit learned a weight for or the dataset configures one for."""
     configured = {str(k): float(v) for k, v in (dataset.model_weights or {}).items()}
@@ -153,8 +131,6 @@ def consensus_audit(*, dataset: Dataset) -> ConsensusAudit:
         fit=fit,
         job=fit_job(dataset=dataset),
         labels=list(fit.labels) if fit is not None else [],
-        raters=with_real_kinds(dataset=dataset, raters=rater_reliability(fit=fit))
-        if fit is not None
-        else [],
+        raters=rater_reliability(fit=fit) if fit is not None else [],
         weights=weight_rows(dataset=dataset, fit=fit),
     )

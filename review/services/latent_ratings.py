@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from annotator.models import CriticVerdict, Dataset, Proposal, Sample
+from annotator.selectors.proposals import classifier_model_names
 from review.models import Adjudication, Annotation, BlindAnswer
 
 MODEL, CLASSIFIER, CRITIC, PERSON = "model", "classifier", "critic", "person"
@@ -127,9 +128,7 @@ def _rows(by_sample: Q) -> Iterator[Row]:
 
 def _model_rows(by_sample: Q) -> Iterator[Row]:
     proposals = Proposal.objects.filter(by_sample).exclude(emotion="")
-    classifiers = set(
-        proposals.exclude(distribution={}).values_list("model_name", flat=True).distinct()
-    )
+    classifiers = classifier_model_names(proposals=proposals)
     for sample_id, model_name, emotion in proposals.values_list(
         "sample_id", "model_name", "emotion"
     ).iterator(chunk_size=20_000):
