@@ -13,7 +13,6 @@ from django.urls import reverse
 from annotator.models import Dataset
 from annotator.services.demo import import_demo_dataset
 from tests.factories_review import AnnotationFactory
-from tests.review.consensus_rows import finished_fit, rater
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_audit_cache")]
 
