@@ -138,8 +138,9 @@ def endpoint_rows(client: Any, des_map: Any) -> list[list[object]]:
     rows: list[list[object]] = []
     codes, legend = (reverse(f"review:{n}", args=[des_map.pk]) for n in ("map_codes", "map_legend"))
     page = f"{reverse('review:des_map')}?dataset={des_map.dataset_id}"
+    points = reverse("review:map_points", args=[des_map.pk])
     for label, url in [
-        ("points (n, uint16 x, y, int32 id, external ids)", reverse("review:map_points", args=[des_map.pk])),
+        ("points (n, uint16 x, y, int32 id, external ids)", points),
         ("colour codes by status (uint8)", f"{codes}?by=status"),
         ("legend partial by status (cached by the codes)", f"{legend}?by=status"),
         ("colour codes by final emotion", f"{codes}?by=emotion"),
