@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from annotator.models import Region, Sample
 from review.models import Assignment, MaskEdit
@@ -371,3 +371,20 @@ def boxes_without_masks(*, sample_id: int) -> Any:
         .exclude(Q(x1=None) | Q(y1=None) | Q(x2=None) | Q(y2=None))
         .order_by("id")
     )
+
+
+def grounding_box(*, sample_id: int, role: str) -> tuple[float, float, float, float] | None:
+    """The element's box from the machines (a detector's or an import's), corners in order;
+    None when it has none. The best-scored one when several models grounded the element."""
+    corners = (
+        Region.objects.filter(sample_id=sample_id, role=role)
+        .exclude(origin=Region.Origin.PERSON)
+        .exclude(Q(x1=None) | Q(y1=None) | Q(x2=None) | Q(y2=None))
+        .order_by(F("score").desc(nulls_last=True), "id")
+        .values_list("x1", "y1", "x2", "y2")
+        .first()
+    )
+    if corners is None:
+        return None
+    x1, y1, x2, y2 = (float(v or 0.0) for v in corners)  # none is None: filtered above
+    return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)

@@ -35,7 +35,7 @@ from annotator.adapters.segmenters.working_copy import WorkImage, load_work_imag
 from annotator.models import Region, Sample
 from annotator.processes import process_alive
 from review.models import MaskEdit
-from review.selectors.masks import boxes_without_masks, is_edit_stale
+from review.selectors.masks import boxes_without_masks, grounding_box, is_edit_stale
 from review.selectors.samples import sample_image_path
 from review.services.mask_wakeup import notify_mask_edit_finished
 from review.services.masks import write_person_region
@@ -206,7 +206,8 @@ def prompt_of(edit: MaskEdit) -> Prompt:
     points = [(float(x), float(y)) for x, y, _ in edit.points]
     labels = [int(label) for _, _, label in edit.points]
     box = tuple(float(v) for v in edit.box) if edit.box else None
-    return Prompt(points=points, labels=labels, box=box)  # type: ignore[arg-type]
+    hint = None if box else grounding_box(sample_id=edit.sample_id, role=edit.role)
+    return Prompt(points=points, labels=labels, box=box, hint=hint)  # type: ignore[arg-type]
 
 
 def encode_candidates(candidates: list[MaskCandidate], *, image: WorkImage) -> list[dict[str, Any]]:

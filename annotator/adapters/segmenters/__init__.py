@@ -26,11 +26,14 @@ from django.core.exceptions import ImproperlyConfigured
 
 @dataclass(frozen=True)
 class Prompt:
-    """Clicks in image pixels (x, y); labels 1 = add, 0 = remove; box as (x1, y1, x2, y2)."""
+    """Clicks in image pixels (x, y); labels 1 = add, 0 = remove; box as (x1, y1, x2, y2).
+    `hint`: the element's grounding box (a detector's), for segmenters that need a region to
+    start from when the person drew none (GrabCut); SAM takes the clicks alone."""
 
     points: list[tuple[float, float]] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
     box: tuple[float, float, float, float] | None = None
+    hint: tuple[float, float, float, float] | None = None
 
     def __post_init__(self) -> None:
         if len(self.points) != len(self.labels):

@@ -1,8 +1,9 @@
 """OpenCV GrabCut behind the Segmenter protocol: masks without model weights.
 
-The fallback when no SAM checkpoint is configured, so that the demo works. The box (or, without
-one, a padded box around the add-clicks, or the whole image less a margin) marks what may be
-foreground; everything outside it is background. Add-clicks become discs of certain foreground,
+The fallback when no SAM checkpoint is configured, so that the demo works. What may be
+foreground: the person's box; without one, the element's grounding box grown to take in the
+add-clicks; without that, a padded box around the add-clicks, or the whole image less a margin.
+Everything outside it is background. Add-clicks become discs of certain foreground,
 remove-clicks discs of certain background, and GrabCut refines from that mask. Large images are
 segmented at reduced size and the mask scaled back.
 """
@@ -19,6 +20,7 @@ WORK_SIDE = 400  # long side GrabCut works at; ~0.1-0.3 s a call at 5 iterations
 ITERATIONS = 5
 MARGIN = 0.02  # of the long side: kept as background when no box is given
 CLICK_PADDING = 0.25  # of the long side, around the add-clicks when no box is given
+HINT_PADDING = 0.02  # of the long side, around the grounding box and the add-clicks in it
 DISC_RADIUS = 0.015  # of the long side, for each click
 
 
@@ -76,6 +78,14 @@ def _region(shape: tuple[int, ...], prompt: Prompt, scale: float) -> tuple[int, 
     adds = [p for p, label in zip(prompt.points, prompt.labels, strict=True) if label == 1]
     if prompt.box is not None:
         x1, y1, x2, y2 = (v * scale for v in prompt.box)
+    elif prompt.hint is not None:
+        # The subject's box, not a quarter of the image around the click: GrabCut otherwise
+        # spills over sky and ground that look like the object's colours.
+        pad = HINT_PADDING * long_side
+        xs = [prompt.hint[0], prompt.hint[2], *(x for x, _ in adds)]
+        ys = [prompt.hint[1], prompt.hint[3], *(y for _, y in adds)]
+        x1, y1 = min(xs) * scale - pad, min(ys) * scale - pad
+        x2, y2 = max(xs) * scale + pad, max(ys) * scale + pad
     elif adds:
         pad = CLICK_PADDING * long_side
         xs, ys = [x * scale for x, _ in adds], [y * scale for _, y in adds]

@@ -52,12 +52,17 @@ class WorkImage:
         if not self.scaled:
             return prompt
         fx, fy = self.factors
-        box = None
-        if prompt.box is not None:
-            x1, y1, x2, y2 = prompt.box
-            box = (x1 * fx, y1 * fy, x2 * fx, y2 * fy)
+
+        def scaled(box: tuple[float, float, float, float] | None) -> Any:
+            return None if box is None else (box[0] * fx, box[1] * fy, box[2] * fx, box[3] * fy)
+
         points = [(x * fx, y * fy) for x, y in prompt.points]
-        return Prompt(points=points, labels=list(prompt.labels), box=box)
+        return Prompt(
+            points=points,
+            labels=list(prompt.labels),
+            box=scaled(prompt.box),
+            hint=scaled(prompt.hint),
+        )
 
     def encode(self, mask: np.ndarray) -> Rle:
         """A working-copy mask as RLE at the image's own size."""

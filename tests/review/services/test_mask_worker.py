@@ -85,3 +85,25 @@ def test_sam_segments_the_working_copy_and_answers_at_full_size(images_root, set
     work = load_sample_image(sample=sample)
     assert work.pixels.shape == (120, 160, 3)
     assert work.key(sample.content_hash) == f"{sample.content_hash}@160x120"
+
+
+@pytest.mark.django_db
+def test_a_click_without_a_box_is_segmented_in_the_elements_grounding_box():
+    """GrabCut needs a region: the click's prompt carries the machines' box for the element
+    (the best-scored one, corners in order) unless the person drew a box themselves."""
+    from annotator.models import Region
+    from review.services.mask_worker import prompt_of
+    from tests.factories import RegionFactory
+    from tests.factories_review import MaskEditFactory
+
+    sample = SampleFactory.create()
+    RegionFactory.create(sample=sample, role="subject", x1=50, y1=60, x2=10, y2=20, score=0.9)
+    RegionFactory.create(sample=sample, role="subject", x1=0, y1=0, x2=5, y2=5, score=0.2)
+    RegionFactory.create(sample=sample, role="subject", origin=Region.Origin.PERSON, score=1.0)
+    RegionFactory.create(sample=sample, role="background", x1=0, y1=0, x2=64, y2=48)
+    clicked = MaskEditFactory.create(sample=sample, role="subject", points=[[30, 40, 1]])
+    assert prompt_of(clicked).hint == (10.0, 20.0, 50.0, 60.0)
+    boxed = MaskEditFactory.create(sample=sample, role="subject", box=[1, 2, 3, 4])
+    assert (prompt_of(boxed).box, prompt_of(boxed).hint) == ((1.0, 2.0, 3.0, 4.0), None)
+    bare = MaskEditFactory.create(sample=sample, role="attribute")
+    assert prompt_of(bare).hint is None

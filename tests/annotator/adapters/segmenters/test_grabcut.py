@@ -61,3 +61,35 @@ def test_an_image_that_is_not_rgb_uint8_is_refused():
             image_key="x",
             prompt=Prompt(points=[(1, 1)], labels=[1]),
         )
+
+
+def _twin_squares() -> np.ndarray:
+    """The subject, a bright square on noise, and a look-alike touching it on the right (the
+    sign beside the rocket, the same colour)."""
+    rng = np.random.default_rng(7)
+    image = rng.integers(0, 60, size=(200, 200, 3), dtype=np.uint8)
+    image[40:80, 40:80] = (230, 200, 40)
+    image[40:80, 80:140] = (230, 200, 40)
+    return image
+
+
+def test_a_click_without_a_box_stays_in_the_elements_grounding_box():
+    """A click alone pads a quarter of the image around it and takes in the look-alike next
+    door; the element's grounding box keeps the mask on the subject."""
+    image, click = _twin_squares(), [(60.0, 60.0)]
+    (spilled,) = GrabCutSegmenter().segment(
+        image=image, image_key="x", prompt=Prompt(points=click, labels=[1])
+    )
+    assert spilled.mask[60, 105]  # the twin's edge: spilled over without the hint
+    (kept,) = GrabCutSegmenter().segment(
+        image=image, image_key="x", prompt=Prompt(points=click, labels=[1], hint=(40, 40, 80, 80))
+    )
+    assert kept.mask[60, 60] and not kept.mask[60, 105]
+    assert not kept.mask[:, 90:].any()  # the box (80) and its 2% pad (4 px) bound it
+
+
+def test_an_add_click_outside_the_grounding_box_grows_the_region_to_take_it_in():
+    image = _twin_squares()
+    prompt = Prompt(points=[(60.0, 60.0), (120.0, 60.0)], labels=[1, 1], hint=(40, 40, 80, 80))
+    (candidate,) = GrabCutSegmenter().segment(image=image, image_key="x", prompt=prompt)
+    assert candidate.mask[60, 60] and candidate.mask[60, 120]
