@@ -8,7 +8,7 @@ token -> datasets -> lease a sample from the queue -> its image, boxes and masks
 
 Passwords may come from EMOREVIEW_PASSWORD and EMOREVIEW_ADMIN_PASSWORD instead. The
 annotator answers one sample (with overlap k = 1, as in the demo, that answer is its label);
-the admin exports the dataset's decided labels. tests/review/api/test_api_loop.py runs this file
+the admin exports the dataset's decided labels. tests/integration/test_api_loop.py runs this file
 against a live server, so what it shows stays true.
 """
 

@@ -3,7 +3,7 @@
 NUL characters (PostgreSQL text and jsonb refuse them), integers past a column's range, dates
 whose next day or time-zone shift leaves datetime's range, JSON nested deep enough to exhaust
 the recursion limit: each becomes a ValidationError naming the field, so forms, the API and
-views answer 400 instead of 500. Shared by review/forms.py, review/api/ and the middleware.
+views answer 400 instead of 500. Shared by review/forms/, review/api/ and the middleware.
 """
 
 from __future__ import annotations

@@ -24,18 +24,8 @@ from django.db.models import Model
 from django.utils import timezone
 
 from annotator.models import CriticVerdict, Proposal, Sample, StageResult
+from annotator.proposal_fields import PROPOSAL_FIELDS
 
-PROPOSAL_FIELDS = [
-    "description",
-    "emotion",
-    "confidence",
-    "background",
-    "attribute",
-    "subject",
-    "prompt_version",
-    "raw",
-    "updated_at",
-]
 ADJUDICATED = Sample.Status.ADJUDICATED.value
 
 

@@ -1,6 +1,6 @@
 """With the broker unreachable the sample page renders, a click is saved and the page says the
 workers are unreachable; when the broker is back, the page's next poll sends it (in-process
-here; tests/test_mask_faults.py does it with Redis and a real worker)."""
+here; tests/integration/test_mask_faults.py does it with Redis and a real worker)."""
 
 from __future__ import annotations
 
