@@ -110,7 +110,9 @@ def test_a_one_candidate_segmenter_still_sends_its_overlay(
     assert 'name="candidate"' not in html  # nothing to cycle through
     assert html.count('<data class="mask-png" value="data:image/png;base64,') == 1
     assert np.array_equal(shown_overlay(html), decode_mask(edit.candidates[0]["rle"]))
-    assert 'mask by <strong class="mask-segmenter">grabcut</strong>' in html
+    assert (
+        'Mask edited by hand, segmented by <strong class="mask-segmenter">grabcut</strong>' in html
+    )
 
 
 def test_clicks_sent_together_are_stored_one_edit_each(client, person, sample):
