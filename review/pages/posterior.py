@@ -13,7 +13,7 @@ from annotator.models import Sample
 from review import policy
 from review.models_consensus import ConsensusFit
 from review.policy import SampleAccess
-from review.selectors.latent import PosteriorView, sample_posterior
+from review.selectors.latent import PosteriorView, answered_since, sample_posterior
 
 SHOWN = 6  # at most this many labels in the panel's line, most probable first
 VISIBLE = 0.005  # shown as 0.01 or more (two decimals); smaller ones are only counted
@@ -29,7 +29,11 @@ def posterior_context(
     if not shown:
         return {"show_posterior": False}
     posterior = sample_posterior(sample=sample)
-    return {"show_posterior": True, "posterior": posterior, **posterior_summary(posterior)}
+    behind = posterior is not None and bool(
+        posterior.started_at and answered_since(sample_id=sample.pk, since=posterior.started_at)
+    )
+    summary = posterior_summary(posterior)
+    return {"show_posterior": True, "posterior": posterior, "posterior_behind": behind, **summary}
 
 
 def posterior_summary(posterior: PosteriorView | None) -> dict[str, Any]:

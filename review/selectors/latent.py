@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+from django.db.models import Q
 
 from annotator.models import Dataset, Sample
+from review.models import Adjudication, Annotation, BlindAnswer
 from review.models_consensus import ConsensusFit, SamplePosterior
 from review.services.latent_ratings import CLASSIFIER, MODEL, sample_ratings
 
@@ -36,6 +38,7 @@ class PosteriorView:
     expected_change: float  # P(one more person's answer changes `label`)
     n_ratings: int
     finished_at: datetime | None
+    started_at: datetime | None  # answers given after it are not in the fit
 
     def top(self, n: int = 3) -> list[tuple[str, float]]:
         """The n most probable labels with their probabilities, most probable first."""
@@ -79,6 +82,7 @@ def _view(posterior: SamplePosterior, fit: ConsensusFit) -> PosteriorView:
         expected_change=posterior.expected_change,
         n_ratings=posterior.n_ratings,
         finished_at=fit.finished_at,
+        started_at=fit.started_at or fit.created_at,
     )
 
 
@@ -160,3 +164,16 @@ def learned_model_weights(*, fit: ConsensusFit) -> dict[str, float]:
         return {}
     mean = sum(raw.values()) / len(raw)
     return {name: round(weight / mean, 4) for name, weight in sorted(raw.items())}
+
+
+def answered_since(
+    *, since: datetime, dataset_id: int | None = None, sample_id: int | None = None
+) -> bool:
+    """Whether anyone answered or decided a sample (of the dataset, or this one sample) after
+    `since`: what a fit begun then does not know yet."""
+    where = Q(sample_id=sample_id) if sample_id is not None else Q(sample__dataset_id=dataset_id)
+    return (
+        Annotation.objects.filter(where, created_at__gt=since).exists()
+        or BlindAnswer.objects.filter(where, answered_at__gt=since).exists()
+        or Adjudication.objects.filter(where, decided_at__gt=since).exists()
+    )

@@ -15,9 +15,9 @@ from annotator.models import Dataset
 from annotator.selectors.datasets import dataset_by_name, unknown_dataset_message
 from review.models_consensus import ConsensusFit
 from review.models_desmap import DesMap
+from review.selectors.latent import answered_since
 from review.services.des_map import compute_des_map, ensure_des_map
 from review.services.latent_jobs import fit_consensus_now
-from review.services.latent_refit import answered_since
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def ensure_demo_consensus_fit(*, dataset: Dataset) -> ConsensusFit:
         .first()
     )
     if last is not None and not answered_since(
-        dataset=dataset, since=last.started_at or last.created_at
+        dataset_id=dataset.pk, since=last.started_at or last.created_at
     ):
         return last
     return fit_consensus_now(dataset=dataset)

@@ -11,8 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotator.models import Dataset
-from review.models import Adjudication, Annotation, BlindAnswer
 from review.models_consensus import ConsensusFit
+from review.selectors.latent import answered_since
 from review.selectors.review_order import POSTERIOR_FIELDS
 from review.services.latent_jobs import request_consensus_fit, send_consensus_fit
 
@@ -20,16 +20,6 @@ ORDERS_USING_POSTERIORS = tuple(POSTERIOR_FIELDS)
 UNFINISHED = (ConsensusFit.Status.PENDING, ConsensusFit.Status.RUNNING)
 # A pending fit not claimed after this long is taken as lost by the broker.
 RESEND_AFTER = timedelta(minutes=2)
-
-
-def answered_since(*, dataset: Dataset, since: datetime) -> bool:
-    """Whether anyone answered a sample of `dataset` after `since`."""
-    in_dataset = Q(sample__dataset_id=dataset.pk)
-    return (
-        Annotation.objects.filter(in_dataset, created_at__gt=since).exists()
-        or BlindAnswer.objects.filter(in_dataset, answered_at__gt=since).exists()
-        or Adjudication.objects.filter(in_dataset, decided_at__gt=since).exists()
-    )
 
 
 def refit_due(*, dataset: Dataset, now: datetime) -> bool:
@@ -43,7 +33,7 @@ def refit_due(*, dataset: Dataset, now: datetime) -> bool:
     interval = timedelta(minutes=float(getattr(settings, "CONSENSUS_REFIT_MINUTES", 15)))
     if last.created_at > now - interval:
         return False
-    return answered_since(dataset=dataset, since=last.started_at or last.created_at)
+    return answered_since(dataset_id=dataset.pk, since=last.started_at or last.created_at)
 
 
 def resend_stuck_fits(*, now: datetime) -> int:

@@ -151,3 +151,14 @@ def test_the_panel_costs_one_query_without_the_raters(client, sample, fit):
     posterior_reads = [q for q in queries.captured_queries if "samplepost" in q["sql"].lower()]
     assert len(posterior_reads) == 1
     assert '"raters"' not in posterior_reads[0]["sql"]  # every rater's confusion: not needed
+
+
+def test_an_answer_given_after_the_fit_is_said_to_count_from_the_next_refit(client, sample, fit):
+    """The walkthrough answered, became the final label, and the panel went on showing the
+    older fit's line as if it knew the answer."""
+    client.force_login(member(ADJUDICATOR))
+    assert "Answered since this fit" not in _text(_page(client, sample))
+    answer(sample, member(ANNOTATOR, username="pia"), "awe")
+    assert "Answered since this fit: the answers given after it count from the next refit." in (
+        _text(_page(client, sample))
+    )
