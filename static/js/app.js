@@ -7,7 +7,57 @@
 (function () {
   "use strict";
 
-  var loadedAt = Date.now();
+  // Time spent on this sample's page: the visible time, kept across reloads in this tab
+  // (sessionStorage, keyed by the page's path) so a reload or a mask click that reloads does
+  // not restart it; cleared once the decision is saved. Hidden-tab time does not count.
+  var TIME_KEY = "emoreview:time-spent:" + window.location.pathname;
+  var timedPage = !!document.querySelector('input[name="time_spent_ms"]');
+  var spentBefore = timedPage ? readStoredTime() : 0;
+  var visibleSince = document.visibilityState === "hidden" ? null : Date.now();
+  var timeSaved = false;
+
+  function readStoredTime() {
+    try {
+      var stored = Number(window.sessionStorage.getItem(TIME_KEY));
+      return isFinite(stored) && stored > 0 ? stored : 0;
+    } catch (error) {
+      return 0; // storage blocked: count this page load only
+    }
+  }
+
+  function timeSpentMs() {
+    var running = visibleSince === null ? 0 : Date.now() - visibleSince;
+    return Math.max(0, Math.round(spentBefore + running));
+  }
+
+  function storeTimeSpent() {
+    if (!timedPage || timeSaved) return;
+    try {
+      window.sessionStorage.setItem(TIME_KEY, String(timeSpentMs()));
+    } catch (error) {
+      /* storage full or blocked: nothing to keep */
+    }
+  }
+
+  function forgetTimeSpent() {
+    timeSaved = true;
+    try {
+      window.sessionStorage.removeItem(TIME_KEY);
+    } catch (error) {
+      /* nothing stored */
+    }
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") {
+      spentBefore = timeSpentMs();
+      visibleSince = null;
+      storeTimeSpent();
+    } else if (visibleSince === null) {
+      visibleSince = Date.now();
+    }
+  });
+  window.addEventListener("pagehide", storeTimeSpent);
 
   // Inputs whose keys are text, not commands. Radios and checkboxes are not typing targets.
   var NON_TEXT_INPUTS = ["radio", "checkbox", "button", "submit", "reset", "hidden", "range"];
@@ -78,17 +128,20 @@
     if (handled) event.preventDefault();
   });
 
-  // Time spent: milliseconds since this page loaded, written just before the form is sent.
+  // Time spent, written just before the form is sent.
   function stampTimeSpent(form) {
     var field = form && form.querySelector('input[name="time_spent_ms"]');
-    if (field) field.value = String(Math.max(0, Date.now() - loadedAt));
+    if (field) field.value = String(timeSpentMs());
   }
 
   // Capture phase on document runs before htmx reads the form's values.
   document.addEventListener(
     "submit",
     function (event) {
-      if (event.target && event.target.id === "adjudication-form") stampTimeSpent(event.target);
+      if (!event.target || event.target.id !== "adjudication-form") return;
+      stampTimeSpent(event.target);
+      // Without htmx the browser posts and leaves the page: the time goes with this post.
+      if (!window.htmx) forgetTimeSpent();
     },
     true
   );
@@ -96,7 +149,7 @@
   document.addEventListener("htmx:configRequest", function (event) {
     var elt = event.detail && event.detail.elt;
     if (elt && elt.id === "adjudication-form") {
-      event.detail.parameters.time_spent_ms = String(Math.max(0, Date.now() - loadedAt));
+      event.detail.parameters.time_spent_ms = String(timeSpentMs());
     }
   });
 
@@ -122,7 +175,10 @@
   document.addEventListener("htmx:afterRequest", function (event) {
     var form = event.detail.elt;
     if (!form || form.id !== "adjudication-form") return;
-    if (!event.detail.xhr || !event.detail.xhr.getResponseHeader("HX-Redirect")) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.status < 400 && xhr.getResponseHeader("HX-Redirect")) {
+      forgetTimeSpent(); // saved: the next visit to this sample starts its own count
+    } else {
       delete form.dataset.sent;
     }
   });
