@@ -20,19 +20,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from annotator.taxonomy import MIKELS_8_LABELS
+
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = ["EmoSet", "FI", "ArtPhoto", "Emotion6", "WEBEmo", "Abstract"]
 MODELS = ["gemini-2.5", "gpt-4o", "qwen2.5-vl"]
-EMOTIONS = [
-    "amusement",
-    "awe",
-    "contentment",
-    "excitement",
-    "anger",
-    "disgust",
-    "fear",
-    "sadness",
-]
+EMOTIONS = MIKELS_8_LABELS  # the taxonomy the app ships, so bench labels match its own
 
 
 def setup_django(data_dir: Path) -> None:
