@@ -13,7 +13,8 @@ A waiting request is woken by the worker through Redis (review/services/mask_wak
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,11 +220,7 @@ def _requeue(edit: MaskEdit) -> None:
 
 def undo_mask_edit(*, sample: Sample, role: str, user: Any) -> MaskEdit | None:
     """Step the element back one edit; returns the new head (None: back to no edits)."""
-    check_role(role)
-    _check_may_edit(user=user, sample=sample)
-    with transaction.atomic():
-        lock_sample_for_mask_writes(sample_id=sample.pk)
-        chain = _chain(sample, role, user)
+    with _locked_chain(sample=sample, role=role, user=user) as chain:
         head = head_edit(**chain)
         if head is None:
             raise MaskConflict(f"nothing to undo on the {role}", code="nothing_to_undo")
@@ -237,11 +234,7 @@ def undo_mask_edit(*, sample: Sample, role: str, user: Any) -> MaskEdit | None:
 
 def redo_mask_edit(*, sample: Sample, role: str, user: Any) -> MaskEdit:
     """Bring back the edit the last undo took away; returns it (the new head)."""
-    check_role(role)
-    _check_may_edit(user=user, sample=sample)
-    with transaction.atomic():
-        lock_sample_for_mask_writes(sample_id=sample.pk)
-        chain = _chain(sample, role, user)
+    with _locked_chain(sample=sample, role=role, user=user) as chain:
         head = head_edit(**chain)
         target = redo_target(**chain, above_seq=head.seq if head is not None else 0)
         if target is None:
@@ -256,11 +249,7 @@ def redo_mask_edit(*, sample: Sample, role: str, user: Any) -> MaskEdit:
 
 def choose_mask_candidate(*, sample: Sample, role: str, user: Any, index: int) -> MaskEdit:
     """Show another of the shown edit's candidates. A changed choice needs a new accept."""
-    check_role(role)
-    _check_may_edit(user=user, sample=sample)
-    with transaction.atomic():
-        lock_sample_for_mask_writes(sample_id=sample.pk)
-        chain = _chain(sample, role, user)
+    with _locked_chain(sample=sample, role=role, user=user) as chain:
         edit = shown_edit(**chain)
         if edit is None:
             raise MaskConflict(f"the {role} has no mask to choose from yet", code="no_mask")
@@ -277,11 +266,8 @@ def choose_mask_candidate(*, sample: Sample, role: str, user: Any, index: int) -
 
 def accept_mask(*, sample: Sample, role: str, user: Any) -> MaskEdit:
     """Accept the element's current mask into the decision (and the export); idempotent."""
-    check_role(role)
-    _check_may_edit(user=user, sample=sample)
-    with transaction.atomic():
-        lock_sample_for_mask_writes(sample_id=sample.pk)
-        head = head_edit(**_chain(sample, role, user))
+    with _locked_chain(sample=sample, role=role, user=user) as chain:
+        head = head_edit(**chain)
         if head is None or head.status != MaskEdit.Status.DONE:
             raise MaskConflict(
                 f"the {role} has no finished mask to accept"
@@ -306,6 +292,17 @@ def accept_mask(*, sample: Sample, role: str, user: Any) -> MaskEdit:
                 },
             )
     return head
+
+
+@contextmanager
+def _locked_chain(*, sample: Sample, role: str, user: Any) -> Iterator[dict[str, Any]]:
+    """Check the role and the user's right to edit, then hold the sample's mask-write lock in
+    one transaction for the block; yields the element's chain (the head_edit arguments)."""
+    check_role(role)
+    _check_may_edit(user=user, sample=sample)
+    with transaction.atomic():
+        lock_sample_for_mask_writes(sample_id=sample.pk)
+        yield _chain(sample, role, user)
 
 
 def _chain(sample: Sample, role: str, user: Any) -> dict[str, Any]:
