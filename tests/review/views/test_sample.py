@@ -160,6 +160,16 @@ def test_critic_checks_not_given_say_so(client, user, sample):
     ]
 
 
+def test_an_imported_verdict_without_checks_shows_no_checks_heading(client, user, sample):
+    """An imported verdict keeps only its origin in `checks`: no "Checks" over nothing."""
+    CriticVerdictFactory.create(sample=sample, checks={"origin": "import"}, reasoning="Because.")
+    client.force_login(user)
+    html = client.get(reverse("review:sample", args=[sample.pk])).content.decode()
+    assert "Because." in html
+    critic = html.split('id="critic-title"', 1)[1].split("</section>", 1)[0]
+    assert "<h3>Checks</h3>" not in critic and "origin" not in critic
+
+
 def test_form_is_prefilled_from_the_weighted_vote(client, user, sample):
     sample.suggested_emotion = "awe"
     sample.save()
