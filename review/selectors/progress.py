@@ -45,7 +45,8 @@ class AnnotatorProgress:
 
     @property
     def total(self) -> int:
-        return self.done + self.remaining
+        """A skip is neither done nor dropped: a skipped sample still open stays in the total."""
+        return self.done + self.remaining + self.skipped_open
 
     @property
     def finished(self) -> bool:
@@ -264,18 +265,22 @@ def work_counts(*, user: Any) -> dict[str, int]:
     counts = {
         name: sum(by_status.get(s, 0) for s in statuses) for name, statuses in WORK_FILTERS.items()
     }
-    counts[""] = sum(by_status.get(s, 0) for s in WORK_STATUSES)
+    counts[""] = sum(by_status.get(s, 0) for s in ALL_WORK_STATUSES)
     return counts
+
+
+# "All" is everything handed to them: a skipped sample is theirs to take back, not gone.
+ALL_WORK_STATUSES = (*WORK_STATUSES, Assignment.Status.SKIPPED)
 
 
 def user_work(*, user: Any, show: str = "") -> QuerySet[Assignment]:
     """The rows of the annotator's "Your work" page, newest first, narrowed by `show`:
     "held" (in hand), "answered", "skipped", or everything handed to them ("")."""
-    statuses = WORK_FILTERS.get(show, list(WORK_STATUSES))
+    statuses = WORK_FILTERS.get(show, list(ALL_WORK_STATUSES))
     qs = Assignment.objects.filter(
         annotator=user, kind=Assignment.Kind.ANNOTATE, status__in=statuses
     )
-    if show == "skipped":
+    if Assignment.Status.SKIPPED in statuses:
         now = timezone.now()
         takeable = skipped_with_room(user=user, now=now).filter(pk=OuterRef("sample_id"))
         qs = qs.annotate(can_take_back=Exists(takeable))

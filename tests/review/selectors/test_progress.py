@@ -152,10 +152,13 @@ def test_skipped_samples_are_listed_with_whether_they_can_be_taken_back():
     rows = {a.sample_id: a.can_take_back for a in skips}  # type: ignore[attr-defined]
     assert rows == {open_one.pk: True, taken.pk: False, decided.pk: False}
     assert open_skipped_count(user=person, now=timezone.now()) == 1
-    assert work_counts(user=person) == {"held": 1, "answered": 0, "skipped": 3, "": 1}
-    assert [a.status for a in user_work(user=person)] == [Assignment.Status.ACTIVE]
+    # "All" is everything handed to them, the skips too, each saying whether it can come back.
+    assert work_counts(user=person) == {"held": 1, "answered": 0, "skipped": 3, "": 4}
+    everything = {a.sample_id: a.status for a in user_work(user=person)}
+    assert list(everything.values()).count(Assignment.Status.SKIPPED) == 3 and len(everything) == 4
     progress = annotator_progress(user=person)
     assert (progress.skipped_open, progress.finished) == (1, False)
+    assert progress.total == 2  # the one in hand + the skipped one still open
 
 
 def test_a_new_human_check_or_gold_sample_counts_at_once():

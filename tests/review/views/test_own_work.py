@@ -56,6 +56,24 @@ def test_the_header_says_where_you_are_and_j_k_walk_your_work(client, annotator,
     assert 'id="keys-help"' in html and "<kbd>?</kbd> all keys" in html
 
 
+def test_a_skip_keeps_the_total_in_the_header_and_the_queue(client, annotator):
+    """Six samples: two answered, one skipped: "3 of 6" stays "3 of 6", and the queue says
+    "2 of 6 done · 3 to go · 1 skipped" (the walkthrough saw 3 of 5 and 2 of 5)."""
+    ds = DatasetFactory.create(overlap_k=1)
+    SampleFactory.create_batch(6, dataset=ds)
+    client.force_login(annotator)
+    for emotion in ("awe", "fear"):
+        opened = client.get(reverse("review:next"), {"kind": "annotate"})
+        answer_url = opened.url + "answer/"
+        assert client.post(answer_url, _label(emotion, time_spent_ms="1000")).status_code == 302
+    third = client.get(reverse("review:next"), {"kind": "annotate"}).url
+    assert "<strong>3</strong> of 6 · 2 today" in client.get(third).content.decode()
+    fourth = client.post(third + "skip/", follow=True)
+    assert "<strong>3</strong> of 6 · 2 today" in fourth.content.decode()
+    queue = client.get(reverse("review:queue")).content.decode()
+    assert "<strong>2</strong> of 6 done · 3 to go" in queue and "1 skipped still open" in queue
+
+
 def test_at_the_end_with_nothing_in_hand_j_asks_for_a_new_sample(client, annotator, work):
     _, _, current, _ = work
     submit_answer(sample=current, annotator=annotator, label=Label(emotion="awe", confidence=5.0))

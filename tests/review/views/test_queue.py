@@ -251,15 +251,18 @@ def test_annotators_see_their_progress_and_filters(client, annotator):
     html = response.content.decode()
     progress = response.context["progress"]
     assert (progress.done, progress.remaining, progress.skipped_open) == (2, 2, 1)
-    assert "<strong>2</strong> of 4 done · 2 to go · <strong>2</strong> today" in html
+    # A skip is neither done nor dropped from the total: 2 done + 2 to go + 1 skipped.
+    assert "<strong>2</strong> of 5 done · 2 to go · <strong>2</strong> today" in html
     assert "1 skipped still open" in html
     assert "Continue</a>" in html  # a sample in hand
     assert response.context["work_filters"] == [
-        ("", "All", 3),
+        ("", "All", 4),
         ("held", "In hand", 1),
         ("answered", "Answered", 2),
         ("skipped", "Skipped", 1),
     ]
+    everything = client.get(QUEUE).content.decode()  # "All" lists the skipped one to take back
+    assert f'action="{reverse("review:take_back", args=[skipped.pk])}"' in everything
     answered = client.get(QUEUE, {"show": "answered"}).context["page"].object_list
     assert {a.sample_id for a in answered} == {done1.pk, done2.pk}
     assert client.get(QUEUE, {"show": "bogus"}).context["show"] == ""
