@@ -160,7 +160,7 @@ def redirect_to_next(
 def queue_done_message(*, user: Any, kind: str, dataset: Dataset | None) -> str:
     """Says "Queue done" only when nothing is left: skipped samples still open are named."""
     if kind != Assignment.Kind.ANNOTATE:
-        return "Queue done: nothing is waiting for you to adjudicate."
+        return adjudication_done_message(dataset=dataset)
     skipped = open_skipped_count(user=user, dataset=dataset, now=timezone.now())
     if not skipped:
         return "Queue done: nothing is waiting for you to annotate."
@@ -183,3 +183,24 @@ def next_view(request: HtmxHttpRequest) -> HttpResponse:
     asked = request.GET.get("kind") or request.POST.get("kind") or ""
     kind = policy.work_kind(user=request.user, asked=asked)
     return redirect_to_next(request, kind=kind, dataset=dataset)
+
+
+def adjudication_done_message(*, dataset: Dataset | None) -> str:
+    """Why "Resolve conflicts" found nothing, in words that agree with the rows on the queue:
+    disputed samples listed there wait for annotators before they can become conflicts."""
+    conflicts = adjudication_count(dataset=dataset)
+    if conflicts:
+        these = "1 conflict is" if conflicts == 1 else f"{conflicts} conflicts are"
+        return f"No conflict is free for you now: {these} held by another adjudicator or skipped by you."
+    disputed = queue_figures().total(dataset_id=dataset.pk if dataset else None, status=DISPUTED)
+    if disputed:
+        these = (
+            "The disputed sample waits"
+            if disputed == 1
+            else f"The {disputed} disputed samples wait"
+        )
+        return (
+            f"No conflict to adjudicate yet. {these} for annotators' answers first: "
+            "a sample becomes a conflict when its answers disagree."
+        )
+    return "Queue done: nothing is waiting for you to adjudicate."

@@ -350,3 +350,25 @@ def test_a_des_map_selection_narrows_the_queue_until_cleared(client, auditor):
     unknown = client.get(QUEUE, {"dataset": ds.pk, "selection": "nope"})
     assert sorted(_ids(unknown)) == sorted([picked.external_id, other.external_id])
     assert "selected on the map" not in unknown.content.decode()
+
+
+def test_resolve_conflicts_with_none_says_what_the_disputed_rows_wait_for(client, adjudicator):
+    """The walkthrough: "Queue done" above 4 Disputed rows. The message names what they are."""
+    ds = DatasetFactory.create(overlap_k=2)
+    samples = SampleFactory.create_batch(4, dataset=ds)
+    client.force_login(adjudicator)
+    resolve = reverse("review:next") + "?kind=adjudicate"
+    page = client.get(resolve, follow=True).content.decode()
+    assert "Queue done" not in page
+    assert "No conflict to adjudicate yet. The 4 disputed samples wait for annotators" in page
+    assert all(s.external_id in page for s in samples)  # the rows the message sits above
+    # A conflict held by another adjudicator is named as such, not as "done".
+    answer(samples[0], member(), "awe")
+    answer(samples[0], member(), "fear")
+    lease(samples[0], member(), kind=Assignment.Kind.ADJUDICATE)
+    held = client.get(resolve, follow=True).content.decode()
+    assert "No conflict is free for you now: 1 conflict is held by another adjudicator" in held
+    # Nothing disputed at all: the queue is done.
+    Sample.objects.filter(dataset=ds).update(status=Sample.Status.ADJUDICATED)
+    done = client.get(resolve, follow=True).content.decode()
+    assert "Queue done: nothing is waiting for you to adjudicate." in done
