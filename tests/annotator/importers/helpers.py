@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample
+from annotator.services.importing import ImportFailed, import_samples_file
 from review.models import Adjudication
 
 
@@ -38,3 +41,18 @@ def row_counts() -> dict[str, int]:
         model.__name__: model.objects.count()
         for model in (Dataset, Sample, Proposal, Region, CriticVerdict, Adjudication)
     }
+
+
+def import_lines(tmp_path: Path, root: Path, *lines: object) -> None:
+    """Import `lines` as f.jsonl into dataset "emo" (problems name the file f.jsonl)."""
+    path = write_jsonl(tmp_path / "f.jsonl", *lines)
+    import_samples_file(path=path, dataset_name="emo", images_root=root)
+
+
+def import_problems(tmp_path: Path, root: Path, *lines: object) -> list[str]:
+    """The problems importing `lines` lists, after checking it wrote nothing."""
+    before = row_counts()
+    with pytest.raises(ImportFailed) as failed:
+        import_lines(tmp_path, root, *lines)
+    assert row_counts() == before
+    return [str(issue) for issue in failed.value.issues]

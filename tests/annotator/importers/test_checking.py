@@ -4,7 +4,6 @@ leaves nothing written, and every problem is still listed."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,23 +11,14 @@ import pytest
 from annotator.importers.jsonl import _fast
 from annotator.models import Sample
 from annotator.services import importing
-from annotator.services.importing import ImportFailed, import_samples_file
-from tests.annotator.importers.helpers import proposal, record, row_counts, write_jsonl
+from tests.annotator.importers.helpers import (
+    import_lines,
+    import_problems,
+    proposal,
+    record,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def run(tmp_path: Path, root: Path, *lines: object) -> None:
-    path = write_jsonl(tmp_path / "f.jsonl", *lines)
-    import_samples_file(path=path, dataset_name="emo", images_root=root)
-
-
-def problems(tmp_path: Path, root: Path, *lines: object) -> list[str]:
-    before = row_counts()
-    with pytest.raises(ImportFailed) as failed:
-        run(tmp_path, root, *lines)
-    assert row_counts() == before
-    return [str(issue) for issue in failed.value.issues]
 
 
 def test_a_bad_last_line_undoes_the_batches_already_written(tmp_path, images_root, monkeypatch):
@@ -42,7 +32,7 @@ def test_a_bad_last_line_undoes_the_batches_already_written(tmp_path, images_roo
 
     monkeypatch.setattr(importing, "write_batch", counted)
     good = [record(f"s{i}", "a.jpg", proposals=[proposal("m")]) for i in range(5)]
-    found = problems(tmp_path, images_root, *good, record("bad", "a.jpg", emotion="happy"))
+    found = import_problems(tmp_path, images_root, *good, record("bad", "a.jpg", emotion="happy"))
     assert written == [2, 2]  # written as they came, then rolled back
     assert found == [
         "f.jsonl:6: emotion: 'happy' is not in taxonomy mikels8 (amusement, awe, contentment, "
@@ -52,7 +42,7 @@ def test_a_bad_last_line_undoes_the_batches_already_written(tmp_path, images_roo
 
 
 def test_problems_after_the_first_are_still_listed(tmp_path, images_root):
-    found = problems(
+    found = import_problems(
         tmp_path,
         images_root,
         record("s1", "a.jpg", emotion="happy"),
@@ -68,7 +58,9 @@ def test_problems_after_the_first_are_still_listed(tmp_path, images_root):
 
 
 def test_an_integer_id_past_64_bits_is_read_exactly(tmp_path, images_root):
-    run(tmp_path, images_root, {"id": 123456789012345678901234567890, "image_path": "a.jpg"})
+    import_lines(
+        tmp_path, images_root, {"id": 123456789012345678901234567890, "image_path": "a.jpg"}
+    )
     assert Sample.objects.get().external_id == "123456789012345678901234567890"
 
 
@@ -82,12 +74,12 @@ def test_an_integer_id_past_64_bits_is_read_exactly(tmp_path, images_root):
     ],
 )
 def test_des_values_are_checked_on_the_fast_path_too(tmp_path, images_root, des, expected):
-    assert problems(tmp_path, images_root, record("s1", "a.jpg", DES=des)) == [expected]
+    assert import_problems(tmp_path, images_root, record("s1", "a.jpg", DES=des)) == [expected]
 
 
 def test_des_holding_an_integer_and_a_bool_elsewhere_in_the_line(tmp_path, images_root):
     des = [1] + [0.25] * 1023  # an integer is a number; the line's `true` is not in DES
-    run(tmp_path, images_root, record("s1", "a.jpg", DES=des, flag=True))
+    import_lines(tmp_path, images_root, record("s1", "a.jpg", DES=des, flag=True))
     assert bytes(Sample.objects.get().des or b"")[:8] == b"\x00\x00\x80\x3f\x00\x00\x80\x3e"
 
 
@@ -108,6 +100,6 @@ def test_only_a_line_without_true_or_false_packs_des_unchecked(line: bytes, plai
 def test_an_escaped_nul_is_refused_though_orjson_reads_it(tmp_path, images_root):
     line = json.dumps(record("s1", "a.jpg", source="a\x00b"))
     assert "\\u0000" in line
-    assert problems(tmp_path, images_root, line) == [
+    assert import_problems(tmp_path, images_root, line) == [
         "f.jsonl:1: source: contains a NUL character (at character 2)"
     ]

@@ -11,8 +11,12 @@ from pycocotools import mask as coco_mask
 
 from annotator.lib.rle import encode_mask
 from annotator.models import Region
-from annotator.services.importing import ImportFailed, import_samples_file
-from tests.annotator.importers.helpers import proposal, record, row_counts, write_jsonl
+from tests.annotator.importers.helpers import (
+    import_lines,
+    import_problems,
+    proposal,
+    record,
+)
 from tests.factories import RegionFactory
 
 pytestmark = [
@@ -21,19 +25,6 @@ pytestmark = [
 ]
 
 WIDTH, HEIGHT = 64, 48  # the conftest images
-
-
-def run(tmp_path: Path, root: Path, *lines: object) -> None:
-    path = write_jsonl(tmp_path / "samples.jsonl", *lines)
-    import_samples_file(path=path, dataset_name="emo", images_root=root)
-
-
-def problems(tmp_path: Path, root: Path, *lines: object) -> list[str]:
-    before = row_counts()
-    with pytest.raises(ImportFailed) as failed:
-        run(tmp_path, root, *lines)
-    assert row_counts() == before
-    return [str(issue) for issue in failed.value.issues]
 
 
 def save_mask(root: Path, name: str, pixels: np.ndarray, mode: str = "L") -> np.ndarray:
@@ -60,7 +51,7 @@ def decoded(region: Region) -> np.ndarray:
 
 def test_mask_path_becomes_a_subject_region_with_the_files_pixels(tmp_path, images_root):
     pixels = save_mask(images_root, "masks/ev-1.png", blob(5, 7, 30, 41))
-    run(tmp_path, images_root, emoverse(mask_path="masks/ev-1.png"))
+    import_lines(tmp_path, images_root, emoverse(mask_path="masks/ev-1.png"))
     region = Region.objects.get()
     assert (region.role, region.phrase, region.origin, region.model_name) == (
         "subject",
@@ -78,14 +69,16 @@ def test_mask_path_becomes_a_subject_region_with_the_files_pixels(tmp_path, imag
 @pytest.mark.parametrize("mode", ["1", "L", "P", "I;16"])
 def test_single_channel_modes_are_read_nonzero_inside(tmp_path, images_root, mode):
     pixels = save_mask(images_root, "m.png", blob(1, 2, 10, 20), mode=mode)
-    run(tmp_path, images_root, emoverse(mask_path="m.png"))
+    import_lines(tmp_path, images_root, emoverse(mask_path="m.png"))
     assert np.array_equal(decoded(Region.objects.get()), pixels)
 
 
 def test_mask_path_object_names_roles(tmp_path, images_root):
     save_mask(images_root, "bg.png", blob(0, 0, 48, 30))
     save_mask(images_root, "s.png", blob(10, 40, 40, 60))
-    run(tmp_path, images_root, emoverse(mask_path={"background": "bg.png", "subject": "s.png"}))
+    import_lines(
+        tmp_path, images_root, emoverse(mask_path={"background": "bg.png", "subject": "s.png"})
+    )
     found = sorted(Region.objects.values_list("role", "phrase"))
     assert found == [("background", "glacier"), ("subject", "hiker")]
 
@@ -94,7 +87,7 @@ def test_mask_path_problems_name_line_field_and_sizes(tmp_path, images_root):
     save_mask(images_root, "small.png", np.ones((24, 32)))
     save_mask(images_root, "rgb.png", blob(1, 1, 9, 9), mode="RGB")
     save_mask(images_root, "empty.png", np.zeros((HEIGHT, WIDTH)))
-    found = problems(
+    found = import_problems(
         tmp_path,
         images_root,
         emoverse(mask_path="small.png"),
@@ -106,14 +99,13 @@ def test_mask_path_problems_name_line_field_and_sizes(tmp_path, images_root):
         record("7", "a.jpg", mask_path="small.png"),
     )
     assert found == [
-        "samples.jsonl:1: mask_path: 'small.png' is 32x24; the image is 64x48",
-        "samples.jsonl:2: mask_path: 'rgb.png' has 3 channels (RGB); a mask has one "
-        "(nonzero = inside)",
-        "samples.jsonl:3: mask_path: 'empty.png' has no pixel inside the mask (all zero)",
-        "samples.jsonl:4: mask_path: 'gone.png' does not exist under the images root",
-        "samples.jsonl:5: mask_path: '../x.png' contains '..'; it must stay inside the images root",
-        "samples.jsonl:6: mask_path: 'face' is not a role (background, attribute, subject)",
-        "samples.jsonl:7: mask_path: needs an annotation (an emotion) to belong to",
+        "f.jsonl:1: mask_path: 'small.png' is 32x24; the image is 64x48",
+        "f.jsonl:2: mask_path: 'rgb.png' has 3 channels (RGB); a mask has one (nonzero = inside)",
+        "f.jsonl:3: mask_path: 'empty.png' has no pixel inside the mask (all zero)",
+        "f.jsonl:4: mask_path: 'gone.png' does not exist under the images root",
+        "f.jsonl:5: mask_path: '../x.png' contains '..'; it must stay inside the images root",
+        "f.jsonl:6: mask_path: 'face' is not a role (background, attribute, subject)",
+        "f.jsonl:7: mask_path: needs an annotation (an emotion) to belong to",
     ]
 
 
@@ -126,7 +118,7 @@ def test_inline_masks_are_stored_as_given(tmp_path, images_root):
     pixels = blob(3, 2, 30, 20)
     given = inline(pixels)
     line = record("s1", "a.jpg", proposals=[proposal("gpt-4o", masks=[given])])
-    run(tmp_path, images_root, line)
+    import_lines(tmp_path, images_root, line)
     region = Region.objects.get()
     assert (region.role, region.phrase, region.box, region.model_name) == (
         "attribute",
@@ -151,31 +143,29 @@ def test_inline_mask_problems(tmp_path, images_root):
         inline(None, mask=good, box=[0, 0, 65, 10]),
         {"role": "subject"},
     ]
-    found = sorted(problems(tmp_path, images_root, emoverse(masks=bad_masks)))
+    found = sorted(import_problems(tmp_path, images_root, emoverse(masks=bad_masks)))
     assert found[0] == (
-        "samples.jsonl:1: masks[0].role: 'face' is not a role (background, attribute, subject)"
+        "f.jsonl:1: masks[0].role: 'face' is not a role (background, attribute, subject)"
     )
     assert found[1] == (
-        "samples.jsonl:1: masks[1].mask: size [10, 10] is not the image's [height, width] [48, 64]"
+        "f.jsonl:1: masks[1].mask: size [10, 10] is not the image's [height, width] [48, 64]"
     )
-    assert found[2] == "samples.jsonl:1: masks[2].mask: counts cover 100 pixels, not 48x64 = 3072"
-    assert found[3] == "samples.jsonl:1: masks[3].mask: RLE counts end in the middle of a number"
-    assert found[4] == "samples.jsonl:1: masks[4].mask: counts must be a compressed RLE string"
-    assert found[5] == (
-        "samples.jsonl:1: masks[5].box: box [0, 0, 65, 10] lies outside the 64x48 image"
-    )
-    assert found[6:] == ["samples.jsonl:1: masks[6].mask: missing"]
+    assert found[2] == "f.jsonl:1: masks[2].mask: counts cover 100 pixels, not 48x64 = 3072"
+    assert found[3] == "f.jsonl:1: masks[3].mask: RLE counts end in the middle of a number"
+    assert found[4] == "f.jsonl:1: masks[4].mask: counts must be a compressed RLE string"
+    assert found[5] == ("f.jsonl:1: masks[5].box: box [0, 0, 65, 10] lies outside the 64x48 image")
+    assert found[6:] == ["f.jsonl:1: masks[6].mask: missing"]
 
 
 def test_reimport_replaces_import_regions_and_keeps_peoples(tmp_path, images_root):
     save_mask(images_root, "m.png", blob(1, 2, 10, 20))
     line = emoverse(mask_path="m.png", bbox=[1, 1, 9, 9], masks=[inline(blob(3, 2, 30, 20))])
-    run(tmp_path, images_root, line)
+    import_lines(tmp_path, images_root, line)
     first = sorted(Region.objects.values_list("role", "x1", "y1", "x2", "y2", "mask"), key=str)
     person = RegionFactory.create(
         sample=Region.objects.get(mask__isnull=True).sample, origin="person"
     )
-    run(tmp_path, images_root, line)
+    import_lines(tmp_path, images_root, line)
     again = Region.objects.exclude(pk=person.pk)
     assert sorted(again.values_list("role", "x1", "y1", "x2", "y2", "mask"), key=str) == first
     assert len(first) == 3 and Region.objects.filter(pk=person.pk).exists()
