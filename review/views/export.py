@@ -67,11 +67,16 @@ def staff_required(view: View) -> View:
 
 POLL_EVERY = "1s"  # a job's progress bar: a 219K export shows progress within a second
 PART_TITLES = {
-    "data": "File",
     "labels": "Label map (JSON)",
     "datasheet": "Datasheet (Markdown)",
     "labelconfig": "Labeling config (Label Studio XML)",
 }
+
+
+def _part_title(*, job: ExportJob, part: str) -> str:
+    """The export itself is named by its file ("Download pets-labels.csv"); the others by what
+    they are."""
+    return f"Download {job.file_name}" if part == "data" else PART_TITLES[part]
 
 
 def _job_item(job: ExportJob) -> dict[str, Any]:
@@ -80,7 +85,7 @@ def _job_item(job: ExportJob) -> dict[str, Any]:
     return {
         "job": job,
         "format_title": fmt.title if fmt and job.kind == ExportJob.Kind.LABELS else job.fmt,
-        "parts": [(part, PART_TITLES[part]) for part in export_job_parts(job=job)],
+        "parts": [(part, _part_title(job=job, part=part)) for part in export_job_parts(job=job)],
         "poll_every": POLL_EVERY,
     }
 
@@ -160,7 +165,8 @@ def export_start_view(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Export {job.pk} started.")
-            return redirect(reverse("review:export") + f"#export-job-{job.pk}")
+            # The list's heading, not the card: the newest job is first under "Exports".
+            return redirect(reverse("review:export") + "#export-jobs")
     return _page(request, start_form=form, status=400)
 
 

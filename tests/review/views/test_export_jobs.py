@@ -43,7 +43,8 @@ def _start(client, django_capture_on_commit_callbacks, **fields) -> ExportJob:
         response = client.post(START, data)
     assert response.status_code == 302, response.content.decode()[:2000]
     job = ExportJob.objects.get()
-    assert response["Location"] == f"{PAGE}#export-job-{job.pk}"
+    # The page opens at the "Exports" heading (the newest job first under it), not past it.
+    assert response["Location"] == f"{PAGE}#export-jobs"
     assert len(sends) == 1
     return job
 
@@ -82,6 +83,7 @@ def test_a_started_job_polls_then_offers_its_file(
     assert 'data-rows-done="4"' in html and 'value="4"' in html
     url = reverse("review:export_job_download", args=[job.pk])
     assert f'href="{url}"' in html
+    assert 'data-part="data" download>Download views-all.csv</a>' in html  # not just "File"
     response = client.get(url)
     assert response.status_code == 200
     assert response["Content-Disposition"] == 'attachment; filename="views-all.csv"'
