@@ -44,7 +44,12 @@ from review.models import (
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, is_admin, user_roles
 from review.selectors.history import sample_events
 from review.selectors.own_answers import answer_change_refusal
-from review.selectors.samples import adjudication_versions, sample_for_review
+from review.selectors.samples import (
+    adjudication_versions,
+    own_answer,
+    sample_for_answer,
+    sample_for_review,
+)
 from review.services import history
 
 SEE_ALL_ROLES = frozenset({ADJUDICATOR, AUDITOR})
@@ -98,6 +103,7 @@ class SampleAccess:
     change: bool = False  # they answered and may still change that answer
     change_refusal: str = ""  # why their answer may not change any more ("" when it may)
     machines_hidden: bool = False  # machine-blind dataset, no blind answer of theirs yet
+    own: Annotation | None = None  # their answer, read once for the policy and the page
 
     @property
     def answer(self) -> bool:
@@ -154,7 +160,7 @@ def sample_access(*, user: Any, sample: Sample) -> SampleAccess:
     lease = Assignment.objects.filter(
         sample=sample, annotator=user, kind=Assignment.Kind.ANNOTATE
     ).first()
-    own = Annotation.objects.filter(sample=sample, annotator=user).first()
+    own = own_answer(sample=sample, user=user)
     answered = own is not None or BinaryVote.objects.filter(sample=sample, annotator=user).exists()
     refusal = answer_change_refusal(sample=sample, annotation=own) if own is not None else None
     change = own is not None and refusal is None
@@ -174,7 +180,7 @@ def sample_access(*, user: Any, sample: Sample) -> SampleAccess:
     )
     return SampleAccess(
         roles=roles, lease=lease, answered=answered, change=change,
-        change_refusal=refusal or "", machines_hidden=hidden,
+        change_refusal=refusal or "", machines_hidden=hidden, own=own,
     )  # fmt: skip
 
 
@@ -190,6 +196,15 @@ def viewable_sample(*, user: Any, pk: int) -> tuple[Sample, SampleAccess]:
     """The sample as its page and the API read it, and the user's access to it; Http404 when
     there is none, PermissionDenied when it is not theirs to see."""
     sample = sample_for_review(pk=pk)
+    access = sample_access(user=user, sample=sample)
+    require(can_view(access=access))
+    return sample, access
+
+
+def viewable_sample_to_answer(*, user: Any, pk: int) -> tuple[Sample, SampleAccess]:
+    """viewable_sample for a POST that saves an answer or a decision: the sample without its
+    proposals and regions (a page drawn after it reloads them)."""
+    sample = sample_for_answer(pk=pk)
     access = sample_access(user=user, sample=sample)
     require(can_view(access=access))
     return sample, access

@@ -15,14 +15,11 @@ from review.models import Adjudication, Annotation, Assignment, Draft
 from review.policy import SampleAccess
 from review.roles import ANNOTATOR, user_roles
 from review.selectors.progress import annotator_progress, work_place
-from review.selectors.samples import own_answer
 
 
-def own_answer_context(
-    request: HttpRequest, *, sample: Sample, access: SampleAccess, read_only: bool
-) -> dict[str, Any]:
+def own_answer_context(*, access: SampleAccess, read_only: bool) -> dict[str, Any]:
     """An annotator's own answer, and why it can no longer change when the page is read-only."""
-    own = None if access.see_all else own_answer(sample=sample, user=request.user)
+    own = None if access.see_all else access.own
     locked = access.change_refusal if own is not None and read_only else ""
     return {"own_answer": own, "answer_locked": locked}
 

@@ -40,6 +40,13 @@ def sample_for_review(*, pk: int) -> Sample:
     return get_object_or_404(qs, pk=pk)
 
 
+def sample_for_answer(*, pk: int) -> Sample:
+    """The sample with its dataset and taxonomy, nothing prefetched: what a POST checks and
+    saves against (a page drawn after it reads the proposals and regions: sample_for_review)."""
+    qs = Sample.objects.select_related("dataset__taxonomy").defer("des")
+    return get_object_or_404(qs, pk=pk)
+
+
 def latest_critic_verdict(*, sample: Sample) -> CriticVerdict | None:
     found = instances(key="latest_verdict", build=_latest_verdict, values={"sample_id": sample.pk})
     return found[0] if found else None

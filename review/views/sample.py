@@ -46,10 +46,10 @@ from review.selectors.samples import (
     latest_critic_verdict,
     model_weight,
     next_label_version,
-    own_answer,
     proposal_comparison,
     region_boxes,
     sample_answers,
+    sample_for_review,
 )
 from review.services.adjudication import VersionConflict, adjudicate_sample
 from review.services.assignment import skip_assignment
@@ -119,7 +119,7 @@ def page_context(
             if access.see_all and not blind
             else []
         ),
-        **own_answer_context(request, sample=sample, access=access, read_only=mode == MODE_READ),
+        **own_answer_context(access=access, read_only=mode == MODE_READ),
         "draft": draft,
         "restored": True,  # a draft on a freshly opened page came from an earlier visit
         "keyed_emotions": KEYED_EMOTIONS,
@@ -208,9 +208,9 @@ def image_view(request: HttpRequest, pk: int) -> FileResponse:
 @require_POST
 def answer_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """An annotator's answer under their lease; then their next lease (or the queue)."""
-    sample, access = policy.viewable_sample(user=request.user, pk=pk)
+    sample, access = policy.viewable_sample_to_answer(user=request.user, pk=pk)
     if not access.answer:
-        saved = own_answer(sample=sample, user=request.user)
+        saved = access.own
         if saved is not None:  # answered meanwhile, in another tab or window
             return answered_response(request, sample=sample, saved=saved, access=access)
         raise PermissionDenied("You hold no lease on this sample: open it with “Next”.")
@@ -251,7 +251,7 @@ def _binary_answer(
 @require_POST
 def adjudicate_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A new version of the final label; refused (409) when it changed since the page opened."""
-    sample, access = policy.viewable_sample(user=request.user, pk=pk)
+    sample, access = policy.viewable_sample_to_answer(user=request.user, pk=pk)
     policy.require(policy.can_adjudicate(access=access))
     return save_label_response(
         request,
@@ -302,6 +302,8 @@ def invalid_response(
     request: HtmxHttpRequest, *, sample: Sample, access: SampleAccess, form: Any
 ) -> HttpResponse:
     """The form with its errors: the fragment for htmx (422), else the whole page (400)."""
+    # The POST read the sample without its proposals and regions: the page shows them.
+    sample = sample_for_review(pk=sample.pk)
     context = page_context(request, sample=sample, access=access, form=form)
     if wants_partial(request):
         # 422: app.js lets htmx swap it, so the form comes back with its errors in place.
@@ -361,6 +363,7 @@ def _conflict_page(
     """409 with the side-by-side: the fragment for htmx, else the sample page around it."""
     if wants_partial(request):
         return render(request, "review/_conflict.html", context, status=409)
+    sample = sample_for_review(pk=sample.pk)  # with the proposals and regions the POST skipped
     access = sample_access(user=request.user, sample=sample)
     page = page_context(request, sample=sample, access=access)
     page["conflict_context"] = context
@@ -371,7 +374,7 @@ def _conflict_page(
 @require_POST
 def skip_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Give the lease back (others may take it; you are not offered it again)."""
-    sample, _ = policy.viewable_sample(user=request.user, pk=pk)
+    sample, _ = policy.viewable_sample_to_answer(user=request.user, pk=pk)
     try:
         skip_assignment(sample=sample, user=request.user)
     except ValidationError as error:
