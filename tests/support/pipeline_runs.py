@@ -61,11 +61,13 @@ def make_pipeline_dataset(
     import hashlib
 
     from annotator.models import Dataset, Proposal, Region, Sample, Taxonomy
-    from annotator.taxonomy import MIKELS_8
+    from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
 
-    dataset = Dataset.objects.create(
-        name=name, taxonomy=Taxonomy.objects.get(name=MIKELS_8), images_root=str(root)
+    # get_or_create: a transaction=True test has flushed the taxonomy the migration seeds.
+    taxonomy, _ = Taxonomy.objects.get_or_create(
+        name=MIKELS_8, defaults={"labels": list(MIKELS_8_LABELS)}
     )
+    dataset = Dataset.objects.create(name=name, taxonomy=taxonomy, images_root=str(root))
     for index in range(count):
         path = root / f"img-{index:04d}.png"
         width, height = make_image(path, index)
@@ -149,6 +151,18 @@ def default_verdict(index: int, round_: int) -> dict[str, Any]:
     if index % 5 == 2 and round_ == 0:
         return critic_content(verdict="revise", emotion="awe")
     return critic_content(verdict="preserve", emotion="awe", instructions="")
+
+
+def expected_outcome(index: int) -> tuple[str, str]:
+    """(status, critic verdict) of sample `index` once a run with the default ScriptedModels
+    has finished (agreed samples never reach the critic)."""
+    if index % 3 == 0:
+        return "agreed", ""
+    if index % 5 == 1:
+        return "dropped", "drop"
+    if index % 5 == 2:
+        return "agreed", "revise"
+    return "disputed", "preserve"
 
 
 @dataclass

@@ -24,8 +24,7 @@ from django.db.models import Count
 
 pytest.importorskip("openai")
 
-from annotator.models import CriticVerdict, PipelineRun, Region, Sample, StageResult, Taxonomy
-from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
+from annotator.models import CriticVerdict, PipelineRun, Region, Sample, StageResult
 from tests.support.celery_worker import (
     REPO_ROOT,
     database_url_for_worker,
@@ -33,7 +32,12 @@ from tests.support.celery_worker import (
     wait_until,
 )
 from tests.support.openai_server import OpenAIServer, rate_limited
-from tests.support.pipeline_runs import ScriptedModels, make_pipeline_dataset, write_config
+from tests.support.pipeline_runs import (
+    ScriptedModels,
+    expected_outcome,
+    make_pipeline_dataset,
+    write_config,
+)
 from tests.support.unit_faults import run_with_kills
 
 pytestmark = [
@@ -43,22 +47,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 COUNT = 20
-
-
-@pytest.fixture(autouse=True)
-def _seeded_taxonomy():
-    Taxonomy.objects.get_or_create(name=MIKELS_8, defaults={"labels": list(MIKELS_8_LABELS)})
-
-
-def expected(index: int) -> tuple[str, str]:
-    """(status, critic verdict) as ScriptedModels decides them."""
-    if index % 3 == 0:
-        return "agreed", ""
-    if index % 5 == 1:
-        return "dropped", "drop"
-    if index % 5 == 2:
-        return "agreed", "revise"
-    return "disputed", "preserve"
 
 
 def test_a_run_through_a_real_worker(tmp_path):
@@ -112,7 +100,7 @@ def test_a_run_through_a_real_worker(tmp_path):
     assert len(rows) == COUNT
     for row in rows:
         index = int(row["external_id"].removeprefix("img-"))
-        assert (row["status"], row["critic_verdict"]) == expected(index), row["external_id"]
+        assert (row["status"], row["critic_verdict"]) == expected_outcome(index), row["external_id"]
 
 
 @pytest.mark.parametrize("pool", ["solo", "prefork"])

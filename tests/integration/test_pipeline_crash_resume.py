@@ -20,14 +20,13 @@ import pytest
 
 pytest.importorskip("openai")
 
-from annotator.models import PipelineRun, StageResult, Taxonomy
+from annotator.models import PipelineRun, StageResult
 from annotator.pipeline.config import load_pipeline_config
 from annotator.services.pipeline_runs import (
     launch_pipeline_run,
     resend_stuck_units,
     start_pipeline_run,
 )
-from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
 from tests.support.celery_worker import running_worker
 from tests.support.openai_server import OpenAIServer
 from tests.support.pipeline_runs import make_pipeline_dataset, write_config
@@ -47,11 +46,6 @@ MODEL_STAGES = ("annotate", "critic")
 def repeated_calls(before: Counter[str], after: Counter[str]) -> set[str]:
     """Units (call keys) already called before the kill that were called again after it."""
     return {key for key, count in before.items() if after[key] > count}
-
-
-@pytest.fixture(autouse=True)
-def _seeded_taxonomy():
-    Taxonomy.objects.get_or_create(name=MIKELS_8, defaults={"labels": list(MIKELS_8_LABELS)})
 
 
 def test_killing_every_worker_mid_run_loses_nothing_and_repeats_no_finished_call(tmp_path):

@@ -27,14 +27,17 @@ from annotator.models import (
     PipelineRun,
     Sample,
     StageResult,
-    Taxonomy,
 )
 from annotator.pipeline.config import load_pipeline_config
 from annotator.services.pipeline_runs import launch_pipeline_run, start_pipeline_run
-from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
 from tests.support.celery_worker import REPO_ROOT, _worker_env, running_worker, wait_until
 from tests.support.openai_server import OpenAIServer
-from tests.support.pipeline_runs import ScriptedModels, make_pipeline_dataset, write_config
+from tests.support.pipeline_runs import (
+    ScriptedModels,
+    expected_outcome,
+    make_pipeline_dataset,
+    write_config,
+)
 
 pytestmark = [
     pytest.mark.redis,
@@ -44,21 +47,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 COUNT = 10
-
-
-@pytest.fixture(autouse=True)
-def _seeded_taxonomy():
-    Taxonomy.objects.get_or_create(name=MIKELS_8, defaults={"labels": list(MIKELS_8_LABELS)})
-
-
-def expected(index: int) -> tuple[str, str]:
-    if index % 3 == 0:
-        return "agreed", ""
-    if index % 5 == 1:
-        return "dropped", "drop"
-    if index % 5 == 2:
-        return "agreed", "revise"
-    return "disputed", "preserve"
 
 
 def test_annotate_verify_critic_in_batch_mode_through_a_worker_and_beat(tmp_path):
@@ -110,7 +98,7 @@ def test_annotate_verify_critic_in_batch_mode_through_a_worker_and_beat(tmp_path
             .first()
             or ""
         )
-        assert (sample.status, verdict) == expected(index), sample.external_id
+        assert (sample.status, verdict) == expected_outcome(index), sample.external_id
 
 
 @contextmanager
