@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repo root, not bench/
 
 from bench import _common  # noqa: E402
+from bench._export_runs import child_line, measured_export  # noqa: E402
 
 DATASET = "bench-answers"
 EMOTIONS = ["Anger", "Awe", "Bitterness", "Contentment", "Doubt", "Elation"]
@@ -71,28 +71,19 @@ def export(data_dir: Path, what: str, batch_size: int) -> dict[str, float]:
     dataset = dataset_by_name(name=DATASET)
     assert dataset is not None
     out = data_dir / f"export-{what}"
-    before = _common.rss_mib()
-    start, cpu_start = time.perf_counter(), _common.cpu_seconds()
     if what == "labels-csv":
-        rows = export_to_path(dataset=dataset, scope="all", fmt="csv", path=out)
+        measured = measured_export(
+            lambda: export_to_path(dataset=dataset, scope="all", fmt="csv", path=out)
+        )
     else:
-        rows = export_answers_to_path(dataset=dataset, fmt=what.split("-")[1], path=out)
-    seconds, cpu = time.perf_counter() - start, _common.cpu_seconds() - cpu_start
-    peak = _common.peak_rss_mib()
+        fmt = what.split("-")[1]
+        measured = measured_export(
+            lambda: export_answers_to_path(dataset=dataset, fmt=fmt, path=out)
+        )
     return {
-        "rows": rows,
-        "seconds": seconds,
-        "cpu": cpu,
-        "growth": max(peak - before, 0.0),
+        **measured,
         "file_mib": out.stat().st_size / 1024**2,
     }
-
-
-def child(args: list[str]) -> str:
-    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"{' '.join(args)} failed:\n{done.stderr}")
-    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
 
 
 WHAT = ("labels-csv", "answers-csv", "answers-parquet")
@@ -102,10 +93,12 @@ def run_size(size: int, batch_size: int) -> dict[str, dict[str, float]]:
     results = {}
     with tempfile.TemporaryDirectory(prefix="emoreview-bench-") as tmp:
         start = time.perf_counter()
-        child(["--child-generate", str(size), "--dir", tmp])
+        child_line(__file__, ["--child-generate", str(size), "--dir", tmp])
         print(f"N={size:,} votes: generated in {time.perf_counter() - start:.1f} s", flush=True)
         for what in WHAT:
-            line = child(["--child-export", what, "--dir", tmp, "--batch-size", str(batch_size)])
+            line = child_line(
+                __file__, ["--child-export", what, "--dir", tmp, "--batch-size", str(batch_size)]
+            )
             results[what] = json.loads(line)
     return results
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,33 +23,12 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repo root, not bench/
 
 from bench import _common  # noqa: E402
-
-STATUSES = [
-    ("agreed", 0.5),
-    ("adjudicated", 0.15),
-    ("disputed", 0.25),
-    ("pending", 0.05),
-    ("dropped", 0.05),
-]
-DATASET = "bench-export"
-
-
-def generate(data_dir: Path, count: int, des_share: float) -> None:
-    _common.setup_django(data_dir)
-    _common.migrate()
-    from django.contrib.auth import get_user_model
-
-    from annotator.models import Dataset, Taxonomy
-
-    annotator = get_user_model().objects.create(username="bench-annotator")
-    dataset = Dataset.objects.create(
-        name=DATASET,
-        taxonomy=Taxonomy.objects.get(name="mikels8"),
-        model_weights={"gemini-2.5": 1.2},
-    )
-    _common.make_samples(
-        dataset=dataset, count=count, statuses=STATUSES, des_share=des_share, annotator=annotator
-    )
+from bench._export_runs import (  # noqa: E402
+    DATASET,
+    child_line,
+    make_export_dataset,
+    measured_export,
+)
 
 
 def export(data_dir: Path, fmt: str, batch_size: int) -> dict[str, float]:
@@ -65,29 +43,14 @@ def export(data_dir: Path, fmt: str, batch_size: int) -> dict[str, float]:
     dataset = dataset_by_name(name=DATASET)
     assert dataset is not None
     out = data_dir / f"export.{fmt}"
-    before = _common.rss_mib()
-    start, cpu_start = time.perf_counter(), _common.cpu_seconds()
-    rows = export_to_path(dataset=dataset, scope="all", fmt=fmt, path=out)
-    seconds, cpu = time.perf_counter() - start, _common.cpu_seconds() - cpu_start
-    peak = _common.peak_rss_mib()
+    measured = measured_export(
+        lambda: export_to_path(dataset=dataset, scope="all", fmt=fmt, path=out)
+    )
     return {
-        "rows": rows,
-        "seconds": seconds,
-        "cpu": cpu,
-        "rss_before": before,
-        "peak": peak,
-        "growth": max(peak - before, 0.0),
+        **measured,
         "arrow_peak": pa.default_memory_pool().max_memory() / 1024**2,
         "file_mib": out.stat().st_size / 1024**2,
     }
-
-
-def child(args: list[str]) -> str:
-    """Run this script in a fresh process; return its last stdout line."""
-    done = subprocess.run(
-        [sys.executable, __file__, *args], check=True, capture_output=True, text=True
-    )
-    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
 
 
 def main() -> None:
@@ -100,7 +63,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_generate:
-        generate(args.dir, args.child_generate, args.des_share)
+        make_export_dataset(args.dir, args.child_generate, args.des_share)
         return
     if args.child_export:
         print(json.dumps(export(args.dir, args.child_export, args.batch_size)))
@@ -112,11 +75,16 @@ def main() -> None:
     for size in args.sizes:
         with tempfile.TemporaryDirectory(prefix="emoreview-bench-") as tmp:
             start = time.perf_counter()
-            child(["--child-generate", str(size), "--dir", tmp, "--des-share", str(args.des_share)])
+            child_line(
+                __file__,
+                ["--child-generate", str(size), "--dir", tmp, "--des-share", str(args.des_share)],
+            )
             print(f"N={size:,}: generated in {time.perf_counter() - start:.1f} s", flush=True)
             for fmt in ("csv", "parquet"):
                 batch = str(args.batch_size)
-                line = child(["--child-export", fmt, "--dir", tmp, "--batch-size", batch])
+                line = child_line(
+                    __file__, ["--child-export", fmt, "--dir", tmp, "--batch-size", batch]
+                )
                 r = results[(size, fmt)] = json.loads(line)
                 table.append(
                     [

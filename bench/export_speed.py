@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -40,15 +39,8 @@ from typing import Any
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repo root, not bench/
 
 from bench import _common  # noqa: E402
+from bench._export_runs import DATASET, child_line, make_export_dataset  # noqa: E402
 
-STATUSES = [
-    ("agreed", 0.5),
-    ("adjudicated", 0.15),
-    ("disputed", 0.25),
-    ("pending", 0.05),
-    ("dropped", 0.05),
-]
-DATASET = "bench-export"
 LABEL_FORMATS = ["csv", "parquet", "coco", "jsonl", "labelstudio"]
 ANSWER_FORMATS = ["answers-csv", "answers-parquet"]
 BASELINES = ["read", "read+DES", "answers read"]
@@ -56,24 +48,13 @@ ANSWER_SHARE = 0.3
 
 
 def generate(data_dir: Path, count: int, des_share: float) -> None:
-    _common.setup_django(data_dir)
-    _common.migrate()
+    dataset, annotator = make_export_dataset(data_dir, count, des_share)
     from django.contrib.auth import get_user_model
 
-    from annotator.models import Dataset, Sample, Taxonomy
+    from annotator.models import Sample
     from review.models import Annotation
 
-    user_model = get_user_model()
-    annotator = user_model.objects.create(username="bench-annotator")
-    user_model.objects.create(username="bench-admin", is_staff=True, is_superuser=True)
-    dataset = Dataset.objects.create(
-        name=DATASET,
-        taxonomy=Taxonomy.objects.get(name="mikels8"),
-        model_weights={"gemini-2.5": 1.2},
-    )
-    _common.make_samples(
-        dataset=dataset, count=count, statuses=STATUSES, des_share=des_share, annotator=annotator
-    )
+    get_user_model().objects.create(username="bench-admin", is_staff=True, is_superuser=True)
     ids = Sample.objects.filter(dataset=dataset).values_list("pk", flat=True)
     every = round(1 / ANSWER_SHARE)
     answers = [
@@ -216,10 +197,7 @@ def job(data_dir: Path, fmt: str, batch_size: int) -> dict[str, float]:
 
 def child(args: list[str]) -> dict[str, float]:
     """Run this script in a fresh process; its last stdout line, as JSON."""
-    done = subprocess.run(
-        [sys.executable, __file__, *args], check=True, capture_output=True, text=True
-    )
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    return dict(json.loads(child_line(__file__, args)))
 
 
 def _rows_for(size: int, args: argparse.Namespace, tmp: str) -> list[list[object]]:
@@ -273,8 +251,8 @@ def main() -> None:
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="emoreview-bench-") as tmp:
             start = time.perf_counter()
-            child_gen = [sys.executable, __file__, "--child-generate", str(size), "--dir", tmp]
-            subprocess.run([*child_gen, "--des-share", str(args.des_share)], check=True)
+            generating = ["--child-generate", str(size), "--dir", tmp]
+            child_line(__file__, [*generating, "--des-share", str(args.des_share)])
             print(f"N={size:,}: generated in {time.perf_counter() - start:.1f} s", flush=True)
             table += _rows_for(size, args, tmp)
     print()
