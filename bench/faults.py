@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,12 +28,12 @@ from typing import TYPE_CHECKING
 REPO = Path(__file__).resolve().parent.parent
 sys.path[0] = str(REPO)  # the repo root, not bench/
 
-from bench._common import (  # noqa: E402
-    load,
-    print_table,
-    required_postgres_and_redis,
-    scratch_postgres,
-    setup_django_migrated,
+from bench._common import load, print_table  # noqa: E402
+from bench._faults import (  # noqa: E402
+    by_pool,
+    fault_parser,
+    runs_on_each_pool,
+    scratch_fault_database,
 )
 
 if TYPE_CHECKING:
@@ -42,9 +41,7 @@ if TYPE_CHECKING:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pools", nargs="+", default=["solo", "prefork"])
-    parser.add_argument("--runs", type=int, default=3)
+    parser = fault_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--clicks", type=int, default=12)
     parser.add_argument("--kills", type=int, default=3)
     parser.add_argument("--lease", type=float, default=2.0, help="MASK_CLAIM_LEASE_SECONDS")
@@ -82,26 +79,18 @@ def one_run(args: argparse.Namespace, pool: str, images: Path) -> FaultRun:
 
 def main() -> None:
     args = parse_args()
-    database, _ = required_postgres_and_redis()
     os.environ["MASK_CLAIM_LEASE_SECONDS"] = str(args.lease)  # the sweep here reads it
-    rows: list[FaultRun] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="emoreview-faults-") as tmp,
-        scratch_postgres(database, prefix="emoreview_faults"),
-    ):
-        images = Path(tmp) / "images"
+    with scratch_fault_database(prefix="emoreview_faults") as tmp:
+        images = tmp / "images"
         images.mkdir()
-        setup_django_migrated(Path(tmp))
-        for pool in args.pools:
-            for run_index in range(args.runs):
-                run = one_run(args, pool, images)
-                print(f"{pool} run {run_index + 1}: {run}", file=sys.stderr, flush=True)
-                rows.append(run)
+        rows = runs_on_each_pool(
+            pools=args.pools, runs=args.runs, one_run=lambda pool, _: one_run(args, pool, images)
+        )
     print(f"\n{args.clicks} clicks and {args.kills} kills per run, lease {args.lease:g} s, "
           f"segmenting {args.segment_seconds:g} s a click; {load()}\n")  # fmt: skip
     table = []
     for pool in args.pools:
-        runs = [r for r in rows if r.pool == pool]
+        runs = by_pool(rows, pool)
         table.append([
             pool, len(runs), sum(r.clicks for r in runs), sum(r.kills for r in runs),
             sum(r.computed for r in runs), sum(r.lost for r in runs),

@@ -23,19 +23,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[0] = str(REPO)  # the repo root, not bench/
 
-from bench._common import (  # noqa: E402
-    load,
-    print_table,
-    required_postgres_and_redis,
-    scratch_postgres,
-    setup_django_migrated,
+from bench._common import load, print_table  # noqa: E402
+from bench._faults import (  # noqa: E402
+    by_pool,
+    fault_parser,
+    runs_on_each_pool,
+    scratch_fault_database,
 )
 
 if TYPE_CHECKING:
@@ -43,9 +42,7 @@ if TYPE_CHECKING:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pools", nargs="+", default=["solo", "prefork"])
-    parser.add_argument("--runs", type=int, default=3)
+    parser = fault_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=6)
     parser.add_argument("--kills", type=int, default=3)
     return parser.parse_args()
@@ -62,23 +59,17 @@ def one_run(args: argparse.Namespace, pool: str, root: Path) -> FaultReport:
 
 def main() -> None:
     args = parse_args()
-    database, _ = required_postgres_and_redis()
-    rows: list[FaultReport] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="emoreview-unit-faults-") as tmp,
-        scratch_postgres(database, prefix="emoreview_unit_faults"),
-    ):
-        setup_django_migrated(Path(tmp) / "data")
-        for pool in args.pools:
-            for index in range(args.runs):
-                run = one_run(args, pool, Path(tmp) / f"{pool}-{index}")
-                print(f"{pool} run {index + 1}: {run}", file=sys.stderr, flush=True)
-                rows.append(run)
+    with scratch_fault_database(prefix="emoreview_unit_faults") as tmp:
+        rows = runs_on_each_pool(
+            pools=args.pools,
+            runs=args.runs,
+            one_run=lambda pool, index: one_run(args, pool, tmp / f"{pool}-{index}"),
+        )
     print(f"\n{args.samples} samples and {args.kills} kills per run, unit lease 3 s, model calls "
           f"0.4 s; {load()}\n")  # fmt: skip
     table = []
     for pool in args.pools:
-        runs = [r for r in rows if r.pool == pool]
+        runs = by_pool(rows, pool)
         table.append([
             pool, len(runs), sum(r.units for r in runs), sum(r.kills for r in runs),
             sum(r.killed_mid_unit for r in runs), sum(r.completed for r in runs),
