@@ -44,19 +44,6 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repo root, not 
 from bench import _common  # noqa: E402
 
 FULL = 219_000
-WIDTH, HEIGHT = 640, 480
-
-
-def make_images(root: Path, count: int) -> None:
-    import numpy as np
-    from PIL import Image
-
-    rng = np.random.default_rng(3)
-    root.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-        base = rng.integers(0, 255, size=(HEIGHT // 16, WIDTH // 16, 3), dtype=np.uint8)
-        pixels = np.kron(base, np.ones((16, 16, 1), dtype=np.uint8))  # blocks: JPEG-sized
-        Image.fromarray(pixels).save(root / f"{i:05d}.jpg", quality=85)
 
 
 def make_file(path: Path, *, count: int, images: int, seed: int = 5) -> None:
@@ -206,7 +193,7 @@ def run_sizes(
     sizes: list[int], *, work: Path, images: int, postgres: str
 ) -> tuple[list[list[object]], list[float]]:
     images_root = work / "images"
-    make_images(images_root, images)
+    _common.make_jpegs(images_root, images)
     rows: list[list[object]] = []
     per_line: list[float] = []
     for size in sizes:

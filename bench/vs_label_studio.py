@@ -47,21 +47,7 @@ from bench import _common, _labelstudio  # noqa: E402
 from bench._vs_sides import EmoReviewSide, LabelStudioSide  # noqa: E402
 
 FULL = 219_000
-WIDTH, HEIGHT = 640, 480
 FILTER_SOURCE = "FI"
-
-
-def make_images(root: Path, count: int) -> None:
-    import numpy as np
-    from PIL import Image
-
-    rng = np.random.default_rng(3)
-    root.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-        base = rng.integers(0, 255, size=(HEIGHT // 16, WIDTH // 16, 3), dtype=np.uint8)
-        Image.fromarray(np.kron(base, np.ones((16, 16, 1), dtype=np.uint8))).save(
-            root / f"{i:05d}.jpg", quality=85
-        )
 
 
 def make_records(path: Path, *, count: int, images: int, seed: int = 5) -> None:
@@ -213,7 +199,7 @@ def main() -> None:
     work = args.keep or Path(tempfile.mkdtemp(prefix="emoreview-vs-ls-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        make_images(work / "images", args.images)
+        _common.make_jpegs(work / "images", args.images)
         results = []
         for size in sizes:
             records = work / f"emoverse-{size}.jsonl"
