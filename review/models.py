@@ -93,6 +93,13 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["sample", "kind", "status"], name="assignment_by_sample"),
             models.Index(fields=["annotator", "status", "expires_at"], name="assignment_by_user"),
+            # The live leases (a few rows): "Next" and the available count read them without
+            # scanning every lease ever handed out.
+            models.Index(
+                fields=["sample"],
+                name="assignment_active",
+                condition=models.Q(status="active"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -7,10 +7,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from annotator.models import Proposal, Sample
 from review.labels import Label
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
+from review.selectors.progress import _touched_disputed
 from review.services.assignment import lease_next_sample
 from review.services.consensus import submit_answer
 from tests.factories import DatasetFactory
@@ -104,3 +106,17 @@ def test_each_page_runs_the_same_statements_at_ten_times_the_samples(world, clie
     grow(world["dataset"], 600)
     large = pages(world, client)
     assert small == large == EXPECTED
+
+
+def test_the_available_count_reads_the_live_leases_through_their_index(world):
+    """The leases someone holds now are read from assignment_active (a few rows), not by
+    scanning every lease ever handed out (SQLite's plan; PostgreSQL picks by its statistics)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the plan asserted is SQLite's")
+    touched = _touched_disputed(user_id=world["annotator"].pk, now=timezone.now())
+    sql, params = touched.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        plan = [row[-1] for row in cursor.fetchall()]
+    assert "SCAN review_assignment USING INDEX assignment_active" in plan
+    assert "SCAN review_assignment" not in plan
