@@ -1,5 +1,5 @@
 """Kill real Celery workers (SIGKILL) in the middle of pipeline units, then check that every unit
-completed exactly once. Used by tests/test_pipeline_worker.py and bench/faults_units.py.
+completed exactly once. Used by tests/integration/test_pipeline_worker.py and bench/faults_units.py.
 
 Solo pool: the whole worker is killed while a unit runs and a new one is started (as a
 supervisor would); the killed unit's message waits in Redis' unacked set, and its claim's lease
