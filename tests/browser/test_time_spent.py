@@ -19,7 +19,9 @@ def _open_first_sample(demo_site, chromium_browser):
     page.context.clock.install()  # Date.now moves only when the test says so
     page.click("#start-annotating")
     page.wait_for_url("**/review/samples/*/")
-    return page, int(re.search(r"/samples/(\d+)/$", page.url).group(1))
+    match = re.search(r"/samples/(\d+)/$", page.url)
+    assert match, page.url
+    return page, int(match.group(1))
 
 
 def _save(page) -> None:
