@@ -42,6 +42,7 @@ from review.models import (
     BlindAnswer,
 )
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, is_admin, user_roles
+from review.selectors.assignment import annotate_lease
 from review.selectors.history import sample_events
 from review.selectors.own_answers import answer_change_refusal
 from review.selectors.samples import (
@@ -157,9 +158,7 @@ def sample_access(*, user: Any, sample: Sample) -> SampleAccess:
         return SampleAccess()
     if ANNOTATOR not in roles:
         return SampleAccess(roles=roles)
-    lease = Assignment.objects.filter(
-        sample=sample, annotator=user, kind=Assignment.Kind.ANNOTATE
-    ).first()
+    lease = annotate_lease(sample=sample, user=user)
     own = own_answer(sample=sample, user=user)
     answered = own is not None or BinaryVote.objects.filter(sample=sample, annotator=user).exists()
     refusal = answer_change_refusal(sample=sample, annotation=own) if own is not None else None

@@ -350,3 +350,17 @@ def user_assignments(*, user: Any) -> QuerySet[Assignment]:
         .defer("sample__des")
         .order_by("-leased_at", "-id")
     )
+
+
+def annotate_lease(*, sample: Sample, user: Any) -> Assignment | None:
+    """The person's annotate lease on the sample, whatever its status (at most one: one lease
+    per person, sample and kind): a prepared read, as every sample page and answer asks."""
+    values = {"sample_id": sample.pk, "user_id": user.pk}
+    found = instances(key="annotate_lease", build=_annotate_lease, values=values)
+    return found[0] if found else None
+
+
+def _annotate_lease(*, sample_id: int, user_id: int) -> QuerySet[Assignment]:
+    return Assignment.objects.filter(
+        sample_id=sample_id, annotator_id=user_id, kind=Assignment.Kind.ANNOTATE
+    ).order_by("pk")[:1]

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from review import policy
+from review.models import Assignment
 from review.roles import ANNOTATOR
 from tests.factories import DatasetFactory, ProposalFactory, SampleFactory
 from tests.review.team import answer, lease, member
@@ -65,3 +66,14 @@ def test_an_answer_sent_again_from_another_tab_shows_the_saved_one(client, sampl
     again = client.post(url, {"emotion": "fear", "confidence": "3"})
     assert again.status_code == 409
     assert again.context["theirs"].emotion == "awe"
+
+
+def test_the_access_holds_the_persons_own_lease_with_its_moments(sample):
+    person, other = member(ANNOTATOR), member(ANNOTATOR)
+    held = lease(sample, person)
+    lease(sample, other, status=Assignment.Status.SKIPPED)
+    got = policy.sample_access(user=person, sample=sample).lease
+    assert got == held
+    assert got is not None and got.expires_at == held.expires_at  # a moment, not text
+    assert policy.sample_access(user=other, sample=sample).skipped
+    assert policy.sample_access(user=member(ANNOTATOR), sample=sample).lease is None
