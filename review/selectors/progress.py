@@ -12,7 +12,18 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -283,5 +294,9 @@ def user_work(*, user: Any, show: str = "") -> QuerySet[Assignment]:
     if Assignment.Status.SKIPPED in statuses:
         now = timezone.now()
         takeable = skipped_with_room(user=user, now=now).filter(pk=OuterRef("sample_id"))
-        qs = qs.annotate(can_take_back=Exists(takeable))
+        # Only a skipped row asks: CASE keeps the subquery off the answered and held rows.
+        skipped = Q(status=Assignment.Status.SKIPPED)
+        qs = qs.annotate(
+            can_take_back=Case(When(skipped, then=Exists(takeable)), default=Value(False))
+        )
     return qs.select_related("sample__dataset").defer("sample__des").order_by("-leased_at", "-id")

@@ -36,8 +36,10 @@ class AnswerOutcome:
 def lock_sample_for_answers(*, pk: int) -> Sample:
     """The sample, row-locked until the transaction ends: answers (new or changed) on one
     sample take turns. Call inside transaction.atomic()."""
+    # of=("self",): on PostgreSQL a plain FOR UPDATE over the join would lock the dataset and
+    # taxonomy rows too, and every answer in the dataset would wait for the one before it.
     return (
-        Sample.objects.select_for_update()
+        Sample.objects.select_for_update(of=("self",))
         .select_related("dataset__taxonomy")
         .defer("des")
         .get(pk=pk)
