@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repo root, not bench/
 
 from bench import _common  # noqa: E402
-from bench.export_memory import DATASET, generate  # noqa: E402
+from bench._export_runs import DATASET, make_export_dataset  # noqa: E402
 
 
 def _timed(fn: object) -> dict[str, float]:
@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_generate:
-        generate(args.dir, args.child_generate, 0.3)
+        make_export_dataset(args.dir, args.child_generate, 0.3)
         return
     if args.child_task:
         print(json.dumps(run(args.dir, args.child_task)))

@@ -191,7 +191,10 @@ def adjudication_done_message(*, dataset: Dataset | None) -> str:
     conflicts = adjudication_count(dataset=dataset)
     if conflicts:
         these = "1 conflict is" if conflicts == 1 else f"{conflicts} conflicts are"
-        return f"No conflict is free for you now: {these} held by another adjudicator or skipped by you."
+        return (
+            f"No conflict is free for you now: {these} held by another adjudicator"
+            " or skipped by you."
+        )
     disputed = queue_figures().total(dataset_id=dataset.pk if dataset else None, status=DISPUTED)
     if disputed:
         these = (

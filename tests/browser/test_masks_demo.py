@@ -213,7 +213,8 @@ def test_a_click_on_the_rocket_stays_in_its_grounding_box(demo_site, chromium_br
 
     rocket = Sample.objects.get(external_id="demo-rocket")
     boxes = Region.objects.filter(sample=rocket, role="subject").values_list("x1", "x2")
-    left, right = min(x for x, _ in boxes), max(x for _, x in boxes)
+    left = min(float(x or 0) for x, _ in boxes)
+    right = max(float(x or 0) for _, x in boxes)
     page = demo_site.log_in(chromium_browser, "admin", viewport=LAPTOP)
     page.goto(f"{demo_site.url}/review/samples/{rocket.pk}/")
     page.wait_for_function("() => document.querySelector('.stage img').naturalWidth > 0")

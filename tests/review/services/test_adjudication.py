@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -15,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _decide(sample, user, *, time_spent_ms=0, **overrides):
-    fields = {
+    fields: dict[str, Any] = {
         "emotion": "awe",
         "confidence": 8.0,
         "background": " snow-covered plain ",
