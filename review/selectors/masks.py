@@ -363,23 +363,26 @@ def upcoming_sample_ids(*, user: Any, sample: Sample, count: int) -> list[int]:
     return list(following)
 
 
-def boxes_without_masks(*, sample_id: int) -> Any:
-    """Imported or model regions with a box and no mask yet (what segment_sample_regions fills)."""
+def _machine_boxes(*, sample_id: int) -> QuerySet[Region]:
+    """Imported or model regions of the sample that have a whole box."""
     return (
-        Region.objects.filter(sample_id=sample_id, mask__isnull=True)
+        Region.objects.filter(sample_id=sample_id)
         .exclude(origin=Region.Origin.PERSON)
         .exclude(Q(x1=None) | Q(y1=None) | Q(x2=None) | Q(y2=None))
-        .order_by("id")
     )
+
+
+def boxes_without_masks(*, sample_id: int) -> Any:
+    """Imported or model regions with a box and no mask yet (what segment_sample_regions fills)."""
+    return _machine_boxes(sample_id=sample_id).filter(mask__isnull=True).order_by("id")
 
 
 def grounding_box(*, sample_id: int, role: str) -> tuple[float, float, float, float] | None:
     """The element's box from the machines (a detector's or an import's), corners in order;
     None when it has none. The best-scored one when several models grounded the element."""
     corners = (
-        Region.objects.filter(sample_id=sample_id, role=role)
-        .exclude(origin=Region.Origin.PERSON)
-        .exclude(Q(x1=None) | Q(y1=None) | Q(x2=None) | Q(y2=None))
+        _machine_boxes(sample_id=sample_id)
+        .filter(role=role)
         .order_by(F("score").desc(nulls_last=True), "id")
         .values_list("x1", "y1", "x2", "y2")
         .first()
