@@ -30,7 +30,8 @@ class Label:
 TRIPLET_MAX_LENGTH = 300  # background, attribute, subject: the columns' max_length
 
 LABEL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Label))
-TEXT_FIELDS = LABEL_FIELDS[2:]  # the triplet and notes: optional, "" when left blank
+TRIPLET_FIELDS = ("background", "attribute", "subject")  # the label's B-A-S
+TEXT_FIELDS = (*TRIPLET_FIELDS, "notes")  # optional, "" when left blank
 # What a machine's proposal and a blind answer keep of a label: no notes.
 LABEL_FIELDS_NO_NOTES = tuple(name for name in LABEL_FIELDS if name != "notes")
 

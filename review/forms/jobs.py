@@ -13,6 +13,7 @@ from annotator.pipeline.config import load_config_in_dirs, load_uploaded_config
 from annotator.pipeline.config_files import config_choices
 from annotator.pipeline.errors import PipelineConfigError
 from annotator.pipeline.runs.units import STAGES
+from review.forms.fields import choice_field
 from review.models import ExportJob
 from review.selectors.export import SCOPE_DECIDED, SCOPES
 from review.services.export_formats import FORMAT_CSV, FORMATS
@@ -140,8 +141,7 @@ class StartRunForm(forms.Form):
         # Only files in PIPELINE_CONFIG_DIRS are offered, and only those are read.
         self.dirs = settings.PIPELINE_CONFIG_DIRS
         self.max_bytes = settings.PIPELINE_CONFIG_MAX_BYTES
-        config = self.fields["config"]
-        assert isinstance(config, forms.ChoiceField)
+        config = choice_field(self, "config")
         config.choices = [("", "(upload one)")] + [
             (str(path), path.name) for path in config_choices(dirs=self.dirs)
         ]

@@ -25,7 +25,7 @@ from statistics import fmean
 from django.conf import settings
 
 from annotator.models import CriticVerdict, Dataset, Sample
-from review.labels import LABEL_FIELDS_NO_NOTES, TEXT_FIELDS
+from review.labels import LABEL_FIELDS_NO_NOTES, TRIPLET_FIELDS
 from review.selectors.export import (
     AdjudicationRow,
     BatchRelated,
@@ -74,7 +74,7 @@ LEADING_COLUMNS = [
     "decided_at",
 ]
 TRAILING_COLUMNS = ["critic_verdict"]
-TRIPLET_COLUMNS = tuple(name for name in LABEL_FIELDS_NO_NOTES if name in TEXT_FIELDS)
+TRIPLET_COLUMNS = TRIPLET_FIELDS
 # Each model's own answer, one block of columns per field: emotion_<m> for every model, then
 # confidence_<m> for every model, and so on (the emotion block stays where it always was).
 PER_MODEL_FIELDS = (*LABEL_FIELDS_NO_NOTES, "description")

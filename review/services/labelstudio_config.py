@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from xml.sax.saxutils import quoteattr
 
 from annotator.models import Dataset, Region
-from review.labels import TEXT_FIELDS
+from review.labels import TRIPLET_FIELDS
 from review.selectors.export_labelstudio import config_emotions, has_numeric_answers
 
 # Control and object names: the tasks' results name them (from_name / to_name).
@@ -17,7 +17,7 @@ EMOTION = "emotion"
 CONFIDENCE = "confidence"
 VALUE = "value"  # a numeric answer (long-format imports); only when the dataset has some
 NOTES = "notes"
-TRIPLET = tuple(name for name in TEXT_FIELDS if name != NOTES)  # the label's B-A-S fields
+TRIPLET = TRIPLET_FIELDS
 DESCRIPTION = "description"
 BOX = "box"
 MASK = "mask"

@@ -7,10 +7,9 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlencode
 
-from django import forms
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -30,6 +29,7 @@ from review.audit.sections import (
     table_url,
 )
 from review.audit.tables import Table, audit_table
+from review.forms.fields import choice_field
 from review.forms.filters import AuditFilterForm
 from review.http import HtmxHttpRequest, short_error, wants_partial
 from review.roles import AUDITOR, role_required
@@ -84,7 +84,7 @@ def _dataset_filters(request: HttpRequest) -> tuple[AuditFilterForm, AuditFilter
 @role_required(AUDITOR)
 def audit_view(request: HtmxHttpRequest) -> HttpResponse:
     form, filters, fingerprint = _filters(request)
-    datasets_exist = bool(cast(forms.ChoiceField, form.fields["dataset"]).choices)
+    datasets_exist = bool(choice_field(form, "dataset").choices)
     if form.errors and datasets_exist:  # figures for other filters would mislead: none, 400
         return _bad_filters(request, form)
     context: dict[str, Any] = {"form": form, "filters": filters}
