@@ -112,6 +112,14 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def cpu_seconds_with_children() -> float:
+    """This process's CPU and its finished children's: a large file is parsed in worker
+    processes (annotator/importers/parallel.py), reaped before the import returns; a child
+    still running (a server) is not in the figure."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return cpu_seconds() + children.ru_utime + children.ru_stime
+
+
 def rss_mib() -> float:
     """Current resident set size of this process."""
     with open("/proc/self/statm") as handle:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import resource
 import statistics
 import threading
 import time
@@ -111,14 +110,6 @@ def concurrent(http_: Http, path: str, *, clients: int, seconds: float) -> dict[
     }
 
 
-def _cpu_with_children() -> float:
-    """This process's CPU and its finished children's: a large file is parsed in worker
-    processes (annotator/importers/parallel.py), reaped before the import returns. Label
-    Studio's server is a child still running, so it is not in the figure."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return _common.cpu_seconds() + children.ru_utime + children.ru_stime
-
-
 class EmoReviewSide:
     """EmoReview in this process (Django already set up on a fresh SQLite file) and gunicorn."""
 
@@ -137,9 +128,12 @@ class EmoReviewSide:
         del chunk  # one file, one import: what `manage.py import_samples` does
         from annotator.services.importing import import_samples_file
 
-        cpu, wall = _cpu_with_children(), time.perf_counter()
+        cpu, wall = _common.cpu_seconds_with_children(), time.perf_counter()
         import_samples_file(path=records, dataset_name="bench", images_root=self.images)
-        return {"wall": time.perf_counter() - wall, "cpu": _cpu_with_children() - cpu}
+        return {
+            "wall": time.perf_counter() - wall,
+            "cpu": _common.cpu_seconds_with_children() - cpu,
+        }
 
     def serve(self) -> None:
         from django.contrib.auth import get_user_model

@@ -41,7 +41,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repo root, not bench/
 
-from bench import _common  # noqa: E402
+from bench import _common, _queue_load  # noqa: E402
 
 FULL = 219_000
 
@@ -103,12 +103,12 @@ def child(path: Path, images_root: Path, data_dir: Path) -> None:
     baseline = (time.perf_counter() - wall, _common.cpu_seconds() - cpu)
     rss = _common.rss_mib()
     backend = _server_process()
-    server = _process_cpu_seconds(backend)
-    cpu, own, wall = _all_cpu_seconds(), _common.cpu_seconds(), time.perf_counter()
+    server = _server_cpu(backend)
+    cpu, own, wall = _common.cpu_seconds_with_children(), _common.cpu_seconds(), time.perf_counter()
     report = import_samples_file(path=path, dataset_name="bench-import", images_root=images_root)
-    took = (time.perf_counter() - wall, _all_cpu_seconds() - cpu)
+    took = (time.perf_counter() - wall, _common.cpu_seconds_with_children() - cpu)
     writer = _common.cpu_seconds() - own
-    server = _process_cpu_seconds(backend) - server
+    server = _server_cpu(backend) - server
     result = {
         "lines": lines,
         "created": report.created,
@@ -142,19 +142,8 @@ def _server_process() -> int:
     return pid if local and Path(f"/proc/{pid}/stat").exists() else 0
 
 
-def _process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process `pid` (0: none)."""
-    if not pid:
-        return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _all_cpu_seconds() -> float:
-    """CPU of this process and of its finished children: the import's worker processes are
-    waited for before it returns, so their time counts too."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return _common.cpu_seconds() + children.ru_utime + children.ru_stime
+def _server_cpu(pid: int) -> float:
+    return _queue_load.proc_cpu(pid) if pid else 0.0  # 0: the server is not on this machine
 
 
 @contextmanager
