@@ -84,32 +84,22 @@ KIND_TITLES = {
 }
 
 
-class StartExportForm(forms.Form):
+class StartExportForm(ExportForm):
     """An export job: what the direct download takes, plus the kind and Parquet's images."""
 
-    dataset = forms.ModelChoiceField(
-        queryset=Dataset.objects.order_by("name"), to_field_name="name", empty_label=None
-    )
     kind = forms.ChoiceField(
         choices=list(KIND_TITLES.items()), initial=ExportJob.Kind.LABELS, widget=forms.RadioSelect
-    )
-    format = forms.ChoiceField(
-        choices=[(f.name, f.title) for f in FORMATS.values()],
-        initial=FORMAT_CSV,
-        widget=forms.RadioSelect,
-    )
-    scope = forms.ChoiceField(
-        choices=ExportForm.base_fields["scope"].choices,  # type: ignore[attr-defined]
-        initial=SCOPE_DECIDED,
-        widget=forms.RadioSelect,
-        help_text="Labels only: answers are always all of them.",
-    )
-    no_formula_guard = forms.BooleanField(
-        required=False, label=ExportForm.base_fields["no_formula_guard"].label
     )
     embed_images = forms.BooleanField(
         required=False, label="Put each image's bytes in the file (Parquet: an image column)"
     )
+
+    field_order = ["dataset", "kind", "format", "scope", "no_formula_guard", "embed_images"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # self.fields is this form's copy, so the direct download's scope keeps no hint.
+        self.fields["scope"].help_text = "Labels only: answers are always all of them."
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
