@@ -265,19 +265,18 @@ def _finish(job: ExportJob, status: str, **values: Any) -> bool:
     )
 
 
-def release_export_job(*, job: ExportJob) -> bool:
+def release_export_job(*, job: ExportJob) -> None:
     """Back to pending (a transient database error: the task's retry claims it again). A lock
     that made the job fail is usually still there a moment later, so the release is tried
-    RELEASE_TRIES times; False when every try failed (the lease then lapses instead)."""
+    RELEASE_TRIES times; when every try failed it logs a warning (the lease then lapses)."""
     for attempt in range(RELEASE_TRIES):
         with contextlib.suppress(DatabaseError):
             _ours(job).update(
                 status=ExportJob.Status.PENDING, claimed_by="", lease_until=None, started_at=None
             )
-            return True
+            return
         time.sleep(RELEASE_PAUSE_SECONDS * (attempt + 1))
     logger.warning("export job %s: not released; it waits for its lease to lapse", job.pk)
-    return False
 
 
 def execute_export_job(*, job_id: int) -> str:

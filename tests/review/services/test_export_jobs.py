@@ -357,7 +357,9 @@ def test_a_claim_is_released_even_while_another_connection_holds_the_job_a_momen
 
     threading.Thread(target=hold, daemon=True).start()
     assert holding.wait(5)
-    assert export_job_runner.release_export_job(job=job)
+    export_job_runner.release_export_job(job=job)
     assert done.wait(5)
-    assert ExportJob.objects.get(pk=job.pk).status == ExportJob.Status.PENDING
+    released = ExportJob.objects.get(pk=job.pk)
+    assert released.status == ExportJob.Status.PENDING
+    assert (released.claimed_by, released.lease_until, released.started_at) == ("", None, None)
     assert export_job_runner.claim_export_job(job_id=job.pk) is not None
