@@ -34,7 +34,7 @@ from annotator.pipeline.runs.units import (
     UnitRef,
     chosen_for_spot_check,
 )
-from annotator.pipeline.runs.writes import RowWrites, SampleVerification, update_samples
+from annotator.pipeline.runs.writes import RowWrites, SampleVerification
 from annotator.selectors.pipeline_runs import critic_inputs, revise_instructions
 from annotator.services.verification import Verification, Vote, apply_review_rules, cross_verify
 
@@ -146,17 +146,14 @@ def store_verification(
     *,
     sample: Sample,
     current_status: str,
-    votes: list[Vote] | None = None,
-    verdict: tuple[str, str] | None = None,
-    writes: RowWrites | None = None,
+    votes: list[Vote],
+    verdict: tuple[str, str],
+    writes: RowWrites,
 ) -> Verification:
     """Cross-verification over all proposals, then the critic's and people's rules (the rules
-    of annotator.services.verification.verify_sample). `votes` and `verdict` save the reads
-    when the caller has them; `writes`: the row joins the transaction's others (else written
-    now). A sample adjudicated meanwhile is left as people decided."""
-    if votes is None or verdict is None:
-        votes, latest = votes_and_verdict(sample_id=sample.pk)
-        verdict = (latest.verdict, latest.emotion)
+    of annotator.services.verification.verify_sample). The callers, verify's and the critic's
+    writes, hold the votes and the latest verdict already; the row joins the recording
+    transaction's `writes`. A sample adjudicated meanwhile is left as people decided."""
     dataset = sample.dataset
     result = cross_verify(
         votes=votes, weights=dataset.model_weights or {}, labels=dataset.taxonomy.labels
@@ -167,11 +164,9 @@ def store_verification(
         verdict_emotion=verdict[1],
         current_status=current_status,
     )
-    row = SampleVerification(sample.pk, status, suggested, result.margin, result.reasons)
-    if writes is not None:
-        writes.samples.append(row)
-    else:
-        update_samples([row])
+    writes.samples.append(
+        SampleVerification(sample.pk, status, suggested, result.margin, result.reasons)
+    )
     return Verification(status, suggested, result.margin, result.reasons)
 
 
@@ -189,6 +184,7 @@ def verify(ctx: UnitContext) -> Computed:
     share = ctx.config.critic_agreed_share
 
     def write(round_units: RoundUnits) -> list[UnitRef]:
+        assert round_units.writes is not None  # record_locked gives every write its RowWrites
         votes, latest = votes_and_verdict(sample_id=unit.sample_id)
         result = store_verification(
             sample=ctx.sample,
@@ -228,11 +224,10 @@ def critic(ctx: UnitContext) -> Computed:
     )
 
     def write(round_units: RoundUnits) -> list[UnitRef]:
-        verdict = CriticVerdict(sample_id=unit.sample_id, round=unit.round, **fields)
-        if round_units.writes is not None:
-            round_units.writes.verdicts.append(verdict)
-        else:
-            verdict.save()
+        assert round_units.writes is not None  # record_locked gives every write its RowWrites
+        round_units.writes.verdicts.append(
+            CriticVerdict(sample_id=unit.sample_id, round=unit.round, **fields)
+        )
         store_verification(
             sample=ctx.sample,
             current_status=round_units.sample_status,

@@ -10,7 +10,8 @@ import pytest
 from django.utils import timezone
 
 from annotator.models import Sample
-from annotator.pipeline.runs.stages import store_verification
+from annotator.pipeline.runs.stages import store_verification, votes_and_verdict
+from annotator.pipeline.runs.writes import RowWrites
 from annotator.services.importing import import_samples_file
 from annotator.services.verification import verify_sample
 from tests.annotator.importers.helpers import proposal, record, write_jsonl
@@ -77,13 +78,24 @@ def test_verify_sample_moves_it_only_on_a_change():
     assert status == "disputed" and changed > LONG_AGO
 
 
+def pipeline_verify(sample: Sample) -> None:
+    """What the verify stage's write does: the votes read, the row gathered, then flushed."""
+    votes, latest = votes_and_verdict(sample_id=sample.pk)
+    writes = RowWrites()
+    verdict = (latest.verdict, latest.emotion)
+    store_verification(
+        sample=sample, current_status="disputed", votes=votes, verdict=verdict, writes=writes
+    )
+    writes.flush()
+
+
 def test_pipeline_verify_moves_it_only_on_a_change():
     sample = SampleFactory.create(status="disputed", status_changed_at=LONG_AGO)
     ProposalFactory.create(sample=sample, emotion="awe")
     ProposalFactory.create(sample=sample, emotion="fear")
-    store_verification(sample=sample, current_status="disputed")
+    pipeline_verify(sample)
     assert stamp(sample.external_id) == ("disputed", LONG_AGO)
     sample.proposals.filter(emotion="fear").update(emotion="awe")
-    store_verification(sample=sample, current_status="disputed")
+    pipeline_verify(sample)
     status, changed = stamp(sample.external_id)
     assert status == "agreed" and changed > LONG_AGO
