@@ -4,8 +4,9 @@ In a profile of the chunk path (issue 13 §5) building the ORM's statements cost
 the database took to run them: bulk_update's CASE per field and row, status_fields' Case, the
 filters of an UPDATE per unit and sample. Here each kind of row is one parameterized statement
 run with executemany (psycopg sends the rows in one pipeline), the values prepared by the
-model's own fields. A chunk's transaction gathers its rows in one RowWrites and writes them
-before it commits; one unit's transaction does the same with its own few rows.
+model's own fields and status_fields' rule compiled once a process. A chunk's transaction
+gathers its rows in one RowWrites and writes them before it commits; one unit's transaction
+does the same with its own few rows.
 
 Nothing in the recording transaction reads these rows back before `flush`: the round's unit
 statuses are kept in memory (RoundUnits), the critic's verdict is handed to the verification,
@@ -14,17 +15,20 @@ and the proposals, which verify does read, are written first (`upsert_proposals`
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
 from django.db.models import Model
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from annotator.models import CriticVerdict, Proposal, Sample, StageResult
 from annotator.proposal_fields import PROPOSAL_FIELDS
+from annotator.services.sample_status import status_fields
 
 ADJUDICATED = Sample.Status.ADJUDICATED.value
 
@@ -93,23 +97,55 @@ def update_rows(
             cursor.executemany(sql, params)
 
 
+# Stand-ins for the status and the stamp, compiled into status_fields' SQL and found again
+# among its parameters (status_assignments).
+_STATUS_SLOT = "\x00status"
+_STAMP_SLOT = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+@functools.cache
+def status_assignments(vendor: str) -> tuple[str, tuple[str, ...]]:
+    """annotator.services.sample_status.status_fields compiled once for this database `vendor`
+    (the connection's): its SET assignments as SQL, and what each %s takes, "status" or
+    "stamp". The rule stays in one place, and this costs no ORM work per row."""
+    query = UpdateQuery(Sample)
+    compiler = query.get_compiler(connection=connection)
+    meta = Sample._meta
+    stamp = meta.get_field("status_changed_at").get_db_prep_save(_STAMP_SLOT, connection)  # type: ignore[union-attr]
+    slot_of = {_STATUS_SLOT: "status", stamp: "stamp"}
+    assignments, slots = [], []
+    for name, value in status_fields(_STATUS_SLOT, now=_STAMP_SLOT).items():
+        if hasattr(value, "resolve_expression"):
+            resolved = value.resolve_expression(query, allow_joins=False, for_save=True)
+            sql, params = compiler.compile(resolved)
+        else:
+            sql, params = "%s", [meta.get_field(name).get_db_prep_save(value, connection)]  # type: ignore[union-attr]
+        unknown = [param for param in params if param not in slot_of]
+        if unknown:
+            raise ValueError(f"status_fields' {name} takes values update_samples lacks: {unknown}")
+        assignments.append(f'"{meta.get_field(name).column}" = {sql}')  # type: ignore[union-attr]
+        slots += [slot_of[param] for param in params]
+    return ", ".join(assignments), tuple(slots)
+
+
 def update_samples(rows: list[SampleVerification], *, now: datetime | None = None) -> None:
-    """Store verifications; status_changed_at moves only where the status really changes (the
-    rule of annotator.services.sample_status.status_fields, here as plain SQL: the CASE sees
-    the row before the update on SQLite and PostgreSQL alike)."""
+    """Store verifications, each sample's status set by status_fields' rule (status_changed_at
+    moves only where the status really changes), compiled by status_assignments; a sample
+    people adjudicated is kept."""
     if not rows:
         return
     stamp = Sample._meta.get_field("updated_at").get_db_prep_save(now or timezone.now(), connection)  # type: ignore[union-attr]
     reasons = Sample._meta.get_field("dispute_reasons")
+    status_sql, slots = status_assignments(connection.vendor)
     sql = (
-        f'UPDATE "{Sample._meta.db_table}" SET "status" = %s, "status_changed_at" = CASE WHEN '
-        '"status" = %s AND "status_changed_at" IS NOT NULL THEN "status_changed_at" ELSE %s END, '
-        '"suggested_emotion" = %s, "vote_margin" = %s, "dispute_reasons" = %s, "updated_at" = %s '
+        f'UPDATE "{Sample._meta.db_table}" SET {status_sql}, "suggested_emotion" = %s, '
+        '"vote_margin" = %s, "dispute_reasons" = %s, "updated_at" = %s '
         'WHERE "id" = %s AND "status" <> %s'
     )
     params = [
         (
-            *(row.status, row.status, stamp, row.suggested_emotion, row.vote_margin),
+            *[row.status if slot == "status" else stamp for slot in slots],
+            *(row.suggested_emotion, row.vote_margin),
             *(reasons.get_db_prep_save(row.dispute_reasons, connection), stamp),
             *(row.sample_id, ADJUDICATED),
         )

@@ -5,18 +5,22 @@ Run on SQLite by default and on PostgreSQL with DATABASE_URL (executemany, JSON 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from annotator.models import CriticVerdict, Proposal, Sample, StageResult
+from annotator.pipeline.runs import writes as runs_writes
 from annotator.pipeline.runs.writes import (
     RowWrites,
     SampleVerification,
     update_samples,
     upsert_proposals,
 )
+from annotator.services.sample_status import status_fields
 from tests.factories import PipelineRunFactory, ProposalFactory, SampleFactory
 
 pytestmark = pytest.mark.django_db
@@ -47,6 +51,46 @@ def test_samples_get_status_vote_and_reasons_and_the_stamp_moves_only_on_a_chang
     people.refresh_from_db()
     assert (people.status, people.suggested_emotion) == ("adjudicated", "fear")  # as decided
     assert people.status_changed_at == LONG_AGO
+
+
+@pytest.mark.parametrize(
+    ("before", "stamped", "after"),
+    [
+        ("pending", True, "disputed"),
+        ("disputed", True, "disputed"),
+        ("disputed", False, "disputed"),
+        ("pending", False, "agreed"),
+        ("agreed", True, "pending"),
+    ],
+)
+def test_samples_get_the_status_and_stamp_that_status_fields_gives(before, stamped, after):
+    """The same rule both ways: status_fields through the ORM on one sample, update_samples on
+    its twin; a change to the rule that update_samples missed would set them apart."""
+    changed_at = LONG_AGO if stamped else None
+    orm, ours = SampleFactory.create_batch(2, status=before, status_changed_at=changed_at)
+    now = timezone.now()
+
+    Sample.objects.filter(pk=orm.pk).update(**status_fields(after, now=now))
+    update_samples([verification(ours, after)], now=now)
+
+    rows = Sample.objects.filter(pk__in=[orm.pk, ours.pk]).values_list(
+        "status", "status_changed_at"
+    )
+    assert rows[0] == rows[1]
+    assert rows[0] == (after, LONG_AGO if stamped and before == after else now)
+
+
+def test_a_rule_with_a_value_update_samples_cannot_place_is_refused(monkeypatch):
+    def wider_rule(status: str, *, now: datetime | None = None) -> dict[str, Any]:
+        return {**status_fields(status, now=now), "suggested_emotion": "awe"}
+
+    monkeypatch.setattr(runs_writes, "status_fields", wider_rule)
+    runs_writes.status_assignments.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="suggested_emotion takes values"):
+            runs_writes.status_assignments(connection.vendor)
+    finally:
+        runs_writes.status_assignments.cache_clear()
 
 
 def test_unit_rows_with_different_fields_are_each_written_and_verify_counts_an_attempt():
