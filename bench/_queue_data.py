@@ -4,7 +4,9 @@ Every sample carries a 4 KiB DES (on SQLite it sits in the row, before `status`)
 proposals and a source; about 30% are disputed. The people's work is the same at every size
 (it is what a team did, not a share of the dataset): ANNOTATORS annotators, CONFLICTS samples
 answered by two of them who disagreed (they wait for an adjudicator), and one auditor who also
-adjudicates. Nothing runs ANALYZE: a freshly imported database is what is measured.
+adjudicates. The samples end as an import ends, with the importer's ANALYZE of the tables it
+wrote (annotator.importers.statistics); the people's tables get no statistics (autovacuum is off
+on this machine's PostgreSQL, and their rows come after the import).
 """
 
 from __future__ import annotations
@@ -101,6 +103,9 @@ def samples(*, dataset: Any, count: int, seed: int = 11) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT setval(pg_get_serial_sequence('annotator_sample', 'id'), %s)",
                            [count])  # fmt: skip
+    from annotator.importers.statistics import refresh_statistics
+
+    refresh_statistics()
 
 
 def people_work(*, dataset: Any, annotators: list[Any]) -> None:
