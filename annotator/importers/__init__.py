@@ -2,11 +2,10 @@
 
 Pure, no database (they read only the import file, its images and masks, so they run in the
 worker processes too): jsonl, records, fields, masks, images, storable, issues, lines,
-parallel, checking.
+parallel, checking, rows (a new sample's rows as plain tuples: prepare_line).
 
-Database writers, called inside the import's transaction: inserts (new samples as plain rows;
-its prepare_line builds the rows without the database, in the workers), writer (a batch;
-existing samples by upsert), verify (the upserted samples' statuses), decisions (reads
-people's decisions; record_conflicts writes their audit events), summary (record_import's
-audit event), statistics (ANALYZE after the import).
+Database writers, called inside the import's transaction: inserts (new samples' rows by
+executemany or COPY), writer (a batch; existing samples by upsert), verify (the upserted
+samples' statuses), decisions (reads people's decisions; record_conflicts writes their audit
+events), summary (record_import's audit event), statistics (ANALYZE after the import).
 """

@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from annotator.importers.images import ImageCache
-from annotator.importers.inserts import PreparedLine, RowContext
 from annotator.importers.issues import ImportIssue
 from annotator.importers.jsonl import read_hinted_lines
 from annotator.importers.lines import CheckedLine, LineOutcome, LineSetup, check_value
 from annotator.importers.parallel import check_in_workers, worker_count
 from annotator.importers.records import ParseContext
+from annotator.importers.rows import PreparedLine, RowContext
 
 MAX_SHOWN_ISSUES = 200  # a wrong file would otherwise list every one of its lines
 

@@ -11,11 +11,11 @@ from typing import NamedTuple
 
 from annotator.importers.fields import check_box_inside
 from annotator.importers.images import ImageCache, ImageInfo, ImageProblem
-from annotator.importers.inserts import PreparedLine, RowContext, prepare_line
 from annotator.importers.issues import ImportIssue, LineReport
 from annotator.importers.jsonl import BadLine, LineHints
 from annotator.importers.masks import ImportedMask, check_masks
 from annotator.importers.records import ParseContext, ParsedRecord, parse_record
+from annotator.importers.rows import PreparedLine, RowContext, prepare_line
 
 
 class LineSetup(NamedTuple):

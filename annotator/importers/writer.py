@@ -16,16 +16,16 @@ from django.utils import timezone
 
 from annotator.importers.decisions import ADJUDICATED, RESTORED, DecisionConflict, find_conflicts
 from annotator.importers.images import ImageInfo
-from annotator.importers.inserts import (
-    IMPORTED_VERDICT_CHECKS,
-    PreparedLine,
-    insert_prepared,
-    prepare_line,
-    row_context,
-)
+from annotator.importers.inserts import insert_prepared
 from annotator.importers.lines import CheckedLine
 from annotator.importers.masks import ImportedMask
 from annotator.importers.records import ParsedRecord
+from annotator.importers.rows import (
+    IMPORTED_VERDICT_CHECKS,
+    PreparedLine,
+    prepare_line,
+    row_context,
+)
 from annotator.importers.verify import verify_samples
 from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample
 from annotator.proposal_fields import PROPOSAL_FIELDS
