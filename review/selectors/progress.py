@@ -36,7 +36,7 @@ from review.selectors.assignment import (
     live_lease_q,
     skipped_with_room,
 )
-from review.selectors.prepared import among_sql, count, fetch
+from review.selectors.prepared import among_sql, fetch
 from review.selectors.queue_counts import QueueFigures, queue_figures
 
 WORK_STATUSES = (Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED)
@@ -148,11 +148,15 @@ def available_count(
     # The binary-protocol datasets are constants of the candidates' SQL: part of the key.
     settings = dataset_settings()
     key = f"{dataset_id is None}:{settings}"
-    touched = count(key=f"touched_disputed:{key}", build=_touched_disputed, values=values)
-    weighed = count(
+    # One statement: the touched samples' ids are worked out once, each then weighed.
+    ((touched, weighed),) = fetch(
         key=f"touched_with_room:{key}",
         build=partial(_touched_with_room, settings=settings),
         values=values,
+        around=(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN n.room THEN 1 ELSE 0 END), 0) FROM (",
+            ") AS n",
+        ),
     )
     untouched = figures.total(dataset_id=dataset_id, status=Sample.Status.DISPUTED)
     available = untouched - touched + weighed
@@ -178,14 +182,15 @@ def _touched_disputed(
 def _touched_with_room(
     *, user_id: int, now: datetime, settings: DatasetSettings, dataset_id: int | None = None
 ) -> QuerySet[Any]:
-    """Those of `_touched_disputed` that annotation_candidates would still hand the user."""
+    """`_touched_disputed`, each with `room`: whether annotation_candidates would still hand
+    it to the user."""
     dataset = None if dataset_id is None else Dataset(pk=dataset_id)
     candidates = annotation_candidates(
         user=user_id, dataset=dataset, now=now, settings=settings
     ).order_by()
     touched = _touched_disputed(user_id=user_id, now=now, dataset_id=dataset_id)
-    among, params = among_sql(column=f'"{Sample._meta.db_table}"."id"', ids=touched)
-    return candidates.extra(where=[among], params=params).values_list("id")
+    room = Exists(candidates.filter(pk=OuterRef("pk")))
+    return touched.annotate(room=room).values_list("room")
 
 
 def _touched_ids(*, user: Any, now: datetime) -> QuerySet[Any]:
