@@ -114,6 +114,8 @@ class Sample(models.Model):
                 fields=["dataset", "status", "suggested_emotion", "id"], name="sample_queue_emotion"
             ),
             models.Index(fields=["content_hash"], name="sample_hash"),
+            # "Next" across every dataset: WHERE status ORDER BY id, reading ids, not rows.
+            models.Index(fields=["status", "id"], name="sample_status"),
         ]
 
     def __str__(self) -> str:

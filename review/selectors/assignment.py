@@ -123,9 +123,14 @@ def annotation_candidates(
     qs = Sample.objects.defer("des")
     if dataset is not None:
         qs = qs.filter(dataset=dataset)
-    qs = qs.filter((open_q() | gold_q()) if extras else Q(status=Sample.Status.DISPUTED)).exclude(
-        _taken_by_user(user=user, kind=Assignment.Kind.ANNOTATE, now=now)
-    )
+    qs = qs.filter((open_q() | gold_q()) if extras else Q(status=Sample.Status.DISPUTED))
+    if untouched_only:
+        # First in the WHERE clause (SQLite tests its terms in order): rows that some answer,
+        # vote or lease names are ruled out by one lookup each in a set worked out once,
+        # before their correlated counts; walking the queue in id order passes every sample
+        # people already took up, as many as the team's work.
+        qs = qs.exclude(pk__in=_taken_up_ids(user=user, now=now))
+    qs = qs.exclude(_taken_by_user(user=user, kind=Assignment.Kind.ANNOTATE, now=now))
     settings = dataset_settings() if settings is None else settings
     binary_ids = [pk for pk, protocol, _ in settings if protocol]
     with_room = _with_room_for(qs, user=user, now=now, binary_ids=binary_ids)
@@ -144,6 +149,27 @@ def annotation_candidates(
     if untouched_only:
         return with_room.filter(load=0).order_by(*keys)
     return with_room.order_by("load", *keys)
+
+
+def _taken_up_ids(*, user: Any, now: datetime) -> QuerySet[Any]:
+    """Ids of samples with an answer, a vote or a live annotate lease, or that `user` answered
+    or skipped: none of them has load 0 for `user` (a superset of what the counts rule out,
+    never more)."""
+    live = Assignment.objects.filter(live_lease_q(now=now), kind=Assignment.Kind.ANNOTATE)
+    closed = Assignment.objects.filter(
+        annotator=user,
+        kind=Assignment.Kind.ANNOTATE,
+        status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED],
+    )
+    return (
+        Annotation.objects.order_by()
+        .values("sample_id")
+        .union(
+            BinaryVote.objects.order_by().values("sample_id"),
+            live.order_by().values("sample_id"),
+            closed.order_by().values("sample_id"),
+        )
+    )
 
 
 POSTERIOR_WINDOW = 500  # samples with the highest posterior value looked at first

@@ -121,3 +121,25 @@ def test_the_available_count_reads_the_live_leases_through_their_index(world):
         plan = [row[-1] for row in cursor.fetchall()]
     assert "SCAN review_assignment USING INDEX assignment_active" in plan
     assert "SCAN review_assignment" not in plan
+
+
+def test_next_walks_the_status_index_and_rules_out_taken_up_samples_first(world):
+    """"Next" without a dataset reads ids from sample_status in id order (not every row, each
+    with its DES), and tests the taken-up set before the correlated counts (SQLite's plan and
+    term order; PostgreSQL picks by its statistics)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the plan asserted is SQLite's")
+    from review.selectors.assignment import _untouched_ids
+
+    qs = _untouched_ids(
+        user_id=world["annotator"].pk, now=timezone.now(), settings=[], limit=25, order="",
+        window=None, extras=False,
+    )  # fmt: skip
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        plan = [row[-1] for row in cursor.fetchall()]
+    assert "SEARCH annotator_sample USING INDEX sample_status (status=?)" in plan
+    assert "SCAN annotator_sample" not in plan
+    where = sql.split(" WHERE ", 1)[1]
+    assert where.index('"annotator_sample"."id" IN (SELECT') < where.index("COUNT(")
