@@ -1,13 +1,18 @@
-"""The queue's `?selection=` filter: the samples a map selection holds, or None."""
+"""The queue's `?selection=` filter (the samples a map selection holds, or None), and whether the
+drawn map is stale."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from django.core.cache import cache
 
 from annotator.models import Sample
-from review.models_desmap import MapSelection, MapSelectionSample
-from review.selectors.des_map import selection_filter
+from review.models_desmap import DesMap, MapSelection, MapSelectionSample
+from review.selectors.des_map import DES_PROBE, des_map_state, selection_filter
+from review.services.des_map import compute_des_map
 from tests.factories import DatasetFactory, SampleFactory
+from tests.factories_review import DesMapFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -46,3 +51,51 @@ def test_an_empty_selection_filters_to_nothing() -> None:
     MapSelection.objects.create(token="empty", dataset=dataset, n_samples=0)
     q = selection_filter(selection="empty", dataset_id=dataset.pk)
     assert q is not None and not Sample.objects.filter(q).exists()
+
+
+def _drawn_map(vectors: np.ndarray) -> tuple[list[Sample], DesMap]:
+    dataset = DatasetFactory.create()
+    samples = [SampleFactory.create(dataset=dataset, des=v.tobytes()) for v in vectors]
+    des_map = DesMapFactory.create(dataset=dataset)
+    assert compute_des_map(map_id=des_map.pk) == "done"
+    return samples, des_map
+
+
+def _stale(des_map: DesMap) -> bool:
+    return des_map_state(dataset_id=des_map.dataset_id, method=des_map.method).stale
+
+
+def test_a_vector_rewritten_in_the_middle_of_the_id_order_marks_the_map_stale() -> None:
+    """Far from both ends (DES_PROBE vectors each), same length: only its content differs."""
+    vectors = np.random.default_rng(5).normal(size=(3 * DES_PROBE + 8, 16)).astype("<f4")
+    samples, des_map = _drawn_map(vectors)
+    assert not _stale(des_map)
+    middle = samples[len(samples) // 2]
+    # As the import writes it: the vector and updated_at (the same length, the same ids).
+    middle.des = (vectors[0] + 1).tobytes()
+    middle.save(update_fields=["des", "updated_at"])
+    assert _stale(des_map)
+    middle.des = vectors[len(samples) // 2].tobytes()  # the drawn bytes again
+    middle.save(update_fields=["des", "updated_at"])
+    assert not _stale(des_map)
+
+
+def test_a_rewrite_that_leaves_updated_at_is_seen_once_the_cached_heads_lapse() -> None:
+    vectors = np.random.default_rng(7).normal(size=(3 * DES_PROBE + 8, 16)).astype("<f4")
+    samples, des_map = _drawn_map(vectors)
+    assert not _stale(des_map)
+    middle = samples[len(samples) // 2]
+    Sample.objects.filter(pk=middle.pk).update(des=(vectors[0] + 1).tobytes())
+    assert not _stale(des_map)  # the heads' digest is still cached under the same updated_at
+    cache.clear()  # as after HEADS_SECONDS
+    assert _stale(des_map)
+
+
+def test_reviews_and_a_same_bytes_reimport_leave_the_map_current() -> None:
+    vectors = np.random.default_rng(6).normal(size=(12, 16)).astype("<f4")
+    samples, des_map = _drawn_map(vectors)
+    for sample in samples[3:9]:
+        sample.status = Sample.Status.ADJUDICATED
+        sample.des = bytes(sample.des or b"")  # written again, unchanged
+        sample.save()
+    assert not _stale(des_map)
