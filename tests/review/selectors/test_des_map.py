@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from django.core.cache import cache
 
-from annotator.models import Sample
+from annotator.models import Dataset, Sample
 from review.models_desmap import DesMap, MapSelection, MapSelectionSample
 from review.selectors.des_map import DES_PROBE, des_map_state, selection_filter
 from review.services.des_map import compute_des_map
+from tests.annotator.importers.helpers import import_lines, record
 from tests.factories import DatasetFactory, SampleFactory
 from tests.factories_review import DesMapFactory
 
@@ -99,3 +100,21 @@ def test_reviews_and_a_same_bytes_reimport_leave_the_map_current() -> None:
         sample.des = bytes(sample.des or b"")  # written again, unchanged
         sample.save()
     assert not _stale(des_map)
+
+
+def test_a_reimport_that_changes_one_middle_vector_marks_the_map_stale(tmp_path, images_root):
+    """Through the import, the one writer of DES: its upsert moves updated_at with the vector."""
+    rng = np.random.default_rng(8)
+    vectors = [
+        [round(float(v), 4) for v in rng.normal(size=1024)] for _ in range(2 * DES_PROBE + 4)
+    ]
+    lines = [record(f"s{i:03}", "a.jpg", DES=vector) for i, vector in enumerate(vectors)]
+    import_lines(tmp_path, images_root, *lines)
+    des_map = DesMapFactory.create(dataset=Dataset.objects.get(name="emo"))
+    assert compute_des_map(map_id=des_map.pk) == "done"
+    import_lines(tmp_path, images_root, *lines)  # the same file again
+    assert not _stale(des_map)
+    middle = len(lines) // 2
+    lines[middle] = record(f"s{middle:03}", "a.jpg", DES=vectors[0])
+    import_lines(tmp_path, images_root, *lines)
+    assert _stale(des_map)
