@@ -30,10 +30,18 @@ def user_roles(user: Any) -> frozenset[str]:
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is not None:
         return cached
-    if user.is_superuser or user.is_staff:
-        roles = frozenset(ROLES)
-    else:
-        roles = frozenset(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+    held = set() if user.is_superuser or user.is_staff else _group_roles(user)
+    return remember_roles(user, held=held)
+
+
+def _group_roles(user: Any) -> set[str]:
+    return set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+
+
+def remember_roles(user: Any, *, held: set[str]) -> frozenset[str]:
+    """Keep on `user`, for the request, the roles of the groups it is in (`held`); admins
+    hold all. review.auth_backend reads the groups with the user itself."""
+    roles = frozenset(ROLES) if user.is_superuser or user.is_staff else frozenset(held)
     setattr(user, _CACHE_ATTR, roles)
     return roles
 
