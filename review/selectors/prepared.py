@@ -140,3 +140,17 @@ def _model_shape(
     columns = [expression for expression, _, _ in compiler.select]
     attnames = [column.target.attname for column in columns]
     return qs.model, attnames, compiler.get_converters(columns)
+
+
+def attach_prefetched(instance: Model, name: str, rows: list[Any]) -> None:
+    """Give `instance` its related rows `name` (a reverse foreign key) as prefetch_related
+    would: `instance.<name>.all()` then returns `rows` without a query. Django keeps prefetched
+    rows on the instance's `_prefetched_objects_cache`, as a queryset of the relation with its
+    result cache filled; filtering it still queries the database, within the relation."""
+    manager = getattr(instance, name)
+    related = manager.get_queryset()
+    related._result_cache = rows
+    related._prefetch_done = True
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+    instance._prefetched_objects_cache[manager.field.remote_field.cache_name] = related  # type: ignore[attr-defined]

@@ -8,13 +8,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from django.db.models import Max, Prefetch, QuerySet
-from django.shortcuts import get_object_or_404
+from django.db.models import Max, QuerySet
+from django.http import Http404
 
-from annotator.models import CriticVerdict, Proposal, Region, Sample
+from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample, Taxonomy
 from review.limits import round_to_step
 from review.models import Adjudication, Annotation, Draft
-from review.selectors.prepared import instances
+from review.selectors.prepared import attach_prefetched, instances
 
 DEFAULT_WEIGHT = 1.0
 COMPARED_FIELDS = [
@@ -28,23 +28,56 @@ COMPARED_FIELDS = [
 
 
 def sample_for_review(*, pk: int) -> Sample:
-    """The sample with its dataset, taxonomy, proposals (by model) and regions; 404 if absent."""
-    qs = (
-        Sample.objects.select_related("dataset__taxonomy")
-        .defer("des")
-        .prefetch_related(
-            Prefetch("proposals", queryset=Proposal.objects.order_by("model_name")),
-            Prefetch("regions", queryset=Region.objects.order_by("role", "id")),
-        )
+    """The sample with its dataset, taxonomy, proposals (by model) and regions; 404 if absent.
+
+    Every page view reads these: five prepared statements (building the ORM query with its
+    select_related and two prefetches cost ~1.5 ms, more than the database took)."""
+    sample = sample_for_answer(pk=pk)
+    values = {"sample_id": pk}
+    attach_prefetched(
+        sample, "proposals", instances(key="proposals_of", build=_proposals, values=values)
     )
-    return get_object_or_404(qs, pk=pk)
+    attach_prefetched(sample, "regions", instances(key="regions_of", build=_regions, values=values))
+    return sample
 
 
 def sample_for_answer(*, pk: int) -> Sample:
     """The sample with its dataset and taxonomy, nothing prefetched: what a POST checks and
-    saves against (a page drawn after it reads the proposals and regions: sample_for_review)."""
-    qs = Sample.objects.select_related("dataset__taxonomy").defer("des")
-    return get_object_or_404(qs, pk=pk)
+    saves against (a page drawn after it reads the proposals and regions: sample_for_review).
+    Three prepared statements; 404 if absent."""
+    # An id no row can have (the URL takes any digits) is not sent to the database.
+    found = (
+        instances(key="sample_row", build=_sample_row, values={"pk": pk}) if 0 < pk < 2**63 else []
+    )
+    if not found:
+        raise Http404("No sample matches the given query.")
+    sample = found[0]
+    (dataset,) = instances(key="dataset_row", build=_dataset_row, values={"pk": sample.dataset_id})
+    (dataset.taxonomy,) = instances(
+        key="taxonomy_row", build=_taxonomy_row, values={"pk": dataset.taxonomy_id}
+    )
+    sample.dataset = dataset
+    return sample
+
+
+def _sample_row(*, pk: int) -> QuerySet[Sample]:
+    return Sample.objects.defer("des").filter(pk=pk)
+
+
+def _dataset_row(*, pk: int) -> QuerySet[Dataset]:
+    return Dataset.objects.filter(pk=pk)
+
+
+def _taxonomy_row(*, pk: int) -> QuerySet[Taxonomy]:
+    return Taxonomy.objects.filter(pk=pk)
+
+
+def _proposals(*, sample_id: int) -> QuerySet[Proposal]:
+    return Proposal.objects.filter(sample_id=sample_id).order_by("model_name")
+
+
+def _regions(*, sample_id: int) -> QuerySet[Region]:
+    return Region.objects.filter(sample_id=sample_id).order_by("role", "id")
 
 
 def latest_critic_verdict(*, sample: Sample) -> CriticVerdict | None:
