@@ -94,3 +94,18 @@ def test_instances_refuse_what_is_not_one_models_own_columns():
 
     with pytest.raises(ValueError, match="own columns"):
         prepared.instances(key="test-joined", build=joined, values={"sample_id": 1})
+
+
+def test_attached_rows_are_read_without_a_query_and_a_filter_stays_in_the_relation():
+    from tests.factories import ProposalFactory
+
+    sample, other = SampleFactory.create(), SampleFactory.create()
+    mine = [ProposalFactory.create(sample=sample, model_name=m) for m in ("a", "b")]
+    ProposalFactory.create(sample=other, model_name="a")
+    fresh = Sample.objects.get(pk=sample.pk)
+    prepared.attach_prefetched(fresh, "proposals", mine)
+    with CaptureQueriesContext(connection) as ctx:
+        assert list(fresh.proposals.all()) == mine
+        assert fresh.proposals.count() == 2
+    assert len(ctx.captured_queries) == 0
+    assert list(fresh.proposals.filter(model_name="a")) == [mine[0]]  # not the other sample's
