@@ -44,7 +44,7 @@ from review.models import (
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, is_admin, user_roles
 from review.selectors.assignment import annotate_lease
 from review.selectors.history import sample_events
-from review.selectors.own_answers import answer_change_refusal
+from review.selectors.own_answers import answer_change_refusal, has_voted
 from review.selectors.samples import (
     adjudication_versions,
     own_answer,
@@ -160,7 +160,7 @@ def sample_access(*, user: Any, sample: Sample) -> SampleAccess:
         return SampleAccess(roles=roles)
     lease = annotate_lease(sample=sample, user=user)
     own = own_answer(sample=sample, user=user)
-    answered = own is not None or BinaryVote.objects.filter(sample=sample, annotator=user).exists()
+    answered = own is not None or has_voted(sample=sample, user=user)
     refusal = answer_change_refusal(sample=sample, annotation=own) if own is not None else None
     change = own is not None and refusal is None
     # Answering it, or (only an annotator here) having skipped it without answering.

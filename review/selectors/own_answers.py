@@ -13,11 +13,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from annotator.models import Sample
-from review.models import Adjudication, Annotation, Assignment
+from review.models import Adjudication, Annotation, Assignment, BinaryVote
+from review.selectors.prepared import fetch
 from review.selectors.samples import current_adjudication
+
+
+def has_voted(*, sample: Sample, user: Any) -> bool:
+    """Whether the person gave a binary vote on the sample: a prepared statement (every page
+    and answer asks)."""
+    values = {"sample_id": sample.pk, "user_id": user.pk}
+    return bool(fetch(key="has_voted", build=_vote_of, values=values))
+
+
+def _vote_of(*, sample_id: int, user_id: int) -> QuerySet[Any]:
+    return BinaryVote.objects.filter(sample_id=sample_id, annotator_id=user_id).values_list("pk")[
+        :1
+    ]
 
 
 def made_from_answer(*, adjudication: Adjudication, annotation: Annotation) -> bool:

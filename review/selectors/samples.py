@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Max, QuerySet
 from django.http import Http404
 
@@ -90,13 +91,25 @@ def _latest_verdict(*, sample_id: int) -> QuerySet[CriticVerdict]:
 
 
 def current_adjudication(*, sample: Sample) -> Adjudication | None:
-    """The sample's final label: its highest version that is not reverted."""
-    return (
-        Adjudication.objects.filter(sample=sample, reverted=False)
-        .select_related("annotator")
-        .order_by("-version")
-        .first()
-    )
+    """The sample's final label: its highest version that is not reverted, with its author.
+    Prepared statements (every sample page asks): one when there is none, two when there is."""
+    found = instances(key="current_label", build=_current_label, values={"sample_id": sample.pk})
+    if not found:
+        return None
+    label = found[0]
+    if label.annotator_id is not None:
+        (label.annotator,) = instances(
+            key="user_row", build=_user_row, values={"pk": label.annotator_id}
+        )
+    return label
+
+
+def _current_label(*, sample_id: int) -> QuerySet[Adjudication]:
+    return Adjudication.objects.filter(sample_id=sample_id, reverted=False).order_by("-version")[:1]
+
+
+def _user_row(*, pk: int) -> QuerySet[Any]:
+    return get_user_model().objects.filter(pk=pk)
 
 
 def next_label_version(*, sample: Sample) -> int:
