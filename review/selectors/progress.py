@@ -270,14 +270,10 @@ WORK_FILTERS = {
 
 
 def work_counts(*, user: Any) -> dict[str, int]:
-    """Rows behind each filter of the "Your work" page ("" = in hand and answered): one query."""
-    rows = (
-        Assignment.objects.filter(annotator=user, kind=Assignment.Kind.ANNOTATE)
-        .order_by()
-        .values("status")
-        .annotate(n=Count("id"))
-    )
-    by_status = {row["status"]: row["n"] for row in rows}
+    """Rows behind each filter of the "Your work" page ("" = in hand and answered): one
+    prepared statement."""
+    rows = fetch(key="work_counts", build=_statuses_counted, values={"user_id": user.pk})
+    by_status = {status: n for status, n in rows}
     counts = {
         name: sum(by_status.get(s, 0) for s in statuses) for name, statuses in WORK_FILTERS.items()
     }
@@ -285,8 +281,23 @@ def work_counts(*, user: Any) -> dict[str, int]:
     return counts
 
 
+def _statuses_counted(*, user_id: int) -> QuerySet[Any]:
+    mine = Assignment.objects.filter(annotator_id=user_id, kind=Assignment.Kind.ANNOTATE)
+    return mine.order_by().values("status").annotate(n=Count("id")).values_list("status", "n")
+
+
 # "All" is everything handed to them: a skipped sample is theirs to take back, not gone.
 ALL_WORK_STATUSES = (*WORK_STATUSES, Assignment.Status.SKIPPED)
+
+
+def _has_skipped(*, user: Any) -> bool:
+    return bool(fetch(key="has_skipped", build=_skipped_ids, values={"user_id": user.pk}))
+
+
+def _skipped_ids(*, user_id: int) -> QuerySet[Any]:
+    return Assignment.objects.filter(
+        annotator_id=user_id, kind=Assignment.Kind.ANNOTATE, status=Assignment.Status.SKIPPED
+    ).values_list("pk")[:1]
 
 
 def user_work(*, user: Any, show: str = "") -> QuerySet[Assignment]:
@@ -298,7 +309,7 @@ def user_work(*, user: Any, show: str = "") -> QuerySet[Assignment]:
     )
     skipped = Q(status=Assignment.Status.SKIPPED)
     # Building the room check is ~10 ms of ORM work: only for people with a skip to show.
-    if Assignment.Status.SKIPPED in statuses and qs.filter(skipped).exists():
+    if Assignment.Status.SKIPPED in statuses and _has_skipped(user=user):
         now = timezone.now()
         takeable = skipped_with_room(user=user, now=now).filter(pk=OuterRef("sample_id"))
         # Only a skipped row asks: CASE keeps the subquery off the answered and held rows.
