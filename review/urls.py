@@ -15,6 +15,7 @@ from review.views import (
     runs,
     sample,
     sample_posterior,
+    sample_restore,
 )
 
 app_name = "review"
@@ -61,6 +62,11 @@ urlpatterns = [
     path("runs/<int:pk>/progress/", runs.run_progress_view, name="run_progress"),
     path("runs/<int:pk>/cancel/", runs.run_cancel_view, name="run_cancel"),
     path("samples/<int:pk>/restore/", runs.restore_sample_view, name="restore_sample"),
+    path(
+        "samples/<int:pk>/restore-dropped/",
+        sample_restore.restore_from_sample_view,
+        name="restore_from_sample",
+    ),
     path("audit/", audit.audit_view, name="audit"),
     path("audit/figures.json", audit.audit_json_view, name="audit_json"),
     path("audit/tables/<slug:table>/", audit.audit_table_view, name="audit_table"),

@@ -14,14 +14,32 @@ from review.labels import label_of
 from review.models import Adjudication, Annotation, Assignment, Draft
 from review.policy import SampleAccess
 from review.roles import ANNOTATOR, user_roles
+from review.selectors.own_answers import made_from_answer
 from review.selectors.progress import annotator_progress, work_place
 
 
-def own_answer_context(*, access: SampleAccess, read_only: bool) -> dict[str, Any]:
-    """An annotator's own answer, and why it can no longer change when the page is read-only."""
+def own_answer_context(
+    *, access: SampleAccess, read_only: bool, current: Adjudication | None
+) -> dict[str, Any]:
+    """An annotator's own answer, why it can no longer change when the page is read-only, and
+    the sample's status in their words."""
     own = None if access.see_all else access.own
     locked = access.change_refusal if own is not None and read_only else ""
-    return {"own_answer": own, "answer_locked": locked}
+    return {
+        "own_answer": own,
+        "answer_locked": locked,
+        "status_words": own_status_words(own=own, current=current),
+    }
+
+
+def own_status_words(*, own: Annotation | None, current: Adjudication | None) -> str:
+    """The status in the answerer's words where their answer alone made the label (k = 1):
+    "adjudicated" would say an adjudicator decided. "" leaves the status as it is."""
+    if own is None or current is None:
+        return ""
+    return (
+        "decided by your answer" if made_from_answer(adjudication=current, annotation=own) else ""
+    )
 
 
 def own_work_context(request: HttpRequest, *, sample: Sample) -> dict[str, Any]:

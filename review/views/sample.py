@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
 from annotator.models import Region, Sample
@@ -119,7 +120,7 @@ def page_context(
             if access.see_all and not blind
             else []
         ),
-        **own_answer_context(access=access, read_only=mode == MODE_READ),
+        **own_answer_context(access=access, read_only=mode == MODE_READ, current=current),
         "draft": draft,
         "restored": True,  # a draft on a freshly opened page came from an earlier visit
         "keyed_emotions": KEYED_EMOTIONS,
@@ -289,7 +290,9 @@ def save_label_response(
                 base_version=default_version if base_version is None else base_version,
             )
         except VersionConflict as conflict:
-            return conflict_response(request, sample=sample, conflict=conflict, action=action)
+            return conflict_response(
+                request, sample=sample, access=access, conflict=conflict, action=action
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -317,9 +320,15 @@ def invalid_response(
 
 
 def conflict_response(
-    request: HtmxHttpRequest, *, sample: Sample, conflict: VersionConflict, action: str
+    request: HtmxHttpRequest,
+    *,
+    sample: Sample,
+    access: SampleAccess,
+    conflict: VersionConflict,
+    action: str,
 ) -> HttpResponse:
-    """409: their version next to yours, with "keep theirs" and "save mine over theirs"."""
+    """409: their version next to yours, with "keep theirs" and "save mine over theirs"; for
+    htmx also the decision banner (hx-swap-oob) where the page shows one."""
     theirs = conflict.theirs
     yours = conflict.yours.as_dict()
     context = {
@@ -331,7 +340,18 @@ def conflict_response(
         "action": action,
         "message": str(conflict),
     }
-    return _conflict_page(request, sample=sample, context=context)
+    response = _conflict_page(request, sample=sample, context=context)
+    if wants_partial(request) and access.adjudicate and access.see_final:
+        # The banner above the form still shows the version this tab opened: swap in theirs.
+        undo = policy.can_undo(access=access, user=request.user, adjudication=theirs)
+        banner = {
+            "sample": sample,
+            "decision": theirs,
+            "decision_oob": True,
+            "can_undo": bool(undo),
+        }
+        response.content += render_to_string("review/_decision.html", banner, request).encode()
+    return response
 
 
 def answered_response(

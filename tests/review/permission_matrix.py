@@ -250,6 +250,7 @@ ROWS: tuple[Row, ...] = (
     Row("review:run_progress", "get", some(200, *ADMINS), args=RUN),
     Row("review:run_cancel", "post", some(302, *ADMINS), args=RUN),
     Row("review:restore_sample", "post", some(302, *ADMINS), args=SAMPLE),
+    Row("review:restore_from_sample", "post", some(302, *ADMINS), args=SAMPLE),
     # --- audit --------------------------------------------------------------------------------
     Row("review:audit", "get", some(200, *AUDITORS)),
     Row("review:audit_json", "get", some(200, *AUDITORS)),
