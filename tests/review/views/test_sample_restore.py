@@ -83,3 +83,16 @@ def test_only_admins_may_restore(client, adjudicator, dropped):
     dropped.refresh_from_db()
     assert dropped.status == Sample.Status.DROPPED
     assert not CriticVerdict.objects.filter(sample=dropped, verdict="preserve").exists()
+
+
+def test_greyed_previous_and_next_say_why(client, admin_user, dropped):
+    """The only dropped sample: J/K walk the samples of its status, so both are greyed out and
+    say so (the walkthrough saw them greyed without a word)."""
+    client.force_login(admin_user)
+    html = _page(client, dropped)
+    assert 'title="No earlier dropped sample: J/K walk the samples of this status"' in html
+    assert 'title="No later dropped sample: J/K walk the samples of this status"' in html
+    later = SampleFactory.create(dataset=dropped.dataset, status=Sample.Status.DROPPED)
+    html = _page(client, dropped)
+    assert f'href="{reverse("review:sample", args=[later.pk])}" rel="next"' in html
+    assert "No later dropped sample" not in html
