@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from annotator.lib.rle import decode_mask
+from annotator.adapters.segmenters import score_is_informative
+from annotator.lib.rle import decode_mask, mask_area
 from review.selectors.masks import Candidate, MaskState, PersonMask, ShownMask
 
 # The roles' colours in static/css/app.css.
@@ -32,6 +33,9 @@ CANVAS_ALPHA = 255
 OVERLAY_MAX_SIDE = 1024
 OVERLAY_BUDGET = 24_000
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Under this share of the image a mask counts as empty: a speck nobody meant to draw (under
+# 6x6 pixels at 768x512), which the panel reports instead of offering it for acceptance.
+NEAR_EMPTY_SHARE = 0.0001
 
 
 def _chunk(tag: bytes, data: bytes) -> bytes:
@@ -89,6 +93,38 @@ def _overlay(rle: dict[str, Any], role: str) -> str:
 
 
 @dataclass(frozen=True)
+class MaskReading:
+    """What the status line says of the shown mask, read from its RLE and its edit.
+
+    `area`: its foreground pixels (all of the element's masks together); `empty`: none, or
+    fewer than NEAR_EMPTY_SHARE of the image; `score`: the stored score when it says something
+    about a mask that is there, else None (an empty mask, or GrabCut's click agreement at 1.0,
+    which it is by construction).
+    """
+
+    area: int
+    empty: bool
+    score: float | None
+
+
+def mask_reading(state: MaskState) -> MaskReading | None:
+    """How the element's shown mask reads; None when it shows none."""
+    shown = state.shown_mask
+    if shown is None:
+        return None
+    area = sum(mask_area(m.rle) for m in state.masks)
+    height, width = shown.rle["size"]
+    empty = area == 0 or area < NEAR_EMPTY_SHARE * height * width
+    clicks = len(state.shown.points) if state.shown is not None else 0  # machine masks: none
+    score = shown.score
+    if score is not None and not score_is_informative(
+        segmenter=shown.segmenter, clicks=clicks, score=score
+    ):
+        score = None
+    return MaskReading(area=area, empty=empty, score=None if empty else score)
+
+
+@dataclass(frozen=True)
 class Overlays:
     """What the page draws for an element, as PNG data URLs (opaque: the page sets opacity).
 
@@ -96,18 +132,19 @@ class Overlays:
     the chosen candidate of the person's edit (`shown_candidate`, its index; None for machine
     masks). `candidates`: each candidate of the person's edit with its overlay while all stay
     within OVERLAY_BUDGET, else "" (choosing it draws it when the server answers); "" for the
-    chosen one too, which is in `shown`.
+    chosen one too, which is in `shown`. `reading`: how the shown mask reads (mask_reading).
     """
 
     shown: list[str]
     candidates: list[tuple[Candidate, str]]
     shown_candidate: int | None = None
+    reading: MaskReading | None = None
 
 
 def state_overlays(state: MaskState) -> Overlays:
     if not state.candidates:
         shown = [_overlay(m.rle, state.role) for m in state.masks]
-        return Overlays(shown=shown, candidates=[])
+        return Overlays(shown=shown, candidates=[], reading=mask_reading(state))
     chosen = next(c for c in state.candidates if c.chosen)
     shown_url = _overlay(chosen.rle, state.role)
     urls: dict[int, str] = {}
@@ -125,6 +162,7 @@ def state_overlays(state: MaskState) -> Overlays:
         shown=[shown_url],
         candidates=[(c, urls.get(c.index, "")) for c in state.candidates],
         shown_candidate=chosen.index,
+        reading=mask_reading(state),
     )
 
 

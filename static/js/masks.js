@@ -176,6 +176,7 @@
     var state = stateFor(role);
     if (!svg || !state) return;
     while (svg.firstChild) svg.removeChild(svg.firstChild);
+    if (view.hidden[role]) return; // a hidden element hides its clicks with its mask
     var marks = JSON.parse(state.dataset.marks || '{"points":[],"box":null}');
     var size = svg.viewBox.baseVal;
     var radius = Math.max(size.width, size.height) / 120;
@@ -447,6 +448,12 @@
     return choose(role, buttons[(current + step + buttons.length) % buttons.length].value);
   }
 
+  function acceptDisabled(role) {
+    var state = stateFor(role);
+    var button = state && state.querySelector('form[data-mask-action="acceptUrl"] button');
+    return !!button && button.disabled;
+  }
+
   function nextRole() {
     var radios = document.querySelectorAll('input[name="mask-role"]');
     if (!radios.length) return false;
@@ -474,6 +481,9 @@
       handled = canEdit() && cycle(-1);
     } else if (key === "u" || key === "r" || key === "a") {
       if (!canEdit()) return;
+      // A with "Accept mask" disabled (an empty mask, nothing to accept) does what a click
+      // on it does: nothing. While a request is on its way the answer decides, as before.
+      if (key === "a" && !isBusy(role) && acceptDisabled(role)) return;
       enqueue(role, { u: "undoUrl", r: "redoUrl", a: "acceptUrl" }[key]);
       handled = true;
     } else if (key === "e") {
@@ -509,6 +519,7 @@
     if (target.name === "mask-visible") {
       view.hidden[target.value] = !target.checked;
       render(target.value);
+      if (target.value === activeRole()) drawMarks();
     }
     if (target.name === "mask-outline") {
       view.outline = target.checked;

@@ -47,7 +47,23 @@ class Prompt:
 @dataclass(frozen=True)
 class MaskCandidate:
     mask: np.ndarray  # bool, HxW like the image
-    score: float  # the segmenter's own quality estimate (SAM: predicted IoU)
+    # The segmenter's own quality estimate (SAM: predicted IoU; GrabCut: the share of the clicks
+    # the mask obeys, 1.0 but where clicks contradict: see score_is_informative).
+    score: float
+
+
+# Segmenters whose score is the share of the clicks the mask obeys (GrabCut's `_agreement`).
+CLICK_AGREEMENT_SCORES = frozenset({"grabcut"})
+
+
+def score_is_informative(*, segmenter: str, clicks: int, score: float) -> bool:
+    """Whether a stored score says something about its mask. SAM's predicted IoU always does.
+    A click-agreement score is 1.0 by construction (GrabCut keeps each click as a certain
+    seed; without clicks there is none to keep): only a lower one, where clicks contradict
+    each other, tells the person something."""
+    if segmenter not in CLICK_AGREEMENT_SCORES:
+        return True
+    return clicks > 0 and score < 1.0
 
 
 def check_image(image: np.ndarray) -> None:

@@ -121,7 +121,9 @@ def _seed_mask(shape: tuple[int, ...], prompt: Prompt, scale: float) -> np.ndarr
 
 
 def _agreement(mask: np.ndarray, prompt: Prompt) -> float:
-    """The share of clicks the mask obeys (1.0 without clicks)."""
+    """The share of clicks the mask obeys: 1.0 without clicks, and with them unless they
+    contradict each other (each is a certain seed), so the page shows only a lower one
+    (score_is_informative). It says nothing of the mask's size."""
     if not prompt.points:
         return 1.0
     height, width = mask.shape

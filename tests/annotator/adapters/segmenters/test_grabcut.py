@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from annotator.adapters.segmenters import Prompt
+from annotator.adapters.segmenters import Prompt, score_is_informative
 from tests.annotator.adapters.segmenters.scenes import ellipse_scene, iou
 
 pytest.importorskip("cv2")
@@ -93,3 +93,37 @@ def test_an_add_click_outside_the_grounding_box_grows_the_region_to_take_it_in()
     prompt = Prompt(points=[(60.0, 60.0), (120.0, 60.0)], labels=[1, 1], hint=(40, 40, 80, 80))
     (candidate,) = GrabCutSegmenter().segment(image=image, image_key="x", prompt=prompt)
     assert candidate.mask[60, 60] and candidate.mask[60, 120]
+
+
+def test_a_box_inside_a_uniform_texture_comes_out_empty_and_its_score_says_nothing():
+    """A box dragged inside the background (the demo's cat-fur corner): the colours inside are
+    those outside, so GrabCut keeps nothing. Its score, the share of clicks obeyed, is 1.0 with
+    no clicks, empty or not: the page must not read it as a quality estimate."""
+    image, truth, _ = ellipse_scene(seed=6)
+    box = (4.0, 4.0, 60.0, 50.0)  # the top-left corner, off the ellipse
+    assert not truth[4:50, 4:60].any()
+    (candidate,) = GrabCutSegmenter().segment(image=image, image_key="x", prompt=Prompt(box=box))
+    assert candidate.mask.sum() == 0
+    assert candidate.score == 1.0
+    assert not score_is_informative(segmenter=GrabCutSegmenter.name, clicks=0, score=1.0)
+
+
+def test_grabcuts_score_tells_something_only_when_clicks_are_at_odds():
+    image, _, (x1, y1, x2, y2) = ellipse_scene(seed=7)
+    centre = ((x1 + x2) / 2, (y1 + y2) / 2)
+    # An add-click kept and a remove-click on the object, which its disc keeps out: 2 of 2.
+    prompt = Prompt(points=[centre, (x2 - 3, (y1 + y2) / 2)], labels=[1, 0], box=(x1, y1, x2, y2))
+    (candidate,) = GrabCutSegmenter().segment(image=image, image_key="x", prompt=prompt)
+    assert candidate.score == 1.0  # by construction: says nothing
+    assert not score_is_informative(segmenter=GrabCutSegmenter.name, clicks=2, score=1.0)
+    # Clicks are hard seeds, so only clicks at odds disagree: add and remove on one spot (the
+    # later disc wins), half of them obeyed.
+    prompt = Prompt(points=[centre, centre], labels=[1, 0], box=(x1, y1, x2, y2))
+    (candidate,) = GrabCutSegmenter().segment(image=image, image_key="x", prompt=prompt)
+    assert candidate.score == 0.5
+    assert score_is_informative(segmenter=GrabCutSegmenter.name, clicks=2, score=0.5)
+
+
+def test_sams_predicted_iou_says_something_with_or_without_clicks():
+    assert score_is_informative(segmenter="sam-vit_b", clicks=0, score=1.0)
+    assert score_is_informative(segmenter="sam-vit_b", clicks=3, score=0.9)
