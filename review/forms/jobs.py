@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -84,9 +84,33 @@ KIND_TITLES = {
 }
 
 
+class FormatRadios(forms.RadioSelect):
+    """The format radios of an export job: those an answers export cannot write are marked
+    data-labels-only, and disabled while Answers is chosen (static/js/export.js keeps that in
+    step as the kind changes; the form still refuses them, for a page without scripts)."""
+
+    def __init__(self, *args: Any, answer_formats: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.answer_formats = frozenset(answer_formats)
+        self.answers_chosen = False
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option: dict[str, Any] = super().create_option(*args, **kwargs)
+        if str(option["value"]) not in self.answer_formats:
+            option["attrs"]["data-labels-only"] = True
+            if self.answers_chosen:
+                option["attrs"]["disabled"] = True
+        return option
+
+
 class StartExportForm(ExportForm):
     """An export job: what the direct download takes, plus the kind and Parquet's images."""
 
+    format = forms.ChoiceField(
+        choices=[(f.name, f.title) for f in FORMATS.values()],
+        initial=FORMAT_CSV,
+        widget=FormatRadios(answer_formats=ANSWER_FORMATS),
+    )
     kind = forms.ChoiceField(
         choices=list(KIND_TITLES.items()), initial=ExportJob.Kind.LABELS, widget=forms.RadioSelect
     )
@@ -100,6 +124,9 @@ class StartExportForm(ExportForm):
         super().__init__(*args, **kwargs)
         # self.fields is this form's copy, so the direct download's scope keeps no hint.
         self.fields["scope"].help_text = "Labels only: answers are always all of them."
+        kind = self.data.get("kind") if self.is_bound else self.initial.get("kind")
+        self.answers_chosen = kind == ExportJob.Kind.ANSWERS
+        cast(FormatRadios, self.fields["format"].widget).answers_chosen = self.answers_chosen
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -2,33 +2,44 @@
 
 Four kinds, from four tables: a blind first answer (BlindAnswer, machine-blind datasets), an
 answer (Annotation, made in the app or imported), a binary vote (BinaryVote) and an adjudication
-(every Adjudication version, undone ones included and flagged). Samples are read in keyset
-batches; each batch costs five queries (its samples, then one per table) however many answers
-it holds. `round` numbers a sample's answers of one kind in the order they were saved: the k
-answers of an overlap (1..k), the votes on one (sample, emotion) unit (1..3 in EmoNet-Face),
-the blind answers; for an adjudication it is the version.
+(every Adjudication version, undone ones included and flagged). Rows come in time order,
+answered_at then the row's id (then KINDS order), the whole dataset through: each table is one
+query read in that order through a cursor, chunk by chunk, and the four are merged, so the
+export costs four queries and a batch's worth of rows in memory however large it is.
+`round` numbers a sample's answers of one kind in the order they were saved: the k answers of
+an overlap (1..k), the votes on one (sample, emotion) unit (1..3 in EmoNet-Face), the blind
+answers; for an adjudication it is the version. `changed_at` is when the row last changed: an
+answer its author changed in the app (audit action change_answer) keeps its first answered_at
+and gets the last change's time here; every other row was never changed (a version is
+replaced by the next one, not edited; an import that replaces an answer records no time per
+answer) and has changed_at = answered_at.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import heapq
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from itertools import islice
 from typing import Any, NamedTuple
 
-from django.db.models import F, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import F, Max, OuterRef, QuerySet, Subquery, Window
+from django.db.models.functions import Coalesce, RowNumber
 
-from annotator.models import Dataset, Sample
-from review.models import Adjudication, Annotation, BinaryVote, BlindAnswer
+from annotator.models import Dataset
+from review.models import Adjudication, Annotation, AuditEvent, BinaryVote, BlindAnswer
 
 KIND_BLIND = "blind_first_answer"
 KIND_ANSWER = "answer"
 KIND_VOTE = "binary_vote"
 KIND_ADJUDICATION = "adjudication"
-# A sample's rows come in this order: what a person said first, then their answers, the
-# votes, and the decisions made from them.
+# Rows of the same moment and id come in this order: what a person said first, then their
+# answers, the votes, and the decisions made from them.
 KINDS = (KIND_BLIND, KIND_ANSWER, KIND_VOTE, KIND_ADJUDICATION)
+_KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
 SOURCE_APP = Annotation.Source.APP.value
+# review.services.history.CHANGE_ANSWER (a selector does not import the services).
+CHANGE_ANSWER_ACTION = "change_answer"
 
 
 class AnswerExportRow(NamedTuple):
@@ -45,14 +56,24 @@ class AnswerExportRow(NamedTuple):
     subject: str | None
     notes: str | None
     time_spent_ms: int | None  # None when not recorded (0 stored: imports, votes)
-    answered_at: datetime
+    answered_at: datetime  # when the row was first saved (a change does not move it)
     source: str  # app | import
     round: int
     method: str | None  # adjudications: person | consensus | adjudicator
     reverted: bool | None  # adjudications: the version was undone
+    changed_at: datetime  # added last (scripts read columns by place too): the last change
 
 
 ANSWER_COLUMNS: tuple[str, ...] = AnswerExportRow._fields
+
+
+class _Ordered(NamedTuple):
+    """A row with what orders it: its time, its own table's id, its kind's place."""
+
+    at: datetime
+    row_id: int
+    kind_order: int
+    row: AnswerExportRow
 
 
 def answers_export_count(*, dataset: Dataset) -> int:
@@ -64,24 +85,17 @@ def answers_export_count(*, dataset: Dataset) -> int:
 
 
 def iter_answer_batches(*, dataset: Dataset, batch_size: int) -> Iterator[list[AnswerExportRow]]:
-    """The rows of `batch_size` samples at a time, in sample id order (keyset, never OFFSET),
-    each sample's rows in KINDS order, then emotion (votes), then round. Batches of samples
-    without answers are skipped. The caller holds the snapshot."""
+    """The rows in lists of `batch_size` (the last one shorter), in time order: answered_at,
+    then id, then KINDS order. The caller holds the snapshot."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    samples = Sample.objects.filter(dataset=dataset).order_by("id")
-    last_id = 0
-    while True:
-        batch = list(samples.filter(id__gt=last_id).values_list("id", "external_id")[:batch_size])
-        if not batch:
-            return
-        first_id, last_id = batch[0][0], batch[-1][0]
-        ids = samples.filter(id__gte=first_id, id__lte=last_id).order_by().values("id")
-        rows = _batch_rows(sample_ids=ids, external_ids=dict(batch))
-        if rows:
-            yield rows
-        if len(batch) < batch_size:
-            return
+    streams = [
+        read(dataset=dataset, chunk_size=batch_size)
+        for read in (_blind_rows, _answer_rows, _vote_rows, _adjudication_rows)
+    ]
+    merged = (ordered.row for ordered in heapq.merge(*streams))
+    while batch := list(islice(merged, batch_size)):
+        yield batch
 
 
 def _rank(*partition: str) -> Window:
@@ -89,19 +103,9 @@ def _rank(*partition: str) -> Window:
     return Window(RowNumber(), partition_by=[F(p) for p in partition], order_by=[F("id").asc()])
 
 
-def _batch_rows(
-    *, sample_ids: QuerySet[Any], external_ids: dict[int, str]
-) -> list[AnswerExportRow]:
-    rows = [
-        *_blind_rows(sample_ids),
-        *_answer_rows(sample_ids),
-        *_vote_rows(sample_ids),
-        *_adjudication_rows(sample_ids),
-    ]
-    rows = [row._replace(external_id=external_ids[row.sample_id]) for row in rows]
-    order = {kind: i for i, kind in enumerate(KINDS)}
-    rows.sort(key=lambda r: (r.sample_id, order[r.kind], r.emotion or "", r.round))
-    return rows
+def _in_time_order(qs: QuerySet[Any], at: str, *fields: str, chunk_size: int) -> Iterable[Any]:
+    """`fields` of the rows in (time, id) order, read through a cursor chunk by chunk."""
+    return qs.order_by(at, "id").values_list(*fields).iterator(chunk_size=chunk_size)
 
 
 def _text(value: str) -> str | None:
@@ -112,60 +116,80 @@ def _spent(value: int) -> int | None:
     return value or None
 
 
-def _blind_rows(sample_ids: QuerySet[Any]) -> Iterator[AnswerExportRow]:
-    qs = BlindAnswer.objects.filter(sample_id__in=sample_ids).annotate(n=_rank("sample_id"))
-    for sid, who, emotion, conf, bg, attr, subj, spent, at, n in qs.values_list(
-        "sample_id", "annotator__username", "emotion", "confidence", "background",
-        "attribute", "subject", "time_spent_ms", "answered_at", "n",
+def _blind_rows(*, dataset: Dataset, chunk_size: int) -> Iterator[_Ordered]:
+    qs = BlindAnswer.objects.filter(sample__dataset=dataset).annotate(n=_rank("sample_id"))
+    order = _KIND_ORDER[KIND_BLIND]
+    for pk, sid, ext, who, emotion, conf, bg, attr, subj, spent, at, n in _in_time_order(
+        qs, "answered_at", "id", "sample_id", "sample__external_id", "annotator__username",
+        "emotion", "confidence", "background", "attribute", "subject", "time_spent_ms",
+        "answered_at", "n", chunk_size=chunk_size,
     ):  # fmt: skip
-        yield AnswerExportRow(
-            sid, "", who, KIND_BLIND, emotion, None, None, conf, _text(bg), _text(attr),
-            _text(subj), None, _spent(spent), at, SOURCE_APP, n, None, None,
-        )  # fmt: skip
+        yield _Ordered(at, pk, order, AnswerExportRow(
+            sid, ext, who, KIND_BLIND, emotion, None, None, conf, _text(bg), _text(attr),
+            _text(subj), None, _spent(spent), at, SOURCE_APP, n, None, None, at,
+        ))  # fmt: skip
 
 
-def _answer_rows(sample_ids: QuerySet[Any]) -> Iterator[AnswerExportRow]:
-    qs = Annotation.objects.filter(sample_id__in=sample_ids).annotate(n=_rank("sample_id"))
-    for sid, who, emotion, number, conf, bg, attr, subj, notes, spent, at, src, n in (
-        qs.values_list(
-            "sample_id", "annotator__username", "emotion", "value_number", "confidence",
-            "background", "attribute", "subject", "notes", "time_spent_ms", "created_at",
-            "source", "n",
+def _last_change() -> Subquery:
+    """When the answer's author last changed it (their change_answer events on its sample)."""
+    changes = AuditEvent.objects.filter(
+        sample_id=OuterRef("sample_id"), actor_id=OuterRef("annotator_id"),
+        action=CHANGE_ANSWER_ACTION,
+    ).order_by().values("sample_id").annotate(last=Max("at")).values("last")  # fmt: skip
+    return Subquery(changes[:1])
+
+
+def _answer_rows(*, dataset: Dataset, chunk_size: int) -> Iterator[_Ordered]:
+    qs = Annotation.objects.filter(sample__dataset=dataset).annotate(
+        n=_rank("sample_id"), changed=Coalesce(_last_change(), F("created_at"))
+    )
+    order = _KIND_ORDER[KIND_ANSWER]
+    for pk, sid, ext, who, emotion, number, conf, bg, attr, subj, notes, spent, at, src, n, ch in (
+        _in_time_order(
+            qs, "created_at", "id", "sample_id", "sample__external_id", "annotator__username",
+            "emotion", "value_number", "confidence", "background", "attribute", "subject",
+            "notes", "time_spent_ms", "created_at", "source", "n", "changed",
+            chunk_size=chunk_size,
         )
     ):  # fmt: skip
-        yield AnswerExportRow(
-            sid, "", who, KIND_ANSWER, _text(emotion), None, number, conf, _text(bg),
+        yield _Ordered(at, pk, order, AnswerExportRow(
+            sid, ext, who, KIND_ANSWER, _text(emotion), None, number, conf, _text(bg),
             _text(attr), _text(subj), _text(notes), _spent(spent), at, src, n, None, None,
-        )  # fmt: skip
+            max(ch, at),
+        ))  # fmt: skip
 
 
-def _vote_rows(sample_ids: QuerySet[Any]) -> Iterator[AnswerExportRow]:
-    qs = BinaryVote.objects.filter(sample_id__in=sample_ids).annotate(
+def _vote_rows(*, dataset: Dataset, chunk_size: int) -> Iterator[_Ordered]:
+    qs = BinaryVote.objects.filter(sample__dataset=dataset).annotate(
         n=_rank("sample_id", "emotion")
     )
-    for sid, who, emotion, value, src, at, n in qs.values_list(
-        "sample_id", "annotator__username", "emotion", "value", "source", "created_at", "n"
-    ):
-        yield AnswerExportRow(
-            sid, "", who, KIND_VOTE, emotion, value, None, None, None, None, None, None, None,
-            at, src, n, None, None,
-        )  # fmt: skip
+    order = _KIND_ORDER[KIND_VOTE]
+    for pk, sid, ext, who, emotion, value, src, at, n in _in_time_order(
+        qs, "created_at", "id", "sample_id", "sample__external_id", "annotator__username",
+        "emotion", "value", "source", "created_at", "n", chunk_size=chunk_size,
+    ):  # fmt: skip
+        yield _Ordered(at, pk, order, AnswerExportRow(
+            sid, ext, who, KIND_VOTE, emotion, value, None, None, None, None, None, None, None,
+            at, src, n, None, None, at,
+        ))  # fmt: skip
 
 
-def _adjudication_rows(sample_ids: QuerySet[Any]) -> Iterator[AnswerExportRow]:
-    qs = Adjudication.objects.filter(sample_id__in=sample_ids)
-    for sid, who, details, emotion, conf, bg, attr, subj, notes, spent, at, v, how, undone in (
-        qs.values_list(
-            "sample_id", "annotator__username", "details", "emotion", "confidence",
-            "background", "attribute", "subject", "notes", "time_spent_ms", "decided_at",
-            "version", "method", "reverted",
+def _adjudication_rows(*, dataset: Dataset, chunk_size: int) -> Iterator[_Ordered]:
+    qs = Adjudication.objects.filter(sample__dataset=dataset)
+    order = _KIND_ORDER[KIND_ADJUDICATION]
+    for pk, sid, ext, who, info, emotion, conf, bg, attr, subj, notes, spent, at, v, how, off in (
+        _in_time_order(
+            qs, "decided_at", "id", "sample_id", "sample__external_id", "annotator__username",
+            "details", "emotion", "confidence", "background", "attribute", "subject", "notes",
+            "time_spent_ms", "decided_at", "version", "method", "reverted",
+            chunk_size=chunk_size,
         )
     ):  # fmt: skip
-        yield AnswerExportRow(
-            sid, "", who or _people(details), KIND_ADJUDICATION, emotion, None, None, conf,
+        yield _Ordered(at, pk, order, AnswerExportRow(
+            sid, ext, who or _people(info), KIND_ADJUDICATION, emotion, None, None, conf,
             _text(bg), _text(attr), _text(subj), _text(notes), _spent(spent), at, SOURCE_APP,
-            v, how, undone,
-        )  # fmt: skip
+            v, how, off, at,
+        ))  # fmt: skip
 
 
 def _people(details: Any) -> str | None:

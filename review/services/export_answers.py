@@ -1,10 +1,12 @@
 """Export every human answer and vote of a dataset: CSV or Parquet, one row each, streamed.
 
-The rows (review.selectors.export_answers, docs/formats.md "Answers export") are read in keyset
-batches of settings.EXPORT_BATCH_SIZE samples inside one snapshot, and each batch leaves as one
-chunk (CSV text, or one Parquet row group) before the next is read, so memory stays flat. CSV
-text cells that a spreadsheet would run get a leading ' (csv_cells.csv_value) unless
-`formula_guard` is off; Parquet cells are data and never changed.
+The rows (review.selectors.export_answers, docs/formats.md "Answers export") come in time order
+(answered_at, then id), read inside one snapshot in batches of settings.EXPORT_BATCH_SIZE rows;
+each batch leaves as one chunk (CSV text, or one Parquet row group) before the next is read, so
+memory stays flat. changed_at, the last column, is when a row last changed (the datasheet says
+how: export_datasheet.ANSWER_COLUMN_NOTES). CSV text cells that a spreadsheet would run get a
+leading ' (csv_cells.csv_value) unless `formula_guard` is off; Parquet cells are data and never
+changed.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ ANSWER_CONTENT_TYPES = {
 _INT64 = {"sample_id", "time_spent_ms", "round"}
 _FLOAT64 = {"value_number", "confidence"}
 _BOOL = {"vote", "reverted"}
-_REQUIRED = {"sample_id", "external_id", "kind", "answered_at", "source", "round"}
+_TIMES = {"answered_at", "changed_at"}
+_REQUIRED = {"sample_id", "external_id", "kind", "answered_at", "source", "round", "changed_at"}
 
 
 def iter_answers_export(
@@ -90,7 +93,7 @@ def answers_schema() -> Any:
             return pa.float64()
         if name in _BOOL:
             return pa.bool_()
-        if name == "answered_at":
+        if name in _TIMES:
             return pa.timestamp("us", tz="UTC")
         return pa.string()
 

@@ -20,6 +20,28 @@ from review.models_consensus import ConsensusFit
 from review.selectors.datasheet import DatasheetFacts, datasheet_facts
 
 METHOD_NAMES = dict(ConsensusFit.Method.choices)
+# What the datasheet of an answers export says about its columns that their names do not.
+ANSWER_COLUMN_NOTES = (
+    "Rows are in time order: answered_at, then the row's id (kind breaks a tie of both).",
+    "answered_at: when the row was first saved; a person's later change of their own answer "
+    "does not move it.",
+    "changed_at (the last column): when the row last changed, i.e. the time of the author's "
+    "last change of their answer in the app; answered_at for every row never changed "
+    "(votes, blind answers, adjudication versions, and imported answers: an import that "
+    "replaces an answer keeps no time per answer).",
+    "round: a sample's answers of one kind numbered in the order they were saved (votes per "
+    "sample and emotion); an adjudication's version.",
+)
+
+
+# What the datasheet of a labels CSV says about its columns that their names do not.
+CSV_COLUMN_NOTES = (
+    "bbox: despite its name, every grounded B-A-S element as JSON, not only boxes: a list "
+    'with one entry per boxed region ({"role", "phrase", "box": [x1, y1, x2, y2]}, plus '
+    '"mask" as COCO RLE {"size": [h, w], "counts"} and "segmenter" when the region has a '
+    'mask) and one per mask a person accepted ("box" around the mask, "mask", "segmenter", '
+    '"score", "origin": "person"). The name stays for the scripts that read it.',
+)
 
 
 def _cell(value: object) -> str:
@@ -150,6 +172,14 @@ def _consensus(facts: DatasheetFacts) -> list[str]:
     ]
 
 
+def _columns(*, fmt: str | None, answers: bool) -> list[str]:
+    """What the columns' names do not say: the answers export's, or the labels CSV's."""
+    notes = ANSWER_COLUMN_NOTES if answers else CSV_COLUMN_NOTES if fmt == "csv" else ()
+    if not notes:
+        return []
+    return ["## Columns", "", *(f"- {note}" for note in notes), ""]
+
+
 def datasheet_markdown(
     *,
     dataset: Dataset,
@@ -176,4 +206,5 @@ def datasheet_markdown(
     lines += _samples(dataset, facts, list(dataset.taxonomy.labels))
     lines += _machines(facts) + _people(facts) + _agreement(facts.agreement)
     lines += _consensus(facts)
+    lines += _columns(fmt=fmt, answers=answer_rows is not None)
     return "\n".join(lines).rstrip("\n") + "\n"

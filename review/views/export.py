@@ -26,7 +26,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, Stream
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotator.models import Dataset, Sample
 from review import policy
@@ -107,9 +107,13 @@ def _page(
     return render(request, "review/export.html", context, status=status)
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @staff_required
 def export_view(request: HttpRequest) -> HttpResponse:
+    """The page; its start form posts here, so a refused form is shown at the page's own
+    address, and a started job redirects back (a reload never posts again)."""
+    if request.method == "POST":
+        return _start(request)
     return _page(request, ExportForm(initial=request.GET.dict() or None))
 
 
@@ -149,7 +153,14 @@ def _bytes(chunks: Iterator[ExportChunk]) -> Iterator[bytes]:
 @require_POST
 @staff_required
 def export_start_view(request: HttpRequest) -> HttpResponse:
-    """Start an export job; back to the page, where its progress bar runs."""
+    """The start form's former address, kept for scripts that post to it: as a POST to the
+    page."""
+    return _start(request)
+
+
+def _start(request: HttpRequest) -> HttpResponse:
+    """Start an export job and redirect to the page, where its progress bar runs; a refused
+    form is the page again (400) with the error beside its field."""
     form = StartExportForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data

@@ -3,12 +3,34 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from annotator.services import importing
 from annotator.services.importing import ImportFailed, choose_images_root, import_samples_file
+
+
+class _BelowWarnings(logging.Filter):
+    """Drops the import service's INFO lines: the command prints the summary itself, so the
+    console showed it twice ("imported ..." on stderr, "Imported ..." on stdout)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+@contextmanager
+def _service_summary_muted() -> Iterator[None]:
+    logger, quiet = logging.getLogger(importing.__name__), _BelowWarnings()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 class Command(BaseCommand):
@@ -43,16 +65,17 @@ class Command(BaseCommand):
         path: Path = options["path"]
         dataset: str = options["dataset"]
         try:
-            root = choose_images_root(
-                dataset_name=dataset, given=options["images_root"], display_name=path.name
-            )
-            report = import_samples_file(
-                path=path,
-                dataset_name=dataset,
-                images_root=root,
-                default_model=options["model"],
-                override_human_decisions=options["override_human_decisions"],
-            )
+            with _service_summary_muted():
+                root = choose_images_root(
+                    dataset_name=dataset, given=options["images_root"], display_name=path.name
+                )
+                report = import_samples_file(
+                    path=path,
+                    dataset_name=dataset,
+                    images_root=root,
+                    default_model=options["model"],
+                    override_human_decisions=options["override_human_decisions"],
+                )
         except ImportFailed as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Imported {path.name} into {dataset}: {report}")

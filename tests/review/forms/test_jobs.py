@@ -25,7 +25,8 @@ def test_the_job_form_offers_the_direct_forms_choices_in_its_order():
         assert job[name].label == direct[name].label
     for name in ["dataset", "format", "scope"]:
         assert list(job[name].field.widget.choices) == list(direct[name].field.widget.choices)
-    assert str(job["format"]) == str(direct["format"])
+    # The same radios; the job form's also say which formats hold labels only.
+    assert str(job["format"]).replace(" data-labels-only", "") == str(direct["format"])
     assert str(job["no_formula_guard"]) == str(direct["no_formula_guard"])
 
 
@@ -53,3 +54,24 @@ def test_answers_export_only_as_csv_or_parquet(fmt, ok):
         assert form.cleaned_data["no_formula_guard"] is False
     else:
         assert form.errors == {"format": ["Answers export as CSV or Parquet."]}
+
+
+def _format_inputs(form: StartExportForm) -> dict[str, str]:
+    return {w.data["value"]: str(w.tag()) for w in form["format"].subwidgets}
+
+
+def test_answers_chosen_disables_the_formats_that_hold_labels_only():
+    data = {"dataset": "first", "kind": "answers", "format": "coco", "scope": "all"}
+    refused = StartExportForm(data)
+    assert not refused.is_valid()
+    assert refused.errors["format"] == ["Answers export as CSV or Parquet."]
+    tags = _format_inputs(refused)
+    assert all("disabled" in tags[f] for f in ("coco", "jsonl", "labelstudio"))
+    assert all("disabled" not in tags[f] for f in ("csv", "parquet"))
+    assert refused.answers_chosen
+
+    labels = StartExportForm({**data, "kind": "labels"})
+    assert labels.is_valid() and not labels.answers_chosen
+    assert not any("disabled" in tag for tag in _format_inputs(labels).values())
+    assert not any("disabled" in tag for tag in _format_inputs(StartExportForm()).values())
+    assert StartExportForm(initial={"kind": "answers"}).answers_chosen

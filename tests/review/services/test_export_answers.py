@@ -1,10 +1,11 @@
 """The answers export: every human answer and vote, one row each, read back with pandas and
-pyarrow; kinds, rounds, sources, formulas, batching and query counts."""
+pyarrow; time order, changed answers, kinds, rounds, sources, formulas, batching and query
+counts."""
 
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -17,10 +18,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from annotator.models import Dataset, Sample
-from review.models import Adjudication, Annotation, BinaryVote, BlindAnswer
+from review.labels import Label
+from review.models import Adjudication, Annotation, AuditEvent, BinaryVote, BlindAnswer
+from review.roles import ANNOTATOR
 from review.selectors.export_answers import ANSWER_COLUMNS, answers_export_count
+from review.services.consensus import submit_answer
 from review.services.export_answers import export_answers_to_path, iter_answers_export
+from review.services.own_answers import change_own_answer
 from tests import factories
+from tests.review.team import lease, member
 
 pytestmark = pytest.mark.django_db
 
@@ -77,30 +83,89 @@ def dataset(db) -> Dataset:
     for who, value, emotion in [(ana, True, "Anger"), (bo, False, "Anger"), (cy, True, "Awe")]:
         BinaryVote.objects.create(sample=second, annotator=who, emotion=emotion, value=value)
     Annotation.objects.create(sample=second, annotator=cy, value_number=-2.5, source="import")
+    _stamp_times(dataset)
     return dataset
 
 
-def csv_frame(dataset: Dataset, **kw: Any) -> pd.DataFrame:
+def at(seconds: int) -> datetime:
+    return T1 + timedelta(seconds=seconds)
+
+
+def _stamp_times(dataset: Dataset) -> None:
+    """Times out of sample order (and two ties), so time order is not sample or id order."""
+    mine = {"sample__dataset": dataset}
+    BlindAnswer.objects.filter(**mine).update(answered_at=at(60))
+    Annotation.objects.filter(**mine, annotator__username__in=["bo", "ana"]).update(
+        created_at=at(120)
+    )
+    Annotation.objects.filter(**mine, annotator__username="cy").update(created_at=at(20))
+    BinaryVote.objects.filter(**mine).update(created_at=at(180))
+    BinaryVote.objects.filter(**mine, annotator__username="bo").update(created_at=at(30))
+    Adjudication.objects.filter(**mine, version=2).update(decided_at=at(600))
+
+
+def csv_frame(dataset: Dataset, parse_dates: list[str] | None = None, **kw: Any) -> pd.DataFrame:
     data = b"".join(c.data for c in iter_answers_export(dataset=dataset, fmt="csv", **kw))
-    return pd.read_csv(io.BytesIO(data), **PANDAS_READ)
+    read = PANDAS_READ | ({"parse_dates": parse_dates} if parse_dates else {})
+    return pd.read_csv(io.BytesIO(data), **read)
 
 
-def test_every_answer_is_one_row_in_sample_kind_and_round_order(dataset):
-    frame = csv_frame(dataset)
+def test_every_answer_is_one_row_in_time_then_id_order(dataset):
+    frame = csv_frame(dataset, parse_dates=["answered_at", "changed_at"])
     assert list(frame.columns) == list(ANSWER_COLUMNS)
+    assert list(frame.columns[-1:]) == ["changed_at"]  # added last: old columns keep places
     got = list(frame[["external_id", "kind", "annotator", "emotion", "round"]].itertuples(False))
     assert [tuple(None if pd.isna(v) else v for v in row) for row in got] == [
-        ("00042", "blind_first_answer", "bo", "fear", 1),
-        ("00042", "answer", "bo", "awe", 1),
+        ("00042", "adjudication", "bo;ana", "awe", 1),  # T1
+        ("img-2", "answer", "cy", None, 1),  # +20 s
+        ("img-2", "binary_vote", "bo", "Anger", 2),  # +30 s; its round is still its place
+        ("00042", "blind_first_answer", "bo", "fear", 1),  # +1 min
+        ("00042", "answer", "bo", "awe", 1),  # +2 min, the lower id first
         ("00042", "answer", "ana", "awe", 2),
-        ("00042", "adjudication", "bo;ana", "awe", 1),
-        ("00042", "adjudication", "cy", "fear", 2),
-        ("img-2", "answer", "cy", None, 1),
-        ("img-2", "binary_vote", "ana", "Anger", 1),
-        ("img-2", "binary_vote", "bo", "Anger", 2),
+        ("img-2", "binary_vote", "ana", "Anger", 1),  # +3 min, by id
         ("img-2", "binary_vote", "cy", "Awe", 1),
+        ("00042", "adjudication", "cy", "fear", 2),  # +10 min
     ]
+    assert frame["answered_at"].is_monotonic_increasing
+    assert (frame["changed_at"] == frame["answered_at"]).all()  # nothing here was changed
     assert len(frame) == answers_export_count(dataset=dataset) == 9
+
+
+def test_a_changed_answer_keeps_answered_at_and_gets_changed_at(db):
+    """The new user's case: answered 19:24:18, changed 19:25:14 through the app's own
+    change; answered_at stays, changed_at is the change (CSV and Parquet)."""
+    dataset = cast(Dataset, factories.DatasetFactory(name="changes", overlap_k=2))
+    first, second = sample(dataset, "s1"), sample(dataset, "s2")
+    ana, bo = member(ANNOTATOR), member(ANNOTATOR)
+    for person in (ana, bo):
+        lease(first, person)
+        submit_answer(sample=first, annotator=person, label=Label(emotion="awe", confidence=5.0))
+    lease(second, ana)
+    submit_answer(sample=second, annotator=ana, label=Label(emotion="fear", confidence=5.0))
+    change_own_answer(sample=second, annotator=ana, label=Label(emotion="awe", confidence=7.0))
+    answered, changed = (
+        datetime(2026, 12, 4, 19, 24, 18, tzinfo=UTC),
+        datetime(2026, 12, 4, 19, 25, 14, tzinfo=UTC),
+    )
+    Annotation.objects.filter(sample=second).update(created_at=answered)
+    Annotation.objects.filter(sample=first).update(created_at=answered + timedelta(seconds=20))
+    AuditEvent.objects.filter(action="change_answer").update(at=changed)
+
+    frame = csv_frame(dataset, parse_dates=["answered_at", "changed_at"])
+    rows = {(r.external_id, r.annotator): r for r in frame.itertuples()}
+    got = rows[("s2", ana.username)]
+    assert (got.emotion, got.confidence) == ("awe", 7.0)
+    assert got.answered_at == pd.Timestamp(answered) and got.changed_at == pd.Timestamp(changed)
+    never = rows[("s1", bo.username)]
+    assert never.changed_at == never.answered_at == pd.Timestamp(answered + timedelta(seconds=20))
+    answers = frame[frame["kind"] == "answer"]  # s1's two agreeing answers made a consensus too
+    assert list(answers["external_id"]) == ["s2", "s1", "s1"]  # answered_at order, not changed
+
+    table = pq.read_table(io.BytesIO(b"".join(
+        c.data for c in iter_answers_export(dataset=dataset, fmt="parquet")
+    )))  # fmt: skip
+    assert table.schema.field("changed_at").type == pa.timestamp("us", tz="UTC")
+    assert table.column("changed_at").to_pylist()[0] == changed
 
 
 def test_values_sources_and_times(dataset):
@@ -153,7 +218,7 @@ def test_parquet_has_typed_columns(dataset, tmp_path: Path):
     assert not schema.field("kind").nullable and schema.field("vote").nullable
     rows = table.to_pylist()
     votes = [(r["annotator"], r["emotion"], r["vote"]) for r in rows if r["kind"] == "binary_vote"]
-    assert votes == [("ana", "Anger", True), ("bo", "Anger", False), ("cy", "Awe", True)]
+    assert votes == [("bo", "Anger", False), ("ana", "Anger", True), ("cy", "Awe", True)]
     notes = {r["notes"] for r in rows}
     assert "=HYPERLINK(1)" in notes  # Parquet is data: never changed
     frame = pd.read_parquet(path)
@@ -184,20 +249,22 @@ def test_an_unknown_format_is_refused_before_any_file(dataset, tmp_path: Path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_one_chunk_per_batch_and_a_constant_number_of_queries(dataset, settings):
-    settings.EXPORT_BATCH_SIZE = 1
+@pytest.mark.parametrize(("batch_size", "chunks"), [(1, [0] + [1] * 9), (4, [0, 4, 4, 1])])
+def test_one_chunk_per_batch_and_four_queries_whatever_the_batches(
+    dataset, settings, batch_size, chunks
+):
+    settings.EXPORT_BATCH_SIZE = batch_size
     with CaptureQueriesContext(connection) as ctx:
-        chunks = list(iter_answers_export(dataset=dataset, fmt="csv"))
-    # Header, then one chunk per sample with answers (the quiet sample's batch yields none).
-    assert [c.rows for c in chunks] == [0, 5, 4]
+        got = list(iter_answers_export(dataset=dataset, fmt="csv"))
+    # The header, then one chunk of batch_size rows each (the last one shorter).
+    assert [c.rows for c in got] == chunks
     selects = [q for q in ctx.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
-    # Samples in id order 00042, quiet, img-2, one per batch: five reads per batch (its
-    # samples, then one per answer table) and a last, empty read of samples.
-    assert len(selects) == 4 + 4 * 3
+    # One query per table, read through a cursor in time order and merged.
+    assert len(selects) == 4
 
 
 def test_parquet_leaves_row_group_by_row_group(dataset, settings):
-    settings.EXPORT_BATCH_SIZE = 1
+    settings.EXPORT_BATCH_SIZE = 5
     chunks = list(iter_answers_export(dataset=dataset, fmt="parquet"))
     assert [c.rows for c in chunks] == [5, 4, 0]
     assert all(c.data for c in chunks[:2])

@@ -161,3 +161,34 @@ def test_queries_do_not_grow_with_samples(dataset):
         factories.ProposalFactory(sample=sample, model_name="gpt-4o")
         factories.CriticVerdictFactory(sample=sample)
     assert count() == before
+
+
+def _section(page: str, title: str) -> list[str]:
+    """The lines of one `## title` section, up to the next heading."""
+    lines = page.splitlines()
+    if f"## {title}" not in lines:
+        return []
+    start = lines.index(f"## {title}") + 1
+    rest = lines[start:]
+    end = next((i for i, line in enumerate(rest) if line.startswith("#")), len(rest))
+    return [line for line in rest[:end] if line]
+
+
+def test_a_labels_csv_datasheet_says_bbox_holds_masks_too(dataset):
+    columns = _section(
+        datasheet_markdown(dataset=dataset, scope="all", fmt="csv", now=NOW), "Columns"
+    )
+    (bbox,) = columns
+    assert bbox.startswith("- bbox: ") and "COCO RLE" in bbox and '"origin": "person"' in bbox
+    # The other formats have no bbox column: no such note.
+    assert (
+        _section(datasheet_markdown(dataset=dataset, scope="all", fmt="coco", now=NOW), "Columns")
+        == []
+    )
+
+
+def test_an_answers_datasheet_explains_the_order_and_the_two_times(dataset):
+    page = datasheet_markdown(dataset=dataset, scope="all", fmt="csv", now=NOW, answer_rows=9)
+    columns = " ".join(_section(page, "Columns"))
+    assert "time order: answered_at, then the row's id" in columns
+    assert "changed_at (the last column)" in columns and "bbox" not in columns

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -11,8 +13,14 @@ import pyarrow.parquet as pq
 import pytest
 from django.urls import reverse
 
+from review.labels import Label
+from review.roles import ANNOTATOR
+from review.services.consensus import submit_answer
+from review.services.export_formats import FORMATS, ExportOptions
+from tests.factories import DatasetFactory, SampleFactory
 from tests.review.services.test_export import World, make_world
 from tests.review.services.test_export_formulas import HYPERLINK, make_hostile_dataset
+from tests.review.team import lease, member
 
 PAGE = reverse("review:export")
 DOWNLOAD = reverse("review:export_download")
@@ -124,3 +132,35 @@ def test_csv_download_guards_formulas_unless_the_box_is_ticked(
     (row,) = csv.DictReader(io.StringIO(body, newline=""))
     assert row["description"] == description
     assert row["confidence"] == "-1.5"
+
+
+def _page_text(client) -> str:
+    """The page's words as a person reads them: tags out, white space as single spaces."""
+    html = client.get(PAGE).content.decode()
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_the_label_studio_words_match_a_k1_export(client, admin_user, world):
+    """With k = 1 a person's answer is the label: the task has their answer and the final
+    label, both theirs, the final one marked ground truth, as the page says."""
+    dataset = DatasetFactory.create(name="solo", overlap_k=1)
+    sample = SampleFactory.create(dataset=dataset, external_id="one")
+    person = member(ANNOTATOR, email="pat@example.org")
+    lease(sample, person)
+    submit_answer(sample=sample, annotator=person, label=Label(emotion="awe", confidence=6.0))
+    chunks = FORMATS["labelstudio"].chunks(dataset=dataset, scope="all", options=ExportOptions())
+    (task,) = json.loads(b"".join(c.data for c in chunks))
+    got = [(a["completed_by"]["email"], a["ground_truth"]) for a in task["annotations"]]
+    assert got == [("pat@example.org", True), ("pat@example.org", False)]
+
+    client.force_login(admin_user)
+    text = _page_text(client)
+    assert "an annotation per person's answer, plus the final label as one more annotation" in text
+    assert "marked ground truth" in text and "an annotation per person;" not in text
+
+
+def test_the_page_says_the_bbox_column_holds_masks_too(client, admin_user, world):
+    client.force_login(admin_user)
+    text = _page_text(client)
+    assert "(column bbox , JSON: one entry per boxed region, with its mask as COCO RLE" in text
+    assert "boxes and masks (JSON)" not in text

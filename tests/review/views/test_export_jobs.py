@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pyarrow.parquet as pq
@@ -20,7 +21,8 @@ from tests.factories import DatasetFactory, SampleFactory
 pytestmark = pytest.mark.django_db
 
 PAGE = reverse("review:export")
-START = reverse("review:export_start")
+START = PAGE  # the start form posts to the page itself (PRG: a started job redirects back)
+OLD_START = reverse("review:export_start")  # its former address, kept for scripts
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
@@ -37,10 +39,10 @@ def dataset():
     return dataset
 
 
-def _start(client, django_capture_on_commit_callbacks, **fields) -> ExportJob:
+def _start(client, django_capture_on_commit_callbacks, *, url: str = START, **fields) -> ExportJob:
     data = {"dataset": "views", "kind": "labels", "format": "csv", "scope": "all"} | fields
     with django_capture_on_commit_callbacks(execute=False) as sends:
-        response = client.post(START, data)
+        response = client.post(url, data)
     assert response.status_code == 302, response.content.decode()[:2000]
     job = ExportJob.objects.get()
     # The page opens at the "Exports" heading (the newest job first under it), not past it.
@@ -118,8 +120,46 @@ def test_answers_take_only_csv_or_parquet(client, admin_user, dataset):
     data = {"dataset": "views", "kind": "answers", "format": "coco", "scope": "all"}
     response = client.post(START, data)
     assert response.status_code == 400
-    assert "Answers export as CSV or Parquet." in response.content.decode()
     assert not ExportJob.objects.exists()
+    html = response.content.decode()
+    # The page again at its own address, the error inside the Format fieldset (beside the
+    # radios), the formats Answers cannot take disabled and the note shown.
+    fieldset = html[html.index("<legend>Format</legend>") : html.index("<legend>Scope</legend>")]
+    assert "Answers export as CSV or Parquet." in fieldset
+    assert 'id="export-start"' in html and f'action="{PAGE}"' in html
+    for fmt in ("coco", "jsonl", "labelstudio"):
+        assert re.search(rf'<input [^>]*value="{fmt}"[^>]*data-labels-only[^>]*disabled', html)
+    for fmt in ("csv", "parquet"):
+        tag = re.search(rf'<input [^>]*value="{fmt}"[^>]*>', html)
+        assert tag and "disabled" not in tag.group(0) and "data-labels-only" not in tag.group(0)
+    assert re.search(r'<p class="hint" id="answers-formats-note" data-answers-note>', html)
+
+
+def test_with_labels_chosen_every_format_is_open_and_the_note_hidden(client, admin_user, dataset):
+    client.force_login(admin_user)
+    html = client.get(PAGE).content.decode()
+    assert not re.search(r'<input [^>]*name="format"[^>]*disabled', html)
+    assert len(re.findall(r'<input [^>]*name="format"[^>]*data-labels-only', html)) == 3
+    assert "data-answers-note hidden" in html
+    assert 'src="/static/js/export.js"' in html
+
+
+def test_a_started_job_redirects_so_a_reload_does_not_post_again(
+    client, admin_user, dataset, django_capture_on_commit_callbacks
+):
+    client.force_login(admin_user)
+    job = _start(client, django_capture_on_commit_callbacks)  # asserts the 302 to the page
+    page = client.get(PAGE)  # where the redirect leads: a GET, so a reload posts nothing
+    assert page.status_code == 200 and f"Export {job.pk} started." in page.content.decode()
+    assert ExportJob.objects.count() == 1
+
+
+def test_the_former_start_address_still_starts_a_job(
+    client, admin_user, dataset, django_capture_on_commit_callbacks
+):
+    client.force_login(admin_user)
+    job = _start(client, django_capture_on_commit_callbacks, url=OLD_START, kind="answers")
+    assert job.kind == "answers"
 
 
 def test_cancel_with_htmx_swaps_the_job_and_a_plain_post_redirects(client, admin_user, dataset):
@@ -170,7 +210,7 @@ def test_non_admins_get_403_and_anonymous_people_the_login(client, user, dataset
             reverse("review:export_job_progress", args=[job.pk]),
             reverse("review:export_job_download", args=[job.pk]),
         ],
-        "post": [START, reverse("review:export_job_cancel", args=[job.pk])],
+        "post": [START, OLD_START, reverse("review:export_job_cancel", args=[job.pk])],
     }[method]
     for url in urls:
         assert getattr(client, method)(url)["Location"].startswith(reverse("login"))

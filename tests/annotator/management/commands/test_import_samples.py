@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
 from annotator.models import Dataset, Sample
+from annotator.services.importing import import_samples_file
 from tests.annotator.importers.helpers import proposal, record, write_jsonl
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +46,27 @@ def test_import_prints_a_one_line_summary(tmp_path, images_root):
     out = StringIO()
     call_command("import_samples", str(path), "--dataset", "emo", stdout=out)
     assert "0 created, 3 updated" in out.getvalue()
+
+
+def test_the_summary_reaches_the_console_once(tmp_path, images_root, caplog):
+    """The service logs the same summary at INFO: the command keeps it off the console (its
+    warnings still pass), and the web import, outside the command, still logs it."""
+    path = write_jsonl(tmp_path / "samples.jsonl", record("s1", "a.jpg", emotion="awe"))
+    out = StringIO()
+    with caplog.at_level(logging.INFO):
+        call_command(
+            "import_samples", str(path), "--dataset", "emo", "--images-root", str(images_root),
+            stdout=out,
+        )  # fmt: skip
+        logging.getLogger("annotator.services.importing").warning("still shown")
+    said = [r.getMessage() for r in caplog.records if "samples.jsonl into emo" in r.getMessage()]
+    assert said == [] and out.getvalue().count("samples.jsonl into emo") == 1
+    assert [r.getMessage() for r in caplog.records] == ["still shown"]
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        import_samples_file(path=path, dataset_name="emo", images_root=images_root)
+    assert any(r.getMessage().startswith("imported samples.jsonl") for r in caplog.records)
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -86,6 +109,7 @@ def test_exit_status_and_output_of_a_real_run(tmp_path, images_root):
         "import_samples", str(good), "--dataset", "emo", "--images-root", str(images_root), env=env
     )
     assert done.returncode == 0, done.stderr
+    assert "good.jsonl into emo" not in done.stderr  # once, on stdout (not logged too)
     assert done.stdout == (
         "Imported good.jsonl into emo: 1 created, 0 updated; "
         "agreed 1, disputed 0, pending 0, dropped 0\n"
