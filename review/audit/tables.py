@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from review.audit.model_notes import ALONE_NOTE, kappa_models, kappa_note
+
 Link = Callable[..., str]  # link(figure, **params) -> URL of the drill-down list
 RateLinks = Callable[[str], tuple[str, str, str]]
 Figures = dict[str, Any]
@@ -76,20 +78,15 @@ def _model_overview(fig: Figures, link: Link) -> Table:
         [text("samples with a model label"), count(m["items"], link("models"))],
         [text("pairwise agreement"), share(m["pairwise_agreement"], link("disputes", all="1"))],
         [text("unanimous share (2+ labels)"), share(m["unanimous_share"], link("disputes"))],
-        [text("samples every model labelled"), count(m["fleiss_items"])],
+        [text("Fleiss' kappa: models"), text(", ".join(kappa_models(m)))],
+        [text("Fleiss' kappa: samples all of them labelled"), count(m["fleiss_items"])],
         [text("Fleiss' kappa"), coefficient(m["fleiss_kappa"])],
         [text("Krippendorff's alpha (nominal)"), coefficient(m["krippendorff_alpha"]["nominal"])],
     ]
+    table.note = kappa_note(m, alone=groups["alone"])
     if groups["alone"]:
-        table.note = ALONE_NOTE
+        table.note += " " + ALONE_NOTE
     return table
-
-
-ALONE_NOTE = (
-    "A model that labelled no sample another model labelled has no agreement to measure; its "
-    "pairs draw no heat map. “emoverse” is the name an import gives the proposal of a plain "
-    "EmoVerse record (one without a list of proposals) unless told another."
-)
 
 
 def _model_pairs(fig: Figures, link: Link) -> Table:

@@ -11,6 +11,7 @@ from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
 from review.stats import category_counts, human_summary, model_summary
+from review.stats.summary import fleiss_columns
 from tests.review.stats.sample_data import KRIPPENDORFF_2011, PUBLISHED, random_ratings
 
 HUMAN_KEYS = {
@@ -112,3 +113,50 @@ def test_model_summary_edge_cases():
     assert agreeing["unanimous_share"] == 1.0
     with pytest.raises(ValueError, match="same units"):
         model_summary({"a": [1, 2], "b": [1]}, n_categories=8)
+
+
+def test_fleiss_leaves_out_a_model_that_shares_no_unit_with_the_others():
+    """The demo's case: three models on the same units and `emoverse` alone on others. Kappa
+    over every model had no complete unit (None); it is the three models' kappa."""
+    three = np.array([[1, 1, 2], [3, 3, 3], [0, 1, 0], [4, 4, 4], [-1, -1, -1], [-1, -1, -1]])
+    alone = np.array([-1, -1, -1, -1, 5, 6])
+    names = ["emovit", "gemini", "gpt-4o"]
+    by_model = {**dict(zip(names, three.T, strict=True)), "emoverse": alone}
+    summary = model_summary(by_model, n_categories=8)
+    assert summary["fleiss_models"] == names
+    assert summary["fleiss_items"] == 4
+    expected = sm_fleiss_kappa(category_counts(three[:4], n_categories=8))
+    assert summary["fleiss_kappa"] == pytest.approx(expected, abs=1e-9)
+    assert summary["fleiss_kappa"] is not None
+
+
+def test_fleiss_takes_the_most_models_with_a_unit_in_common_then_the_most_units():
+    # a, b, c share units 0-1; a, b, d share units 2-4; no unit has all four: a, b, d (3 units).
+    labels = {
+        "a": [1, 2, 1, 2, 3, 1],
+        "b": [1, 2, 1, 3, 3, -1],
+        "c": [2, 2, -1, -1, -1, -1],
+        "d": [-1, -1, 1, 2, 3, 1],
+    }
+    summary = model_summary(labels, n_categories=8)
+    assert summary["fleiss_models"] == ["a", "b", "d"]
+    assert summary["fleiss_items"] == 3
+    rows = np.array([labels[name][2:5] for name in ("a", "b", "d")]).T
+    expected = sm_fleiss_kappa(category_counts(rows, n_categories=8))
+    assert summary["fleiss_kappa"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_no_kappa_when_no_unit_has_two_models():
+    summary = model_summary({"a": [1, -1], "b": [-1, 2]}, n_categories=8)
+    assert summary["fleiss_models"] == [] and summary["fleiss_items"] == 0
+    assert summary["fleiss_kappa"] is None
+
+
+def test_fleiss_columns_agree_beyond_the_bit_mask_width():
+    """Past 62 models the row patterns come from np.unique over rows: the same choice."""
+    labelled = np.zeros((5, 70), dtype=bool)
+    labelled[:3, :65] = True  # 65 models on units 0-2
+    labelled[3:, 60:] = True  # 10 others on units 3-4
+    chosen = fleiss_columns(labelled)
+    assert chosen[:65].all() and not chosen[65:].any()
+    assert fleiss_columns(labelled[:, :40]).tolist() == [True] * 40

@@ -4,6 +4,8 @@ no sample has two answers, and EmoViT filed as the classifier it is."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from html import unescape
 
@@ -45,6 +47,53 @@ def test_the_plain_records_model_is_listed_apart_and_its_pairs_draw_no_grid(audi
     assert "No samples rated by both emoverse and emovit." in page
     assert 'aria-label="emoverse (rows) vs emovit (columns)"' not in html
     assert 'aria-label="emovit (rows) vs gpt-4o (columns)"' in html  # a pair that shares samples
+
+
+def _kappa_of_the_rows(demo: Dataset, models: list[str]) -> tuple[int, float]:
+    """(samples, Fleiss' kappa) of the models' proposals on the samples all of them labelled,
+    read from the rows by hand (statsmodels computes the kappa)."""
+    from collections import defaultdict
+
+    import numpy as np
+    from statsmodels.stats.inter_rater import fleiss_kappa
+
+    from annotator.models import Proposal
+
+    labels = list(demo.taxonomy.labels)
+    by_sample: dict[int, dict[str, str]] = defaultdict(dict)
+    for p in Proposal.objects.filter(sample__dataset=demo, model_name__in=models):
+        by_sample[p.sample_id][p.model_name] = p.emotion
+    table = np.zeros((0, len(labels)))
+    for said in by_sample.values():
+        if len(said) == len(models):
+            row = np.zeros((1, len(labels)))
+            for emotion in said.values():
+                row[0, labels.index(emotion)] += 1
+            table = np.vstack([table, row])
+    return len(table), float(fleiss_kappa(table))
+
+
+def test_fleiss_kappa_is_over_the_models_that_share_samples(auditor_client, demo):
+    """emoverse labelled no sample the others did: it is left out of the kappa (which was '—',
+    'samples every model labelled 0'), and the page says over how many samples the kappa is."""
+    compared = ["emovit", "gemini-2.5-flash", "gpt-4o"]
+    samples, kappa = _kappa_of_the_rows(demo, compared)
+    assert samples >= 2
+    page = _plain(_audit(auditor_client))
+    assert "Fleiss' kappa: models emovit, gemini-2.5-flash, gpt-4o" in page
+    assert f"Fleiss' kappa: samples all of them labelled {samples}" in page
+    assert f"Fleiss' kappa {kappa:.3f}" in page
+    assert (
+        f"Fleiss' kappa is over the {samples} samples that emovit, gemini-2.5-flash and gpt-4o "
+        "all labelled. emoverse left out: it labelled no sample the others did." in page
+    )
+    response = auditor_client.get(
+        reverse("review:audit_table", args=["models"]), {"dataset": "demo", "format": "csv"}
+    )
+    text = b"".join(response.streaming_content).decode()
+    rows = {row["figure"]: row["value"] for row in csv.DictReader(io.StringIO(text))}
+    assert float(rows["Fleiss' kappa"]) == pytest.approx(kappa, abs=1e-9)
+    assert int(rows["Fleiss' kappa: samples all of them labelled"]) == samples
 
 
 def test_one_answer_per_sample_gives_one_line_not_rows_of_dashes(auditor_client, demo):
