@@ -36,7 +36,9 @@ def _stand_in(name: str, value: Any, i: int) -> Any:
     if isinstance(value, str):
         return f"\x1estand-in {name}"
     if isinstance(value, int) and not isinstance(value, bool):
-        return -7_340_000_001 - i
+        # Negative (no id is) and inside a 32-bit integer: PostgreSQL's auth_user.id is one,
+        # and the ORM refuses to compile a lookup with a value out of its column's range.
+        return -2_000_000_001 - i
     raise TypeError(f"slot {name}: {type(value).__name__} values cannot be prepared")
 
 
