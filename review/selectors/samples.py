@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,21 @@ def sample_for_answer(*, pk: int) -> Sample:
     )
     if not found:
         raise Http404("No sample matches the given query.")
-    sample = found[0]
+    return _with_dataset(found[0])
+
+
+def locked_sample(*, pk: int, skip_locked: bool = False, no_key: bool = False) -> Sample | None:
+    """The sample row (without its DES) locked until the transaction ends, with its dataset and
+    taxonomy (not locked); None when there is none, or, with `skip_locked`, when another
+    transaction holds it. Call inside transaction.atomic(). Prepared statements: answers and
+    hand-outs lock a sample on every save."""
+    build = partial(_locked_row, skip_locked=skip_locked, no_key=no_key)
+    key = f"sample_locked:{skip_locked}:{no_key}"
+    found = instances(key=key, build=build, values={"pk": pk})
+    return _with_dataset(found[0]) if found else None
+
+
+def _with_dataset(sample: Sample) -> Sample:
     (dataset,) = instances(key="dataset_row", build=_dataset_row, values={"pk": sample.dataset_id})
     (dataset.taxonomy,) = instances(
         key="taxonomy_row", build=_taxonomy_row, values={"pk": dataset.taxonomy_id}
@@ -63,6 +78,13 @@ def sample_for_answer(*, pk: int) -> Sample:
 
 def _sample_row(*, pk: int) -> QuerySet[Sample]:
     return Sample.objects.defer("des").filter(pk=pk)
+
+
+def _locked_row(*, pk: int, skip_locked: bool, no_key: bool) -> QuerySet[Sample]:
+    # of=("self",): only the sample's row, never its dataset's (answers in one dataset must
+    # not wait for each other).
+    rows = Sample.objects.select_for_update(skip_locked=skip_locked, no_key=no_key, of=("self",))
+    return rows.defer("des").filter(pk=pk)
 
 
 def _dataset_row(*, pk: int) -> QuerySet[Dataset]:

@@ -31,6 +31,7 @@ from review.selectors.assignment import (
     untouched_candidate_ids,
 )
 from review.selectors.prepared import fetch
+from review.selectors.samples import locked_sample
 from review.services import history
 from review.services.binary import binary_protocol, open_questions
 
@@ -97,9 +98,7 @@ def _lease_once(
         if sweep:
             expire_stale_leases(now=now)
         # One hand-out per person at a time: two tabs pressing Next get the same lease.
-        list(
-            get_user_model().objects.select_for_update(no_key=True).filter(pk=user.pk).values("pk")
-        )
+        fetch(key="user_hand_out_lock", build=_user_lock, values={"pk": user.pk})
         running = active_lease(user=user, kind=kind, dataset=dataset, now=now)
         if running is not None:
             return running, False
@@ -124,6 +123,10 @@ def _lease_once(
         return None, contended
 
 
+def _user_lock(*, pk: int) -> QuerySet[Any]:
+    return get_user_model().objects.select_for_update(no_key=True).filter(pk=pk).values_list("pk")
+
+
 def _candidates(
     *, user: Any, kind: str, dataset: Dataset | None, now: datetime
 ) -> QuerySet[Sample]:
@@ -136,13 +139,7 @@ def _candidates(
 
 def _lock(sample_id: int) -> Sample | None:
     """The sample row, locked for this transaction; None when another transaction holds it."""
-    return (
-        Sample.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
-        .select_related("dataset__taxonomy")
-        .defer("des")
-        .filter(pk=sample_id)
-        .first()
-    )
+    return locked_sample(pk=sample_id, skip_locked=True, no_key=True)
 
 
 def _has_room(*, sample: Sample, user: Any, kind: str, now: datetime) -> bool:

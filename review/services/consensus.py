@@ -17,7 +17,8 @@ from django.utils import timezone
 from annotator.models import Sample
 from review.labels import Label
 from review.models import Adjudication, Annotation, Assignment, Draft
-from review.selectors.assignment import sample_load
+from review.selectors.assignment import annotate_lease, sample_load
+from review.selectors.samples import locked_sample
 from review.services import history
 from review.services.adjudication import MAX_TIME_SPENT_MS, check_label, record_final_label
 
@@ -36,14 +37,12 @@ class AnswerOutcome:
 def lock_sample_for_answers(*, pk: int) -> Sample:
     """The sample, row-locked until the transaction ends: answers (new or changed) on one
     sample take turns. Call inside transaction.atomic()."""
-    # of=("self",): on PostgreSQL a plain FOR UPDATE over the join would lock the dataset and
-    # taxonomy rows too, and every answer in the dataset would wait for the one before it.
-    return (
-        Sample.objects.select_for_update(of=("self",))
-        .select_related("dataset__taxonomy")
-        .defer("des")
-        .get(pk=pk)
-    )
+    # Only the sample's row: on PostgreSQL a FOR UPDATE over a join with the dataset would lock
+    # the dataset row too, and every answer in the dataset would wait for the one before it.
+    locked = locked_sample(pk=pk)
+    if locked is None:
+        raise Sample.DoesNotExist(f"no sample {pk}")
+    return locked
 
 
 def submit_answer(
@@ -90,9 +89,7 @@ def submit_answer(
 
 
 def _check_lease(*, sample: Sample, annotator: Any) -> None:
-    lease = Assignment.objects.filter(
-        sample=sample, annotator=annotator, kind=Assignment.Kind.ANNOTATE
-    ).first()
+    lease = annotate_lease(sample=sample, user=annotator)
     if lease is None or lease.status in (Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED):
         raise ValidationError("This sample is not assigned to you: open it with “Next”.")
     now = timezone.now()
