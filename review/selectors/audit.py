@@ -55,7 +55,7 @@ __all__ = [
     "dataset_sources",
 ]
 
-CACHE_VERSION = 2  # 2: model_groups
+CACHE_VERSION = 3  # 2: model_groups; 3: fleiss_models
 DATA_ENTRIES = 4  # AuditData kept per process (most recently used dataset/filter choices)
 _DATA: OrderedDict[str, AuditData] = OrderedDict()
 _DATA_LOCK = threading.Lock()
