@@ -20,7 +20,12 @@ from django.utils.safestring import SafeString, mark_safe
 
 from annotator.models import Dataset, Sample
 from review.forms.filters import QueueFilterForm
-from review.selectors.queue import DISPUTED, queue_filter_choices, with_proposal_counts
+from review.selectors.queue import (
+    DISPUTED,
+    NEEDS_ADJUDICATION,
+    queue_filter_choices,
+    with_proposal_counts,
+)
 from review.selectors.queue_counts import QueueFigures
 from review.selectors.review_order import dataset_orders
 
@@ -30,6 +35,7 @@ class FilterField:
     name: str
     label: str
     options: SafeString  # the <option> elements, the chosen one marked selected
+    default: str = ""  # what an absent parameter means (read by app.js after Back/Forward)
 
     @property
     def id(self) -> str:
@@ -44,10 +50,14 @@ class QueueFilters:
     dataset_names: dict[int, str]
 
     def fields(self) -> list[FilterField]:
-        return [_field(bound) for bound in self.form]
+        return [_field(bound, default=FILTER_DEFAULTS.get(bound.name, "")) for bound in self.form]
 
 
-def _field(bound: Any) -> FilterField:
+# No status in the URL means the disputed queue (see queue_filters).
+FILTER_DEFAULTS = {"status": DISPUTED}
+
+
+def _field(bound: Any, *, default: str) -> FilterField:
     chosen = str(bound.value() or "")
     options = "".join(
         f'<option value="{escape(value)}"{" selected" if str(value) == chosen else ""}>'
@@ -55,14 +65,16 @@ def _field(bound: Any) -> FilterField:
         for value, label in bound.field.choices
     )
     # Every value and label is escaped above.
-    return FilterField(name=bound.name, label=str(bound.label), options=mark_safe(options))
+    return FilterField(
+        name=bound.name, label=str(bound.label), options=mark_safe(options), default=default
+    )
 
 
 def queue_filters(request: HttpRequest, *, figures: QueueFigures) -> QueueFilters:
     """The filters in the URL; an unknown value in one filter drops that filter, not the
     others. No status in the URL means the disputed queue."""
     data = request.GET.copy()
-    data.setdefault("status", DISPUTED)
+    data.setdefault("status", FILTER_DEFAULTS["status"])
     datasets = list(Dataset.objects.order_by("name").only("id", "name", "review_order"))
     # Choices span every dataset: they stay valid when htmx swaps results for another dataset.
     choices = queue_filter_choices(dataset=None, figures=figures)
@@ -148,3 +160,52 @@ def queue_rows(*, samples: Iterable[Sample], names: dict[int, str]) -> list[Samp
             else str(Decimal(repr(margin)).quantize(HUNDREDTH, rounding=ROUND_HALF_UP))
         )
     return rows
+
+
+@dataclass(frozen=True)
+class EmptyState:
+    """Why the queue's list is empty, and where to look instead."""
+
+    text: str
+    others: list[tuple[str, int]]  # (status, samples) of the other statuses that hold some
+    narrowed: bool  # source or emotion filters hide samples of this status: offer to clear them
+
+
+def empty_state(*, filters: dict[str, Any], counts: dict[str, int], conflicts: int) -> EmptyState:
+    """The words for an empty list: what the filters asked for, and whether other filters or
+    statuses hold samples (the template links them)."""
+    status = filters["status"]
+    in_status = _status_total(status=status, counts=counts, conflicts=conflicts)
+    narrowing = [
+        f"{what} “{filters[key]}”"
+        for key, what in (("source", "source"), ("suggested", "suggested emotion"))
+        if filters[key]
+    ]
+    label = STATUS_WORDS.get(status, status)
+    where = f" in {filters['dataset'].name}" if filters["dataset"] is not None else ""
+    others = [(s, n) for s, n in counts.items() if n and s != status]
+    if narrowing and in_status:
+        wanted = " and ".join(narrowing)
+        if in_status == 1:
+            text = f"The only {label} sample{where} does not have {wanted}.".replace("  ", " ")
+        else:
+            text = f"None of the {' '.join(filter(None, [str(in_status), label]))} samples{where}"
+            text += f" has {wanted}."
+    elif status == DISPUTED:
+        text = f"No disputed sample waits{where}: nothing is left for people to settle."
+    elif status == NEEDS_ADJUDICATION:
+        text = f"No sample needs adjudication{where}: no sample's answers disagree."
+    elif status == "":
+        text = f"No sample{where} yet: import a dataset to fill the queue."
+    else:
+        text = f"No {label} sample{where}."
+    return EmptyState(text=text, others=others, narrowed=bool(narrowing and in_status))
+
+
+STATUS_WORDS = {"": "", NEEDS_ADJUDICATION: "needs-adjudication"}
+
+
+def _status_total(*, status: str, counts: dict[str, int], conflicts: int) -> int:
+    if status == NEEDS_ADJUDICATION:
+        return conflicts
+    return counts.get(status, 0) if status else sum(counts.values())

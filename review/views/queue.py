@@ -25,7 +25,13 @@ from annotator.selectors.datasets import dataset_by_id
 from review import policy
 from review.http import HtmxHttpRequest, wants_partial
 from review.models import Assignment
-from review.pages.queue_filters import queue_filters, queue_rows, rows_html, work_rows
+from review.pages.queue_filters import (
+    empty_state,
+    queue_filters,
+    queue_rows,
+    rows_html,
+    work_rows,
+)
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, role_required, user_roles
 from review.selectors.des_map import selection_filter
 from review.selectors.progress import (
@@ -98,13 +104,17 @@ def queue_view(request: HtmxHttpRequest) -> HttpResponse:
         before=request.GET.get("before", ""),
     )
     page.object_list = queue_rows(samples=page.object_list, names=chosen.dataset_names)
+    counts = queue_counts(dataset=dataset, figures=figures)
     context = {
         "see_all": True,
         "filter_fields": [] if wants_partial(request) else chosen.fields(),
         "page": page,
         "rows_html": rows_html(page.object_list),
-        "counts": queue_counts(dataset=dataset, figures=figures),
+        "counts": counts,
         "conflicts": conflicts,
+        "empty": None
+        if page.object_list
+        else empty_state(filters=filters, counts=counts, conflicts=conflicts),
         "filters": filters,
         "selection": request.GET.get("selection", "") if selection is not None else "",
         "can_annotate": ANNOTATOR in roles,
@@ -116,6 +126,8 @@ def queue_view(request: HtmxHttpRequest) -> HttpResponse:
     return response
 
 
+# The same words as templates/review/_my_work.html's "Queue done".
+QUEUE_DONE = "Queue done: nothing is left for you to answer."
 WORK_FILTER_LABELS = {"": "All", "held": "In hand", "answered": "Answered", "skipped": "Skipped"}
 
 
@@ -147,7 +159,10 @@ def redirect_to_next(
     """Lease the next sample of `kind` and open it; the queue with "Queue done" when none."""
     assignment = lease_next_sample(user=request.user, kind=kind, dataset=dataset)
     if assignment is None:
-        messages.info(request, queue_done_message(user=request.user, kind=kind, dataset=dataset))
+        if not _queue_page_says_done(user=request.user, kind=kind):
+            messages.info(
+                request, queue_done_message(user=request.user, kind=kind, dataset=dataset)
+            )
         url = reverse("review:queue")
     else:
         url = reverse("review:sample", kwargs={"pk": assignment.sample_id})
@@ -157,13 +172,21 @@ def redirect_to_next(
     return redirect(url)
 
 
+def _queue_page_says_done(*, user: Any, kind: str) -> bool:
+    """An annotator's own work page already says "Queue done" (or which skipped samples are
+    still open) when nothing is left: the same news twice in other words would only confuse."""
+    if kind != Assignment.Kind.ANNOTATE or policy.sees_whole_queue(user=user):
+        return False
+    return not annotator_progress(user=user).remaining
+
+
 def queue_done_message(*, user: Any, kind: str, dataset: Dataset | None) -> str:
     """Says "Queue done" only when nothing is left: skipped samples still open are named."""
     if kind != Assignment.Kind.ANNOTATE:
         return adjudication_done_message(dataset=dataset)
     skipped = open_skipped_count(user=user, dataset=dataset, now=timezone.now())
     if not skipped:
-        return "Queue done: nothing is waiting for you to annotate."
+        return QUEUE_DONE
     these, them = (
         ("1 sample you skipped is", "it")
         if skipped == 1
@@ -206,4 +229,17 @@ def adjudication_done_message(*, dataset: Dataset | None) -> str:
             f"No conflict to adjudicate yet. {these} for annotators' answers first: "
             "a sample becomes a conflict when its answers disagree."
         )
-    return "Queue done: nothing is waiting for you to adjudicate."
+    return _nothing_disputed_message(dataset=dataset)
+
+
+def _nothing_disputed_message(*, dataset: Dataset | None) -> str:
+    """No conflict and no disputed sample: say where the samples went instead."""
+    counts = queue_figures().status_counts(dataset_id=dataset.pk if dataset else None)
+    where = f" in {dataset.name}" if dataset else ""
+    settled = [f"{n} {status}" for status, n in counts.items() if n and status != DISPUTED]
+    if not settled:
+        return f"Nothing to adjudicate{where}: there are no samples yet."
+    return (
+        f"Nothing to adjudicate{where}: no sample is disputed. "
+        f"The samples are {', '.join(settled)}: pick a status on the queue to see them."
+    )

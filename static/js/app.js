@@ -1,7 +1,9 @@
 /* EmoReview keyboard shortcuts and small htmx glue. No inline scripts: everything lives here.
  *
  * On the sample page: 1-9 pick the emotion shown with that key, Enter saves the decision,
- * J / K open the next / previous sample. None of them fire while typing in a text field.
+ * J / K open the next / previous sample (at either end a short message says why nothing opens).
+ * On the queue's list J / K move the keyboard focus down / up the rows; Enter opens the row's
+ * sample (the focused link). None of them fire while typing in a text field.
  * Drafts autosave through htmx attributes in the form (hx-trigger="change delay:800ms").
  */
 (function () {
@@ -96,6 +98,59 @@
     return true;
   }
 
+  // Where J / K found no sample to open: a short status line next to the sample's J / K buttons.
+  function sayAtEnd(key) {
+    var nav = document.querySelector(".sample-nav");
+    if (!nav) return false;
+    var box = document.getElementById("key-status");
+    if (!box) {
+      box = document.createElement("p");
+      box.id = "key-status";
+      box.className = "muted key-status";
+      box.setAttribute("role", "status");
+      nav.insertAdjacentElement("afterend", box);
+    }
+    var words = endWords(key, !!nav.closest(".work-nav"));
+    // Emptied first, so saying the same words again is announced again.
+    box.textContent = "";
+    window.setTimeout(function () {
+      box.textContent = words;
+    }, 50);
+    return true;
+  }
+
+  function endWords(key, ownWork) {
+    if (key === "k") return "K: this is the first sample, there is none before it.";
+    if (!ownWork) return "J: this is the last sample, there is none after it.";
+    if (adjudicationForm()) {
+      return "J: this is the last sample in your hands: save or skip it, then J brings a new one.";
+    }
+    return "J: no new sample is waiting for you now.";
+  }
+
+  // The queue's list (reviewers' queue, an annotator's own work): J / K move the focus from row
+  // to row (the focus ring marks the row's link) and Enter follows it as on any focused link.
+  function queueRowLinks() {
+    var links = document.querySelectorAll("table.queue tbody th[scope=row] a");
+    return Array.prototype.slice.call(links);
+  }
+
+  function moveInQueue(step) {
+    var links = queueRowLinks();
+    if (!links.length) return false;
+    var at = links.indexOf(document.activeElement);
+    var next = at < 0 ? (step > 0 ? 0 : links.length - 1) : at + step;
+    next = Math.max(0, Math.min(links.length - 1, next));
+    links[next].focus();
+    links[next].scrollIntoView({ block: "nearest" });
+    return true;
+  }
+
+  function nextOrPrevious(key) {
+    var id = key === "j" ? "next-sample" : "prev-sample";
+    return follow(id) || moveInQueue(key === "j" ? 1 : -1) || sayAtEnd(key);
+  }
+
   function submitDecision() {
     var form = adjudicationForm();
     if (!form) return false;
@@ -120,10 +175,8 @@
       return;
     } else if (/^[1-9]$/.test(event.key)) {
       handled = pickEmotion(event.key);
-    } else if (event.key === "j" || event.key === "J") {
-      handled = follow("next-sample");
-    } else if (event.key === "k" || event.key === "K") {
-      handled = follow("prev-sample");
+    } else if (event.key === "j" || event.key === "J" || event.key === "k" || event.key === "K") {
+      handled = nextOrPrevious(event.key.toLowerCase());
     }
     if (handled) event.preventDefault();
   });
@@ -182,6 +235,23 @@
       delete form.dataset.sent;
     }
   });
+
+  // Back / Forward through the queue's filters: htmx puts back the page's HTML, in which each
+  // <select> shows the option the server marked, not the one chosen since. The URL is what the
+  // rows were drawn from, so the selects are set from it (an absent one: its data-default).
+  function showFiltersOfUrl() {
+    var form = document.querySelector("form.filters");
+    if (!form) return;
+    var params = new URLSearchParams(window.location.search);
+    Array.prototype.forEach.call(form.querySelectorAll("select[name]"), function (select) {
+      var wanted = params.has(select.name) ? params.get(select.name) : select.dataset.default || "";
+      var known = Array.prototype.some.call(select.options, function (option) {
+        return option.value === wanted;
+      });
+      select.value = known ? wanted : ""; // an unknown value: the server dropped that filter
+    });
+  }
+  document.addEventListener("htmx:historyRestore", showFiltersOfUrl);
 
   // After an error swap, put focus on the first invalid field so keyboard users land there.
   document.addEventListener("htmx:afterSwap", function () {
