@@ -6,6 +6,7 @@ as bytes, which we keep as an ASCII string so the RLE is plain JSON.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,17 @@ def decode_mask(rle: Rle) -> np.ndarray:
 def mask_area(rle: Rle) -> int:
     """Foreground pixel count, read from the runs without decoding."""
     return int(mask_utils.area(_coco(rle)))
+
+
+# Below this share of the image a mask reads as empty: a segmenter that found nothing often
+# leaves a few stray pixels (under 6x6 at 768x512).
+NEAR_EMPTY_SHARE = 0.0001
+
+
+def is_near_empty(*, area: int, size: Sequence[int]) -> bool:
+    """Whether `area` foreground pixels in an image of `size` (height, width) read as empty."""
+    height, width = size
+    return area == 0 or area < NEAR_EMPTY_SHARE * height * width
 
 
 def mask_bbox(rle: Rle) -> tuple[int, int, int, int]:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from annotator.adapters.segmenters import score_is_informative
-from annotator.lib.rle import decode_mask, mask_area
+from annotator.lib.rle import decode_mask, is_near_empty, mask_area
 from review.selectors.masks import Candidate, MaskState, PersonMask, ShownMask
 
 # The roles' colours in static/css/app.css.
@@ -33,9 +33,6 @@ CANVAS_ALPHA = 255
 OVERLAY_MAX_SIDE = 1024
 OVERLAY_BUDGET = 24_000
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# Under this share of the image a mask counts as empty: a speck nobody meant to draw (under
-# 6x6 pixels at 768x512), which the panel reports instead of offering it for acceptance.
-NEAR_EMPTY_SHARE = 0.0001
 
 
 def _chunk(tag: bytes, data: bytes) -> bytes:
@@ -97,9 +94,9 @@ class MaskReading:
     """What the status line says of the shown mask, read from its RLE and its edit.
 
     `area`: its foreground pixels (all of the element's masks together); `empty`: none, or
-    fewer than NEAR_EMPTY_SHARE of the image; `score`: the stored score when it says something
-    about a mask that is there, else None (an empty mask, or GrabCut's click agreement at 1.0,
-    which it is by construction).
+    fewer than rle.NEAR_EMPTY_SHARE of the image (annotator.lib.rle.is_near_empty); `score`:
+    the stored score when it says something about a mask that is there, else None (an empty
+    mask, or GrabCut's click agreement at 1.0, which it is by construction).
     """
 
     area: int
@@ -113,8 +110,7 @@ def mask_reading(state: MaskState) -> MaskReading | None:
     if shown is None:
         return None
     area = sum(mask_area(m.rle) for m in state.masks)
-    height, width = shown.rle["size"]
-    empty = area == 0 or area < NEAR_EMPTY_SHARE * height * width
+    empty = is_near_empty(area=area, size=shown.rle["size"])
     clicks = len(state.shown.points) if state.shown is not None else 0  # machine masks: none
     score = shown.score
     if score is not None and not score_is_informative(

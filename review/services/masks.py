@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from annotator.lib.rle import is_near_empty, mask_area
 from annotator.models import Region, Sample
 from review import policy, tasks
 from review.models import AuditEvent, MaskEdit
@@ -273,6 +274,13 @@ def accept_mask(*, sample: Sample, role: str, user: Any) -> MaskEdit:
                 f"the {role} has no finished mask to accept"
                 + (" yet: it is still being computed" if head is not None else ""),
                 code="no_mask",
+            )
+        chosen_rle = head.candidates[head.chosen]["rle"]
+        if is_near_empty(area=mask_area(chosen_rle), size=chosen_rle["size"]):
+            # The page greys Accept out for it; a plain POST gets the same answer.
+            raise MaskConflict(
+                "an empty mask cannot be accepted: click inside the region, or drag a tighter box",
+                code="empty_mask",
             )
         if head.accepted_at is None:
             head.accepted_at = timezone.now()

@@ -10,8 +10,8 @@ import pytest
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from annotator.lib.rle import encode_mask
-from review.pages.mask_overlays import NEAR_EMPTY_SHARE, mask_reading, state_overlays
+from annotator.lib.rle import NEAR_EMPTY_SHARE, encode_mask
+from review.pages.mask_overlays import mask_reading, state_overlays
 from review.selectors.masks import mask_state
 from tests.factories_review import MaskEditFactory
 from tests.support.masks import make_annotator, make_scene_sample
@@ -117,3 +117,17 @@ def test_the_reading_comes_from_the_stored_rle_and_a_reader_gets_no_editing_hint
     context = {"sample": sample, "state": state, "overlays": state_overlays(state)}
     html = render_to_string("review/_mask_state.html", {**context, "can_edit": False})
     assert "The mask came out empty." in html and "tighter box" not in html
+
+
+@pytest.mark.parametrize("pixels", [0, 3])
+def test_a_plain_post_cannot_accept_an_empty_mask(client, person, sample, pixels):
+    """The page greys Accept out; the server refuses the same (409) and accepts nothing."""
+    edit = _done_edit(sample, person, pixels=pixels, box=[2, 2, 60, 50])
+    url = reverse("review:mask_accept", args=[sample.pk, "subject"])
+    response = client.post(url)
+    assert response.status_code == 409
+    assert "an empty mask cannot be accepted" in response.content.decode()
+    edit.refresh_from_db()
+    assert edit.accepted_at is None
+    _done_edit(sample, person, pixels=4000)  # a real mask on top: accepted
+    assert client.post(url).status_code in (200, 302)
