@@ -31,8 +31,8 @@ class DesMap(models.Model):
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="des_maps")
     method = models.CharField(max_length=8, choices=Method.choices, default=Method.PCA)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    # What the DES looked like when the map was asked for: "<count>:<max updated_at>" of the
-    # dataset's samples with a DES (review.selectors.des_map.des_cache_key).
+    # What the DES looked like when the map was computed: "<count>:<digest of the vectors>" of
+    # the dataset's samples with a DES (review.selectors.des_map.des_cache_key).
     cache_key = models.CharField(max_length=100, blank=True)
     n_points = models.PositiveIntegerField(default=0)
     points = models.BinaryField(null=True, blank=True)  # int32 ids, float32 x, float32 y

@@ -12,13 +12,14 @@ import numpy as np
 import numpy.typing as npt
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Max, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Length
 
 from annotator.models import Sample
 from review.models import Adjudication
 from review.models_consensus import SamplePosterior
 from review.models_desmap import DesMap, MapSelection, MapSelectionSample
+from review.services.des_map_changes import des_generation
 
 
 def selection_filter(*, selection: str, dataset_id: int) -> Q | None:
@@ -36,7 +37,7 @@ def selection_filter(*, selection: str, dataset_id: int) -> Q | None:
 DES_PROBE = 16  # whole vectors hashed at each end of the id order
 DES_HEAD = 64  # bytes hashed of every vector (its first 16 floats)
 HEAD_ROWS = 10000  # heads fetched at a time
-HEADS_SECONDS = 600  # the heads' digest kept while nothing cheaper to read moved
+KEY_SECONDS = 3600  # a key kept under its DES change mark (the bound, were a write unmarked)
 
 
 def des_cache_key(*, dataset_id: int) -> str:
@@ -45,25 +46,31 @@ def des_cache_key(*, dataset_id: int) -> str:
     vectors, and the first DES_HEAD bytes of every vector, so adding, removing or re-importing
     a vector anywhere in the id order moves it; people's reviews (labels, not DES) do not. An
     edit that keeps a vector's first 16 floats goes unseen away from the ends (a new embedding
-    changes them all). The heads cost a pass over the vectors (about 0.5 s at 219K): their
-    digest is cached under the rest and max(updated_at), which every DES writer (the import)
-    moves; a write that does not is seen when the entry lapses (HEADS_SECONDS)."""
+    changes them all). Reading the vectors costs about 0.8 s at 219K (SQLite), so the key is
+    kept under the dataset's DES change mark, which the database moves on every DES write
+    (review.services.des_map_changes): one small row read while nothing changed."""
+    mark = des_generation(dataset_id=dataset_id)
+    if mark is None:  # the triggers are missing: nothing would say the vectors changed
+        return _key_from_vectors(dataset_id=dataset_id)
+    name = f"des-key:{dataset_id}:{mark}"
+    key = cache.get(name)
+    if key is None:
+        key = _key_from_vectors(dataset_id=dataset_id)
+        # Kept only if no DES write committed while the vectors were read (each statement of a
+        # READ COMMITTED transaction sees the latest commits): the key is the mark's.
+        if des_generation(dataset_id=dataset_id) == mark:
+            cache.set(name, key, KEY_SECONDS)
+    return cast(str, key)
+
+
+def _key_from_vectors(*, dataset_id: int) -> str:
     with_des = Sample.objects.filter(dataset_id=dataset_id, des__isnull=False)
-    agg = with_des.aggregate(
-        n=Count("id"), ids=Sum("id"), size=Sum(Length("des")), written=Max("updated_at")
-    )
+    agg = with_des.aggregate(n=Count("id"), ids=Sum("id"), size=Sum(Length("des")))
     digest = hashlib.blake2b(f"{agg['ids']}:{agg['size']}".encode(), digest_size=12)
     for probe in (with_des.order_by("id"), with_des.order_by("-id")):
         for pk, des in _rows(probe.values_list("id", "des")[:DES_PROBE]):
             digest.update(f"{pk}:".encode() + bytes(des))
-    written = digest.copy()
-    written.update(str(agg["written"]).encode())
-    name = f"des-heads:{dataset_id}:{written.hexdigest()}"
-    heads = cache.get(name)
-    if heads is None:
-        heads = _heads_digest(dataset_id=dataset_id)
-        cache.set(name, heads, HEADS_SECONDS)
-    digest.update(heads)
+    digest.update(_heads_digest(dataset_id=dataset_id))
     return f"{agg['n']}:{digest.hexdigest()}"
 
 
@@ -101,7 +108,9 @@ COLOUR_BY = {
     "entropy": "Posterior entropy",
     "source": "Source",
 }
-MAX_CATEGORIES = 15  # palette classes des-c1..des-c15 (static/review/des_map.css); more: other
+MAX_CATEGORIES = 15  # palette classes des-c1..des-c15 (static/review/des_map.css)
+MAX_CODES = 254  # uint8 codes: 0 none, 1..254 a label's position, 255 other
+OTHER_CSS = "des-c16"
 ENTROPY_BINS = 8  # des-s1..des-s8, a sequential palette
 NONE_CODE = 0  # grey: no final label, no posterior, hidden
 COLOURING_SECONDS = 30
@@ -201,23 +210,35 @@ def _category_order(des_map: DesMap, by: str) -> list[str]:
 
 
 def _category_colouring(*, by: str, values: list[Any], order: list[str]) -> Colouring:
+    """A value of `order` (the taxonomy's labels, the statuses) has its position's code and
+    colour, whatever the data holds, so a label never changes colour when others come or go;
+    values outside it are "other". Without an order (sources) the most common take codes."""
     counts = Counter(v for v in values if v)
-    top = {label for label, _ in counts.most_common(MAX_CATEGORIES)}
-    ranked = [x for x in order if x in top] + sorted(top - set(order), key=lambda x: -counts[x])
-    code_of = {label: i + 1 for i, label in enumerate(ranked)}
-    other = len(ranked) + 1 if len(counts) > len(ranked) else 0
+    if order:
+        code_of = {label: i + 1 for i, label in enumerate(order[:MAX_CODES])}
+    else:
+        code_of = {x: i + 1 for i, (x, _) in enumerate(counts.most_common(MAX_CATEGORIES))}
+    other = len(code_of) + 1 if counts.keys() - code_of.keys() else 0
     codes = np.fromiter(
         (code_of.get(v, other) if v else NONE_CODE for v in values), np.uint8, len(values)
     )
-    tally = np.bincount(codes, minlength=len(ranked) + 2)
+    tally = np.bincount(codes, minlength=len(code_of) + 2)
     legend = [
-        LegendEntry(code_of[x], x, int(tally[code_of[x]]), f"des-c{code_of[x]}") for x in ranked
+        LegendEntry(code, x, int(tally[code]), _swatch(code))
+        for x, code in code_of.items()
+        if tally[code]
     ]
     if other:
-        legend.append(LegendEntry(other, "other", int(tally[other]), f"des-c{other}"))
+        legend.append(LegendEntry(other, "other", int(tally[other]), OTHER_CSS))
     none_label = {"emotion": "no final label", "source": "no source"}.get(by, "none")
     legend.append(LegendEntry(NONE_CODE, none_label, int(tally[NONE_CODE]), "des-c0"))
     return Colouring(by=by, codes=codes, legend=legend)
+
+
+def _swatch(code: int) -> str:
+    """The palette class of a code; past MAX_CATEGORIES labels (a 40-label taxonomy) the
+    palette starts again, the legend and the hover still naming each label."""
+    return f"des-c{(code - 1) % MAX_CATEGORIES + 1}"
 
 
 def _entropy_colouring(

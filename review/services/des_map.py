@@ -33,7 +33,15 @@ from review.selectors.des_map import (
     des_map_state,
 )
 from review.selectors.snapshot import consistent_snapshot
-from review.services.des_map_projection import DesMapError, des_chunks, pca_points, umap_points
+from review.services import des_map_changes
+from review.services.des_map_projection import (
+    UMAP_MISSING,
+    DesMapError,
+    des_chunks,
+    pca_points,
+    umap_installed,
+    umap_points,
+)
 from review.services.des_map_store import pack_points
 from review.services.mask_dispatch import PUBLISH_ERRORS
 from review.services.mask_worker import worker_name
@@ -46,12 +54,19 @@ UNFINISHED = (DesMap.Status.PENDING, DesMap.Status.RUNNING)
 COMPUTE = {DesMap.Method.PCA: pca_points, DesMap.Method.UMAP: umap_points}
 
 
+def missing_extra(*, method: str) -> str:
+    """What this process lacks to compute a map of `method` ("" when nothing)."""
+    return UMAP_MISSING if method == DesMap.Method.UMAP and not umap_installed() else ""
+
+
 def request_des_map(*, dataset: Dataset, method: str, user: Any = None) -> DesMap:
     """The dataset's pending or running map of `method`, or a new one sent to a worker once
     the transaction commits. One that waited past its lease (its worker or message lost) is
     sent again."""
     if method not in COMPUTE:
         raise DesMapError(f"unknown map method: {method}")
+    if missing := missing_extra(method=method):
+        raise DesMapError(missing)  # a job that could only fail
     with transaction.atomic():
         waiting = (
             DesMap.objects.select_for_update()
@@ -81,6 +96,8 @@ def ensure_des_map(*, dataset: Dataset, method: str, user: Any = None) -> MapSta
     state = des_map_state(dataset_id=dataset.pk, method=method)
     if state.waiting is not None or not state.with_des or state.failed is not None:
         return state  # a failure: the page shows the error and a "Recompute" button
+    if missing_extra(method=method):
+        return state  # the page says what to install
     drawn = state.done
     if drawn is None or count_from_cache_key(drawn.cache_key) != state.with_des:
         waiting = request_des_map(dataset=dataset, method=method, user=user)
@@ -151,6 +168,7 @@ def compute_des_map(*, map_id: int) -> str:
     des_map = claim_des_map(map_id=map_id)
     if des_map is None:
         return "skipped"
+    des_map_changes.compact()  # PostgreSQL's change rows, folded while a map is computed
     started = time.perf_counter()
     try:
         with consistent_snapshot():  # both passes read the same samples

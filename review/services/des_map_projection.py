@@ -7,13 +7,15 @@ chunk's mean so the sums lose no precision; eigh of the covariance gives the axe
 pass projects. Each chunk's product is float32 (twice as fast as float64, and the shifted
 values are small), added into float64 sums.
 
-UMAP (`pip install -e ".[map]"`) needs every vector at once: the same streamed PCA first takes
-them to UMAP_INPUT_DIMS dimensions (44 MB at 219K), then umap-learn lays those out. Its module
-is imported only when a UMAP map is computed.
+UMAP (`pip install -c constraints.txt -e ".[map]"`) needs every vector at once: the same
+streamed PCA first takes them to UMAP_INPUT_DIMS dimensions (44 MB at 219K), then umap-learn
+lays those out. Its module is imported only when a UMAP map is computed; the page asks
+umap_installed, which finds the module without importing it (numba's start-up takes seconds).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,13 +30,19 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 2048  # samples a query reads (8 MB of DES)
 UMAP_INPUT_DIMS = 50
+UMAP_MISSING = 'UMAP needs the map extra: pip install -c constraints.txt -e ".[map]"'
 
 Chunk = tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]
 ChunkSource = Callable[[], Iterator[Chunk]]
 
 
 class DesMapError(Exception):
-    """No map can be drawn (no sample with a usable DES)."""
+    """No map can be drawn (no sample with a usable DES, or UMAP without its extra)."""
+
+
+def umap_installed() -> bool:
+    """Whether umap-learn is there to import (found, not imported: see the module docstring)."""
+    return importlib.util.find_spec("umap") is not None
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,7 @@ def umap_points(source: ChunkSource, *, seed: int = 0) -> tuple[MapPoints, list[
     try:
         import umap  # the optional [map] extra
     except ImportError as exc:
-        raise DesMapError('UMAP needs the map extra: pip install -e ".[map]"') from exc
+        raise DesMapError(UMAP_MISSING) from exc
     axes = fit_axes(source(), k=UMAP_INPUT_DIMS)
     ids, reduced = project(source(), axes)
     if ids.shape[0] < 4:

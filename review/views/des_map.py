@@ -23,7 +23,7 @@ from review.http import HtmxHttpRequest, short_error, wants_partial
 from review.models_desmap import DesMap
 from review.roles import AUDITOR, role_required
 from review.selectors.des_map import COLOUR_BY, Colouring, cached_map_colouring, point_names
-from review.services.des_map import ensure_des_map, request_des_map
+from review.services.des_map import ensure_des_map, missing_extra, request_des_map
 from review.services.des_map_projection import DesMapError
 from review.services.des_map_selection import (
     SelectionError,
@@ -73,7 +73,9 @@ def des_map_view(request: HtmxHttpRequest) -> HttpResponse:
         "datasets": Dataset.objects.order_by("name"),
         "dataset": dataset,
         "method": method,
-        "methods": DesMap.Method.choices,
+        # (value, label, what it needs installed): one the web process cannot compute is off.
+        "methods": [(v, label, missing_extra(method=v)) for v, label in DesMap.Method.choices],
+        "missing": missing_extra(method=method),
         "by": by,
         "colour_by": COLOUR_BY.items(),
         "state": state,

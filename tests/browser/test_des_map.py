@@ -4,6 +4,7 @@ samples it held."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from django.core.cache import cache
 
 from annotator.models import Sample
+from review.models import Adjudication
 from review.models_desmap import MapSelection
 from tests.browser.test_csp import RECORD_VIOLATIONS
 
@@ -152,3 +154,71 @@ def test_at_1366x768_the_map_fits_its_points_keep_off_the_edge_and_hover_names_t
     assert label.startswith(f"{sample.external_id} · "), label
     assert not label.startswith("#")
     page.screenshot(path="/tmp/des_map_1366x768.png")
+
+
+SWATCHES = """() => Object.fromEntries([...document.querySelectorAll('#des-legend li')].map(li => [
+  li.textContent.trim().replace(/\\s+\\d+$/, ''),
+  getComputedStyle(li.querySelector('.des-swatch')).backgroundColor.match(/\\d+/g).map(Number),
+]))"""
+
+PAINTED_WITH = """(rgb) => {
+  const c = document.getElementById("des-canvas");
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    if (d[i + 3] && d[i] === rgb[0] && d[i + 1] === rgb[1] && d[i + 2] === rgb[2]) n++;
+  }
+  return n;
+}"""
+
+
+def _drawn_map(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_function(
+        "() => Number(document.getElementById('des-canvas')?.dataset.drawn || 0) >= 1",
+        timeout=30_000,
+    )
+
+
+def test_each_emotion_keeps_its_colour_when_another_label_goes_and_umap_says_what_to_install(
+    demo_site, chromium_browser
+):
+    cache.clear()
+    dataset = demo_site.dataset
+    _give_des(dataset)
+    page = demo_site.log_in(chromium_browser, "admin")
+    url = f"{demo_site.url}/review/map/?dataset={dataset.pk}&by=emotion"
+    _drawn_map(page, url)
+    option = page.locator("#des-method option[value=umap]")
+    if importlib.util.find_spec("umap") is None:
+        assert option.is_disabled() and option.inner_text() == "UMAP (needs the map extra)"
+        hint = page.locator("#des-needs-umap")
+        assert hint.is_visible()
+        assert (
+            hint.inner_text()
+            == 'UMAP needs the map extra: pip install -c constraints.txt -e ".[map]"'
+        )
+        page.goto(f"{url}&method=umap")  # an old link: what to install, no failed job
+        missing = page.locator("#des-map-missing")
+        assert missing.inner_text().endswith('pip install -c constraints.txt -e ".[map]"')
+        assert page.locator(".des-recompute").count() == 0
+        page.screenshot(path="/tmp/h6_shots/map_umap_missing.png", full_page=True)
+        _drawn_map(page, url)
+    else:
+        assert option.is_enabled()
+    first = page.evaluate(SWATCHES)
+    page.screenshot(path="/tmp/h6_shots/map_before.png", full_page=True)
+    labels = list(dataset.taxonomy.labels)
+    shown = [label for label in labels if label in first]
+    assert len(shown) >= 3, first
+    gone, into = shown[0], shown[-1]  # every label after the first would move up a colour
+    Sample.objects.filter(dataset=dataset, suggested_emotion=gone).update(suggested_emotion=into)
+    Adjudication.objects.filter(sample__dataset=dataset, emotion=gone).update(emotion=into)
+    cache.clear()  # the colouring is kept 30 s
+    _drawn_map(page, url)
+    second = page.evaluate(SWATCHES)
+    page.screenshot(path="/tmp/h6_shots/map_after.png", full_page=True)
+    assert gone not in second
+    for label in shown[1:]:
+        assert second[label] == first[label], (label, first, second)
+        assert page.evaluate(PAINTED_WITH, second[label]) > 0, label  # its points wear it

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import re
+import sys
 from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
@@ -11,6 +14,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from annotator.models import Sample
 from review.models import Adjudication
@@ -130,12 +134,36 @@ def test_codes_follow_the_legend_and_final_labels(world) -> None:
     emotion = np.frombuffer(client.get(codes_url + "?by=emotion").content, np.uint8)
     labels = list(dataset.taxonomy.labels)
     by_status = {"agreed": "awe", "adjudicated": "anger"}  # the current version, not the first
-    present = sorted({labels.index(v) for v in by_status.values()})
-    code_of = {labels[i]: c + 1 for c, i in enumerate(present)}
+    code_of = {label: i + 1 for i, label in enumerate(labels)}  # the taxonomy's order
     expected = [code_of.get(by_status.get(s.status, ""), 0) for s in samples]
     assert emotion.tolist() == expected
     legend = client.get(legend_url + "?by=emotion").content.decode()
     assert f'data-code="{code_of["anger"]}"' in legend and "no final label" in legend
+
+
+def _swatches(client, des_map) -> dict[str, str]:
+    """{label: its swatch class} as the emotion legend shows them."""
+    url = reverse("review:map_legend", args=[des_map.pk]) + "?by=emotion"
+    found = re.findall(r'class="des-swatch (des-c\d+)"></span> ([^<]+?) <', client.get(url).text)
+    return {label: css for css, label in found}
+
+
+def test_a_label_keeps_its_colour_when_the_data_changes(world) -> None:
+    """Sadness kept its colour while fear came and went (the walk saw red, then purple)."""
+    dataset, samples, des_map = world
+    client = _client(member(AUDITOR))
+    Adjudication.objects.create(sample=samples[2], emotion="sadness", confidence=5, version=3)
+    first = _swatches(client, des_map)
+    assert set(first) == {"awe", "anger", "sadness", "no final label"}
+    cache.clear()  # the colouring is kept 30 s
+    Adjudication.objects.create(sample=samples[6], emotion="fear", confidence=5, version=3)
+    Adjudication.objects.create(sample=samples[10], emotion="amusement", confidence=5, version=3)
+    second = _swatches(client, des_map)
+    assert {"fear", "amusement"} <= set(second)
+    assert all(second[label] == css for label, css in first.items())
+    labels = list(dataset.taxonomy.labels)
+    assert second["sadness"] == f"des-c{labels.index('sadness') + 1}"
+    assert len(set(second.values())) == len(second)  # eight labels: eight colours
 
 
 def test_blind_samples_stay_grey_for_their_annotator(world) -> None:
@@ -287,3 +315,39 @@ def test_the_recompute_hint_shows_when_des_vectors_change_not_when_labels_do(wor
     for sample in (samples[0], middle, samples[-1]):
         Sample.objects.filter(pk=sample.pk).update(des=np.ones(32, "<f4").tobytes())
     assert hint in client.get(url).content.decode()
+
+
+UMAP_HINT = 'pip install -c constraints.txt -e ".[map]"'
+
+
+def test_umap_is_offered_disabled_with_the_install_hint_when_umap_is_missing(world) -> None:
+    if importlib.util.find_spec("umap") is not None:
+        pytest.skip("umap-learn is installed here")
+    dataset, _, _ = world
+    client = _client(member(AUDITOR))
+    page = client.get(f"{reverse('review:des_map')}?dataset={dataset.pk}").content.decode()
+    option = re.search(r'<option value="umap"[^>]*>[^<]*</option>', page)
+    assert option is not None
+    assert " disabled" in option.group(0) and "UMAP (needs the map extra)" in option.group(0)
+    assert escape(UMAP_HINT) in page
+    # Asked for anyway (an old link): the hint, no job that could only fail, no Recompute.
+    url = f"{reverse('review:des_map')}?dataset={dataset.pk}&method=umap"
+    text = client.get(url).content.decode()
+    assert 'id="des-map-missing"' in text and escape(UMAP_HINT) in text
+    assert "Recompute" not in text and "The last map failed" not in text
+    assert not DesMap.objects.filter(dataset=dataset, method=DesMap.Method.UMAP).exists()
+    response = client.post(reverse("review:map_recompute", args=[dataset.pk]), {"method": "umap"})
+    assert response.status_code == 400 and UMAP_HINT in response.content.decode()
+    assert not DesMap.objects.filter(dataset=dataset, method=DesMap.Method.UMAP).exists()
+
+
+def test_umap_is_offered_when_its_module_can_be_found(world, tmp_path, monkeypatch) -> None:
+    (tmp_path / "umap").mkdir()
+    (tmp_path / "umap" / "__init__.py").write_text("")  # found, never imported by the page
+    monkeypatch.syspath_prepend(str(tmp_path))
+    dataset, _, _ = world
+    page = _client(member(AUDITOR)).get(f"{reverse('review:des_map')}?dataset={dataset.pk}")
+    option = re.search(r'<option value="umap"[^>]*>[^<]*</option>', page.content.decode())
+    assert option is not None and " disabled" not in option.group(0)
+    assert option.group(0).endswith(">UMAP</option>")
+    assert "umap" not in sys.modules
