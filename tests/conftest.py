@@ -36,6 +36,14 @@ def _fresh_cache() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_asks() -> None:
+    # What the web process asked the workers for lately: one test's asks are never another's.
+    from review.services.recent_asks import forget_all
+
+    forget_all()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings) -> None:
     # Real PBKDF2 costs ~0.3 s per login; tests check permissions, not hashing strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -44,6 +44,7 @@ from review.services.mask_dispatch import PRIORITY_OPEN_SAMPLE as PRIORITY_OPEN_
 from review.services.mask_dispatch import PRIORITY_REGIONS as PRIORITY_REGIONS
 from review.services.mask_dispatch import PRIORITY_UPCOMING as PRIORITY_UPCOMING
 from review.services.mask_dispatch import publish_each, send_mask_edit
+from review.services.recent_asks import not_asked_recently
 from review.services.sample_lock import lock_sample_for_mask_writes
 
 MAX_POINTS = 64
@@ -366,8 +367,10 @@ def _enqueue_after_commit(task: Any, sample_ids: Iterable[int], *, priority: int
 
 def prefetch_embeddings(*, sample_ids: Iterable[int], priority: int = PRIORITY_UPCOMING) -> None:
     """Queue one gpu task per image that computes and caches its embedding (skipped when
-    cached), so the first click there is as fast as any other."""
-    _enqueue_after_commit(tasks.prefetch_embedding, sample_ids, priority=priority)
+    cached), so the first click there is as fast as any other; not again for an image this
+    process asked for recently (recent_asks)."""
+    fresh = not_asked_recently(kind="embedding", sample_ids=sample_ids, priority=priority)
+    _enqueue_after_commit(tasks.prefetch_embedding, fresh, priority=priority)
 
 
 def enqueue_region_masks(*, sample_ids: Iterable[int]) -> None:

@@ -108,6 +108,13 @@ def test_opening_a_sample_queues_its_embedding_bare_boxes_and_the_next_samples(
         ("review.prefetch_embedding", (later[1].pk,), {"queue": "gpu", "priority": 9}),
     ]
     assert (PRIORITY_OPEN_SAMPLE, PRIORITY_REGIONS, PRIORITY_UPCOMING) == (3, 6, 9)
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):  # the next sample: one new ask
+        schedule_mask_work(user=make_annotator(), sample=later[0])
+    assert sent == [
+        ("review.prefetch_embedding", (later[0].pk,), {"queue": "gpu", "priority": 3}),
+        ("review.prefetch_embedding", (later[2].pk,), {"queue": "gpu", "priority": 9}),
+    ]  # later[1] was asked for a moment ago
     settings.MASK_BACKGROUND_TASKS = False
     sent.clear()
     with django_capture_on_commit_callbacks(execute=True):
