@@ -342,27 +342,6 @@ def people_masks(*, sample: Sample) -> list[PersonMask]:
     return sorted(masks, key=lambda m: (ROLES.index(m.role), m.author))
 
 
-def upcoming_sample_ids(*, user: Any, sample: Sample, count: int) -> list[int]:
-    """The samples `user` will probably open next: their other active assignments, oldest lease
-    first; without any, the next samples by id sharing this one's dataset and status."""
-    if count <= 0:
-        return []
-    leased = list(
-        Assignment.objects.filter(annotator=user, status=Assignment.Status.ACTIVE)
-        .exclude(sample=sample)
-        .order_by("leased_at", "id")
-        .values_list("sample_id", flat=True)[:count]
-    )
-    if leased:
-        return leased
-    following = (
-        Sample.objects.filter(dataset_id=sample.dataset_id, status=sample.status, pk__gt=sample.pk)
-        .order_by("id")
-        .values_list("id", flat=True)[:count]
-    )
-    return list(following)
-
-
 def _machine_boxes(*, sample_id: int) -> QuerySet[Region]:
     """Imported or model regions of the sample that have a whole box."""
     return (
@@ -375,6 +354,16 @@ def _machine_boxes(*, sample_id: int) -> QuerySet[Region]:
 def boxes_without_masks(*, sample_id: int) -> Any:
     """Imported or model regions with a box and no mask yet (what segment_sample_regions fills)."""
     return _machine_boxes(sample_id=sample_id).filter(mask__isnull=True).order_by("id")
+
+
+def has_boxes_without_masks(*, sample_id: int) -> bool:
+    """Whether boxes_without_masks finds any: a prepared statement (every sample page asks)."""
+    values = {"sample_id": sample_id}
+    return bool(fetch(key="bare_boxes", build=_bare_box_ids, values=values))
+
+
+def _bare_box_ids(*, sample_id: int) -> QuerySet[Any]:
+    return boxes_without_masks(sample_id=sample_id).values_list("id")[:1]
 
 
 def grounding_box(*, sample_id: int, role: str) -> tuple[float, float, float, float] | None:

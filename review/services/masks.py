@@ -28,14 +28,14 @@ from annotator.lib.rle import is_near_empty, mask_area
 from annotator.models import Region, Sample
 from review import policy, tasks
 from review.models import AuditEvent, MaskEdit
+from review.selectors.mask_prefetch import upcoming_sample_ids
 from review.selectors.masks import (
     ROLES,
-    boxes_without_masks,
     element_edits,
+    has_boxes_without_masks,
     head_edit,
     redo_target,
     shown_edit,
-    upcoming_sample_ids,
 )
 from review.selectors.samples import sample_image_path
 from review.services.mask_dispatch import GPU_QUEUE as GPU_QUEUE
@@ -384,7 +384,7 @@ def schedule_mask_work(*, user: Any, sample: Sample) -> None:
     if not settings.MASK_BACKGROUND_TASKS:
         return
     prefetch_embeddings(sample_ids=[sample.pk], priority=PRIORITY_OPEN_SAMPLE)
-    if boxes_without_masks(sample_id=sample.pk).exists():
+    if has_boxes_without_masks(sample_id=sample.pk):
         enqueue_region_masks(sample_ids=[sample.pk])
     upcoming = upcoming_sample_ids(user=user, sample=sample, count=settings.MASK_PREFETCH_COUNT)
     prefetch_embeddings(sample_ids=upcoming)
