@@ -151,7 +151,8 @@ def test_the_sample_page_queries_do_not_grow_with_the_work(client, annotator, wo
     from django.test.utils import CaptureQueriesContext
 
     # With a broker the page also picks samples to prefetch: one query while a lease is held,
-    # two once none is (review.selectors.mask_prefetch.upcoming_sample_ids), whatever the work's size.
+    # two once none is (review.selectors.mask_prefetch.upcoming_sample_ids), whatever the
+    # work's size.
     settings.MASK_BACKGROUND_TASKS = False
     client.force_login(annotator)
 

@@ -128,7 +128,7 @@ def test_the_available_count_reads_the_live_leases_through_their_index(world):
 
 
 def test_next_walks_the_status_index_and_rules_out_taken_up_samples_first(world):
-    """"Next" without a dataset reads ids from sample_status in id order (not every row, each
+    """ "Next" without a dataset reads ids from sample_status in id order (not every row, each
     with its DES), and tests the taken-up set before the correlated counts (SQLite's plan and
     term order; PostgreSQL picks by its statistics)."""
     if connection.vendor != "sqlite":
