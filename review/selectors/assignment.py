@@ -8,6 +8,7 @@ decided from those answers: they only measure people.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -155,19 +156,28 @@ def _taken_up_ids(*, user: Any, now: datetime) -> QuerySet[Any]:
     """Ids of samples with an answer, a vote or a live annotate lease, or that `user` answered
     or skipped: none of them has load 0 for `user` (a superset of what the counts rule out,
     never more)."""
-    live = Assignment.objects.filter(live_lease_q(now=now), kind=Assignment.Kind.ANNOTATE)
-    closed = Assignment.objects.filter(
-        annotator=user,
-        kind=Assignment.Kind.ANNOTATE,
-        status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED],
-    )
+    closed = [Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED]
+    return people_sample_ids(user=user, now=now, user_statuses=closed)
+
+
+def people_sample_ids(
+    *, user: Any, now: datetime, user_statuses: Sequence[str] | None = None
+) -> QuerySet[Any]:
+    """Ids of samples someone answered, voted on or holds a live annotate lease on, and those
+    handed to `user` (with one of `user_statuses`; any status when None): one UNION, as large
+    as people's work, which the database starts from instead of every open sample."""
+    annotate = Assignment.Kind.ANNOTATE
+    live = Assignment.objects.filter(live_lease_q(now=now), kind=annotate)
+    mine = Assignment.objects.filter(annotator=user, kind=annotate)
+    if user_statuses is not None:
+        mine = mine.filter(status__in=user_statuses)
     return (
         Annotation.objects.order_by()
         .values("sample_id")
         .union(
             BinaryVote.objects.order_by().values("sample_id"),
             live.order_by().values("sample_id"),
-            closed.order_by().values("sample_id"),
+            mine.order_by().values("sample_id"),
         )
     )
 

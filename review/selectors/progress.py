@@ -28,12 +28,13 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotator.models import Dataset, Sample
-from review.models import Annotation, Assignment, BinaryVote
+from review.models import Assignment
 from review.selectors.assignment import (
     DatasetSettings,
     annotation_candidates,
     dataset_settings,
     live_lease_q,
+    people_sample_ids,
     skipped_with_room,
 )
 from review.selectors.prepared import among_sql, fetch
@@ -194,20 +195,8 @@ def _touched_with_room(
 
 
 def _touched_ids(*, user: Any, now: datetime) -> QuerySet[Any]:
-    """Ids of samples someone answered, voted on or holds, or that were ever handed to `user`
-    (one UNION: the database starts from these few rows, not from every disputed sample)."""
-    annotate = Assignment.Kind.ANNOTATE
-    live = Assignment.objects.filter(live_lease_q(now=now), kind=annotate)
-    mine = Assignment.objects.filter(annotator=user, kind=annotate)
-    return (
-        Annotation.objects.order_by()
-        .values("sample_id")
-        .union(
-            BinaryVote.objects.order_by().values("sample_id"),
-            live.order_by().values("sample_id"),
-            mine.order_by().values("sample_id"),
-        )
-    )
+    """Ids of samples someone answered, voted on or holds, or that were ever handed to `user`."""
+    return people_sample_ids(user=user, now=now)
 
 
 def own_work(*, user: Any) -> QuerySet[Assignment]:

@@ -42,3 +42,18 @@ def chromium_page(chromium_browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def seeded_rows() -> None:
+    """The taxonomy and role groups migrations seed: a transactional test's live_server flushes
+    the database afterwards, so tests that sign people in put them back first."""
+    from django.contrib.auth.models import Group
+
+    from annotator.models import Taxonomy
+    from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
+    from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
+
+    Taxonomy.objects.get_or_create(name=MIKELS_8, defaults={"labels": list(MIKELS_8_LABELS)})
+    for name in (ANNOTATOR, ADJUDICATOR, AUDITOR):
+        Group.objects.get_or_create(name=name)

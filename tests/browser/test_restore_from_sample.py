@@ -6,12 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
 from PIL import Image
 
-from annotator.models import CriticVerdict, Sample, Taxonomy
-from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
-from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
+from annotator.models import CriticVerdict, Sample
 from tests.factories import (
     DEFAULT_PASSWORD,
     AdminFactory,
@@ -30,10 +27,8 @@ pytestmark = [
 
 
 @pytest.fixture(autouse=True)
-def _seeded_rows():
-    Taxonomy.objects.get_or_create(name=MIKELS_8, defaults={"labels": list(MIKELS_8_LABELS)})
-    for name in (ANNOTATOR, ADJUDICATOR, AUDITOR):
-        Group.objects.get_or_create(name=name)
+def _seeded_rows(seeded_rows):
+    """The taxonomy and role groups (tests/browser/conftest.py)."""
 
 
 def test_an_admin_restores_a_dropped_sample_from_its_page(live_server, chromium_page, images_root):

@@ -7,13 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
 from PIL import Image
 
-from annotator.models import Sample, Taxonomy
-from annotator.taxonomy import MIKELS_8, MIKELS_8_LABELS
+from annotator.models import Sample
 from review.models import Adjudication, Annotation, Draft
-from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
+from review.roles import ADJUDICATOR, ANNOTATOR
 from tests.factories import DEFAULT_PASSWORD, DatasetFactory, ProposalFactory, SampleFactory
 from tests.review.team import member
 
@@ -26,10 +24,8 @@ pytestmark = [
 
 
 @pytest.fixture(autouse=True)
-def _seeded_rows():
-    Taxonomy.objects.get_or_create(name=MIKELS_8, defaults={"labels": list(MIKELS_8_LABELS)})
-    for name in (ANNOTATOR, ADJUDICATOR, AUDITOR):
-        Group.objects.get_or_create(name=name)
+def _seeded_rows(seeded_rows):
+    """The taxonomy and role groups (tests/browser/conftest.py)."""
 
 
 def _sample(images_root: Path) -> Sample:
