@@ -23,12 +23,8 @@ pytestmark = [
     pytest.mark.browser,
     # live_server flushes the database afterwards; restore the seeded taxonomy and groups.
     pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_rows"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _seeded_rows(seeded_rows):
-    """The taxonomy and role groups (tests/browser/conftest.py)."""
 
 
 def test_an_admin_restores_a_dropped_sample_from_its_page(live_server, chromium_page, images_root):
