@@ -9,9 +9,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
 
-from review.selectors.prepared import instances
+from review.selectors.users import user_by_id
 
 
 class UserBackend(ModelBackend):
@@ -21,13 +20,7 @@ class UserBackend(ModelBackend):
             pk = model._meta.pk.to_python(user_id)  # the session keeps it as text
         except ValidationError:
             return None
-        if not isinstance(pk, int) or not 0 < pk < 2**63:
+        if not isinstance(pk, int):
             return None
-        found = instances(key="request_user", build=_user_row, values={"pk": pk})
-        if not found or not self.user_can_authenticate(found[0]):
-            return None
-        return found[0]
-
-
-def _user_row(*, pk: int) -> QuerySet[Any]:
-    return get_user_model()._default_manager.filter(pk=pk)
+        user = user_by_id(pk=pk)
+        return user if user is not None and self.user_can_authenticate(user) else None

@@ -9,7 +9,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db.models import Max, QuerySet
 from django.http import Http404
 
@@ -17,6 +16,8 @@ from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample, T
 from review.limits import round_to_step
 from review.models import Adjudication, Annotation, Draft
 from review.selectors.prepared import attach_prefetched, instances
+from review.selectors.users import user_by_id
+from review.validators import ID_MAX
 
 DEFAULT_WEIGHT = 1.0
 COMPARED_FIELDS = [
@@ -49,7 +50,9 @@ def sample_for_answer(*, pk: int) -> Sample:
     Three prepared statements; 404 if absent."""
     # An id no row can have (the URL takes any digits) is not sent to the database.
     found = (
-        instances(key="sample_row", build=_sample_row, values={"pk": pk}) if 0 < pk < 2**63 else []
+        instances(key="sample_row", build=_sample_row, values={"pk": pk})
+        if 0 < pk <= ID_MAX
+        else []
     )
     if not found:
         raise Http404("No sample matches the given query.")
@@ -120,18 +123,12 @@ def current_adjudication(*, sample: Sample) -> Adjudication | None:
         return None
     label = found[0]
     if label.annotator_id is not None:
-        (label.annotator,) = instances(
-            key="user_row", build=_user_row, values={"pk": label.annotator_id}
-        )
+        label.annotator = user_by_id(pk=label.annotator_id)
     return label
 
 
 def _current_label(*, sample_id: int) -> QuerySet[Adjudication]:
     return Adjudication.objects.filter(sample_id=sample_id, reverted=False).order_by("-version")[:1]
-
-
-def _user_row(*, pk: int) -> QuerySet[Any]:
-    return get_user_model().objects.filter(pk=pk)
 
 
 def next_label_version(*, sample: Sample) -> int:
