@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from django.db.models import (
@@ -27,18 +26,11 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from annotator.models import Dataset, Sample
+from annotator.models import Dataset
 from review.models import Assignment
-from review.selectors.assignment import (
-    DatasetSettings,
-    annotation_candidates,
-    dataset_settings,
-    live_lease_q,
-    people_sample_ids,
-    skipped_with_room,
-)
-from review.selectors.prepared import among_sql, fetch
-from review.selectors.queue_counts import QueueFigures, queue_figures
+from review.selectors.assignment import live_lease_q, skipped_with_room
+from review.selectors.available import available_count
+from review.selectors.prepared import fetch
 
 WORK_STATUSES = (Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED)
 
@@ -124,79 +116,6 @@ def open_skipped_count(*, user: Any, dataset: Dataset | None = None, now: dateti
     if dataset is not None:
         skipped = skipped.filter(dataset=dataset)
     return skipped.order_by().count()
-
-
-def available_count(
-    *, user: Any, dataset: Dataset | None, now: datetime, figures: QueueFigures | None = None
-) -> int:
-    """How many samples "Next" could still hand `user`: annotation_candidates, counted cheaply.
-
-    The candidates query weighs every open sample (0.8 s at EmoVerse's 219K on SQLite, where a
-    row holds its 4 KiB DES). Instead: the disputed samples come from QueueCount; the untouched
-    ones (no answer, vote or lease, never handed to this person) all have room; only the
-    touched ones, found from the answers, votes and leases (people's work, not the dataset),
-    are weighed, each statement working out their ids before reading those rows by primary key
-    (review.selectors.prepared.among_sql). Both are prepared statements: building the
-    candidates query took more CPU than running it. Human-check and gold samples need their
-    rows read (no index covers those flags), so they are looked for only where QueueCount says
-    some exist.
-    """
-    figures = figures or queue_figures()
-    dataset_id = None if dataset is None else dataset.pk
-    values: dict[str, Any] = {"user_id": user.pk, "now": now}
-    if dataset_id is not None:
-        values["dataset_id"] = dataset_id
-    # The binary-protocol datasets are constants of the candidates' SQL: part of the key.
-    settings = dataset_settings()
-    key = f"{dataset_id is None}:{settings}"
-    # One statement: the touched samples' ids are worked out once, each then weighed.
-    ((touched, weighed),) = fetch(
-        key=f"touched_with_room:{key}",
-        build=partial(_touched_with_room, settings=settings),
-        values=values,
-        around=(
-            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN n.room THEN 1 ELSE 0 END), 0) FROM (",
-            ") AS n",
-        ),
-    )
-    untouched = figures.total(dataset_id=dataset_id, status=Sample.Status.DISPUTED)
-    available = untouched - touched + weighed
-    if figures.has_extras(dataset_ids=None if dataset_id is None else [dataset_id]):
-        candidates = annotation_candidates(user=user, dataset=dataset, now=now).order_by()
-        available += candidates.exclude(status=Sample.Status.DISPUTED).count()
-    return available
-
-
-def _touched_disputed(
-    *, user_id: int, now: datetime, dataset_id: int | None = None
-) -> QuerySet[Any]:
-    """The disputed samples (of the dataset, when one is given) among the touched ones."""
-    table = Sample._meta.db_table
-    among, params = among_sql(column=f'"{table}"."id"', ids=_touched_ids(user=user_id, now=now))
-    qs = Sample.objects.filter(status=Sample.Status.DISPUTED).order_by()
-    if dataset_id is not None:
-        qs = qs.filter(dataset_id=dataset_id)
-    # `among` is the compiled SQL of our own query, its values passed as parameters.
-    return qs.extra(where=[among], params=params).values_list("id")
-
-
-def _touched_with_room(
-    *, user_id: int, now: datetime, settings: DatasetSettings, dataset_id: int | None = None
-) -> QuerySet[Any]:
-    """`_touched_disputed`, each with `room`: whether annotation_candidates would still hand
-    it to the user."""
-    dataset = None if dataset_id is None else Dataset(pk=dataset_id)
-    candidates = annotation_candidates(
-        user=user_id, dataset=dataset, now=now, settings=settings
-    ).order_by()
-    touched = _touched_disputed(user_id=user_id, now=now, dataset_id=dataset_id)
-    room = Exists(candidates.filter(pk=OuterRef("pk")))
-    return touched.annotate(room=room).values_list("room")
-
-
-def _touched_ids(*, user: Any, now: datetime) -> QuerySet[Any]:
-    """Ids of samples someone answered, voted on or holds, or that were ever handed to `user`."""
-    return people_sample_ids(user=user, now=now)
 
 
 def own_work(*, user: Any) -> QuerySet[Assignment]:

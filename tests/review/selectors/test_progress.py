@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 import pytest
@@ -98,6 +99,32 @@ def test_available_count_matches_the_candidates_query_on_mixed_data():
         expected = annotation_candidates(user=person, dataset=scope, now=now).count()
         assert available_count(user=person, dataset=scope, now=now) == expected
     assert available_count(user=person, dataset=None, now=now) == len(untouched) + 5
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_available_count_matches_the_candidates_query_on_random_work(seed):
+    """Random answers, leases (live, expired, skipped, submitted) and gold over datasets of
+    k 1-3: the grouped count says what the candidates query says, for each person and scope."""
+    rng = random.Random(seed)
+    datasets = [DatasetFactory.create(overlap_k=k) for k in (1, 2, 3)]
+    people = [member(ANNOTATOR) for _ in range(4)]
+    statuses = [Assignment.Status.ACTIVE, Assignment.Status.SKIPPED, Assignment.Status.SUBMITTED]
+    for _ in range(30):
+        sample = SampleFactory.create(
+            dataset=rng.choice(datasets),
+            status=rng.choice([Sample.Status.DISPUTED] * 4 + [Sample.Status.AGREED]),
+            gold_emotion=rng.choice(["", "", "", "awe"]),
+        )
+        for person in rng.sample(people, rng.randint(0, 4)):
+            if rng.random() < 0.5:
+                answer(sample, person, "awe")
+            else:
+                lease(sample, person, status=rng.choice(statuses), seconds=rng.choice([-5, 600]))
+    now = timezone.now()
+    for person in people:
+        for scope in (None, *datasets):
+            expected = annotation_candidates(user=person, dataset=scope, now=now).count()
+            assert available_count(user=person, dataset=scope, now=now) == expected
 
 
 def test_progress_queries_do_not_grow_with_work_or_samples():

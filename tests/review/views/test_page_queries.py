@@ -12,7 +12,7 @@ from django.utils import timezone
 from annotator.models import Proposal, Sample
 from review.labels import Label
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR
-from review.selectors.progress import _touched_disputed
+from review.selectors.available import _blocked_sql
 from review.services.assignment import lease_next_sample
 from review.services.consensus import submit_answer
 from tests.factories import DatasetFactory
@@ -115,16 +115,20 @@ def test_each_page_runs_the_same_statements_at_ten_times_the_samples(world, clie
 
 def test_the_available_count_reads_the_live_leases_through_their_index(world):
     """The leases someone holds now are read from assignment_active (a few rows), not by
-    scanning every lease ever handed out (SQLite's plan; PostgreSQL picks by its statistics)."""
+    scanning every lease ever handed out, and the person's closed ones from their own index
+    (SQLite's plan; PostgreSQL picks by its statistics)."""
     if connection.vendor != "sqlite":
         pytest.skip("the plan asserted is SQLite's")
-    touched = _touched_disputed(user_id=world["annotator"].pk, now=timezone.now())
-    sql, params = touched.query.sql_with_params()
+    params = [1, 1, "annotate", "active", timezone.now().isoformat(), 1, "annotate"]
+    params += ["submitted", "skipped", "disputed"]
     with connection.cursor() as cursor:
+        sql = _blocked_sql(by_dataset=False, binary_ids=())
         cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
         plan = [row[-1] for row in cursor.fetchall()]
     assert "SCAN review_assignment USING INDEX assignment_active" in plan
     assert "SCAN review_assignment" not in plan
+    own = "SEARCH review_assignment USING INDEX assignment_by_user"
+    assert any(step.startswith(own) for step in plan)
 
 
 def test_next_walks_the_status_index_and_rules_out_taken_up_samples_first(world):
