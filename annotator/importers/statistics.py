@@ -28,3 +28,15 @@ def refresh_statistics() -> None:
             cursor.execute(f"ANALYZE {', '.join(names)}")
         else:
             cursor.execute(f"VACUUM (ANALYZE) {', '.join(names)}")
+
+
+def plan_with_values() -> None:
+    """Inside the import's transaction on PostgreSQL: plan each statement with its values.
+
+    The web keeps the default (`auto`): a page's prepared reads reuse a generic plan after
+    five runs, 20-30% less database CPU a page. An import runs its per-batch id lookup
+    thousands of times, and the generic plan PostgreSQL settled on walked the whole table
+    each batch (219K lines: 327 s of server CPU instead of 38)."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL plan_cache_mode = force_custom_plan")

@@ -30,7 +30,7 @@ from annotator.importers.inserts import PreparedLine, row_context
 from annotator.importers.issues import ImportIssue
 from annotator.importers.lines import CheckedLine
 from annotator.importers.records import MODEL_MAX, ParseContext, max_length
-from annotator.importers.statistics import refresh_statistics
+from annotator.importers.statistics import plan_with_values, refresh_statistics
 from annotator.importers.storable import printable
 from annotator.importers.summary import describe_decisions, record_import
 from annotator.importers.writer import WriteCounts, write_batch
@@ -113,6 +113,7 @@ def import_samples_file(
     ctx = _parse_context(dataset_name, default_model)
     stamp = _stamp(path)
     with transaction.atomic():
+        plan_with_values()
         dataset = _dataset_for_import(dataset_name, root)
         counts = _check_and_write(
             path=path,

@@ -25,3 +25,23 @@ def test_an_import_outside_a_transaction_vacuums_its_tables(tmp_path, images_roo
     )
     import_samples_file(path=path, dataset_name="emo", images_root=images_root)
     assert _visible_pages() > 0  # only VACUUM sets it; ANALYZE alone leaves it at 0
+
+
+def _plan_cache_mode() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        return str(cursor.fetchone()[0])
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_import_plans_each_statement_with_its_values_and_the_web_keeps_auto():
+    from django.db import transaction
+
+    from annotator.importers.statistics import plan_with_values
+
+    assert _plan_cache_mode() == "auto"  # the connection's default (settings)
+    with transaction.atomic():
+        plan_with_values()
+        assert _plan_cache_mode() == "force_custom_plan"
+    assert _plan_cache_mode() == "auto"  # SET LOCAL: gone with the import's transaction
