@@ -1,12 +1,14 @@
 """How many samples "Next" could still hand a person, counted without weighing every open one.
 
 `annotation_candidates` weighs each open sample's load (answers, votes, live leases) by
-correlated counts: 0.8 s over EmoVerse's 219K. Here the disputed samples come from QueueCount,
-less those the person cannot take: one GROUP BY over people's rows (every answer, every vote,
-the live leases and the person's own closed ones), each sample's load summed once, then its
-sample read by primary key for status, gold and k (a scalar subquery: PostgreSQL does not turn
-it into a join, which it planned as a scan of every disputed sample). Weighing each touched sample by correlated counts instead
-cost PostgreSQL ~8 µs a sample (6.6 ms with 827 touched, on every sample page).
+correlated counts: 0.8 s over EmoVerse's 219K. Here, in one statement: the disputed samples
+from QueueCount, less those the person cannot take, found by one GROUP BY over people's rows
+(every answer, every vote, the live leases and the person's own closed ones), each sample's
+load summed once, then its sample read by primary key for status, gold and k (a scalar
+subquery: PostgreSQL turned a join into a scan of every disputed sample). Weighing each
+touched sample by correlated counts cost PostgreSQL ~8 µs a sample (6.6 ms with 827 touched,
+on every sample page); reading every QueueCount bucket to sum the disputed ones cost the web
+process ~1 ms.
 
 Binary-protocol datasets ask one voter at a time and watch conflicts and the person's own votes:
 their touched samples are still weighed by the candidates query (only when such a dataset is in
@@ -16,15 +18,16 @@ too, only where QueueCount says some exist.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 
 from annotator.models import Dataset, Sample
-from review.models import Annotation, Assignment, BinaryVote
+from review.models import Annotation, Assignment, BinaryVote, QueueCount
 from review.selectors.assignment import (
     DatasetSettings,
     annotation_candidates,
@@ -32,81 +35,109 @@ from review.selectors.assignment import (
     people_sample_ids,
 )
 from review.selectors.prepared import among_sql, fetch
-from review.selectors.queue_counts import QueueFigures, queue_figures
+from review.selectors.queue_counts import queue_figures
+from review.services import queue_counts as upkeep
 
-_BLOCKED_SQL: dict[tuple[str, bool, tuple[int, ...]], str] = {}
+_SQL: dict[tuple[str, bool, tuple[int, ...]], tuple[str, list[str]]] = {}
 
 
-def available_count(
-    *, user: Any, dataset: Dataset | None, now: datetime, figures: QueueFigures | None = None
-) -> int:
+class Figures(NamedTuple):
+    disputed: int  # disputed samples in scope (QueueCount)
+    blocked: int  # of those, outside binary datasets, the ones the person cannot take
+    extras: bool  # QueueCount holds human-check or gold samples open besides the disputed
+    count_rows: int  # QueueCount's rows (PostgreSQL's deltas: folded when they pile up)
+
+
+def available_count(*, user: Any, dataset: Dataset | None, now: datetime) -> int:
     """annotation_candidates(user, dataset, now).count(), in a fixed number of statements
     whose cost follows people's work (a hash of their rows), not the dataset."""
-    figures = figures or queue_figures()
     dataset_id = None if dataset is None else dataset.pk
     settings = dataset_settings()
     binary_ids = tuple(pk for pk, protocol, _ in settings if protocol)
-    available = figures.total(dataset_id=dataset_id, status=Sample.Status.DISPUTED)
-    available -= _blocked_count(
+    figures = available_figures(
         user_id=user.pk, now=now, dataset_id=dataset_id, binary_ids=binary_ids
     )
+    if connection.vendor == "postgresql" and figures.count_rows > 2 * upkeep.COMPACT_SLACK:
+        queue_figures()  # folds the deltas when they outnumber the buckets (the queue page's)
+    available = figures.disputed - figures.blocked
     if binary_ids and (dataset_id is None or dataset_id in binary_ids):
         available -= _binary_without_room(
             user_id=user.pk, now=now, dataset_id=dataset_id, settings=settings
         )
-    if figures.has_extras(dataset_ids=None if dataset_id is None else [dataset_id]):
+    if figures.extras:
         candidates = annotation_candidates(user=user, dataset=dataset, now=now).order_by()
         available += candidates.exclude(status=Sample.Status.DISPUTED).count()
     return available
 
 
-def _blocked_count(
+def available_figures(
     *, user_id: int, now: datetime, dataset_id: int | None, binary_ids: tuple[int, ...]
-) -> int:
-    """Disputed samples outside binary datasets that `user_id` cannot take: answered, skipped
-    or held by them, or (not gold) with answers + votes + live leases at the dataset's k."""
+) -> Figures:
+    """The disputed total, the blocked ones (answered, skipped or held by `user_id`, or not
+    gold with answers + votes + live leases at the dataset's k), whether other samples are
+    open, and QueueCount's size: one statement, its SQL built once a process."""
     key = (connection.vendor, dataset_id is not None, binary_ids)
-    sql = _BLOCKED_SQL.get(key)
-    if sql is None:
-        sql = _BLOCKED_SQL[key] = _blocked_sql(by_dataset=key[1], binary_ids=binary_ids)
-    annotate, active = Assignment.Kind.ANNOTATE.value, Assignment.Status.ACTIVE.value
-    closed = (Assignment.Status.SUBMITTED.value, Assignment.Status.SKIPPED.value)
-    moment = connection.ops.adapt_datetimefield_value(now)
-    params: list[Any] = [user_id, user_id, annotate, active, moment, user_id, annotate, *closed]
-    params.append(Sample.Status.DISPUTED.value)
-    if dataset_id is not None:
-        params.append(dataset_id)
+    if key not in _SQL:
+        _SQL[key] = _figures_sql(by_dataset=key[1], binary_ids=binary_ids)
+    sql, names = _SQL[key]
+    values: dict[str, Any] = {
+        "user": user_id,
+        "dataset": dataset_id,
+        "now": connection.ops.adapt_datetimefield_value(now),
+        "annotate": Assignment.Kind.ANNOTATE.value,
+        "active": Assignment.Status.ACTIVE.value,
+        "submitted": Assignment.Status.SUBMITTED.value,
+        "skipped": Assignment.Status.SKIPPED.value,
+        "disputed": Sample.Status.DISPUTED.value,
+        "agreed": Sample.Status.AGREED.value,
+        "dropped": Sample.Status.DROPPED.value,
+    }
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        (blocked,) = cursor.fetchone()
-    return int(blocked)
+        cursor.execute(sql, [values[name] for name in names])
+        disputed, blocked, extras, rows = cursor.fetchone()
+    return Figures(int(disputed or 0), int(blocked), bool(extras), int(rows))
 
 
-def _blocked_sql(*, by_dataset: bool, binary_ids: tuple[int, ...]) -> str:
+def _figures_sql(*, by_dataset: bool, binary_ids: tuple[int, ...]) -> tuple[str, list[str]]:
+    """The SQL with %s where values go, and the names of those values in order."""
     answers, votes = Annotation._meta.db_table, BinaryVote._meta.db_table
-    leases = Assignment._meta.db_table
+    leases, counts = Assignment._meta.db_table, QueueCount._meta.db_table
     samples, datasets = Sample._meta.db_table, Dataset._meta.db_table
-    scope = " AND s.dataset_id = %s" if by_dataset else ""
+    in_scope = " AND dataset_id = {dataset}" if by_dataset else ""
+    scope = " AND s.dataset_id = {dataset}" if by_dataset else ""
     if binary_ids:  # ints from the database, part of the statement's key
         scope += f" AND s.dataset_id NOT IN ({', '.join(str(int(i)) for i in binary_ids)})"
-    mine = "CASE WHEN annotator_id = %s THEN 1 ELSE 0 END"
-    return f"""
-        SELECT COUNT(*) FROM (
-            SELECT sample_id, SUM(n) AS load, MAX(mine) AS mine FROM (
-                SELECT sample_id, 1 AS n, {mine} AS mine FROM {answers}
-                UNION ALL SELECT sample_id, 1, 0 FROM {votes}
-                UNION ALL SELECT sample_id, 1, {mine} FROM {leases}
-                    WHERE kind = %s AND status = %s AND expires_at > %s
-                UNION ALL SELECT sample_id, 0, 1 FROM {leases}
-                    WHERE annotator_id = %s AND kind = %s AND status IN (%s, %s)
-            ) AS people GROUP BY sample_id
-        ) AS g
-        WHERE (
-            SELECT 1 FROM {samples} AS s JOIN {datasets} AS d ON d.id = s.dataset_id
-            WHERE s.id = g.sample_id AND s.status = %s{scope}
-                AND (g.mine = 1 OR (s.gold_emotion = '' AND g.load >= d.overlap_k))
-        ) = 1
+    mine = "CASE WHEN annotator_id = {user} THEN 1 ELSE 0 END"
+    template = f"""
+        SELECT
+            (SELECT SUM(n) FROM {counts} WHERE status = {{disputed}}{in_scope}),
+            (SELECT COUNT(*) FROM (
+                SELECT sample_id, SUM(n) AS load, MAX(mine) AS mine FROM (
+                    SELECT sample_id, 1 AS n, {mine} AS mine FROM {answers}
+                    UNION ALL SELECT sample_id, 1, 0 FROM {votes}
+                    UNION ALL SELECT sample_id, 1, {mine} FROM {leases}
+                        WHERE kind = {{annotate}} AND status = {{active}} AND expires_at > {{now}}
+                    UNION ALL SELECT sample_id, 0, 1 FROM {leases}
+                        WHERE annotator_id = {{user}} AND kind = {{annotate}}
+                            AND status IN ({{submitted}}, {{skipped}})
+                ) AS people GROUP BY sample_id
+            ) AS g
+            WHERE (
+                SELECT 1 FROM {samples} AS s JOIN {datasets} AS d ON d.id = s.dataset_id
+                WHERE s.id = g.sample_id AND s.status = {{disputed}}{scope}
+                    AND (g.mine = 1 OR (s.gold_emotion = '' AND g.load >= d.overlap_k))
+            ) = 1),
+            (SELECT COUNT(*) FROM (
+                SELECT 1 FROM {counts}
+                WHERE ((human_check AND status = {{agreed}})
+                    OR (gold AND status <> {{dropped}})){in_scope}
+                GROUP BY dataset_id, status, source, suggested_emotion, human_check, gold
+                HAVING SUM(n) > 0
+            ) AS e),
+            (SELECT COUNT(*) FROM {counts})
     """
+    names = re.findall(r"\{(\w+)\}", template)
+    return re.sub(r"\{\w+\}", "%s", template), names
 
 
 def _binary_without_room(

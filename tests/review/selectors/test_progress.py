@@ -203,3 +203,24 @@ def test_a_new_human_check_or_gold_sample_counts_at_once():
     assert annotator_progress(user=person).available == 5
     Sample.objects.filter(pk__in=[agreed.pk, other.pk]).update(status=Sample.Status.DROPPED)
     assert annotator_progress(user=person).available == 3
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_annotators_count_folds_postgres_delta_rows_when_they_pile_up(monkeypatch):
+    """Only annotators at work (no queue page read): the deltas the status triggers append
+    are still folded, so the count's sum over them stays short."""
+    from review.models import QueueCount
+    from review.services import queue_counts as upkeep
+
+    monkeypatch.setattr(upkeep, "COMPACT_SLACK", 5)
+    ds = DatasetFactory.create(overlap_k=2)
+    samples = SampleFactory.create_batch(20, dataset=ds)
+    for sample in samples:  # one statement each: one delta row each
+        Sample.objects.filter(pk=sample.pk).update(status=Sample.Status.AGREED)
+    piled = QueueCount.objects.count()
+    assert piled > 10
+    person = member(ANNOTATOR)
+    expected = annotation_candidates(user=person, dataset=None, now=timezone.now()).count()
+    assert available_count(user=person, dataset=None, now=timezone.now()) == expected
+    assert QueueCount.objects.count() < piled
