@@ -117,6 +117,9 @@ def page_kinds(built: dict[str, Any]) -> dict[str, Any]:
         response = person.post(f"/review/samples/{state['pk']}/answer/", answer)
         assert response.status_code == 302, response.status_code
         state["pk"] = int(response["Location"].rstrip("/").rsplit("/", 1)[1])
+        # The page the browser is sent to shows and clears the "Saved" message; without it
+        # the messages piled up in the cookie, then spilled into the session (a write each).
+        person.cookies.pop("messages", None)
 
     kinds["sample page (annotator)"] = lambda: get(person, f"/review/samples/{state['pk']}/")()
     kinds["save and next (annotator)"] = save_and_next
