@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
-from django.forms.boundfield import BoundField
-from django.utils.html import conditional_escape
-from django.utils.safestring import SafeString, mark_safe
+from django.forms.boundfield import BoundField, BoundWidget
+from django.utils.html import conditional_escape, escape
+from django.utils.safestring import SafeData, SafeString, mark_safe
 
 register = template.Library()
 
@@ -48,5 +48,31 @@ def plain(field: BoundField) -> SafeString:
     shown = "" if value is None else f' value="{conditional_escape(str(value))}"'
     html = (
         f'<input type="{conditional_escape(w["type"])}" name="{name}"{shown}{_attrs(w["attrs"])}>'
+    )
+    return mark_safe(html)  # every value in it is escaped
+
+
+def _as_formatted(value: Any) -> str:
+    """`{{ value|stringformat:'s' }}`: str() of it, escaped unless it was safe already."""
+    text = str(value)
+    return text if isinstance(value, SafeData) else escape(text)
+
+
+@register.filter(name="radio_input")
+def radio_input(radio: BoundWidget) -> SafeString:
+    """One radio option's <input> as the radio widget's input.html with attrs.html writes it
+    (and as _label_fields.html wrote it with a loop over the attributes): for each option of
+    the emotion grid, a Python pass instead of a template loop per attribute."""
+    w = radio.data
+    attrs = "".join(
+        f" {conditional_escape(name)}"
+        if value is True
+        else f' {conditional_escape(name)}="{_as_formatted(value)}"'
+        for name, value in w["attrs"].items()
+        if value is not False
+    )
+    html = (
+        f'<input type="{conditional_escape(w["type"])}" name="{conditional_escape(w["name"])}"'
+        f' value="{_as_formatted(w["value"])}"{attrs}>'
     )
     return mark_safe(html)  # every value in it is escaped
