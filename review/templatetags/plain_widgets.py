@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.forms import BaseForm
 from django.forms.boundfield import BoundField, BoundWidget
 from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeData, SafeString, mark_safe
@@ -28,6 +29,15 @@ def _attrs(attrs: dict[str, Any]) -> str:
         for name, value in attrs.items()
         if value is not False
     )
+
+
+@register.filter(name="fields_named")
+def fields_named(form: BaseForm, names: str) -> list[BoundField]:
+    """The form's fields named in `names` (space-separated), in the form's order, as
+    `{% for field in form %}{% if field.name == ... %}` picks them, without a template pass
+    for each other field."""
+    wanted = names.split()
+    return [form[name] for name in form.fields if name in wanted]
 
 
 @register.filter(name="plain")

@@ -56,3 +56,23 @@ def test_a_checked_option_says_so():
     field = AdjudicationForm(labels=LABELS, initial={"emotion": "fear"})["emotion"]
     written = [radio_input(radio) for radio in field]
     assert [" checked" in html for html in written] == [False, True, False]
+
+
+@pytest.mark.parametrize("name", ["blank", "bound"])
+def test_fields_named_picks_what_the_loop_with_a_name_test_picked(name):
+    form = (
+        AdjudicationForm(labels=LABELS)
+        if name == "blank"
+        else AdjudicationForm({"subject": "x" * 400}, labels=LABELS)
+    )
+    context = Context({"form": form})
+    loop = Template(
+        "{% for f in form %}{% if f.name == 'subject' or f.name == 'background' %}"
+        "{{ f.name }}={{ f.errors }}|{% endif %}{% endfor %}"
+    ).render(context)
+    picked = Template(
+        "{% load plain_widgets %}{% for f in form|fields_named:'subject background' %}"
+        "{{ f.name }}={{ f.errors }}|{% endfor %}"
+    ).render(context)
+    assert picked == loop
+    assert loop.startswith("background=")
