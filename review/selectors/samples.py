@@ -15,6 +15,7 @@ from django.http import Http404
 from annotator.models import CriticVerdict, Dataset, Proposal, Region, Sample, Taxonomy
 from review.limits import round_to_step
 from review.models import Adjudication, Annotation, Draft
+from review.request_memo import remembered
 from review.selectors.prepared import attach_prefetched, instances
 from review.selectors.users import user_by_id
 from review.validators import ID_MAX
@@ -71,12 +72,18 @@ def locked_sample(*, pk: int, skip_locked: bool = False, no_key: bool = False) -
 
 
 def _with_dataset(sample: Sample) -> Sample:
-    (dataset,) = instances(key="dataset_row", build=_dataset_row, values={"pk": sample.dataset_id})
+    """The sample with its dataset and taxonomy, read once a request (review.request_memo)."""
+    pk = sample.dataset_id
+    sample.dataset = remembered(("dataset_with_taxonomy", pk), partial(_dataset_with_taxonomy, pk))
+    return sample
+
+
+def _dataset_with_taxonomy(pk: int) -> Dataset:
+    (dataset,) = instances(key="dataset_row", build=_dataset_row, values={"pk": pk})
     (dataset.taxonomy,) = instances(
         key="taxonomy_row", build=_taxonomy_row, values={"pk": dataset.taxonomy_id}
     )
-    sample.dataset = dataset
-    return sample
+    return dataset
 
 
 def _sample_row(*, pk: int) -> QuerySet[Sample]:

@@ -14,6 +14,7 @@ How the two answers relate:
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -73,16 +74,19 @@ def submit_final_answer(
     """submit_answer, and on a blind dataset keep the answer as the blind one too when the
     person never committed one (they answered without seeing the machines). Raises what
     submit_answer raises; nothing is written then."""
+    answer = partial(
+        submit_answer,
+        sample=sample,
+        annotator=annotator,
+        label=label,
+        time_spent_ms=time_spent_ms,
+        base_version=base_version,
+    )
+    if not sample.dataset.machine_blind:
+        return answer()  # its own transaction: no savepoint around it (two statements)
     with transaction.atomic():
-        outcome = submit_answer(
-            sample=sample,
-            annotator=annotator,
-            label=label,
-            time_spent_ms=time_spent_ms,
-            base_version=base_version,
-        )
-        if sample.dataset.machine_blind:
-            _keep_final_as_blind(sample=sample, annotation=outcome.annotation)
+        outcome = answer()
+        _keep_final_as_blind(sample=sample, annotation=outcome.annotation)
     return outcome
 
 
