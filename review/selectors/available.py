@@ -121,6 +121,8 @@ def _figures_sql(*, by_dataset: bool, binary_ids: tuple[int, ...]) -> tuple[str,
                         WHERE annotator_id = {{user}} AND kind = {{annotate}}
                             AND status IN ({{submitted}}, {{skipped}})
                 ) AS people GROUP BY sample_id
+                -- Only these can be blocked: a sample below every dataset's k is not read.
+                HAVING MAX(mine) = 1 OR SUM(n) >= (SELECT MIN(overlap_k) FROM {datasets})
             ) AS g
             WHERE (
                 SELECT 1 FROM {samples} AS s JOIN {datasets} AS d ON d.id = s.dataset_id
