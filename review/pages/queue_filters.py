@@ -7,11 +7,12 @@ of the queue page's CPU); the same markup is built here in one pass, escaped.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +29,8 @@ from review.selectors.queue import (
 )
 from review.selectors.queue_counts import QueueFigures
 from review.selectors.review_order import dataset_orders
+
+T = TypeVar("T", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -209,3 +212,23 @@ def _status_total(*, status: str, counts: dict[str, int], conflicts: int) -> int
     if status == NEEDS_ADJUDICATION:
         return conflicts
     return counts.get(status, 0) if status else sum(counts.values())
+
+
+class KnownCount(Generic[T]):
+    """Rows whose number the page already counted (work_counts): Django's Paginator asks
+    `count()` here instead of a COUNT(*) of its own, then slices the rows."""
+
+    def __init__(self, rows: QuerySet[T], *, count: int) -> None:
+        self.rows, self.total = rows, count
+
+    def count(self) -> int:
+        return self.total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.rows)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.rows[index]

@@ -208,16 +208,21 @@ def _skipped_ids(*, user_id: int) -> QuerySet[Any]:
     ).values_list("pk")[:1]
 
 
-def user_work(*, user: Any, show: str = "") -> QuerySet[Assignment]:
+def user_work(
+    *, user: Any, show: str = "", has_skipped: bool | None = None
+) -> QuerySet[Assignment]:
     """The rows of the annotator's "Your work" page, newest first, narrowed by `show`:
-    "held" (in hand), "answered", "skipped", or everything handed to them ("")."""
+    "held" (in hand), "answered", "skipped", or everything handed to them (""). `has_skipped`:
+    whether they skipped any sample, when the caller knows (work_counts)."""
     statuses = WORK_FILTERS.get(show, list(ALL_WORK_STATUSES))
     qs = Assignment.objects.filter(
         annotator=user, kind=Assignment.Kind.ANNOTATE, status__in=statuses
     )
     skipped = Q(status=Assignment.Status.SKIPPED)
+    if has_skipped is None:
+        has_skipped = _has_skipped(user=user)
     # Building the room check is ~10 ms of ORM work: only for people with a skip to show.
-    if Assignment.Status.SKIPPED in statuses and _has_skipped(user=user):
+    if Assignment.Status.SKIPPED in statuses and has_skipped:
         now = timezone.now()
         takeable = skipped_with_room(user=user, now=now).filter(pk=OuterRef("sample_id"))
         # Only a skipped row asks: CASE keeps the subquery off the answered and held rows.

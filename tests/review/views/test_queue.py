@@ -375,3 +375,23 @@ def test_resolve_conflicts_with_none_says_what_the_disputed_rows_wait_for(client
     Sample.objects.filter(dataset=ds).update(status=Sample.Status.ADJUDICATED)
     done = client.get(resolve, follow=True).content.decode()
     assert "Nothing to adjudicate: no sample is disputed. The samples are 4 adjudicated" in done
+
+
+def test_your_work_pages_through_every_row_of_each_filter(client, annotator, settings):
+    """The paginator's total comes from the filter counts: every row is on exactly one page,
+    and the last page knows it is the last."""
+    settings.QUEUE_PAGE_SIZE = 4
+    ds = DatasetFactory.create(overlap_k=1)
+    statuses = [Assignment.Status.SUBMITTED] * 6 + [Assignment.Status.SKIPPED] * 3
+    for status in [*statuses, Assignment.Status.ACTIVE]:
+        lease(SampleFactory.create(dataset=ds), annotator, status=status)
+    client.force_login(annotator)
+    for show, total in (("", 10), ("answered", 6), ("skipped", 3), ("held", 1)):
+        first = client.get(QUEUE, {"show": show}).context["page"]
+        assert (first.paginator.count, first.paginator.num_pages) == (total, -(-total // 4))
+        seen = []
+        for number in range(1, first.paginator.num_pages + 1):
+            page = client.get(QUEUE, {"show": show, "page": number}).context["page"]
+            seen += [row.pk for row in page.object_list]
+        assert len(seen) == len(set(seen)) == total
+        assert not page.has_next()
