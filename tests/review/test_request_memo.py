@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -35,19 +37,20 @@ def test_inside_a_request_the_dataset_is_read_once_and_dropped_with_the_response
     sample = SampleFactory.create()
     seen: list[Dataset] = []
 
-    def view(request):
+    def view(request: HttpRequest) -> HttpResponse:
         with CaptureQueriesContext(connection) as captured:
             first = sample_for_answer(pk=sample.pk)
             locked = locked_sample(pk=sample.pk)
         assert locked is not None and locked.dataset is first.dataset
         assert _dataset_reads(captured) == 1
         seen.append(first.dataset)
-        return None
+        return HttpResponse()
 
     middleware = RequestMemoMiddleware(view)
-    middleware(None)
+    request = RequestFactory().get("/")
+    middleware(request)
     Dataset.objects.filter(pk=sample.dataset_id).update(overlap_k=5)
-    middleware(None)
+    middleware(request)
     assert [d.overlap_k for d in seen] == [2, 5]
     assert remembered("key", lambda: 1) == 1 and remembered("key", lambda: 2) == 2
 

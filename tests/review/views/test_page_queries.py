@@ -123,7 +123,8 @@ def test_the_available_count_reads_the_live_leases_through_their_index(world):
     if connection.vendor != "sqlite":
         pytest.skip("the plan asserted is SQLite's")
     sql, names = _figures_sql(by_dataset=False, binary_ids=())
-    values = {"user": 1, "now": timezone.now().isoformat(), "annotate": "annotate"}
+    values: dict[str, int | str] = {"user": 1, "now": timezone.now().isoformat()}
+    values |= {"annotate": "annotate"}
     values |= {"active": "active", "submitted": "submitted", "skipped": "skipped"}
     values |= {"disputed": "disputed", "agreed": "agreed", "dropped": "dropped"}
     with connection.cursor() as cursor:
