@@ -40,7 +40,7 @@ class HtmxErrorMiddleware:
         if not is_login_redirect(response) and response.status_code < 400:
             return response
         if htmx_details(request) is None:
-            if is_login_redirect(response) and request.method not in ("GET", "HEAD"):
+            if _signed_out_post(request, response):
                 return HttpResponseRedirect(login_url(request))
             return response
         if is_login_redirect(response):
@@ -98,3 +98,14 @@ def _is_whole_page(response: HttpResponse) -> bool:
         return False
     head = response.content[:200].lstrip().lower()
     return head.startswith((b"<!doctype", b"<html"))
+
+
+def _signed_out_post(request: HttpRequest, response: HttpResponse) -> bool:
+    """A form POST sent to the login page because the session had ended: not "Log out" itself,
+    whose answer is the login page too (it read "Your session ended" after a sign-out)."""
+    match = request.resolver_match
+    return (
+        is_login_redirect(response)
+        and request.method not in ("GET", "HEAD")
+        and not (match is not None and match.url_name == "logout")
+    )

@@ -48,5 +48,8 @@ def test_signing_in_and_out_through_the_pages(client):
     )
     assert login.status_code == 302
     assert client.get(reverse("review:queue")).wsgi_request.user == person
-    client.post(reverse("logout"))
+    out = client.post(reverse("logout"), HTTP_REFERER=reverse("review:queue"), follow=True)
+    assert out.redirect_chain[-1][0] == reverse("login")  # not "?next=…&ended=1"
+    page = out.content.decode()
+    assert "Your session ended" not in page and "Review machine-made emotion annotations" in page
     assert client.get(reverse("review:queue")).status_code == 302  # back to the sign-in page
