@@ -80,16 +80,20 @@ def page_mode(*, access: SampleAccess, sample: Sample) -> str:
 
 
 def _label_form(
-    *, sample: Sample, mode: str, current: Adjudication | None, draft: Draft | None
+    *, sample: Sample, mode: str, current: Adjudication | None, draft: Draft | None, user: Any
 ) -> AdjudicationForm:
     """The answer / decision form: a restored draft first, else the current label (when
-    adjudicating), else the models' weighted vote; base_version is what the person saw."""
+    adjudicating; its notes only when they are this person's own: an adjudicator saving
+    would otherwise sign an annotator's note), else the models' weighted vote; base_version
+    is what the person saw."""
     version = current.version if current else 0
     initial: dict[str, object]
     if draft is not None:
         initial = {**draft.data, "base_version": draft.base_version}
     elif mode == MODE_ADJUDICATE and current is not None:
         initial = {**label_of(current).as_dict(), "base_version": version}
+        if current.annotator_id != user.pk:
+            initial["notes"] = ""
     else:
         initial = adjudication_draft(sample=sample, proposals=list(sample.proposals.all()))
         initial["base_version"] = version
@@ -141,7 +145,7 @@ def page_context(
         context["form"] = form or BinaryVoteForm(questions=questions)
     elif mode in (MODE_ANSWER, MODE_ADJUDICATE):
         context["form"] = form or _label_form(
-            sample=sample, mode=mode, current=current, draft=draft
+            sample=sample, mode=mode, current=current, draft=draft, user=request.user
         )
         context["form_action"] = "review:answer" if mode == MODE_ANSWER else "review:adjudicate"
         if mode == MODE_ADJUDICATE:

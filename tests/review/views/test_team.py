@@ -163,3 +163,20 @@ def test_binary_questions_on_the_page(client, annotator):
     assert response.status_code == 302
     sample.refresh_from_db()
     assert sample.status == Sample.Status.DISPUTED  # "no" to the only question: adjudicator
+
+
+def test_the_decision_form_keeps_only_the_adjudicators_own_notes(client, adjudicator, sample):
+    """Starting from the current label, the form leaves out notes someone else wrote: saving
+    would sign them as the adjudicator's."""
+    writer = member(ANNOTATOR, username="writer")
+    AdjudicationFactory.create(
+        sample=sample, annotator=writer, emotion="awe", notes="theirs", version=1
+    )
+    client.force_login(adjudicator)
+    form = client.get(reverse("review:sample", args=[sample.pk])).context["form"]
+    assert form.initial["emotion"] == "awe" and form.initial["notes"] == ""
+    AdjudicationFactory.create(
+        sample=sample, annotator=adjudicator, emotion="fear", notes="mine", version=2
+    )
+    form = client.get(reverse("review:sample", args=[sample.pk])).context["form"]
+    assert form.initial["emotion"] == "fear" and form.initial["notes"] == "mine"
