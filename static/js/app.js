@@ -122,7 +122,10 @@
   function endWords(key, ownWork) {
     if (key === "k") return "K: this is the first sample, there is none before it.";
     if (!ownWork) return "J: this is the last sample, there is none after it.";
-    if (adjudicationForm()) {
+    // Only a sample still to answer is "in your hands"; an answered one (its answer open to
+    // change) is simply the last of the work.
+    var form = adjudicationForm();
+    if (form && form.hasAttribute("data-in-hand")) {
       return "J: this is the last sample in your hands: save or skip it, then J brings a new one.";
     }
     return "J: no new sample is waiting for you now.";

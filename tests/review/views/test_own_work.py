@@ -48,6 +48,13 @@ def test_the_header_says_where_you_are_and_j_k_walk_your_work(client, annotator,
     assert "<strong>3</strong> of 4 · 2 today" in html
     assert f'id="prev-sample" data-nav="prev" class="button" href="{_url(second)}"' in html
     assert 'id="next-sample"' not in html  # the sample in hand is the end of the work
+    # app.js says J "saves or skips first" only on a sample still to answer (data-in-hand);
+    # on an answered one (its answer open to change) it says no new sample waits.
+    assert (
+        'id="adjudication-form" class="card adjudicate" method="post" novalidate data-in-hand'
+        in html
+    )
+    assert "data-in-hand" not in client.get(_url(second)).content.decode()
     html = client.get(_url(second)).content.decode()
     assert "<strong>2</strong> of 4" in html
     assert (
