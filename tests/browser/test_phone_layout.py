@@ -85,6 +85,19 @@ def test_annotator_pages_fit_a_phone(demo_site, chromium_browser):
     _open_a_sample_to_answer(demo_site, page)
     _assert_fits_the_phone(page, "annotator_sample")
     _assert_form_right_after_the_image(page, "annotator_sample")
+    # "Your work" with rows in it (one answered, one in hand): its table fits its frame, no
+    # badge cut off at the edge.
+    page.locator("#adjudication-form input[name=emotion]").first.check()
+    page.fill("#adjudication-form input[name=confidence]", "7")
+    with page.expect_navigation():
+        page.click("#adjudication-form button[type=submit]")
+    page.goto(f"{demo_site.url}/review/")
+    table, frame = page.evaluate(
+        "() => ['table.my-work', '.table-wrap'].map("
+        "s => document.querySelector(s).getBoundingClientRect().right)"
+    )
+    assert table <= frame + 0.5, (table, frame)  # was 390 in a 374 px frame
+    _shot(page, "phone_annotator_work_with_a_row")
 
 
 def test_admin_pages_fit_a_phone(demo_site, chromium_browser):
