@@ -111,6 +111,20 @@ def test_admin_pages_fit_a_phone(demo_site, chromium_browser):
     page.goto(f"{demo_site.url}/review/samples/{disputed.pk}/")
     _assert_fits_the_phone(page, "admin_sample")
     assert page.locator(".proposals td.differs").count() > 0  # the hidden "(disagrees)" labels
+    # The models' columns keep whole words and scroll sideways under row names that stay put.
+    widths = page.evaluate(
+        "() => [...document.querySelectorAll('.proposals table.compare td')]"
+        ".map(td => td.getBoundingClientRect().width)"
+    )
+    assert widths and min(widths) >= 8.5 * 16 - 1, widths
+    wrap = page.locator(".proposals .table-wrap")
+    row_name = page.locator(".proposals table.compare th[scope=row]").first
+    wrap.scroll_into_view_if_needed()
+    before = row_name.bounding_box()
+    wrap.evaluate("w => { w.scrollLeft = 200; }")
+    after = row_name.bounding_box()
+    assert before is not None and after is not None and after["x"] == before["x"]
+    _shot(page, "admin_sample_proposals_scrolled")
     _assert_form_right_after_the_image(page, "admin_sample")
 
 
