@@ -10,10 +10,14 @@ from annotator.services.importing import import_samples_file
 from tests.annotator.importers.helpers import record, write_jsonl
 
 
-def _visible_pages() -> int:
+def _one(sql: str) -> object:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT relallvisible FROM pg_class WHERE relname = 'annotator_sample'")
-        return int(cursor.fetchone()[0])
+        cursor.execute(sql)
+        return cursor.fetchone()[0]
+
+
+def _visible_pages() -> int:
+    return int(str(_one("SELECT relallvisible FROM pg_class WHERE relname = 'annotator_sample'")))
 
 
 @pytest.mark.postgres
@@ -28,9 +32,7 @@ def test_an_import_outside_a_transaction_vacuums_its_tables(tmp_path, images_roo
 
 
 def _plan_cache_mode() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW plan_cache_mode")
-        return str(cursor.fetchone()[0])
+    return str(_one("SHOW plan_cache_mode"))
 
 
 @pytest.mark.postgres
