@@ -22,9 +22,10 @@ from annotator.models import Region, Sample
 from review import policy
 from review.forms.answers import AdjudicationForm, BinaryVoteForm
 from review.http import HtmxHttpRequest, wants_partial
-from review.labels import LABEL_FIELDS, label_of, label_rows
-from review.models import Adjudication, Assignment, Draft
+from review.labels import LABEL_FIELDS, label_rows
+from review.models import Assignment
 from review.pages.blind import HIDDEN_EVIDENCE, blind_page_context
+from review.pages.label_form import label_form, others_notes
 from review.pages.mask_overlays import people_mask_thumbnails
 from review.pages.masks import mask_page_context
 from review.pages.own_work import (
@@ -40,7 +41,6 @@ from review.selectors.images import viewable_sample_image
 from review.selectors.masks import people_masks
 from review.selectors.queue import next_sample_after, previous_sample_before
 from review.selectors.samples import (
-    adjudication_draft,
     current_adjudication,
     describe_dispute_reasons,
     draft_for,
@@ -77,27 +77,6 @@ def page_mode(*, access: SampleAccess, sample: Sample) -> str:
     if access.adjudicate:
         return MODE_ADJUDICATE
     return MODE_READ
-
-
-def _label_form(
-    *, sample: Sample, mode: str, current: Adjudication | None, draft: Draft | None, user: Any
-) -> AdjudicationForm:
-    """The answer / decision form: a restored draft first, else the current label (when
-    adjudicating; its notes only when they are this person's own: an adjudicator saving
-    would otherwise sign an annotator's note), else the models' weighted vote; base_version
-    is what the person saw."""
-    version = current.version if current else 0
-    initial: dict[str, object]
-    if draft is not None:
-        initial = {**draft.data, "base_version": draft.base_version}
-    elif mode == MODE_ADJUDICATE and current is not None:
-        initial = {**label_of(current).as_dict(), "base_version": version}
-        if current.annotator_id != user.pk:
-            initial["notes"] = ""
-    else:
-        initial = adjudication_draft(sample=sample, proposals=list(sample.proposals.all()))
-        initial["base_version"] = version
-    return AdjudicationForm(labels=sample.dataset.taxonomy.labels, initial=initial)
 
 
 def page_context(
@@ -144,12 +123,17 @@ def page_context(
         questions = open_questions(sample=sample, protocol=protocol, user=request.user)
         context["form"] = form or BinaryVoteForm(questions=questions)
     elif mode in (MODE_ANSWER, MODE_ADJUDICATE):
-        context["form"] = form or _label_form(
-            sample=sample, mode=mode, current=current, draft=draft, user=request.user
+        context["form"] = form or label_form(
+            sample=sample,
+            adjudicating=mode == MODE_ADJUDICATE,
+            current=current,
+            draft=draft,
+            user=request.user,
         )
         context["form_action"] = "review:answer" if mode == MODE_ANSWER else "review:adjudicate"
         if mode == MODE_ADJUDICATE:
             context["next_version"] = next_label_version(sample=sample)
+            context["current_notes"] = others_notes(current=current, user=request.user)
     elif mode == MODE_CHANGE:
         context["form"] = form or change_answer_form(
             sample=sample, own=context["own_answer"], current=current, draft=draft

@@ -145,7 +145,7 @@ ROWS: tuple[Row, ...] = (
         some(200, *VIEWERS),
         args=SAMPLE,
         others=SEE_ALL,
-        final=frozenset({"adjudicator", "admin"}),  # the decision form starts from it
+        final=frozenset({"adjudicator", "admin"}),  # shown beside the decision form
     ),
     Row("review:sample_image", "get", some(200, *VIEWERS), args=SAMPLE),
     Row(

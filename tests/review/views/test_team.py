@@ -166,17 +166,22 @@ def test_binary_questions_on_the_page(client, annotator):
 
 
 def test_the_decision_form_keeps_only_the_adjudicators_own_notes(client, adjudicator, sample):
-    """Starting from the current label, the form leaves out notes someone else wrote: saving
-    would sign them as the adjudicator's."""
+    """Starting from the current label, the form leaves out notes someone else wrote (saving
+    would sign them as the adjudicator's); they are shown beside it instead."""
     writer = member(ANNOTATOR, username="writer")
     AdjudicationFactory.create(
         sample=sample, annotator=writer, emotion="awe", notes="theirs", version=1
     )
     client.force_login(adjudicator)
-    form = client.get(reverse("review:sample", args=[sample.pk])).context["form"]
+    page = client.get(reverse("review:sample", args=[sample.pk]))
+    form = page.context["form"]
     assert form.initial["emotion"] == "awe" and form.initial["notes"] == ""
+    # Still read beside the form, as the writer's.
+    assert "Notes on version 1, by writer: theirs" in page.content.decode()
     AdjudicationFactory.create(
         sample=sample, annotator=adjudicator, emotion="fear", notes="mine", version=2
     )
-    form = client.get(reverse("review:sample", args=[sample.pk])).context["form"]
-    assert form.initial["emotion"] == "fear" and form.initial["notes"] == "mine"
+    page = client.get(reverse("review:sample", args=[sample.pk]))
+    assert page.context["form"].initial["notes"] == "mine"
+    assert page.context["form"].initial["emotion"] == "fear"
+    assert "Notes on version" not in page.content.decode()
