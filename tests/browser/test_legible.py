@@ -80,6 +80,9 @@ def test_long_notes_wrap_inside_the_answers_list(demo_site, chromium_browser):
         assert 10 < cell["height"] < 1500
         assert page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
         assert page.evaluate("document.documentElement.scrollHeight") < 4000
+        # The same notes beside the decision form (another person's label) wrap as well.
+        beside = _box(page.locator(".current-notes"))
+        assert beside["width"] <= _box(page.locator("#adjudication-form"))["width"]
         row.scroll_into_view_if_needed()
         page.screenshot(path=SHOTS.format(f"long_notes_{n}"), full_page=True)
 
