@@ -74,15 +74,8 @@ def radio_input(radio: BoundWidget) -> SafeString:
     (and as _label_fields.html wrote it with a loop over the attributes): for each option of
     the emotion grid, a Python pass instead of a template loop per attribute."""
     w = radio.data
-    attrs = "".join(
-        f" {conditional_escape(name)}"
-        if value is True
-        else f' {conditional_escape(name)}="{_as_formatted(value)}"'
-        for name, value in w["attrs"].items()
-        if value is not False
-    )
     html = (
         f'<input type="{conditional_escape(w["type"])}" name="{conditional_escape(w["name"])}"'
-        f' value="{_as_formatted(w["value"])}"{attrs}>'
+        f' value="{_as_formatted(w["value"])}"{_attrs(w["attrs"])}>'
     )
     return mark_safe(html)  # every value in it is escaped
