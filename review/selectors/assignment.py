@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from django.db.models import (
@@ -28,10 +27,8 @@ from django.db.models.functions import Coalesce, Greatest
 
 from annotator.models import Dataset, Sample
 from review.models import Annotation, Assignment, AuditEvent, BinaryVote
-from review.models_consensus import SamplePosterior
-from review.selectors.prepared import among_sql, fetch, instances
-from review.selectors.queue_counts import open_extras_exist
-from review.selectors.review_order import POSTERIOR_FIELDS, VALUE, order_value, ordering
+from review.selectors.prepared import fetch, instances
+from review.selectors.review_order import VALUE, order_value, ordering
 
 CONFLICT_ACTION = "conflict"  # review.services.history.CONFLICT
 
@@ -125,16 +122,20 @@ def annotation_candidates(
     if dataset is not None:
         qs = qs.filter(dataset=dataset)
     qs = qs.filter((open_q() | gold_q()) if extras else Q(status=Sample.Status.DISPUTED))
-    if untouched_only:
-        # First in the WHERE clause (SQLite tests its terms in order): rows that some answer,
-        # vote or lease names are ruled out by one lookup each in a set worked out once,
-        # before their correlated counts; walking the queue in id order passes every sample
-        # people already took up, as many as the team's work.
-        qs = qs.exclude(pk__in=_taken_up_ids(user=user, now=now))
-    qs = qs.exclude(_taken_by_user(user=user, kind=Assignment.Kind.ANNOTATE, now=now))
     settings = dataset_settings() if settings is None else settings
     binary_ids = [pk for pk, protocol, _ in settings if protocol]
-    with_room = _with_room_for(qs, user=user, now=now, binary_ids=binary_ids)
+    with_room: QuerySet[Any]
+    if untouched_only:
+        # Rows that some answer, vote or lease names, or that the user answered or skipped,
+        # are ruled out by one lookup each in a set worked out once. What is left has no
+        # answer, vote or live lease: its load is 0, so the correlated counts (six index
+        # reads a candidate) and the user's own leases need not be looked at.
+        with_room = _untouched_with_room(
+            qs.exclude(pk__in=_taken_up_ids(user=user, now=now)), binary_ids=binary_ids
+        )
+    else:
+        qs = qs.exclude(_taken_by_user(user=user, kind=Assignment.Kind.ANNOTATE, now=now))
+        with_room = _with_room_for(qs, user=user, now=now, binary_ids=binary_ids)
     # Oldest = lowest id (ids follow insertion order, and the queue's indexes end in id).
     keys: list[Any] = ["id"]
     orders = (
@@ -147,9 +148,20 @@ def annotation_candidates(
     if value is not None:
         with_room = with_room.alias(**{VALUE: value})
         keys = ordering()
-    if untouched_only:
-        return with_room.filter(load=0).order_by(*keys)
-    return with_room.order_by("load", *keys)
+    # Untouched samples all weigh 0: no load to sort by first.
+    return with_room.order_by(*([] if untouched_only else ["load"]), *keys)
+
+
+def _untouched_with_room(qs: QuerySet[Sample], *, binary_ids: list[int]) -> QuerySet[Any]:
+    """_with_room_for's rules for samples with load 0: room under any k of 1 or more; on a
+    binary-protocol dataset an open sample without a conflict."""
+    labels = ~Q(dataset_id__in=binary_ids) & (Q(gold_emotion__gt="") | Q(dataset__overlap_k__gt=0))
+    binary = (
+        Q(dataset_id__in=binary_ids)
+        & open_q()
+        & ~Exists(AuditEvent.objects.filter(sample=OuterRef("pk"), action=CONFLICT_ACTION))
+    )
+    return qs.filter(labels | binary)
 
 
 def _taken_up_ids(*, user: Any, now: datetime) -> QuerySet[Any]:
@@ -180,79 +192,6 @@ def people_sample_ids(
             mine.order_by().values("sample_id"),
         )
     )
-
-
-POSTERIOR_WINDOW = 500  # samples with the highest posterior value looked at first
-
-
-def untouched_candidate_ids(
-    *, user: Any, dataset: Dataset | None, now: datetime, limit: int
-) -> list[int]:
-    """The first `limit` ids of annotation_candidates(untouched_only=True), in its order: a
-    prepared statement (building the candidates query cost more CPU than running it).
-
-    A dataset ordered by a posterior value is looked at through the POSTERIOR_WINDOW samples
-    with the highest value first (its index, then those rows): sorting every open sample by
-    value after weighing it would walk the whole dataset. The window is a prefix of the
-    order, so what it finds comes first anyway; only when it finds nothing is the whole
-    order read."""
-    settings = dataset_settings()
-    values: dict[str, Any] = {"user_id": user.pk, "now": now}
-    order = ""
-    if dataset is not None:
-        values["dataset_id"], order = dataset.pk, dataset.review_order
-    # Only disputed samples open: walked by the queue's index, not every row (each with its
-    # DES) up to the first untouched one.
-    extras = open_extras_exist(dataset_id=None if dataset is None else dataset.pk)
-    windows = [POSTERIOR_WINDOW, None] if order in POSTERIOR_FIELDS else [None]
-    for window in windows:
-        rows = fetch(
-            key=f"untouched:{dataset is None}:{order}:{limit}:{window}:{extras}:{settings}",
-            build=partial(
-                _untouched_ids,
-                settings=settings,
-                limit=limit,
-                order=order,
-                window=window,
-                extras=extras,
-            ),
-            values=values,
-        )
-        if rows:
-            break
-    return [row[0] for row in rows]
-
-
-def _untouched_ids(
-    *,
-    user_id: int,
-    now: datetime,
-    settings: DatasetSettings,
-    limit: int,
-    order: str,
-    window: int | None,
-    extras: bool,
-    dataset_id: int | None = None,
-) -> QuerySet[Any]:
-    dataset = None if dataset_id is None else Dataset(pk=dataset_id, review_order=order)
-    candidates = annotation_candidates(
-        user=user_id,
-        dataset=dataset,
-        now=now,
-        untouched_only=True,
-        settings=settings,
-        extras=extras,
-    )
-    if window is not None and dataset_id is not None:
-        field = POSTERIOR_FIELDS[order].split("__", 1)[1]
-        top = (
-            SamplePosterior.objects.filter(dataset_id=dataset_id)
-            .order_by(F(field).desc(), "sample_id")
-            .values_list("sample_id")[:window]
-        )
-        among, params = among_sql(column=f'"{Sample._meta.db_table}"."id"', ids=top)
-        candidates = candidates.extra(where=[among], params=params)
-    return candidates.values_list("id")[:limit]
 
 
 def skipped_with_room(*, user: Any, now: datetime) -> QuerySet[Sample]:
@@ -390,13 +329,29 @@ def user_assignments(*, user: Any) -> QuerySet[Assignment]:
 
 def annotate_lease(*, sample: Sample, user: Any) -> Assignment | None:
     """The person's annotate lease on the sample, whatever its status (at most one: one lease
-    per person, sample and kind): a prepared read, as every sample page and answer asks."""
+    per person, sample and kind): a prepared read, as every sample page and answer asks. It
+    also says whether they answered or voted on the sample (lease_outcome)."""
     values = {"sample_id": sample.pk, "user_id": user.pk}
     found = instances(key="annotate_lease", build=_annotate_lease, values=values)
     return found[0] if found else None
 
 
+def lease_outcome(lease: Assignment) -> tuple[bool, bool]:
+    """(answered, voted) for a lease annotate_lease read: the person's answer and binary vote
+    on its sample, read in the same row."""
+    read: Any = lease  # the annotations are attributes the model does not declare
+    return bool(read.own_answer_exists), bool(read.own_vote_exists)
+
+
 def _annotate_lease(*, sample_id: int, user_id: int) -> QuerySet[Assignment]:
-    return Assignment.objects.filter(
-        sample_id=sample_id, annotator_id=user_id, kind=Assignment.Kind.ANNOTATE
-    ).order_by("pk")[:1]
+    theirs = {"sample_id": OuterRef("sample_id"), "annotator_id": OuterRef("annotator_id")}
+    return (
+        Assignment.objects.filter(
+            sample_id=sample_id, annotator_id=user_id, kind=Assignment.Kind.ANNOTATE
+        )
+        .annotate(
+            own_answer_exists=Exists(Annotation.objects.filter(**theirs)),
+            own_vote_exists=Exists(BinaryVote.objects.filter(**theirs)),
+        )
+        .order_by("pk")[:1]
+    )

@@ -28,10 +28,10 @@ from review.selectors.assignment import (
     sample_load,
     sample_needs_adjudication,
     skipped_with_room,
-    untouched_candidate_ids,
 )
 from review.selectors.prepared import fetch
 from review.selectors.samples import locked_sample
+from review.selectors.untouched import untouched_candidate_ids
 from review.services import history
 from review.services.binary import binary_protocol, open_questions
 
@@ -158,15 +158,19 @@ def _has_room(*, sample: Sample, user: Any, kind: str, now: datetime) -> bool:
 
 def _take(*, sample: Sample, user: Any, kind: str, now: datetime) -> Assignment:
     expires = now + timedelta(seconds=sample.dataset.lease_seconds)
-    # An expired lease of the same person is renewed in place (one row per sample, person, kind);
-    # an UPDATE, then an INSERT when it found none: two statements instead of
+    # An expired lease of the same person is renewed in place (one row per sample, person, kind):
+    # one INSERT ... ON CONFLICT DO UPDATE, which gives back the row's id either way, instead of
     # update_or_create's locked read and two savepoints. Callers hold the user or sample lock.
-    fields = {"status": Assignment.Status.ACTIVE, "leased_at": now, "expires_at": expires}
-    mine = Assignment.objects.filter(sample=sample, annotator=user, kind=kind)
-    if mine.update(**fields, finished_at=None):
-        assignment = mine.get()
-    else:
-        assignment = Assignment.objects.create(sample=sample, annotator=user, kind=kind, **fields)
+    assignment = Assignment(
+        sample=sample, annotator=user, kind=kind, status=Assignment.Status.ACTIVE,
+        leased_at=now, expires_at=expires, finished_at=None,
+    )  # fmt: skip
+    Assignment.objects.bulk_create(
+        [assignment],
+        update_conflicts=True,
+        unique_fields=["sample", "annotator", "kind"],
+        update_fields=["status", "leased_at", "expires_at", "finished_at"],
+    )
     history.record_event(
         sample=sample,
         actor=user,

@@ -24,6 +24,7 @@ from review.selectors.progress import (
     work_counts,
     work_place,
 )
+from review.selectors.untouched import untouched_candidate_ids
 from review.services.assignment import lease_next_sample, skip_assignment
 from review.services.consensus import submit_answer
 from tests.factories import DatasetFactory, SampleFactory
@@ -98,6 +99,7 @@ def test_available_count_matches_the_candidates_query_on_mixed_data():
     for scope in (None, ds, binary_ds):
         expected = annotation_candidates(user=person, dataset=scope, now=now).count()
         assert available_count(user=person, dataset=scope, now=now) == expected
+        assert_untouched_first(person=person, scope=scope, now=now)
     assert available_count(user=person, dataset=None, now=now) == len(untouched) + 5
 
 
@@ -127,6 +129,14 @@ def test_available_count_matches_the_candidates_query_on_random_work(seed, ks):
         for scope in (None, *datasets):
             expected = annotation_candidates(user=person, dataset=scope, now=now).count()
             assert available_count(user=person, dataset=scope, now=now) == expected
+            assert_untouched_first(person=person, scope=scope, now=now)
+
+
+def assert_untouched_first(*, person, scope, now) -> None:
+    """ "Next"'s cheap first try (no counts) finds the candidates of load 0, in their order."""
+    weighed = annotation_candidates(user=person, dataset=scope, now=now)
+    loadless = [s.pk for s in weighed if s.load == 0]
+    assert untouched_candidate_ids(user=person, dataset=scope, now=now, limit=500) == loadless
 
 
 def test_progress_queries_do_not_grow_with_work_or_samples():

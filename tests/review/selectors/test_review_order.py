@@ -137,7 +137,7 @@ def test_the_review_order_is_edited_with_the_other_dataset_settings(admin_client
 
 
 def test_next_looks_at_the_highest_values_first_then_at_the_whole_order(ordered, monkeypatch):
-    from review.selectors import assignment
+    from review.selectors import untouched as assignment
 
     ds, by_entropy, _ = ordered
     monkeypatch.setattr(assignment, "POSTERIOR_WINDOW", 2)

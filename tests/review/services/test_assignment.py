@@ -93,6 +93,13 @@ def test_an_expired_lease_is_renewed_for_the_same_person(ds):
     renewed = lease_next_sample(user=person)
     assert renewed is not None and renewed.pk == old.pk
     assert renewed.status == Assignment.Status.ACTIVE and renewed.expires_at > timezone.now()
+    stored = Assignment.objects.get(pk=old.pk)  # renewed in its row: no second one
+    assert (stored.status, stored.expires_at, stored.finished_at) == (
+        Assignment.Status.ACTIVE, renewed.expires_at, None,
+    )  # fmt: skip
+    assert Assignment.objects.count() == 1
+    fresh = lease_next_sample(user=member(ANNOTATOR))  # a new row: its id comes back too
+    assert fresh is not None and Assignment.objects.get(pk=fresh.pk).sample_id == sample.pk
 
 
 def test_lease_time_comes_from_the_dataset(ds):
