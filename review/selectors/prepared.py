@@ -25,8 +25,9 @@ from django.db.models.query import ModelIterable
 
 _COMPILED: dict[tuple[str, str], tuple[str, tuple[str | None, ...], tuple[Any, ...]]] = {}
 M = TypeVar("M", bound=Model)
-# key -> (model, its selected columns' attnames, {position: (converters, expression)})
-_MODELS: dict[tuple[str, str], tuple[type[Model], list[str], dict[int, Any]]] = {}
+# key -> (model, its columns' attnames, {position: (converters, expression)},
+# {annotation: position})
+_MODELS: dict[tuple[str, str], tuple[type[Model], list[str], dict[int, Any], dict[str, int]]] = {}
 
 
 def _stand_in(name: str, value: Any, i: int) -> Any:
@@ -111,13 +112,13 @@ def instances(
     *, key: str, build: Callable[..., QuerySet[M]], values: dict[str, Any] | None = None
 ) -> list[M]:
     """Model instances of the prepared query `key` (built by `build(**slots)`, run with
-    `values`): one model's own columns only (deferred ones allowed; no select_related,
-    annotations or values())."""
+    `values`): one model's own columns (deferred ones allowed) and its annotations, set as
+    attributes as the ORM sets them (no select_related or values())."""
     values = values or {}
     shape = _MODELS.get((key, connection.vendor))
     if shape is None:
         shape = _MODELS[(key, connection.vendor)] = _model_shape(key, build, values)
-    model, attnames, converters = shape
+    model, attnames, converters, annotations = shape
     rows = fetch(key=key, build=build, values=values)
     made: list[M] = []
     for row in rows:
@@ -125,23 +126,29 @@ def instances(
         for position, (functions, expression) in converters.items():
             for convert in functions:
                 columns[position] = convert(columns[position], expression, connection)
-        made.append(cast(M, model.from_db(connection.alias, attnames, columns)))
+        instance = cast(M, model.from_db(connection.alias, attnames, columns[: len(attnames)]))
+        for name, position in annotations.items():
+            setattr(instance, name, columns[position])
+        made.append(instance)
     return made
 
 
 def _model_shape(
     key: str, build: Callable[..., QuerySet[Any]], values: dict[str, Any]
-) -> tuple[type[Model], list[str], dict[int, Any]]:
+) -> tuple[type[Model], list[str], dict[int, Any], dict[str, int]]:
     stand_ins = {name: _stand_in(name, v, i) for i, (name, v) in enumerate(values.items())}
     qs = build(**stand_ins)
     query = qs.query
-    if qs._iterable_class is not ModelIterable or query.select_related or query.annotation_select:
+    if qs._iterable_class is not ModelIterable or query.select_related:
         raise ValueError(f"{key}: only a model's own columns can be read as instances")
     compiler = query.get_compiler(connection=connection)
     compiler.setup_query()
     columns = [expression for expression, _, _ in compiler.select]
-    attnames = [column.target.attname for column in columns]
-    return qs.model, attnames, compiler.get_converters(columns)
+    fields = compiler.klass_info["select_fields"] if compiler.klass_info else []
+    if fields != list(range(len(fields))):
+        raise ValueError(f"{key}: the model's columns must come first")
+    attnames = [columns[i].target.attname for i in fields]
+    return qs.model, attnames, compiler.get_converters(columns), compiler.annotation_col_map
 
 
 def attach_prefetched(instance: Model, name: str, rows: list[Any]) -> None:

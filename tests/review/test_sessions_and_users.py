@@ -53,3 +53,27 @@ def test_signing_in_and_out_through_the_pages(client):
     page = out.content.decode()
     assert "Your session ended" not in page and "Review machine-made emotion annotations" in page
     assert client.get(reverse("review:queue")).status_code == 302  # back to the sign-in page
+
+
+def test_the_session_user_comes_with_their_roles_and_roles_ask_nothing_more(
+    django_assert_num_queries,
+):
+    from django.contrib.auth.models import Group
+
+    from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, user_roles
+    from tests.factories import AdminFactory
+
+    person, admin, plain = UserFactory.create(), AdminFactory.create(), UserFactory.create()
+    person.groups.add(*Group.objects.filter(name__in=[ANNOTATOR, AUDITOR]))
+    plain.groups.add(Group.objects.create(name="not-a-role"))
+    expected = {
+        person.pk: {ANNOTATOR, AUDITOR},
+        admin.pk: {ANNOTATOR, ADJUDICATOR, AUDITOR},  # staff hold every role, groups or not
+        plain.pk: set(),
+    }
+    for pk, roles in expected.items():
+        with django_assert_num_queries(1):
+            user = UserBackend().get_user(str(pk))
+            assert user_roles(user) == roles
+    person.groups.remove(Group.objects.get(name=AUDITOR))  # read again on the next request
+    assert user_roles(UserBackend().get_user(person.pk)) == {ANNOTATOR}
