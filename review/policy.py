@@ -42,7 +42,7 @@ from review.models import (
     BlindAnswer,
 )
 from review.roles import ADJUDICATOR, ANNOTATOR, AUDITOR, is_admin, user_roles
-from review.selectors.assignment import annotate_lease
+from review.selectors.assignment import annotate_lease, lease_outcome
 from review.selectors.history import sample_events
 from review.selectors.own_answers import answer_change_refusal, has_voted
 from review.selectors.samples import (
@@ -159,8 +159,13 @@ def sample_access(*, user: Any, sample: Sample) -> SampleAccess:
     if ANNOTATOR not in roles:
         return SampleAccess(roles=roles)
     lease = annotate_lease(sample=sample, user=user)
-    own = own_answer(sample=sample, user=user)
-    answered = own is not None or has_voted(sample=sample, user=user)
+    if lease is None:  # answers imported, or given before leases were kept
+        own = own_answer(sample=sample, user=user)
+        answered = own is not None or has_voted(sample=sample, user=user)
+    else:  # the lease's row says whether there is an answer or a vote to read
+        has_answer, voted = lease_outcome(lease)
+        own = own_answer(sample=sample, user=user) if has_answer else None
+        answered = own is not None or voted
     refusal = answer_change_refusal(sample=sample, annotation=own) if own is not None else None
     change = own is not None and refusal is None
     # Answering it, or (only an annotator here) having skipped it without answering.

@@ -60,32 +60,45 @@ def submit_answer(
     `base_version`. Nothing is written in any of those cases.
     """
     label = check_label(sample=sample, label=label, time_spent_ms=time_spent_ms)
-    with transaction.atomic():
-        # The row lock serialises answers on one sample, so "the k-th answer" is exact.
-        locked = lock_sample_for_answers(pk=sample.pk)
-        _check_lease(sample=locked, annotator=annotator)
-        try:
-            with transaction.atomic():
-                annotation = Annotation.objects.create(
-                    sample=locked,
-                    annotator=annotator,
-                    time_spent_ms=min(time_spent_ms, MAX_TIME_SPENT_MS),
-                    **label.as_dict(),
-                )
-        except IntegrityError as exc:
-            raise ValidationError("You already answered this sample.") from exc
-        Assignment.objects.filter(
-            sample=locked, annotator=annotator, kind=Assignment.Kind.ANNOTATE
-        ).update(status=Assignment.Status.SUBMITTED, finished_at=timezone.now())
-        Draft.objects.filter(sample=locked, author=annotator).delete()
-        history.record_event(
-            sample=locked, actor=annotator, action=history.ANSWER, after=label.as_dict()
-        )
-        outcome = _settle(
-            sample=locked, annotation=annotation, label=label, base_version=base_version
-        )
+    stored = False
+    try:
+        with transaction.atomic():
+            # The row lock serialises answers on one sample, so "the k-th answer" is exact.
+            locked = lock_sample_for_answers(pk=sample.pk)
+            _check_lease(sample=locked, annotator=annotator)
+            # No savepoint of its own (two statements): a second answer from the same person
+            # fails the unique constraint, and the whole transaction is rolled back anyway.
+            annotation = Annotation.objects.create(
+                sample=locked,
+                annotator=annotator,
+                time_spent_ms=min(time_spent_ms, MAX_TIME_SPENT_MS),
+                **label.as_dict(),
+            )
+            stored = True
+            outcome = _record_answer(
+                sample=locked, annotation=annotation, label=label, base_version=base_version
+            )
+    except IntegrityError as exc:
+        if stored:
+            raise
+        raise ValidationError("You already answered this sample.") from exc
     sample.status = locked.status
     return outcome
+
+
+def _record_answer(
+    *, sample: Sample, annotation: Annotation, label: Label, base_version: int | None
+) -> AnswerOutcome:
+    """The lease closed, the draft gone, the event kept, then the sample settled if due."""
+    annotator = annotation.annotator
+    Assignment.objects.filter(
+        sample=sample, annotator=annotator, kind=Assignment.Kind.ANNOTATE
+    ).update(status=Assignment.Status.SUBMITTED, finished_at=timezone.now())
+    Draft.objects.filter(sample=sample, author=annotator).delete()
+    history.record_event(
+        sample=sample, actor=annotator, action=history.ANSWER, after=label.as_dict()
+    )
+    return _settle(sample=sample, annotation=annotation, label=label, base_version=base_version)
 
 
 def _check_lease(*, sample: Sample, annotator: Any) -> None:

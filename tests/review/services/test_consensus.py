@@ -102,6 +102,24 @@ def test_answer_needs_a_lease_and_only_once():
     assert Annotation.objects.count() == 1
 
 
+def test_a_second_answer_under_a_live_lease_is_refused_and_writes_nothing():
+    """An answer already stored (imported, say) and a live lease again: the unique constraint
+    refuses the second answer, and the lease, the draft and the history stay as they were."""
+    sample = SampleFactory.create(dataset=DatasetFactory.create(overlap_k=2))
+    (person,) = _leased(sample, 1)
+    Annotation.objects.create(sample=sample, annotator=person, emotion="fear", confidence=5.0)
+    Draft.objects.create(sample=sample, author=person, data={"emotion": "awe"})
+    events = AuditEvent.objects.count()
+    with pytest.raises(ValidationError, match="You already answered this sample"):
+        _answer(sample, person)
+    assert Annotation.objects.get(sample=sample).emotion == "fear"
+    assert Assignment.objects.get(sample=sample).status == Assignment.Status.ACTIVE
+    assert Draft.objects.filter(sample=sample).exists()
+    assert AuditEvent.objects.count() == events
+    (other,) = _leased(sample, 1)  # the sample still takes answers afterwards
+    assert _answer(sample, other, "fear").annotation.emotion == "fear"
+
+
 def test_a_late_answer_is_kept_while_there_is_room_and_refused_when_the_slot_is_gone():
     ds = DatasetFactory.create(overlap_k=1)
     roomy, taken = SampleFactory.create(dataset=ds), SampleFactory.create(dataset=ds)
