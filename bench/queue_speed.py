@@ -260,6 +260,8 @@ def serve(args: argparse.Namespace) -> None:
     result: dict[str, Any] = {"samples": args.one, "build_s": time.perf_counter() - start}
     result["db_mib"] = database_mib()
     kinds = page_kinds(built)
+    for fn in kinds.values():  # the steady state: QueueCount's pending deltas folded, say
+        fn()
     result["sql"] = {name: statements(fn) for name, fn in kinds.items()}
     print("READY", flush=True)
     for line in sys.stdin:
