@@ -5,15 +5,16 @@ from django.db.models.signals import post_migrate
 
 
 def _ensure_builtin_rows(**kwargs: Any) -> None:
-    from review.services import des_map_changes
+    from review.services import des_map_changes, sample_loads
     from review.services.queue_counts import install_and_recount
     from review.services.roles import ensure_role_groups
 
     ensure_role_groups()
     using = kwargs.get("using", "default")
-    # Triggers a SQLite table rebuild dropped, rows a flush left: see services.queue_counts and
-    # services.des_map_changes.
+    # Triggers a SQLite table rebuild dropped, rows a flush left: see services.queue_counts,
+    # services.sample_loads and services.des_map_changes.
     install_and_recount(using=using)
+    sample_loads.install_and_recount(using=using)
     des_map_changes.reinstall(using=using)
 
 

@@ -402,4 +402,4 @@ class ExportJob(models.Model):
 # Defined in their own modules; imported here so Django registers them.
 from review.models_consensus import ConsensusFit, SamplePosterior  # noqa: E402, F401
 from review.models_desmap import DesMap, MapSelection, MapSelectionSample  # noqa: E402, F401
-from review.models_queue import QueueCount  # noqa: E402, F401
+from review.models_queue import QueueCount, SampleLoad  # noqa: E402, F401

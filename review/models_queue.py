@@ -31,3 +31,32 @@ class QueueCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset_id}/{self.status}/{self.source}/{self.suggested_emotion}: {self.n}"
+
+
+class SampleLoad(models.Model):
+    """People's rows per sample, kept by triggers (review/services/sample_loads.py) on answers,
+    votes, leases and samples: one row for every sample anyone answered, voted on or was handed,
+    with its answers + votes and whether it is disputed now.
+
+    "How many samples could Next still hand me?" counted the samples that cannot be taken by
+    grouping every answer, vote and lease ever made: its cost grew with the team's whole work
+    (130K answers at the end of EmoVerse's 219K). The disputed rows here are the work in flight
+    instead (samples being answered, conflicts waiting for an adjudicator, skipped ones).
+    """
+
+    # Plain columns, not foreign keys: written by triggers while samples are being deleted.
+    sample_id = models.BigIntegerField(primary_key=True)
+    dataset_id = models.BigIntegerField()
+    n = models.IntegerField()  # answers + binary votes
+    disputed = models.BooleanField()  # the sample's status is disputed
+    gold = models.BooleanField()  # gold_emotion is not empty: never capped by k
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["dataset_id"], condition=models.Q(disputed=True), name="sampleload_disputed"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"sample {self.sample_id}: {self.n}"

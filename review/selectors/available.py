@@ -2,13 +2,12 @@
 
 `annotation_candidates` weighs each open sample's load (answers, votes, live leases) by
 correlated counts: 0.8 s over EmoVerse's 219K. Here, in one statement: the disputed samples
-from QueueCount, less those the person cannot take, found by one GROUP BY over people's rows
-(every answer, every vote, the live leases and the person's own closed ones), each sample's
-load summed once, then its sample read by primary key for status, gold and k (a scalar
-subquery: PostgreSQL turned a join into a scan of every disputed sample). Weighing each
-touched sample by correlated counts cost PostgreSQL ~8 µs a sample (6.6 ms with 827 touched,
-on every sample page); reading every QueueCount bucket to sum the disputed ones cost the web
-process ~1 ms.
+from QueueCount, less those the person cannot take. Only a sample someone answered, voted on or
+was handed can be one of those, and SampleLoad (kept by triggers) has a row for each, with its
+answers + votes and whether it is disputed now: its disputed rows (the work in flight, not the
+team's whole work) are each looked at once, with the live leases and the person's own rows.
+Grouping every answer, vote and lease ever made instead cost ~1.2-1.9 ms of PostgreSQL CPU on
+every sample page with 2,000 of them, and grew with every answer (EmoVerse ends with ~130K).
 
 Binary-protocol datasets ask one voter at a time and watch conflicts and the person's own votes:
 their touched samples are still weighed by the candidates query (only when such a dataset is in
@@ -27,7 +26,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 
 from annotator.models import Dataset, Sample
-from review.models import Annotation, Assignment, BinaryVote, QueueCount
+from review.models import Annotation, Assignment, QueueCount, SampleLoad
 from review.selectors.assignment import (
     DatasetSettings,
     annotation_candidates,
@@ -50,7 +49,7 @@ class Figures(NamedTuple):
 
 def available_count(*, user: Any, dataset: Dataset | None, now: datetime) -> int:
     """annotation_candidates(user, dataset, now).count(), in a fixed number of statements
-    whose cost follows people's work (a hash of their rows), not the dataset."""
+    whose cost follows the work in flight (SampleLoad's disputed rows), not the dataset."""
     dataset_id = None if dataset is None else dataset.pk
     settings = dataset_settings()
     binary_ids = tuple(pk for pk, protocol, _ in settings if protocol)
@@ -100,35 +99,31 @@ def available_figures(
 
 def _figures_sql(*, by_dataset: bool, binary_ids: tuple[int, ...]) -> tuple[str, list[str]]:
     """The SQL with %s where values go, and the names of those values in order."""
-    answers, votes = Annotation._meta.db_table, BinaryVote._meta.db_table
-    leases, counts = Assignment._meta.db_table, QueueCount._meta.db_table
-    samples, datasets = Sample._meta.db_table, Dataset._meta.db_table
+    answers, leases = Annotation._meta.db_table, Assignment._meta.db_table
+    counts, loads = QueueCount._meta.db_table, SampleLoad._meta.db_table
+    datasets = Dataset._meta.db_table
     in_scope = " AND dataset_id = {dataset}" if by_dataset else ""
-    scope = " AND s.dataset_id = {dataset}" if by_dataset else ""
+    scope = " AND l.dataset_id = {dataset}" if by_dataset else ""
     if binary_ids:  # ints from the database, part of the statement's key
-        scope += f" AND s.dataset_id NOT IN ({', '.join(str(int(i)) for i in binary_ids)})"
-    mine = "CASE WHEN annotator_id = {user} THEN 1 ELSE 0 END"
+        scope += f" AND l.dataset_id NOT IN ({', '.join(str(int(i)) for i in binary_ids)})"
+    live = "status = {active} AND expires_at > {now}"
     template = f"""
         SELECT
             (SELECT SUM(n) FROM {counts} WHERE status = {{disputed}}{in_scope}),
-            (SELECT COUNT(*) FROM (
-                SELECT sample_id, SUM(n) AS load, MAX(mine) AS mine FROM (
-                    SELECT sample_id, 1 AS n, {mine} AS mine FROM {answers}
-                    UNION ALL SELECT sample_id, 1, 0 FROM {votes}
-                    UNION ALL SELECT sample_id, 1, {mine} FROM {leases}
-                        WHERE kind = {{annotate}} AND status = {{active}} AND expires_at > {{now}}
-                    UNION ALL SELECT sample_id, 0, 1 FROM {leases}
-                        WHERE annotator_id = {{user}} AND kind = {{annotate}}
-                            AND status IN ({{submitted}}, {{skipped}})
-                ) AS people GROUP BY sample_id
-                -- Only these can be blocked: a sample below every dataset's k is not read.
-                HAVING MAX(mine) = 1 OR SUM(n) >= (SELECT MIN(overlap_k) FROM {datasets})
-            ) AS g
-            WHERE (
-                SELECT 1 FROM {samples} AS s JOIN {datasets} AS d ON d.id = s.dataset_id
-                WHERE s.id = g.sample_id AND s.status = {{disputed}}{scope}
-                    AND (g.mine = 1 OR (s.gold_emotion = '' AND g.load >= d.overlap_k))
-            ) = 1),
+            (SELECT COUNT(*) FROM {loads} AS l
+                JOIN {datasets} AS d ON d.id = l.dataset_id
+                LEFT JOIN (
+                    SELECT sample_id, COUNT(*) AS n FROM {leases}
+                    WHERE kind = {{annotate}} AND {live} GROUP BY sample_id
+                ) AS v ON v.sample_id = l.sample_id
+                WHERE l.disputed{scope} AND (
+                    (NOT l.gold AND l.n + COALESCE(v.n, 0) >= d.overlap_k)
+                    OR EXISTS (SELECT 1 FROM {answers} AS a
+                        WHERE a.sample_id = l.sample_id AND a.annotator_id = {{user}})
+                    OR EXISTS (SELECT 1 FROM {leases} AS m
+                        WHERE m.sample_id = l.sample_id AND m.annotator_id = {{user}}
+                            AND m.kind = {{annotate}} AND (m.status IN ({{submitted}}, {{skipped}})
+                                OR (m.{live.replace(" AND ", " AND m.")}))))),
             (SELECT COUNT(*) FROM (
                 SELECT 1 FROM {counts}
                 WHERE ((human_check AND status = {{agreed}})
