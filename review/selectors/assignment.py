@@ -26,7 +26,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest
 
 from annotator.models import Dataset, Sample
-from review.models import Annotation, Assignment, AuditEvent, BinaryVote
+from review.models import Annotation, Assignment, AuditEvent, BinaryVote, SampleLoad
 from review.selectors.prepared import fetch, instances
 from review.selectors.review_order import VALUE, order_value, ordering
 
@@ -126,13 +126,7 @@ def annotation_candidates(
     binary_ids = [pk for pk, protocol, _ in settings if protocol]
     with_room: QuerySet[Any]
     if untouched_only:
-        # Rows that some answer, vote or lease names, or that the user answered or skipped,
-        # are ruled out by one lookup each in a set worked out once. What is left has no
-        # answer, vote or live lease: its load is 0, so the correlated counts (six index
-        # reads a candidate) and the user's own leases need not be looked at.
-        with_room = _untouched_with_room(
-            qs.exclude(pk__in=_taken_up_ids(user=user, now=now)), binary_ids=binary_ids
-        )
+        with_room = _untouched(qs, user=user, now=now, extras=extras, binary_ids=binary_ids)
     else:
         qs = qs.exclude(_taken_by_user(user=user, kind=Assignment.Kind.ANNOTATE, now=now))
         with_room = _with_room_for(qs, user=user, now=now, binary_ids=binary_ids)
@@ -148,8 +142,27 @@ def annotation_candidates(
     if value is not None:
         with_room = with_room.alias(**{VALUE: value})
         keys = ordering()
+    if untouched_only and not extras and keys == ["id"]:
+        # Only disputed samples: in the queue's index order (dataset, status, id). Told "id",
+        # PostgreSQL walked the primary key through every status from the first sample.
+        keys = [*(["dataset_id"] if dataset is not None else []), "status", "id"]
     # Untouched samples all weigh 0: no load to sort by first.
     return with_room.order_by(*([] if untouched_only else ["load"]), *keys)
+
+
+def _untouched(
+    qs: QuerySet[Sample], *, user: Any, now: datetime, extras: bool, binary_ids: list[int]
+) -> QuerySet[Any]:
+    """`qs` without the samples some answer, vote or lease names, or that the user answered
+    or skipped: what is left has load 0, so the correlated counts (six index reads a
+    candidate) need not be looked at."""
+    if extras:
+        untouched = qs.exclude(pk__in=_taken_up_ids(user=user, now=now))
+    else:
+        untouched = qs.exclude(pk__in=_disputed_taken_up_ids(now=now)).exclude(
+            _taken_by_user(user=user, kind=Assignment.Kind.ANNOTATE, now=now)
+        )
+    return _untouched_with_room(untouched, binary_ids=binary_ids)
 
 
 def _untouched_with_room(qs: QuerySet[Sample], *, binary_ids: list[int]) -> QuerySet[Any]:
@@ -170,6 +183,15 @@ def _taken_up_ids(*, user: Any, now: datetime) -> QuerySet[Any]:
     never more)."""
     closed = [Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED]
     return people_sample_ids(user=user, now=now, user_statuses=closed)
+
+
+def _disputed_taken_up_ids(*, now: datetime) -> QuerySet[Any]:
+    """Ids of disputed samples with an answer or a vote (SampleLoad's disputed rows: the work
+    in flight, where grouping every answer ever made grew with the team's whole work) or a
+    live annotate lease. What the user answered, skipped or holds is ruled out row by row."""
+    live = Assignment.objects.filter(live_lease_q(now=now), kind=Assignment.Kind.ANNOTATE)
+    loaded = SampleLoad.objects.filter(disputed=True, n__gt=0).order_by()
+    return loaded.values("sample_id").union(live.order_by().values("sample_id"))
 
 
 def people_sample_ids(
