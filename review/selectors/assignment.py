@@ -121,7 +121,7 @@ def annotation_candidates(
     qs = Sample.objects.defer("des")
     if dataset is not None:
         qs = qs.filter(dataset=dataset)
-    qs = qs.filter((open_q() | gold_q()) if extras else Q(status=Sample.Status.DISPUTED))
+    qs = qs.filter((open_q() | gold_q()) if extras else _disputed_q(walk=untouched_only))
     settings = dataset_settings() if settings is None else settings
     binary_ids = [pk for pk, protocol, _ in settings if protocol]
     with_room: QuerySet[Any]
@@ -143,11 +143,18 @@ def annotation_candidates(
         with_room = with_room.alias(**{VALUE: value})
         keys = ordering()
     if untouched_only and not extras and keys == ["id"]:
-        # Only disputed samples: in the queue's index order (dataset, status, id). Told "id",
-        # PostgreSQL walked the primary key through every status from the first sample.
-        keys = [*(["dataset_id"] if dataset is not None else []), "status", "id"]
+        keys = ["status", "id"]  # the order of the queue's indexes: see _disputed_q
     # Untouched samples all weigh 0: no load to sort by first.
     return with_room.order_by(*([] if untouched_only else ["load"]), *keys)
+
+
+def _disputed_q(*, walk: bool) -> Q:
+    """Disputed samples. `walk`: written as a range and ordered by (status, id), which only
+    the queue's indexes (sample_queue, sample_status) give without a sort. Told "status =
+    'disputed' ORDER BY id", PostgreSQL walked the primary key through every status from the
+    first sample, expecting untouched ones early: they come after all the work done."""
+    disputed = Sample.Status.DISPUTED
+    return Q(status__range=(disputed, disputed)) if walk else Q(status=disputed)
 
 
 def _untouched(

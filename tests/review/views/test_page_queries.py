@@ -159,8 +159,9 @@ def test_next_walks_the_status_index_and_counts_nothing_per_untouched_sample(wor
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
         plan = [row[-1] for row in cursor.fetchall()]
-    assert "SEARCH annotator_sample USING INDEX sample_status (status=?)" in plan
+    assert "SEARCH annotator_sample USING INDEX sample_status (status>? AND status<?)" in plan
     assert "SCAN annotator_sample" not in plan
+    assert not [step for step in plan if "FOR ORDER BY" in step]  # the index's own order
     where = sql.split(" WHERE ", 1)[1]
     assert '"annotator_sample"."id" IN (SELECT' in where
     assert "COUNT(" not in sql
