@@ -93,6 +93,13 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["sample", "kind", "status"], name="assignment_by_sample"),
             models.Index(fields=["annotator", "status", "expires_at"], name="assignment_by_user"),
+            # A person's work in the order it was handed out ("7 of 40", J/K): the neighbours
+            # read by two probes and the place counted from the index alone, not by sorting
+            # every lease of theirs (6,380 at the end of EmoVerse: 6.9 ms a sample page).
+            models.Index(
+                fields=["annotator", "kind", "leased_at", "id", "status"],
+                name="assignment_work_order",
+            ),
             # The live leases (a few rows): "Next" and the available count read them without
             # scanning every lease ever handed out.
             models.Index(

@@ -88,12 +88,14 @@ def _settings_columns() -> QuerySet[Dataset]:
 
 def _taken_by_user(*, user: Any, kind: str, now: datetime) -> Exists:
     """The user already holds, answered or skipped this sample (an expired lease is free)."""
+    return Exists(_user_leases_taken(user=user, kind=kind, now=now))
+
+
+def _user_leases_taken(*, user: Any, kind: str, now: datetime) -> QuerySet[Assignment]:
     mine = Assignment.objects.filter(sample=OuterRef("pk"), annotator=user, kind=kind)
-    return Exists(
-        mine.filter(
-            Q(status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED])
-            | live_lease_q(now=now)
-        )
+    return mine.filter(
+        Q(status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED])
+        | live_lease_q(now=now)
     )
 
 
@@ -166,8 +168,14 @@ def _untouched(
     if extras:
         untouched = qs.exclude(pk__in=_taken_up_ids(user=user, now=now))
     else:
-        untouched = qs.exclude(pk__in=_disputed_taken_up_ids(now=now)).exclude(
-            _taken_by_user(user=user, kind=Assignment.Kind.ANNOTATE, now=now)
+        # The person's own lease looked up per candidate (a scalar subquery: one probe of
+        # the unique index). As NOT EXISTS, PostgreSQL anti-joined a list of all their leases
+        # against each candidate: 6,380 of them, 25 times, 17 ms.
+        mine = _user_leases_taken(user=user, kind=Assignment.Kind.ANNOTATE, now=now)
+        untouched = (
+            qs.exclude(pk__in=_disputed_taken_up_ids(now=now))
+            .alias(own_lease=Subquery(mine.values("pk")[:1]))
+            .filter(own_lease=None)
         )
     return _untouched_with_room(untouched, binary_ids=binary_ids)
 

@@ -11,19 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
     Exists,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotator.models import Dataset
@@ -135,11 +133,13 @@ class WorkPlace:
 
 
 def work_place(*, user: Any, sample_id: int) -> WorkPlace:
-    """The sample's place in `own_work` and its neighbours: one prepared statement (two when
-    the sample is not in their work)."""
-    rows = fetch(
-        key="work_place", build=_place, values={"user_id": user.pk, "sample_id": sample_id}
-    )
+    """The sample's place in `own_work` and its neighbours: one statement (two when the
+    sample is not in their work)."""
+    with connection.cursor() as cursor:
+        statuses = [status.value for status in WORK_STATUSES]
+        kind = Assignment.Kind.ANNOTATE.value
+        cursor.execute(_PLACE_SQL, [*statuses * 3, user.pk, kind, *statuses, sample_id])
+        rows = cursor.fetchall()
     if not rows:
         # Not theirs (skipped, or viewed by id): K goes back to the end of their work.
         work = own_work(user=user).order_by("-leased_at", "-id")
@@ -151,23 +151,26 @@ def work_place(*, user: Any, sample_id: int) -> WorkPlace:
     )
 
 
-def _place(*, user_id: int, sample_id: int) -> QuerySet[Any]:
-    """The lease of `sample_id` in the user's work with how many come before it and the
-    samples just before and after (ties on leased_at broken by id)."""
-    work = own_work(user=user_id)
-    at, pk = OuterRef("leased_at"), OuterRef("id")
-    before = work.filter(Q(leased_at__lt=at) | Q(leased_at=at, id__lt=pk))
-    after = work.filter(Q(leased_at__gt=at) | Q(leased_at=at, id__gt=pk))
-    counted = before.order_by().values("annotator_id").annotate(n=Count("id")).values("n")
-    return (
-        work.filter(sample_id=sample_id)
-        .annotate(
-            before=Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)),
-            previous=Subquery(before.order_by("-leased_at", "-id").values("sample_id")[:1]),
-            following=Subquery(after.order_by("leased_at", "id").values("sample_id")[:1]),
-        )
-        .values_list("before", "previous", "following")[:1]
-    )
+# The lease of the sample in the person's work, how many come before it and the samples just
+# before and after, in the order of assignment_work_order (leased_at, ties broken by id). Row
+# values, (leased_at, id) < (..., ...), are a range of that index: the neighbours are one probe
+# each and the place is counted from the index (an OR of the two comparisons was a filter:
+# every lease of theirs read, then sorted, three times: 9 ms with 6,380 of them).
+_LEASES = Assignment._meta.db_table
+_MINE = "b.annotator_id = w.annotator_id AND b.kind = w.kind AND b.status IN (%s, %s)"
+_PLACE_SQL = f"""
+    SELECT
+        (SELECT COUNT(*) FROM {_LEASES} AS b
+            WHERE {_MINE} AND (b.leased_at, b.id) < (w.leased_at, w.id)),
+        (SELECT b.sample_id FROM {_LEASES} AS b
+            WHERE {_MINE} AND (b.leased_at, b.id) < (w.leased_at, w.id)
+            ORDER BY b.leased_at DESC, b.id DESC LIMIT 1),
+        (SELECT b.sample_id FROM {_LEASES} AS b
+            WHERE {_MINE} AND (b.leased_at, b.id) > (w.leased_at, w.id)
+            ORDER BY b.leased_at, b.id LIMIT 1)
+    FROM {_LEASES} AS w
+    WHERE w.annotator_id = %s AND w.kind = %s AND w.status IN (%s, %s) AND w.sample_id = %s
+"""
 
 
 WORK_FILTERS = {

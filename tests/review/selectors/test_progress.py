@@ -179,6 +179,22 @@ def test_work_place_walks_the_work_in_the_order_it_was_handed_out():
     assert work_place(user=person, sample_id=skipped.pk) == WorkPlace(0, current.pk, None)
 
 
+def test_work_place_breaks_ties_on_the_hand_out_moment_by_id_and_counts_only_their_work():
+    ds = DatasetFactory.create(overlap_k=3)
+    samples = SampleFactory.create_batch(5, dataset=ds)
+    person, other = member(ANNOTATOR), member(ANNOTATOR)
+    leases = [lease(s, person, status=Assignment.Status.SUBMITTED) for s in samples[:4]]
+    lease(samples[4], other)  # someone else's work, between theirs
+    lease(samples[4], person, kind=Assignment.Kind.ADJUDICATE)  # not annotating work
+    moment = timezone.now() - timedelta(minutes=5)
+    Assignment.objects.filter(pk__in=[a.pk for a in leases[1:3]]).update(leased_at=moment)
+    Assignment.objects.filter(pk=leases[0].pk).update(leased_at=moment - timedelta(seconds=1))
+    ids = [a.sample_id for a in leases]  # in hand-out order: 0, then 1 and 2 (tied), then 3
+    assert work_place(user=person, sample_id=ids[1]) == WorkPlace(2, ids[0], ids[2])
+    assert work_place(user=person, sample_id=ids[2]) == WorkPlace(3, ids[1], ids[3])
+    assert work_place(user=person, sample_id=ids[3]) == WorkPlace(4, ids[2], None)
+
+
 def test_skipped_samples_are_listed_with_whether_they_can_be_taken_back():
     ds = DatasetFactory.create(overlap_k=1)
     open_one, taken, decided = SampleFactory.create_batch(3, dataset=ds)
