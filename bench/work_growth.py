@@ -126,6 +126,20 @@ def statements(built: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def analyze_people() -> None:
+    """What autovacuum does after that many writes (PostgreSQL's default; off on this
+    machine): statistics for the tables people write."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for table in PEOPLE_TABLES:
+                cursor.execute(f"ANALYZE {table}")
+
+
+PEOPLE_TABLES = ("review_annotation", "review_assignment", "review_sampleload", "review_auditevent")
+
+
 def run(args: argparse.Namespace) -> None:
     from bench import _queue_data
 
@@ -141,6 +155,8 @@ def run(args: argparse.Namespace) -> None:
     cpu: dict[str, list[float]] = {name: [] for name in calls}
     for target in steps:
         reached.append(grow_work(built=built, answers=target))
+        if args.analyze:
+            analyze_people()
         for name, fn in calls.items():
             cpu[name].append(statistics.median(measure(fn, args.runs)["cpus"]))
     headers = ["CPU ms a call", *[f"{n:,} answers" for n in reached], "growth"]
@@ -154,6 +170,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=219_000)
     parser.add_argument("--steps", default="2000,30000,100000", help="answers at each step")
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument(
+        "--analyze", action="store_true", help="ANALYZE people's tables after each step"
+    )
     args = parser.parse_args()
     print(f"Machine: {_common.machine()}")
     print(f"Database: {'PostgreSQL' if args.postgres else 'SQLite'}; {args.samples:,} samples")

@@ -31,6 +31,7 @@ from review.selectors.available import available_count
 from review.selectors.prepared import fetch
 
 WORK_STATUSES = (Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED)
+_LEASES = Assignment._meta.db_table
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,11 @@ def annotator_progress(
     values: dict[str, Any] = {"user_id": user.pk, "now": now, "midnight": start_of_today(now=now)}
     if dataset is not None:
         values["dataset_id"] = dataset.pk
-    rows = fetch(key=f"progress:{dataset is None}", build=_progress_figures, values=values)
-    done, today, held, skipped = rows[0] if rows else (0, 0, 0, 0)
+    if dataset is None:
+        done, today, held, skipped = _progress_counts(**values)
+    else:
+        rows = fetch(key="progress:dataset", build=_progress_figures, values=values)
+        done, today, held, skipped = rows[0] if rows else (0, 0, 0, 0)
     figures = {"done": done, "today": today, "held": held, "skipped": skipped}
     # Most people skipped nothing: then the room check on skipped samples is not built at all.
     skipped_open = (
@@ -108,6 +112,38 @@ def _progress_figures(
     )
 
 
+def _progress_counts(*, user_id: int, now: datetime, midnight: datetime) -> tuple[int, ...]:
+    """_progress_figures for all datasets, each figure a range of assignment_progress: today's
+    answers and the leases held or skipped are read alone, and the answers done counted from
+    the index (one GROUP BY over every lease of theirs read each row: 5.9 ms on SQLite with
+    6,000 of them)."""
+    moment, since = (connection.ops.adapt_datetimefield_value(t) for t in (now, midnight))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PROGRESS_SQL, [user_id, user_id, since, user_id, since, user_id, moment, user_id]
+        )
+        done, today_closed, today_open, held, skipped = cursor.fetchone()
+    return int(done), int(today_closed) + int(today_open), int(held), int(skipped)
+
+
+def _mine(status: Assignment.Status) -> str:
+    return (
+        f"SELECT COUNT(*) FROM {_LEASES} WHERE annotator_id = %s "
+        f"AND kind = '{Assignment.Kind.ANNOTATE.value}' AND status = '{status.value}'"
+    )
+
+
+_SUBMITTED = _mine(Assignment.Status.SUBMITTED)
+# Binary votes close a lease without finished_at: their lease time stands in for it.
+_PROGRESS_SQL = f"""
+    SELECT ({_SUBMITTED}),
+        ({_SUBMITTED} AND finished_at >= %s),
+        ({_SUBMITTED} AND finished_at IS NULL AND leased_at >= %s),
+        ({_mine(Assignment.Status.ACTIVE)} AND expires_at > %s),
+        ({_mine(Assignment.Status.SKIPPED)})
+"""
+
+
 def open_skipped_count(*, user: Any, dataset: Dataset | None = None, now: datetime) -> int:
     """Samples the user skipped that still wait for people and have room for them."""
     skipped = skipped_with_room(user=user, now=now)
@@ -136,9 +172,7 @@ def work_place(*, user: Any, sample_id: int) -> WorkPlace:
     """The sample's place in `own_work` and its neighbours: one statement (two when the
     sample is not in their work)."""
     with connection.cursor() as cursor:
-        statuses = [status.value for status in WORK_STATUSES]
-        kind = Assignment.Kind.ANNOTATE.value
-        cursor.execute(_PLACE_SQL, [*statuses * 3, user.pk, kind, *statuses, sample_id])
+        cursor.execute(_PLACE_SQL, [user.pk, sample_id])
         rows = cursor.fetchall()
     if not rows:
         # Not theirs (skipped, or viewed by id): K goes back to the end of their work.
@@ -156,8 +190,9 @@ def work_place(*, user: Any, sample_id: int) -> WorkPlace:
 # values, (leased_at, id) < (..., ...), are a range of that index: the neighbours are one probe
 # each and the place is counted from the index (an OR of the two comparisons was a filter:
 # every lease of theirs read, then sorted, three times: 9 ms with 6,380 of them).
-_LEASES = Assignment._meta.db_table
-_MINE = "b.annotator_id = w.annotator_id AND b.kind = w.kind AND b.status IN (%s, %s)"
+# Constants as literals: a generic plan (PostgreSQL, after five runs) knows them.
+_STATUSES = ", ".join(f"'{status.value}'" for status in WORK_STATUSES)
+_MINE = f"b.annotator_id = w.annotator_id AND b.kind = w.kind AND b.status IN ({_STATUSES})"
 _PLACE_SQL = f"""
     SELECT
         (SELECT COUNT(*) FROM {_LEASES} AS b
@@ -169,7 +204,8 @@ _PLACE_SQL = f"""
             WHERE {_MINE} AND (b.leased_at, b.id) > (w.leased_at, w.id)
             ORDER BY b.leased_at, b.id LIMIT 1)
     FROM {_LEASES} AS w
-    WHERE w.annotator_id = %s AND w.kind = %s AND w.status IN (%s, %s) AND w.sample_id = %s
+    WHERE w.annotator_id = %s AND w.kind = '{Assignment.Kind.ANNOTATE.value}'
+        AND w.status IN ({_STATUSES}) AND w.sample_id = %s
 """
 
 

@@ -61,6 +61,28 @@ def test_a_value_left_out_of_the_parameters_is_refused():
         prepared.fetch(key="test-folded", build=build, values={"dataset_id": 5})
 
 
+def test_constants_are_written_into_the_sql_and_slots_stay_parameters():
+    """A generic plan (PostgreSQL, after five runs) knows the constants: text (quotes and
+    percent signs kept) and integers become literals; the slots' values stay parameters."""
+    ds = DatasetFactory.create()
+    SampleFactory.create(dataset=ds, external_id="it's 100%", source="Emo'Set%")
+    SampleFactory.create(dataset=ds, external_id="other", source="FI")
+
+    def build(*, dataset_id):
+        return (
+            Sample.objects.filter(dataset_id=dataset_id, source="Emo'Set%")
+            .order_by("id")
+            .values_list("external_id")[:5]
+        )
+
+    for _ in range(7):  # past PostgreSQL's five custom plans
+        rows = prepared.fetch(key="test-constants", build=build, values={"dataset_id": ds.pk})
+        assert rows == [("it's 100%",)]
+    sql, names, params = prepared._COMPILED[("test-constants", connection.vendor)]
+    assert "'Emo''Set%%'" in sql and "LIMIT 5" in sql
+    assert names == ("dataset_id",) and len(params) == 1
+
+
 def _drafts(*, sample_id):
     return Draft.objects.filter(sample_id=sample_id).order_by("pk")
 

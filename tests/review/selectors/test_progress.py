@@ -20,6 +20,7 @@ from review.selectors.progress import (
     annotator_progress,
     available_count,
     open_skipped_count,
+    start_of_today,
     user_work,
     work_counts,
     work_place,
@@ -132,6 +133,23 @@ def test_available_count_matches_the_candidates_query_on_random_work(seed, ks, g
             expected = annotation_candidates(user=person, dataset=scope, now=now).count()
             assert available_count(user=person, dataset=scope, now=now) == expected
             assert_untouched_first(person=person, scope=scope, now=now)
+        assert_progress_ranges_agree(person=person, now=now)
+
+
+def assert_progress_ranges_agree(*, person, now) -> None:
+    """The figures read as ranges of an index say what one pass over their leases says."""
+    from review.selectors.progress import _progress_counts, _progress_figures
+
+    # One answer from yesterday, one closed by votes (no finished_at: its lease time counts).
+    moment = start_of_today(now=now)
+    mine = list(Assignment.objects.filter(annotator=person).order_by("pk").values_list("pk"))
+    if mine:
+        Assignment.objects.filter(pk=mine[0][0]).update(finished_at=moment - timedelta(hours=1))
+    if len(mine) > 1:
+        Assignment.objects.filter(pk=mine[1][0]).update(finished_at=None, leased_at=now)
+    values = {"user_id": person.pk, "now": now, "midnight": moment}
+    rows = list(_progress_figures(**values))
+    assert _progress_counts(**values) == (tuple(rows[0]) if rows else (0, 0, 0, 0))
 
 
 def assert_untouched_first(*, person, scope, now) -> None:
