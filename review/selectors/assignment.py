@@ -170,12 +170,16 @@ def _untouched(
     else:
         # The person's own lease looked up per candidate (a scalar subquery: one probe of
         # the unique index). As NOT EXISTS, PostgreSQL anti-joined a list of all their leases
-        # against each candidate: 6,380 of them, 25 times, 17 ms.
+        # against each candidate: 6,380 of them, 25 times, 17 ms. Written as "> 0", not
+        # "IS NULL": without statistics the planner guesses IS NULL keeps 0.5% of the rows,
+        # and sorted every disputed sample instead of walking the index (30 ms at 10K).
         mine = _user_leases_taken(user=user, kind=Assignment.Kind.ANNOTATE, now=now)
         untouched = (
             qs.exclude(pk__in=_disputed_taken_up_ids(now=now))
-            .alias(own_lease=Subquery(mine.values("pk")[:1]))
-            .filter(own_lease=None)
+            .alias(
+                free=Coalesce(Subquery(mine.annotate(taken=Value(0)).values("taken")[:1]), Value(1))
+            )
+            .filter(free__gt=0)
         )
     return _untouched_with_room(untouched, binary_ids=binary_ids)
 
