@@ -99,6 +99,7 @@ def statements(built: dict[str, Any]) -> dict[str, Any]:
     from django.utils import timezone
 
     from review.selectors.available import available_figures
+    from review.selectors.queue import adjudication_count
     from review.selectors.untouched import untouched_candidate_ids
 
     person = built["annotators"][0]
@@ -123,6 +124,8 @@ def statements(built: dict[str, Any]) -> dict[str, Any]:
         '"Next" first try (untouched ids)': lambda: untouched_candidate_ids(
             user=person, dataset=None, now=timezone.now(), limit=25
         ),
+        # Still a GROUP BY over every answer (and every conflict event): the queue page's.
+        "adjudication count (reviewers' queue)": lambda: adjudication_count(dataset=None),
     }
 
 
@@ -146,6 +149,7 @@ def run(args: argparse.Namespace) -> None:
     built = _queue_data.build(args.samples)
     kinds = page_kinds(built)
     calls = {
+        "queue, first page (reviewer)": kinds["queue, first page"],
         "sample page (annotator)": kinds["sample page (annotator)"],
         "save and next (annotator)": kinds["save and next (annotator)"],
         **statements(built),

@@ -36,7 +36,7 @@ class QueueCount(models.Model):
 class SampleLoad(models.Model):
     """People's rows per sample, kept by triggers (review/services/sample_loads.py) on answers,
     votes, leases and samples: one row for every sample anyone answered, voted on or was handed,
-    with its answers + votes and whether it is disputed now.
+    with its answers + votes, its answers, and whether it is disputed or open now.
 
     "How many samples could Next still hand me?" counted the samples that cannot be taken by
     grouping every answer, vote and lease ever made: its cost grew with the team's whole work
@@ -48,13 +48,19 @@ class SampleLoad(models.Model):
     sample_id = models.BigIntegerField(primary_key=True)
     dataset_id = models.BigIntegerField()
     n = models.IntegerField()  # answers + binary votes
+    answers = models.IntegerField()  # answers alone (k of them in: consensus or a conflict)
     disputed = models.BooleanField()  # the sample's status is disputed
+    # Waits for people: disputed, or agreed and picked for a human check (review's open_q).
+    open = models.BooleanField()
     gold = models.BooleanField()  # gold_emotion is not empty: never capped by k
 
     class Meta:
         indexes = [
             models.Index(
                 fields=["dataset_id"], condition=models.Q(disputed=True), name="sampleload_disputed"
+            ),
+            models.Index(
+                fields=["dataset_id"], condition=models.Q(open=True), name="sampleload_open"
             ),
         ]
 

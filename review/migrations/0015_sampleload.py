@@ -28,7 +28,9 @@ class Migration(migrations.Migration):
                 ("sample_id", models.BigIntegerField(primary_key=True, serialize=False)),
                 ("dataset_id", models.BigIntegerField()),
                 ("n", models.IntegerField()),
+                ("answers", models.IntegerField()),
                 ("disputed", models.BooleanField()),
+                ("open", models.BooleanField()),
                 ("gold", models.BooleanField()),
             ],
             options={
@@ -37,7 +39,12 @@ class Migration(migrations.Migration):
                         condition=models.Q(("disputed", True)),
                         fields=["dataset_id"],
                         name="sampleload_disputed",
-                    )
+                    ),
+                    models.Index(
+                        condition=models.Q(("open", True)),
+                        fields=["dataset_id"],
+                        name="sampleload_open",
+                    ),
                 ],
             },
         ),

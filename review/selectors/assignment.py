@@ -273,17 +273,19 @@ def _with_room_for(
 
 
 def answered_or_conflicting_ids() -> QuerySet[Any]:
-    """Ids of samples with at least k answers, or with a conflict event: a superset of the
-    samples waiting for an adjudicator, as large as people's work (not the dataset)."""
-    answered = (
-        Annotation.objects.order_by()
-        .values("sample_id", "sample__dataset__overlap_k")
-        .annotate(n=Count("id"))
-        .filter(n__gte=Greatest(F("sample__dataset__overlap_k"), Value(1)))
+    """Ids of open samples, not gold, with at least k answers or a conflict event: a superset
+    of the samples waiting for an adjudicator (needs_adjudication), read from SampleLoad's
+    open rows (the work in flight). Grouping every answer ever made instead cost 233 ms on
+    PostgreSQL with 100K of them, on every queue page."""
+    k = Dataset.objects.filter(pk=OuterRef("dataset_id")).values("overlap_k")[:1]
+    conflict = AuditEvent.objects.filter(sample_id=OuterRef("sample_id"), action=CONFLICT_ACTION)
+    return (
+        SampleLoad.objects.filter(open=True, gold=False)
+        .annotate(k=Subquery(k))
+        .filter(Q(answers__gte=Greatest(F("k"), Value(1))) | Exists(conflict))
+        .order_by()
         .values("sample_id")
     )
-    conflicts = AuditEvent.objects.filter(action=CONFLICT_ACTION, sample__isnull=False)
-    return answered.union(conflicts.order_by().values("sample_id"))
 
 
 def needs_adjudication(*, dataset: Dataset | None = None) -> QuerySet[Sample]:

@@ -19,23 +19,27 @@ from tests.review.team import lease, member
 pytestmark = pytest.mark.django_db
 
 
-def counted() -> dict[int, tuple[int, int, bool, bool]]:
+def counted() -> dict[int, tuple]:
     """What the rows should be: every sample with an answer, a vote or a lease."""
-    load = Counter(Annotation.objects.values_list("sample_id", flat=True))
-    load.update(BinaryVote.objects.values_list("sample_id", flat=True))
+    answers = Counter(Annotation.objects.values_list("sample_id", flat=True))
+    load = answers + Counter(BinaryVote.objects.values_list("sample_id", flat=True))
     touched = set(load) | set(Assignment.objects.values_list("sample_id", flat=True))
     samples = Sample.objects.filter(pk__in=touched).values_list(
-        "pk", "dataset_id", "status", "gold_emotion"
+        "pk", "dataset_id", "status", "human_check", "gold_emotion"
     )
+    disputed, agreed = Sample.Status.DISPUTED, Sample.Status.AGREED
     return {
-        pk: (dataset, load[pk], status == Sample.Status.DISPUTED, gold != "")
-        for pk, dataset, status, gold in samples
-    }
+        pk: (dataset, load[pk], answers[pk], status == disputed,
+             status == disputed or (status == agreed and check), gold != "")
+        for pk, dataset, status, check, gold in samples
+    }  # fmt: skip
 
 
-def kept() -> dict[int, tuple[int, int, bool, bool]]:
-    rows = SampleLoad.objects.values_list("sample_id", "dataset_id", "n", "disputed", "gold")
-    return {pk: (dataset, n, bool(d), bool(g)) for pk, dataset, n, d, g in rows}
+def kept() -> dict[int, tuple]:
+    rows = SampleLoad.objects.values_list(
+        "sample_id", "dataset_id", "n", "answers", "disputed", "open", "gold"
+    )
+    return {pk: (ds, n, a, bool(d), bool(o), bool(g)) for pk, ds, n, a, d, o, g in rows}
 
 
 def assert_kept() -> None:
@@ -43,7 +47,7 @@ def assert_kept() -> None:
     # than the samples touched, and an extra row only costs a look.
     rows, expected = kept(), counted()
     extra = {pk: row for pk, row in rows.items() if pk not in expected}
-    assert all(row[1] == 0 for row in extra.values()), extra
+    assert all(row[1] == row[2] == 0 for row in extra.values()), extra
     assert {pk: rows.get(pk) for pk in expected} == expected
 
 
@@ -77,6 +81,7 @@ def test_the_rows_follow_answers_votes_leases_and_samples_written_any_way(seed):
         elif step == 5:
             sample.gold_emotion = rng.choice(["", "fear"])
             sample.dataset = rng.choice(datasets)
+            sample.human_check = rng.choice([True, False])
             sample.save()
         elif step == 6:  # an answer moved to a sample its author did not answer
             moved = Annotation.objects.filter(annotator=person).first()
@@ -105,4 +110,42 @@ def test_a_rolled_back_answer_leaves_no_trace_and_a_recount_mends_the_rows():
     Annotation.objects.create(sample=sample, annotator=person, emotion="awe")
     SampleLoad.objects.all().delete()
     sample_loads.install_and_recount(using=connection.alias)
-    assert kept() == {sample.pk: (sample.dataset_id, 1, True, False)}
+    assert kept() == {sample.pk: (sample.dataset_id, 1, 1, True, True, False)}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_samples_waiting_for_an_adjudicator_are_read_from_the_rows(seed):
+    """needs_adjudication (the adjudicators' queue and its count) says what its rule says:
+    open, not gold, with k answers in or a conflict, over random work and k 1-3. (A conflict
+    is only ever written about answers or votes, so its sample has a row.)"""
+    from review.models import AuditEvent
+    from review.selectors.assignment import needs_adjudication
+    from review.selectors.queue import adjudication_count
+
+    rng = random.Random(seed)
+    datasets = [DatasetFactory.create(overlap_k=k) for k in (1, 2, 3)]
+    people = [member(ANNOTATOR) for _ in range(3)]
+    statuses = [Sample.Status.DISPUTED, Sample.Status.AGREED, Sample.Status.ADJUDICATED]
+    for _ in range(30):
+        sample = SampleFactory.create(
+            dataset=rng.choice(datasets), status=rng.choice(statuses),
+            human_check=rng.random() < 0.5, gold_emotion=rng.choice(["", "", "awe"]),
+        )  # fmt: skip
+        for person in rng.sample(people, rng.randint(0, 3)):
+            Annotation.objects.create(sample=sample, annotator=person, emotion="awe")
+        if sample.annotations.exists() and rng.random() < 0.3:  # as consensus writes one
+            AuditEvent.objects.create(sample=sample, action="conflict")
+        if rng.random() < 0.2:  # a status moved afterwards (a decision, a new check)
+            Sample.objects.filter(pk=sample.pk).update(status=rng.choice(statuses))
+    expected = set()
+    for s in Sample.objects.select_related("dataset"):
+        is_open = s.status == "disputed" or (s.status == "agreed" and s.human_check)
+        answered = s.annotations.count() >= max(s.dataset.overlap_k, 1)
+        conflict = AuditEvent.objects.filter(sample=s, action="conflict").exists()
+        if is_open and not s.gold_emotion and (answered or conflict):
+            expected.add(s.pk)
+    assert set(needs_adjudication().values_list("pk", flat=True)) == expected
+    assert adjudication_count(dataset=None) == len(expected)
+    for ds in datasets:
+        assert adjudication_count(dataset=ds) == len(expected & set(
+            Sample.objects.filter(dataset=ds).values_list("pk", flat=True)))  # fmt: skip
