@@ -84,6 +84,26 @@ def setup_django_migrated(data_dir: Path) -> None:
     migrate()
 
 
+def run_with_django(*, postgres: bool, prefix: str, fn: Callable[[], None]) -> None:
+    """Django set up on a fresh database (a scratch PostgreSQL database on DATABASE_URL, or
+    SQLite in a temporary folder), `fn` run on it, the folder removed afterwards."""
+    import shutil
+    import tempfile
+
+    data_dir = Path(tempfile.mkdtemp(prefix=f"emoreview-{prefix}-"))
+    try:
+        if postgres:
+            url, _ = required_postgres_and_redis()
+            with scratch_postgres(url, prefix=f"bench_{prefix}"):
+                setup_django_migrated(data_dir)
+                fn()
+        else:
+            setup_django(data_dir)
+            fn()
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 def migrate() -> None:
     from django.core.management import call_command
 

@@ -283,20 +283,7 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def run_one(args: argparse.Namespace) -> None:
-    data_dir = Path(tempfile.mkdtemp(prefix="emoreview-queue-"))
-    try:
-        if args.postgres:
-            url, _ = _common.required_postgres_and_redis()
-            with _common.scratch_postgres(url, prefix="bench_queue"):
-                _common.setup_django_migrated(data_dir)
-                serve(args)
-        else:
-            _common.setup_django(data_dir)
-            serve(args)
-    finally:
-        import shutil
-
-        shutil.rmtree(data_dir, ignore_errors=True)
+    _common.run_with_django(postgres=args.postgres, prefix="queue", fn=lambda: serve(args))
 
 
 class Size:

@@ -22,7 +22,6 @@ import argparse
 import re
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -181,15 +180,7 @@ def main() -> None:
     print(f"Machine: {_common.machine()}")
     print(f"Database: {'PostgreSQL' if args.postgres else 'SQLite'}; {args.samples:,} samples")
     start = time.perf_counter()
-    data_dir = Path(tempfile.mkdtemp(prefix="emoreview-work-"))
-    if args.postgres:
-        url, _ = _common.required_postgres_and_redis()
-        with _common.scratch_postgres(url, prefix="bench_work"):
-            _common.setup_django_migrated(data_dir)
-            run(args)
-    else:
-        _common.setup_django(data_dir)
-        run(args)
+    _common.run_with_django(postgres=args.postgres, prefix="work", fn=lambda: run(args))
     print(f"{time.perf_counter() - start:.0f} s; {_common.load()}")
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from django.db import connections, transaction
 
+from review.services import kept_counts
+from review.services.kept_counts import KeptCounts
+
 TABLE = "review_queuecount"
 KEY = "dataset_id, status, source, suggested_emotion, human_check, gold"
 # PostgreSQL appends delta rows; fold them once there are this many more rows than buckets.
@@ -95,22 +98,19 @@ RECOUNT = (
 )
 
 
+KEPT = KeptCounts(
+    name="QueueCount",
+    table=TABLE,
+    sqlite_triggers=SQLITE_TRIGGERS,
+    postgres_triggers=POSTGRES_TRIGGERS,
+    recount=RECOUNT,
+    followed_tables=("annotator_sample",),
+)
+
+
 def install_and_recount(*, using: str = "default") -> None:
     """Create the triggers where missing and recount every bucket from annotator_sample."""
-    connection = connections[using]
-    vendor = connection.vendor
-    if vendor not in ("sqlite", "postgresql"):
-        raise RuntimeError(f"QueueCount's triggers exist for SQLite and PostgreSQL, not {vendor}")
-    if TABLE not in connection.introspection.table_names():
-        return  # migrated back to before review 0009
-    with transaction.atomic(using=using), connection.cursor() as cursor:
-        if vendor == "postgresql":
-            # No sample write may land between the DELETE and the recount.
-            cursor.execute("LOCK TABLE annotator_sample IN SHARE MODE")
-        for sql in SQLITE_TRIGGERS if vendor == "sqlite" else POSTGRES_TRIGGERS:
-            cursor.execute(sql)
-        cursor.execute(f"DELETE FROM {TABLE}")
-        cursor.execute(RECOUNT)
+    kept_counts.install_and_recount(KEPT, using=using)
 
 
 # One statement: rows a concurrent writer has not committed yet are not deleted (not visible

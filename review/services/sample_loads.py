@@ -10,7 +10,10 @@ triggers, and `flush` empties tables in no fixed order.
 
 from __future__ import annotations
 
-from django.db import connections, transaction
+from django.db import connections
+
+from review.services import kept_counts
+from review.services.kept_counts import KeptCounts
 
 TABLE = "review_sampleload"
 SAMPLES = "annotator_sample"
@@ -148,23 +151,19 @@ RECOUNT = (
 )
 
 
+KEPT = KeptCounts(
+    name="SampleLoad",
+    table=TABLE,
+    sqlite_triggers=SQLITE_TRIGGERS,
+    postgres_triggers=POSTGRES_TRIGGERS,
+    recount=RECOUNT,
+    followed_tables=(*PEOPLE, LEASES, SAMPLES),
+)
+
+
 def install_and_recount(*, using: str = "default") -> None:
     """Create the triggers where missing and recount every row from people's tables."""
-    connection = connections[using]
-    vendor = connection.vendor
-    if vendor not in ("sqlite", "postgresql"):
-        raise RuntimeError(f"SampleLoad's triggers exist for SQLite and PostgreSQL, not {vendor}")
-    if TABLE not in connection.introspection.table_names():
-        return  # migrated back to before it
-    with transaction.atomic(using=using), connection.cursor() as cursor:
-        if vendor == "postgresql":
-            # No answer, vote, lease or sample write may land between the DELETE and the recount.
-            tables = ", ".join((*PEOPLE, LEASES, SAMPLES))
-            cursor.execute(f"LOCK TABLE {tables} IN SHARE MODE")
-        for sql in SQLITE_TRIGGERS if vendor == "sqlite" else POSTGRES_TRIGGERS:
-            cursor.execute(sql)
-        cursor.execute(f"DELETE FROM {TABLE}")
-        cursor.execute(RECOUNT)
+    kept_counts.install_and_recount(KEPT, using=using)
 
 
 def drop_triggers(*, using: str = "default") -> None:
