@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -154,8 +155,8 @@ def assert_progress_ranges_agree(*, person, now) -> None:
 
 def assert_untouched_first(*, person, scope, now) -> None:
     """ "Next"'s cheap first try (no counts) finds the candidates of load 0, in their order."""
-    weighed = annotation_candidates(user=person, dataset=scope, now=now)
-    loadless = [s.pk for s in weighed if s.load == 0]
+    weighed: list[Any] = list(annotation_candidates(user=person, dataset=scope, now=now))
+    loadless = [s.pk for s in weighed if s.load == 0]  # an annotation the model does not declare
     assert untouched_candidate_ids(user=person, dataset=scope, now=now, limit=500) == loadless
 
 
