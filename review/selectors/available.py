@@ -33,7 +33,7 @@ from review.selectors.assignment import (
     dataset_settings,
     people_sample_ids,
 )
-from review.selectors.prepared import among_sql, fetch
+from review.selectors.prepared import among_sql, fetch, text_literal
 from review.selectors.queue_counts import queue_figures
 from review.services import queue_counts as upkeep
 
@@ -132,7 +132,7 @@ def _figures_sql(*, by_dataset: bool, binary_ids: tuple[int, ...]) -> tuple[str,
     # Constants written in as literals: PostgreSQL's generic plan (after five runs of a
     # prepared statement) is planned without its parameters' values.
     for name, value in CONSTANTS.items():
-        template = template.replace("{" + name + "}", f"'{value}'")
+        template = template.replace("{" + name + "}", text_literal(value))
     names = re.findall(r"\{(\w+)\}", template)
     return re.sub(r"\{\w+\}", "%s", template), names
 

@@ -100,10 +100,15 @@ def _literal(value: Any) -> str | None:
         return None  # SQLite and PostgreSQL spell booleans differently
     if isinstance(value, int):
         return str(int(value))
-    if isinstance(value, str):
-        text = str(value).replace("'", "''").replace("%", "%%")
-        return f"'{text}'" if "\x00" not in text else None
+    if isinstance(value, str) and "\x00" not in value:
+        return text_literal(value)
     return None
+
+
+def text_literal(value: str) -> str:
+    """A text constant written into SQL that runs with parameters: quotes doubled, and % as
+    %% (the driver reads %s and %% there). Only for our own constants, never people's text."""
+    return "'" + str(value).replace("'", "''").replace("%", "%%") + "'"
 
 
 def fetch(

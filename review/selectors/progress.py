@@ -28,10 +28,12 @@ from annotator.models import Dataset
 from review.models import Assignment
 from review.selectors.assignment import live_lease_q, skipped_with_room
 from review.selectors.available import available_count
-from review.selectors.prepared import fetch
+from review.selectors.prepared import fetch, text_literal
 
 WORK_STATUSES = (Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED)
 _LEASES = Assignment._meta.db_table
+# Constants written as literals: a generic plan (PostgreSQL, after five runs) knows them.
+_ANNOTATE = text_literal(Assignment.Kind.ANNOTATE.value)
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ def _progress_counts(*, user_id: int, now: datetime, midnight: datetime) -> tupl
 def _mine(status: Assignment.Status) -> str:
     return (
         f"SELECT COUNT(*) FROM {_LEASES} WHERE annotator_id = %s "
-        f"AND kind = '{Assignment.Kind.ANNOTATE.value}' AND status = '{status.value}'"
+        f"AND kind = {_ANNOTATE} AND status = {text_literal(status.value)}"
     )
 
 
@@ -190,8 +192,7 @@ def work_place(*, user: Any, sample_id: int) -> WorkPlace:
 # values, (leased_at, id) < (..., ...), are a range of that index: the neighbours are one probe
 # each and the place is counted from the index (an OR of the two comparisons was a filter:
 # every lease of theirs read, then sorted, three times: 9 ms with 6,380 of them).
-# Constants as literals: a generic plan (PostgreSQL, after five runs) knows them.
-_STATUSES = ", ".join(f"'{status.value}'" for status in WORK_STATUSES)
+_STATUSES = ", ".join(text_literal(status.value) for status in WORK_STATUSES)
 _MINE = f"b.annotator_id = w.annotator_id AND b.kind = w.kind AND b.status IN ({_STATUSES})"
 _PLACE_SQL = f"""
     SELECT
@@ -204,7 +205,7 @@ _PLACE_SQL = f"""
             WHERE {_MINE} AND (b.leased_at, b.id) > (w.leased_at, w.id)
             ORDER BY b.leased_at, b.id LIMIT 1)
     FROM {_LEASES} AS w
-    WHERE w.annotator_id = %s AND w.kind = '{Assignment.Kind.ANNOTATE.value}'
+    WHERE w.annotator_id = %s AND w.kind = {_ANNOTATE}
         AND w.status IN ({_STATUSES}) AND w.sample_id = %s
 """
 
