@@ -67,6 +67,13 @@ def _schedule_resend_checks(sender: Celery, **kwargs: Any) -> None:
         refit, sender.signature("review.refit_stale_consensus", options={"expires": refit}),
         name="refit-stale-consensus",
     )  # fmt: skip
+    # Planner statistics for the tables people write, where autovacuum is off or behind
+    # (annotator/services/planner_statistics.py).
+    stats = float(settings.STATISTICS_CHECK_SECONDS)
+    sender.add_periodic_task(
+        stats, sender.signature("annotator.analyze_stale_tables", options={"expires": stats}),
+        name="analyze-stale-tables",
+    )  # fmt: skip
 
 
 @signals.celeryd_init.connect

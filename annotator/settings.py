@@ -317,6 +317,9 @@ HUMAN_CHECK_SHARE = env_float("HUMAN_CHECK_SHARE", 0.0)
 CONSENSUS_FIT_LEASE_SECONDS = env_float("CONSENSUS_FIT_LEASE_SECONDS", 900.0)
 CONSENSUS_REFIT_MINUTES = env_float("CONSENSUS_REFIT_MINUTES", 15.0)
 CONSENSUS_REFIT_CHECK_SECONDS = env_float("CONSENSUS_REFIT_CHECK_SECONDS", 60.0)
+# Beat analyses the tables changed past autovacuum's thresholds this often, whether or not
+# autovacuum runs (annotator/services/planner_statistics.py).
+STATISTICS_CHECK_SECONDS = env_float("STATISTICS_CHECK_SECONDS", 60.0)
 # Audit dashboard: how long computed figures are kept, and how long stale ones are served
 # while people keep annotating (every answer changes the tables' fingerprint).
 AUDIT_CACHE_SECONDS = env_int("AUDIT_CACHE_SECONDS", 600)

@@ -34,5 +34,13 @@ def resend_stuck_units() -> int:
     return resend().sent
 
 
+@shared_task(name="annotator.analyze_stale_tables", ignore_result=True)
+def analyze_stale_tables() -> list[str]:
+    """Beat: planner statistics for the tables that changed since their last ANALYZE."""
+    from annotator.services.planner_statistics import analyze_stale_tables as analyze
+
+    return analyze()
+
+
 # The pipeline stage tasks live in their own module; importing it here registers them.
 from annotator.pipeline import tasks as pipeline_tasks  # noqa: E402, F401

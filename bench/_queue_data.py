@@ -5,8 +5,9 @@ proposals and a source; about 30% are disputed. The people's work is the same at
 (it is what a team did, not a share of the dataset): ANNOTATORS annotators, CONFLICTS samples
 answered by two of them who disagreed (they wait for an adjudicator), and one auditor who also
 adjudicates. The samples end as an import ends, with the importer's ANALYZE of the tables it
-wrote (annotator.importers.statistics); the people's tables get no statistics (autovacuum is off
-on this machine's PostgreSQL, and their rows come after the import).
+wrote (annotator.importers.statistics); the people's tables get none here (autovacuum is off on
+this machine's PostgreSQL, and their rows come after the import): bench/queue_speed.py then runs
+beat's statistics check (annotator.services.planner_statistics) unless told not to.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 For each size a fresh database (SQLite, or PostgreSQL with --postgres) gets one dataset of N
 EmoVerse-like samples (bench/_queue_data.py: 4 KiB DES each, 30% disputed, a fixed amount of
-people's work; statistics refreshed as an import ends), built by a process of its own that
-keeps it. Then, per page kind, through django.test.Client in those processes: server CPU per
+people's work; statistics refreshed as an import ends, and for the tables people write as
+beat's statistics check leaves them: --no-statistics for none), built by a process of its own
+that keeps it. Then, per page kind, through django.test.Client in those processes: server CPU per
 request (the process's user+system time, plus its PostgreSQL backend's; the median of --runs
 calls, the mean beside it), wall p50, SQL statements. The sizes take turns, --rounds times
 (10K, 219K, 219K, 10K, ...), so the machine's drift over minutes falls on both sizes alike.
@@ -258,6 +259,7 @@ def serve(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     built = _queue_data.build(args.one)
     result: dict[str, Any] = {"samples": args.one, "build_s": time.perf_counter() - start}
+    beat_statistics(args)
     result["db_mib"] = database_mib()
     kinds = page_kinds(built)
     for fn in kinds.values():  # the steady state: QueueCount's pending deltas folded, say
@@ -275,11 +277,22 @@ def serve(args: argparse.Namespace) -> None:
         name: summary(measure(fn, args.runs))
         for name, fn in old_aggregates(built["dataset"]).items()
     }
+    beat_statistics(args)  # the answers made since: beat's next tick
     result["concurrent"] = concurrent(
         built, clients=args.clients, seconds=args.seconds, workers=args.workers
     )
     result["load"] = _common.load()
     print("RESULT " + json.dumps(result), flush=True)
+
+
+def beat_statistics(args: argparse.Namespace) -> None:
+    """Beat's statistics check (every STATISTICS_CHECK_SECONDS in a deployment): the tables
+    people write get statistics, as autovacuum would give them where it is on (it is off on
+    this machine). --no-statistics measures a deployment with neither."""
+    from annotator.services.planner_statistics import analyze_stale_tables
+
+    if not args.no_statistics:
+        analyze_stale_tables()
 
 
 def run_one(args: argparse.Namespace) -> None:
@@ -394,6 +407,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 3)))
+    parser.add_argument(
+        "--no-statistics", action="store_true", help="no beat: people's tables unanalysed"
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:

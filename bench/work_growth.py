@@ -128,21 +128,8 @@ def statements(built: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def analyze_people() -> None:
-    """What autovacuum does after that many writes (PostgreSQL's default; off on this
-    machine): statistics for the tables people write."""
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            for table in PEOPLE_TABLES:
-                cursor.execute(f"ANALYZE {table}")
-
-
-PEOPLE_TABLES = ("review_annotation", "review_assignment", "review_sampleload", "review_auditevent")
-
-
 def run(args: argparse.Namespace) -> None:
+    from annotator.services.planner_statistics import analyze_stale_tables
     from bench import _queue_data
 
     built = _queue_data.build(args.samples)
@@ -158,8 +145,8 @@ def run(args: argparse.Namespace) -> None:
     cpu: dict[str, list[float]] = {name: [] for name in calls}
     for target in steps:
         reached.append(grow_work(built=built, answers=target))
-        if args.analyze:
-            analyze_people()
+        if args.analyze:  # what beat's statistics check does after that many writes
+            analyze_stale_tables()
         for name, fn in calls.items():
             cpu[name].append(statistics.median(measure(fn, args.runs)["cpus"]))
     headers = ["CPU ms a call", *[f"{n:,} answers" for n in reached], "growth"]
@@ -174,7 +161,7 @@ def main() -> None:
     parser.add_argument("--steps", default="2000,30000,100000", help="answers at each step")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument(
-        "--analyze", action="store_true", help="ANALYZE people's tables after each step"
+        "--analyze", action="store_true", help="beat's statistics check after each step"
     )
     args = parser.parse_args()
     print(f"Machine: {_common.machine()}")
