@@ -147,6 +147,11 @@ class MaskState:
         )
 
     @property
+    def head_status(self) -> str:
+        """The head's status, "" without one (the page reads it four times)."""
+        return self.head.status if self.head is not None else ""
+
+    @property
     def can_undo(self) -> bool:
         return self.head is not None
 
