@@ -117,7 +117,7 @@ def rows_html(rows: list[Any]) -> SafeString:
         "".join(
             f'<tr><th scope="row"><a href="{escape(r.url)}">{escape(r.external_id)}</a></th>'
             f"<td>{escape(r.dataset_name)}</td><td>{escape(r.source) or '—'}</td>"
-            f"<td>{_emotion(r.suggested_emotion)}</td>"
+            f"<td>{_emotion(r.suggested_emotion, tie=r.vote_margin == 0)}</td>"
             f'<td class="num">{r.margin}</td><td class="num">{int(r.proposal_count)}</td>'
             f'<td><span class="badge status-{escape(r.status)}">{escape(r.status)}</span></td>'
             "</tr>\n"
@@ -126,10 +126,17 @@ def rows_html(rows: list[Any]) -> SafeString:
     )
 
 
-def _emotion(value: str) -> str:
+def _emotion(value: str, *, tie: bool = False) -> str:
+    """The suggested emotion; on a tie it is only the first name in order (the sample page
+    then starts its form empty), so the row says so."""
     if not value:
         return "—"
     e = escape(value)
+    if tie:
+        return (
+            f'<span class="emotion emotion-{e}">{e}</span> <small class="muted" '
+            'title="The models tie: this is only the first of the tied emotions">tie</small>'
+        )
     return f'<span class="emotion emotion-{e}">{e}</span>'
 
 

@@ -395,3 +395,15 @@ def test_your_work_pages_through_every_row_of_each_filter(client, annotator, set
             seen += [row.pk for row in page.object_list]
         assert len(seen) == len(set(seen)) == total
         assert not page.has_next()
+
+
+def test_a_tied_row_says_tie_beside_the_first_tied_emotion(client, auditor):
+    ds = DatasetFactory.create(name="ties")
+    SampleFactory.create(dataset=ds, suggested_emotion="awe", vote_margin=0.0, external_id="t1")
+    SampleFactory.create(dataset=ds, suggested_emotion="fear", vote_margin=0.5, external_id="t2")
+    client.force_login(auditor)
+    content = client.get(QUEUE, {"dataset": ds.pk}).content.decode()
+    tied = content[content.index(">t1</a>") : content.index("</tr>", content.index(">t1</a>"))]
+    clear = content[content.index(">t2</a>") : content.index("</tr>", content.index(">t2</a>"))]
+    assert ">awe</span> <small" in tied and ">tie</small>" in tied
+    assert ">fear</span></td>" in clear and ">tie</small>" not in clear

@@ -195,6 +195,25 @@ def test_form_is_prefilled_from_the_weighted_vote(client, user, sample):
     assert re.search(r'value="awe"[^>]*checked', html)
 
 
+def test_a_tie_is_shown_as_a_tie_not_as_a_suggestion(client, user, sample):
+    """On a tie the stored suggestion is only the first name in order: the form starts empty,
+    and the vote card says the models tie instead of naming it."""
+    sample.suggested_emotion, sample.vote_margin = "awe", 0.0
+    sample.save()
+    ProposalFactory.create(sample=sample, model_name="gpt-4o", emotion="awe")
+    ProposalFactory.create(sample=sample, model_name="qwen", emotion="fear")
+    client.force_login(user)
+    html = client.get(reverse("review:sample", args=[sample.pk])).content.decode()
+    card = html[
+        html.index('id="dispute-title"') : html.index(
+            "</section>", html.index('id="dispute-title"')
+        )
+    ]
+    assert "none: the models tie" in card and 'class="emotion">awe' not in card
+    assert "The models tie: pick the emotion yourself." in html
+    assert not re.search(r'name="emotion" value="\w+"[^>]*checked', html)
+
+
 def test_navigation_links_for_keyboard(client, adjudicator, ds):
     a, b, c = (SampleFactory.create(dataset=ds) for _ in range(3))
     client.force_login(adjudicator)
