@@ -91,6 +91,13 @@ def test_two_annotators_then_an_adjudicator(live_server, chromium_browser, image
         assert page.locator("#id_notes").input_value() == "the face reads as fear"
         assert page.locator("input[name=emotion][value=fear]").is_checked()
         assert "Draft restored" in page.locator("#draft-status").inner_text()
+        # The note reads at the left; Save & next stays at the right edge, clear of it.
+        note = page.locator("#draft-status").bounding_box()
+        save = page.locator("form .actions button[type=submit]").first.bounding_box()
+        actions = page.locator("form .actions", has=page.locator("#draft-status")).bounding_box()
+        assert note and save and actions
+        assert abs(save["x"] + save["width"] - (actions["x"] + actions["width"])) < 1
+        assert note["x"] + note["width"] + 4 <= save["x"]
 
         # A second adjudicator opened the same sample before the first saved.
         late_context, late_page = _log_in(chromium_browser, base, late)
