@@ -31,8 +31,13 @@ class AdjudicationForm(forms.Form):
         min_value=0,
         max_value=10,
         step_size=CONFIDENCE_STEP,
+        # One voice for every out-of-range or off-step value (Django's defaults read
+        # "Ensure this value is less than or equal to 10.").
         error_messages={
             "step_size": f"Confidence goes in steps of {CONFIDENCE_STEP:g} (7, 7.5, 8, …).",
+            "min_value": "Confidence goes from 0 to 10: %(limit_value)s is the least.",
+            "max_value": "Confidence goes from 0 to 10: %(limit_value)s is the most.",
+            "invalid": "Confidence is a number from 0 to 10, in steps of 0.5.",
         },
     )
     background = forms.CharField(max_length=TRIPLET_MAX_LENGTH, required=False)

@@ -260,6 +260,23 @@ def test_last_sample_goes_back_to_the_queue_with_queue_done(client, user, sample
 
 
 @pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("11", "Confidence goes from 0 to 10: 10 is the most."),
+        ("-1", "Confidence goes from 0 to 10: 0 is the least."),
+        ("7.3", "Confidence goes in steps of 0.5 (7, 7.5, 8, …)."),
+        ("lots", "Confidence is a number from 0 to 10, in steps of 0.5."),
+    ],
+)
+def test_every_wrong_confidence_is_told_in_the_same_words(client, user, sample, value, message):
+    client.force_login(user)
+    url, data = _post(sample, confidence=value)
+    response = client.post(url, data)
+    assert response.context["form"].errors["confidence"] == [message]
+    assert message in response.content.decode()
+
+
+@pytest.mark.parametrize(
     ("field", "value"),
     [("emotion", "joy"), ("emotion", ""), ("confidence", "11"), ("confidence", "-1")],
 )
