@@ -291,6 +291,17 @@ class Box:
     stack: int = 0  # how many labels of nearby boxes sit where this one's would
 
 
+def box_legend(*, boxes: Sequence[Box]) -> list[tuple[str, str, list[str]]]:
+    """(role, label, phrases) for each role: each phrase once, in order, with its count when
+    boxes share it ("rocket (2 boxes)", not "rocket, rocket")."""
+    legend = []
+    for role, label in Region.Role.choices:
+        counts = Counter(b.phrase for b in boxes if b.role == role)
+        phrases = [p if n == 1 else f"{p} ({n} boxes)" for p, n in counts.items()]
+        legend.append((role, label, phrases))
+    return legend
+
+
 def region_boxes(*, regions: Sequence[Region], width: int, height: int) -> list[Box]:
     """Boxes to draw, clipped to the image, background first so subjects end up on top."""
     boxes = []

@@ -18,7 +18,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
-from annotator.models import Region, Sample
+from annotator.models import Sample
 from review import policy
 from review.forms.answers import AdjudicationForm, BinaryVoteForm
 from review.http import HtmxHttpRequest, wants_partial
@@ -41,6 +41,7 @@ from review.selectors.images import viewable_sample_image
 from review.selectors.masks import people_masks
 from review.selectors.queue import next_sample_after, previous_sample_before
 from review.selectors.samples import (
+    box_legend,
     current_adjudication,
     describe_dispute_reasons,
     draft_for,
@@ -153,10 +154,7 @@ def _evidence(sample: Sample) -> dict[str, Any]:
     boxes = region_boxes(
         regions=list(sample.regions.all()), width=sample.width or 1, height=sample.height or 1
     )
-    legend = [
-        (role, label, [b.phrase for b in boxes if b.role == role])
-        for role, label in Region.Role.choices
-    ]
+    legend = box_legend(boxes=boxes)
     return {
         "sample": sample,
         "dataset": sample.dataset,

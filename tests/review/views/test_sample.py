@@ -100,6 +100,18 @@ def test_page_draws_each_box_in_image_pixels_with_its_role(client, user, sample)
     assert reverse("review:sample_image", args=[sample.pk]) in html
 
 
+def test_the_legend_names_a_shared_phrase_once_with_its_boxes(client, user, sample):
+    for x in (0, 30):
+        RegionFactory.create(
+            sample=sample, role=Region.Role.SUBJECT, phrase="rocket", x1=x, y1=0, x2=x + 9, y2=9
+        )
+    RegionFactory.create(sample=sample, role=Region.Role.SUBJECT, phrase="moon")
+    client.force_login(user)
+    html = client.get(reverse("review:sample", args=[sample.pk])).content.decode()
+    phrases = re.search(r'role-subject">.*?legend-phrase">([^<]*)<', html, re.S)
+    assert phrases and phrases[1] == "rocket (2 boxes), moon"
+
+
 def test_page_shows_proposals_side_by_side_with_differences_marked(client, user, sample):
     ProposalFactory.create(sample=sample, model_name="gpt-4o", emotion="awe", confidence=7.0)
     ProposalFactory.create(sample=sample, model_name="gemini", emotion="fear", confidence=7.0)
