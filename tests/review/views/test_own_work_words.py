@@ -98,3 +98,15 @@ def test_a_skipped_row_says_skipped_next_to_take_back(client, annotator):
         row = row[: row.index("</tr>")]
         assert '<span class="badge skipped">skipped</span>' in row
         assert "Take back</button>" in row
+
+
+def test_the_nav_names_the_page_its_link_opens(client, annotator):
+    """An annotator's queue link opens "Your work" and says so; an adjudicator's, the queue."""
+    client.force_login(annotator)
+    html = client.get("/review/").content.decode()
+    nav = html.split('<nav aria-label="Main">')[1].split("</nav>")[0]
+    assert ">Your work</a>" in nav and ">Queue</a>" not in nav
+    client.force_login(member(ADJUDICATOR))
+    html = client.get("/review/").content.decode()
+    nav = html.split('<nav aria-label="Main">')[1].split("</nav>")[0]
+    assert ">Queue</a>" in nav and ">Your work</a>" not in nav
