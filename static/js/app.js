@@ -256,6 +256,29 @@
   }
   document.addEventListener("htmx:historyRestore", showFiltersOfUrl);
 
+  // A table wider than its box scrolls sideways; on a phone nothing said so (the proposals'
+  // third column, the queue's margin and status were simply cut off). The edge with more
+  // table beyond it fades out (app.css: .more-left / .more-right).
+  function markTableOverflow(wrap) {
+    var beyond = wrap.scrollWidth - wrap.clientWidth;
+    wrap.classList.toggle("more-right", wrap.scrollLeft < beyond - 1);
+    wrap.classList.toggle("more-left", wrap.scrollLeft > 1);
+  }
+  function markTables() {
+    Array.prototype.forEach.call(document.querySelectorAll(".table-wrap"), markTableOverflow);
+  }
+  document.addEventListener(
+    "scroll",
+    function (event) {
+      var wrap = event.target;
+      if (wrap.classList && wrap.classList.contains("table-wrap")) markTableOverflow(wrap);
+    },
+    { capture: true, passive: true }
+  );
+  window.addEventListener("resize", markTables);
+  document.addEventListener("DOMContentLoaded", markTables);
+  document.addEventListener("htmx:afterSettle", markTables);
+
   // After an error swap, put focus on the first invalid field so keyboard users land there.
   document.addEventListener("htmx:afterSwap", function () {
     var form = adjudicationForm();
