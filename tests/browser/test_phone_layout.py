@@ -165,3 +165,35 @@ def test_desktop_annotator_sample_keeps_two_columns(demo_site, chromium_browser)
     assert image is not None and form is not None
     assert form["x"] >= image["x"] + image["width"]
     assert _top(page, ".proposals") < form["y"]
+
+
+def _right_strip_min_luminance(png: bytes, *, strip: int = 12) -> int:
+    """The darkest pixel in the strip along the right edge of a screenshot."""
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("L")
+    width, height = image.size
+    return min(image.crop((width - strip, 0, width, height)).getdata())
+
+
+def test_a_table_wider_than_the_phone_fades_at_the_edge_with_more(demo_site, chromium_browser):
+    """The queue's margin and status columns lie beyond the phone's right edge: that edge
+    fades out (the text there turns pale) until the table is scrolled to its end, and then
+    the left edge fades instead."""
+    page = demo_site.log_in(chromium_browser, "admin", viewport=PHONE)
+    page.goto(f"{demo_site.url}/review/?status=disputed")
+    wrap = page.locator(".table-wrap").first
+    page.wait_for_function("() => document.querySelector('.table-wrap.more-right')")
+    faded = _right_strip_min_luminance(wrap.screenshot())
+    wrap.evaluate("w => w.classList.remove('more-right')")  # the same rows, drawn unfaded
+    plain = _right_strip_min_luminance(wrap.screenshot())
+    assert faded > plain + 60, (faded, plain)  # dark text at the edge now near the background
+    wrap.evaluate("w => { w.scrollLeft = w.scrollWidth; }")
+    page.wait_for_function("() => document.querySelector('.table-wrap.more-left')")
+    assert "more-right" not in (wrap.get_attribute("class") or "")
+    _shot(page, "phone_admin_queue_scrolled_to_the_end")
+    page.set_viewport_size(DESKTOP)
+    page.wait_for_function("() => !document.querySelector('.table-wrap.more-left')")
+    assert "more-right" not in (wrap.get_attribute("class") or "")  # it all fits: no fade
