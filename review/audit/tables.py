@@ -69,6 +69,24 @@ def hours(value: float | None) -> Cell:
     return Cell(value, "—" if value is None else f"{value:.2f}", numeric=True)
 
 
+def duration(hours_: float | None) -> Cell:
+    """A span of time as people say it ("42 s", "7 min", "3 h 05 min"); the value stays hours."""
+    if hours_ is None:
+        return Cell(None, "—", numeric=True)
+    seconds = round(hours_ * 3600)
+    if seconds < 60:
+        shown = f"{seconds} s"
+    elif seconds < 3600:
+        shown = f"{seconds // 60} min"
+    else:
+        shown = f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    return Cell(hours_, shown, numeric=True)
+
+
+# A rate per hour from seconds of work is noise (3 quick answers "made" 973 an hour).
+MIN_RATE_HOURS = 10 / 60
+
+
 def _model_overview(fig: Figures, link: Link) -> Table:
     m, groups = fig["models"], fig["model_groups"]
     table = Table("models", "Models: agreement across all models", ["figure", "value"])
@@ -335,7 +353,7 @@ def _throughput(fig: Figures, link: Link) -> Table:
             "samples",
             "decisions",
             "timed",
-            "active hours",
+            "active time",
             "decisions per hour",
             "median s per decision",
         ],
@@ -348,8 +366,8 @@ def _throughput(fig: Figures, link: Link) -> Table:
                 count(row["samples"], link("decisions", annotator=name)),
                 count(row["items"]),
                 count(row["timed_items"]),
-                hours(row["active_hours"]),
-                hours(row["items_per_hour"]),
+                duration(row["active_hours"]),
+                hours(row["items_per_hour"] if row["active_hours"] >= MIN_RATE_HOURS else None),
                 hours(row["median_seconds_per_item"]),
             ]
         )
@@ -358,7 +376,8 @@ def _throughput(fig: Figures, link: Link) -> Table:
         "answer, yes/no vote and label version, so a revised label counts again; a one-person "
         "answer that also became the final label counts once. Time per decision is what the "
         "browser recorded, else the gap since the person's previous decision (gaps over 10 "
-        "minutes count as breaks). Imported answers are not counted."
+        "minutes count as breaks). Decisions per hour from 10 minutes of timed work on. "
+        "Imported answers are not counted."
     )
     return table
 

@@ -69,3 +69,32 @@ def test_a_zero_count_links_nothing():
     table = audit_table("models-vs-final", figures=figures, link=_link)
     assert table is not None
     assert [(c.text, c.href) for c in table.rows[0][1:]] == [("0", ""), ("0", ""), ("—", "")]
+
+
+def _throughput_row(active_hours: float, per_hour: float) -> dict[str, Any]:
+    return {
+        "annotator": "ana",
+        "samples": 3,
+        "items": 3,
+        "timed_items": 3,
+        "active_hours": active_hours,
+        "items_per_hour": per_hour,
+        "median_seconds_per_item": 3.7,
+    }
+
+
+def test_throughput_says_its_time_as_people_do_and_no_rate_from_seconds():
+    """The walkthrough's "active hours 0.00" beside "decisions per hour 973.57" (3 answers in
+    11 s): the time reads "11 s" and the rate waits for 10 minutes of timed work."""
+    short = audit_table(
+        "throughput", figures={"throughput": [_throughput_row(11 / 3600, 981.8)]}, link=_link
+    )
+    assert short is not None
+    assert short.columns[4:6] == ["active time", "decisions per hour"]
+    assert [c.text for c in short.rows[0][4:6]] == ["11 s", "—"]
+    long = audit_table(
+        "throughput", figures={"throughput": [_throughput_row(3.75, 96.0)]}, link=_link
+    )
+    assert long is not None
+    assert [c.text for c in long.rows[0][4:6]] == ["3 h 45 min", "96.00"]
+    assert long.rows[0][4].value == 3.75  # sorting and exports keep the hours
