@@ -23,6 +23,7 @@ from annotator.importers.fields import (
 from annotator.importers.issues import LineReport, json_type
 from annotator.importers.jsonl import CAUTIOUS, LineHints
 from annotator.importers.masks import ROLES, ParsedMask, read_masks
+from annotator.importers.near_keys import missing
 from annotator.importers.storable import json_problems
 from annotator.models import CriticVerdict, Proposal, Sample
 
@@ -125,7 +126,11 @@ def parse_record(
         for field, problem in json_problems(obj):
             report.error(field, problem)
     external_id = _read_id(obj, report)
-    image_path = read_image_path(obj.get("image_path"), report=report)
+    if _blank(obj.get("image_path")):
+        report.error("image_path", missing(obj, "image_path"))
+        image_path = ""
+    else:
+        image_path = read_image_path(obj.get("image_path"), report=report)
     source = read_text(obj.get("source"), field="source", report=report, max_length=SOURCE_MAX)
     des = read_des(obj.get("DES"), field="DES", report=report, plain=hints.plain_numbers)
     if "proposals" in obj:
@@ -143,8 +148,8 @@ def parse_record(
 
 def _read_id(obj: dict[str, object], report: LineReport) -> str:
     value = obj.get("id")
-    if value is None or (isinstance(value, str) and not value.strip()):
-        report.error("id", "missing")
+    if _blank(value):
+        report.error("id", missing(obj, "id"))
         return ""
     external_id = external_id_of(obj)
     if not external_id:
@@ -153,6 +158,10 @@ def _read_id(obj: dict[str, object], report: LineReport) -> str:
         report.error("id", f"is longer than {ID_MAX} characters")
         return ""
     return external_id
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def read_image_path(value: object, *, report: LineReport) -> str:

@@ -109,6 +109,18 @@ def test_proposals_keep_their_own_object_as_raw_and_emoverse_records_drop_des():
         ([1, 2], "samples.jsonl:7: line: must be a JSON object, not an array"),
         ({"image_path": "a.jpg"}, "samples.jsonl:7: id: missing"),
         ({"id": "x"}, "samples.jsonl:7: image_path: missing"),
+        (
+            {"id": "x", "image": "a.jpg"},
+            'samples.jsonl:7: image_path: missing (the line has "image": name it image_path)',
+        ),
+        (
+            {"id": "x", "imagepath": "a.jpg"},
+            'image_path: missing (the line has "imagepath": name it image_path)',
+        ),
+        (
+            {"image_id": 7, "image_path": "a.jpg"},
+            'samples.jsonl:7: id: missing (the line has "image_id": name it id)',
+        ),
         ({"id": True, "image_path": "a.jpg"}, "id: must be a string or an integer, not a boolean"),
         ({"id": "x", "image_path": "/etc/passwd"}, "image_path: '/etc/passwd' is absolute"),
         ({"id": "x", "image_path": "C:\\img.jpg"}, "image_path: 'C:\\\\img.jpg' is absolute"),
