@@ -4,20 +4,14 @@ all-visible (VACUUM), so the queue's OFFSET and counts can read its indexes alon
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 
 from annotator.services.importing import import_samples_file
 from tests.annotator.importers.helpers import record, write_jsonl
-
-
-def _one(sql: str) -> object:
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-        return cursor.fetchone()[0]
+from tests.support.sql import scalar
 
 
 def _visible_pages() -> int:
-    return int(str(_one("SELECT relallvisible FROM pg_class WHERE relname = 'annotator_sample'")))
+    return int(str(scalar("SELECT relallvisible FROM pg_class WHERE relname = 'annotator_sample'")))
 
 
 @pytest.mark.postgres
@@ -32,7 +26,7 @@ def test_an_import_outside_a_transaction_vacuums_its_tables(tmp_path, images_roo
 
 
 def _plan_cache_mode() -> str:
-    return str(_one("SHOW plan_cache_mode"))
+    return str(scalar("SHOW plan_cache_mode"))
 
 
 @pytest.mark.postgres

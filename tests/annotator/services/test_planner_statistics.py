@@ -11,25 +11,20 @@ from annotator.celery import app
 from annotator.models import Sample
 from annotator.services.planner_statistics import analyze_stale_tables
 from tests.factories import DatasetFactory, SampleFactory
+from tests.support.sql import scalar
 
 TABLE = "public.annotator_sample"
 
 
-def _one(sql: str) -> object:
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-        return cursor.fetchone()[0]
-
-
 def _rows_the_planner_knows() -> float:
-    return float(str(_one("SELECT reltuples FROM pg_class WHERE relname = 'annotator_sample'")))
+    return float(str(scalar("SELECT reltuples FROM pg_class WHERE relname = 'annotator_sample'")))
 
 
 def _flush_counters() -> None:
     """The counters reach pg_stat_user_tables at a transaction's end, at most once a second
     unless asked (PostgreSQL 15)."""
-    _one("SELECT pg_stat_force_next_flush()")
-    _one("SELECT 1")
+    scalar("SELECT pg_stat_force_next_flush()")
+    scalar("SELECT 1")
 
 
 @pytest.fixture
