@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from annotator.adapters.segmenters import segmenter_needs_embedding
 from annotator.lib.rle import is_near_empty, mask_area
 from annotator.models import Region, Sample
 from review import policy, tasks
@@ -383,8 +384,12 @@ def schedule_mask_work(*, user: Any, sample: Sample) -> None:
     the next settings.MASK_PREFETCH_COUNT samples of the person's queue (MASK_BACKGROUND_TASKS)."""
     if not settings.MASK_BACKGROUND_TASKS:
         return
-    prefetch_embeddings(sample_ids=[sample.pk], priority=PRIORITY_OPEN_SAMPLE)
+    # GrabCut has no embedding: no task to send, and no need to read the person's queue ahead.
+    embeds = segmenter_needs_embedding()
+    if embeds:
+        prefetch_embeddings(sample_ids=[sample.pk], priority=PRIORITY_OPEN_SAMPLE)
     if has_boxes_without_masks(sample_id=sample.pk):
         enqueue_region_masks(sample_ids=[sample.pk])
-    upcoming = upcoming_sample_ids(user=user, sample=sample, count=settings.MASK_PREFETCH_COUNT)
-    prefetch_embeddings(sample_ids=upcoming)
+    if embeds:
+        count = settings.MASK_PREFETCH_COUNT
+        prefetch_embeddings(sample_ids=upcoming_sample_ids(user=user, sample=sample, count=count))

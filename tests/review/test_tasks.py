@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
+from django.test.utils import CaptureQueriesContext
 
 from review import tasks
 from review.services import mask_worker
@@ -95,6 +96,7 @@ def test_opening_a_sample_queues_its_embedding_bare_boxes_and_the_next_samples(
 ):
     settings.MASK_BACKGROUND_TASKS = True
     settings.MASK_PREFETCH_COUNT = 2
+    settings.SEGMENTER = "sam"  # only its name: nothing here builds it
     later = [
         make_scene_sample(images_root, name=f"n{i}.png", dataset=sample.dataset) for i in range(3)
     ]
@@ -120,3 +122,24 @@ def test_opening_a_sample_queues_its_embedding_bare_boxes_and_the_next_samples(
     with django_capture_on_commit_callbacks(execute=True):
         schedule_mask_work(user=make_annotator(), sample=sample)
     assert sent == []
+
+
+def test_with_grabcut_opening_a_sample_sends_no_prefetch_and_reads_no_queue_ahead(
+    settings, sample, images_root, sent, django_capture_on_commit_callbacks
+):
+    """GrabCut has no embedding: a prefetch task would only make a gpu worker look the sample
+    up and return. The bare boxes still get their masks."""
+    settings.MASK_BACKGROUND_TASKS = True
+    settings.SEGMENTER, settings.SAM_CHECKPOINT = "auto", None  # auto without weights: GrabCut
+    make_scene_sample(images_root, name="n0.png", dataset=sample.dataset)
+    RegionFactory.create(sample=sample, role="subject", x1=1, y1=1, x2=30, y2=30)
+    person = make_annotator()
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        schedule_mask_work(user=person, sample=sample)
+    assert sent == [
+        ("review.segment_sample_regions", (sample.pk,), {"queue": "gpu", "priority": 6}),
+    ]
+    assert len(queries) == 1  # the bare-box check; the person's queue ahead is not read

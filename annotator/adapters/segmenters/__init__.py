@@ -94,15 +94,30 @@ class Segmenter(Protocol):
 SegmenterFactory = Callable[[], Segmenter]
 
 _factories: dict[str, SegmenterFactory] = {}
+_needs_embedding: dict[str, bool] = {}
 _instances: dict[str, tuple[tuple[object, ...], Segmenter]] = {}
 _lock = threading.Lock()
 
 
-def register_segmenter(name: str, factory: SegmenterFactory) -> None:
-    """Make `name` a valid SEGMENTER; the factory reads its own settings when called."""
+def register_segmenter(
+    name: str, factory: SegmenterFactory, *, needs_embedding: bool | None = None
+) -> None:
+    """Make `name` a valid SEGMENTER; the factory reads its own settings when called.
+    `needs_embedding`: what its instances' `needs_embedding` says, known without building one
+    (the web process decides from it whether to send prefetch tasks, and never loads SAM); by
+    default the factory's own attribute, when the factory is the segmenter's class."""
+    if needs_embedding is None:
+        needs_embedding = bool(getattr(factory, "needs_embedding", True))
     with _lock:
         _factories[name] = factory
+        _needs_embedding[name] = needs_embedding
         _instances.pop(name, None)
+
+
+def segmenter_needs_embedding(name: str | None = None) -> bool:
+    """Whether the segmenter settings choose has an embedding worth prefetching (SAM: yes;
+    GrabCut: no). An unknown name says yes: the workers report the configuration error."""
+    return _needs_embedding.get(resolve_segmenter_name(name), True)
 
 
 def _settings_fingerprint() -> tuple[object, ...]:
@@ -159,6 +174,7 @@ def _build_sam_onnx() -> Segmenter:
     return SamSegmenter.from_settings(onnx=True)
 
 
-register_segmenter("grabcut", _build_grabcut)
-register_segmenter("sam", _build_sam)
-register_segmenter("sam-onnx", _build_sam_onnx)  # SAM with its decoder in onnxruntime
+register_segmenter("grabcut", _build_grabcut, needs_embedding=False)
+register_segmenter("sam", _build_sam, needs_embedding=True)
+# SAM with its decoder in onnxruntime
+register_segmenter("sam-onnx", _build_sam_onnx, needs_embedding=True)

@@ -11,6 +11,7 @@ from annotator.adapters.segmenters import (
     Prompt,
     get_segmenter,
     register_segmenter,
+    segmenter_needs_embedding,
 )
 
 
@@ -20,6 +21,16 @@ def no_checkpoint(settings, tmp_path: Path):
     settings.SAM_CHECKPOINT = None
     settings.DATA_DIR = tmp_path
     return settings
+
+
+def test_whether_an_embedding_is_needed_is_known_without_building_the_segmenter(
+    no_checkpoint, tmp_path
+):
+    assert segmenter_needs_embedding() is False  # auto without weights: GrabCut
+    assert segmenter_needs_embedding("sam") is segmenter_needs_embedding("sam-onnx") is True
+    no_checkpoint.SAM_CHECKPOINT = tmp_path / "absent.pth"  # never opened here
+    assert segmenter_needs_embedding() is True
+    assert get_segmenter("grabcut").needs_embedding is segmenter_needs_embedding("grabcut")
 
 
 def test_without_a_checkpoint_auto_picks_grabcut(no_checkpoint):
