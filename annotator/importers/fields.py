@@ -49,11 +49,16 @@ def read_text(
     return text
 
 
+def is_blank(value: object) -> bool:
+    """Absent, null or only spaces: what a required field reports as missing."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def read_required_text(
     value: object, *, field: str, report: LineReport, max_length: int | None = None
 ) -> str:
     """A string field that must be present and not blank."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if is_blank(value):
         report.error(field, "missing")
         return ""
     return read_text(value, field=field, report=report, max_length=max_length)

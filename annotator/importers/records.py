@@ -11,6 +11,7 @@ from django.db import models
 
 from annotator.importers.fields import (
     FieldBox,
+    is_blank,
     read_boxes,
     read_confidence,
     read_des,
@@ -126,7 +127,7 @@ def parse_record(
         for field, problem in json_problems(obj):
             report.error(field, problem)
     external_id = _read_id(obj, report)
-    if _blank(obj.get("image_path")):
+    if is_blank(obj.get("image_path")):
         report.error("image_path", missing(obj, "image_path"))
         image_path = ""
     else:
@@ -148,7 +149,7 @@ def parse_record(
 
 def _read_id(obj: dict[str, object], report: LineReport) -> str:
     value = obj.get("id")
-    if _blank(value):
+    if is_blank(value):
         report.error("id", missing(obj, "id"))
         return ""
     external_id = external_id_of(obj)
@@ -158,10 +159,6 @@ def _read_id(obj: dict[str, object], report: LineReport) -> str:
         report.error("id", f"is longer than {ID_MAX} characters")
         return ""
     return external_id
-
-
-def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def read_image_path(value: object, *, report: LineReport) -> str:
